@@ -1,0 +1,33 @@
+//! Leadline's domain types and the sync wire protocol.
+//!
+//! Everything here is shared by the desktop client, the headless CLI and the server, so the JSON shape
+//! (snake_case, enums as lowercase strings) is the contract between them. Nothing in this crate does I/O.
+
+mod enums;
+mod phone;
+
+pub mod auth;
+pub mod call;
+pub mod disposition;
+pub mod lead;
+pub mod sync;
+pub mod user;
+
+pub use auth::{LoginRequest, LoginResponse};
+pub use call::{CallDirection, CallLog, FollowUp, FollowUpSpec};
+pub use disposition::{default_catalogue, Disposition, DispositionCategory};
+pub use enums::ParseEnumError;
+pub use lead::{Lead, LeadPriority, LeadSource, LeadStatus};
+pub use phone::{PhoneError, PhoneNumber, DEFAULT_REGION};
+pub use user::{Role, User};
+
+/// Identifiers are UUIDv7: time-ordered, so a device can mint them offline and they still index well.
+pub type Id = uuid::Uuid;
+
+/// A new time-ordered identifier.
+pub fn new_id() -> Id {
+    uuid::Uuid::now_v7()
+}
+
+/// Timestamps are UTC everywhere; the UI converts to the user's zone.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

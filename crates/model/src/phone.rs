@@ -1,0 +1,139 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Numbers without a country code are read as Indian numbers: Leadline's first market.
+pub const DEFAULT_REGION: phonenumber::country::Id = phonenumber::country::Id::IN;
+
+/// Why a phone number was refused. Always names the input, so a bad CSV row or form field can be shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("phone number is empty")]
+    Empty,
+    #[error("{input:?} is not a phone number: {reason}")]
+    Unparseable { input: String, reason: String },
+    #[error("{input:?} is not a valid phone number for its region")]
+    Invalid { input: String },
+}
+
+/// A phone number in E.164 form (`+919876543210`). The only way to build one is to parse and validate,
+/// so every number stored or sent is comparable by plain string equality.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Parses a number as people type it (`98765 43210`, `+91-98765-43210`, `098765 43210`),
+    /// reading numbers without a country code in [`DEFAULT_REGION`].
+    pub fn parse(input: &str) -> Result<Self, PhoneError> {
+        Self::parse_in(input, DEFAULT_REGION)
+    }
+
+    /// As [`PhoneNumber::parse`], with another default region.
+    pub fn parse_in(input: &str, region: phonenumber::country::Id) -> Result<Self, PhoneError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(PhoneError::Empty);
+        }
+        // A phone number never needs more than a few dozen characters; refuse novels before parsing.
+        if trimmed.len() > 64 {
+            return Err(PhoneError::Unparseable {
+                input: trimmed.chars().take(64).collect(),
+                reason: "too long".into(),
+            });
+        }
+        let parsed = phonenumber::parse(Some(region), trimmed).map_err(|e| PhoneError::Unparseable {
+            input: trimmed.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(PhoneError::Invalid { input: trimmed.to_owned() });
+        }
+        Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+    }
+
+    /// The E.164 text, e.g. `+919876543210`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The digits alone, e.g. `919876543210`.
+    pub fn digits(&self) -> &str {
+        &self.0[1..]
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for PhoneNumber {
+    type Err = PhoneError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl AsRef<str> for PhoneNumber {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for PhoneNumber {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PhoneNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indian_forms_normalise_to_e164() {
+        for input in ["98765 43210", "+91-98765-43210", "098765 43210", "+91 98765 43210", "9876543210"] {
+            let n = PhoneNumber::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(n.as_str(), "+919876543210", "input {input}");
+            assert_eq!(n.digits(), "919876543210");
+        }
+    }
+
+    #[test]
+    fn foreign_numbers_keep_their_country() {
+        let n = PhoneNumber::parse("+44 20 7946 0958").expect("uk number");
+        assert_eq!(n.as_str(), "+442079460958");
+    }
+
+    #[test]
+    fn invalid_numbers_are_typed_errors_naming_the_input() {
+        assert_eq!(PhoneNumber::parse("  "), Err(PhoneError::Empty));
+        match PhoneNumber::parse("12345") {
+            Err(PhoneError::Invalid { input }) | Err(PhoneError::Unparseable { input, .. }) => {
+                assert_eq!(input, "12345")
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+        let err = PhoneNumber::parse("call me maybe").expect_err("letters");
+        assert!(err.to_string().contains("call me maybe"), "{err}");
+        let long = "9".repeat(10_000);
+        assert!(PhoneNumber::parse(&long).is_err());
+    }
+
+    #[test]
+    fn serde_validates_on_the_way_in() {
+        let n: PhoneNumber = serde_json::from_str("\"98765 43210\"").expect("valid");
+        assert_eq!(serde_json::to_string(&n).expect("ser"), "\"+919876543210\"");
+        let err = serde_json::from_str::<PhoneNumber>("\"0000\"").expect_err("invalid");
+        assert!(err.to_string().contains("0000"), "{err}");
+    }
+}

@@ -1,0 +1,26 @@
+use serde::{Deserialize, Serialize};
+
+use crate::enums::string_enum;
+use crate::Id;
+
+string_enum! {
+    /// What a user may do.
+    Role, "role" {
+        Telecaller => "telecaller",
+        Supervisor => "supervisor",
+        Admin => "admin",
+    }
+}
+
+/// A person who signs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Id,
+    /// The sign-in name.
+    pub username: String,
+    /// The display name.
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub team: Option<String>,
+}
