@@ -35,18 +35,42 @@ pub fn default_catalogue() -> Vec<Disposition> {
         hotkey,
     };
     vec![
-        d("interested", "Interested – send catalogue", Connected, true, Some(1)),
+        d(
+            "interested",
+            "Interested – send catalogue",
+            Connected,
+            true,
+            Some(1),
+        ),
         d("visit_booked", "Store visit booked", Connected, true, Some(2)),
         d("callback_requested", "Call back later", Connected, true, Some(3)),
-        d("price_enquiry", "Asked gold rate / making charges", Connected, true, Some(4)),
+        d(
+            "price_enquiry",
+            "Asked gold rate / making charges",
+            Connected,
+            true,
+            Some(4),
+        ),
         d("converted", "Purchased / order placed", Connected, false, Some(5)),
         d("not_interested", "Not interested", Connected, false, Some(6)),
         d("no_answer", "Ringing, no answer", NotConnected, true, Some(7)),
         d("busy", "Busy / call cut", NotConnected, true, Some(8)),
-        d("switched_off", "Switched off / not reachable", NotConnected, true, Some(9)),
+        d(
+            "switched_off",
+            "Switched off / not reachable",
+            NotConnected,
+            true,
+            Some(9),
+        ),
         d("wrong_number", "Wrong number", Connected, false, None),
         d("do_not_call", "Asked not to be called", Connected, false, None),
-        d("invalid_number", "Number does not exist", NotConnected, false, None),
+        d(
+            "invalid_number",
+            "Number does not exist",
+            NotConnected,
+            false,
+            None,
+        ),
     ]
 }
 

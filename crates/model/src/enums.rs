@@ -1,4 +1,3 @@
-
 /// A string that names no variant of a closed set (status, priority, source, role, ...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} {value:?}; expected one of: {expected}")]
@@ -47,4 +46,3 @@ macro_rules! string_enum {
     };
 }
 pub(crate) use string_enum;
-

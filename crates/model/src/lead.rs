@@ -44,7 +44,10 @@ string_enum! {
 impl LeadStatus {
     /// A closed lead is out of the calling queue.
     pub fn is_closed(self) -> bool {
-        matches!(self, Self::Converted | Self::NotInterested | Self::Invalid | Self::DoNotCall)
+        matches!(
+            self,
+            Self::Converted | Self::NotInterested | Self::Invalid | Self::DoNotCall
+        )
     }
 
     /// The dialer must never call these.
@@ -94,11 +97,17 @@ mod tests {
     fn enums_round_trip_as_snake_case() {
         for s in LeadStatus::ALL {
             assert_eq!(LeadStatus::from_str(s.as_str()), Ok(*s));
-            assert_eq!(serde_json::to_string(s).expect("ser"), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(s).expect("ser"),
+                format!("\"{}\"", s.as_str())
+            );
         }
         assert_eq!(LeadSource::from_str("google_sheet"), Ok(LeadSource::GoogleSheet));
         let err = LeadPriority::from_str("urgent").expect_err("unknown");
-        assert!(err.to_string().contains("urgent") && err.to_string().contains("hot"), "{err}");
+        assert!(
+            err.to_string().contains("urgent") && err.to_string().contains("hot"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -15,10 +15,10 @@ pub mod user;
 
 pub use auth::{LoginRequest, LoginResponse};
 pub use call::{CallDirection, CallLog, FollowUp, FollowUpSpec};
-pub use disposition::{default_catalogue, Disposition, DispositionCategory};
+pub use disposition::{Disposition, DispositionCategory, default_catalogue};
 pub use enums::ParseEnumError;
 pub use lead::{Lead, LeadPriority, LeadSource, LeadStatus};
-pub use phone::{PhoneError, PhoneNumber, DEFAULT_REGION};
+pub use phone::{DEFAULT_REGION, PhoneError, PhoneNumber};
 pub use user::{Role, User};
 
 /// Identifiers are UUIDv7: time-ordered, so a device can mint them offline and they still index well.

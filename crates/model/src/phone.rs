@@ -47,7 +47,9 @@ impl PhoneNumber {
             reason: e.to_string(),
         })?;
         if !phonenumber::is_valid(&parsed) {
-            return Err(PhoneError::Invalid { input: trimmed.to_owned() });
+            return Err(PhoneError::Invalid {
+                input: trimmed.to_owned(),
+            });
         }
         Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
     }
@@ -101,7 +103,13 @@ mod tests {
 
     #[test]
     fn indian_forms_normalise_to_e164() {
-        for input in ["98765 43210", "+91-98765-43210", "098765 43210", "+91 98765 43210", "9876543210"] {
+        for input in [
+            "98765 43210",
+            "+91-98765-43210",
+            "098765 43210",
+            "+91 98765 43210",
+            "9876543210",
+        ] {
             let n = PhoneNumber::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(n.as_str(), "+919876543210", "input {input}");
             assert_eq!(n.digits(), "919876543210");

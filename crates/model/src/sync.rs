@@ -44,7 +44,9 @@ pub enum Change {
     /// A lead the caller may see was created or changed (or newly assigned to them).
     Lead(Lead),
     /// A lead left the caller's list (reassigned elsewhere, archived). Its call logs stay on the server.
-    LeadRemoved { lead_id: Id },
+    LeadRemoved {
+        lead_id: Id,
+    },
     CallLog(CallLog),
     FollowUp(FollowUp),
 }
@@ -85,9 +87,16 @@ pub struct LeadPatch {
 #[serde(tag = "op", content = "data", rename_all = "snake_case")]
 pub enum MutationOp {
     CreateCallLog(CallLog),
-    UpdateLead { lead_id: Id, base_version: i64, patch: LeadPatch },
+    UpdateLead {
+        lead_id: Id,
+        base_version: i64,
+        patch: LeadPatch,
+    },
     CreateFollowUp(FollowUp),
-    CompleteFollowUp { follow_up_id: Id, completed_at: Timestamp },
+    CompleteFollowUp {
+        follow_up_id: Id,
+        completed_at: Timestamp,
+    },
 }
 
 /// A local change in flight. `client_mutation_id` is minted when the change is made and never reused:
@@ -116,9 +125,13 @@ pub enum MutationStatus {
     /// Seen before (same client mutation id): nothing done again.
     Duplicate,
     /// The lead changed since `base_version`; the server's current row is attached.
-    Conflict { current: Box<Lead> },
+    Conflict {
+        current: Box<Lead>,
+    },
     /// Refused for good (not allowed, invalid); the client keeps it visible, never retries it blindly.
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,7 +157,10 @@ mod tests {
         let m = Mutation {
             client_mutation_id: crate::new_id(),
             created_at: chrono::Utc::now(),
-            op: MutationOp::CompleteFollowUp { follow_up_id: crate::new_id(), completed_at: chrono::Utc::now() },
+            op: MutationOp::CompleteFollowUp {
+                follow_up_id: crate::new_id(),
+                completed_at: chrono::Utc::now(),
+            },
         };
         let v = serde_json::to_value(&m).expect("ser");
         assert_eq!(v["op"], "complete_follow_up");

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
-use crate::enums::string_enum;
 use crate::Id;
+use crate::enums::string_enum;
 
 string_enum! {
     /// What a user may do.
