@@ -44,6 +44,7 @@ impl std::fmt::Debug for LoginResponse {
 }
 
 /// The body of every error answer of the API: a machine-readable code and a message for people.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     pub code: String,

@@ -12,6 +12,7 @@ string_enum! {
 }
 
 /// A follow-up promised at the end of a call, as written in the call log.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUpSpec {
     pub due_at: Timestamp,
@@ -20,6 +21,7 @@ pub struct FollowUpSpec {
 }
 
 /// One call with a lead. Append-only: once written it is never edited, so it never conflicts in sync.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallLog {
     pub id: Id,
@@ -54,6 +56,7 @@ pub struct CallLog {
 }
 
 /// A scheduled callback on a lead.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUp {
     pub id: Id,

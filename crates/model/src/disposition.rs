@@ -11,6 +11,7 @@ string_enum! {
 }
 
 /// An outcome a telecaller picks at the end of a call.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Disposition {
     /// Stable code stored in call logs, e.g. `visit_booked`.

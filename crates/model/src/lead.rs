@@ -57,6 +57,7 @@ impl LeadStatus {
 }
 
 /// A prospective customer a telecaller calls.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lead {
     pub id: Id,

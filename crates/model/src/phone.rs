@@ -19,6 +19,7 @@ pub enum PhoneError {
 
 /// A phone number in E.164 form (`+919876543210`). The only way to build one is to parse and validate,
 /// so every number stored or sent is comparable by plain string equality.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PhoneNumber(String);
 

@@ -13,6 +13,7 @@ string_enum! {
 }
 
 /// A person who signs in.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: Id,
