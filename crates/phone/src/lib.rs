@@ -1,1 +1,78 @@
+//! Leadline's SIP user agent over WebSocket (RFC 7118).
+//!
+//! Issue 3 scope: connect to a SIP registrar over `ws://` or `wss://`, REGISTER with digest
+//! authentication and keep the registration alive. Calls (INVITE, SDP, media) come later and will
+//! plug into the layers below.
+//!
+//! # Usage
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), leadline_phone::PhoneError> {
+//! use leadline_phone::{PhoneConfig, PhoneEvent, UserAgent};
+//!
+//! let mut config = PhoneConfig::new("wss://voip.exotel.in:443/wss", "acme.voip.exotel.com", "agent7", "s3cret");
+//! config.display_name = Some("Agent 7".into());
+//! let (phone, mut events) = UserAgent::start(config)?;
+//! while let Ok(event) = events.recv().await {
+//!     match event {
+//!         PhoneEvent::Registered { expires } => println!("online for {expires}s"),
+//!         PhoneEvent::RegistrationFailed(err) => eprintln!("{err}"),
+//!         _ => {}
+//!     }
+//! #   break;
+//! }
+//! phone.shutdown().await?; // REGISTER Expires: 0, then close
+//! # Ok(()) }
+//! ```
+//!
+//! # Design
+//!
+//! Layers, bottom to top:
+//!
+//! * [`sip`](crate::sip) (internal) — `rsip` 0.4 parses and prints SIP messages. Every frame from
+//!   the network goes through `sip::parse_message`, which caps the size and turns any parser
+//!   failure (even a panic inside the parser) into [`PhoneError::Protocol`].
+//! * `transport` — one WebSocket connection (tokio-tungstenite, subprotocol `sip`, rustls with the
+//!   aws-lc-rs provider for `wss://`). A reader task routes responses to the waiting client
+//!   transaction by the branch of their top Via, passes requests to the request handler and reports
+//!   garbage as [`PhoneEvent::ProtocolError`]. A writer task sends frames plus a WebSocket ping
+//!   every `keepalive_interval`; silence for `keepalive_interval + keepalive_timeout` closes the
+//!   connection. Client transactions are non-INVITE only for now: no retransmissions (WS is
+//!   reliable), provisional responses skipped, every wait bounded by `request_timeout`.
+//! * `incoming` — the UAS side: OPTIONS (server keep-alive pings) → 200 OK, ACK absorbed, other
+//!   requests → 501 Not Implemented. The dialog layer for calls will hook in here.
+//! * `digest` — RFC 2617 / RFC 7616 / RFC 8760 digest responses: MD5, MD5-sess, SHA-256,
+//!   SHA-256-sess; qop `auth` (preferred), `auth-int` or none; hex nonce counts.
+//! * `registration` — builds REGISTER requests. Via `SIP/2.0/WS(S) <random>.invalid;branch=z9hG4bK…`,
+//!   a Contact `<sip:user@<random>.invalid;transport=ws>` with `+sip.instance` and `reg-id=1`
+//!   (RFC 5626), Call-ID, From tag and Contact stable for the agent's lifetime, CSeq incremented
+//!   per request. 401/407 are answered once per challenge; the challenge is cached so refreshes
+//!   authenticate pre-emptively. A second challenge after fresh credentials (unless
+//!   `stale=true`) or a 403 is [`PhoneError::AuthFailed`]. 423 is answered with the server's
+//!   Min-Expires. The granted lifetime comes from our Contact's `expires` in the 200 OK, else the
+//!   Expires header, and is never taken larger than requested.
+//! * `agent` — [`UserAgent::start`] spawns one task owning the connection and the registrar; the
+//!   cloneable [`UserAgentHandle`] talks to it through a command channel, reads the
+//!   [`RegistrationState`] from a watch and events from a broadcast channel. The task refreshes
+//!   at half the granted lifetime, and after a failure (connection refused, lost connection,
+//!   time-out, server error) retries with exponential back-off with jitter (`retry_min` doubling
+//!   up to `retry_max`, each delay randomised in `[d/2, d]`). Permanent errors (wrong password)
+//!   stop the retries until [`UserAgentHandle::register_once`] is called, so a bad password
+//!   never hammers the registrar. Shutdown (or dropping every handle) de-registers with
+//!   Expires: 0.
+//!
+//! The password is held in [`Password`] (secrecy), which never appears in `Debug` output or logs.
 
+mod agent;
+mod config;
+mod digest;
+mod error;
+mod incoming;
+mod registration;
+mod sip;
+mod transport;
+
+pub use agent::{PhoneEvent, RegistrationState, UserAgent, UserAgentHandle};
+pub use config::{Password, PhoneConfig, WsScheme};
+pub use error::{ConnectCause, PhoneError};
+pub use registration::Registration;
