@@ -1,0 +1,235 @@
+//! Conversions between model types and their column values.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use leadline_model::{CallLog, FollowUp, FollowUpSpec, Id, Lead, PhoneNumber, Timestamp};
+use rusqlite::Row;
+
+use crate::StoreError;
+
+/// RFC 3339, UTC, microseconds, `Z`: sorts as text.
+pub(crate) fn ts(t: &Timestamp) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn opt_ts(t: &Option<Timestamp>) -> Option<String> {
+    t.as_ref().map(ts)
+}
+
+fn invalid(what: &str, value: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(format!("{what} {value:?}: {e}"))
+}
+
+pub(crate) fn parse_ts(s: &str) -> Result<Timestamp, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| invalid("timestamp", s, e))
+}
+
+fn parse_opt_ts(s: Option<String>) -> Result<Option<Timestamp>, StoreError> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+pub(crate) fn parse_id(s: &str) -> Result<Id, StoreError> {
+    Id::parse_str(s).map_err(|e| invalid("id", s, e))
+}
+
+fn parse_enum<T: FromStr>(s: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    T::from_str(s).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+fn parse_phone(s: &str) -> Result<PhoneNumber, StoreError> {
+    PhoneNumber::parse(s).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+pub(crate) fn json_list(v: &[String]) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(v)?)
+}
+
+fn parse_list(s: &str) -> Result<Vec<String>, StoreError> {
+    Ok(serde_json::from_str(s)?)
+}
+
+/// The lead columns in the order [`lead_from_row`] reads them.
+pub(crate) const LEAD_COLUMNS: &str = "id, name, phone, alternate_phone, email, city, source, interest, \
+     budget_inr, priority, status, tags, assigned_to, created_at, updated_at, version";
+
+pub(crate) fn lead_from_row(row: &Row<'_>) -> Result<Lead, StoreError> {
+    let get = |i: usize| -> Result<String, StoreError> { Ok(row.get::<_, String>(i)?) };
+    let opt = |i: usize| -> Result<Option<String>, StoreError> { Ok(row.get::<_, Option<String>>(i)?) };
+    Ok(Lead {
+        id: parse_id(&get(0)?)?,
+        name: get(1)?,
+        phone: parse_phone(&get(2)?)?,
+        alternate_phone: opt(3)?.as_deref().map(parse_phone).transpose()?,
+        email: opt(4)?,
+        city: opt(5)?,
+        source: parse_enum(&get(6)?)?,
+        interest: opt(7)?,
+        budget_inr: row.get(8)?,
+        priority: parse_enum(&get(9)?)?,
+        status: parse_enum(&get(10)?)?,
+        tags: parse_list(&get(11)?)?,
+        assigned_to: opt(12)?.as_deref().map(parse_id).transpose()?,
+        created_at: parse_ts(&get(13)?)?,
+        updated_at: parse_ts(&get(14)?)?,
+        version: row.get(15)?,
+    })
+}
+
+pub(crate) const CALL_COLUMNS: &str = "id, lead_id, telecaller_id, direction, started_at, answered_at, \
+     ended_at, duration_s, disposition, outcome_tags, notes, follow_up_due_at, follow_up_note, recording_url, \
+     provider_call_id, device_id";
+
+pub(crate) fn call_from_row(row: &Row<'_>) -> Result<CallLog, StoreError> {
+    let get = |i: usize| -> Result<String, StoreError> { Ok(row.get::<_, String>(i)?) };
+    let opt = |i: usize| -> Result<Option<String>, StoreError> { Ok(row.get::<_, Option<String>>(i)?) };
+    let follow_up = match parse_opt_ts(opt(11)?)? {
+        Some(due_at) => Some(FollowUpSpec {
+            due_at,
+            note: opt(12)?,
+        }),
+        None => None,
+    };
+    Ok(CallLog {
+        id: parse_id(&get(0)?)?,
+        lead_id: parse_id(&get(1)?)?,
+        telecaller_id: parse_id(&get(2)?)?,
+        direction: parse_enum(&get(3)?)?,
+        started_at: parse_ts(&get(4)?)?,
+        answered_at: parse_opt_ts(opt(5)?)?,
+        ended_at: parse_opt_ts(opt(6)?)?,
+        duration_s: row.get(7)?,
+        disposition: get(8)?,
+        outcome_tags: parse_list(&get(9)?)?,
+        notes: get(10)?,
+        follow_up,
+        recording_url: opt(13)?,
+        provider_call_id: opt(14)?,
+        device_id: opt(15)?,
+    })
+}
+
+pub(crate) const FOLLOW_UP_COLUMNS: &str =
+    "id, lead_id, assigned_to, due_at, note, call_log_id, completed_at, created_at";
+
+pub(crate) fn follow_up_from_row(row: &Row<'_>) -> Result<FollowUp, StoreError> {
+    let get = |i: usize| -> Result<String, StoreError> { Ok(row.get::<_, String>(i)?) };
+    let opt = |i: usize| -> Result<Option<String>, StoreError> { Ok(row.get::<_, Option<String>>(i)?) };
+    Ok(FollowUp {
+        id: parse_id(&get(0)?)?,
+        lead_id: parse_id(&get(1)?)?,
+        assigned_to: parse_id(&get(2)?)?,
+        due_at: parse_ts(&get(3)?)?,
+        note: opt(4)?,
+        call_log_id: opt(5)?.as_deref().map(parse_id).transpose()?,
+        completed_at: parse_opt_ts(opt(6)?)?,
+        created_at: parse_ts(&get(7)?)?,
+    })
+}
+
+/// Writes (inserts or replaces) rows; shared by pulls from the server and by local changes.
+pub(crate) mod write {
+    use super::*;
+    use rusqlite::{Connection, params};
+
+    pub(crate) fn upsert_lead(conn: &Connection, l: &Lead) -> Result<(), StoreError> {
+        conn.prepare_cached(
+            "INSERT INTO leads (id, name, phone, alternate_phone, email, city, source, interest, budget_inr,
+                                priority, status, tags, assigned_to, created_at, updated_at, version, removed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 0)
+             ON CONFLICT (id) DO UPDATE SET
+                name = excluded.name, phone = excluded.phone, alternate_phone = excluded.alternate_phone,
+                email = excluded.email, city = excluded.city, source = excluded.source,
+                interest = excluded.interest, budget_inr = excluded.budget_inr, priority = excluded.priority,
+                status = excluded.status, tags = excluded.tags, assigned_to = excluded.assigned_to,
+                created_at = excluded.created_at, updated_at = excluded.updated_at,
+                version = excluded.version, removed = 0",
+        )?
+        .execute(params![
+            l.id.to_string(),
+            l.name,
+            l.phone.as_str(),
+            l.alternate_phone.as_ref().map(|p| p.as_str()),
+            l.email,
+            l.city,
+            l.source.as_str(),
+            l.interest,
+            l.budget_inr,
+            l.priority.as_str(),
+            l.status.as_str(),
+            json_list(&l.tags)?,
+            l.assigned_to.map(|u| u.to_string()),
+            ts(&l.created_at),
+            ts(&l.updated_at),
+            l.version,
+        ])?;
+        Ok(())
+    }
+
+    /// Call logs are append-only: a second copy of the same id is ignored.
+    pub(crate) fn insert_call(conn: &Connection, c: &CallLog) -> Result<bool, StoreError> {
+        let n = conn
+            .prepare_cached(
+                "INSERT INTO call_logs (id, lead_id, telecaller_id, direction, started_at, answered_at, ended_at,
+                    duration_s, disposition, outcome_tags, notes, follow_up_due_at, follow_up_note,
+                    recording_url, provider_call_id, device_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(params![
+                c.id.to_string(),
+                c.lead_id.to_string(),
+                c.telecaller_id.to_string(),
+                c.direction.as_str(),
+                ts(&c.started_at),
+                opt_ts(&c.answered_at),
+                opt_ts(&c.ended_at),
+                c.duration_s,
+                c.disposition,
+                json_list(&c.outcome_tags)?,
+                c.notes,
+                c.follow_up.as_ref().map(|f| ts(&f.due_at)),
+                c.follow_up.as_ref().and_then(|f| f.note.clone()),
+                c.recording_url,
+                c.provider_call_id,
+                c.device_id,
+            ])?;
+        Ok(n == 1)
+    }
+
+    pub(crate) fn upsert_follow_up(conn: &Connection, f: &FollowUp) -> Result<(), StoreError> {
+        conn.prepare_cached(
+            "INSERT INTO follow_ups (id, lead_id, assigned_to, due_at, note, call_log_id, completed_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET
+                assigned_to = excluded.assigned_to, due_at = excluded.due_at, note = excluded.note,
+                completed_at = excluded.completed_at",
+        )?
+        .execute(params![
+            f.id.to_string(),
+            f.lead_id.to_string(),
+            f.assigned_to.to_string(),
+            ts(&f.due_at),
+            f.note,
+            f.call_log_id.map(|i| i.to_string()),
+            opt_ts(&f.completed_at),
+            ts(&f.created_at),
+        ])?;
+        refresh_next_follow_up(conn, &f.lead_id)
+    }
+
+    pub(crate) fn refresh_next_follow_up(conn: &Connection, lead_id: &Id) -> Result<(), StoreError> {
+        conn.prepare_cached(
+            "UPDATE leads SET next_follow_up_at =
+                (SELECT min(due_at) FROM follow_ups WHERE lead_id = ?1 AND completed_at IS NULL)
+             WHERE id = ?1",
+        )?
+        .execute([lead_id.to_string()])?;
+        Ok(())
+    }
+}

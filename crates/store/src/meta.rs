@@ -1,0 +1,109 @@
+//! What this device knows about its sync: server, user, device id, cursor, last success.
+
+use leadline_model::sync::Cursor;
+use leadline_model::{Timestamp, User};
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{parse_ts, ts};
+use crate::{Store, StoreError};
+
+/// The sync facts the status line shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncState {
+    pub server_url: Option<String>,
+    pub user: Option<User>,
+    pub cursor: Cursor,
+    pub last_sync_at: Option<Timestamp>,
+}
+
+impl Store {
+    pub(crate) fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub(crate) fn meta_set(conn: &rusqlite::Connection, key: &str, value: &str) -> Result<(), StoreError> {
+        conn.prepare_cached(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute([key, value])?;
+        Ok(())
+    }
+
+    /// This installation's id, minted on first use and kept for good.
+    pub fn device_id(&mut self) -> Result<String, StoreError> {
+        if let Some(id) = self.meta_get("device_id")? {
+            return Ok(id);
+        }
+        let id = leadline_model::new_id().to_string();
+        Self::meta_set(&self.conn, "device_id", &id)?;
+        Ok(id)
+    }
+
+    /// Records who signed in where. Signing in as someone else (or to another server) empties the cache
+    /// first, so one user's leads are never shown to another; pending local changes block that switch.
+    pub fn set_account(&mut self, server_url: &str, user: &User) -> Result<(), StoreError> {
+        let state = self.sync_state()?;
+        let same = state.server_url.as_deref() == Some(server_url)
+            && state.user.as_ref().map(|u| u.id) == Some(user.id);
+        let tx = self.conn.transaction()?;
+        if !same && (state.server_url.is_some() || state.user.is_some()) {
+            let pending: i64 = tx.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+            if pending > 0 {
+                return Err(StoreError::Invalid(format!(
+                    "{pending} local change(s) of the previous account are not synced yet; \
+                     sync them before signing in as someone else"
+                )));
+            }
+            tx.execute_batch(
+                "DELETE FROM lead_search; DELETE FROM follow_ups; DELETE FROM call_logs; DELETE FROM leads;
+                 DELETE FROM users; DELETE FROM meta WHERE key IN ('cursor', 'last_sync_at');",
+            )?;
+        }
+        Self::meta_set(&tx, "server_url", server_url)?;
+        Self::meta_set(&tx, "user", &serde_json::to_string(user)?)?;
+        tx.prepare_cached(
+            "INSERT INTO users (id, username, name, role, team) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET username = excluded.username, name = excluded.name,
+                role = excluded.role, team = excluded.team",
+        )?
+        .execute(rusqlite::params![
+            user.id.to_string(),
+            user.username,
+            user.name,
+            user.role.as_str(),
+            user.team
+        ])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn sync_state(&self) -> Result<SyncState, StoreError> {
+        Ok(SyncState {
+            server_url: self.meta_get("server_url")?,
+            user: self
+                .meta_get("user")?
+                .map(|u| serde_json::from_str(&u))
+                .transpose()?,
+            cursor: Cursor(self.meta_get("cursor")?.unwrap_or_default()),
+            last_sync_at: self
+                .meta_get("last_sync_at")?
+                .as_deref()
+                .map(parse_ts)
+                .transpose()?,
+        })
+    }
+
+    pub(crate) fn set_cursor(
+        conn: &rusqlite::Connection,
+        cursor: &Cursor,
+        at: &Timestamp,
+    ) -> Result<(), StoreError> {
+        Self::meta_set(conn, "cursor", &cursor.0)?;
+        Self::meta_set(conn, "last_sync_at", &ts(at))
+    }
+}

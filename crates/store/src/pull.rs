@@ -1,0 +1,112 @@
+//! Applying the server's pull pages.
+
+use std::collections::BTreeSet;
+
+use leadline_model::Id;
+use leadline_model::sync::{Change, PullPage};
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::write;
+use crate::search;
+use crate::{Store, StoreError};
+
+/// What one applied page changed locally.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    pub leads_upserted: u32,
+    pub leads_removed: u32,
+    pub call_logs_added: u32,
+    pub follow_ups_upserted: u32,
+    /// Leads newly assigned to this user by this page (not seen on this device before).
+    pub leads_assigned: Vec<Id>,
+}
+
+impl Store {
+    /// Applies one page in one transaction, then stores its cursor: a crash mid-page leaves the previous
+    /// cursor, and the page is pulled again (every write here is idempotent).
+    pub fn apply_pull_page(&mut self, page: &PullPage) -> Result<ApplyReport, StoreError> {
+        let me = self.sync_state()?.user.map(|u| u.id);
+        let tx = self.conn.transaction()?;
+        // A page may carry a call log before its lead; check references at commit instead.
+        tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+        let mut report = ApplyReport::default();
+        let mut touched = BTreeSet::new();
+        for change in &page.changes {
+            match change {
+                Change::Lead(lead) => {
+                    let known: bool = tx
+                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM leads WHERE id = ?1 AND removed = 0)")?
+                        .query_row([lead.id.to_string()], |r| r.get(0))?;
+                    write::upsert_lead(&tx, lead)?;
+                    if !known && me.is_some() && lead.assigned_to == me {
+                        report.leads_assigned.push(lead.id);
+                    }
+                    report.leads_upserted += 1;
+                    touched.insert(lead.id);
+                }
+                Change::LeadRemoved { lead_id } => {
+                    remove_lead(&tx, lead_id)?;
+                    touched.remove(lead_id);
+                    report.leads_removed += 1;
+                }
+                Change::CallLog(call) => {
+                    if write::insert_call(&tx, call)? {
+                        report.call_logs_added += 1;
+                    }
+                    touched.insert(call.lead_id);
+                }
+                Change::FollowUp(f) => {
+                    write::upsert_follow_up(&tx, f)?;
+                    report.follow_ups_upserted += 1;
+                }
+            }
+        }
+        if !page.dispositions.is_empty() {
+            tx.execute("DELETE FROM dispositions", [])?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO dispositions (code, label, category, requires_follow_up, hotkey, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (i, d) in (0_i64..).zip(&page.dispositions) {
+                stmt.execute(params![
+                    d.code,
+                    d.label,
+                    d.category.as_str(),
+                    d.requires_follow_up,
+                    d.hotkey,
+                    i
+                ])?;
+            }
+        }
+        search::reindex_all(&tx, &touched)?;
+        Store::set_cursor(&tx, &page.next_cursor, &page.server_time)?;
+        tx.commit()?;
+        Ok(report)
+    }
+}
+
+/// A lead taken away from this user. Its unsent local changes keep it (hidden) until they are pushed.
+fn remove_lead(conn: &Connection, lead_id: &Id) -> Result<(), StoreError> {
+    let id = lead_id.to_string();
+    let pending: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE entity = 'lead' AND entity_id = ?1)
+                 OR EXISTS (SELECT 1 FROM outbox o JOIN call_logs c ON o.entity = 'call_log' AND o.entity_id = c.id
+                            WHERE c.lead_id = ?1)",
+        )?
+        .query_row([&id], |r| r.get(0))?;
+    search::unindex_lead(conn, lead_id)?;
+    if pending {
+        conn.prepare_cached("UPDATE leads SET removed = 1, next_follow_up_at = NULL WHERE id = ?1")?
+            .execute([&id])?;
+    } else {
+        conn.prepare_cached("DELETE FROM follow_ups WHERE lead_id = ?1")?
+            .execute([&id])?;
+        conn.prepare_cached("DELETE FROM call_logs WHERE lead_id = ?1")?
+            .execute([&id])?;
+        conn.prepare_cached("DELETE FROM leads WHERE id = ?1")?
+            .execute([&id])?;
+    }
+    Ok(())
+}

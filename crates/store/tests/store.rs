@@ -1,0 +1,381 @@
+#![allow(clippy::unwrap_used)]
+
+use chrono::{Duration, SubsecRound, Utc};
+
+/// The cache keeps microseconds.
+fn now() -> Timestamp {
+    Utc::now().trunc_subsecs(6).trunc_subsecs(6)
+}
+use leadline_model::sync::{Change, Cursor, LeadPatch, MutationOp, PROTOCOL_VERSION, PullPage};
+use leadline_model::*;
+use leadline_store::{LeadQuery, Store, StoreError};
+
+fn user(name: &str) -> User {
+    User {
+        id: new_id(),
+        username: name.into(),
+        name: name.into(),
+        role: Role::Telecaller,
+        team: None,
+    }
+}
+
+fn lead(name: &str, phone: &str, owner: &User, status: LeadStatus) -> Lead {
+    let now = now();
+    Lead {
+        id: new_id(),
+        name: name.into(),
+        phone: PhoneNumber::parse(phone).unwrap(),
+        alternate_phone: None,
+        email: None,
+        city: Some("Mumbai".into()),
+        source: LeadSource::Instagram,
+        interest: Some("bridal necklace".into()),
+        budget_inr: Some(250_000),
+        priority: LeadPriority::Hot,
+        status,
+        tags: vec!["wedding".into()],
+        assigned_to: Some(owner.id),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+fn call(lead: &Lead, notes: &str) -> CallLog {
+    let start = now() - Duration::minutes(5);
+    CallLog {
+        id: new_id(),
+        lead_id: lead.id,
+        telecaller_id: lead.assigned_to.unwrap(),
+        direction: CallDirection::Outbound,
+        started_at: start,
+        answered_at: Some(start + Duration::seconds(8)),
+        ended_at: Some(start + Duration::seconds(128)),
+        duration_s: 120,
+        disposition: "interested".into(),
+        outcome_tags: vec![],
+        notes: notes.into(),
+        follow_up: None,
+        recording_url: None,
+        provider_call_id: Some("exo-123".into()),
+        device_id: None,
+    }
+}
+
+fn page(changes: Vec<Change>, cursor: &str) -> PullPage {
+    PullPage {
+        protocol: PROTOCOL_VERSION,
+        changes,
+        next_cursor: Cursor(cursor.into()),
+        has_more: false,
+        dispositions: default_catalogue(),
+        server_time: now(),
+    }
+}
+
+fn outbox_rows(store: &Store) -> usize {
+    store.outbox_pending(10_000).unwrap().len()
+}
+
+#[test]
+fn opens_a_new_file_with_wal_and_current_schema_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite3");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    drop(store);
+    assert!(dir.path().join("cache.sqlite3").exists());
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.count_leads().unwrap(), 0);
+}
+
+#[test]
+fn a_corrupt_file_is_a_clear_error_and_is_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite3");
+    let junk: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, &junk).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("cache.sqlite3"), "{err}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        junk,
+        "the damaged file must not be overwritten"
+    );
+}
+
+#[test]
+fn a_truncated_database_is_reported_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite3");
+    {
+        let mut store = Store::open(&path).unwrap();
+        let me = user("priya");
+        store.set_account("http://server", &me).unwrap();
+        let leads: Vec<Change> = (0..300)
+            .map(|i| Change::Lead(lead(&format!("Lead {i}"), "98765 43210", &me, LeadStatus::New)))
+            .collect();
+        store.apply_pull_page(&page(leads, "c1")).unwrap();
+    }
+    // Keep the header page, wipe a page in the middle: a torn write.
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 3 * 4096, "the test needs a multi-page file");
+    for b in &mut bytes[4096..3 * 4096] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("cache.sqlite3-wal"));
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+}
+
+#[test]
+fn pulled_leads_are_listed_filtered_and_searchable_by_name_phone_and_notes() {
+    let mut store = Store::open_in_memory().unwrap();
+    let me = user("priya");
+    store.set_account("http://server", &me).unwrap();
+    let asha = lead("Asha Kulkarni", "+91 98765 43210", &me, LeadStatus::Interested);
+    let ravi = lead("Ravi Pillai", "98450 12345", &me, LeadStatus::New);
+    let asha_call = call(&asha, "Wants a **kundan set** for her daughter's sangeet");
+    let follow = FollowUp {
+        id: new_id(),
+        lead_id: ravi.id,
+        assigned_to: me.id,
+        due_at: now() + Duration::hours(2),
+        note: Some("call after 6pm".into()),
+        call_log_id: None,
+        completed_at: None,
+        created_at: now(),
+    };
+    // The call log arrives before its lead within the page: allowed.
+    let p = page(
+        vec![
+            Change::CallLog(asha_call.clone()),
+            Change::Lead(asha.clone()),
+            Change::Lead(ravi.clone()),
+            Change::FollowUp(follow.clone()),
+        ],
+        "cursor-1",
+    );
+    let report = store.apply_pull_page(&p).unwrap();
+    assert_eq!(report.leads_upserted, 2);
+    assert_eq!(report.call_logs_added, 1);
+    assert_eq!(report.leads_assigned.len(), 2);
+    assert_eq!(store.sync_state().unwrap().cursor, Cursor("cursor-1".into()));
+
+    // Applying the same page again changes nothing.
+    let again = store.apply_pull_page(&p).unwrap();
+    assert_eq!(again.call_logs_added, 0);
+    assert!(again.leads_assigned.is_empty());
+    assert_eq!(store.count_leads().unwrap(), 2);
+    assert_eq!(store.count_call_logs().unwrap(), 1);
+
+    let names = |q: LeadQuery| -> Vec<String> {
+        store
+            .list_leads(&q)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .collect()
+    };
+    let search = |s: &str| LeadQuery {
+        search: Some(s.into()),
+        ..Default::default()
+    };
+    assert_eq!(names(search("asha")), ["Asha Kulkarni"]);
+    assert_eq!(names(search("kulk")), ["Asha Kulkarni"]);
+    assert_eq!(names(search("98765")), ["Asha Kulkarni"]);
+    assert_eq!(names(search("+91 98765 43210")), ["Asha Kulkarni"]);
+    assert_eq!(names(search("098765")), ["Asha Kulkarni"]);
+    assert_eq!(names(search("98450")), ["Ravi Pillai"]);
+    assert_eq!(names(search("kundan")), ["Asha Kulkarni"]);
+    assert!(names(search("emerald")).is_empty());
+    assert!(
+        names(search("\"unbalanced OR (")).is_empty(),
+        "FTS syntax in input is inert"
+    );
+    assert_eq!(
+        names(LeadQuery {
+            status: Some(LeadStatus::New),
+            ..Default::default()
+        }),
+        ["Ravi Pillai"]
+    );
+    assert_eq!(
+        store
+            .list_leads(&LeadQuery {
+                limit: Some(1),
+                ..Default::default()
+            })
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let open = store.open_follow_ups().unwrap();
+    assert_eq!(open, vec![follow]);
+    assert_eq!(store.call_logs_for_lead(&asha.id).unwrap(), vec![asha_call]);
+    let dispositions = store.status_counts().unwrap();
+    assert_eq!(dispositions.len(), 2);
+}
+
+#[test]
+fn logging_a_call_writes_the_call_and_its_outbox_row_together() {
+    let mut store = Store::open_in_memory().unwrap();
+    let me = user("priya");
+    store.set_account("http://server", &me).unwrap();
+    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
+    store
+        .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
+        .unwrap();
+
+    let c = call(&asha, "asked for gold coin rates");
+    let m = store.log_call(&c).unwrap();
+    assert_eq!(m.op, MutationOp::CreateCallLog(c.clone()));
+    let pending = store.outbox_pending(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].mutation, m);
+    assert_eq!(store.pending_count().unwrap().pending, 1);
+    assert_eq!(store.call_logs_for_lead(&asha.id).unwrap(), vec![c.clone()]);
+    // Notes are searchable at once.
+    let found = store
+        .list_leads(&LeadQuery {
+            search: Some("coin".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(found.len(), 1);
+
+    // The same call twice: refused, nothing queued again.
+    assert!(matches!(store.log_call(&c), Err(StoreError::Invalid(_))));
+    assert_eq!(outbox_rows(&store), 1);
+
+    // A call on a lead the cache does not have: refused, and neither row is written.
+    let stranger = lead("Unknown", "+919845099999", &me, LeadStatus::New);
+    let orphan = call(&stranger, "");
+    assert!(matches!(store.log_call(&orphan), Err(StoreError::NotFound(_))));
+    assert_eq!(outbox_rows(&store), 1);
+    assert_eq!(store.count_call_logs().unwrap(), 1);
+}
+
+#[test]
+fn editing_a_lead_queues_the_patch_with_its_base_version() {
+    let mut store = Store::open_in_memory().unwrap();
+    let me = user("priya");
+    store.set_account("http://server", &me).unwrap();
+    let mut asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
+    asha.version = 7;
+    store
+        .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
+        .unwrap();
+    let patch = LeadPatch {
+        status: Some(LeadStatus::VisitScheduled),
+        ..Default::default()
+    };
+    let m = store.update_lead(&asha.id, &patch).unwrap();
+    assert_eq!(
+        m.op,
+        MutationOp::UpdateLead {
+            lead_id: asha.id,
+            base_version: 7,
+            patch
+        }
+    );
+    let stored = store.get_lead(&asha.id).unwrap();
+    assert_eq!(stored.status, LeadStatus::VisitScheduled);
+    assert_eq!(
+        stored.version, 7,
+        "the version only moves when the server says so"
+    );
+    assert_eq!(outbox_rows(&store), 1);
+    let missing = store.update_lead(&new_id(), &LeadPatch::default());
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+    assert_eq!(outbox_rows(&store), 1);
+}
+
+#[test]
+fn a_lead_taken_away_keeps_unsent_call_logs_but_leaves_the_list() {
+    let mut store = Store::open_in_memory().unwrap();
+    let me = user("priya");
+    store.set_account("http://server", &me).unwrap();
+    let kept = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
+    let gone = lead("Ravi Pillai", "+919845012345", &me, LeadStatus::New);
+    let synced_call = call(&gone, "synced");
+    store
+        .apply_pull_page(&page(
+            vec![
+                Change::Lead(kept.clone()),
+                Change::Lead(gone.clone()),
+                Change::CallLog(synced_call),
+            ],
+            "c1",
+        ))
+        .unwrap();
+    let unsent = call(&kept, "logged offline");
+    store.log_call(&unsent).unwrap();
+
+    store
+        .apply_pull_page(&page(
+            vec![
+                Change::LeadRemoved { lead_id: kept.id },
+                Change::LeadRemoved { lead_id: gone.id },
+            ],
+            "c2",
+        ))
+        .unwrap();
+    assert_eq!(store.count_leads().unwrap(), 0);
+    assert!(
+        store
+            .list_leads(&LeadQuery {
+                search: Some("asha".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .is_empty()
+    );
+    // The unsent call log and its lead row survive for the push; the synced lead is gone entirely.
+    assert_eq!(store.call_logs_for_lead(&kept.id).unwrap(), vec![unsent]);
+    assert!(matches!(store.get_lead(&gone.id), Err(StoreError::NotFound(_))));
+    assert_eq!(outbox_rows(&store), 1);
+}
+
+#[test]
+fn signing_in_as_someone_else_empties_the_cache_unless_changes_are_unsent() {
+    let mut store = Store::open_in_memory().unwrap();
+    let priya = user("priya");
+    let arjun = user("arjun");
+    store.set_account("http://server", &priya).unwrap();
+    let asha = lead("Asha Kulkarni", "+919876543210", &priya, LeadStatus::New);
+    store
+        .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
+        .unwrap();
+    store.log_call(&call(&asha, "")).unwrap();
+
+    let err = store.set_account("http://server", &arjun).unwrap_err();
+    assert!(err.to_string().contains("not synced"), "{err}");
+    assert_eq!(store.sync_state().unwrap().user.unwrap().id, priya.id);
+
+    // Same account again: nothing is lost.
+    store.set_account("http://server", &priya).unwrap();
+    assert_eq!(store.count_leads().unwrap(), 1);
+    assert_eq!(store.sync_state().unwrap().cursor, Cursor("c1".into()));
+
+    let mut fresh = Store::open_in_memory().unwrap();
+    fresh.set_account("http://server", &priya).unwrap();
+    fresh
+        .apply_pull_page(&page(vec![Change::Lead(asha)], "c1"))
+        .unwrap();
+    fresh.set_account("http://server", &arjun).unwrap();
+    assert_eq!(fresh.count_leads().unwrap(), 0);
+    assert!(fresh.sync_state().unwrap().cursor.is_start());
+}
+
+#[test]
+fn the_device_id_is_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.sqlite3");
+    let id = Store::open(&path).unwrap().device_id().unwrap();
+    assert_eq!(Store::open(&path).unwrap().device_id().unwrap(), id);
+}
