@@ -1,0 +1,39 @@
+import { Component, type ErrorInfo, type ReactNode } from "react";
+
+interface Props {
+  children: ReactNode;
+}
+
+interface State {
+  error: Error | null;
+}
+
+/** Shows what broke instead of a blank window, with a way out. */
+export class ErrorBoundary extends Component<Props, State> {
+  state: State = { error: null };
+
+  static getDerivedStateFromError(error: unknown): State {
+    return { error: error instanceof Error ? error : new Error(String(error)) };
+  }
+
+  componentDidCatch(error: Error, info: ErrorInfo): void {
+    console.error("Leadline UI crashed", error, info.componentStack);
+  }
+
+  render(): ReactNode {
+    const { error } = this.state;
+    if (!error) return this.props.children;
+    return (
+      <div className="fatal" role="alert">
+        <div className="fatal-card">
+          <h1>Leadline hit a problem</h1>
+          <p>The screen could not be drawn. Your leads and call notes are safe in the local database.</p>
+          <pre className="fatal-detail">{error.message}</pre>
+          <button type="button" className="btn btn-primary" onClick={() => window.location.reload()}>
+            Reload Leadline
+          </button>
+        </div>
+      </div>
+    );
+  }
+}

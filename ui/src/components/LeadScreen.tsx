@@ -1,0 +1,186 @@
+import { useEffect, useState } from "react";
+
+import type { AppStatus } from "../bindings/AppStatus";
+import type { LeadPage } from "../bindings/LeadPage";
+import type { LeadStatus } from "../bindings/LeadStatus";
+import { describeCommandError, describeError, type ErrorText } from "../errors";
+import { LEAD_STATUSES, STATUS_LABELS, formatCount, formatRelative } from "../format";
+import { useDebounced, useNow } from "../hooks";
+import type { Api } from "../ipc";
+import { LeadTable } from "./LeadTable";
+import { Logo } from "./Logo";
+
+/** How many rows one list shows; search narrows it down. */
+export const PAGE_LIMIT = 1000;
+
+interface Props {
+  api: Api;
+  status: AppStatus;
+  onStatus: (status: AppStatus) => void;
+}
+
+export function LeadScreen({ api, status, onStatus }: Props) {
+  const now = useNow(30_000);
+  const [search, setSearch] = useState("");
+  const [statusFilter, setStatusFilter] = useState<LeadStatus | "">("");
+  const debouncedSearch = useDebounced(search.trim(), 250);
+  const [page, setPage] = useState<LeadPage | null>(null);
+  const [listError, setListError] = useState<ErrorText | null>(null);
+  const [syncError, setSyncError] = useState<ErrorText | null>(null);
+  const [syncing, setSyncing] = useState(false);
+
+  // Reload whenever the filter changes or a sync brought new data.
+  useEffect(() => {
+    let cancelled = false;
+    api
+      .listLeads({
+        search: debouncedSearch || undefined,
+        status: statusFilter || undefined,
+        limit: PAGE_LIMIT,
+      })
+      .then((p) => {
+        if (!cancelled) {
+          setPage(p);
+          setListError(null);
+        }
+      })
+      .catch((e: unknown) => {
+        if (!cancelled) setListError(describeError(e));
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [api, debouncedSearch, statusFilter, status.last_sync_at, status.lead_count]);
+
+  async function syncNow() {
+    setSyncing(true);
+    setSyncError(null);
+    try {
+      onStatus(await api.syncNow());
+    } catch (e) {
+      setSyncError(describeError(e));
+    } finally {
+      setSyncing(false);
+    }
+  }
+
+  const busy = syncing || status.syncing;
+  const lastError = syncError ?? (status.last_error ? describeCommandError(status.last_error) : null);
+  const offline = status.last_error?.code === "network";
+  const filtered = debouncedSearch !== "" || statusFilter !== "";
+  const userName = status.user?.name ?? status.user?.username ?? "";
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <div className="brand">
+          <Logo />
+          <span className="brand-name">Leadline</span>
+        </div>
+        <div className="sync" data-testid="sync-status">
+          <span className={`pill ${busy ? "pill-busy" : offline ? "pill-offline" : "pill-online"}`}>
+            <span className="pill-dot" aria-hidden="true" />
+            {busy ? "Syncing…" : offline ? "Offline" : "Online"}
+          </span>
+          <span className="sync-meta">
+            {status.last_sync_at ? `Synced ${formatRelative(status.last_sync_at, now)}` : "Not synced yet"}
+          </span>
+          <span className="sync-meta">
+            <strong data-testid="lead-count">{status.lead_count}</strong> leads
+          </span>
+          <button type="button" className="btn btn-secondary" onClick={syncNow} disabled={busy}>
+            {busy ? "Syncing…" : "Sync now"}
+          </button>
+        </div>
+        <div className="user" title={status.server_url ?? undefined}>
+          <span className="avatar" aria-hidden="true">
+            {initials(userName)}
+          </span>
+          <div>
+            <div className="user-name" data-testid="user-name">
+              {userName}
+            </div>
+            <div className="user-role">{status.user?.team ?? status.user?.role ?? ""}</div>
+          </div>
+        </div>
+      </header>
+
+      {lastError && (
+        <div className="banner banner-error" role="alert">
+          <strong>{lastError.title}.</strong> {lastError.detail}
+        </div>
+      )}
+
+      <main className="content">
+        <div className="toolbar">
+          <div>
+            <h1>My leads</h1>
+            <p className="subtitle" data-testid="shown-count">
+              {page === null
+                ? "Loading…"
+                : filtered
+                  ? `${formatCount(page.leads.length)} of ${formatCount(page.total)} leads match`
+                  : `${formatCount(page.leads.length)} leads, most recently updated first`}
+              {page?.truncated ? ` (first ${formatCount(PAGE_LIMIT)} shown; search to narrow down)` : ""}
+            </p>
+          </div>
+          <div className="filters">
+            <input
+              type="search"
+              className="input search"
+              placeholder="Search name, phone or notes"
+              aria-label="Search leads"
+              data-testid="search"
+              value={search}
+              onChange={(e) => setSearch(e.target.value)}
+            />
+            <select
+              className="input"
+              aria-label="Filter by status"
+              data-testid="status-filter"
+              value={statusFilter}
+              onChange={(e) => setStatusFilter(e.target.value as LeadStatus | "")}
+            >
+              <option value="">All statuses</option>
+              {LEAD_STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {STATUS_LABELS[s]}
+                </option>
+              ))}
+            </select>
+          </div>
+        </div>
+
+        {listError ? (
+          <div className="banner banner-error" role="alert">
+            <strong>{listError.title}.</strong> {listError.detail}
+          </div>
+        ) : (
+          <div className="card">
+            {page === null ? (
+              <div className="empty">Loading leads…</div>
+            ) : (
+              <LeadTable
+                leads={page.leads}
+                now={now}
+                emptyText={
+                  filtered
+                    ? "No leads match this search."
+                    : busy
+                      ? "Downloading your leads…"
+                      : "No leads assigned to you yet. Press Sync now to check again."
+                }
+              />
+            )}
+          </div>
+        )}
+      </main>
+    </div>
+  );
+}
+
+function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  const letters = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : parts;
+  return letters.map((p) => (p ?? "").charAt(0).toUpperCase()).join("") || "?";
+}

@@ -1,0 +1,109 @@
+// The only module that talks to the desktop shell. Every command is typed with the declarations ts-rs
+// generates from the Rust side (src/bindings/), and every failure becomes an IpcError with a code.
+// The UI never talks to the network itself: the shell does, through leadline-sync.
+
+import { invoke as tauriInvoke } from "@tauri-apps/api/core";
+import { listen as tauriListen } from "@tauri-apps/api/event";
+
+import type { AppStatus } from "./bindings/AppStatus";
+import type { CommandError } from "./bindings/CommandError";
+import type { ErrorCode } from "./bindings/ErrorCode";
+import type { LeadPage } from "./bindings/LeadPage";
+import type { ListLeadsArgs } from "./bindings/ListLeadsArgs";
+import type { LoginArgs } from "./bindings/LoginArgs";
+
+/** The event the shell emits when the app status changes (see STATUS_EVENT in src-tauri/src/api.rs). */
+export const STATUS_EVENT = "leadline://status";
+
+/** Codes the shell sends, plus two the UI adds for failures that never reached a command. */
+export type IpcErrorCode = ErrorCode | "ipc_unavailable" | "unknown";
+
+/** A failed command. `code` says what kind of failure; `message` is for people. */
+export class IpcError extends Error {
+  readonly code: IpcErrorCode;
+
+  constructor(code: IpcErrorCode, message: string) {
+    super(message);
+    this.name = "IpcError";
+    this.code = code;
+  }
+}
+
+const ERROR_CODES: readonly ErrorCode[] = [
+  "invalid_input",
+  "invalid_credentials",
+  "session_expired",
+  "not_signed_in",
+  "network",
+  "server",
+  "storage",
+  "internal",
+];
+
+function isCommandError(value: unknown): value is CommandError {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.message === "string" && typeof v.code === "string" && ERROR_CODES.includes(v.code as ErrorCode)
+  );
+}
+
+/** Turns whatever a rejected invoke gave (a CommandError object, a string, an exception) into an IpcError. */
+export function toIpcError(raw: unknown): IpcError {
+  if (raw instanceof IpcError) return raw;
+  if (isCommandError(raw)) return new IpcError(raw.code, raw.message);
+  if (typeof raw === "string") return new IpcError("unknown", raw || "The command failed.");
+  if (raw instanceof Error) {
+    // Outside the Tauri webview (a plain browser) the IPC bridge is missing and invoke throws a TypeError.
+    if (raw instanceof TypeError && /__TAURI|ipc|invoke/i.test(raw.message)) {
+      return new IpcError("ipc_unavailable", "Leadline's desktop shell is not available.");
+    }
+    return new IpcError("unknown", raw.message || "The command failed.");
+  }
+  if (typeof raw === "object" && raw !== null && typeof (raw as { message?: unknown }).message === "string") {
+    return new IpcError("unknown", (raw as { message: string }).message);
+  }
+  return new IpcError("unknown", "The command failed for an unknown reason.");
+}
+
+export type InvokeFn = (cmd: string, args?: Record<string, unknown>) => Promise<unknown>;
+export type ListenFn = (event: string, handler: (payload: unknown) => void) => Promise<() => void>;
+
+/** The typed command surface of the shell. */
+export interface Api {
+  appStatus(): Promise<AppStatus>;
+  login(args: LoginArgs): Promise<AppStatus>;
+  syncNow(): Promise<AppStatus>;
+  listLeads(query: ListLeadsArgs): Promise<LeadPage>;
+  /** Calls `handler` with every status the shell emits; resolves to an unsubscribe function. */
+  onStatus(handler: (status: AppStatus) => void): Promise<() => void>;
+}
+
+/** Builds the API over an invoke/listen pair (the real ones in the app; plain functions in tests). */
+export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
+  async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+    try {
+      return (await invoke(cmd, args)) as T;
+    } catch (raw) {
+      throw toIpcError(raw);
+    }
+  }
+  return {
+    appStatus: () => call<AppStatus>("app_status"),
+    login: (args) => call<AppStatus>("login", { args }),
+    syncNow: () => call<AppStatus>("sync_now"),
+    listLeads: (query) => call<LeadPage>("list_leads", { query }),
+    onStatus: async (handler) => {
+      try {
+        return await listen(STATUS_EVENT, (payload) => handler(payload as AppStatus));
+      } catch (raw) {
+        throw toIpcError(raw);
+      }
+    },
+  };
+}
+
+export const api: Api = makeApi(
+  (cmd, args) => tauriInvoke(cmd, args),
+  (event, handler) => tauriListen(event, (e) => handler(e.payload)),
+);
