@@ -1,0 +1,33 @@
+/// Why talking to the server failed. Each variant tells the user what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0:?} is not a valid server URL (expected e.g. https://leadline.example.com)")]
+    BadUrl(String),
+    #[error("cannot reach the server at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("not signed in, or the session expired; sign in again")]
+    Unauthorized,
+    #[error("the server refused the request ({status}, {code}): {message}")]
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Store(#[from] leadline_store::StoreError),
+}
+
+impl SyncError {
+    /// True when retrying later may succeed (network down, server restarting).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SyncError::Unreachable { .. } => true,
+            SyncError::Server { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
