@@ -187,8 +187,8 @@ impl Agent {
                         return;
                     }
                     Some(Command::RegisterOnce(reply)) => {
-                        let result = self.attempt().await;
-                        next = self.schedule(&result);
+                        let (result, at) = self.attempt_and_schedule().await;
+                        next = at;
                         let _ = reply.send(result);
                     }
                 },
@@ -196,14 +196,13 @@ impl Agent {
                     warn!(%reason, "SIP connection lost");
                     self.conn = None;
                     self.registered = false;
-                    self.emit(PhoneEvent::Disconnected { reason: reason.clone() });
                     if !matches!(*self.state.borrow(), RegistrationState::Failed(_)) {
-                        next = self.schedule(&Err(PhoneError::Disconnected { reason }));
+                        next = self.schedule(&Err(PhoneError::Disconnected { reason: reason.clone() }));
                     }
+                    self.emit(PhoneEvent::Disconnected { reason });
                 }
                 () = timer => {
-                    let result = self.attempt().await;
-                    next = self.schedule(&result);
+                    next = self.attempt_and_schedule().await.1;
                 }
             }
         }
@@ -235,6 +234,18 @@ impl Agent {
         self.conn.as_ref().ok_or(PhoneError::Stopped)
     }
 
+    /// One attempt, then the state and the event describing its outcome (state first, so an
+    /// event consumer that reads the state sees the new one).
+    async fn attempt_and_schedule(&mut self) -> (Result<Registration, PhoneError>, Option<Instant>) {
+        let result = self.attempt().await;
+        let next = self.schedule(&result);
+        match &result {
+            Ok(reg) => self.emit(PhoneEvent::Registered { expires: reg.expires }),
+            Err(err) => self.emit(PhoneEvent::RegistrationFailed(err.clone())),
+        }
+        (result, next)
+    }
+
     /// One registration attempt (connecting first when needed).
     async fn attempt(&mut self) -> Result<Registration, PhoneError> {
         self.set_state(RegistrationState::Registering);
@@ -253,7 +264,6 @@ impl Agent {
                 info!(aor = %reg.aor, expires = reg.expires, "registered");
                 self.registered = true;
                 self.set_state(RegistrationState::Registered { expires: reg.expires });
-                self.emit(PhoneEvent::Registered { expires: reg.expires });
             }
             Err(err) => {
                 warn!(error = %err, "registration failed");
@@ -266,7 +276,6 @@ impl Agent {
                     // The connection is suspect: start over on a fresh one.
                     conn.close().await;
                 }
-                self.emit(PhoneEvent::RegistrationFailed(err.clone()));
             }
         }
         result

@@ -241,24 +241,36 @@ impl Registrar {
             _ => None,
         });
         for value in values.iter().flat_map(|v| split_list(v)) {
-            let contact = rsip::headers::Contact::new(value.trim());
-            let typed = contact
-                .typed()
-                .map_err(|e| PhoneError::Protocol(format!("bad Contact {:?} in 200 OK: {e}", sip::truncate(value))))?;
-            let is_ours = match &typed.uri.host_with_port.host {
-                rsip::Host::Domain(d) => d.to_string().eq_ignore_ascii_case(&conn.local.via_host),
-                rsip::Host::IpAddr(_) => false,
+            // rsip 0.4's typed Contact cannot parse quoted parameter values holding `;` or `:`
+            // (kamailio's `received="sip:1.2.3.4:5;transport=ws"`), so split name-addr and
+            // parameters here and only hand the URI to rsip.
+            let Some((uri, params)) = split_contact(value) else {
+                warn!(contact = %sip::truncate(value), "ignoring unparsable Contact in 200 OK");
+                continue;
+            };
+            let is_ours = match rsip::Uri::try_from(uri) {
+                Ok(parsed) => match &parsed.host_with_port.host {
+                    rsip::Host::Domain(d) => d.to_string().eq_ignore_ascii_case(&conn.local.via_host),
+                    rsip::Host::IpAddr(_) => false,
+                },
+                Err(_) => {
+                    warn!(contact = %sip::truncate(value), "ignoring Contact with unparsable URI in 200 OK");
+                    continue;
+                }
             };
             if is_ours {
-                let expires = match typed.expires() {
-                    Some(e) => Some(e.seconds().map_err(|_| {
-                        PhoneError::Protocol(format!("bad expires parameter in Contact {:?}", sip::truncate(value)))
-                    })?),
-                    None => None,
-                };
+                let expires = params
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case("expires"))
+                    .map(|(_, v)| {
+                        v.as_deref().and_then(|v| v.trim().parse::<u32>().ok()).ok_or_else(|| {
+                            PhoneError::Protocol(format!("bad expires parameter in Contact {:?}", sip::truncate(value)))
+                        })
+                    })
+                    .transpose()?;
                 our_expires = Some(expires);
             }
-            bindings.push(typed.uri.to_string());
+            bindings.push(uri.to_owned());
         }
         let header_expires = match resp.expires_header() {
             Some(e) => Some(
@@ -314,6 +326,52 @@ fn pick_challenge(resp: &rsip::Response, proxy: bool) -> Result<Challenge, Phone
     Err(first_error.unwrap_or_else(|| PhoneError::Protocol("no supported digest challenge".into())))
 }
 
+/// Splits one Contact value (`"name" <uri>;p=v;q` or `uri;p=v`) into the URI and its header
+/// parameters. `None` when the brackets are unbalanced.
+fn split_contact(value: &str) -> Option<(&str, Vec<(String, Option<String>)>)> {
+    let value = value.trim();
+    let (uri, rest) = match value.find('<') {
+        Some(open) => {
+            if value[..open].matches('"').count() % 2 == 1 {
+                // '<' inside the quoted display name: find the real one after the closing quote.
+                let close_quote = value[..].char_indices().filter(|(_, c)| *c == '"').nth(1)?.0;
+                let open = close_quote + value[close_quote..].find('<')?;
+                let close = open + value[open..].find('>')?;
+                (&value[open + 1..close], &value[close + 1..])
+            } else {
+                let close = open + value[open..].find('>')?;
+                (&value[open + 1..close], &value[close + 1..])
+            }
+        }
+        None => value.split_once(';').unwrap_or((value, "")),
+    };
+    let mut params = Vec::new();
+    let (mut in_quotes, mut start) = (false, 0);
+    let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
+    let mut push = |part: &str| {
+        let part = part.trim();
+        if part.is_empty() {
+            return;
+        }
+        match part.split_once('=') {
+            Some((n, v)) => params.push((n.trim().to_owned(), Some(v.trim().trim_matches('"').to_owned()))),
+            None => params.push((part.to_owned(), None)),
+        }
+    };
+    for (i, c) in rest.char_indices() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            ';' if !in_quotes => {
+                push(&rest[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    push(&rest[start..]);
+    if uri.trim().is_empty() { None } else { Some((uri.trim(), params)) }
+}
+
 /// Splits a header value holding a comma-separated list of name-addr values, respecting quoted
 /// strings and `<...>`.
 fn split_list(value: &str) -> Vec<&str> {
@@ -339,7 +397,24 @@ fn split_list(value: &str) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_list;
+    use super::{split_contact, split_list};
+
+    #[test]
+    fn splits_contacts_with_quoted_params() {
+        let (uri, params) = split_contact(
+            r#"<sip:alice@x.invalid;transport=ws>;expires=600;received="sip:127.0.0.1:1;transport=ws";+sip.instance="<urn:uuid:1>";reg-id=1"#,
+        )
+        .unwrap();
+        assert_eq!(uri, "sip:alice@x.invalid;transport=ws");
+        assert_eq!(params[0], ("expires".into(), Some("600".into())));
+        assert_eq!(params[1], ("received".into(), Some("sip:127.0.0.1:1;transport=ws".into())));
+        assert_eq!(params[3], ("reg-id".into(), Some("1".into())));
+        let (uri, params) = split_contact(r#""A <b>" <sip:a@b>;q=1"#).unwrap();
+        assert_eq!((uri, params.len()), ("sip:a@b", 1));
+        assert_eq!(split_contact("sip:a@b;expires=5").unwrap().1[0].0, "expires");
+        assert!(split_contact("<sip:a@b").is_none());
+        assert!(split_contact("<>").is_none());
+    }
 
     #[test]
     fn splits_contact_lists() {
