@@ -53,7 +53,7 @@ pub async fn pull_all(client: &Client, store: &mut Store) -> Result<PullReport, 
                 page.protocol
             )));
         }
-        if page.has_more && (page.next_cursor == cursor || page.changes.is_empty()) {
+        if page.has_more && page.next_cursor == cursor {
             return Err(SyncError::Protocol(
                 "server says there is more but its cursor does not move".into(),
             ));
