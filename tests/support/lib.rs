@@ -1,1 +1,111 @@
+//! Shared pieces of the end-to-end tests: where the built binaries are, child processes that are always
+//! cleaned up, and a real `leadline-server` seeded with demo data on a free port.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+pub mod procs;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub use procs::{Guard, find_tool, free_port, wait_for_port};
+
+/// The demo telecaller the tests sign in as, and the password of every demo user.
+pub const DEMO_USER: &str = "priya";
+pub const DEMO_PASSWORD: &str = "leadline-demo";
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        }
+        None => workspace_root().join("target"),
+    }
+}
+
+/// A binary of the workspace, built beforehand by the test script (tests cannot build it themselves).
+pub fn built_binary(name: &str, package: &str) -> PathBuf {
+    let path = target_dir().join("debug").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first with `cargo build -p {package}` (with the same CARGO_TARGET_DIR)",
+        path.display()
+    );
+    path
+}
+
+/// A real `leadline-server` on 127.0.0.1, on a temp data dir seeded with the demo data.
+pub struct DemoServer {
+    pub url: String,
+    pub data_dir: tempfile::TempDir,
+    guard: Guard,
+}
+
+impl DemoServer {
+    pub fn start() -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let server = built_binary("leadline-server", "leadline-server");
+        let seeded = Command::new(&server)
+            .args(["demo", "--data-dir"])
+            .arg(data_dir.path())
+            .env("LEADLINE_LOG", "warn")
+            .output()
+            .expect("run leadline-server demo");
+        assert!(
+            seeded.status.success(),
+            "demo seeding failed: {}",
+            String::from_utf8_lossy(&seeded.stderr)
+        );
+        let mut guard = Guard::spawn(
+            "leadline-server",
+            Command::new(&server)
+                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+                .arg(data_dir.path())
+                .env("LEADLINE_LOG", "warn"),
+        );
+        let url = guard
+            .read_stdout_line_matching(Duration::from_secs(60), |line| {
+                line.strip_prefix("listening on ").map(|u| u.trim().to_owned())
+            })
+            .unwrap_or_else(|e| panic!("leadline-server did not start: {e}"));
+        Self { url, data_dir, guard }
+    }
+
+    /// Stops the server (its data stays until the value drops).
+    pub fn stop(&mut self) {
+        self.guard.kill().expect("stop leadline-server");
+    }
+
+    /// The server's SQLite file, opened read-only: the tests' independent view of what the server holds.
+    pub fn db(&self) -> rusqlite::Connection {
+        let db = self.data_dir.path().join("leadline-server.sqlite3");
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap_or_else(|e| panic!("open {} read-only: {e}", db.display()))
+    }
+
+    /// Ids of the leads the server assigns to `username`.
+    pub fn assigned_lead_ids(&self, username: &str) -> Vec<String> {
+        let conn = self.db();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id FROM leads WHERE assigned_to = (SELECT id FROM users WHERE username = ?1) ORDER BY id",
+            )
+            .expect("prepare");
+        stmt.query_map([username], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+}
