@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Leadline needs on Debian/Ubuntu, when it is missing.
+# Idempotent: a second run installs nothing. Used by scripts/run and scripts/test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        log "need root to run: $*"; exit 1
+    fi
+}
+
+# Debian packages: compilers and headers for the Rust crates (WebKitGTK for Tauri, OpenSSL), Node.js for
+# the UI, Xvfb + WebKitWebDriver for the desktop end-to-end test, kamailio (SIP over WebSocket) for the
+# softphone tests.
+APT_PACKAGES=(
+    build-essential pkg-config curl ca-certificates git file
+    libssl-dev libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
+    libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+    xvfb xauth webkit2gtk-driver
+    kamailio kamailio-websocket-modules kamailio-tls-modules
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust: the stable toolchain by rustup, with rustfmt and clippy.
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null; then
+    log "installing Rust (rustup, stable)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
+fi
+if command -v rustup >/dev/null; then
+    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+fi
+
+# tauri-driver: the WebDriver bridge the desktop end-to-end test drives the app through.
+if ! command -v tauri-driver >/dev/null; then
+    log "installing tauri-driver"
+    cargo install tauri-driver --locked --quiet
+fi
+
+# The UI's npm packages, exactly as locked.
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    log "installing the UI's npm packages"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
