@@ -78,7 +78,10 @@ impl UserAgent {
         let (state_tx, state_rx) = watch::channel(RegistrationState::Idle);
         let (cmd_tx, cmd_rx) = mpsc::channel(8);
         let agent = Agent {
-            local: LocalEnd { scheme, via_host: sip::random_invalid_host() },
+            local: LocalEnd {
+                scheme,
+                via_host: sip::random_invalid_host(),
+            },
             cfg: Arc::new(config),
             tls,
             registrar,
@@ -89,7 +92,14 @@ impl UserAgent {
             registered: false,
         };
         tokio::spawn(agent.run(cmd_rx));
-        Ok((UserAgentHandle { cmd: cmd_tx, state: state_rx, events }, events_rx))
+        Ok((
+            UserAgentHandle {
+                cmd: cmd_tx,
+                state: state_rx,
+                events,
+            },
+            events_rx,
+        ))
     }
 }
 
@@ -103,7 +113,9 @@ pub struct UserAgentHandle {
 
 impl std::fmt::Debug for UserAgentHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserAgentHandle").field("state", &*self.state.borrow()).finish_non_exhaustive()
+        f.debug_struct("UserAgentHandle")
+            .field("state", &*self.state.borrow())
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,7 +125,10 @@ impl UserAgentHandle {
     /// [`PhoneError::AuthFailed`].
     pub async fn register_once(&self) -> Result<Registration, PhoneError> {
         let (tx, rx) = oneshot::channel();
-        self.cmd.send(Command::RegisterOnce(tx)).await.map_err(|_| PhoneError::Stopped)?;
+        self.cmd
+            .send(Command::RegisterOnce(tx))
+            .await
+            .map_err(|_| PhoneError::Stopped)?;
         rx.await.map_err(|_| PhoneError::Stopped)?
     }
 
@@ -296,7 +311,10 @@ impl Agent {
                 self.failures = self.failures.saturating_add(1);
                 let delay = backoff(self.cfg.retry_min, self.cfg.retry_max, self.failures);
                 debug!(?delay, failures = self.failures, "retrying registration later");
-                self.set_state(RegistrationState::RetryWait { retry_in: delay, error: err.clone() });
+                self.set_state(RegistrationState::RetryWait {
+                    retry_in: delay,
+                    error: err.clone(),
+                });
                 Some(Instant::now() + delay)
             }
         }
@@ -354,7 +372,10 @@ mod tests {
             let first = backoff(min, max, 1);
             assert!(first >= Duration::from_millis(500) && first <= min, "{first:?}");
             let third = backoff(min, max, 3);
-            assert!(third >= Duration::from_secs(2) && third <= Duration::from_secs(4), "{third:?}");
+            assert!(
+                third >= Duration::from_secs(2) && third <= Duration::from_secs(4),
+                "{third:?}"
+            );
             let late = backoff(min, max, 50);
             assert!(late >= Duration::from_secs(15) && late <= max, "{late:?}");
         }

@@ -155,7 +155,9 @@ impl PhoneConfig {
             _ => return bad("ws_url must start with ws:// or wss://"),
         };
         let token_ok = |s: &str| {
-            !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/%".contains(c))
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/%".contains(c))
         };
         if !token_ok(&self.username) {
             return bad("username is empty or has characters not allowed in a SIP URI");
@@ -164,7 +166,10 @@ impl PhoneConfig {
             return bad("auth_username is empty or invalid");
         }
         if self.domain.is_empty()
-            || !self.domain.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+            || !self
+                .domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
         {
             return bad("domain must be a host name or IP address (optionally with :port)");
         }

@@ -53,10 +53,12 @@ impl Algorithm {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Quality of protection chosen for a response.
@@ -86,15 +88,20 @@ impl Challenge {
     /// answer (another scheme or algorithm); `Err` for a malformed one.
     pub fn parse(value: &str, proxy: bool) -> Result<Option<Self>, PhoneError> {
         let value = value.trim_start();
-        let (scheme, rest) = value.split_once(|c: char| c.is_ascii_whitespace()).unwrap_or((value, ""));
+        let (scheme, rest) = value
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .unwrap_or((value, ""));
         if !scheme.eq_ignore_ascii_case("Digest") {
             return Ok(None);
         }
         let params = parse_auth_params(rest)?;
         let get = |name: &str| {
-            params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+            params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
         };
-        let bad = |what: &str| PhoneError::Protocol(format!("digest challenge {what}: {value:?}"));
+        let bad = |what: &str| PhoneError::protocol(format!("digest challenge {what}: {value:?}"));
         let realm = get("realm").ok_or_else(|| bad("without realm"))?.to_owned();
         let nonce = get("nonce").ok_or_else(|| bad("without nonce"))?.to_owned();
         let algorithm = match get("algorithm") {
@@ -162,7 +169,10 @@ impl Challenge {
         let (response, qop) = match self.qop {
             Some(qop) => {
                 let token = if qop == Qop::Auth { "auth" } else { "auth-int" };
-                (alg.hash(&format!("{ha1}:{}:{nc}:{cnonce}:{token}:{ha2}", self.nonce)), Some(token))
+                (
+                    alg.hash(&format!("{ha1}:{}:{nc}:{cnonce}:{token}:{ha2}", self.nonce)),
+                    Some(token),
+                )
             }
             None => (alg.hash(&format!("{ha1}:{}:{ha2}", self.nonce)), None),
         };
@@ -178,7 +188,10 @@ impl Challenge {
             out.push_str(&format!(", opaque=\"{}\"", quote_escape(opaque)));
         }
         if let Some(qop) = qop {
-            out.push_str(&format!(", qop={qop}, nc={nc}, cnonce=\"{}\"", quote_escape(cnonce)));
+            out.push_str(&format!(
+                ", qop={qop}, nc={nc}, cnonce=\"{}\"",
+                quote_escape(cnonce)
+            ));
         }
         out
     }
@@ -190,7 +203,7 @@ fn quote_escape(s: &str) -> String {
 
 /// Parses `name=token` / `name="quoted string"` pairs separated by commas (RFC 7235 auth-param).
 fn parse_auth_params(input: &str) -> Result<Vec<(String, String)>, PhoneError> {
-    let bad = |why: &str| PhoneError::Protocol(format!("malformed digest challenge ({why}): {input:?}"));
+    let bad = |why: &str| PhoneError::protocol(format!("malformed digest challenge ({why}): {input:?}"));
     let mut params = Vec::new();
     let mut chars = input.chars().peekable();
     loop {
@@ -250,8 +263,19 @@ mod tests {
         .unwrap();
         assert_eq!(c.qop, Some(Qop::Auth));
         assert_eq!(c.algorithm, Algorithm::Md5);
-        let h = c.authorization("Mufasa", "Circle Of Life", "GET", "/dir/index.html", 1, "0a4f113b", b"");
-        assert!(h.contains(r#"response="6629fae49393a05397450978507c4ef1""#), "{h}");
+        let h = c.authorization(
+            "Mufasa",
+            "Circle Of Life",
+            "GET",
+            "/dir/index.html",
+            1,
+            "0a4f113b",
+            b"",
+        );
+        assert!(
+            h.contains(r#"response="6629fae49393a05397450978507c4ef1""#),
+            "{h}"
+        );
         assert!(h.contains("nc=00000001"), "{h}");
         assert!(h.contains(r#"opaque="5ccc069c403ebaf9f0171e9517f40e41""#), "{h}");
     }
@@ -260,29 +284,62 @@ mod tests {
     fn rfc7616_sha256_and_md5_examples() {
         let base = r#"realm="http-auth@example.org", qop="auth, auth-int", nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS""#;
         let cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ";
-        let sha = Challenge::parse(&format!("Digest algorithm=SHA-256, {base}"), false).unwrap().unwrap();
-        let h = sha.authorization("Mufasa", "Circle of Life", "GET", "/dir/index.html", 1, cnonce, b"");
-        assert!(h.contains("753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"), "{h}");
-        let md5 = Challenge::parse(&format!("Digest algorithm=MD5, {base}"), false).unwrap().unwrap();
-        let h = md5.authorization("Mufasa", "Circle of Life", "GET", "/dir/index.html", 1, cnonce, b"");
+        let sha = Challenge::parse(&format!("Digest algorithm=SHA-256, {base}"), false)
+            .unwrap()
+            .unwrap();
+        let h = sha.authorization(
+            "Mufasa",
+            "Circle of Life",
+            "GET",
+            "/dir/index.html",
+            1,
+            cnonce,
+            b"",
+        );
+        assert!(
+            h.contains("753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"),
+            "{h}"
+        );
+        let md5 = Challenge::parse(&format!("Digest algorithm=MD5, {base}"), false)
+            .unwrap()
+            .unwrap();
+        let h = md5.authorization(
+            "Mufasa",
+            "Circle of Life",
+            "GET",
+            "/dir/index.html",
+            1,
+            cnonce,
+            b"",
+        );
         assert!(h.contains("8ca523f5e9506fed4657c9700eebdbec"), "{h}");
     }
 
     #[test]
     fn nonce_count_is_hex() {
-        let c = Challenge::parse(r#"Digest realm="r", nonce="n", qop="auth""#, false).unwrap().unwrap();
-        assert!(c.authorization("u", "p", "REGISTER", "sip:r", 10, "c", b"").contains("nc=0000000a"));
+        let c = Challenge::parse(r#"Digest realm="r", nonce="n", qop="auth""#, false)
+            .unwrap()
+            .unwrap();
+        assert!(
+            c.authorization("u", "p", "REGISTER", "sip:r", 10, "c", b"")
+                .contains("nc=0000000a")
+        );
     }
 
     #[test]
     fn unsupported_and_malformed_challenges() {
         assert_eq!(Challenge::parse(r#"Basic realm="x""#, false).unwrap(), None);
-        assert_eq!(Challenge::parse(r#"Digest realm="x", nonce="n", algorithm=SHA-512-256"#, false).unwrap(), None);
+        assert_eq!(
+            Challenge::parse(r#"Digest realm="x", nonce="n", algorithm=SHA-512-256"#, false).unwrap(),
+            None
+        );
         assert!(Challenge::parse(r#"Digest realm="x"#, false).is_err());
         assert!(Challenge::parse(r#"Digest nonce="n""#, false).is_err());
         assert!(Challenge::parse("Digest ====", false).is_err());
         assert!(Challenge::parse("Digest realm=\"a\" junk, nonce=1", false).is_err());
-        let stale = Challenge::parse(r#"Digest realm="x", nonce="n", stale=TRUE"#, true).unwrap().unwrap();
+        let stale = Challenge::parse(r#"Digest realm="x", nonce="n", stale=TRUE"#, true)
+            .unwrap()
+            .unwrap();
         assert!(stale.stale && stale.proxy && stale.qop.is_none());
     }
 }

@@ -58,8 +58,30 @@ pub enum PhoneError {
 }
 
 impl PhoneError {
+    /// A [`PhoneError::Protocol`] whose text may quote network input: control characters are
+    /// escaped (no forged log lines) and the length is capped.
+    pub(crate) fn protocol(message: impl AsRef<str>) -> Self {
+        const MAX: usize = 500;
+        let message = message.as_ref();
+        let mut out = String::with_capacity(message.len().min(MAX + 8));
+        for c in message.chars().take(MAX) {
+            if c.is_control() {
+                out.extend(c.escape_debug());
+            } else {
+                out.push(c);
+            }
+        }
+        if message.chars().nth(MAX).is_some() {
+            out.push('…');
+        }
+        Self::Protocol(out)
+    }
+
     /// True for errors that retrying with the same configuration will not fix.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::AuthFailed { .. } | Self::InvalidConfig(_) | Self::Stopped)
+        matches!(
+            self,
+            Self::AuthFailed { .. } | Self::InvalidConfig(_) | Self::Stopped
+        )
     }
 }

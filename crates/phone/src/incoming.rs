@@ -20,7 +20,7 @@ pub(crate) async fn serve(
     user_agent: String,
 ) {
     while let Some(req) = requests.recv().await {
-        let method = req.method.clone();
+        let method = req.method;
         let (code, reason) = match method {
             rsip::Method::Ack => {
                 debug!("ignoring ACK");

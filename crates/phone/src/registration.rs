@@ -104,7 +104,11 @@ impl Registrar {
             debug!(code, cseq, expires, "REGISTER answered");
             match code {
                 200..=299 => {
-                    self.realm = self.auth.as_ref().map(|(c, _)| c.realm.clone()).or(self.realm.take());
+                    self.realm = self
+                        .auth
+                        .as_ref()
+                        .map(|(c, _)| c.realm.clone())
+                        .or(self.realm.take());
                     return self.registration(cfg, conn, &resp, expires);
                 }
                 401 | 407 => {
@@ -112,13 +116,17 @@ impl Registrar {
                     self.realm = Some(challenge.realm.clone());
                     if fresh && !challenge.stale {
                         self.auth = None;
-                        return Err(PhoneError::AuthFailed { realm: challenge.realm });
+                        return Err(PhoneError::AuthFailed {
+                            realm: challenge.realm,
+                        });
                     }
                     if challenge.stale {
                         stale_retries += 1;
                         if stale_retries > 1 {
                             self.auth = None;
-                            return Err(PhoneError::AuthFailed { realm: challenge.realm });
+                            return Err(PhoneError::AuthFailed {
+                                realm: challenge.realm,
+                            });
                         }
                     }
                     self.auth = Some((challenge, 0));
@@ -126,7 +134,9 @@ impl Registrar {
                 }
                 403 => {
                     self.auth = None;
-                    return Err(PhoneError::AuthFailed { realm: self.realm_for_error(cfg) });
+                    return Err(PhoneError::AuthFailed {
+                        realm: self.realm_for_error(cfg),
+                    });
                 }
                 423 if !interval_retried => {
                     let min = resp
@@ -138,20 +148,34 @@ impl Registrar {
                         })
                         .ok_or_else(|| PhoneError::Protocol("423 without a valid Min-Expires".into()))?;
                     if min <= expires || min > 7 * 24 * 3600 {
-                        return Err(PhoneError::Protocol(format!("423 with unusable Min-Expires {min}")));
+                        return Err(PhoneError::protocol(format!(
+                            "423 with unusable Min-Expires {min}"
+                        )));
                     }
                     expires = min;
                     interval_retried = true;
                 }
                 _ => {
-                    return Err(PhoneError::Rejected { code, reason: sip::reason_phrase(&resp.status_code) });
+                    return Err(PhoneError::Rejected {
+                        code,
+                        reason: sip::reason_phrase(&resp.status_code),
+                    });
                 }
             }
         }
-        Err(PhoneError::Protocol("too many REGISTER rounds without a final answer".into()))
+        Err(PhoneError::Protocol(
+            "too many REGISTER rounds without a final answer".into(),
+        ))
     }
 
-    fn build(&mut self, cfg: &PhoneConfig, conn: &Connection, branch: &str, cseq: u32, expires: u32) -> rsip::Request {
+    fn build(
+        &mut self,
+        cfg: &PhoneConfig,
+        conn: &Connection,
+        branch: &str,
+        cseq: u32,
+        expires: u32,
+    ) -> rsip::Request {
         let local = &conn.local;
         let from = match &cfg.display_name {
             Some(name) => format!("\"{name}\" <{}>;tag={}", self.aor, self.from_tag),
@@ -164,8 +188,12 @@ impl Registrar {
         );
         let mut headers = rsip::Headers::default();
         headers.push(
-            rsip::headers::Via::new(format!("SIP/2.0/{} {};branch={branch}", local.scheme.via_transport(), local.via_host))
-                .into(),
+            rsip::headers::Via::new(format!(
+                "SIP/2.0/{} {};branch={branch}",
+                local.scheme.via_transport(),
+                local.via_host
+            ))
+            .into(),
         );
         headers.push(rsip::headers::MaxForwards::new("70").into());
         if let Some(proxy) = &cfg.outbound_proxy {
@@ -209,19 +237,25 @@ impl Registrar {
 
     /// The response must belong to our dialog-less REGISTER "session".
     fn check_response(&self, resp: &rsip::Response, cseq: u32) -> Result<(), PhoneError> {
-        let call_id = resp.call_id_header().map_err(|_| PhoneError::Protocol("response without Call-ID".into()))?;
+        let call_id = resp
+            .call_id_header()
+            .map_err(|_| PhoneError::Protocol("response without Call-ID".into()))?;
         if call_id.value().trim() != self.call_id {
-            return Err(PhoneError::Protocol(format!(
+            return Err(PhoneError::protocol(format!(
                 "response Call-ID {:?} does not match ours",
                 sip::truncate(call_id.value())
             )));
         }
-        let header = resp.cseq_header().map_err(|_| PhoneError::Protocol("response without CSeq".into()))?;
-        let typed = header
-            .typed()
-            .map_err(|e| PhoneError::Protocol(format!("bad CSeq {:?}: {e}", sip::truncate(header.value()))))?;
+        let header = resp
+            .cseq_header()
+            .map_err(|_| PhoneError::Protocol("response without CSeq".into()))?;
+        let typed = header.typed().map_err(|e| {
+            PhoneError::protocol(format!("bad CSeq {:?}: {e}", sip::truncate(header.value())))
+        })?;
         if typed.seq != cseq || typed.method != rsip::Method::Register {
-            return Err(PhoneError::Protocol(format!("response CSeq {typed} does not match {cseq} REGISTER")));
+            return Err(PhoneError::protocol(format!(
+                "response CSeq {typed} does not match {cseq} REGISTER"
+            )));
         }
         Ok(())
     }
@@ -263,9 +297,14 @@ impl Registrar {
                     .iter()
                     .find(|(name, _)| name.eq_ignore_ascii_case("expires"))
                     .map(|(_, v)| {
-                        v.as_deref().and_then(|v| v.trim().parse::<u32>().ok()).ok_or_else(|| {
-                            PhoneError::Protocol(format!("bad expires parameter in Contact {:?}", sip::truncate(value)))
-                        })
+                        v.as_deref()
+                            .and_then(|v| v.trim().parse::<u32>().ok())
+                            .ok_or_else(|| {
+                                PhoneError::protocol(format!(
+                                    "bad expires parameter in Contact {:?}",
+                                    sip::truncate(value)
+                                ))
+                            })
                     })
                     .transpose()?;
                 our_expires = Some(expires);
@@ -273,10 +312,9 @@ impl Registrar {
             bindings.push(uri.to_owned());
         }
         let header_expires = match resp.expires_header() {
-            Some(e) => Some(
-                e.seconds()
-                    .map_err(|_| PhoneError::Protocol(format!("bad Expires header {:?}", sip::truncate(e.value()))))?,
-            ),
+            Some(e) => Some(e.seconds().map_err(|_| {
+                PhoneError::protocol(format!("bad Expires header {:?}", sip::truncate(e.value())))
+            })?),
             None => None,
         };
         let expires = if requested == 0 {
@@ -291,11 +329,18 @@ impl Registrar {
                 }
             };
             if granted == 0 {
-                return Err(PhoneError::Protocol("registrar accepted the REGISTER but granted 0 seconds".into()));
+                return Err(PhoneError::Protocol(
+                    "registrar accepted the REGISTER but granted 0 seconds".into(),
+                ));
             }
             granted.min(requested)
         };
-        Ok(Registration { aor: self.aor.clone(), contact: ours, expires, bindings })
+        Ok(Registration {
+            aor: self.aor.clone(),
+            contact: ours,
+            expires,
+            bindings,
+        })
     }
 }
 
@@ -307,7 +352,7 @@ fn pick_challenge(resp: &rsip::Response, proxy: bool) -> Result<Challenge, Phone
         _ => None,
     });
     if values.is_empty() {
-        return Err(PhoneError::Protocol(format!(
+        return Err(PhoneError::protocol(format!(
             "{} without {}-Authenticate",
             resp.status_code.code(),
             if proxy { "Proxy" } else { "WWW" }
@@ -326,9 +371,12 @@ fn pick_challenge(resp: &rsip::Response, proxy: bool) -> Result<Challenge, Phone
     Err(first_error.unwrap_or_else(|| PhoneError::Protocol("no supported digest challenge".into())))
 }
 
+/// `name[=value]` header parameter.
+type ContactParam = (String, Option<String>);
+
 /// Splits one Contact value (`"name" <uri>;p=v;q` or `uri;p=v`) into the URI and its header
 /// parameters. `None` when the brackets are unbalanced.
-fn split_contact(value: &str) -> Option<(&str, Vec<(String, Option<String>)>)> {
+fn split_contact(value: &str) -> Option<(&str, Vec<ContactParam>)> {
     let value = value.trim();
     let (uri, rest) = match value.find('<') {
         Some(open) => {
@@ -369,7 +417,11 @@ fn split_contact(value: &str) -> Option<(&str, Vec<(String, Option<String>)>)> {
         }
     }
     push(&rest[start..]);
-    if uri.trim().is_empty() { None } else { Some((uri.trim(), params)) }
+    if uri.trim().is_empty() {
+        None
+    } else {
+        Some((uri.trim(), params))
+    }
 }
 
 /// Splits a header value holding a comma-separated list of name-addr values, respecting quoted
@@ -397,6 +449,7 @@ fn split_list(value: &str) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::{split_contact, split_list};
 
     #[test]
@@ -407,7 +460,10 @@ mod tests {
         .unwrap();
         assert_eq!(uri, "sip:alice@x.invalid;transport=ws");
         assert_eq!(params[0], ("expires".into(), Some("600".into())));
-        assert_eq!(params[1], ("received".into(), Some("sip:127.0.0.1:1;transport=ws".into())));
+        assert_eq!(
+            params[1],
+            ("received".into(), Some("sip:127.0.0.1:1;transport=ws".into()))
+        );
         assert_eq!(params[3], ("reg-id".into(), Some("1".into())));
         let (uri, params) = split_contact(r#""A <b>" <sip:a@b>;q=1"#).unwrap();
         assert_eq!((uri, params.len()), ("sip:a@b", 1));
@@ -420,7 +476,11 @@ mod tests {
     fn splits_contact_lists() {
         assert_eq!(
             split_list(r#"<sip:a@x;transport=ws>;expires=5, "B, c" <sip:b@y>;q=0.5,<sip:c@z?h=1,2>"#),
-            vec![r#"<sip:a@x;transport=ws>;expires=5"#, r#" "B, c" <sip:b@y>;q=0.5"#, "<sip:c@z?h=1,2>"]
+            vec![
+                r#"<sip:a@x;transport=ws>;expires=5"#,
+                r#" "B, c" <sip:b@y>;q=0.5"#,
+                "<sip:c@z?h=1,2>"
+            ]
         );
         assert!(split_list(" , ").is_empty());
     }

@@ -16,7 +16,11 @@ pub(crate) const BRANCH_MAGIC: &str = "z9hG4bK";
 
 /// Random alphanumeric token of `len` characters.
 pub(crate) fn random_token(len: usize) -> String {
-    rand::rng().sample_iter(Alphanumeric).take(len).map(char::from).collect()
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 /// Lower-case random host name under the reserved `.invalid` TLD (RFC 7118 §5: WS clients have no
@@ -33,9 +37,15 @@ pub(crate) fn new_branch() -> String {
 /// hostile input, so a panic inside it is caught and reported as a protocol error too.
 pub(crate) fn parse_message(bytes: &[u8]) -> Result<rsip::SipMessage, PhoneError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(PhoneError::Protocol(format!("SIP message of {} bytes is too large", bytes.len())));
+        return Err(PhoneError::protocol(format!(
+            "SIP message of {} bytes is too large",
+            bytes.len()
+        )));
     }
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
     let bytes = &bytes[start..];
     if bytes.is_empty() {
         return Err(PhoneError::Protocol("empty SIP message".into()));
@@ -43,28 +53,33 @@ pub(crate) fn parse_message(bytes: &[u8]) -> Result<rsip::SipMessage, PhoneError
     let parsed = std::panic::catch_unwind(|| rsip::SipMessage::try_from(bytes));
     match parsed {
         Ok(Ok(message)) => Ok(message),
-        Ok(Err(err)) => Err(PhoneError::Protocol(format!("unparsable SIP message: {}", truncate(&err.to_string())))),
-        Err(_) => Err(PhoneError::Protocol("SIP parser failed on a malformed message".into())),
+        Ok(Err(err)) => Err(PhoneError::protocol(format!(
+            "unparsable SIP message: {}",
+            truncate(&err.to_string())
+        ))),
+        Err(_) => Err(PhoneError::Protocol(
+            "SIP parser failed on a malformed message".into(),
+        )),
     }
 }
 
-/// Shortens a string for logs / error messages.
+/// Shortens a string quoted in logs / error messages.
 pub(crate) fn truncate(s: &str) -> String {
     const MAX: usize = 200;
-    if s.len() <= MAX {
-        return s.to_owned();
+    match s.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
     }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// Branch parameter of the top Via.
 pub(crate) fn top_via_branch(msg: &impl rsip::message::HeadersExt) -> Result<String, PhoneError> {
-    let via = msg.via_header().map_err(|e| PhoneError::Protocol(format!("no Via: {e}")))?;
-    let typed = via.typed().map_err(|e| PhoneError::Protocol(format!("bad Via {:?}: {e}", truncate(via.value()))))?;
+    let via = msg
+        .via_header()
+        .map_err(|e| PhoneError::protocol(format!("no Via: {e}")))?;
+    let typed = via
+        .typed()
+        .map_err(|e| PhoneError::protocol(format!("bad Via {:?}: {e}", truncate(via.value()))))?;
     typed
         .branch()
         .map(|b| b.to_string())
@@ -102,7 +117,7 @@ pub(crate) fn response_to(
     reason: &str,
     extra: Vec<rsip::Header>,
 ) -> Result<rsip::Response, PhoneError> {
-    let missing = |name: &str| PhoneError::Protocol(format!("request without {name}"));
+    let missing = |name: &str| PhoneError::protocol(format!("request without {name}"));
     let mut headers = rsip::Headers::default();
     for header in req.headers.iter() {
         if let rsip::Header::Via(via) = header {
@@ -114,11 +129,22 @@ pub(crate) fn response_to(
     }
     headers.push(req.from_header().map_err(|_| missing("From"))?.clone().into());
     let to = req.to_header().map_err(|_| missing("To"))?;
-    let has_tag = to.tag().map_err(|e| PhoneError::Protocol(format!("bad To: {e}")))?.is_some();
-    let to_value =
-        if has_tag { to.value().to_owned() } else { format!("{};tag={}", to.value(), random_token(10)) };
+    let has_tag = to
+        .tag()
+        .map_err(|e| PhoneError::protocol(format!("bad To: {e}")))?
+        .is_some();
+    let to_value = if has_tag {
+        to.value().to_owned()
+    } else {
+        format!("{};tag={}", to.value(), random_token(10))
+    };
     headers.push(rsip::headers::To::new(to_value).into());
-    headers.push(req.call_id_header().map_err(|_| missing("Call-ID"))?.clone().into());
+    headers.push(
+        req.call_id_header()
+            .map_err(|_| missing("Call-ID"))?
+            .clone()
+            .into(),
+    );
     headers.push(req.cseq_header().map_err(|_| missing("CSeq"))?.clone().into());
     headers.extend(extra);
     headers.push(rsip::headers::ContentLength::from(0u32).into());
@@ -147,7 +173,9 @@ mod tests {
     #[test]
     fn answers_options_with_copied_headers() {
         let msg = parse_message(OPTIONS.as_bytes()).unwrap();
-        let rsip::SipMessage::Request(req) = msg else { panic!("not a request") };
+        let rsip::SipMessage::Request(req) = msg else {
+            panic!("not a request")
+        };
         let resp = response_to(&req, 200, "OK", vec![]).unwrap();
         let text = resp.to_string();
         assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
@@ -161,7 +189,10 @@ mod tests {
     fn reason_phrases_are_readable() {
         assert_eq!(reason_phrase(&rsip::StatusCode::from(401)), "Unauthorized");
         assert_eq!(reason_phrase(&rsip::StatusCode::from(501)), "Not Implemented");
-        assert_eq!(reason_phrase(&rsip::StatusCode::Other(499, "Custom thing".into())), "Custom thing");
+        assert_eq!(
+            reason_phrase(&rsip::StatusCode::Other(499, "Custom thing".into())),
+            "Custom thing"
+        );
     }
 
     /// Feeds truncated and mangled variants of a valid message to the parser: it must return

@@ -88,7 +88,13 @@ fn connect_error(url: &str, err: tungstenite::Error) -> PhoneError {
         tungstenite::Error::Http(resp) => Some(resp.status().as_u16()),
         _ => None,
     };
-    PhoneError::Connect { url: url.to_owned(), source: ConnectCause { http_status, message: err.to_string() } }
+    PhoneError::Connect {
+        url: url.to_owned(),
+        source: ConnectCause {
+            http_status,
+            message: err.to_string(),
+        },
+    }
 }
 
 impl Connection {
@@ -102,10 +108,16 @@ impl Connection {
     ) -> Result<Self, PhoneError> {
         let url = cfg.ws_url.as_str();
         let mut request = url.into_client_request().map_err(|e| connect_error(url, e))?;
-        request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
         let connector = match (local.scheme, tls) {
             (WsScheme::Wss, Some(tls)) => Connector::Rustls(tls),
-            (WsScheme::Wss, None) => return Err(PhoneError::InvalidConfig("wss:// without TLS configuration".into())),
+            (WsScheme::Wss, None) => {
+                return Err(PhoneError::InvalidConfig(
+                    "wss:// without TLS configuration".into(),
+                ));
+            }
             (WsScheme::Ws, _) => Connector::Plain,
         };
         let ws_config = WebSocketConfig::default()
@@ -231,9 +243,20 @@ impl Connection {
             })
         };
 
-        let handler = tokio::spawn(crate::incoming::serve(req_rx, out_tx.clone(), events, user_agent_header));
+        let handler = tokio::spawn(crate::incoming::serve(
+            req_rx,
+            out_tx.clone(),
+            events,
+            user_agent_header,
+        ));
 
-        Ok(Self { out: out_tx, pending, closed: closed_rx, tasks: vec![writer, reader, handler], local })
+        Ok(Self {
+            out: out_tx,
+            pending,
+            closed: closed_rx,
+            tasks: vec![writer, reader, handler],
+            local,
+        })
     }
 
     /// Sends a request and waits for its final response (provisional ones are skipped). The
@@ -248,10 +271,16 @@ impl Connection {
         if let Some(reason) = self.closed.borrow().clone() {
             return Err(PhoneError::Disconnected { reason });
         }
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner).insert(branch.to_owned(), tx);
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(branch.to_owned(), tx);
         if let Some(reason) = self.closed.borrow().clone() {
             // Closed between the check above and the insert: the table was already cleared.
-            self.pending.lock().unwrap_or_else(PoisonError::into_inner).remove(branch);
+            self.pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(branch);
             return Err(PhoneError::Disconnected { reason });
         }
         let result = async {
@@ -260,14 +289,21 @@ impl Connection {
             loop {
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Err(_) => return Err(PhoneError::Timeout),
-                    Ok(None) => return Err(PhoneError::Disconnected { reason: self.close_reason() }),
+                    Ok(None) => {
+                        return Err(PhoneError::Disconnected {
+                            reason: self.close_reason(),
+                        });
+                    }
                     Ok(Some(resp)) if resp.status_code.code() < 200 => continue,
                     Ok(Some(resp)) => return Ok(resp),
                 }
             }
         }
         .await;
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner).remove(branch);
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(branch);
         result
     }
 
@@ -277,11 +313,16 @@ impl Connection {
         self.out
             .send(Message::text(text))
             .await
-            .map_err(|_| PhoneError::Disconnected { reason: self.close_reason() })
+            .map_err(|_| PhoneError::Disconnected {
+                reason: self.close_reason(),
+            })
     }
 
     fn close_reason(&self) -> String {
-        self.closed.borrow().clone().unwrap_or_else(|| "connection closed".to_owned())
+        self.closed
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| "connection closed".to_owned())
     }
 
     /// Resolves with the reason once the connection is closed.
@@ -322,7 +363,11 @@ fn route_response(pending: &Pending, resp: rsip::Response, events: &broadcast::S
             return;
         }
     };
-    let waiter = pending.lock().unwrap_or_else(PoisonError::into_inner).get(&branch).cloned();
+    let waiter = pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&branch)
+        .cloned();
     match waiter {
         Some(tx) => {
             if tx.try_send(resp).is_err() {
@@ -337,6 +382,6 @@ fn route_response(pending: &Pending, resp: rsip::Response, events: &broadcast::S
 }
 
 fn report_garbage(events: &broadcast::Sender<PhoneEvent>, err: PhoneError, bytes: &[u8]) {
-    warn!(error = %err, message = %sip::truncate(&String::from_utf8_lossy(bytes)), "dropping malformed SIP message");
+    warn!(error = %err, message = ?sip::truncate(&String::from_utf8_lossy(bytes)), "dropping malformed SIP message");
     let _ = events.send(PhoneEvent::ProtocolError(err));
 }

@@ -16,8 +16,15 @@ async fn registers_with_the_right_password_and_unregisters_on_shutdown() {
     let kam = Kamailio::start().await;
     let (phone, mut events) = UserAgent::start(config(&kam.ws_url(), PASSWORD)).unwrap();
 
-    let event = wait_for(&mut events, WITHIN, "Registered", |e| matches!(e, PhoneEvent::Registered { .. })).await;
-    assert_eq!(event, PhoneEvent::Registered { expires: 600 }, "kamailio grants the requested 600 s");
+    let event = wait_for(&mut events, WITHIN, "Registered", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
+    assert_eq!(
+        event,
+        PhoneEvent::Registered { expires: 600 },
+        "kamailio grants the requested 600 s"
+    );
     assert_eq!(phone.state(), RegistrationState::Registered { expires: 600 });
 
     // An explicit attempt on the live connection (pre-emptive auth with the cached nonce).
@@ -29,12 +36,22 @@ async fn registers_with_the_right_password_and_unregisters_on_shutdown() {
     // kamailio itself holds exactly our contact (one binding: Call-ID/Contact are stable).
     let contacts = kam.contacts_of(USER).await;
     assert_eq!(contacts.len(), 1, "{contacts:?}\n{}", kam.log());
-    assert!(contacts[0].contains(&reg.contact), "{contacts:?} vs {}", reg.contact);
+    assert!(
+        contacts[0].contains(&reg.contact),
+        "{contacts:?} vs {}",
+        reg.contact
+    );
 
     phone.shutdown().await.unwrap();
-    wait_for(&mut events, WITHIN, "Unregistered", |e| *e == PhoneEvent::Unregistered).await;
+    wait_for(&mut events, WITHIN, "Unregistered", |e| {
+        *e == PhoneEvent::Unregistered
+    })
+    .await;
     assert_eq!(phone.state(), RegistrationState::Stopped);
-    assert!(kam.contacts_of(USER).await.is_empty(), "binding removed by Expires: 0");
+    assert!(
+        kam.contacts_of(USER).await.is_empty(),
+        "binding removed by Expires: 0"
+    );
     assert_eq!(phone.register_once().await, Err(PhoneError::Stopped));
 }
 
@@ -44,11 +61,18 @@ async fn wrong_password_is_a_typed_auth_error_without_retry_loop() {
     let kam = Kamailio::start().await;
     let (phone, mut events) = UserAgent::start(config(&kam.ws_url(), "not-the-password")).unwrap();
 
-    let event =
-        wait_for(&mut events, WITHIN, "RegistrationFailed", |e| matches!(e, PhoneEvent::RegistrationFailed(_)))
-            .await;
-    assert_eq!(event, PhoneEvent::RegistrationFailed(PhoneError::AuthFailed { realm: DOMAIN.into() }));
-    assert_eq!(phone.state(), RegistrationState::Failed(PhoneError::AuthFailed { realm: DOMAIN.into() }));
+    let event = wait_for(&mut events, WITHIN, "RegistrationFailed", |e| {
+        matches!(e, PhoneEvent::RegistrationFailed(_))
+    })
+    .await;
+    assert_eq!(
+        event,
+        PhoneEvent::RegistrationFailed(PhoneError::AuthFailed { realm: DOMAIN.into() })
+    );
+    assert_eq!(
+        phone.state(),
+        RegistrationState::Failed(PhoneError::AuthFailed { realm: DOMAIN.into() })
+    );
 
     // The agent gave up: with retry_min = 100 ms a retry loop would show several attempts here.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -56,10 +80,16 @@ async fn wrong_password_is_a_typed_auth_error_without_retry_loop() {
     while let Ok(event) = events.try_recv() {
         later.push(event);
     }
-    assert!(later.is_empty(), "no automatic retries after AuthFailed, got {later:?}");
+    assert!(
+        later.is_empty(),
+        "no automatic retries after AuthFailed, got {later:?}"
+    );
 
     // An explicit retry is one attempt with the same clear outcome.
-    assert_eq!(phone.register_once().await, Err(PhoneError::AuthFailed { realm: DOMAIN.into() }));
+    assert_eq!(
+        phone.register_once().await,
+        Err(PhoneError::AuthFailed { realm: DOMAIN.into() })
+    );
     assert!(kam.contacts_of(USER).await.is_empty());
     phone.shutdown().await.unwrap();
 }
@@ -71,9 +101,10 @@ async fn registrar_down_at_start_then_up_and_restarted() {
     let url = format!("ws://127.0.0.1:{port}/");
     let (phone, mut events) = UserAgent::start(config(&url, PASSWORD)).unwrap();
 
-    let event =
-        wait_for(&mut events, WITHIN, "RegistrationFailed", |e| matches!(e, PhoneEvent::RegistrationFailed(_)))
-            .await;
+    let event = wait_for(&mut events, WITHIN, "RegistrationFailed", |e| {
+        matches!(e, PhoneEvent::RegistrationFailed(_))
+    })
+    .await;
     match &event {
         PhoneEvent::RegistrationFailed(PhoneError::Connect { url: failed, source }) => {
             assert_eq!(failed, &url);
@@ -81,19 +112,42 @@ async fn registrar_down_at_start_then_up_and_restarted() {
         }
         other => panic!("expected a Connect error, got {other:?}"),
     }
-    assert!(matches!(phone.state(), RegistrationState::RetryWait { error: PhoneError::Connect { .. }, .. } | RegistrationState::Registering));
+    assert!(matches!(
+        phone.state(),
+        RegistrationState::RetryWait {
+            error: PhoneError::Connect { .. },
+            ..
+        } | RegistrationState::Registering
+    ));
 
     // The registrar comes up: the agent registers by itself.
-    let mut kam = Kamailio::start_with(KamailioOptions { port, ..Default::default() }).await;
-    wait_for(&mut events, WITHIN, "Registered", |e| matches!(e, PhoneEvent::Registered { .. })).await;
+    let mut kam = Kamailio::start_with(KamailioOptions {
+        port,
+        ..Default::default()
+    })
+    .await;
+    wait_for(&mut events, WITHIN, "Registered", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
     assert_eq!(kam.contacts_of(USER).await.len(), 1);
 
     // The registrar dies: the loss is noticed and reported...
     kam.stop();
-    wait_for(&mut events, WITHIN, "Disconnected", |e| matches!(e, PhoneEvent::Disconnected { .. })).await;
+    wait_for(&mut events, WITHIN, "Disconnected", |e| {
+        matches!(e, PhoneEvent::Disconnected { .. })
+    })
+    .await;
     // ...and once it is back (empty location table), the agent registers again on its own.
-    let kam = Kamailio::start_with(KamailioOptions { port, ..Default::default() }).await;
-    wait_for(&mut events, WITHIN, "Registered again", |e| matches!(e, PhoneEvent::Registered { .. })).await;
+    let kam = Kamailio::start_with(KamailioOptions {
+        port,
+        ..Default::default()
+    })
+    .await;
+    wait_for(&mut events, WITHIN, "Registered again", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
     assert_eq!(kam.contacts_of(USER).await.len(), 1);
     phone.shutdown().await.unwrap();
 }
@@ -102,19 +156,38 @@ async fn registrar_down_at_start_then_up_and_restarted() {
 async fn registration_is_refreshed_within_the_granted_lifetime() {
     init_tracing();
     // The registrar caps the lifetime at 2 s although we ask for 3600 s.
-    let kam = Kamailio::start_with(KamailioOptions { max_expires: 2, ..Default::default() }).await;
+    let kam = Kamailio::start_with(KamailioOptions {
+        max_expires: 2,
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&kam.ws_url(), PASSWORD);
     cfg.register_expires = 3600;
     let (phone, mut events) = UserAgent::start(cfg).unwrap();
 
-    let first = wait_for(&mut events, WITHIN, "Registered", |e| matches!(e, PhoneEvent::Registered { .. })).await;
-    assert_eq!(first, PhoneEvent::Registered { expires: 2 }, "the server's lifetime wins");
+    let first = wait_for(&mut events, WITHIN, "Registered", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
+    assert_eq!(
+        first,
+        PhoneEvent::Registered { expires: 2 },
+        "the server's lifetime wins"
+    );
     for n in 0..2 {
-        let refresh =
-            wait_for(&mut events, WITHIN, "refresh", |e| matches!(e, PhoneEvent::Registering | PhoneEvent::Registered { .. }))
-                .await;
-        assert_eq!(refresh, PhoneEvent::Registering, "refresh {n} starts with a new REGISTER");
-        let done = wait_for(&mut events, WITHIN, "refreshed", |e| !matches!(e, PhoneEvent::Registering)).await;
+        let refresh = wait_for(&mut events, WITHIN, "refresh", |e| {
+            matches!(e, PhoneEvent::Registering | PhoneEvent::Registered { .. })
+        })
+        .await;
+        assert_eq!(
+            refresh,
+            PhoneEvent::Registering,
+            "refresh {n} starts with a new REGISTER"
+        );
+        let done = wait_for(&mut events, WITHIN, "refreshed", |e| {
+            !matches!(e, PhoneEvent::Registering)
+        })
+        .await;
         assert_eq!(done, PhoneEvent::Registered { expires: 2 }, "refresh {n}");
     }
     // Refreshes update the one binding instead of adding new ones.

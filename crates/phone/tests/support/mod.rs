@@ -44,7 +44,10 @@ pub struct KamailioOptions {
 
 impl Default for KamailioOptions {
     fn default() -> Self {
-        Self { port: free_port(), max_expires: 3600 }
+        Self {
+            port: free_port(),
+            max_expires: 3600,
+        }
     }
 }
 
@@ -87,7 +90,11 @@ impl Kamailio {
             .stderr(log)
             .spawn()
             .expect("spawn kamailio");
-        let mut kam = Self { child: Some(child), port: opts.port, dir };
+        let mut kam = Self {
+            child: Some(child),
+            port: opts.port,
+            dir,
+        };
         kam.wait_ready().await;
         kam
     }
@@ -106,7 +113,11 @@ impl Kamailio {
                 return;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("kamailio did not answer JSON-RPC on port {} in 15 s:\n{}", self.port, self.log());
+                panic!(
+                    "kamailio did not answer JSON-RPC on port {} in 15 s:\n{}",
+                    self.port,
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -129,7 +140,9 @@ impl Kamailio {
         tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
             .await
             .map_err(|_| std::io::Error::other("RPC timed out"))??;
-        let (head, body) = response.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other("no HTTP body"))?;
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| std::io::Error::other("no HTTP body"))?;
         if !head.starts_with("HTTP/1.1 200") {
             return Err(std::io::Error::other(format!("RPC failed: {head}")));
         }
@@ -138,7 +151,10 @@ impl Kamailio {
 
     /// JSON-RPC call over kamailio's xhttp (jsonrpcs module); returns `result`.
     pub async fn rpc(&self, method: &str) -> serde_json::Value {
-        let body = self.rpc_raw(method).await.unwrap_or_else(|e| panic!("RPC {method}: {e}\n{}", self.log()));
+        let body = self
+            .rpc_raw(method)
+            .await
+            .unwrap_or_else(|e| panic!("RPC {method}: {e}\n{}", self.log()));
         let json: serde_json::Value = serde_json::from_str(&body).expect("RPC answer is JSON");
         json["result"].clone()
     }
@@ -164,7 +180,9 @@ impl Kamailio {
 
     /// SIGTERM and wait (kamailio's children follow the main process), SIGKILL after 5 s.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid fits i32"));
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         for _ in 0..100 {

@@ -1,0 +1,458 @@
+//! The user agent against a scripted, misbehaving SIP-over-WebSocket server: garbage frames,
+//! truncated and absurd responses, oversized frames and broken handshakes must surface as errors
+//! (events / typed results), never as a panic or a hang.
+#![allow(clippy::unwrap_used, clippy::result_large_err)]
+
+mod support;
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use leadline_phone::{PhoneConfig, PhoneError, PhoneEvent, UserAgent, UserAgentHandle};
+use rsip::headers::UntypedHeader as _;
+use rsip::prelude::HeadersExt as _;
+use support::{init_tracing, wait_for};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+const WITHIN: Duration = Duration::from_secs(10);
+
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts panics on any thread (the agent's tasks included) on top of the default report.
+fn count_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // Only the runtime's worker threads run the agent; test threads panic on failed
+            // assertions, which must not be blamed on other tests.
+            if std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("tokio-runtime-worker"))
+            {
+                PANICS.fetch_add(1, Ordering::SeqCst);
+            }
+            default(info);
+        }));
+    });
+}
+
+fn assert_no_panics() {
+    assert_eq!(
+        PANICS.load(Ordering::SeqCst),
+        0,
+        "a panic happened in a runtime worker (see stderr)"
+    );
+}
+
+type Ws = WebSocketStream<TcpStream>;
+
+async fn bind() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://127.0.0.1:{}/", listener.local_addr().unwrap().port());
+    (listener, url)
+}
+
+/// Accepts one WebSocket client, answering the `sip` subprotocol.
+async fn accept(listener: &TcpListener) -> Ws {
+    let (tcp, _) = listener.accept().await.unwrap();
+    tokio_tungstenite::accept_hdr_async(tcp, |req: &Request, mut resp: Response| {
+        assert_eq!(
+            req.headers()
+                .get("Sec-WebSocket-Protocol")
+                .map(|v| v.to_str().unwrap()),
+            Some("sip")
+        );
+        resp.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("sip"));
+        Ok(resp)
+    })
+    .await
+    .unwrap()
+}
+
+/// Next SIP message from the client (pings skipped); `None` when it went away.
+async fn recv_sip(ws: &mut Ws) -> Option<rsip::SipMessage> {
+    loop {
+        match ws.next().await? {
+            Ok(Message::Text(text)) => return Some(rsip::SipMessage::try_from(text.as_str()).unwrap()),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+async fn recv_register(ws: &mut Ws) -> rsip::Request {
+    match recv_sip(ws).await {
+        Some(rsip::SipMessage::Request(req)) if req.method == rsip::Method::Register => req,
+        other => panic!("expected REGISTER, got {other:?}"),
+    }
+}
+
+async fn recv_response(ws: &mut Ws) -> rsip::Response {
+    match tokio::time::timeout(WITHIN, recv_sip(ws)).await.unwrap() {
+        Some(rsip::SipMessage::Response(resp)) => resp,
+        other => panic!("expected a response, got {other:?}"),
+    }
+}
+
+/// A well-formed final response to `req`, with `extra` header lines.
+fn answer(req: &rsip::Request, status: &str, extra: &str) -> String {
+    let contact = req.contact_header().unwrap().value().to_owned();
+    let contact_uri = contact
+        .split('>')
+        .next()
+        .unwrap()
+        .trim_start_matches('<')
+        .to_owned();
+    let extra = extra.replace("{contact}", &contact_uri);
+    format!(
+        "SIP/2.0 {status}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=srv1\r\nCall-ID: {}\r\nCSeq: {}\r\n{extra}\
+         Content-Length: 0\r\n\r\n",
+        req.via_header().unwrap().value(),
+        req.from_header().unwrap().value(),
+        req.to_header().unwrap().value(),
+        req.call_id_header().unwrap().value(),
+        req.cseq_header().unwrap().value(),
+    )
+}
+
+fn config(url: &str) -> PhoneConfig {
+    let mut cfg = PhoneConfig::new(url, "hostile.test", "bob", "pw");
+    cfg.request_timeout = Duration::from_secs(1);
+    cfg.connect_timeout = Duration::from_secs(1);
+    cfg.retry_min = Duration::from_millis(50);
+    cfg.retry_max = Duration::from_millis(200);
+    cfg
+}
+
+async fn failure(events: &mut tokio::sync::broadcast::Receiver<PhoneEvent>) -> PhoneError {
+    match wait_for(events, WITHIN, "RegistrationFailed", |e| {
+        matches!(e, PhoneEvent::RegistrationFailed(_))
+    })
+    .await
+    {
+        PhoneEvent::RegistrationFailed(err) => err,
+        _ => unreachable!(),
+    }
+}
+
+/// The agent is alive (its task answers) and stops within a bound.
+async fn alive_then_shutdown(phone: &UserAgentHandle) {
+    assert_ne!(phone.state(), leadline_phone::RegistrationState::Stopped);
+    tokio::time::timeout(WITHIN, phone.shutdown())
+        .await
+        .expect("shutdown is bounded")
+        .ok();
+    assert_eq!(phone.state(), leadline_phone::RegistrationState::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_frames_are_reported_and_requests_are_answered() {
+    init_tracing();
+    count_panics();
+    let (listener, url) = bind().await;
+    let (phone, mut events) = UserAgent::start(config(&url)).unwrap();
+    let mut ws = accept(&listener).await;
+
+    for garbage in [
+        Message::text("this is not SIP at all\r\n\r\n"),
+        Message::binary(vec![0xff, 0xfe, 0x00, 0x01, b'\r', b'\n', 0x80]),
+        Message::text("SIP/2.0 200 OK\r\n\r\n"),
+        Message::text("SIP/2.0 200 OK\r\nVia: SIP/2.0/WS x.invalid\r\nCall-ID: 1\r\n\r\n"),
+        Message::text("SIP/2.0 200 OK\r\nVia: \u{0}\u{1}garbage;;;===\r\n\r\n"),
+        Message::text("\r\n\r\n"),
+    ] {
+        ws.send(garbage).await.unwrap();
+    }
+    let reg = recv_register(&mut ws).await;
+    assert!(
+        reg.to_string().contains("SIP/2.0/WS "),
+        "Via transport WS:\n{reg}"
+    );
+    ws.send(Message::text(answer(
+        &reg,
+        "200 OK",
+        "Contact: <{contact}>;expires=60\r\n",
+    )))
+    .await
+    .unwrap();
+
+    let mut protocol_errors = 0;
+    loop {
+        match tokio::time::timeout(WITHIN, events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            PhoneEvent::Registered { expires } => {
+                assert_eq!(expires, 60);
+                break;
+            }
+            PhoneEvent::ProtocolError(PhoneError::Protocol(msg)) => {
+                assert!(
+                    !msg.contains('\n') && !msg.contains('\0'),
+                    "control characters escaped: {msg}"
+                );
+                protocol_errors += 1;
+            }
+            PhoneEvent::Registering => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        protocol_errors, 5,
+        "every garbage frame but the bare CRLF keep-alive is reported"
+    );
+
+    // The connection still works: OPTIONS is answered 200, INVITE 501 (calls are not built yet).
+    let options = "OPTIONS sip:bob@x.invalid SIP/2.0\r\nVia: SIP/2.0/WS srv.invalid;branch=z9hG4bKopt1\r\n\
+        From: <sip:srv@hostile.test>;tag=f1\r\nTo: <sip:bob@hostile.test>\r\nCall-ID: opt-1\r\nCSeq: 5 OPTIONS\r\n\
+        Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    ws.send(Message::text(options)).await.unwrap();
+    let resp = recv_response(&mut ws).await;
+    assert_eq!(resp.status_code.code(), 200);
+    assert_eq!(resp.call_id_header().unwrap().value(), "opt-1");
+    assert!(resp.to_string().contains("branch=z9hG4bKopt1"));
+    ws.send(Message::text(
+        options.replace("OPTIONS", "INVITE").replace("opt-1", "inv-1"),
+    ))
+    .await
+    .unwrap();
+    let resp = recv_response(&mut ws).await;
+    assert_eq!(resp.status_code.code(), 501);
+    assert_eq!(resp.call_id_header().unwrap().value(), "inv-1");
+    // A request without Call-ID/CSeq cannot be answered: reported, not answered, no crash.
+    ws.send(Message::text(
+        "NOTIFY sip:bob@x.invalid SIP/2.0\r\nVia: SIP/2.0/WS s.invalid;branch=z9hG4bKn\r\n\r\n",
+    ))
+    .await
+    .unwrap();
+    wait_for(&mut events, WITHIN, "ProtocolError for NOTIFY", |e| {
+        matches!(e, PhoneEvent::ProtocolError(_))
+    })
+    .await;
+
+    // Shutdown still de-registers over the same connection.
+    let server = tokio::spawn(async move {
+        let unreg = recv_register(&mut ws).await;
+        assert_eq!(unreg.expires_header().unwrap().value(), "0");
+        assert!(unreg.contact_header().unwrap().value().contains("expires=0"));
+        ws.send(Message::text(answer(&unreg, "200 OK", "")))
+            .await
+            .unwrap();
+        ws
+    });
+    tokio::time::timeout(WITHIN, phone.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for(&mut events, WITHIN, "Unregistered", |e| {
+        *e == PhoneEvent::Unregistered
+    })
+    .await;
+    drop(server.await.unwrap());
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_responses_fail_the_attempt_cleanly() {
+    init_tracing();
+    count_panics();
+    let (listener, url) = bind().await;
+    let (phone, mut events) = UserAgent::start(config(&url)).unwrap();
+    let cuts: [fn(&str) -> usize; 3] = [
+        |m| m.find("branch=").unwrap() + 10,
+        |m| m.find("Call-ID:").unwrap(),
+        |m| m.find("CSeq: ").unwrap() + 8,
+    ];
+    for cut in cuts {
+        // Every failed attempt closes the connection; the retry comes on a new one.
+        let mut ws = accept(&listener).await;
+        let reg = recv_register(&mut ws).await;
+        let full = answer(&reg, "200 OK", "Contact: <{contact}>;expires=60\r\n");
+        ws.send(Message::text(&full[..cut(&full)])).await.unwrap();
+        let err = failure(&mut events).await;
+        assert!(
+            matches!(err, PhoneError::Timeout | PhoneError::Protocol(_)),
+            "{err:?}"
+        );
+    }
+    alive_then_shutdown(&phone).await;
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_responses_are_protocol_errors() {
+    init_tracing();
+    count_panics();
+    let (listener, url) = bind().await;
+    let (phone, mut events) = UserAgent::start(config(&url)).unwrap();
+    type Craft = fn(&rsip::Request) -> String;
+    let cases: Vec<(&str, Craft)> = vec![
+        ("huge CSeq", |r| {
+            answer(r, "200 OK", "").replace(
+                &r.cseq_header().unwrap().value().to_string(),
+                "99999999999999999999 REGISTER",
+            )
+        }),
+        ("CSeq of another method", |r| {
+            answer(r, "200 OK", "").replace(" REGISTER\r\n", " INVITE\r\n")
+        }),
+        ("foreign Call-ID", |r| {
+            answer(r, "200 OK", "").replace(r.call_id_header().unwrap().value(), "someone-else")
+        }),
+        ("non-numeric contact expires", |r| {
+            answer(r, "200 OK", "Contact: <{contact}>;expires=banana\r\n")
+        }),
+        ("negative Expires header", |r| {
+            answer(r, "200 OK", "Contact: <{contact}>\r\nExpires: -5\r\n")
+        }),
+        ("zero lifetime granted", |r| {
+            answer(r, "200 OK", "Contact: <{contact}>;expires=0\r\n")
+        }),
+        ("401 without challenge", |r| answer(r, "401 Unauthorized", "")),
+        ("401 with broken challenge", |r| {
+            answer(
+                r,
+                "401 Unauthorized",
+                "WWW-Authenticate: Digest realm=\"x, nonce=\"abc\r\n",
+            )
+        }),
+        ("423 without Min-Expires", |r| {
+            answer(r, "423 Interval Too Brief", "")
+        }),
+        ("423 with absurd Min-Expires", |r| {
+            answer(r, "423 Interval Too Brief", "Min-Expires: 999999999999\r\n")
+        }),
+    ];
+    for (name, craft) in &cases {
+        let mut ws = accept(&listener).await;
+        let reg = recv_register(&mut ws).await;
+        ws.send(Message::text(craft(&reg))).await.unwrap();
+        let err = failure(&mut events).await;
+        assert!(matches!(err, PhoneError::Protocol(_)), "{name}: {err:?}");
+    }
+    // Status line nonsense cannot even be matched to the request: dropped, then a time-out.
+    let mut ws = accept(&listener).await;
+    let reg = recv_register(&mut ws).await;
+    ws.send(Message::text(answer(&reg, "2000000 OK", "")))
+        .await
+        .unwrap();
+    let err = failure(&mut events).await;
+    assert_eq!(err, PhoneError::Timeout);
+    // A final error the agent cannot fix is typed with code and reason.
+    let mut ws = accept(&listener).await;
+    let reg = recv_register(&mut ws).await;
+    ws.send(Message::text(answer(&reg, "503 Service Unavailable", "")))
+        .await
+        .unwrap();
+    assert_eq!(
+        failure(&mut events).await,
+        PhoneError::Rejected {
+            code: 503,
+            reason: "Service Unavailable".into()
+        }
+    );
+    alive_then_shutdown(&phone).await;
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_frame_drops_the_connection_and_the_agent_reconnects() {
+    init_tracing();
+    count_panics();
+    let (listener, url) = bind().await;
+    let (phone, mut events) = UserAgent::start(config(&url)).unwrap();
+    let mut ws = accept(&listener).await;
+    let reg = recv_register(&mut ws).await;
+    ws.send(Message::text(answer(
+        &reg,
+        "200 OK",
+        "Contact: <{contact}>;expires=60\r\n",
+    )))
+    .await
+    .unwrap();
+    wait_for(&mut events, WITHIN, "Registered", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
+
+    let huge = format!("SIP/2.0 200 OK\r\nX-Junk: {}\r\n\r\n", "A".repeat(200 * 1024));
+    let _ = ws.send(Message::text(huge)).await;
+    let event = wait_for(&mut events, WITHIN, "Disconnected", |e| {
+        matches!(e, PhoneEvent::Disconnected { .. })
+    })
+    .await;
+    let PhoneEvent::Disconnected { reason } = event else {
+        unreachable!()
+    };
+    assert!(reason.contains("receive failed"), "{reason}");
+
+    // Back-off, reconnect, register again.
+    let mut ws = accept(&listener).await;
+    let reg = recv_register(&mut ws).await;
+    ws.send(Message::text(answer(
+        &reg,
+        "200 OK",
+        "Contact: <{contact}>;expires=60\r\n",
+    )))
+    .await
+    .unwrap();
+    wait_for(&mut events, WITHIN, "Registered again", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
+    alive_then_shutdown(&phone).await;
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_handshakes_are_connect_errors() {
+    init_tracing();
+    count_panics();
+
+    // 1. TCP accepted, handshake never answered.
+    let (listener, url) = bind().await;
+    let (phone, mut events) = UserAgent::start(config(&url)).unwrap();
+    let (_silent, _) = listener.accept().await.unwrap();
+    match failure(&mut events).await {
+        PhoneError::Connect { url: u, source } => {
+            assert_eq!(u, url);
+            assert!(source.message.contains("handshake"), "{source}");
+        }
+        other => panic!("{other:?}"),
+    }
+    alive_then_shutdown(&phone).await;
+
+    // 2. WebSocket accepted without the `sip` subprotocol (RFC 7118 requires it).
+    let (listener, url) = bind().await;
+    let (phone, mut events) = UserAgent::start(config(&url)).unwrap();
+    let (tcp, _) = listener.accept().await.unwrap();
+    let _ws = tokio_tungstenite::accept_async(tcp).await;
+    assert!(matches!(failure(&mut events).await, PhoneError::Connect { .. }));
+    alive_then_shutdown(&phone).await;
+
+    // 3. Plain HTTP refusal.
+    let (listener, url) = bind().await;
+    let (phone, mut events) = UserAgent::start(config(&url)).unwrap();
+    let (mut tcp, _) = listener.accept().await.unwrap();
+    let mut buf = [0u8; 2048];
+    let _ = tcp.read(&mut buf).await.unwrap();
+    tcp.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    match failure(&mut events).await {
+        PhoneError::Connect { source, .. } => assert_eq!(source.http_status, Some(403), "{source}"),
+        other => panic!("{other:?}"),
+    }
+    alive_then_shutdown(&phone).await;
+    assert_no_panics();
+}
