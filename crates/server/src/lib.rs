@@ -1,1 +1,305 @@
+//! Leadline's thin central API: sign-in, the sync change feed, and demo data.
+//!
+//! The binary (`leadline-server serve`) and in-process users (tests, the bench crate) share
+//! [`AppState::open`], [`router`], [`serve`] and [`start`].
 
+pub mod api;
+pub mod auth;
+pub mod cursor;
+pub mod db;
+pub mod demo;
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokio::net::TcpListener;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use api::{AuthUser, DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT};
+pub use auth::{AuthError, TokenKeys};
+pub use db::{DbError, Repo, Scope};
+
+/// Access tokens live this long unless configured otherwise.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+/// The file in the data directory holding the generated JWT secret.
+pub const JWT_SECRET_FILE: &str = "jwt-secret";
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("JWT secret file {path}: {source}")]
+    SecretFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("JWT secret file {path} is empty or damaged")]
+    BadSecretFile { path: PathBuf },
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error("startup task failed: {0}")]
+    Task(String),
+}
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// The HS256 secret; when `None`, read from (or generated into) `<data_dir>/jwt-secret`.
+    pub jwt_secret: Option<String>,
+    pub token_ttl: Duration,
+}
+
+impl ServeConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            jwt_secret: None,
+            token_ttl: DEFAULT_TOKEN_TTL,
+        }
+    }
+}
+
+struct Inner {
+    repo: Repo,
+    keys: TokenKeys,
+}
+
+/// What every handler shares: storage and token keys.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("repo", &self.0.repo)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state from an open repo and the HS256 secret.
+    pub fn new(repo: Repo, jwt_secret: &[u8], token_ttl: Duration) -> Result<Self, ServerError> {
+        let keys = TokenKeys::new(jwt_secret, token_ttl)?;
+        Ok(Self(Arc::new(Inner { repo, keys })))
+    }
+
+    /// Opens `<data_dir>/leadline-server.sqlite3` (migrating it) and loads or creates the JWT secret.
+    pub async fn open(config: &ServeConfig) -> Result<Self, ServerError> {
+        let repo = Repo::open(db::db_path(&config.data_dir)).await?;
+        let secret = match &config.jwt_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => load_or_create_secret(&config.data_dir)?,
+        };
+        Self::new(repo, &secret, config.token_ttl)
+    }
+
+    pub fn repo(&self) -> &Repo {
+        &self.0.repo
+    }
+
+    pub fn keys(&self) -> &TokenKeys {
+        &self.0.keys
+    }
+}
+
+/// Reads `<data_dir>/jwt-secret`, or creates it (32 random bytes, base64url, mode 0600) when absent.
+/// Returns the secret bytes (the file's text).
+pub fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
+    let path = data_dir.join(JWT_SECRET_FILE);
+    let file_err = |source| ServerError::SecretFile {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(file_err)?;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let secret = text.trim();
+            if secret.len() < auth::MIN_SECRET_LEN {
+                return Err(ServerError::BadSecretFile { path });
+            }
+            return Ok(secret.as_bytes().to_vec());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(file_err(e)),
+    }
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    let secret = URL_SAFE_NO_PAD.encode(raw);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(&path) {
+        Ok(mut file) => {
+            file.write_all(secret.as_bytes()).map_err(file_err)?;
+            file.write_all(b"\n").map_err(file_err)?;
+            file.sync_all().map_err(file_err)?;
+            tracing::info!(path = %path.display(), "generated a new JWT secret");
+            Ok(secret.into_bytes())
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_secret(data_dir),
+        Err(e) => Err(file_err(e)),
+    }
+}
+
+/// The API's routes, with request tracing (method, path, status, latency; never headers or bodies).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/api/v1/auth/login", post(api::login))
+        .route("/api/v1/sync/pull", get(api::pull))
+        .fallback(api::not_found)
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_failure(DefaultOnFailure::new().level(Level::WARN)),
+        )
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> Result<(), ServerError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServerError::Serve)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// A server running in this process (tests, benchmarks).
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+impl RunningServer {
+    /// The address it listens on (the real port when configured with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting, finishes in-flight requests, and waits for the server task.
+    pub async fn stop(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .map_err(|e| ServerError::Task(e.to_string()))?
+    }
+}
+
+/// Opens the state, binds `config.listen` and serves in a background task until [`RunningServer::stop`].
+pub async fn start(config: &ServeConfig) -> Result<RunningServer, ServerError> {
+    let state = AppState::open(config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, state.clone(), async move {
+        let _ = rx.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        state,
+        stop: Some(tx),
+        task,
+    })
+}
+
+/// What the binary runs: open, bind, print `listening on http://ADDR` to stdout, serve until SIGINT or
+/// SIGTERM.
+pub async fn run(config: &ServeConfig) -> Result<(), ServerError> {
+    let state = AppState::open(config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    {
+        let mut out = std::io::stdout().lock();
+        // Tests and scripts read this line to learn the port; a closed stdout must not stop the server.
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    }
+    tracing::info!(%addr, db = %state.repo().path().display(), "listening");
+    serve(listener, state, shutdown_signal()).await
+}

@@ -1,0 +1,194 @@
+//! Passwords (argon2id) and access tokens (JWT, HS256).
+
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use leadline_model::{Id, Role, Timestamp, User};
+use serde::{Deserialize, Serialize};
+
+/// Why a password or token operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("hashing a password: {0}")]
+    Hash(String),
+    #[error("signing a token: {0}")]
+    Sign(String),
+    #[error("token refused: {0}")]
+    Token(String),
+    #[error("the JWT secret must be at least {min} bytes, got {got}")]
+    WeakSecret { min: usize, got: usize },
+}
+
+/// Hashes a password with argon2id (default parameters) and the given 16 salt bytes; returns the PHC
+/// string (`$argon2id$v=19$...`).
+pub fn hash_password_with_salt(password: &str, salt: &[u8; 16]) -> Result<String, AuthError> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| AuthError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    let mut salt = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
+    hash_password_with_salt(password, &salt)
+}
+
+/// An argon2id hash (default parameters) of a random password nobody knows, for signing in as an unknown
+/// user: verifying against it costs the same as verifying a real user's password, so the answer time does
+/// not tell which usernames exist. It never grants access: the caller refuses unknown users whatever the
+/// result.
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$yuXF0cUvVqXbfO5VSe/IhA$H5YFiag7IhjfVEDRVRrUm8matk5Ap3n75eyAYZDvdwU";
+
+/// Whether `password` matches the PHC string `hash`. A malformed hash never matches.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Shortest accepted HS256 secret.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Issues and checks access tokens.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8], ttl: Duration) -> Result<Self, AuthError> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(AuthError::WeakSecret {
+                min: MIN_SECRET_LEN,
+                got: secret.len(),
+            });
+        }
+        // Pick the RustCrypto backend explicitly, so enabling another backend elsewhere in a build cannot
+        // leave jsonwebtoken without a provider. Already installed (e.g. a second server in-process) is fine.
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
+        );
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl,
+        })
+    }
+
+    /// How long an access token lives.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// A signed access token for `user`, valid from `now` for the TTL.
+    pub fn issue(&self, user: &User, now: Timestamp) -> Result<String, AuthError> {
+        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
+        let claims = Claims {
+            sub: user.id.hyphenated().to_string(),
+            role: user.role,
+            iat: now.timestamp(),
+            exp: now.timestamp().saturating_add(ttl),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AuthError::Sign(e.to_string()))
+    }
+
+    /// Checks a token's signature, algorithm and expiry; returns the user id it was issued to.
+    pub fn verify(&self, token: &str) -> Result<(Id, Claims), AuthError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| AuthError::Token(e.to_string()))?;
+        let id = Id::parse_str(&data.claims.sub).map_err(|e| AuthError::Token(e.to_string()))?;
+        Ok((id, data.claims))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: leadline_model::new_id(),
+            username: "priya".into(),
+            name: "Priya Sharma".into(),
+            role: Role::Telecaller,
+            team: None,
+        }
+    }
+
+    #[test]
+    fn tokens_verify_only_with_their_secret_and_before_expiry() {
+        let keys = TokenKeys::new(&[7u8; 32], Duration::from_secs(900)).expect("keys");
+        let other = TokenKeys::new(&[8u8; 32], Duration::from_secs(900)).expect("keys");
+        let u = user();
+        let token = keys.issue(&u, chrono::Utc::now()).expect("issue");
+        assert_eq!(keys.verify(&token).expect("valid").0, u.id);
+        assert!(other.verify(&token).is_err());
+        let old = keys
+            .issue(&u, chrono::Utc::now() - chrono::Duration::seconds(3600))
+            .expect("issue");
+        assert!(keys.verify(&old).is_err());
+        assert!(keys.verify("not.a.token").is_err());
+        assert!(matches!(
+            TokenKeys::new(b"short", Duration::from_secs(1)),
+            Err(AuthError::WeakSecret { .. })
+        ));
+    }
+
+    #[test]
+    fn passwords_verify() {
+        let hash = hash_password_with_salt("leadline-demo", &[1u8; 16]).expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("leadline-demo", &hash));
+        assert!(!verify_password("leadline-demo ", &hash));
+        assert!(!verify_password("leadline-demo", "not a hash"));
+    }
+
+    #[test]
+    fn dummy_hash_costs_what_a_real_hash_costs() {
+        let real = hash_password_with_salt("x", &[2u8; 16]).expect("hash");
+        let params = |h: &str| {
+            let parsed = PasswordHash::new(h).expect("phc");
+            (
+                parsed.algorithm.to_string(),
+                parsed.version,
+                parsed.params.to_string(),
+            )
+        };
+        assert_eq!(params(DUMMY_HASH), params(&real));
+    }
+}

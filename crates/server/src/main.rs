@@ -1,0 +1,137 @@
+//! `leadline-server`: the Leadline API server and its demo-data seeder.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use leadline_server::demo::{self, SeedOptions, SeedOutcome};
+use leadline_server::{ServeConfig, db};
+
+#[derive(Debug, Parser)]
+#[command(name = "leadline-server", version, about = "Leadline's central API server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve {
+        /// Where the database and the generated JWT secret live.
+        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
+        data_dir: PathBuf,
+        /// Address to listen on; port 0 picks a free port (printed on stdout).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// HS256 secret for access tokens (at least 32 bytes). When absent, one is generated and kept in
+        /// <data-dir>/jwt-secret (mode 0600).
+        #[arg(long, env = "LEADLINE_JWT_SECRET", hide_env_values = true)]
+        jwt_secret: Option<String>,
+        /// Access-token lifetime in seconds.
+        #[arg(long, default_value_t = 900)]
+        token_ttl_secs: u64,
+    },
+    /// Seed demo data: 6 users (password `leadline-demo`), 2,000 leads, 5,000 call logs, follow-ups.
+    Demo {
+        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
+        data_dir: PathBuf,
+        /// Seed of the random generator; the same seed gives the same data.
+        #[arg(long, default_value_t = demo::DEFAULT_SEED)]
+        seed: u64,
+        /// Wipe users, leads, call logs and follow-ups first, even when they are not demo data.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEADLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_current_span(false)
+        .init();
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Serve {
+            data_dir,
+            listen,
+            jwt_secret,
+            token_ttl_secs,
+        } => {
+            let config = ServeConfig {
+                data_dir,
+                listen,
+                jwt_secret,
+                token_ttl: Duration::from_secs(token_ttl_secs.max(1)),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(leadline_server::run(&config))?;
+            Ok(())
+        }
+        Command::Demo {
+            data_dir,
+            seed,
+            force,
+        } => run_demo(data_dir, seed, force),
+    }
+}
+
+fn run_demo(data_dir: PathBuf, seed: u64, force: bool) -> anyhow::Result<()> {
+    let path = db::db_path(&data_dir);
+    let mut conn = db::open_connection(&path).with_context(|| format!("opening {}", path.display()))?;
+    let opts = SeedOptions {
+        force,
+        ..SeedOptions::new(seed)
+    };
+    let started = std::time::Instant::now();
+    let summary = match demo::seed_with(&mut conn, &opts)? {
+        SeedOutcome::Seeded(s) => {
+            println!(
+                "seeded demo data (seed {seed}) into {} in {:.1} s",
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+            s
+        }
+        SeedOutcome::AlreadySeeded(s) => {
+            let seed_text = s.seed.map_or_else(|| "?".to_owned(), |s| s.to_string());
+            println!(
+                "demo data already present in {} (seed {seed_text}); nothing changed (use --force to reseed)",
+                path.display()
+            );
+            s
+        }
+    };
+    println!();
+    println!("{:<10} {:<16} {:<12} {:>6}", "USERNAME", "NAME", "ROLE", "LEADS");
+    for u in &summary.users {
+        println!(
+            "{:<10} {:<16} {:<12} {:>6}",
+            u.user.username, u.user.name, u.user.role, u.leads
+        );
+    }
+    println!();
+    println!(
+        "{} leads ({} unassigned), {} call logs, {} open follow-ups",
+        summary.leads, summary.unassigned_leads, summary.call_logs, summary.open_follow_ups
+    );
+    println!(
+        "team: {}; password for every demo user: {}",
+        demo::DEMO_TEAM,
+        demo::DEMO_PASSWORD
+    );
+    Ok(())
+}

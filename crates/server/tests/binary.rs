@@ -1,0 +1,135 @@
+//! The real `leadline-server` binary: `demo` seeds and reports, `serve` prints its address, answers
+//! /healthz and sign-in, keeps its generated JWT secret private, and stops cleanly on SIGTERM.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use leadline_model::{LoginRequest, LoginResponse, Role};
+
+const BIN: &str = env!("CARGO_BIN_EXE_leadline-server");
+
+fn demo(dir: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["demo", "--seed", "11", "--data-dir"])
+        .arg(dir)
+        .env("LEADLINE_LOG", "warn")
+        .output()
+        .expect("run demo");
+    assert!(
+        out.status.success(),
+        "demo failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Starts `serve` on a free port; returns the child and its base URL from the stdout line.
+fn serve(dir: &Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env_remove("LEADLINE_JWT_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read stdout");
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(!base.ends_with(":0"), "the real port is printed: {base}");
+    (child, base)
+}
+
+fn terminate(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "server exit after SIGTERM: {status}");
+}
+
+async fn login(base: &str, username: &str) -> LoginResponse {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&LoginRequest {
+            username: username.into(),
+            password: "leadline-demo".into(),
+            device_id: None,
+        })
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), 200);
+    res.json().await.expect("login json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_then_serve_then_sign_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+
+    let first = demo(&dir);
+    assert!(first.contains("seeded demo data"), "{first}");
+    for (user, role) in [
+        ("meera", "supervisor"),
+        ("priya", "telecaller"),
+        ("arjun", "telecaller"),
+        ("kavya", "telecaller"),
+        ("rohit", "telecaller"),
+        ("divya", "telecaller"),
+    ] {
+        assert!(
+            first.lines().any(|l| l.starts_with(user) && l.contains(role)),
+            "{user} {role} missing from:\n{first}"
+        );
+    }
+    assert!(
+        first.contains("2000 leads") && first.contains("5000 call logs"),
+        "{first}"
+    );
+    let second = demo(&dir);
+    assert!(second.contains("already present"), "{second}");
+    assert!(second.contains("2000 leads"), "{second}");
+
+    let (child, base) = serve(&dir);
+    let secret = dir.join("jwt-secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "secret file mode {mode:o}");
+    }
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.json::<serde_json::Value>().await.unwrap()["status"], "ok");
+    let meera = login(&base, "meera").await;
+    assert_eq!(meera.user.role, Role::Supervisor);
+    assert_eq!(meera.user.team.as_deref(), Some("Bandra Showroom"));
+    terminate(child);
+
+    // A restart keeps the generated secret: the token still works.
+    let secret_text = std::fs::read_to_string(&secret).unwrap();
+    let (child, base) = serve(&dir);
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), secret_text);
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/v1/sync/pull?limit=1"))
+        .bearer_auth(&meera.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    terminate(child);
+}

@@ -1,0 +1,7 @@
+//! The server's integration tests, in one binary so the demo database is seeded once:
+//! `api` drives an in-process server over HTTP, `demo` inspects the seeded data.
+#![allow(clippy::unwrap_used, dead_code)]
+
+mod api;
+mod common;
+mod demo;
