@@ -62,7 +62,7 @@ export function formatRelative(iso: string, now: Date = new Date()): string {
   const then = new Date(iso);
   const ms = now.getTime() - then.getTime();
   if (Number.isNaN(ms)) return "—";
-  const minutes = Math.round(ms / 60_000);
+  const minutes = Math.floor(ms / 60_000);
   if (minutes < 1) return "just now";
   if (minutes < 60) return `${minutes} min ago`;
   const hours = Math.round(minutes / 60);

@@ -1,0 +1,96 @@
+//! Leadline's desktop shell: a thin Tauri layer over leadline-store and leadline-sync.
+//!
+//! Commands (see [`commands`]): `app_status`, `login`, `sync_now`, `list_leads`; their argument and answer
+//! types are in [`api`], exported to TypeScript for the UI. The shell emits [`api::STATUS_EVENT`] whenever
+//! the status changes.
+//!
+//! Environment:
+//! - `LEADLINE_DATA_DIR`: where the local cache (`leadline.sqlite3`) lives; default: the app data folder.
+//! - `LEADLINE_SERVER_URL`, `LEADLINE_USER`, `LEADLINE_PASSWORD`: when all three are set, the app signs in
+//!   and syncs at startup (demo runs and end-to-end tests).
+//! - `RUST_LOG`: log filter (default `info`).
+
+pub mod api;
+mod commands;
+mod shell;
+mod token;
+
+use std::path::PathBuf;
+
+use tauri::Manager;
+
+pub use shell::{CACHE_FILE, Shell};
+
+use crate::api::LoginArgs;
+
+/// Starts the app; returns when its last window closes.
+pub fn run() {
+    init_tracing();
+    let result = tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::login,
+            commands::sync_now,
+            commands::list_leads,
+        ])
+        .setup(|app| {
+            let data_dir = data_dir(app.handle())?;
+            tracing::info!(data_dir = %data_dir.display(), "starting");
+            app.manage(Shell::open(&data_dir));
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move { start(handle).await });
+            Ok(())
+        })
+        .run(tauri::generate_context!("../tauri.conf.json"));
+    if let Err(e) = result {
+        tracing::error!(error = %e, "Leadline stopped with an error");
+        std::process::exit(1);
+    }
+}
+
+/// Restores the previous session, then signs in from the environment if asked to.
+async fn start(app: tauri::AppHandle) {
+    let shell = app.state::<Shell>();
+    if let Err(e) = shell.restore_session().await {
+        tracing::warn!(error = %e.message, "cannot restore the previous session");
+    }
+    let Some(args) = auto_login_args() else {
+        return;
+    };
+    tracing::info!(user = %args.username, server = %args.server_url, "signing in from the environment");
+    shell.set_syncing(true);
+    if let Ok(status) = shell.status().await {
+        commands::emit_status(&app, &status);
+    }
+    if let Err(e) = shell.login(args).await {
+        tracing::warn!(error = %e.message, "automatic sign-in failed");
+        shell.record_error(e);
+    }
+    match shell.status().await {
+        Ok(status) => commands::emit_status(&app, &status),
+        Err(e) => tracing::error!(error = %e.message, "cannot read the status"),
+    }
+}
+
+fn auto_login_args() -> Option<LoginArgs> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Some(LoginArgs {
+        server_url: var("LEADLINE_SERVER_URL")?,
+        username: var("LEADLINE_USER")?,
+        password: var("LEADLINE_PASSWORD")?,
+    })
+}
+
+fn data_dir(app: &tauri::AppHandle) -> Result<PathBuf, tauri::Error> {
+    match std::env::var_os("LEADLINE_DATA_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => app.path().app_data_dir(),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second init (tests) is harmless.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}

@@ -1,0 +1,285 @@
+//! The shell's state and the few steps it strings together: open the cache, sign in, pull, report status.
+//! Everything real happens in leadline-store (SQL) and leadline-sync (HTTP); this only holds them and turns
+//! their errors into [`CommandError`]s.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use leadline_store::{LeadQuery, Store, StoreError};
+use leadline_sync::{Client, SyncError};
+
+use crate::api::{AppStatus, CommandError, ErrorCode, LeadPage, ListLeadsArgs, LoginArgs};
+use crate::token::{self, TokenVault};
+
+/// The cache file inside the data directory.
+pub const CACHE_FILE: &str = "leadline.sqlite3";
+
+/// The most leads one `list_leads` answers (below the store's own cap, so "one more" tells truncation).
+pub const MAX_LIST_LIMIT: u32 = 2_000;
+
+/// A signed-in connection to the server.
+struct Session {
+    client: Arc<Client>,
+    account: String,
+}
+
+#[derive(Default)]
+struct Activity {
+    session: Option<Session>,
+    syncing: bool,
+    last_error: Option<CommandError>,
+}
+
+pub struct Shell {
+    /// `Err` when the cache could not be opened; every command then reports why.
+    store: Result<tokio::sync::Mutex<Store>, CommandError>,
+    activity: Mutex<Activity>,
+    /// Held for the length of a sign-in or sync, so two never run at once.
+    sync_gate: tokio::sync::Mutex<()>,
+    tokens: Arc<TokenVault>,
+}
+
+impl Shell {
+    /// Opens (or creates) the cache in `data_dir`. Never fails: a broken cache is reported by the commands.
+    pub fn open(data_dir: &Path) -> Self {
+        let store = open_store(data_dir).map(tokio::sync::Mutex::new);
+        if let Err(e) = &store {
+            tracing::error!(error = %e.message, "cannot open the local cache");
+        }
+        Self {
+            store,
+            activity: Mutex::new(Activity::default()),
+            sync_gate: tokio::sync::Mutex::new(()),
+            tokens: Arc::default(),
+        }
+    }
+
+    fn activity(&self) -> MutexGuard<'_, Activity> {
+        self.activity.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn store(&self) -> Result<&tokio::sync::Mutex<Store>, CommandError> {
+        self.store.as_ref().map_err(Clone::clone)
+    }
+
+    /// Picks up the session of an earlier run when the account's token is still in the keyring.
+    pub async fn restore_session(&self) -> Result<(), CommandError> {
+        let state = self.store()?.lock().await.sync_state().map_err(storage)?;
+        let (Some(server_url), Some(user)) = (state.server_url, state.user) else {
+            return Ok(());
+        };
+        let account = token::account(&server_url, &user.username);
+        let Some(token) = self.blocking_vault(move |v| v.load(&account)).await.flatten() else {
+            return Ok(());
+        };
+        let client = Client::new(&server_url).map_err(sync_failure)?.with_token(token);
+        self.activity().session = Some(Session {
+            client: Arc::new(client),
+            account: token::account(&server_url, &user.username),
+        });
+        tracing::info!(user = %user.username, "restored the session from the keyring");
+        Ok(())
+    }
+
+    pub async fn status(&self) -> Result<AppStatus, CommandError> {
+        let (sync, lead_count) = {
+            let store = self.store()?.lock().await;
+            (
+                store.sync_state().map_err(storage)?,
+                store.count_leads().map_err(storage)?,
+            )
+        };
+        let activity = self.activity();
+        Ok(AppStatus {
+            signed_in: activity.session.is_some(),
+            user: sync.user,
+            server_url: sync.server_url,
+            lead_count,
+            last_sync_at: sync.last_sync_at,
+            syncing: activity.syncing,
+            last_error: activity.last_error.clone(),
+        })
+    }
+
+    /// Signs in and pulls. A failed sign-in is an `Err`; a sign-in whose first pull failed is `Ok`, with the
+    /// pull's error in [`AppStatus::last_error`].
+    pub async fn login(&self, args: LoginArgs) -> Result<AppStatus, CommandError> {
+        let server_url = args.server_url.trim().trim_end_matches('/').to_owned();
+        let username = args.username.trim().to_owned();
+        if server_url.is_empty() || username.is_empty() || args.password.is_empty() {
+            return Err(CommandError::new(
+                ErrorCode::InvalidInput,
+                "Enter the server address, your username and your password.",
+            ));
+        }
+        let _gate = self.sync_gate.lock().await;
+        let mut client = Client::new(&server_url).map_err(sync_failure)?;
+        let device_id = self.store()?.lock().await.device_id().map_err(storage)?;
+        let login = client
+            .login(&username, &args.password, Some(&device_id))
+            .await
+            .map_err(sync_failure)?;
+        self.store()?
+            .lock()
+            .await
+            .set_account(&server_url, &login.user)
+            .map_err(storage)?;
+        let account = token::account(&server_url, &login.user.username);
+        {
+            let (account, token) = (account.clone(), login.access_token.clone());
+            self.blocking_vault(move |v| v.store(&account, &token)).await;
+        }
+        let client = Arc::new(client);
+        {
+            let mut activity = self.activity();
+            activity.session = Some(Session {
+                client: client.clone(),
+                account,
+            });
+            activity.last_error = None;
+        }
+        tracing::info!(user = %login.user.username, server = %server_url, "signed in");
+        self.pull(&client).await;
+        self.status().await
+    }
+
+    /// Pulls now. `Err` only when there is no session or it has ended; other failures land in `last_error`.
+    pub async fn sync_now(&self) -> Result<AppStatus, CommandError> {
+        let _gate = self.sync_gate.lock().await;
+        let client = self
+            .activity()
+            .session
+            .as_ref()
+            .map(|s| s.client.clone())
+            .ok_or_else(|| CommandError::new(ErrorCode::NotSignedIn, "Sign in to sync your leads."))?;
+        if let Some(e) = self.pull(&client).await
+            && e.code == ErrorCode::SessionExpired
+        {
+            return Err(e);
+        }
+        self.status().await
+    }
+
+    /// Runs one pull; records its outcome in the activity and returns its error, if any.
+    async fn pull(&self, client: &Client) -> Option<CommandError> {
+        self.activity().syncing = true;
+        let outcome = match self.store() {
+            Ok(store) => {
+                let mut store = store.lock().await;
+                leadline_sync::pull_all(client, &mut store)
+                    .await
+                    .map_err(sync_failure)
+            }
+            Err(e) => Err(e),
+        };
+        let error = match outcome {
+            Ok(report) => {
+                tracing::info!(
+                    pages = report.pages,
+                    leads = report.leads_upserted,
+                    removed = report.leads_removed,
+                    newly_assigned = report.leads_assigned.len(),
+                    "synced"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(code = ?e.code, error = %e.message, "sync failed");
+                Some(e)
+            }
+        };
+        let ended = {
+            let mut activity = self.activity();
+            activity.syncing = false;
+            activity.last_error = error.clone();
+            if error
+                .as_ref()
+                .is_some_and(|e| e.code == ErrorCode::SessionExpired)
+            {
+                activity.session.take()
+            } else {
+                None
+            }
+        };
+        if let Some(session) = ended {
+            self.blocking_vault(move |v| v.forget(&session.account)).await;
+        }
+        error
+    }
+
+    pub async fn list_leads(&self, args: ListLeadsArgs) -> Result<LeadPage, CommandError> {
+        let limit = args.limit.unwrap_or(MAX_LIST_LIMIT).clamp(1, MAX_LIST_LIMIT);
+        let query = LeadQuery {
+            search: args.search.filter(|s| !s.trim().is_empty()),
+            status: args.status,
+            // One more than asked tells whether the list was cut.
+            limit: Some(limit.saturating_add(1)),
+            ..LeadQuery::default()
+        };
+        let store = self.store()?.lock().await;
+        let mut leads = store.list_leads(&query).map_err(storage)?;
+        let total = store.count_leads().map_err(storage)?;
+        let truncated = leads.len() > limit as usize;
+        leads.truncate(limit as usize);
+        Ok(LeadPage {
+            leads,
+            total,
+            truncated,
+        })
+    }
+
+    /// Marks a sign-in as running (for the status the UI sees while the auto sign-in works).
+    pub fn set_syncing(&self, syncing: bool) {
+        self.activity().syncing = syncing;
+    }
+
+    /// Records a failure of a step that has no caller to return it to (the auto sign-in).
+    pub fn record_error(&self, error: CommandError) {
+        let mut activity = self.activity();
+        activity.syncing = false;
+        activity.last_error = Some(error);
+    }
+
+    /// Keyring calls may block on D-Bus; keep them off the async workers. `None` if the call panicked.
+    async fn blocking_vault<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&TokenVault) -> T + Send + 'static,
+    ) -> Option<T> {
+        let vault = self.tokens.clone();
+        match tokio::task::spawn_blocking(move || f(&vault)).await {
+            Ok(value) => Some(value),
+            Err(e) => {
+                tracing::error!(error = %e, "keyring access failed");
+                None
+            }
+        }
+    }
+}
+
+fn open_store(data_dir: &Path) -> Result<Store, CommandError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        CommandError::new(
+            ErrorCode::Storage,
+            format!("Cannot create the data folder {}: {e}", data_dir.display()),
+        )
+    })?;
+    let path: PathBuf = data_dir.join(CACHE_FILE);
+    Store::open(&path).map_err(storage)
+}
+
+fn storage(e: StoreError) -> CommandError {
+    CommandError::new(ErrorCode::Storage, e.to_string())
+}
+
+/// Sorts a sync failure into the codes the UI knows.
+fn sync_failure(e: SyncError) -> CommandError {
+    let code = match &e {
+        SyncError::BadUrl(_) => ErrorCode::InvalidInput,
+        SyncError::Unreachable { .. } => ErrorCode::Network,
+        SyncError::InvalidCredentials => ErrorCode::InvalidCredentials,
+        SyncError::Unauthorized => ErrorCode::SessionExpired,
+        SyncError::Server { .. } | SyncError::Protocol(_) => ErrorCode::Server,
+        SyncError::Store(_) => ErrorCode::Storage,
+    };
+    CommandError::new(code, e.to_string())
+}
