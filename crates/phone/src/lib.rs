@@ -29,7 +29,7 @@
 //!
 //! Layers, bottom to top:
 //!
-//! * [`sip`](crate::sip) (internal) — `rsip` 0.4 parses and prints SIP messages. Every frame from
+//! * `sip` — `rsip` 0.4 parses and prints SIP messages. Every frame from
 //!   the network goes through `sip::parse_message`, which caps the size and turns any parser
 //!   failure (even a panic inside the parser) into [`PhoneError::Protocol`].
 //! * `transport` — one WebSocket connection (tokio-tungstenite, subprotocol `sip`, rustls with the

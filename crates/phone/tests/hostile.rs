@@ -456,3 +456,53 @@ async fn broken_handshakes_are_connect_errors() {
     alive_then_shutdown(&phone).await;
     assert_no_panics();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_server_is_detected_by_the_keepalive() {
+    init_tracing();
+    count_panics();
+    let (listener, url) = bind().await;
+    let mut cfg = config(&url);
+    cfg.keepalive_interval = Duration::from_millis(200);
+    cfg.keepalive_timeout = Duration::from_millis(300);
+    let (phone, mut events) = UserAgent::start(cfg).unwrap();
+    let mut ws = accept(&listener).await;
+    let reg = recv_register(&mut ws).await;
+    ws.send(Message::text(answer(
+        &reg,
+        "200 OK",
+        "Contact: <{contact}>;expires=600\r\n",
+    )))
+    .await
+    .unwrap();
+    wait_for(&mut events, WITHIN, "Registered", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
+
+    // While the server reads (and so answers pings with pongs), the connection stays up.
+    let mut pings = 0;
+    while pings < 3 {
+        match tokio::time::timeout(WITHIN, ws.next()).await.unwrap() {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            other => panic!("expected only pings while idle, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        phone.state(),
+        leadline_phone::RegistrationState::Registered { .. }
+    ));
+
+    // Then the server goes silent without closing the TCP connection: no pong, no data.
+    let event = wait_for(&mut events, WITHIN, "Disconnected", |e| {
+        matches!(e, PhoneEvent::Disconnected { .. })
+    })
+    .await;
+    let PhoneEvent::Disconnected { reason } = event else {
+        unreachable!()
+    };
+    assert!(reason.contains("keep-alive"), "{reason}");
+    drop(ws);
+    alive_then_shutdown(&phone).await;
+    assert_no_panics();
+}

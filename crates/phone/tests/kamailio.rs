@@ -194,3 +194,43 @@ async fn registration_is_refreshed_within_the_granted_lifetime() {
     assert_eq!(kam.contacts_of(USER).await.len(), 1);
     phone.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_over_wss() {
+    init_tracing();
+    let kam = Kamailio::start_with(KamailioOptions {
+        tls: true,
+        ..Default::default()
+    })
+    .await;
+    let mut cfg = config(&kam.wss_url(), PASSWORD);
+    cfg.extra_root_certs = vec![kam.tls.as_ref().unwrap().cert_der.clone()];
+    let (phone, mut events) = UserAgent::start(cfg).unwrap();
+    wait_for(&mut events, WITHIN, "Registered", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
+    let reg = phone.register_once().await.unwrap();
+    assert!(reg.contact.ends_with(";transport=wss"), "{}", reg.contact);
+    let contacts = kam.contacts_of(USER).await;
+    assert!(
+        contacts.len() == 1 && contacts[0].contains(&reg.contact),
+        "{contacts:?}"
+    );
+    phone.shutdown().await.unwrap();
+    assert!(kam.contacts_of(USER).await.is_empty());
+
+    // Without trusting the self-signed certificate the TLS handshake fails: a Connect error.
+    let (phone, mut events) = UserAgent::start(config(&kam.wss_url(), PASSWORD)).unwrap();
+    let event = wait_for(&mut events, WITHIN, "RegistrationFailed", |e| {
+        matches!(e, PhoneEvent::RegistrationFailed(_))
+    })
+    .await;
+    match event {
+        PhoneEvent::RegistrationFailed(PhoneError::Connect { source, .. }) => {
+            assert!(source.message.to_lowercase().contains("certificate"), "{source}")
+        }
+        other => panic!("expected a TLS Connect error, got {other:?}"),
+    }
+    phone.shutdown().await.unwrap();
+}

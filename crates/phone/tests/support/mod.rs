@@ -40,6 +40,8 @@ fn fixture() -> PathBuf {
 pub struct KamailioOptions {
     pub port: u16,
     pub max_expires: u32,
+    /// Also serve wss:// on a second port, with a fresh self-signed certificate for 127.0.0.1.
+    pub tls: bool,
 }
 
 impl Default for KamailioOptions {
@@ -47,14 +49,23 @@ impl Default for KamailioOptions {
         Self {
             port: free_port(),
             max_expires: 3600,
+            tls: false,
         }
     }
+}
+
+/// TLS side of a kamailio started with `tls: true`.
+pub struct KamailioTls {
+    pub port: u16,
+    /// DER of the self-signed server certificate, to trust in the client.
+    pub cert_der: Vec<u8>,
 }
 
 /// A kamailio process in the foreground with a private runtime dir; SIGTERM'd on drop.
 pub struct Kamailio {
     child: Option<Child>,
     pub port: u16,
+    pub tls: Option<KamailioTls>,
     dir: tempfile::TempDir,
 }
 
@@ -71,7 +82,24 @@ impl Kamailio {
         );
         let dir = tempfile::tempdir().expect("temp dir");
         let log = std::fs::File::create(dir.path().join("kamailio.log")).expect("log file");
-        let child = Command::new(KAMAILIO)
+        let mut command = Command::new(KAMAILIO);
+        let tls = opts.tls.then(|| {
+            let certified =
+                rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
+            let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+            std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
+            let port = free_port();
+            command
+                .args(["-A", "WITH_TLS", "-l", &format!("tls:127.0.0.1:{port}")])
+                .args(["-A", &format!("TLS_CERT=\"{}\"", cert.display())])
+                .args(["-A", &format!("TLS_KEY=\"{}\"", key.display())]);
+            KamailioTls {
+                port,
+                cert_der: certified.cert.der().to_vec(),
+            }
+        });
+        let child = command
             .arg("-f")
             .arg(fixture())
             .args(["-DD", "-E", "-m", "32", "-M", "4", "-L", KAMAILIO_MODULES])
@@ -93,6 +121,7 @@ impl Kamailio {
         let mut kam = Self {
             child: Some(child),
             port: opts.port,
+            tls,
             dir,
         };
         kam.wait_ready().await;
@@ -125,6 +154,13 @@ impl Kamailio {
 
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn wss_url(&self) -> String {
+        format!(
+            "wss://127.0.0.1:{}/",
+            self.tls.as_ref().expect("started with tls").port
+        )
     }
 
     async fn rpc_raw(&self, method: &str) -> std::io::Result<String> {
