@@ -817,7 +817,7 @@ pub fn format_inr(amount: i64) -> String {
     let len = digits.len();
     for (i, ch) in digits.chars().enumerate() {
         let left = len - i;
-        if i > 0 && (left == 3 || (left > 3 && (left - 3) % 2 == 0)) {
+        if i > 0 && (left == 3 || (left > 3 && (left - 3).is_multiple_of(2))) {
             out.push(',');
         }
         out.push(ch);

@@ -390,7 +390,7 @@ async fn reassignment_and_late_lead_edits_keep_leads_ahead_of_their_history() {
 
     // Late edits: leads edited after their calls were logged sit after those calls in the feed; a fresh
     // device paging in small steps must still get each lead before its calls.
-    {
+    let touched: Vec<Id> = {
         let conn = rusqlite::Connection::open(leadline_server::db::db_path(&dir)).unwrap();
         let mut stmt = conn
             .prepare(
@@ -406,9 +406,23 @@ async fn reassignment_and_late_lead_edits_keep_leads_ahead_of_their_history() {
         for id in &ids {
             touch_lead(&conn, &Id::parse_str(id).unwrap());
         }
-    }
-    let (fresh_pages, _) = pull_all(&http, &base, &arjun_tok, Cursor::start(), 7).await;
+        ids.iter().map(|s| Id::parse_str(s).unwrap()).collect::<Vec<_>>()
+    };
+    let (fresh_pages, _) = pull_all(&http, &base, &arjun_tok, Cursor::start(), 25).await;
     assert_leads_precede_their_rows(&fresh_pages, &[]);
+    // The edited leads were sent ahead of their calls and again at their own position.
+    let sent_twice = touched
+        .iter()
+        .filter(|id| {
+            fresh_pages
+                .iter()
+                .flat_map(|p| &p.changes)
+                .filter(|c| matches!(c, Change::Lead(l) if l.id == **id))
+                .count()
+                >= 2
+        })
+        .count();
+    assert!(sent_twice > 0, "the early-lead path was not exercised");
     let fresh_leads: HashSet<Id> = fresh_pages
         .iter()
         .flat_map(|p| &p.changes)

@@ -29,10 +29,20 @@ pub fn seeded_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = fresh_dir("seeded");
         let mut conn = db::open_connection(&db::db_path(&dir)).expect("open db");
-        let outcome = demo::seed_with(&mut conn, &SeedOptions::new(SEED)).expect("seed");
+        let opts = SeedOptions {
+            now: seeded_now(),
+            ..SeedOptions::new(SEED)
+        };
+        let outcome = demo::seed_with(&mut conn, &opts).expect("seed");
         assert!(matches!(outcome, SeedOutcome::Seeded(_)), "{outcome:?}");
         dir
     })
+}
+
+/// The "now" the shared demo database was seeded at.
+pub fn seeded_now() -> chrono::DateTime<chrono::Utc> {
+    static NOW: OnceLock<chrono::DateTime<chrono::Utc>> = OnceLock::new();
+    *NOW.get_or_init(chrono::Utc::now)
 }
 
 /// A private copy of the seeded database (`VACUUM INTO`), for tests that write.
