@@ -40,7 +40,7 @@ pub enum PhoneEvent {
 pub enum RegistrationState {
     /// Started, nothing sent yet.
     Idle,
-    /// Connecting and/or REGISTER in flight.
+    /// Connecting and/or REGISTER in flight (refreshes of a live registration stay `Registered`).
     Registering,
     /// Registered; refreshed automatically before `expires` runs out.
     Registered { expires: u32 },
@@ -241,7 +241,6 @@ impl Agent {
                 self.local.clone(),
                 self.tls.clone(),
                 self.events.clone(),
-                self.cfg.user_agent.clone(),
             )
             .await?;
             self.conn = Some(conn);
@@ -263,7 +262,10 @@ impl Agent {
 
     /// One registration attempt (connecting first when needed).
     async fn attempt(&mut self) -> Result<Registration, PhoneError> {
-        self.set_state(RegistrationState::Registering);
+        // A refresh of a live registration keeps showing "registered".
+        if !self.registered {
+            self.set_state(RegistrationState::Registering);
+        }
         self.emit(PhoneEvent::Registering);
         let expires = self.cfg.register_expires;
         let cfg = self.cfg.clone();

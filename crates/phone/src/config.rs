@@ -199,3 +199,79 @@ impl PhoneConfig {
         Ok(scheme)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_password() {
+        let cfg = PhoneConfig::new(
+            "wss://voip.example.com/ws",
+            "example.com",
+            "agent7",
+            "hunter2-secret",
+        );
+        let debug = format!("{cfg:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+        assert_eq!(cfg.password.clone().expose(), "hunter2-secret");
+    }
+
+    #[test]
+    fn validation() {
+        let ok = PhoneConfig::new("wss://voip.example.com/ws", "example.com", "agent7", "pw");
+        assert_eq!(ok.validate(), Ok(WsScheme::Wss));
+        assert_eq!(
+            PhoneConfig {
+                ws_url: "ws://127.0.0.1:5066".into(),
+                ..ok.clone()
+            }
+            .validate(),
+            Ok(WsScheme::Ws)
+        );
+        for bad in [
+            PhoneConfig {
+                ws_url: "https://x".into(),
+                ..ok.clone()
+            },
+            PhoneConfig {
+                ws_url: "wss://".into(),
+                ..ok.clone()
+            },
+            PhoneConfig {
+                username: "a b".into(),
+                ..ok.clone()
+            },
+            PhoneConfig {
+                username: String::new(),
+                ..ok.clone()
+            },
+            PhoneConfig {
+                domain: "exa mple.com".into(),
+                ..ok.clone()
+            },
+            PhoneConfig {
+                display_name: Some("evil\"\r\nVia: x".into()),
+                ..ok.clone()
+            },
+            PhoneConfig {
+                outbound_proxy: Some("proxy.example.com".into()),
+                ..ok.clone()
+            },
+            PhoneConfig {
+                register_expires: 0,
+                ..ok.clone()
+            },
+            PhoneConfig {
+                retry_max: Duration::ZERO,
+                ..ok.clone()
+            },
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(PhoneError::InvalidConfig(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}

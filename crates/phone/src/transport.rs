@@ -104,7 +104,6 @@ impl Connection {
         local: LocalEnd,
         tls: Option<Arc<rustls::ClientConfig>>,
         events: broadcast::Sender<PhoneEvent>,
-        user_agent_header: String,
     ) -> Result<Self, PhoneError> {
         let url = cfg.ws_url.as_str();
         let mut request = url.into_client_request().map_err(|e| connect_error(url, e))?;
@@ -170,29 +169,31 @@ impl Connection {
             let last_rx = last_rx.clone();
             let interval = cfg.keepalive_interval.max(Duration::from_millis(100));
             let dead_after = interval + cfg.keepalive_timeout;
+            // A server that stops reading must not block us forever either.
+            let send_timeout = cfg.request_timeout;
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let reason = loop {
-                    tokio::select! {
+                    let (msg, is_close) = tokio::select! {
                         msg = out_rx.recv() => {
                             let Some(msg) = msg else { break "connection closed locally".to_owned() };
                             let is_close = matches!(msg, Message::Close(_));
-                            if let Err(err) = sink.send(msg).await {
-                                break format!("send failed: {err}");
-                            }
-                            if is_close {
-                                break "connection closed locally".to_owned();
-                            }
+                            (msg, is_close)
                         }
                         _ = ticker.tick() => {
                             let idle = last_rx.lock().unwrap_or_else(PoisonError::into_inner).elapsed();
                             if idle > dead_after {
                                 break format!("keep-alive: nothing received for {idle:?}");
                             }
-                            if let Err(err) = sink.send(Message::Ping(Default::default())).await {
-                                break format!("keep-alive ping failed: {err}");
-                            }
+                            (Message::Ping(Default::default()), false)
                         }
+                    };
+                    match timeout(send_timeout, sink.send(msg)).await {
+                        Ok(Ok(())) if is_close => break "connection closed locally".to_owned(),
+                        Ok(Ok(())) => {}
+                        Ok(Err(err)) => break format!("send failed: {err}"),
+                        Err(_) => break format!("send blocked for {send_timeout:?}"),
                     }
                 };
                 debug!(%reason, "WebSocket writer finished");
@@ -247,7 +248,7 @@ impl Connection {
             req_rx,
             out_tx.clone(),
             events,
-            user_agent_header,
+            cfg.user_agent.clone(),
         ));
 
         Ok(Self {
