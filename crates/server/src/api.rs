@@ -142,8 +142,13 @@ pub async fn login(
         .map_err(|e| ApiFailure::Internal(e.to_string()))?;
     let user = match record {
         Some(r) if ok => r.user,
-        _ => {
-            tracing::info!(username = %req.username, "sign-in refused");
+        // The attempted name is not logged: people type passwords into the username field.
+        Some(r) => {
+            tracing::info!(user_id = %r.user.id, "sign-in refused: wrong password");
+            return Err(ApiFailure::InvalidCredentials);
+        }
+        None => {
+            tracing::info!("sign-in refused: unknown username");
             return Err(ApiFailure::InvalidCredentials);
         }
     };
@@ -177,8 +182,8 @@ pub struct PullParams {
 /// follow-ups, and `lead_removed` when a lead leaves the caller's list.
 ///
 /// Paging: the feed is ordered by the global change sequence `seq`; a page holds the changes with
-/// `seq > cursor`, at most `limit` of them (default 500, at most 2000), and `next_cursor` continues after
-/// the last one. `has_more` is true exactly when more changes follow. The first page (empty cursor) also
+/// `seq > cursor`, at most `limit` of them (default 500, at most 2000; plus any leads sent early, see
+/// below), and `next_cursor` continues after the last one. `has_more` is true exactly when more changes follow. The first page (empty cursor) also
 /// carries the disposition catalogue.
 ///
 /// Ordering guarantee: every call log and follow-up in a page has its lead in the same page, placed before

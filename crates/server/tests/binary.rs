@@ -27,14 +27,17 @@ fn demo(dir: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Starts `serve` on a free port; returns the child and its base URL from the stdout line.
-fn serve(dir: &Path) -> (Child, String) {
+/// Starts `serve` on a free port, logging to `log`; returns the child and its base URL from the stdout
+/// line.
+fn serve(dir: &Path, log: &Path) -> (Child, String) {
+    let log = std::fs::File::create(log).expect("log file");
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env_remove("LEADLINE_JWT_SECRET")
+        .env("LEADLINE_LOG", "debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("spawn serve");
     let mut line = String::new();
@@ -104,7 +107,8 @@ async fn demo_then_serve_then_sign_in() {
     assert!(second.contains("already present"), "{second}");
     assert!(second.contains("2000 leads"), "{second}");
 
-    let (child, base) = serve(&dir);
+    let log = tmp.path().join("serve.log");
+    let (child, base) = serve(&dir, &log);
     let secret = dir.join("jwt-secret");
     #[cfg(unix)]
     {
@@ -118,11 +122,32 @@ async fn demo_then_serve_then_sign_in() {
     let meera = login(&base, "meera").await;
     assert_eq!(meera.user.role, Role::Supervisor);
     assert_eq!(meera.user.team.as_deref(), Some("Bandra Showroom"));
+    let refused = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&LoginRequest {
+            username: "meera".into(),
+            password: "a-wrong-password".into(),
+            device_id: None,
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
     terminate(child);
+
+    // The log is JSON lines on stderr, and holds neither passwords nor tokens.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("signed in"), "{text}");
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    for secret_text in ["leadline-demo", "a-wrong-password", meera.access_token.as_str()] {
+        assert!(!text.contains(secret_text), "the log shows {secret_text:?}");
+    }
 
     // A restart keeps the generated secret: the token still works.
     let secret_text = std::fs::read_to_string(&secret).unwrap();
-    let (child, base) = serve(&dir);
+    let (child, base) = serve(&dir, &log);
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), secret_text);
     let res = reqwest::Client::new()
         .get(format!("{base}/api/v1/sync/pull?limit=1"))
