@@ -271,15 +271,33 @@ fn storage(e: StoreError) -> CommandError {
     CommandError::new(ErrorCode::Storage, e.to_string())
 }
 
-/// Sorts a sync failure into the codes the UI knows.
+/// Sorts a sync failure into the codes the UI knows, with a sentence for people; the technical detail goes
+/// to the log.
 fn sync_failure(e: SyncError) -> CommandError {
-    let code = match &e {
-        SyncError::BadUrl(_) => ErrorCode::InvalidInput,
-        SyncError::Unreachable { .. } => ErrorCode::Network,
-        SyncError::InvalidCredentials => ErrorCode::InvalidCredentials,
-        SyncError::Unauthorized => ErrorCode::SessionExpired,
-        SyncError::Server { .. } | SyncError::Protocol(_) => ErrorCode::Server,
-        SyncError::Store(_) => ErrorCode::Storage,
-    };
-    CommandError::new(code, e.to_string())
+    tracing::debug!(error = %e, "sync failure");
+    match &e {
+        SyncError::BadUrl(_) => CommandError::new(ErrorCode::InvalidInput, e.to_string()),
+        SyncError::Unreachable { reason, .. } => {
+            tracing::warn!(%reason, "server unreachable");
+            CommandError::new(
+                ErrorCode::Network,
+                "Leadline could not connect to the server. Check the server address and this computer's \
+                 internet connection, then try again.",
+            )
+        }
+        SyncError::InvalidCredentials => CommandError::new(
+            ErrorCode::InvalidCredentials,
+            "The username or password is wrong.",
+        ),
+        SyncError::Unauthorized => CommandError::new(
+            ErrorCode::SessionExpired,
+            "Your session has ended; sign in again to sync.",
+        ),
+        SyncError::Server { .. } => CommandError::new(ErrorCode::Server, e.to_string()),
+        SyncError::Protocol(detail) => CommandError::new(
+            ErrorCode::Server,
+            format!("The server's answer was not understood ({detail}); this Leadline may need an update."),
+        ),
+        SyncError::Store(_) => CommandError::new(ErrorCode::Storage, e.to_string()),
+    }
 }

@@ -14,11 +14,16 @@ const USER: &str = "priya";
 
 /// Seeds the demo data set into `dir` and returns how many leads it assigns to priya.
 fn seed(dir: &std::path::Path) -> u64 {
-    let mut conn = leadline_server::db::open_connection(&leadline_server::db::db_path(dir)).expect("server db");
+    let mut conn =
+        leadline_server::db::open_connection(&leadline_server::db::db_path(dir)).expect("server db");
     let summary = match demo::seed(&mut conn, demo::DEFAULT_SEED).expect("seed demo data") {
         SeedOutcome::Seeded(s) | SeedOutcome::AlreadySeeded(s) => s,
     };
-    let priya = summary.users.iter().find(|u| u.user.username == USER).expect("priya is a demo user");
+    let priya = summary
+        .users
+        .iter()
+        .find(|u| u.user.username == USER)
+        .expect("priya is a demo user");
     u64::try_from(priya.leads).expect("a count")
 }
 
@@ -28,57 +33,112 @@ async fn start(dir: &std::path::Path, listen: SocketAddr, secret: &str) -> Runni
         jwt_secret: Some(secret.to_owned()),
         ..ServeConfig::new(dir)
     };
-    leadline_server::start(&config).await.expect("start leadline-server")
+    leadline_server::start(&config)
+        .await
+        .expect("start leadline-server")
 }
 
 fn login(url: &str, password: &str) -> LoginArgs {
-    LoginArgs { server_url: url.to_owned(), username: USER.to_owned(), password: password.to_owned() }
+    LoginArgs {
+        server_url: url.to_owned(),
+        username: USER.to_owned(),
+        password: password.to_owned(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
     let server_dir = tempfile::tempdir().expect("temp dir");
     let expected = seed(server_dir.path());
-    let server = start(server_dir.path(), SocketAddr::from(([127, 0, 0, 1], 0)), "the first signing secret, at least 32 bytes long").await;
+    let server = start(
+        server_dir.path(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        "the first signing secret, at least 32 bytes long",
+    )
+    .await;
     let url = server.base_url();
     let app_dir = tempfile::tempdir().expect("temp dir");
     let shell = Shell::open(app_dir.path());
 
     let status = shell.status().await.expect("status");
-    assert!(!status.signed_in && status.user.is_none() && status.lead_count == 0, "{status:?}");
-    assert_eq!(shell.sync_now().await.expect_err("no session").code, ErrorCode::NotSignedIn);
+    assert!(
+        !status.signed_in && status.user.is_none() && status.lead_count == 0,
+        "{status:?}"
+    );
+    assert_eq!(
+        shell.sync_now().await.expect_err("no session").code,
+        ErrorCode::NotSignedIn
+    );
 
     // Failures of sign-in, each with the code the login form words its message by.
     let code = |r: Result<_, leadline_desktop::api::CommandError>| r.expect_err("must fail").code;
-    assert_eq!(code(shell.login(login("not a url", DEMO_PASSWORD)).await), ErrorCode::InvalidInput);
+    assert_eq!(
+        code(shell.login(login("not a url", DEMO_PASSWORD)).await),
+        ErrorCode::InvalidInput
+    );
     assert_eq!(code(shell.login(login(&url, "")).await), ErrorCode::InvalidInput);
-    assert_eq!(code(shell.login(login(&url, "wrong-password")).await), ErrorCode::InvalidCredentials);
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    assert_eq!(
+        code(shell.login(login(&url, "wrong-password")).await),
+        ErrorCode::InvalidCredentials
+    );
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let unreachable = format!("http://127.0.0.1:{closed_port}");
-    assert_eq!(code(shell.login(login(&unreachable, DEMO_PASSWORD)).await), ErrorCode::Network);
+    assert_eq!(
+        code(shell.login(login(&unreachable, DEMO_PASSWORD)).await),
+        ErrorCode::Network
+    );
     assert!(!shell.status().await.expect("status").signed_in);
 
     // Sign-in pulls everything assigned to priya into the cache file.
-    let status = shell.login(login(&format!("{url}/"), DEMO_PASSWORD)).await.expect("sign in");
+    let status = shell
+        .login(login(&format!("{url}/"), DEMO_PASSWORD))
+        .await
+        .expect("sign in");
     assert!(status.signed_in, "{status:?}");
     assert_eq!(status.user.as_ref().map(|u| u.username.as_str()), Some(USER));
     assert_eq!(status.lead_count, expected);
-    assert!(status.last_sync_at.is_some() && status.last_error.is_none() && !status.syncing, "{status:?}");
+    assert!(
+        status.last_sync_at.is_some() && status.last_error.is_none() && !status.syncing,
+        "{status:?}"
+    );
     assert!(app_dir.path().join(CACHE_FILE).is_file());
 
     let all = shell.list_leads(ListLeadsArgs::default()).await.expect("list");
-    assert_eq!((all.leads.len() as u64, all.total, all.truncated), (expected, expected, false));
-    let page = shell.list_leads(ListLeadsArgs { limit: Some(10), ..Default::default() }).await.expect("list");
+    assert_eq!(
+        (all.leads.len() as u64, all.total, all.truncated),
+        (expected, expected, false)
+    );
+    let page = shell
+        .list_leads(ListLeadsArgs {
+            limit: Some(10),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
     assert_eq!((page.leads.len(), page.truncated), (10, true));
     let target = &all.leads[all.leads.len() / 2];
     let found = shell
-        .list_leads(ListLeadsArgs { search: Some(target.name.clone()), ..Default::default() })
+        .list_leads(ListLeadsArgs {
+            search: Some(target.name.clone()),
+            ..Default::default()
+        })
         .await
         .expect("search");
-    assert!(found.leads.iter().any(|l| l.id == target.id), "{} not found by name", target.name);
+    assert!(
+        found.leads.iter().any(|l| l.id == target.id),
+        "{} not found by name",
+        target.name
+    );
     assert!((found.leads.len() as u64) < expected);
     let follow_ups = shell
-        .list_leads(ListLeadsArgs { status: Some(LeadStatus::FollowUp), ..Default::default() })
+        .list_leads(ListLeadsArgs {
+            status: Some(LeadStatus::FollowUp),
+            ..Default::default()
+        })
         .await
         .expect("filter");
     assert!(!follow_ups.leads.is_empty());
@@ -90,13 +150,28 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
     // Server down: the sync fails as "network", the session and the cached leads stay.
     let addr = server.addr();
     server.stop().await.expect("stop server");
-    let status = shell.sync_now().await.expect("a failed pull is reported in the status");
-    assert_eq!(status.last_error.as_ref().map(|e| e.code), Some(ErrorCode::Network), "{status:?}");
+    let status = shell
+        .sync_now()
+        .await
+        .expect("a failed pull is reported in the status");
+    assert_eq!(
+        status.last_error.as_ref().map(|e| e.code),
+        Some(ErrorCode::Network),
+        "{status:?}"
+    );
     assert!(status.signed_in && status.lead_count == expected);
 
     // Back with another signing key: the old token is refused, the session ends, the user must sign in.
-    let server = start(server_dir.path(), addr, "a second signing secret, also 32 bytes or more").await;
-    assert_eq!(shell.sync_now().await.expect_err("token refused").code, ErrorCode::SessionExpired);
+    let server = start(
+        server_dir.path(),
+        addr,
+        "a second signing secret, also 32 bytes or more",
+    )
+    .await;
+    assert_eq!(
+        shell.sync_now().await.expect_err("token refused").code,
+        ErrorCode::SessionExpired
+    );
     let status = shell.status().await.expect("status");
     assert!(!status.signed_in && status.lead_count == expected, "{status:?}");
     assert_eq!(status.last_error.map(|e| e.code), Some(ErrorCode::SessionExpired));
@@ -120,8 +195,19 @@ async fn a_damaged_cache_is_reported_not_replaced() {
     let shell = Shell::open(app_dir.path());
     let err = shell.status().await.expect_err("a damaged cache");
     assert_eq!(err.code, ErrorCode::Storage);
-    assert!(err.message.contains("damaged") || err.message.contains("not a Leadline"), "{}", err.message);
-    let err = shell.list_leads(ListLeadsArgs::default()).await.expect_err("a damaged cache");
+    assert!(
+        err.message.contains("damaged") || err.message.contains("not a Leadline"),
+        "{}",
+        err.message
+    );
+    let err = shell
+        .list_leads(ListLeadsArgs::default())
+        .await
+        .expect_err("a damaged cache");
     assert_eq!(err.code, ErrorCode::Storage);
-    assert_eq!(std::fs::read(&cache).expect("read"), junk, "the file must be left untouched");
+    assert_eq!(
+        std::fs::read(&cache).expect("read"),
+        junk,
+        "the file must be left untouched"
+    );
 }

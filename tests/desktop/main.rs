@@ -248,5 +248,27 @@ async fn drive(client: &Client, expected: u64, needle_name: &str) -> Result<(), 
             .map(|_| ()))
     })
     .await;
+
+    // Sync now: pulls again (nothing changed on the server), ends without an error, keeps the count.
+    search.clear().await.map_err(|e| e.to_string())?;
+    let button = client
+        .find(Locator::Css("[data-testid=sync-now]"))
+        .await
+        .map_err(|e| e.to_string())?;
+    button.click().await.map_err(|e| e.to_string())?;
+    eventually("the sync to finish", || async {
+        let idle = client
+            .find(Locator::Css("[data-testid=sync-now]"))
+            .await?
+            .is_enabled()
+            .await?;
+        let count = text_of(client, "[data-testid=lead-count]").await?;
+        Ok((idle && count.as_deref() == Some(expected.to_string().as_str())).then_some(()))
+    })
+    .await;
+    let alerts = texts(client, "[role=alert]").await.map_err(|e| e.to_string())?;
+    if !alerts.is_empty() {
+        return Err(format!("Sync now showed an error: {alerts:?}"));
+    }
     Ok(())
 }

@@ -65,8 +65,17 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   }
 
   const busy = syncing || status.syncing;
-  const lastError = syncError ?? (status.last_error ? describeCommandError(status.last_error) : null);
   const offline = status.last_error?.code === "network";
+  const lastError =
+    syncError ??
+    (offline
+      ? {
+          title: "You're offline",
+          detail: "The server can't be reached, so these are the leads saved on this computer. Press Sync now to try again.",
+        }
+      : status.last_error
+        ? describeCommandError(status.last_error)
+        : null);
   const filtered = debouncedSearch !== "" || statusFilter !== "";
   const userName = status.user?.name ?? status.user?.username ?? "";
 
@@ -88,7 +97,7 @@ export function LeadScreen({ api, status, onStatus }: Props) {
           <span className="sync-meta">
             <strong data-testid="lead-count">{status.lead_count}</strong> leads
           </span>
-          <button type="button" className="btn btn-secondary" onClick={syncNow} disabled={busy}>
+          <button type="button" className="btn btn-secondary" onClick={syncNow} disabled={busy} data-testid="sync-now">
             {busy ? "Syncing…" : "Sync now"}
           </button>
         </div>

@@ -66,7 +66,7 @@ it("shows the user's leads and filters them by search", async () => {
 it("shows a sync failure in a banner and the header as offline", async () => {
   const { api } = fakeApi(status({ last_error: { code: "network", message: "cannot reach 127.0.0.1:9" } }));
   render(<App api={api} />);
-  expect((await screen.findByRole("alert")).textContent).toContain("Can't reach the server");
+  expect((await screen.findByRole("alert")).textContent).toContain("You're offline");
   expect(screen.getByTestId("sync-status").textContent).toContain("Offline");
 });
 
