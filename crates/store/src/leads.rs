@@ -12,6 +12,11 @@ use crate::{Store, StoreError};
 /// The most rows one list query returns.
 pub const MAX_PAGE: u32 = 5_000;
 
+/// From this many full-text matches on, a search walks the recency index instead of sorting the matches.
+const MANY_MATCHES: i64 = 2_000;
+const COUNT_MATCHES: &str =
+    "SELECT count(*) FROM (SELECT 1 FROM lead_search WHERE lead_search MATCH ?1 LIMIT 2000)";
+
 /// A lead list filter. Empty fields do not filter. Results are newest-updated first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LeadQuery {
@@ -37,12 +42,30 @@ pub struct StatusCount {
 impl Store {
     /// Leads matching `q`, most recently updated first.
     pub fn list_leads(&self, q: &LeadQuery) -> Result<Vec<Lead>, StoreError> {
+        let fts = q.search.as_deref().and_then(fts_query);
+        // Two plans, picked by how many leads the words match. Few matches: fetch them by rowid and sort
+        // (fast for a phone number or a rare name). Many matches (a common surname): walk the recency index
+        // and keep rows that are in the match set, stopping at the limit instead of sorting thousands.
+        let walk_recency_index = match &fts {
+            Some(m) => {
+                self.conn
+                    .prepare_cached(COUNT_MATCHES)?
+                    .query_row([m], |r| r.get::<_, i64>(0))?
+                    >= MANY_MATCHES
+            }
+            None => false,
+        };
+        let from = if walk_recency_index {
+            "leads l INDEXED BY leads_by_updated"
+        } else {
+            "leads l"
+        };
         let mut sql = format!(
-            "SELECT {} FROM leads l WHERE l.removed = 0",
+            "SELECT {} FROM {from} WHERE l.removed = 0",
             prefixed(LEAD_COLUMNS, "l.")
         );
         let mut args: Vec<Value> = Vec::new();
-        if let Some(m) = q.search.as_deref().and_then(fts_query) {
+        if let Some(m) = fts {
             sql.push_str(" AND l.rowid IN (SELECT rowid FROM lead_search WHERE lead_search MATCH ?)");
             args.push(m.into());
         }
