@@ -285,12 +285,15 @@ impl Agent {
             Err(err) => {
                 warn!(error = %err, "registration failed");
                 self.registered = false;
-                if matches!(
-                    err,
-                    PhoneError::Timeout | PhoneError::Disconnected { .. } | PhoneError::Protocol(_)
-                ) && let Some(conn) = self.conn.take()
+                // After a time-out or garbage the connection is suspect: start over on a fresh
+                // one. After a permanent failure nothing will use it until `register_once`.
+                if (err.is_permanent()
+                    || matches!(
+                        err,
+                        PhoneError::Timeout | PhoneError::Disconnected { .. } | PhoneError::Protocol(_)
+                    ))
+                    && let Some(conn) = self.conn.take()
                 {
-                    // The connection is suspect: start over on a fresh one.
                     conn.close().await;
                 }
             }
