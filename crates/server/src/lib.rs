@@ -301,5 +301,7 @@ pub async fn run(config: &ServeConfig) -> Result<(), ServerError> {
         let _ = out.flush();
     }
     tracing::info!(%addr, db = %state.repo().path().display(), "listening");
+    // Load the phone-number metadata now rather than in the first pull (it takes a moment).
+    tokio::task::spawn_blocking(|| leadline_model::PhoneNumber::parse("+919876543210").is_ok());
     serve(listener, state, shutdown_signal()).await
 }
