@@ -13,11 +13,33 @@ use leadline_server::{RunningServer, ServeConfig, db};
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 pub const SEED: u64 = 7;
 
-/// A data directory under the target dir's tmp, fresh for this process.
+/// Where the test data directories go: kept for the whole run (the seeded one lives in a static), removed
+/// by a later run once they are an hour old.
+fn tmp_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("leadline-server-tests");
+        std::fs::create_dir_all(&root).expect("tmp root");
+        for entry in std::fs::read_dir(&root).expect("read tmp root").flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(3600));
+            if old {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        root
+    })
+}
+
+/// A fresh data directory for this test run.
 pub fn fresh_dir(name: &str) -> PathBuf {
     let dir = tempfile::Builder::new()
         .prefix(&format!("{name}-"))
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .tempdir_in(tmp_root())
         .expect("temp dir");
     dir.keep()
 }
