@@ -55,6 +55,23 @@ impl PhoneNumber {
         Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
+    /// Takes back a number this program stored after [`PhoneNumber::parse`] validated it: checks only the
+    /// E.164 shape (`+`, then 7 to 15 digits, no leading zero), which is far cheaper than parsing.
+    /// Numbers from people or from the network go through [`PhoneNumber::parse`].
+    pub fn from_stored(text: &str) -> Result<Self, PhoneError> {
+        let digits = text.strip_prefix('+').unwrap_or("");
+        let shaped = (7..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0');
+        if shaped {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(PhoneError::Invalid {
+                input: text.chars().take(64).collect(),
+            })
+        }
+    }
+
     /// The E.164 text, e.g. `+919876543210`.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -136,6 +153,25 @@ mod tests {
         assert!(err.to_string().contains("call me maybe"), "{err}");
         let long = "9".repeat(10_000);
         assert!(PhoneNumber::parse(&long).is_err());
+    }
+
+    #[test]
+    fn stored_numbers_are_checked_for_shape_only() {
+        assert_eq!(
+            PhoneNumber::from_stored("+919876543210").map(|n| n.digits().to_owned()),
+            Ok("919876543210".into())
+        );
+        for bad in [
+            "919876543210",
+            "+",
+            "+0123456789",
+            "+91 98765 43210",
+            "+1234",
+            "+1234567890123456",
+            "",
+        ] {
+            assert!(PhoneNumber::from_stored(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

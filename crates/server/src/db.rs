@@ -281,7 +281,7 @@ where
 
 fn get_phone(row: &Row<'_>, idx: usize) -> Result<Option<PhoneNumber>, DbError> {
     let text: Option<String> = row.get(idx)?;
-    text.map(|t| PhoneNumber::parse(&t).map_err(|e| corrupt("lead phone", e)))
+    text.map(|t| PhoneNumber::from_stored(&t).map_err(|e| corrupt("lead phone", e)))
         .transpose()
 }
 

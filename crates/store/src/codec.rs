@@ -43,7 +43,7 @@ where
 }
 
 fn parse_phone(s: &str) -> Result<PhoneNumber, StoreError> {
-    PhoneNumber::parse(s).map_err(|e| StoreError::Invalid(e.to_string()))
+    PhoneNumber::from_stored(s).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 pub(crate) fn json_list(v: &[String]) -> Result<String, StoreError> {

@@ -32,7 +32,7 @@ pub(crate) fn reindex_lead(conn: &Connection, lead_id: &Id) -> Result<(), StoreE
     };
     let mut phones = Vec::new();
     for p in std::iter::once(phone).chain(alternate) {
-        match PhoneNumber::parse(&p) {
+        match PhoneNumber::from_stored(&p) {
             Ok(n) => phones.extend(phone_terms(&n)),
             Err(_) => phones.push(p),
         }
