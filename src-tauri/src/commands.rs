@@ -1,8 +1,8 @@
-//! The Tauri commands: each forwards to [`Shell`] and tells the UI when the status changed.
+//! The Tauri commands: each forwards to [`Shell`]. Status changes reach the UI as events (see `lib.rs`).
 
-use tauri::{AppHandle, Emitter, State};
+use tauri::State;
 
-use crate::api::{AppStatus, CommandError, LeadPage, ListLeadsArgs, LoginArgs, STATUS_EVENT};
+use crate::api::{AppStatus, CommandError, LeadPage, ListLeadsArgs, LoginArgs};
 use crate::shell::Shell;
 
 #[tauri::command]
@@ -11,34 +11,17 @@ pub async fn app_status(shell: State<'_, Shell>) -> Result<AppStatus, CommandErr
 }
 
 #[tauri::command]
-pub async fn login(
-    app: AppHandle,
-    shell: State<'_, Shell>,
-    args: LoginArgs,
-) -> Result<AppStatus, CommandError> {
+pub async fn login(shell: State<'_, Shell>, args: LoginArgs) -> Result<AppStatus, CommandError> {
     tracing::debug!(?args, "login");
-    let status = shell.login(args).await?;
-    emit_status(&app, &status);
-    Ok(status)
+    shell.login(args).await
 }
 
 #[tauri::command]
-pub async fn sync_now(app: AppHandle, shell: State<'_, Shell>) -> Result<AppStatus, CommandError> {
-    let outcome = shell.sync_now().await;
-    // Also on failure: the session may have ended, which the header must show.
-    if let Ok(status) = shell.status().await {
-        emit_status(&app, &status);
-    }
-    outcome
+pub async fn sync_now(shell: State<'_, Shell>) -> Result<AppStatus, CommandError> {
+    shell.sync_now().await
 }
 
 #[tauri::command]
 pub async fn list_leads(shell: State<'_, Shell>, query: ListLeadsArgs) -> Result<LeadPage, CommandError> {
     shell.list_leads(query).await
-}
-
-pub fn emit_status(app: &AppHandle, status: &AppStatus) {
-    if let Err(e) = app.emit(STATUS_EVENT, status) {
-        tracing::warn!(error = %e, "cannot emit the status event");
-    }
 }

@@ -17,11 +17,11 @@ mod token;
 
 use std::path::PathBuf;
 
-use tauri::Manager;
+use tauri::{Emitter, Manager};
 
 pub use shell::{CACHE_FILE, Shell};
 
-use crate::api::LoginArgs;
+use crate::api::{LoginArgs, STATUS_EVENT};
 
 /// Starts the app; returns when its last window closes.
 pub fn run() {
@@ -36,7 +36,14 @@ pub fn run() {
         .setup(|app| {
             let data_dir = data_dir(app.handle())?;
             tracing::info!(data_dir = %data_dir.display(), "starting");
-            app.manage(Shell::open(&data_dir));
+            let shell = Shell::open(&data_dir);
+            let emitter = app.handle().clone();
+            shell.on_status(move |status| {
+                if let Err(e) = emitter.emit(STATUS_EVENT, status) {
+                    tracing::warn!(error = %e, "cannot emit the status event");
+                }
+            });
+            app.manage(shell);
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { start(handle).await });
             Ok(())
@@ -54,21 +61,8 @@ async fn start(app: tauri::AppHandle) {
     if let Err(e) = shell.restore_session().await {
         tracing::warn!(error = %e.message, "cannot restore the previous session");
     }
-    let Some(args) = auto_login_args() else {
-        return;
-    };
-    tracing::info!(user = %args.username, server = %args.server_url, "signing in from the environment");
-    shell.set_syncing(true);
-    if let Ok(status) = shell.status().await {
-        commands::emit_status(&app, &status);
-    }
-    if let Err(e) = shell.login(args).await {
-        tracing::warn!(error = %e.message, "automatic sign-in failed");
-        shell.record_error(e);
-    }
-    match shell.status().await {
-        Ok(status) => commands::emit_status(&app, &status),
-        Err(e) => tracing::error!(error = %e.message, "cannot read the status"),
+    if let Some(args) = auto_login_args() {
+        shell.auto_login(args).await;
     }
 }
 

@@ -3,7 +3,7 @@
 //! their errors into [`CommandError`]s.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use leadline_store::{LeadQuery, Store, StoreError};
 use leadline_sync::{Client, SyncError};
@@ -37,7 +37,11 @@ pub struct Shell {
     /// Held for the length of a sign-in or sync, so two never run at once.
     sync_gate: tokio::sync::Mutex<()>,
     tokens: Arc<TokenVault>,
+    /// Told every status change (the app emits it to the UI as an event).
+    notifier: OnceLock<Notifier>,
 }
+
+type Notifier = Box<dyn Fn(AppStatus) + Send + Sync>;
 
 impl Shell {
     /// Opens (or creates) the cache in `data_dir`. Never fails: a broken cache is reported by the commands.
@@ -51,6 +55,26 @@ impl Shell {
             activity: Mutex::new(Activity::default()),
             sync_gate: tokio::sync::Mutex::new(()),
             tokens: Arc::default(),
+            notifier: OnceLock::new(),
+        }
+    }
+
+    /// Calls `f` with the new status whenever a sign-in or sync starts or ends. Set once; later calls are
+    /// ignored.
+    pub fn on_status(&self, f: impl Fn(AppStatus) + Send + Sync + 'static) {
+        if self.notifier.set(Box::new(f)).is_err() {
+            tracing::warn!("a status listener is already set");
+        }
+    }
+
+    /// Tells the listener the current status. Must not be called while holding the store lock.
+    async fn notify(&self) {
+        let Some(notifier) = self.notifier.get() else {
+            return;
+        };
+        match self.status().await {
+            Ok(status) => notifier(status),
+            Err(e) => tracing::warn!(error = %e.message, "cannot read the status to report it"),
         }
     }
 
@@ -163,6 +187,7 @@ impl Shell {
     /// Runs one pull; records its outcome in the activity and returns its error, if any.
     async fn pull(&self, client: &Client) -> Option<CommandError> {
         self.activity().syncing = true;
+        self.notify().await;
         let outcome = match self.store() {
             Ok(store) => {
                 let mut store = store.lock().await;
@@ -204,6 +229,7 @@ impl Shell {
         if let Some(session) = ended {
             self.blocking_vault(move |v| v.forget(&session.account)).await;
         }
+        self.notify().await;
         error
     }
 
@@ -228,16 +254,21 @@ impl Shell {
         })
     }
 
-    /// Marks a sign-in as running (for the status the UI sees while the auto sign-in works).
-    pub fn set_syncing(&self, syncing: bool) {
-        self.activity().syncing = syncing;
-    }
-
-    /// Records a failure of a step that has no caller to return it to (the auto sign-in).
-    pub fn record_error(&self, error: CommandError) {
-        let mut activity = self.activity();
-        activity.syncing = false;
-        activity.last_error = Some(error);
+    /// The sign-in the app does at startup when the environment names an account: like [`Shell::login`],
+    /// but a failure is kept in the status (for the sign-in screen) since no caller waits for it.
+    pub async fn auto_login(&self, args: LoginArgs) {
+        tracing::info!(user = %args.username, server = %args.server_url, "signing in from the environment");
+        self.activity().syncing = true;
+        self.notify().await;
+        if let Err(e) = self.login(args).await {
+            tracing::warn!(error = %e.message, "automatic sign-in failed");
+            {
+                let mut activity = self.activity();
+                activity.syncing = false;
+                activity.last_error = Some(e);
+            }
+            self.notify().await;
+        }
     }
 
     /// Keyring calls may block on D-Bus; keep them off the async workers. `None` if the call panicked.

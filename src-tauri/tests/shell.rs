@@ -59,6 +59,11 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
     let url = server.base_url();
     let app_dir = tempfile::tempdir().expect("temp dir");
     let shell = Shell::open(app_dir.path());
+    let reported = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let reported = reported.clone();
+        shell.on_status(move |s| reported.lock().unwrap().push(s));
+    }
 
     let status = shell.status().await.expect("status");
     assert!(
@@ -106,6 +111,19 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
         "{status:?}"
     );
     assert!(app_dir.path().join(CACHE_FILE).is_file());
+    // The UI heard of it twice: signed in and syncing (so it can show the list filling), then done.
+    {
+        let reported = reported.lock().unwrap();
+        let syncing = reported
+            .iter()
+            .position(|s| s.signed_in && s.syncing)
+            .expect("a signed-in, syncing status");
+        let last = reported.last().expect("statuses");
+        assert!(
+            syncing < reported.len() - 1 && !last.syncing && last.lead_count == expected,
+            "{reported:?}"
+        );
+    }
 
     let all = shell.list_leads(ListLeadsArgs::default()).await.expect("list");
     assert_eq!(
