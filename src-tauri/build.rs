@@ -19,6 +19,7 @@ fn main() {
 }
 
 fn build_ui(ui: &Path) -> Result<(), String> {
+    // Inputs only: listing an output (ui/dist) or a path that does not exist would rebuild every time.
     for input in [
         "src",
         "index.html",
@@ -26,8 +27,6 @@ fn build_ui(ui: &Path) -> Result<(), String> {
         "package-lock.json",
         "vite.config.ts",
         "tsconfig.json",
-        "public",
-        "dist/index.html",
     ] {
         println!("cargo:rerun-if-changed={}", ui.join(input).display());
     }
