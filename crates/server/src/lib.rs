@@ -255,19 +255,21 @@ impl RunningServer {
     }
 }
 
-/// Opens the state, binds `config.listen` and serves in a background task until [`RunningServer::stop`].
-pub async fn start(config: &ServeConfig) -> Result<RunningServer, ServerError> {
+/// Opens the state and binds `config.listen`; answers the real address (port 0 picks one).
+async fn open_and_bind(config: &ServeConfig) -> Result<(AppState, TcpListener, SocketAddr), ServerError> {
     let state = AppState::open(config).await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+    let bind_error = |source| ServerError::Bind {
         addr: config.listen,
         source,
-    })?;
+    };
+    let listener = TcpListener::bind(config.listen).await.map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    Ok((state, listener, addr))
+}
+
+/// Opens the state, binds `config.listen` and serves in a background task until [`RunningServer::stop`].
+pub async fn start(config: &ServeConfig) -> Result<RunningServer, ServerError> {
+    let (state, listener, addr) = open_and_bind(config).await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, state.clone(), async move {
         let _ = rx.await;
@@ -283,17 +285,7 @@ pub async fn start(config: &ServeConfig) -> Result<RunningServer, ServerError> {
 /// What the binary runs: open, bind, print `listening on http://ADDR` to stdout, serve until SIGINT or
 /// SIGTERM.
 pub async fn run(config: &ServeConfig) -> Result<(), ServerError> {
-    let state = AppState::open(config).await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-        addr: config.listen,
-        source,
-    })?;
+    let (state, listener, addr) = open_and_bind(config).await?;
     {
         let mut out = std::io::stdout().lock();
         // Tests and scripts read this line to learn the port; a closed stdout must not stop the server.
