@@ -33,6 +33,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Node.js 20.19+ for Vite: Debian 12 ships 18. The npm registry's `node` package brings a newer build.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+    log "Node.js $(node --version 2>/dev/null || echo none) is too old for the UI build; installing Node.js 22 from npm"
+    as_root npm install --global --no-audit --no-fund --loglevel=error node@22
+    hash -r
+fi
+
 # Rust: the stable toolchain by rustup, with rustfmt and clippy.
 export PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v cargo >/dev/null; then
