@@ -320,7 +320,7 @@ fn sync_failure(e: SyncError) -> CommandError {
             ErrorCode::InvalidCredentials,
             "The username or password is wrong.",
         ),
-        SyncError::Unauthorized => CommandError::new(
+        SyncError::Unauthorized | SyncError::SessionEnded => CommandError::new(
             ErrorCode::SessionExpired,
             "Your session has ended; sign in again to sync.",
         ),

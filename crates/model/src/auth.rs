@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::User;
+use crate::{Id, Timestamp, User};
 
 /// `POST /api/v1/auth/login` body.
 #[derive(Clone, Serialize, Deserialize)]
@@ -31,6 +31,13 @@ pub struct LoginResponse {
     /// Seconds until the access token expires.
     pub expires_in: i64,
     pub user: User,
+    /// The rotating refresh token of this device session (see [`RefreshRequest`]). Single use: each refresh
+    /// answers a new one, and presenting a used one again ends the session.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: i64,
+    /// The device session the tokens belong to.
+    pub session_id: Id,
 }
 
 impl std::fmt::Debug for LoginResponse {
@@ -39,8 +46,59 @@ impl std::fmt::Debug for LoginResponse {
             .field("access_token", &"<redacted>")
             .field("expires_in", &self.expires_in)
             .field("user", &self.user)
+            .field("refresh_token", &"<redacted>")
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .field("session_id", &self.session_id)
             .finish()
     }
+}
+
+/// `POST /api/v1/auth/refresh` body: trades a refresh token for a new access + refresh token pair (a
+/// [`LoginResponse`]). The presented token is used up.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("refresh_token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `POST /api/v1/auth/logout` body (optional when the request carries a Bearer access token): ends the
+/// session the refresh token belongs to.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct LogoutRequest {
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for LogoutRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogoutRequest")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// One device session of a user, as `GET /api/v1/users/{id}/sessions` lists it (never its tokens).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: Id,
+    pub user_id: Id,
+    pub device_id: Option<String>,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    /// `logout`, `refresh_reused`, `revoked_by:<user id>` …
+    pub revoke_reason: Option<String>,
 }
 
 /// The body of every error answer of the API: a machine-readable code and a message for people.

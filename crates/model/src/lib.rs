@@ -13,7 +13,7 @@ pub mod lead;
 pub mod sync;
 pub mod user;
 
-pub use auth::{LoginRequest, LoginResponse};
+pub use auth::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, SessionInfo};
 pub use call::{CallDirection, CallLog, FollowUp, FollowUpSpec};
 pub use disposition::{Disposition, DispositionCategory, default_catalogue};
 pub use enums::ParseEnumError;

@@ -2,19 +2,21 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use leadline_model::auth::ApiError;
 use leadline_model::sync::{Cursor, PROTOCOL_VERSION, PullPage};
-use leadline_model::{LoginRequest, LoginResponse, User};
+use leadline_model::{
+    Id, LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, Role, SessionInfo, Timestamp, User,
+};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::{DUMMY_HASH, verify_password};
+use crate::auth::{DUMMY_HASH, new_refresh_token, refresh_token_hash, verify_password};
 use crate::cursor;
-use crate::db::{DbError, Scope};
+use crate::db::{DbError, Rotation, Scope};
 
 /// Page size of `GET /api/v1/sync/pull` when the client names none.
 pub const DEFAULT_PULL_LIMIT: u32 = 500;
@@ -28,6 +30,14 @@ pub enum ApiFailure {
     Unauthorized,
     #[error("wrong username or password")]
     InvalidCredentials,
+    #[error("unknown, expired or revoked refresh token; sign in again")]
+    InvalidRefresh,
+    #[error("this refresh token was already used; the session is ended, sign in again")]
+    RefreshReused,
+    #[error("not allowed for your role")]
+    Forbidden,
+    #[error("no such {0}")]
+    Missing(&'static str),
     #[error("bad cursor: {0}")]
     BadCursor(#[from] cursor::CursorError),
     #[error("{message}")]
@@ -45,6 +55,10 @@ impl IntoResponse for ApiFailure {
         let (status, code) = match &self {
             ApiFailure::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiFailure::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiFailure::InvalidRefresh => (StatusCode::UNAUTHORIZED, "invalid_refresh"),
+            ApiFailure::RefreshReused => (StatusCode::UNAUTHORIZED, "refresh_reused"),
+            ApiFailure::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiFailure::Missing(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiFailure::BadCursor(_) => (StatusCode::BAD_REQUEST, "bad_cursor"),
             ApiFailure::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
             ApiFailure::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -74,7 +88,9 @@ impl IntoResponse for ApiFailure {
 }
 
 /// The signed-in user of a request, from its `Authorization: Bearer` token. The user is re-read from the
-/// database, so a deleted user's tokens stop working and role changes apply at once.
+/// database, so a deleted user's tokens stop working and role changes apply at once; and when the token
+/// names a device session (`sid`), the session must not be revoked — one primary-key lookup per request,
+/// so a revoked session's access tokens stop at once rather than at their expiry.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub User);
 
@@ -82,26 +98,37 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiFailure;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiFailure::Unauthorized)?;
-        let (scheme, token) = value.trim().split_once(' ').ok_or(ApiFailure::Unauthorized)?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(ApiFailure::Unauthorized);
-        }
-        let (id, _claims) = state.keys().verify(token.trim()).map_err(|e| {
-            tracing::info!(reason = %e, "access token refused");
-            ApiFailure::Unauthorized
-        })?;
-        let user = state
-            .repo()
-            .user_by_id(id)
-            .await?
-            .ok_or(ApiFailure::Unauthorized)?;
-        Ok(AuthUser(user))
+        authenticate(&parts.headers, state)
+            .await
+            .map(|(user, _)| AuthUser(user))
     }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The user and session (when the token names one) of a request's bearer token.
+async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<(User, Option<Id>), ApiFailure> {
+    let token = bearer_token(headers).ok_or(ApiFailure::Unauthorized)?;
+    let (id, claims) = state.keys().verify(token).map_err(|e| {
+        tracing::info!(reason = %e, "access token refused");
+        ApiFailure::Unauthorized
+    })?;
+    let session_id = claims
+        .sid
+        .as_deref()
+        .map(Id::parse_str)
+        .transpose()
+        .map_err(|_| ApiFailure::Unauthorized)?;
+    let user = state
+        .repo()
+        .authenticate(id, session_id)
+        .await?
+        .ok_or(ApiFailure::Unauthorized)?;
+    Ok((user, session_id))
 }
 
 /// `GET /healthz`: 200 `{"status":"ok"}` when the database answers, else 503.
@@ -127,10 +154,7 @@ pub async fn login(
     State(state): State<AppState>,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<LoginResponse>, ApiFailure> {
-    let Json(req) = body.map_err(|e| ApiFailure::BadRequest {
-        code: "bad_request",
-        message: e.body_text(),
-    })?;
+    let Json(req) = body.map_err(|e| bad_json(&e))?;
     let record = state.repo().user_by_username(req.username.trim()).await?;
     let hash = match &record {
         Some(r) => r.password_hash.clone(),
@@ -153,17 +177,205 @@ pub async fn login(
         }
     };
     let now = chrono::Utc::now();
+    let refresh_token = new_refresh_token();
+    let device_id = req
+        .device_id
+        .map(|d| d.trim().chars().take(200).collect::<String>())
+        .filter(|d| !d.is_empty());
+    let session = state
+        .repo()
+        .create_session(
+            user.id,
+            device_id,
+            refresh_token_hash(&refresh_token),
+            now,
+            refresh_expiry(&state, now),
+        )
+        .await?;
+    tracing::info!(user_id = %user.id, role = %user.role, session_id = %session.id,
+        device_id = ?session.device_id, "signed in");
+    token_pair(&state, user, &session, refresh_token, now)
+}
+
+fn refresh_expiry(state: &AppState, now: Timestamp) -> Timestamp {
+    let ttl = chrono::Duration::from_std(state.keys().refresh_ttl()).unwrap_or(chrono::Duration::days(30));
+    now.checked_add_signed(ttl).unwrap_or(now)
+}
+
+fn token_pair(
+    state: &AppState,
+    user: User,
+    session: &SessionInfo,
+    refresh_token: String,
+    now: Timestamp,
+) -> Result<Json<LoginResponse>, ApiFailure> {
     let access_token = state
         .keys()
-        .issue(&user, now)
+        .issue_for(&user, session.id, now)
         .map_err(|e| ApiFailure::Internal(e.to_string()))?;
-    tracing::info!(user_id = %user.id, role = %user.role, device_id = ?req.device_id, "signed in");
     Ok(Json(LoginResponse {
         access_token,
         token_type: "Bearer".to_owned(),
         expires_in: i64::try_from(state.keys().ttl().as_secs()).unwrap_or(i64::MAX),
         user,
+        refresh_token,
+        refresh_expires_in: (session.expires_at - now).num_seconds().max(0),
+        session_id: session.id,
     }))
+}
+
+fn bad_json(e: &JsonRejection) -> ApiFailure {
+    ApiFailure::BadRequest {
+        code: "bad_request",
+        message: e.body_text(),
+    }
+}
+
+/// `POST /api/v1/auth/refresh {refresh_token}`: trades a current refresh token for a new access + refresh
+/// token pair of the same session. A token already traded (reuse: stolen, or replayed) ends the session
+/// — every token of the family stops working — and answers 401 `refresh_reused`; an unknown, expired or
+/// revoked one answers 401 `invalid_refresh`.
+pub async fn refresh(
+    State(state): State<AppState>,
+    body: Result<Json<RefreshRequest>, JsonRejection>,
+) -> Result<Json<LoginResponse>, ApiFailure> {
+    let Json(req) = body.map_err(|e| bad_json(&e))?;
+    let now = chrono::Utc::now();
+    let next = new_refresh_token();
+    let outcome = state
+        .repo()
+        .rotate_refresh(
+            refresh_token_hash(req.refresh_token.trim()),
+            refresh_token_hash(&next),
+            now,
+            refresh_expiry(&state, now),
+        )
+        .await?;
+    match outcome {
+        Rotation::Rotated { session, user } => {
+            tracing::debug!(user_id = %user.id, session_id = %session.id, "refreshed");
+            token_pair(&state, *user, &session, next, now)
+        }
+        Rotation::Reused { session_id } => {
+            tracing::warn!(%session_id, "refresh token reused; session revoked");
+            Err(ApiFailure::RefreshReused)
+        }
+        Rotation::Invalid => Err(ApiFailure::InvalidRefresh),
+    }
+}
+
+/// `POST /api/v1/auth/logout`: ends the session of the request's Bearer access token, or of the refresh
+/// token in the body (either suffices; an expired access token does not, send the refresh token then).
+/// 204 when a session was found (even if it had ended already), else 401.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<LogoutRequest>, JsonRejection>,
+) -> Result<StatusCode, ApiFailure> {
+    let from_body = match body {
+        Ok(Json(LogoutRequest {
+            refresh_token: Some(token),
+        })) => {
+            state
+                .repo()
+                .session_id_by_refresh_hash(refresh_token_hash(token.trim()))
+                .await?
+        }
+        _ => None,
+    };
+    let session_id = match from_body {
+        Some(id) => id,
+        None => match authenticate(&headers, &state).await? {
+            (_, Some(id)) => id,
+            (_, None) => {
+                return Err(ApiFailure::BadRequest {
+                    code: "no_session",
+                    message: "this access token belongs to no session".to_owned(),
+                });
+            }
+        },
+    };
+    state
+        .repo()
+        .revoke_session(session_id, "logout".to_owned(), chrono::Utc::now())
+        .await?;
+    tracing::info!(%session_id, "signed out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether `actor` may see and revoke the sessions of `target`: their own; an admin anyone's; a
+/// supervisor those of their team's members.
+fn may_manage_sessions(actor: &User, target: &User) -> bool {
+    actor.id == target.id
+        || actor.role == Role::Admin
+        || (actor.role == Role::Supervisor && actor.team.is_some() && actor.team == target.team)
+}
+
+fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
+    Id::parse_str(text.trim()).map_err(|_| ApiFailure::BadRequest {
+        code: "bad_id",
+        message: format!("{what} must be a UUID"),
+    })
+}
+
+/// `GET /api/v1/users/{id}/sessions`: the user's device sessions, newest first (never their tokens).
+/// A telecaller may list only their own; a supervisor their team's; an admin anyone's.
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Path(user_id): Path<String>,
+) -> Result<Json<Vec<SessionInfo>>, ApiFailure> {
+    let user_id = parse_path_id(&user_id, "user id")?;
+    if actor.role == Role::Telecaller && actor.id != user_id {
+        return Err(ApiFailure::Forbidden);
+    }
+    let target = state
+        .repo()
+        .user_by_id(user_id)
+        .await?
+        .ok_or(ApiFailure::Missing("user"))?;
+    if !may_manage_sessions(&actor, &target) {
+        return Err(ApiFailure::Forbidden);
+    }
+    Ok(Json(state.repo().sessions_of_user(user_id).await?))
+}
+
+/// `POST /api/v1/sessions/{id}/revoke`: ends a device session (its access tokens stop at once, its refresh
+/// token is refused). Same permissions as listing; answers the session as it now is.
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    AuthUser(actor): AuthUser,
+    Path(session_id): Path<String>,
+) -> Result<Json<SessionInfo>, ApiFailure> {
+    let session_id = parse_path_id(&session_id, "session id")?;
+    let session = state
+        .repo()
+        .session_by_id(session_id)
+        .await?
+        .ok_or(ApiFailure::Missing("session"))?;
+    if actor.role == Role::Telecaller && actor.id != session.user_id {
+        return Err(ApiFailure::Forbidden);
+    }
+    let target = state
+        .repo()
+        .user_by_id(session.user_id)
+        .await?
+        .ok_or(ApiFailure::Missing("user"))?;
+    if !may_manage_sessions(&actor, &target) {
+        return Err(ApiFailure::Forbidden);
+    }
+    let now = chrono::Utc::now();
+    state
+        .repo()
+        .revoke_session(session_id, format!("revoked_by:{}", actor.id), now)
+        .await?;
+    tracing::info!(%session_id, by = %actor.id, "session revoked");
+    state
+        .repo()
+        .session_by_id(session_id)
+        .await?
+        .map(Json)
+        .ok_or(ApiFailure::Missing("session"))
 }
 
 /// Query of `GET /api/v1/sync/pull`, read as text so that a bad value gets a typed error.

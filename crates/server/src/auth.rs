@@ -63,6 +63,33 @@ pub struct Claims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// The device session the token belongs to (hyphenated id). Tokens from `auth/login` and
+    /// `auth/refresh` always carry it, and a request whose session is revoked is refused. Tokens minted
+    /// in-process without a session ([`TokenKeys::issue`], tests and benchmarks) have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+/// Refresh tokens live this long unless configured otherwise.
+pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A new refresh token: 256 random bits, base64url without padding (43 characters).
+pub fn new_refresh_token() -> String {
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw)
+}
+
+/// What the database keeps of a refresh token: its SHA-256, hex.
+pub fn refresh_token_hash(token: &str) -> String {
+    use sha2::Digest;
+    use std::fmt::Write;
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Shortest accepted HS256 secret.
@@ -75,12 +102,14 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    refresh_ttl: Duration,
 }
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenKeys")
             .field("ttl", &self.ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -106,7 +135,19 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl,
+            refresh_ttl: DEFAULT_REFRESH_TTL,
         })
+    }
+
+    /// The same keys with another refresh-token lifetime.
+    pub fn with_refresh_ttl(mut self, refresh_ttl: Duration) -> Self {
+        self.refresh_ttl = refresh_ttl;
+        self
+    }
+
+    /// How long a refresh token lives (each refresh starts a new period).
+    pub fn refresh_ttl(&self) -> Duration {
+        self.refresh_ttl
     }
 
     /// How long an access token lives.
@@ -114,14 +155,25 @@ impl TokenKeys {
         self.ttl
     }
 
-    /// A signed access token for `user`, valid from `now` for the TTL.
+    /// A signed access token for `user`, valid from `now` for the TTL, bound to no session (it cannot be
+    /// revoked before it expires): for tests, benchmarks and tools. Sign-in uses [`TokenKeys::issue_for`].
     pub fn issue(&self, user: &User, now: Timestamp) -> Result<String, AuthError> {
+        self.sign(user, None, now)
+    }
+
+    /// A signed access token for `user` in device session `session_id`, valid from `now` for the TTL.
+    pub fn issue_for(&self, user: &User, session_id: Id, now: Timestamp) -> Result<String, AuthError> {
+        self.sign(user, Some(session_id), now)
+    }
+
+    fn sign(&self, user: &User, session_id: Option<Id>, now: Timestamp) -> Result<String, AuthError> {
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
         let claims = Claims {
             sub: user.id.hyphenated().to_string(),
             role: user.role,
             iat: now.timestamp(),
             exp: now.timestamp().saturating_add(ttl),
+            sid: session_id.map(|s| s.hyphenated().to_string()),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AuthError::Sign(e.to_string()))

@@ -11,13 +11,14 @@ use std::sync::LazyLock;
 use chrono::SecondsFormat;
 use deadpool_sqlite::{Hook, HookError, Runtime};
 use include_dir::{Dir, include_dir};
+use leadline_model::SessionInfo;
 use leadline_model::sync::Change;
 use leadline_model::{
     CallLog, Disposition, FollowUp, FollowUpSpec, Id, Lead, PhoneNumber, Role, Timestamp, User,
     default_catalogue,
 };
 use rusqlite::types::ToSql;
-use rusqlite::{Connection, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use rusqlite_migration::Migrations;
 
 /// The database file inside a data directory.
@@ -715,5 +716,245 @@ impl Repo {
     ) -> Result<Lead, DbError> {
         self.interact(move |c| assign_lead(c, &lead_id, assignee.as_ref(), &now))
             .await
+    }
+}
+
+// ---- Device sessions and refresh tokens ----
+
+const SESSION_COLS: &str =
+    "id, user_id, device_id, created_at, last_used_at, expires_at, revoked_at, revoke_reason";
+
+fn session_from_row(row: &Row<'_>) -> Result<SessionInfo, DbError> {
+    Ok(SessionInfo {
+        id: get_id(row, 0, "session id")?,
+        user_id: get_id(row, 1, "session user")?,
+        device_id: row.get(2)?,
+        created_at: get_ts(row, 3, "session created_at")?,
+        last_used_at: get_ts(row, 4, "session last_used_at")?,
+        expires_at: get_ts(row, 5, "session expires_at")?,
+        revoked_at: get_opt_ts(row, 6, "session revoked_at")?,
+        revoke_reason: row.get(7)?,
+    })
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now used, and the session's current token is the new one.
+    Rotated {
+        session: Box<SessionInfo>,
+        user: Box<User>,
+    },
+    /// The token had been rotated away already: its whole session (token family) is now revoked.
+    Reused { session_id: Id },
+    /// Unknown, expired, or of a revoked session.
+    Invalid,
+}
+
+/// Starts a device session whose current refresh token has hash `refresh_hash`.
+pub fn create_session(
+    conn: &Connection,
+    user_id: &Id,
+    device_id: Option<&str>,
+    refresh_hash: &str,
+    now: &Timestamp,
+    expires_at: &Timestamp,
+) -> Result<SessionInfo, DbError> {
+    let id = leadline_model::new_id();
+    conn.execute(
+        "INSERT INTO sessions (id, user_id, device_id, family_id, refresh_hash, created_at, last_used_at,
+                               expires_at)
+         VALUES (?1, ?2, ?3, ?1, ?4, ?5, ?5, ?6)",
+        params![
+            id_text(&id),
+            id_text(user_id),
+            device_id,
+            refresh_hash,
+            ts(now),
+            ts(expires_at)
+        ],
+    )?;
+    session_by_id(conn, &id)?.ok_or(DbError::NotFound("session"))
+}
+
+/// A session by id.
+pub fn session_by_id(conn: &Connection, id: &Id) -> Result<Option<SessionInfo>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {SESSION_COLS} FROM sessions WHERE id = ?1"))?;
+    let mut rows = stmt.query([id_text(id)])?;
+    rows.next()?.map(session_from_row).transpose()
+}
+
+/// A user's sessions, newest first.
+pub fn sessions_of_user(conn: &Connection, user_id: &Id) -> Result<Vec<SessionInfo>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC, id DESC"
+    ))?;
+    let mut rows = stmt.query([id_text(user_id)])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(session_from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// Revokes a session (no-op when already revoked); true when this call revoked it.
+pub fn revoke_session(conn: &Connection, id: &Id, reason: &str, now: &Timestamp) -> Result<bool, DbError> {
+    let n = conn.execute(
+        "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id_text(id), ts(now), reason],
+    )?;
+    Ok(n > 0)
+}
+
+/// The session a refresh token (current or already used) belongs to.
+pub fn session_id_by_refresh_hash(conn: &Connection, hash: &str) -> Result<Option<Id>, DbError> {
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT id FROM sessions WHERE refresh_hash = ?1
+             UNION ALL SELECT session_id FROM used_refresh_tokens WHERE hash = ?1 LIMIT 1",
+            [hash],
+            |r| r.get(0),
+        )
+        .optional()?;
+    text.map(|t| Id::parse_str(&t).map_err(|e| corrupt("session id", format!("{t:?}: {e}"))))
+        .transpose()
+}
+
+/// Presents refresh token `hash`: rotates it to `new_hash` (the session then expires at `new_expires_at`),
+/// or detects reuse and revokes the token's session. One transaction, so two concurrent refreshes with
+/// the same token cannot both rotate.
+pub fn rotate_refresh(
+    conn: &mut Connection,
+    hash: &str,
+    new_hash: &str,
+    now: &Timestamp,
+    new_expires_at: &Timestamp,
+) -> Result<Rotation, DbError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE refresh_hash = ?1"
+        ))?;
+        let mut rows = stmt.query([hash])?;
+        rows.next()?.map(session_from_row).transpose()?
+    };
+    let outcome = match current {
+        Some(session) => {
+            if session.revoked_at.is_some() || session.expires_at <= *now {
+                Rotation::Invalid
+            } else {
+                let Some(user) = user_by_id(&tx, &session.user_id)? else {
+                    return Ok(Rotation::Invalid);
+                };
+                tx.execute(
+                    "INSERT INTO used_refresh_tokens (hash, session_id, used_at) VALUES (?1, ?2, ?3)",
+                    params![hash, id_text(&session.id), ts(now)],
+                )?;
+                tx.execute(
+                    "UPDATE sessions SET refresh_hash = ?2, last_used_at = ?3, expires_at = ?4 WHERE id = ?1",
+                    params![id_text(&session.id), new_hash, ts(now), ts(new_expires_at)],
+                )?;
+                let session = session_by_id(&tx, &session.id)?.ok_or(DbError::NotFound("session"))?;
+                Rotation::Rotated {
+                    session: Box::new(session),
+                    user: Box::new(user.user),
+                }
+            }
+        }
+        None => {
+            let used: Option<String> = tx
+                .query_row(
+                    "SELECT session_id FROM used_refresh_tokens WHERE hash = ?1",
+                    [hash],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match used {
+                Some(text) => {
+                    let session_id =
+                        Id::parse_str(&text).map_err(|e| corrupt("session id", format!("{text:?}: {e}")))?;
+                    revoke_session(&tx, &session_id, "refresh_reused", now)?;
+                    Rotation::Reused { session_id }
+                }
+                None => Rotation::Invalid,
+            }
+        }
+    };
+    tx.commit()?;
+    Ok(outcome)
+}
+
+/// The user of an access token, when the user exists and the token's session (if it names one) belongs to
+/// them and is not revoked. One connection, two primary-key lookups.
+pub fn authenticate(
+    conn: &Connection,
+    user_id: &Id,
+    session_id: Option<&Id>,
+) -> Result<Option<User>, DbError> {
+    if let Some(sid) = session_id {
+        let active: Option<String> = conn
+            .prepare_cached("SELECT user_id FROM sessions WHERE id = ?1 AND revoked_at IS NULL")?
+            .query_row([id_text(sid)], |r| r.get(0))
+            .optional()?;
+        if active.as_deref() != Some(id_text(user_id).as_str()) {
+            return Ok(None);
+        }
+    }
+    Ok(user_by_id(conn, user_id)?.map(|r| r.user))
+}
+
+impl Repo {
+    pub async fn create_session(
+        &self,
+        user_id: Id,
+        device_id: Option<String>,
+        refresh_hash: String,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<SessionInfo, DbError> {
+        self.interact(move |c| {
+            create_session(
+                c,
+                &user_id,
+                device_id.as_deref(),
+                &refresh_hash,
+                &now,
+                &expires_at,
+            )
+        })
+        .await
+    }
+
+    pub async fn rotate_refresh(
+        &self,
+        hash: String,
+        new_hash: String,
+        now: Timestamp,
+        new_expires_at: Timestamp,
+    ) -> Result<Rotation, DbError> {
+        self.interact(move |c| rotate_refresh(c, &hash, &new_hash, &now, &new_expires_at))
+            .await
+    }
+
+    pub async fn authenticate(&self, user_id: Id, session_id: Option<Id>) -> Result<Option<User>, DbError> {
+        self.interact(move |c| authenticate(c, &user_id, session_id.as_ref()))
+            .await
+    }
+
+    pub async fn session_by_id(&self, id: Id) -> Result<Option<SessionInfo>, DbError> {
+        self.interact(move |c| session_by_id(c, &id)).await
+    }
+
+    pub async fn sessions_of_user(&self, user_id: Id) -> Result<Vec<SessionInfo>, DbError> {
+        self.interact(move |c| sessions_of_user(c, &user_id)).await
+    }
+
+    pub async fn revoke_session(&self, id: Id, reason: String, now: Timestamp) -> Result<bool, DbError> {
+        self.interact(move |c| revoke_session(c, &id, &reason, &now))
+            .await
+    }
+
+    pub async fn session_id_by_refresh_hash(&self, hash: String) -> Result<Option<Id>, DbError> {
+        self.interact(move |c| session_id_by_refresh_hash(c, &hash)).await
     }
 }

@@ -68,6 +68,8 @@ pub struct ServeConfig {
     /// The HS256 secret; when `None`, read from (or generated into) `<data_dir>/jwt-secret`.
     pub jwt_secret: Option<String>,
     pub token_ttl: Duration,
+    /// How long a device session's refresh token lives (each refresh starts a new period).
+    pub refresh_ttl: Duration,
 }
 
 impl ServeConfig {
@@ -77,6 +79,7 @@ impl ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: None,
             token_ttl: DEFAULT_TOKEN_TTL,
+            refresh_ttl: auth::DEFAULT_REFRESH_TTL,
         }
     }
 }
@@ -102,6 +105,11 @@ impl AppState {
     /// Builds the state from an open repo and the HS256 secret.
     pub fn new(repo: Repo, jwt_secret: &[u8], token_ttl: Duration) -> Result<Self, ServerError> {
         let keys = TokenKeys::new(jwt_secret, token_ttl)?;
+        Self::with_keys(repo, keys)
+    }
+
+    /// Builds the state from an open repo and token keys.
+    pub fn with_keys(repo: Repo, keys: TokenKeys) -> Result<Self, ServerError> {
         Ok(Self(Arc::new(Inner { repo, keys })))
     }
 
@@ -112,7 +120,10 @@ impl AppState {
             Some(s) => s.as_bytes().to_vec(),
             None => load_or_create_secret(&config.data_dir)?,
         };
-        Self::new(repo, &secret, config.token_ttl)
+        Self::with_keys(
+            repo,
+            TokenKeys::new(&secret, config.token_ttl)?.with_refresh_ttl(config.refresh_ttl),
+        )
     }
 
     pub fn repo(&self) -> &Repo {
@@ -173,6 +184,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/api/v1/auth/login", post(api::login))
+        .route("/api/v1/auth/refresh", post(api::refresh))
+        .route("/api/v1/auth/logout", post(api::logout))
+        .route("/api/v1/users/{id}/sessions", get(api::list_sessions))
+        .route("/api/v1/sessions/{id}/revoke", post(api::revoke_session))
         .route("/api/v1/sync/pull", get(api::pull))
         .fallback(api::not_found)
         .with_state(state)

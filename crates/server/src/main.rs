@@ -33,6 +33,9 @@ enum Command {
         /// Access-token lifetime in seconds.
         #[arg(long, default_value_t = 900)]
         token_ttl_secs: u64,
+        /// Refresh-token (device session) lifetime in seconds; each refresh starts a new period.
+        #[arg(long, default_value_t = 30 * 24 * 3600)]
+        refresh_ttl_secs: u64,
     },
     /// Seed demo data: 6 users (password `leadline-demo`), 2,000 leads, 5,000 call logs, follow-ups.
     Demo {
@@ -67,12 +70,14 @@ fn main() -> anyhow::Result<()> {
             listen,
             jwt_secret,
             token_ttl_secs,
+            refresh_ttl_secs,
         } => {
             let config = ServeConfig {
                 data_dir,
                 listen,
                 jwt_secret,
                 token_ttl: Duration::from_secs(token_ttl_secs.max(1)),
+                refresh_ttl: Duration::from_secs(refresh_ttl_secs.max(1)),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

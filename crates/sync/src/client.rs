@@ -1,8 +1,9 @@
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use leadline_model::auth::ApiError;
 use leadline_model::sync::{Cursor, PullPage, PullQuery};
-use leadline_model::{LoginRequest, LoginResponse};
+use leadline_model::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
@@ -11,19 +12,54 @@ use crate::SyncError;
 /// Every request gives up after this long.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A connection to one Leadline server, with the access token once signed in.
+/// The tokens of a signed-in device session: what an owner persists (keyring, session file) to stay
+/// signed in across runs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tokens {
+    pub access_token: String,
+    /// `None` for a bare access token (no refresh: the session ends when it expires).
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"<redacted>")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// The token pair, shared by the clones of a client (they are one device session), and a gate so that
+/// only one refresh runs at a time: refresh tokens are single use, so two concurrent refreshes with the
+/// same token would look like reuse to the server and end the session.
+#[derive(Default)]
+struct Auth {
+    tokens: Mutex<Option<Tokens>>,
+    refresh_gate: tokio::sync::Mutex<()>,
+}
+
+/// A connection to one Leadline server, with the session's tokens once signed in.
+///
+/// Token rotation: when the server refuses an expired access token, [`Client::pull`] refreshes once (see
+/// [`Client::refresh`]) and retries. The refresh token is single use, so after any call the owner should
+/// read [`Client::tokens`] and persist it when it changed; a stale refresh token presented later is
+/// taken as reuse and ends the session ([`SyncError::SessionEnded`]). Clones share the tokens.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: Url,
-    token: Option<String>,
+    auth: Arc<Auth>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("base", &self.base.as_str())
-            .field("signed_in", &self.token.is_some())
+            .field("signed_in", &self.tokens_lock().is_some())
             .finish()
     }
 }
@@ -52,18 +88,44 @@ impl Client {
         Ok(Self {
             http,
             base,
-            token: None,
+            auth: Arc::default(),
         })
     }
 
-    /// The same client, signed in with a token kept from an earlier login.
-    pub fn with_token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
+    /// The same client, signed in with a bare access token kept from an earlier login (no refresh).
+    pub fn with_token(self, token: impl Into<String>) -> Self {
+        self.with_tokens(Tokens {
+            access_token: token.into(),
+            refresh_token: None,
+        })
+    }
+
+    /// The same client, signed in with the tokens kept from an earlier login or refresh.
+    pub fn with_tokens(self, tokens: Tokens) -> Self {
+        *self.tokens_lock() = Some(tokens);
         self
     }
 
-    pub fn token(&self) -> Option<&str> {
-        self.token.as_deref()
+    /// The current access token.
+    pub fn token(&self) -> Option<String> {
+        self.tokens_lock().as_ref().map(|t| t.access_token.clone())
+    }
+
+    /// The current token pair, to persist after each call (it changes when the client refreshes).
+    pub fn tokens(&self) -> Option<Tokens> {
+        self.tokens_lock().clone()
+    }
+
+    fn tokens_lock(&self) -> MutexGuard<'_, Option<Tokens>> {
+        // Holding the lock never panics half-way through a write; keep using it after a panic elsewhere.
+        self.auth.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn keep(&self, login: &LoginResponse) {
+        *self.tokens_lock() = Some(Tokens {
+            access_token: login.access_token.clone(),
+            refresh_token: Some(login.refresh_token.clone()),
+        });
     }
 
     /// The server's base URL, normalised (always ends with `/`).
@@ -113,14 +175,111 @@ impl Client {
             return Err(SyncError::InvalidCredentials);
         }
         let login: LoginResponse = expect_json(resp, &url).await?;
-        self.token = Some(login.access_token.clone());
+        self.keep(&login);
         Ok(login)
     }
 
-    /// One page of the change feed after `cursor`.
+    /// Trades the refresh token for a new token pair of the same session and keeps it. Refused
+    /// (revoked, expired, or reused: signed out elsewhere or the token was stolen) is
+    /// [`SyncError::SessionEnded`], and the client forgets its tokens; a network failure is transient and
+    /// keeps them.
+    pub async fn refresh(&self) -> Result<LoginResponse, SyncError> {
+        let _gate = self.auth.refresh_gate.lock().await;
+        self.refresh_locked().await
+    }
+
+    async fn refresh_locked(&self) -> Result<LoginResponse, SyncError> {
+        let refresh_token = self
+            .tokens_lock()
+            .as_ref()
+            .and_then(|t| t.refresh_token.clone())
+            .ok_or(SyncError::Unauthorized)?;
+        let url = self.url("api/v1/auth/refresh")?;
+        let resp = self
+            .http
+            .post(url.clone())
+            .json(&RefreshRequest { refresh_token })
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, &e))?;
+        match expect_json::<LoginResponse>(resp, &url).await {
+            Ok(login) => {
+                self.keep(&login);
+                tracing::debug!(session_id = %login.session_id, "refreshed the access token");
+                Ok(login)
+            }
+            Err(SyncError::Unauthorized) => {
+                *self.tokens_lock() = None;
+                Err(SyncError::SessionEnded)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After the server refused `refused_access`: refreshes, unless a clone already did meanwhile.
+    async fn refresh_after(&self, refused_access: &str) -> Result<(), SyncError> {
+        let _gate = self.auth.refresh_gate.lock().await;
+        if self.token().as_deref() != Some(refused_access) {
+            return Ok(());
+        }
+        self.refresh_locked().await.map(drop)
+    }
+
+    /// Signs out: the server ends this device session (its tokens stop working). The client forgets its
+    /// tokens whatever the outcome; an `Err` means the server may not know (e.g. offline).
+    pub async fn logout(&self) -> Result<(), SyncError> {
+        let Some(tokens) = self.tokens_lock().take() else {
+            return Ok(());
+        };
+        let url = self.url("api/v1/auth/logout")?;
+        let resp = self
+            .http
+            .post(url.clone())
+            .bearer_auth(&tokens.access_token)
+            .json(&LogoutRequest {
+                refresh_token: tokens.refresh_token,
+            })
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, &e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        // Already ended (expired, revoked): nothing left to end.
+        if status == StatusCode::UNAUTHORIZED {
+            return Ok(());
+        }
+        expect_json::<serde_json::Value>(resp, &url).await.map(drop)
+    }
+
+    /// One page of the change feed after `cursor`. When the access token has expired, refreshes once and
+    /// retries (read [`Client::tokens`] afterwards to persist the new pair).
     pub async fn pull(&self, cursor: &Cursor, limit: Option<u32>) -> Result<PullPage, SyncError> {
+        let token = self.token().ok_or(SyncError::Unauthorized)?;
+        match self.pull_with(&token, cursor, limit).await {
+            Err(SyncError::Unauthorized) if self.can_refresh() => {
+                self.refresh_after(&token).await?;
+                let token = self.token().ok_or(SyncError::Unauthorized)?;
+                self.pull_with(&token, cursor, limit).await
+            }
+            other => other,
+        }
+    }
+
+    fn can_refresh(&self) -> bool {
+        self.tokens_lock()
+            .as_ref()
+            .is_some_and(|t| t.refresh_token.is_some())
+    }
+
+    async fn pull_with(
+        &self,
+        token: &str,
+        cursor: &Cursor,
+        limit: Option<u32>,
+    ) -> Result<PullPage, SyncError> {
         let url = self.url("api/v1/sync/pull")?;
-        let token = self.token.as_deref().ok_or(SyncError::Unauthorized)?;
         let query = PullQuery {
             cursor: (!cursor.is_start()).then(|| cursor.clone()),
             limit,

@@ -9,6 +9,10 @@ pub enum SyncError {
     InvalidCredentials,
     #[error("not signed in, or the session expired; sign in again")]
     Unauthorized,
+    /// The server refused the refresh token: the session was signed out, revoked by a supervisor,
+    /// expired, or its refresh token was reused. Only signing in again helps (not a retry).
+    #[error("the session has ended (signed out, revoked or expired); sign in again")]
+    SessionEnded,
     #[error("the server refused the request ({status}, {code}): {message}")]
     Server {
         status: u16,

@@ -5,7 +5,7 @@
 mod client;
 mod error;
 
-pub use client::{Client, DEFAULT_TIMEOUT};
+pub use client::{Client, DEFAULT_TIMEOUT, Tokens};
 pub use error::SyncError;
 
 use leadline_model::sync::PROTOCOL_VERSION;

@@ -141,7 +141,7 @@ pub fn seed_with(conn: &mut Connection, opts: &SeedOptions) -> Result<SeedOutcom
     } else {
         tx.execute_batch(
             "DELETE FROM follow_ups; DELETE FROM call_logs; DELETE FROM lead_removals; DELETE FROM leads;
-             DELETE FROM users;",
+             DELETE FROM used_refresh_tokens; DELETE FROM sessions; DELETE FROM users;",
         )?;
     }
     Generator::new(opts).write(&tx)?;

@@ -1,0 +1,101 @@
+//! The client against the real server (in-process, real SQLite) with one-second access tokens: an expired
+//! access token is refreshed once and the pull goes on; a refused refresh is `SessionEnded`.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use leadline_model::{Role, User};
+use leadline_server::{RunningServer, ServeConfig, auth, db};
+use leadline_store::Store;
+use leadline_sync::{Client, SyncError, Tokens, pull_all};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn server(dir: &std::path::Path) -> RunningServer {
+    let conn = db::open_connection(&db::db_path(dir)).unwrap();
+    let user = User {
+        id: leadline_model::new_id(),
+        username: "priya".into(),
+        name: "Priya Sharma".into(),
+        role: Role::Telecaller,
+        team: Some("showroom".into()),
+    };
+    let hash = auth::hash_password(PASSWORD).unwrap();
+    db::insert_user(&conn, &user, &hash, &chrono::Utc::now()).unwrap();
+    drop(conn);
+    let config = ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        jwt_secret: Some("sync-test-secret-sync-test-secret-0123456789".into()),
+        token_ttl: Duration::from_secs(1),
+        ..ServeConfig::new(dir)
+    };
+    leadline_server::start(&config).await.unwrap()
+}
+
+/// Long enough for a one-second access token to expire (expiry has one-second resolution).
+async fn let_access_token_expire() {
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_after_the_access_token_expired_refreshes_and_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let mut store = Store::open(&dir.path().join("cache.sqlite3")).unwrap();
+
+    let mut client = Client::new(&server.base_url()).unwrap();
+    let login = client.login("priya", PASSWORD, Some("laptop")).await.unwrap();
+    let first = client.tokens().unwrap();
+    assert_eq!(first.refresh_token.as_deref(), Some(login.refresh_token.as_str()));
+
+    let_access_token_expire().await;
+    // The expired token alone is refused...
+    let bare = Client::new(&server.base_url())
+        .unwrap()
+        .with_token(first.access_token.clone());
+    assert!(matches!(
+        pull_all(&bare, &mut store).await,
+        Err(SyncError::Unauthorized)
+    ));
+    // ...the client with a refresh token goes on, with a new pair to persist.
+    pull_all(&client, &mut store).await.unwrap();
+    let second = client.tokens().unwrap();
+    assert_ne!(second.access_token, first.access_token);
+    assert_ne!(second.refresh_token, first.refresh_token);
+
+    // A client restored from the persisted pair keeps working after another expiry.
+    let restored = Client::new(&server.base_url())
+        .unwrap()
+        .with_tokens(second.clone());
+    let_access_token_expire().await;
+    pull_all(&restored, &mut store).await.unwrap();
+    assert_ne!(restored.tokens(), Some(second.clone()));
+
+    // The first client still holds the pair `restored` rotated away: reuse ends the session for both.
+    let stale = client.refresh().await.unwrap_err();
+    assert!(matches!(stale, SyncError::SessionEnded), "{stale:?}");
+    assert!(!stale.is_transient());
+    assert!(client.tokens().is_none());
+    let_access_token_expire().await;
+    let ended = pull_all(&restored, &mut store).await.unwrap_err();
+    assert!(matches!(ended, SyncError::SessionEnded), "{ended:?}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let mut store = Store::open(&dir.path().join("cache.sqlite3")).unwrap();
+    let mut client = Client::new(&server.base_url()).unwrap();
+    client.login("priya", PASSWORD, Some("laptop")).await.unwrap();
+    let kept: Tokens = client.tokens().unwrap();
+    client.logout().await.unwrap();
+    assert!(client.tokens().is_none());
+
+    // The tokens a copy kept no longer work, neither the access token nor the refresh token.
+    let copy = Client::new(&server.base_url()).unwrap().with_tokens(kept);
+    let err = pull_all(&copy, &mut store).await.unwrap_err();
+    assert!(matches!(err, SyncError::SessionEnded), "{err:?}");
+    server.stop().await.unwrap();
+}
