@@ -93,10 +93,16 @@ impl Shell {
             return Ok(());
         };
         let account = token::account(&server_url, &user.username);
-        let Some(token) = self.blocking_vault(move |v| v.load(&account)).await.flatten() else {
+        let Some(tokens) = self
+            .blocking_vault(move |v| v.load_tokens(&account))
+            .await
+            .flatten()
+        else {
             return Ok(());
         };
-        let client = Client::new(&server_url).map_err(sync_failure)?.with_token(token);
+        let client = Client::new(&server_url)
+            .map_err(sync_failure)?
+            .with_tokens(tokens);
         self.activity().session = Some(Session {
             client: Arc::new(client),
             account: token::account(&server_url, &user.username),
@@ -149,34 +155,35 @@ impl Shell {
             .set_account(&server_url, &login.user)
             .map_err(storage)?;
         let account = token::account(&server_url, &login.user.username);
-        {
-            let (account, token) = (account.clone(), login.access_token.clone());
-            self.blocking_vault(move |v| v.store(&account, &token)).await;
+        if let Some(tokens) = client.tokens() {
+            let account = account.clone();
+            self.blocking_vault(move |v| v.store_tokens(&account, &tokens))
+                .await;
         }
         let client = Arc::new(client);
         {
             let mut activity = self.activity();
             activity.session = Some(Session {
                 client: client.clone(),
-                account,
+                account: account.clone(),
             });
             activity.last_error = None;
         }
         tracing::info!(user = %login.user.username, server = %server_url, "signed in");
-        self.pull(&client).await;
+        self.pull(&client, &account).await;
         self.status().await
     }
 
     /// Pulls now. `Err` only when there is no session or it has ended; other failures land in `last_error`.
     pub async fn sync_now(&self) -> Result<AppStatus, CommandError> {
         let _gate = self.sync_gate.lock().await;
-        let client = self
+        let (client, account) = self
             .activity()
             .session
             .as_ref()
-            .map(|s| s.client.clone())
+            .map(|s| (s.client.clone(), s.account.clone()))
             .ok_or_else(|| CommandError::new(ErrorCode::NotSignedIn, "Sign in to sync your leads."))?;
-        if let Some(e) = self.pull(&client).await
+        if let Some(e) = self.pull(&client, &account).await
             && e.code == ErrorCode::SessionExpired
         {
             return Err(e);
@@ -184,10 +191,12 @@ impl Shell {
         self.status().await
     }
 
-    /// Runs one pull; records its outcome in the activity and returns its error, if any.
-    async fn pull(&self, client: &Client) -> Option<CommandError> {
+    /// Runs one pull; records its outcome in the activity and returns its error, if any. When the client
+    /// refreshed its tokens meanwhile, keeps the new pair in the keyring (the old refresh token is used up).
+    async fn pull(&self, client: &Client, account: &str) -> Option<CommandError> {
         self.activity().syncing = true;
         self.notify().await;
+        let before = client.tokens();
         let outcome = match self.store() {
             Ok(store) => {
                 let mut store = store.lock().await;
@@ -197,6 +206,13 @@ impl Shell {
             }
             Err(e) => Err(e),
         };
+        if let Some(tokens) = client.tokens()
+            && Some(&tokens) != before.as_ref()
+        {
+            let account = account.to_owned();
+            self.blocking_vault(move |v| v.store_tokens(&account, &tokens))
+                .await;
+        }
         let error = match outcome {
             Ok(report) => {
                 tracing::info!(

@@ -1,12 +1,27 @@
-//! Where the access token is kept: the OS keyring (service `leadline`), or — when the machine has no
+//! Where the session's tokens are kept: the OS keyring (service `leadline`), or — when the machine has no
 //! keyring (no Secret Service on a bare X server, a CI box) — only in memory for this run.
+//!
+//! One keyring entry per account holds the access token and the rotating refresh token together (as
+//! JSON), so the pair is replaced at once after each refresh. An entry written before refresh tokens
+//! existed (a bare access token) still loads, without a refresh token.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use leadline_sync::Tokens;
+use serde::{Deserialize, Serialize};
+
 const SERVICE: &str = "leadline";
 
-/// Access tokens by account (`user@server`).
+/// The keyring form of [`Tokens`].
+#[derive(Serialize, Deserialize)]
+struct StoredTokens {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+/// Tokens by account (`user@server`), in their keyring form.
 #[derive(Default)]
 pub struct TokenVault {
     memory: Mutex<HashMap<String, String>>,
@@ -18,12 +33,40 @@ pub fn account(server_url: &str, username: &str) -> String {
 }
 
 impl TokenVault {
+    /// Keeps the token pair of `account` (after sign-in and after every refresh).
+    pub fn store_tokens(&self, account: &str, tokens: &Tokens) {
+        let stored = StoredTokens {
+            access_token: tokens.access_token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
+        };
+        match serde_json::to_string(&stored) {
+            Ok(text) => self.store(account, &text),
+            Err(e) => tracing::error!(error = %e, "cannot encode the session tokens"),
+        }
+    }
+
+    /// The token pair kept for `account`.
+    pub fn load_tokens(&self, account: &str) -> Option<Tokens> {
+        let text = self.load(account)?;
+        Some(match serde_json::from_str::<StoredTokens>(&text) {
+            Ok(t) => Tokens {
+                access_token: t.access_token,
+                refresh_token: t.refresh_token,
+            },
+            // Written by an earlier version: a bare access token.
+            Err(_) => Tokens {
+                access_token: text,
+                refresh_token: None,
+            },
+        })
+    }
+
     /// Keeps `token` for `account`. Never fails: without a keyring the token lives in memory only.
     pub fn store(&self, account: &str, token: &str) {
         if let Err(e) = keyring::Entry::new(SERVICE, account).and_then(|entry| entry.set_password(token)) {
             tracing::warn!(
                 error = %e,
-                "no usable OS keyring; the access token is kept in memory only and you will sign in again next time"
+                "no usable OS keyring; the session tokens are kept in memory only and you will sign in again next time"
             );
         }
         self.lock().insert(account.to_owned(), token.to_owned());
@@ -74,5 +117,33 @@ mod tests {
         assert_eq!(vault.load(&acct).as_deref(), Some("tok-1"));
         vault.forget(&acct);
         assert_eq!(vault.load(&acct), None);
+    }
+
+    #[test]
+    fn a_token_pair_is_kept_together_and_a_bare_old_token_still_loads() {
+        let vault = TokenVault::default();
+        let acct = account("http://127.0.0.1:2", &format!("pair-{}", std::process::id()));
+        let pair = Tokens {
+            access_token: "access-1".into(),
+            refresh_token: Some("refresh-1".into()),
+        };
+        vault.store_tokens(&acct, &pair);
+        assert_eq!(vault.load_tokens(&acct), Some(pair));
+        let rotated = Tokens {
+            access_token: "access-2".into(),
+            refresh_token: Some("refresh-2".into()),
+        };
+        vault.store_tokens(&acct, &rotated);
+        assert_eq!(vault.load_tokens(&acct), Some(rotated));
+        vault.store(&acct, "bare-access-token");
+        assert_eq!(
+            vault.load_tokens(&acct),
+            Some(Tokens {
+                access_token: "bare-access-token".into(),
+                refresh_token: None,
+            })
+        );
+        vault.forget(&acct);
+        assert_eq!(vault.load_tokens(&acct), None);
     }
 }

@@ -179,13 +179,26 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
     );
     assert!(status.signed_in && status.lead_count == expected);
 
-    // Back with another signing key: the old token is refused, the session ends, the user must sign in.
+    // Back with another signing key: the old access token is refused, but the device session lives in the
+    // server's database, so the shell refreshes and the sync goes on.
     let server = start(
         server_dir.path(),
         addr,
         "a second signing secret, also 32 bytes or more",
     )
     .await;
+    let status = shell.sync_now().await.expect("refreshed and synced");
+    assert_eq!((status.lead_count, status.last_error), (expected, None));
+    assert!(status.signed_in);
+
+    // A supervisor revokes the session: the next sync ends it, the user must sign in.
+    let priya = status.user.as_ref().expect("user").id;
+    let repo = server.state().repo();
+    for session in repo.sessions_of_user(priya).await.expect("sessions") {
+        repo.revoke_session(session.id, "test".into(), chrono::Utc::now())
+            .await
+            .expect("revoke");
+    }
     assert_eq!(
         shell.sync_now().await.expect_err("token refused").code,
         ErrorCode::SessionExpired

@@ -41,7 +41,8 @@ enum Command {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
-    /// Forget the session on this device (the local cache stays).
+    /// End the session on the server (best effort when offline) and forget it on this device (the local
+    /// cache stays).
     Logout,
     /// Pull the latest leads and call logs from the server into the local cache.
     Sync,
@@ -130,7 +131,8 @@ async fn run(cli: Cli) -> Result<()> {
             store.set_account(client.server_url(), &login.user)?;
             Session {
                 server_url: client.server_url().to_owned(),
-                access_token: login.access_token,
+                access_token: login.access_token.clone(),
+                refresh_token: Some(login.refresh_token.clone()),
             }
             .save(&dir)?;
             println!(
@@ -141,21 +143,47 @@ async fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Logout => {
+            let ended_on_server = match Session::load(&dir) {
+                Ok(session) => {
+                    let client = Client::new(&session.server_url)?.with_tokens(session.tokens());
+                    match client.logout().await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            eprintln!(
+                                "warning: could not end the session on the server ({e}); it ends when \
+                                 it expires or a supervisor revokes it"
+                            );
+                            false
+                        }
+                    }
+                }
+                Err(_) => false,
+            };
             Session::remove(&dir)?;
-            println!("signed out");
+            if ended_on_server {
+                println!("signed out");
+            } else {
+                println!("signed out on this device");
+            }
         }
         Command::Sync => {
-            let session = Session::load(&dir)?;
+            let mut session = Session::load(&dir)?;
             let mut store = open_store(&dir)?;
-            let client = Client::new(&session.server_url)?.with_token(session.access_token);
-            let report = leadline_sync::pull_all(&client, &mut store)
-                .await
-                .map_err(|e| match e {
-                    SyncError::Unauthorized => {
-                        anyhow::anyhow!("the session expired; run `leadline login` again")
-                    }
-                    other => other.into(),
-                })?;
+            let client = Client::new(&session.server_url)?.with_tokens(session.tokens());
+            let outcome = leadline_sync::pull_all(&client, &mut store).await;
+            // A refresh during the pull used up the kept refresh token: keep the new pair, even when the
+            // pull then failed.
+            if matches!(outcome, Err(SyncError::SessionEnded)) {
+                Session::remove(&dir)?;
+            } else if session.update(client.tokens()) {
+                session.save(&dir)?;
+            }
+            let report = outcome.map_err(|e| match e {
+                SyncError::Unauthorized | SyncError::SessionEnded => {
+                    anyhow::anyhow!("the session has ended; run `leadline login` again")
+                }
+                other => other.into(),
+            })?;
             println!(
                 "synced: {} page(s), {} lead(s), {} call log(s), {} follow-up(s), {} removed; {} leads cached",
                 report.pages,
