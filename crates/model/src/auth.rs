@@ -108,3 +108,46 @@ pub struct ApiError {
     pub code: String,
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Role;
+
+    #[test]
+    fn debug_never_shows_tokens_and_old_login_requests_still_parse() {
+        let login = LoginResponse {
+            access_token: "secret-access".into(),
+            token_type: "Bearer".into(),
+            expires_in: 900,
+            user: User {
+                id: crate::new_id(),
+                username: "priya".into(),
+                name: "Priya".into(),
+                role: Role::Telecaller,
+                team: None,
+            },
+            refresh_token: "secret-refresh".into(),
+            refresh_expires_in: 60,
+            session_id: crate::new_id(),
+        };
+        let refresh = RefreshRequest {
+            refresh_token: "secret-refresh".into(),
+        };
+        let logout = LogoutRequest {
+            refresh_token: Some("secret-refresh".into()),
+        };
+        for text in [
+            format!("{login:?}"),
+            format!("{refresh:?}"),
+            format!("{logout:?}"),
+        ] {
+            assert!(!text.contains("secret-"), "{text}");
+        }
+        let back: LoginResponse =
+            serde_json::from_str(&serde_json::to_string(&login).expect("json")).expect("parse");
+        assert_eq!(back.refresh_token, "secret-refresh");
+        let empty: LogoutRequest = serde_json::from_str("{}").expect("empty logout body");
+        assert!(empty.refresh_token.is_none());
+    }
+}
