@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cursor;
 pub mod db;
 pub mod demo;
+pub mod ratelimit;
 
 use std::future::Future;
 use std::io::Write;
@@ -70,6 +71,8 @@ pub struct ServeConfig {
     pub token_ttl: Duration,
     /// How long a device session's refresh token lives (each refresh starts a new period).
     pub refresh_ttl: Duration,
+    /// Request rate limits (see [`ratelimit`]).
+    pub rate_limits: ratelimit::RateLimits,
 }
 
 impl ServeConfig {
@@ -80,6 +83,7 @@ impl ServeConfig {
             jwt_secret: None,
             token_ttl: DEFAULT_TOKEN_TTL,
             refresh_ttl: auth::DEFAULT_REFRESH_TTL,
+            rate_limits: ratelimit::RateLimits::default(),
         }
     }
 }
@@ -87,6 +91,7 @@ impl ServeConfig {
 struct Inner {
     repo: Repo,
     keys: TokenKeys,
+    limiter: Arc<ratelimit::RateLimiter>,
 }
 
 /// What every handler shares: storage and token keys.
@@ -110,7 +115,8 @@ impl AppState {
 
     /// Builds the state from an open repo and token keys.
     pub fn with_keys(repo: Repo, keys: TokenKeys) -> Result<Self, ServerError> {
-        Ok(Self(Arc::new(Inner { repo, keys })))
+        let limiter = Arc::new(ratelimit::RateLimiter::new(ratelimit::RateLimits::default()));
+        Ok(Self(Arc::new(Inner { repo, keys, limiter })))
     }
 
     /// Opens `<data_dir>/leadline-server.sqlite3` (migrating it) and loads or creates the JWT secret.
@@ -120,10 +126,11 @@ impl AppState {
             Some(s) => s.as_bytes().to_vec(),
             None => load_or_create_secret(&config.data_dir)?,
         };
-        Self::with_keys(
+        Ok(Self::with_keys(
             repo,
             TokenKeys::new(&secret, config.token_ttl)?.with_refresh_ttl(config.refresh_ttl),
-        )
+        )?
+        .with_rate_limits(config.rate_limits))
     }
 
     pub fn repo(&self) -> &Repo {
@@ -132,6 +139,20 @@ impl AppState {
 
     pub fn keys(&self) -> &TokenKeys {
         &self.0.keys
+    }
+
+    /// The same state with other rate limits (default: [`ratelimit::RateLimits::default`]). Call it on a
+    /// fresh state, before it is cloned; on a shared one it changes nothing (and logs a warning).
+    pub fn with_rate_limits(mut self, limits: ratelimit::RateLimits) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.limiter = Arc::new(ratelimit::RateLimiter::new(limits)),
+            None => tracing::warn!("rate limits not applied: the state is already shared"),
+        }
+        self
+    }
+
+    pub fn rate_limiter(&self) -> &Arc<ratelimit::RateLimiter> {
+        &self.0.limiter
     }
 }
 
@@ -190,6 +211,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions/{id}/revoke", post(api::revoke_session))
         .route("/api/v1/sync/pull", get(api::pull))
         .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit,
+        ))
         .with_state(state)
         .layer(
             TraceLayer::new_for_http()
@@ -204,10 +229,15 @@ pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> Re
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServerError::Serve)
+    let _sweeper = ratelimit::spawn_sweeper(state.rate_limiter().clone());
+    // The peer address keys the rate limits of requests without a token.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(ServerError::Serve)
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -78,6 +78,7 @@ fn main() -> anyhow::Result<()> {
                 jwt_secret,
                 token_ttl: Duration::from_secs(token_ttl_secs.max(1)),
                 refresh_ttl: Duration::from_secs(refresh_ttl_secs.max(1)),
+                rate_limits: leadline_server::ratelimit::RateLimits::default(),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -311,6 +311,11 @@ fn unreachable(url: &Url, e: &reqwest::Error) -> SyncError {
 
 async fn expect_json<T: DeserializeOwned>(resp: reqwest::Response, url: &Url) -> Result<T, SyncError> {
     let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let bytes = resp.bytes().await.map_err(|e| unreachable(url, &e))?;
     if status == StatusCode::UNAUTHORIZED {
         return Err(SyncError::Unauthorized);
@@ -327,6 +332,7 @@ async fn expect_json<T: DeserializeOwned>(resp: reqwest::Response, url: &Url) ->
             status: status.as_u16(),
             code,
             message,
+            retry_after,
         });
     }
     serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(format!("{url}: {e}")))

@@ -18,6 +18,9 @@ pub enum SyncError {
         status: u16,
         code: String,
         message: String,
+        /// The server's `Retry-After` in seconds, when it sent one in that form (a `429 rate_limited`
+        /// always does): wait at least this long before retrying.
+        retry_after: Option<u64>,
     },
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),

@@ -208,3 +208,39 @@ async fn wrong_credentials_and_no_server_are_told_apart() {
         Err(SyncError::Unauthorized)
     ));
 }
+
+#[tokio::test]
+async fn a_rate_limited_pull_is_transient_and_tells_how_long_to_wait() {
+    let (url, seen) = serve(Arc::new(|_cursor| {
+        let mut res = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(serde_json::json!({"code": "rate_limited", "message": "too many requests; retry in 7 s"})),
+        )
+            .into_response();
+        res.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(7u64),
+        );
+        res
+    }))
+    .await;
+    let mut store = Store::open_in_memory().unwrap();
+    let err = pull_all(&client(&url), &mut store).await.unwrap_err();
+    match &err {
+        SyncError::Server {
+            status,
+            code,
+            retry_after,
+            ..
+        } => {
+            assert_eq!(
+                (*status, code.as_str(), *retry_after),
+                (429, "rate_limited", Some(7))
+            );
+        }
+        other => panic!("expected a 429, got {other:?}"),
+    }
+    assert!(err.is_transient());
+    assert_eq!(seen.lock().unwrap().len(), 1, "the client itself does not retry");
+    assert_eq!(store.count_leads().unwrap(), 0);
+}

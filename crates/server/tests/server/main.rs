@@ -1,8 +1,10 @@
 //! The server's integration tests, in one binary so the demo database is seeded once:
-//! `api` drives an in-process server over HTTP, `demo` inspects the seeded data.
+//! `api` drives an in-process server over HTTP, `demo` inspects the seeded data, `ratelimit` checks the
+//! rate limits with tiny quotas.
 #![allow(clippy::unwrap_used, dead_code)]
 
 mod api;
 mod common;
 mod demo;
+mod ratelimit;
 mod sessions;
