@@ -98,7 +98,9 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiFailure;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authenticate(&parts.headers, state)
+        // The rate limiter verified the token already and left its claims here; don't verify twice.
+        let verified = parts.extensions.get::<crate::auth::Claims>();
+        authenticate(&parts.headers, verified, state)
             .await
             .map(|(user, _)| AuthUser(user))
     }
@@ -110,13 +112,26 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The user and session (when the token names one) of a request's bearer token.
-async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<(User, Option<Id>), ApiFailure> {
-    let token = bearer_token(headers).ok_or(ApiFailure::Unauthorized)?;
-    let (id, claims) = state.keys().verify(token).map_err(|e| {
-        tracing::info!(reason = %e, "access token refused");
-        ApiFailure::Unauthorized
-    })?;
+/// The user and session (when the token names one) of a request's bearer token. `verified`: the token's
+/// claims when a middleware has verified it already.
+async fn authenticate(
+    headers: &HeaderMap,
+    verified: Option<&crate::auth::Claims>,
+    state: &AppState,
+) -> Result<(User, Option<Id>), ApiFailure> {
+    let (id, claims) = match verified {
+        Some(claims) => {
+            let id = Id::parse_str(&claims.sub).map_err(|_| ApiFailure::Unauthorized)?;
+            (id, claims.clone())
+        }
+        None => {
+            let token = bearer_token(headers).ok_or(ApiFailure::Unauthorized)?;
+            state.keys().verify(token).map_err(|e| {
+                tracing::info!(reason = %e, "access token refused");
+                ApiFailure::Unauthorized
+            })?
+        }
+    };
     let session_id = claims
         .sid
         .as_deref()
@@ -285,7 +300,7 @@ pub async fn logout(
     };
     let session_id = match from_body {
         Some(id) => id,
-        None => match authenticate(&headers, &state).await? {
+        None => match authenticate(&headers, None, &state).await? {
             (_, Some(id)) => id,
             (_, None) => {
                 return Err(ApiFailure::BadRequest {
