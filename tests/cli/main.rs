@@ -29,6 +29,15 @@ fn leadline(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("leadline output")
 }
 
+/// `leadline login`, the password on standard input.
+fn login(dir: &Path, server: &str, user: &str, stdin: &str) -> Output {
+    leadline(
+        dir,
+        &["login", "--server", server, "--user", user, "--password-stdin"],
+        stdin,
+    )
+}
+
 fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
@@ -63,18 +72,7 @@ fn login_sync_and_list_exactly_the_telecallers_leads() {
     let client = tempfile::tempdir().unwrap();
     let dir = client.path();
 
-    let out = ok(leadline(
-        dir,
-        &[
-            "login",
-            "--server",
-            &server.url,
-            "--user",
-            DEMO_USER,
-            "--password-stdin",
-        ],
-        &format!("{DEMO_PASSWORD}\n"),
-    ));
+    let out = ok(login(dir, &server.url, DEMO_USER, &format!("{DEMO_PASSWORD}\n")));
     assert!(out.contains("Priya Sharma"), "{out}");
     let out = ok(leadline(dir, &["sync"], ""));
     assert!(out.contains("synced"), "{out}");
@@ -127,31 +125,9 @@ fn a_wrong_password_is_a_clear_error_and_signs_nobody_in() {
     let server = DemoServer::start();
     let client = tempfile::tempdir().unwrap();
     let dir = client.path();
-    let err = failed(&leadline(
-        dir,
-        &[
-            "login",
-            "--server",
-            &server.url,
-            "--user",
-            DEMO_USER,
-            "--password-stdin",
-        ],
-        "not-the-password\n",
-    ));
+    let err = failed(&login(dir, &server.url, DEMO_USER, "not-the-password\n"));
     assert!(err.contains("wrong username or password"), "{err}");
-    let err = failed(&leadline(
-        dir,
-        &[
-            "login",
-            "--server",
-            &server.url,
-            "--user",
-            "nobody",
-            "--password-stdin",
-        ],
-        &format!("{DEMO_PASSWORD}\n"),
-    ));
+    let err = failed(&login(dir, &server.url, "nobody", &format!("{DEMO_PASSWORD}\n")));
     assert!(err.contains("wrong username or password"), "{err}");
     assert!(!dir.join("session.json").exists());
     let err = failed(&leadline(dir, &["sync"], ""));
