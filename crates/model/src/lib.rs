@@ -6,6 +6,7 @@
 mod enums;
 mod phone;
 
+pub mod api;
 pub mod auth;
 pub mod call;
 pub mod disposition;
@@ -13,6 +14,7 @@ pub mod lead;
 pub mod sync;
 pub mod user;
 
+pub use api::{AssigneeFilter, LeadListQuery, LeadPage};
 pub use auth::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, SessionInfo};
 pub use call::{CallDirection, CallLog, FollowUp, FollowUpSpec};
 pub use disposition::{Disposition, DispositionCategory, default_catalogue};

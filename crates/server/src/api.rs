@@ -9,14 +9,15 @@ use axum::response::{IntoResponse, Response};
 use leadline_model::auth::ApiError;
 use leadline_model::sync::{Cursor, PROTOCOL_VERSION, PullPage};
 use leadline_model::{
-    Id, LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, Role, SessionInfo, Timestamp, User,
+    AssigneeFilter, Id, Lead, LeadPage, LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, Role,
+    SessionInfo, Timestamp, User,
 };
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{DUMMY_HASH, new_refresh_token, refresh_token_hash, verify_password};
 use crate::cursor;
-use crate::db::{DbError, Rotation, Scope};
+use crate::db::{DbError, LeadFilter, Rotation, Scope};
 
 /// Page size of `GET /api/v1/sync/pull` when the client names none.
 pub const DEFAULT_PULL_LIMIT: u32 = 500;
@@ -457,6 +458,176 @@ pub async fn pull(
         dispositions,
         server_time: chrono::Utc::now(),
     }))
+}
+
+/// Page size of `GET /api/v1/leads` when the client names none.
+pub const DEFAULT_LEAD_LIMIT: u32 = 50;
+/// Largest lead-list page; larger asks are clamped.
+pub const MAX_LEAD_LIMIT: u32 = 500;
+
+fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
+    ApiFailure::BadRequest {
+        code,
+        message: message.into(),
+    }
+}
+
+/// Values of a list filter: repeated parameters and comma lists, blanks skipped.
+fn list_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+fn parse_list<T: std::str::FromStr>(
+    pairs: &[(String, String)],
+    name: &str,
+    code: &'static str,
+) -> Result<Vec<T>, ApiFailure>
+where
+    T::Err: std::fmt::Display,
+{
+    let mut out = Vec::new();
+    for v in list_values(pairs, name) {
+        out.push(v.parse::<T>().map_err(|e| bad(code, e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// The last non-blank value of a single-valued parameter.
+fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+fn parse_time(
+    pairs: &[(String, String)],
+    name: &str,
+    code: &'static str,
+) -> Result<Option<Timestamp>, ApiFailure> {
+    single(pairs, name)
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    bad(
+                        code,
+                        format!("{name} must be an RFC 3339 time, e.g. 2026-01-31T09:15:00Z"),
+                    )
+                })
+        })
+        .transpose()
+}
+
+/// The query of `GET /api/v1/leads`, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadQuery {
+    pub filter: LeadFilter,
+    /// The keyset position `(updated_at, id)` of the cursor; `None` for the first page.
+    pub after: Option<(Timestamp, Id)>,
+    pub limit: u32,
+}
+
+/// Parses the query of `GET /api/v1/leads` into a filter, the keyset position and the page size.
+pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFailure> {
+    let mut filter = LeadFilter {
+        status: parse_list(pairs, "status", "bad_status")?,
+        priority: parse_list(pairs, "priority", "bad_priority")?,
+        source: parse_list(pairs, "source", "bad_source")?,
+        created_from: parse_time(pairs, "created_from", "bad_created_from")?,
+        created_to: parse_time(pairs, "created_to", "bad_created_to")?,
+        updated_from: parse_time(pairs, "updated_from", "bad_updated_from")?,
+        updated_to: parse_time(pairs, "updated_to", "bad_updated_to")?,
+        ..LeadFilter::default()
+    };
+    filter.assigned_to = match single(pairs, "assigned_to") {
+        None => None,
+        Some(v) if v.eq_ignore_ascii_case("none") => Some(AssigneeFilter::Unassigned),
+        Some(v) => Some(AssigneeFilter::User(Id::parse_str(v).map_err(|_| {
+            bad(
+                "bad_assigned_to",
+                "assigned_to must be a user id (UUID) or `none`",
+            )
+        })?)),
+    };
+    if let Some(q) = single(pairs, "q") {
+        if q.chars().count() > 100 {
+            return Err(bad("bad_q", "q is longer than 100 characters"));
+        }
+        let phone_like = q
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'));
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        if phone_like && !digits.is_empty() {
+            filter.phone_digits = Some(digits);
+        } else {
+            filter.name_contains = Some(q.to_owned());
+        }
+    }
+    let after = cursor::decode_lead(single(pairs, "cursor").unwrap_or_default())?;
+    let limit = match single(pairs, "limit") {
+        None => DEFAULT_LEAD_LIMIT,
+        Some(text) => match text.parse::<u64>() {
+            Ok(0) | Err(_) => {
+                return Err(bad(
+                    "bad_limit",
+                    format!("limit must be a whole number from 1 to {MAX_LEAD_LIMIT}"),
+                ));
+            }
+            Ok(n) => u32::try_from(n.min(u64::from(MAX_LEAD_LIMIT))).unwrap_or(MAX_LEAD_LIMIT),
+        },
+    };
+    Ok(LeadQuery { filter, after, limit })
+}
+
+/// `GET /api/v1/leads`: one page of the leads the caller may see (same scope as the pull feed: a
+/// telecaller their assigned leads, a supervisor their team's, an admin all), newest change first
+/// (`updated_at` desc, then `id` desc), keyset-paged by the opaque `cursor`.
+///
+/// Filters: `status`, `priority`, `source` (repeatable or comma lists), `assigned_to` (uuid or `none`),
+/// `created_from`/`created_to`, `updated_from`/`updated_to` (RFC 3339, inclusive), `q` (name substring,
+/// or when phone-like the digits anywhere in the E.164 number), `limit` (default 50, at most 500). A bad
+/// value answers 400 with code `bad_<parameter>`.
+pub async fn list_leads(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<LeadPage>, ApiFailure> {
+    let Query(pairs) = params.map_err(|e| bad("bad_request", e.body_text()))?;
+    let LeadQuery { filter, after, limit } = parse_lead_query(&pairs)?;
+    let (leads, more) = state
+        .repo()
+        .list_leads(Scope::for_user(&user), filter, after, limit)
+        .await?;
+    let next_cursor = match leads.last() {
+        Some(last) if more => Some(cursor::encode_lead(&last.updated_at, &last.id)),
+        _ => None,
+    };
+    Ok(Json(LeadPage { leads, next_cursor }))
+}
+
+/// `GET /api/v1/leads/{id}`: one lead, when the caller may see it; 404 otherwise (whether or not it
+/// exists).
+pub async fn get_lead(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Lead>, ApiFailure> {
+    let id = parse_path_id(&id, "lead id")?;
+    state
+        .repo()
+        .lead_in_scope(Scope::for_user(&user), id)
+        .await?
+        .map(Json)
+        .ok_or(ApiFailure::Missing("lead"))
 }
 
 /// Any other path.

@@ -41,6 +41,34 @@ pub fn decode(cursor: &Cursor) -> Result<i64, CursorError> {
     digits.parse::<i64>().map_err(|_| CursorError::Format)
 }
 
+/// The lead-list cursor continuing after the lead with this `(updated_at, id)`:
+/// `base64url("l1:<updated_at RFC 3339>|<id>")`.
+pub fn encode_lead(updated_at: &leadline_model::Timestamp, id: &leadline_model::Id) -> String {
+    URL_SAFE_NO_PAD.encode(format!("l1:{}|{}", crate::db::ts(updated_at), id.hyphenated()))
+}
+
+/// The `(updated_at, id)` a lead-list cursor continues after; `None` for the first page (empty).
+pub fn decode_lead(
+    text: &str,
+) -> Result<Option<(leadline_model::Timestamp, leadline_model::Id)>, CursorError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() > MAX_LEN {
+        return Err(CursorError::TooLong);
+    }
+    let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError::Encoding)?;
+    let raw = std::str::from_utf8(&raw).map_err(|_| CursorError::Format)?;
+    let rest = raw.strip_prefix("l1:").ok_or(CursorError::Format)?;
+    let (at, id) = rest.split_once('|').ok_or(CursorError::Format)?;
+    let at = chrono::DateTime::parse_from_rfc3339(at)
+        .map_err(|_| CursorError::Format)?
+        .with_timezone(&chrono::Utc);
+    let id = leadline_model::Id::parse_str(id).map_err(|_| CursorError::Format)?;
+    Ok(Some((at, id)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +93,29 @@ mod tests {
             assert_eq!(decode(&bad(junk)), Err(CursorError::Format), "{junk}");
         }
         assert_eq!(decode(&Cursor("A".repeat(1000))), Err(CursorError::TooLong));
+    }
+
+    #[test]
+    fn lead_cursors_round_trip_and_refuse_junk() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-01-31T09:15:00.123Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let id = leadline_model::new_id();
+        assert_eq!(decode_lead(&encode_lead(&at, &id)), Ok(Some((at, id))));
+        assert_eq!(decode_lead(""), Ok(None));
+        assert_eq!(decode_lead("!!!"), Err(CursorError::Encoding));
+        for junk in [
+            "v1:5",
+            "l1:",
+            "l1:2026-01-31T09:15:00Z",
+            "l1:yesterday|x",
+            "l1:2026-01-31T09:15:00Z|nope",
+        ] {
+            assert_eq!(
+                decode_lead(&URL_SAFE_NO_PAD.encode(junk)),
+                Err(CursorError::Format),
+                "{junk}"
+            );
+        }
     }
 }

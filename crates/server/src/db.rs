@@ -430,6 +430,186 @@ pub fn lead_by_id(conn: &Connection, id: &Id) -> Result<Option<Lead>, DbError> {
     Ok(rows.next()?.map(lead_from_row).transpose()?.map(|(lead, _)| lead))
 }
 
+/// The filters of a lead list (`GET /api/v1/leads`), parsed. Empty lists and `None` filter nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeadFilter {
+    pub status: Vec<leadline_model::LeadStatus>,
+    pub priority: Vec<leadline_model::LeadPriority>,
+    pub source: Vec<leadline_model::LeadSource>,
+    pub assigned_to: Option<leadline_model::AssigneeFilter>,
+    pub created_from: Option<Timestamp>,
+    pub created_to: Option<Timestamp>,
+    pub updated_from: Option<Timestamp>,
+    pub updated_to: Option<Timestamp>,
+    /// A run of digits matched anywhere in the E.164 phone (or alternate phone).
+    pub phone_digits: Option<String>,
+    /// A substring of the name (case-insensitive for ASCII).
+    pub name_contains: Option<String>,
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// The SQL of one lead-list page and its named parameters.
+fn lead_list_sql(
+    scope: &Scope,
+    filter: &LeadFilter,
+    after: Option<&(Timestamp, Id)>,
+    fetch: i64,
+) -> (String, Vec<(String, rusqlite::types::Value)>) {
+    use rusqlite::types::Value;
+    let (scope_sql, who) = scope.lead_filter();
+    let mut conds: Vec<String> = vec![scope_sql.to_owned()];
+    let mut named: Vec<(String, Value)> = Vec::new();
+    if let Some((name, value)) = who {
+        named.push((name.to_owned(), Value::Text(value)));
+    }
+    let mut in_list = |column: &str, prefix: &str, values: Vec<&'static str>, conds: &mut Vec<String>| {
+        if values.is_empty() {
+            return;
+        }
+        let names: Vec<String> = (0..values.len()).map(|i| format!(":{prefix}{i}")).collect();
+        conds.push(format!("l.{column} IN ({})", names.join(", ")));
+        for (name, value) in names.into_iter().zip(values) {
+            named.push((name, Value::Text(value.to_owned())));
+        }
+    };
+    in_list(
+        "status",
+        "st",
+        filter.status.iter().map(|s| s.as_str()).collect(),
+        &mut conds,
+    );
+    in_list(
+        "priority",
+        "pr",
+        filter.priority.iter().map(|s| s.as_str()).collect(),
+        &mut conds,
+    );
+    in_list(
+        "source",
+        "so",
+        filter.source.iter().map(|s| s.as_str()).collect(),
+        &mut conds,
+    );
+    match &filter.assigned_to {
+        Some(leadline_model::AssigneeFilter::Unassigned) => conds.push("l.assigned_to IS NULL".to_owned()),
+        Some(leadline_model::AssigneeFilter::User(id)) => {
+            conds.push("l.assigned_to = :assignee".to_owned());
+            named.push((":assignee".to_owned(), Value::Text(id_text(id))));
+        }
+        None => {}
+    }
+    for (value, cond, name) in [
+        (
+            &filter.created_from,
+            "l.created_at >= :created_from",
+            ":created_from",
+        ),
+        (&filter.created_to, "l.created_at <= :created_to", ":created_to"),
+        (
+            &filter.updated_from,
+            "l.updated_at >= :updated_from",
+            ":updated_from",
+        ),
+        (&filter.updated_to, "l.updated_at <= :updated_to", ":updated_to"),
+    ] {
+        if let Some(t) = value {
+            conds.push(cond.to_owned());
+            named.push((name.to_owned(), Value::Text(ts(t))));
+        }
+    }
+    if let Some(digits) = &filter.phone_digits {
+        conds.push(
+            "(instr(l.phone, :digits) > 0 OR instr(coalesce(l.alternate_phone, ''), :digits) > 0)".to_owned(),
+        );
+        named.push((":digits".to_owned(), Value::Text(digits.clone())));
+    }
+    if let Some(name) = &filter.name_contains {
+        conds.push("l.name LIKE :name ESCAPE '\\'".to_owned());
+        named.push((
+            ":name".to_owned(),
+            Value::Text(format!("%{}%", like_escape(name))),
+        ));
+    }
+    if let Some((at, id)) = after {
+        conds.push("(l.updated_at, l.id) < (:after_at, :after_id)".to_owned());
+        named.push((":after_at".to_owned(), Value::Text(ts(at))));
+        named.push((":after_id".to_owned(), Value::Text(id_text(id))));
+    }
+    named.push((":limit".to_owned(), Value::Integer(fetch)));
+    let sql = format!(
+        "SELECT {LEAD_COLS} FROM leads l WHERE {} ORDER BY l.updated_at DESC, l.id DESC LIMIT :limit",
+        conds.join(" AND ")
+    );
+    (sql, named)
+}
+
+/// `EXPLAIN QUERY PLAN` of the lead-list query (for tests and diagnosis): the plan rows' `detail` text.
+pub fn explain_list_leads(
+    conn: &Connection,
+    scope: &Scope,
+    filter: &LeadFilter,
+    after: Option<&(Timestamp, Id)>,
+) -> Result<Vec<String>, DbError> {
+    let (sql, named) = lead_list_sql(scope, filter, after, 51);
+    let params: Vec<(&str, &dyn ToSql)> = named.iter().map(|(n, v)| (n.as_str(), v as &dyn ToSql)).collect();
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let mut rows = stmt.query(params.as_slice())?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(row.get::<_, String>(3)?);
+    }
+    Ok(out)
+}
+
+/// One page of the leads `scope` may see that match `filter`, by `(updated_at, id)` descending, after the
+/// keyset position `after`: at most `limit` leads, and whether more follow.
+pub fn list_leads(
+    conn: &Connection,
+    scope: &Scope,
+    filter: &LeadFilter,
+    after: Option<&(Timestamp, Id)>,
+    limit: u32,
+) -> Result<(Vec<Lead>, bool), DbError> {
+    let (sql, named) = lead_list_sql(scope, filter, after, i64::from(limit) + 1);
+    let params: Vec<(&str, &dyn ToSql)> = named.iter().map(|(n, v)| (n.as_str(), v as &dyn ToSql)).collect();
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params.as_slice())?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(lead_from_row(row)?.0);
+    }
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = out.len() > limit;
+    out.truncate(limit);
+    Ok((out, more))
+}
+
+/// One lead by id, when `scope` may see it.
+pub fn lead_in_scope(conn: &Connection, scope: &Scope, id: &Id) -> Result<Option<Lead>, DbError> {
+    let (filter, who) = scope.lead_filter();
+    let id = id_text(id);
+    let mut named: Vec<(&str, &dyn ToSql)> = vec![(":id", &id)];
+    if let Some((name, value)) = &who {
+        named.push((name, value));
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {LEAD_COLS} FROM leads l WHERE l.id = :id AND {filter}"
+    ))?;
+    let mut rows = stmt.query(named.as_slice())?;
+    Ok(rows.next()?.map(lead_from_row).transpose()?.map(|(lead, _)| lead))
+}
+
 /// An entry of the feed before ordering: its seq, and for call logs and follow-ups the lead's seq.
 struct Entry {
     seq: i64,
@@ -706,6 +886,21 @@ impl Repo {
 
     pub async fn pull(&self, scope: Scope, after: i64, limit: u32) -> Result<FeedPage, DbError> {
         self.interact(move |c| pull(c, &scope, after, limit)).await
+    }
+
+    pub async fn list_leads(
+        &self,
+        scope: Scope,
+        filter: LeadFilter,
+        after: Option<(Timestamp, Id)>,
+        limit: u32,
+    ) -> Result<(Vec<Lead>, bool), DbError> {
+        self.interact(move |c| list_leads(c, &scope, &filter, after.as_ref(), limit))
+            .await
+    }
+
+    pub async fn lead_in_scope(&self, scope: Scope, id: Id) -> Result<Option<Lead>, DbError> {
+        self.interact(move |c| lead_in_scope(c, &scope, &id)).await
     }
 
     pub async fn assign_lead(

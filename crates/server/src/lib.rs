@@ -25,9 +25,9 @@ use tokio::net::TcpListener;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-pub use api::{AuthUser, DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT};
+pub use api::{AuthUser, DEFAULT_LEAD_LIMIT, DEFAULT_PULL_LIMIT, MAX_LEAD_LIMIT, MAX_PULL_LIMIT};
 pub use auth::{AuthError, TokenKeys};
-pub use db::{DbError, Repo, Scope};
+pub use db::{DbError, LeadFilter, Repo, Scope};
 
 /// Access tokens live this long unless configured otherwise.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
@@ -210,6 +210,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/users/{id}/sessions", get(api::list_sessions))
         .route("/api/v1/sessions/{id}/revoke", post(api::revoke_session))
         .route("/api/v1/sync/pull", get(api::pull))
+        .route("/api/v1/leads", get(api::list_leads))
+        .route("/api/v1/leads/{id}", get(api::get_lead))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

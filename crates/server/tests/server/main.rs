@@ -6,5 +6,6 @@
 mod api;
 mod common;
 mod demo;
+mod leads;
 mod ratelimit;
 mod sessions;
