@@ -617,6 +617,22 @@ struct Entry {
     change: Change,
 }
 
+/// Runs one feed query and appends each decoded row to `entries`.
+fn read_entries(
+    tx: &Transaction<'_>,
+    sql: &str,
+    named: &[(&str, &dyn ToSql)],
+    entries: &mut Vec<Entry>,
+    decode: impl Fn(&rusqlite::Row<'_>) -> Result<Entry, DbError>,
+) -> Result<(), DbError> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut rows = stmt.query(named)?;
+    while let Some(row) = rows.next()? {
+        entries.push(decode(row)?);
+    }
+    Ok(())
+}
+
 /// Reads one page of the change feed for `scope`: the changes with `seq > after`, at most `limit`
 /// entries, in one read transaction (a consistent snapshot). See `api::pull` for the ordering guarantee.
 pub fn pull(conn: &mut Connection, scope: &Scope, after: i64, limit: u32) -> Result<FeedPage, DbError> {
@@ -629,70 +645,56 @@ pub fn pull(conn: &mut Connection, scope: &Scope, after: i64, limit: u32) -> Res
     }
 
     let mut entries: Vec<Entry> = Vec::new();
-    {
-        let sql = format!(
-            "SELECT {LEAD_COLS} FROM leads l WHERE l.seq > :after AND {filter} ORDER BY l.seq LIMIT :limit"
-        );
-        let mut stmt = tx.prepare_cached(&sql)?;
-        let mut rows = stmt.query(named.as_slice())?;
-        while let Some(row) = rows.next()? {
-            let (lead, seq) = lead_from_row(row)?;
-            entries.push(Entry {
-                seq,
-                lead: None,
-                change: Change::Lead(lead),
-            });
-        }
-    }
-    {
-        let sql = format!(
-            "SELECT {CALL_COLS} FROM call_logs c JOIN leads l ON l.id = c.lead_id
-             WHERE c.seq > :after AND {filter} ORDER BY c.seq LIMIT :limit"
-        );
-        let mut stmt = tx.prepare_cached(&sql)?;
-        let mut rows = stmt.query(named.as_slice())?;
-        while let Some(row) = rows.next()? {
-            let (log, seq, lead_seq) = call_log_from_row(row)?;
-            entries.push(Entry {
-                seq,
-                lead: Some((log.lead_id, lead_seq)),
-                change: Change::CallLog(log),
-            });
-        }
-    }
-    {
-        let sql = format!(
-            "SELECT {FOLLOW_UP_COLS} FROM follow_ups f JOIN leads l ON l.id = f.lead_id
-             WHERE f.seq > :after AND {filter} ORDER BY f.seq LIMIT :limit"
-        );
-        let mut stmt = tx.prepare_cached(&sql)?;
-        let mut rows = stmt.query(named.as_slice())?;
-        while let Some(row) = rows.next()? {
-            let (f, seq, lead_seq) = follow_up_from_row(row)?;
-            entries.push(Entry {
-                seq,
-                lead: Some((f.lead_id, lead_seq)),
-                change: Change::FollowUp(f),
-            });
-        }
-    }
+    let leads = format!(
+        "SELECT {LEAD_COLS} FROM leads l WHERE l.seq > :after AND {filter} ORDER BY l.seq LIMIT :limit"
+    );
+    read_entries(&tx, &leads, &named, &mut entries, |row| {
+        let (lead, seq) = lead_from_row(row)?;
+        Ok(Entry {
+            seq,
+            lead: None,
+            change: Change::Lead(lead),
+        })
+    })?;
+    let calls = format!(
+        "SELECT {CALL_COLS} FROM call_logs c JOIN leads l ON l.id = c.lead_id
+         WHERE c.seq > :after AND {filter} ORDER BY c.seq LIMIT :limit"
+    );
+    read_entries(&tx, &calls, &named, &mut entries, |row| {
+        let (log, seq, lead_seq) = call_log_from_row(row)?;
+        Ok(Entry {
+            seq,
+            lead: Some((log.lead_id, lead_seq)),
+            change: Change::CallLog(log),
+        })
+    })?;
+    let follow_ups = format!(
+        "SELECT {FOLLOW_UP_COLS} FROM follow_ups f JOIN leads l ON l.id = f.lead_id
+         WHERE f.seq > :after AND {filter} ORDER BY f.seq LIMIT :limit"
+    );
+    read_entries(&tx, &follow_ups, &named, &mut entries, |row| {
+        let (f, seq, lead_seq) = follow_up_from_row(row)?;
+        Ok(Entry {
+            seq,
+            lead: Some((f.lead_id, lead_seq)),
+            change: Change::FollowUp(f),
+        })
+    })?;
     if let Some((rfilter, (name, value))) = scope.removal_filter() {
-        let sql = format!(
+        let removals = format!(
             "SELECT r.seq, r.lead_id FROM lead_removals r
              WHERE r.seq > :after AND {rfilter} ORDER BY r.seq LIMIT :limit"
         );
         let named: Vec<(&str, &dyn ToSql)> = vec![(":after", &after), (":limit", &fetch), (name, &value)];
-        let mut stmt = tx.prepare_cached(&sql)?;
-        let mut rows = stmt.query(named.as_slice())?;
-        while let Some(row) = rows.next()? {
-            entries.push(Entry {
+        read_entries(&tx, &removals, &named, &mut entries, |row| {
+            Ok(Entry {
                 seq: row.get(0)?,
                 lead: None,
                 change: Change::LeadRemoved {
                     lead_id: get_id(row, 1, "removed lead id")?,
                 },
-            });
-        }
+            })
+        })?;
     }
 
     entries.sort_by_key(|e| e.seq);
