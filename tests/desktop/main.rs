@@ -146,6 +146,9 @@ async fn desktop_app_lists_and_searches_the_signed_in_users_leads() {
             .env_remove("DBUS_SESSION_BUS_ADDRESS"),
     );
     wait_for_port(port, Duration::from_secs(30));
+    // tauri-driver listens before the WebKitWebDriver it starts does; a session asked for in between is
+    // refused ("Connection refused" from tauri-driver), so wait for both.
+    wait_for_port(native_port, Duration::from_secs(30));
 
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), "wry".into());
