@@ -1,8 +1,9 @@
-//! Storage: the server's SQLite database behind [`Repo`].
+//! Storage: the server's database behind [`Repo`]: a SQLite file by default, PostgreSQL when configured.
 //!
-//! Everything SQL lives here, so a PostgreSQL backend can later be put beside it behind the same methods.
-//! Ids are stored as hyphenated UUID text and timestamps as RFC 3339 UTC text with millisecond precision
-//! (see [`ts`]), so both compare correctly as strings.
+//! Everything SQL lives here. Each query is written once, against [`crate::sql::Conn`], and runs on both
+//! databases (see [`crate::sql`] for the portable subset). Ids are stored as hyphenated UUID text and
+//! timestamps as RFC 3339 UTC text with millisecond precision (see [`ts`]), so both compare correctly as
+//! strings in both databases.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -17,17 +18,23 @@ use leadline_model::{
     CallLog, Disposition, FollowUp, FollowUpSpec, Id, Lead, PhoneNumber, Role, Timestamp, User,
     default_catalogue,
 };
-use rusqlite::types::ToSql;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::Connection;
 use rusqlite_migration::Migrations;
+
+use crate::params;
+use crate::sql::{Backend, Conn, PgClient, PgManager, PgPool, Row, SqlError, SqliteConn, Value};
 
 /// The database file inside a data directory.
 pub const DB_FILE_NAME: &str = "leadline-server.sqlite3";
 
-static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
+static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations/sqlite");
+static PG_MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations/postgres");
 
 static MIGRATIONS: LazyLock<Result<Migrations<'static>, String>> =
     LazyLock::new(|| Migrations::from_directory(&MIGRATIONS_DIR).map_err(|e| e.to_string()));
+
+/// The advisory lock key PostgreSQL migrations hold, so API nodes starting together migrate once.
+const PG_MIGRATION_LOCK: i64 = 0x4c45_4144_4c49_4e45; // "LEADLINE"
 
 /// Set on every connection the server opens.
 /// `synchronous = FULL`: a change the server acknowledged survives a power cut (WAL alone would keep the
@@ -38,8 +45,16 @@ const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout 
 /// What went wrong in storage.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    #[error(transparent)]
+    Sql(#[from] SqlError),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("PostgreSQL connection pool: {0}")]
+    PgPool(String),
+    #[error("bad DATABASE_URL: {0}")]
+    BadUrl(String),
     #[error("migrating the server schema: {0}")]
     Migration(String),
     #[error("database pool: {0}")]
@@ -99,44 +114,162 @@ pub fn open_connection(path: &Path) -> Result<Connection, DbError> {
     migrations
         .to_latest(&mut conn)
         .map_err(|e| DbError::Migration(e.to_string()))?;
-    ensure_catalogue(&conn)?;
+    with_sqlite_tx(&mut conn, ensure_catalogue)?;
     Ok(conn)
 }
 
-fn ensure_catalogue(conn: &Connection) -> Result<(), DbError> {
-    let count: i64 = conn.query_row("SELECT count(*) FROM dispositions", [], |r| r.get(0))?;
+/// Runs `f` in one (immediate) transaction on a plain SQLite connection: for the `demo` command, tests
+/// and benchmarks that work on a database file without a [`Repo`].
+pub fn with_sqlite_tx<T, E: From<DbError>>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let t = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(DbError::from)?;
+    let out = {
+        let mut c = SqliteConn(&t);
+        f(&mut Tx { conn: &mut c })?
+    };
+    t.commit().map_err(DbError::from)?;
+    Ok(out)
+}
+
+/// Runs `f` on a plain SQLite connection without opening a transaction (each statement is its own):
+/// for read-only connections in tests and diagnosis.
+pub fn with_sqlite_conn<T, E: From<DbError>>(
+    conn: &Connection,
+    f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut c = SqliteConn(conn);
+    f(&mut Tx { conn: &mut c })
+}
+
+/// A transaction, on either database: what every storage function takes.
+pub struct Tx<'a> {
+    conn: &'a mut dyn Conn,
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = dyn Conn + 'a;
+    fn deref(&self) -> &Self::Target {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.conn
+    }
+}
+
+impl Tx<'_> {
+    /// ` FOR UPDATE` on PostgreSQL (lock the selected rows until commit); nothing on SQLite, whose write
+    /// transactions are exclusive already.
+    pub fn for_update(&self) -> &'static str {
+        match self.conn.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+/// Numbers the parameters of a query built piece by piece: each [`Binder::bind`] returns the placeholder
+/// of the value it took.
+#[derive(Debug, Default)]
+pub struct Binder {
+    pub params: Vec<Value>,
+}
+
+impl Binder {
+    pub fn bind(&mut self, value: impl Into<Value>) -> String {
+        self.params.push(value.into());
+        format!("${}", self.params.len())
+    }
+}
+
+fn ensure_catalogue(tx: &mut Tx<'_>) -> Result<(), DbError> {
+    let count: i64 = tx.query_scalar("SELECT count(*) FROM dispositions", &[])?;
     if count > 0 {
         return Ok(());
     }
-    let mut stmt = conn.prepare(
-        "INSERT INTO dispositions (code, label, category, requires_follow_up, hotkey, position, active)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
-    )?;
     for (position, d) in default_catalogue().iter().enumerate() {
-        stmt.execute(params![
-            d.code,
-            d.label,
-            d.category.as_str(),
-            d.requires_follow_up,
-            d.hotkey,
-            position as i64
-        ])?;
+        tx.execute(
+            "INSERT INTO dispositions (code, label, category, requires_follow_up, hotkey, position, active)
+             VALUES ($1, $2, $3, $4, $5, $6, 1)",
+            &params![
+                d.code.as_str(),
+                d.label.as_str(),
+                d.category.as_str(),
+                d.requires_follow_up,
+                d.hotkey,
+                position as i64
+            ],
+        )?;
     }
     Ok(())
 }
 
+/// Applies the PostgreSQL migrations not yet applied, in order, each in the one transaction that also
+/// records it; an advisory lock makes nodes that start together wait for each other.
+fn migrate_postgres(client: &mut PgClient) -> Result<(), DbError> {
+    let mut dirs: Vec<&Dir<'_>> = PG_MIGRATIONS_DIR.dirs().collect();
+    dirs.sort_by_key(|d| d.path().to_owned());
+    let mut tx = client.transaction(false)?;
+    {
+        let c: &mut dyn Conn = &mut tx;
+        c.query(
+            "SELECT CAST(pg_advisory_xact_lock($1) AS TEXT)",
+            &params![PG_MIGRATION_LOCK],
+        )?;
+        c.batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    BIGINT PRIMARY KEY,
+                 name       TEXT NOT NULL,
+                 applied_at TEXT NOT NULL
+             )",
+        )?;
+        let applied: Vec<i64> = c
+            .query("SELECT version FROM schema_migrations", &[])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<_, _>>()?;
+        for (i, dir) in dirs.iter().enumerate() {
+            let version = i as i64 + 1;
+            if applied.contains(&version) {
+                continue;
+            }
+            let name = dir.path().display().to_string();
+            let sql = dir
+                .get_file(dir.path().join("up.sql"))
+                .and_then(|f| f.contents_utf8())
+                .ok_or_else(|| DbError::Migration(format!("{name}: no up.sql")))?;
+            c.batch(sql)
+                .map_err(|e| DbError::Migration(format!("{name}: {e}")))?;
+            c.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                &params![version, name, ts(&chrono::Utc::now())],
+            )?;
+        }
+        let mut t = Tx { conn: c };
+        ensure_catalogue(&mut t)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// Reserves `n` consecutive change sequence numbers and returns the first. Call inside the transaction
-/// that writes the rows, so the numbers become visible together with them.
-pub fn reserve_seqs(tx: &Transaction<'_>, n: i64) -> Result<i64, DbError> {
-    let last: i64 = tx.query_row(
-        "UPDATE change_seq SET value = value + ?1 WHERE id = 1 RETURNING value",
-        [n],
-        |r| r.get(0),
+/// that writes the rows, so the numbers become visible together with them. On PostgreSQL the row lock this
+/// takes also orders committing writers by seq, so a reader never sees seq N+1 before seq N.
+pub fn reserve_seqs(tx: &mut Tx<'_>, n: i64) -> Result<i64, DbError> {
+    let last: i64 = tx.query_scalar(
+        "UPDATE change_seq SET value = value + $1 WHERE id = 1 RETURNING value",
+        &params![n],
     )?;
     Ok(last - n + 1)
 }
 
-fn next_seq(tx: &Transaction<'_>) -> Result<i64, DbError> {
+fn next_seq(tx: &mut Tx<'_>) -> Result<i64, DbError> {
     reserve_seqs(tx, 1)
 }
 
@@ -158,25 +291,123 @@ impl std::fmt::Debug for UserRecord {
 
 /// Inserts a user. `password_hash` must be a PHC string (see `auth::hash_password`).
 pub fn insert_user(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     user: &User,
     password_hash: &str,
     now: &Timestamp,
 ) -> Result<(), DbError> {
-    conn.execute(
+    tx.execute(
         "INSERT INTO users (id, username, name, role, team, password_hash, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        &params![
             id_text(&user.id),
-            user.username,
-            user.name,
+            user.username.as_str(),
+            user.name.as_str(),
             user.role.as_str(),
-            user.team,
+            user.team.clone(),
             password_hash,
             ts(now)
         ],
     )?;
     Ok(())
+}
+
+/// Inserts a lead row at change-feed position `seq`; `team` is the showroom team it belongs to.
+pub fn insert_lead(tx: &mut Tx<'_>, lead: &Lead, team: Option<&str>, seq: i64) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO leads (id, name, phone, alternate_phone, email, city, source, interest, budget_inr,
+           priority, status, tags, assigned_to, team, created_at, updated_at, version, seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        &params![
+            id_text(&lead.id),
+            lead.name.as_str(),
+            lead.phone.as_str(),
+            lead.alternate_phone.as_ref().map(PhoneNumber::as_str),
+            lead.email.clone(),
+            lead.city.clone(),
+            lead.source.as_str(),
+            lead.interest.clone(),
+            lead.budget_inr,
+            lead.priority.as_str(),
+            lead.status.as_str(),
+            json_list(&lead.tags),
+            lead.assigned_to.as_ref().map(id_text),
+            team,
+            ts(&lead.created_at),
+            ts(&lead.updated_at),
+            lead.version,
+            seq,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts a call log row at change-feed position `seq`, received by the server at `received_at`.
+pub fn insert_call_log(
+    tx: &mut Tx<'_>,
+    log: &CallLog,
+    received_at: &Timestamp,
+    seq: i64,
+) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO call_logs (id, lead_id, telecaller_id, direction, started_at, answered_at, ended_at,
+           duration_s, disposition, outcome_tags, notes, follow_up_due_at, follow_up_note,
+           recording_url, provider_call_id, device_id, received_at, seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        &params![
+            id_text(&log.id),
+            id_text(&log.lead_id),
+            id_text(&log.telecaller_id),
+            log.direction.as_str(),
+            ts(&log.started_at),
+            log.answered_at.as_ref().map(ts),
+            log.ended_at.as_ref().map(ts),
+            log.duration_s,
+            log.disposition.as_str(),
+            json_list(&log.outcome_tags),
+            log.notes.as_str(),
+            log.follow_up.as_ref().map(|f| ts(&f.due_at)),
+            log.follow_up.as_ref().and_then(|f| f.note.clone()),
+            log.recording_url.clone(),
+            log.provider_call_id.clone(),
+            log.device_id.clone(),
+            ts(received_at),
+            seq,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts a follow-up row at change-feed position `seq`, last changed at `updated_at`.
+pub fn insert_follow_up(
+    tx: &mut Tx<'_>,
+    f: &FollowUp,
+    updated_at: &Timestamp,
+    seq: i64,
+) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO follow_ups (id, lead_id, assigned_to, due_at, note, call_log_id, completed_at,
+           created_at, updated_at, seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &params![
+            id_text(&f.id),
+            id_text(&f.lead_id),
+            id_text(&f.assigned_to),
+            ts(&f.due_at),
+            f.note.clone(),
+            f.call_log_id.as_ref().map(id_text),
+            f.completed_at.as_ref().map(ts),
+            ts(&f.created_at),
+            ts(updated_at),
+            seq,
+        ],
+    )?;
+    Ok(())
+}
+
+/// A list of strings as the JSON array text the database stores.
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// Which rows of the change feed a user may see.
@@ -199,24 +430,26 @@ impl Scope {
         }
     }
 
-    /// A boolean SQL expression over the `leads` row aliased `l`, with its named parameter if any.
-    fn lead_filter(&self) -> (&'static str, Option<(&'static str, String)>) {
+    /// A boolean SQL expression over the `leads` row aliased `l`, its parameter bound in `b`.
+    pub fn lead_filter(&self, b: &mut Binder) -> String {
         match self {
-            Scope::Assignee(id) => ("l.assigned_to = :who", Some((":who", id_text(id)))),
-            Scope::Team(team) => (
-                "(l.team = :who OR l.assigned_to IN (SELECT u.id FROM users u WHERE u.team = :who))",
-                Some((":who", team.clone())),
-            ),
-            Scope::All => ("1 = 1", None),
+            Scope::Assignee(id) => format!("l.assigned_to = {}", b.bind(id_text(id))),
+            Scope::Team(team) => {
+                let who = b.bind(team.as_str());
+                format!(
+                    "(l.team = {who} OR l.assigned_to IN (SELECT u.id FROM users u WHERE u.team = {who}))"
+                )
+            }
+            Scope::All => "1 = 1".to_owned(),
         }
     }
 
     /// A boolean SQL expression over the `lead_removals` row aliased `r`; `None` when this scope never
     /// loses leads.
-    fn removal_filter(&self) -> Option<(&'static str, (&'static str, String))> {
+    fn removal_filter(&self, b: &mut Binder) -> Option<String> {
         match self {
-            Scope::Assignee(id) => Some(("r.user_id = :who", (":who", id_text(id)))),
-            Scope::Team(team) => Some(("r.team = :who", (":who", team.clone()))),
+            Scope::Assignee(id) => Some(format!("r.user_id = {}", b.bind(id_text(id)))),
+            Scope::Team(team) => Some(format!("r.team = {}", b.bind(team.as_str()))),
             Scope::All => None,
         }
     }
@@ -244,12 +477,12 @@ const FOLLOW_UP_COLS: &str = "f.id, f.lead_id, f.assigned_to, f.due_at, f.note, 
 
 const USER_COLS: &str = "id, username, name, role, team, password_hash";
 
-fn get_id(row: &Row<'_>, idx: usize, what: &'static str) -> Result<Id, DbError> {
+fn get_id(row: &Row, idx: usize, what: &'static str) -> Result<Id, DbError> {
     let text: String = row.get(idx)?;
     Id::parse_str(&text).map_err(|e| corrupt(what, format!("{text:?}: {e}")))
 }
 
-fn get_opt_id(row: &Row<'_>, idx: usize, what: &'static str) -> Result<Option<Id>, DbError> {
+fn get_opt_id(row: &Row, idx: usize, what: &'static str) -> Result<Option<Id>, DbError> {
     let text: Option<String> = row.get(idx)?;
     text.map(|t| Id::parse_str(&t).map_err(|e| corrupt(what, format!("{t:?}: {e}"))))
         .transpose()
@@ -261,17 +494,17 @@ fn parse_ts(text: &str, what: &'static str) -> Result<Timestamp, DbError> {
         .map_err(|e| corrupt(what, format!("{text:?}: {e}")))
 }
 
-fn get_ts(row: &Row<'_>, idx: usize, what: &'static str) -> Result<Timestamp, DbError> {
+fn get_ts(row: &Row, idx: usize, what: &'static str) -> Result<Timestamp, DbError> {
     let text: String = row.get(idx)?;
     parse_ts(&text, what)
 }
 
-fn get_opt_ts(row: &Row<'_>, idx: usize, what: &'static str) -> Result<Option<Timestamp>, DbError> {
+fn get_opt_ts(row: &Row, idx: usize, what: &'static str) -> Result<Option<Timestamp>, DbError> {
     let text: Option<String> = row.get(idx)?;
     text.map(|t| parse_ts(&t, what)).transpose()
 }
 
-fn get_enum<T>(row: &Row<'_>, idx: usize, what: &'static str) -> Result<T, DbError>
+fn get_enum<T>(row: &Row, idx: usize, what: &'static str) -> Result<T, DbError>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -280,18 +513,18 @@ where
     text.parse().map_err(|e| corrupt(what, e))
 }
 
-fn get_phone(row: &Row<'_>, idx: usize) -> Result<Option<PhoneNumber>, DbError> {
+fn get_phone(row: &Row, idx: usize) -> Result<Option<PhoneNumber>, DbError> {
     let text: Option<String> = row.get(idx)?;
     text.map(|t| PhoneNumber::from_stored(&t).map_err(|e| corrupt("lead phone", e)))
         .transpose()
 }
 
-fn get_string_list(row: &Row<'_>, idx: usize, what: &'static str) -> Result<Vec<String>, DbError> {
+fn get_string_list(row: &Row, idx: usize, what: &'static str) -> Result<Vec<String>, DbError> {
     let text: String = row.get(idx)?;
     serde_json::from_str(&text).map_err(|e| corrupt(what, e))
 }
 
-fn user_from_row(row: &Row<'_>) -> Result<UserRecord, DbError> {
+fn user_from_row(row: &Row) -> Result<UserRecord, DbError> {
     Ok(UserRecord {
         user: User {
             id: get_id(row, 0, "user id")?,
@@ -305,7 +538,7 @@ fn user_from_row(row: &Row<'_>) -> Result<UserRecord, DbError> {
 }
 
 /// Reads a lead from a row selected with [`LEAD_COLS`]; also returns its seq.
-fn lead_from_row(row: &Row<'_>) -> Result<(Lead, i64), DbError> {
+fn lead_from_row(row: &Row) -> Result<(Lead, i64), DbError> {
     let lead = Lead {
         id: get_id(row, 0, "lead id")?,
         name: row.get(1)?,
@@ -328,7 +561,7 @@ fn lead_from_row(row: &Row<'_>) -> Result<(Lead, i64), DbError> {
 }
 
 /// Reads a call log from a row selected with [`CALL_COLS`]; also returns its seq and its lead's seq.
-fn call_log_from_row(row: &Row<'_>) -> Result<(CallLog, i64, i64), DbError> {
+fn call_log_from_row(row: &Row) -> Result<(CallLog, i64, i64), DbError> {
     let follow_up = match get_opt_ts(row, 11, "call log follow-up due_at")? {
         Some(due_at) => Some(FollowUpSpec {
             due_at,
@@ -357,7 +590,7 @@ fn call_log_from_row(row: &Row<'_>) -> Result<(CallLog, i64, i64), DbError> {
 }
 
 /// Reads a follow-up from a row selected with [`FOLLOW_UP_COLS`]; also returns its seq and its lead's seq.
-fn follow_up_from_row(row: &Row<'_>) -> Result<(FollowUp, i64, i64), DbError> {
+fn follow_up_from_row(row: &Row) -> Result<(FollowUp, i64, i64), DbError> {
     let f = FollowUp {
         id: get_id(row, 0, "follow-up id")?,
         lead_id: get_id(row, 1, "follow-up lead id")?,
@@ -371,7 +604,7 @@ fn follow_up_from_row(row: &Row<'_>) -> Result<(FollowUp, i64, i64), DbError> {
     Ok((f, row.get(8)?, row.get(9)?))
 }
 
-fn disposition_from_row(row: &Row<'_>) -> Result<Disposition, DbError> {
+fn disposition_from_row(row: &Row) -> Result<Disposition, DbError> {
     let hotkey: Option<i64> = row.get(4)?;
     Ok(Disposition {
         code: row.get(0)?,
@@ -385,49 +618,58 @@ fn disposition_from_row(row: &Row<'_>) -> Result<Disposition, DbError> {
 }
 
 /// Looks a user up by sign-in name.
-pub fn user_by_username(conn: &Connection, username: &str) -> Result<Option<UserRecord>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE username = ?1"))?;
-    let mut rows = stmt.query([username])?;
-    rows.next()?.map(user_from_row).transpose()
+pub fn user_by_username(tx: &mut Tx<'_>, username: &str) -> Result<Option<UserRecord>, DbError> {
+    tx.query_opt(
+        &format!("SELECT {USER_COLS} FROM users WHERE username = $1"),
+        &params![username],
+    )?
+    .as_ref()
+    .map(user_from_row)
+    .transpose()
 }
 
 /// Looks a user up by id.
-pub fn user_by_id(conn: &Connection, id: &Id) -> Result<Option<UserRecord>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"))?;
-    let mut rows = stmt.query([id_text(id)])?;
-    rows.next()?.map(user_from_row).transpose()
+pub fn user_by_id(tx: &mut Tx<'_>, id: &Id) -> Result<Option<UserRecord>, DbError> {
+    tx.query_opt(
+        &format!("SELECT {USER_COLS} FROM users WHERE id = $1"),
+        &params![id_text(id)],
+    )?
+    .as_ref()
+    .map(user_from_row)
+    .transpose()
 }
 
 /// Every user, by username.
-pub fn list_users(conn: &Connection) -> Result<Vec<User>, DbError> {
-    let mut stmt = conn.prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY username"))?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(user_from_row(row)?.user);
-    }
-    Ok(out)
+pub fn list_users(tx: &mut Tx<'_>) -> Result<Vec<User>, DbError> {
+    tx.query(&format!("SELECT {USER_COLS} FROM users ORDER BY username"), &[])?
+        .iter()
+        .map(|r| user_from_row(r).map(|u| u.user))
+        .collect()
 }
 
 /// The active disposition catalogue, in display order.
-pub fn dispositions(conn: &Connection) -> Result<Vec<Disposition>, DbError> {
-    let mut stmt = conn.prepare_cached(
+pub fn dispositions(tx: &mut Tx<'_>) -> Result<Vec<Disposition>, DbError> {
+    tx.query(
         "SELECT code, label, category, requires_follow_up, hotkey FROM dispositions
          WHERE active = 1 ORDER BY position, code",
-    )?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(disposition_from_row(row)?);
-    }
-    Ok(out)
+        &[],
+    )?
+    .iter()
+    .map(disposition_from_row)
+    .collect()
 }
 
 /// One lead by id.
-pub fn lead_by_id(conn: &Connection, id: &Id) -> Result<Option<Lead>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {LEAD_COLS} FROM leads l WHERE l.id = ?1"))?;
-    let mut rows = stmt.query([id_text(id)])?;
-    Ok(rows.next()?.map(lead_from_row).transpose()?.map(|(lead, _)| lead))
+pub fn lead_by_id(tx: &mut Tx<'_>, id: &Id) -> Result<Option<Lead>, DbError> {
+    Ok(tx
+        .query_opt(
+            &format!("SELECT {LEAD_COLS} FROM leads l WHERE l.id = $1"),
+            &params![id_text(id)],
+        )?
+        .as_ref()
+        .map(lead_from_row)
+        .transpose()?
+        .map(|(lead, _)| lead))
 }
 
 /// The filters of a lead list (`GET /api/v1/leads`), parsed. Empty lists and `None` filter nothing.
@@ -459,155 +701,138 @@ fn like_escape(text: &str) -> String {
     out
 }
 
-/// The SQL of one lead-list page and its named parameters.
+/// The SQL of one lead-list page and its parameters.
 fn lead_list_sql(
     scope: &Scope,
     filter: &LeadFilter,
     after: Option<&(Timestamp, Id)>,
     fetch: i64,
-) -> (String, Vec<(String, rusqlite::types::Value)>) {
-    use rusqlite::types::Value;
-    let (scope_sql, who) = scope.lead_filter();
-    let mut conds: Vec<String> = vec![scope_sql.to_owned()];
-    let mut named: Vec<(String, Value)> = Vec::new();
-    if let Some((name, value)) = who {
-        named.push((name.to_owned(), Value::Text(value)));
-    }
-    let mut in_list = |column: &str, prefix: &str, values: Vec<&'static str>, conds: &mut Vec<String>| {
+) -> (String, Vec<Value>) {
+    let mut b = Binder::default();
+    let mut conds: Vec<String> = vec![scope.lead_filter(&mut b)];
+    let in_list = |column: &str, values: Vec<&'static str>, b: &mut Binder, conds: &mut Vec<String>| {
         if values.is_empty() {
             return;
         }
-        let names: Vec<String> = (0..values.len()).map(|i| format!(":{prefix}{i}")).collect();
+        let names: Vec<String> = values.into_iter().map(|v| b.bind(v)).collect();
         conds.push(format!("l.{column} IN ({})", names.join(", ")));
-        for (name, value) in names.into_iter().zip(values) {
-            named.push((name, Value::Text(value.to_owned())));
-        }
     };
     in_list(
         "status",
-        "st",
         filter.status.iter().map(|s| s.as_str()).collect(),
+        &mut b,
         &mut conds,
     );
     in_list(
         "priority",
-        "pr",
         filter.priority.iter().map(|s| s.as_str()).collect(),
+        &mut b,
         &mut conds,
     );
     in_list(
         "source",
-        "so",
         filter.source.iter().map(|s| s.as_str()).collect(),
+        &mut b,
         &mut conds,
     );
     match &filter.assigned_to {
         Some(leadline_model::AssigneeFilter::Unassigned) => conds.push("l.assigned_to IS NULL".to_owned()),
         Some(leadline_model::AssigneeFilter::User(id)) => {
-            conds.push("l.assigned_to = :assignee".to_owned());
-            named.push((":assignee".to_owned(), Value::Text(id_text(id))));
+            conds.push(format!("l.assigned_to = {}", b.bind(id_text(id))));
         }
         None => {}
     }
-    for (value, cond, name) in [
-        (
-            &filter.created_from,
-            "l.created_at >= :created_from",
-            ":created_from",
-        ),
-        (&filter.created_to, "l.created_at <= :created_to", ":created_to"),
-        (
-            &filter.updated_from,
-            "l.updated_at >= :updated_from",
-            ":updated_from",
-        ),
-        (&filter.updated_to, "l.updated_at <= :updated_to", ":updated_to"),
+    for (value, column, op) in [
+        (&filter.created_from, "created_at", ">="),
+        (&filter.created_to, "created_at", "<="),
+        (&filter.updated_from, "updated_at", ">="),
+        (&filter.updated_to, "updated_at", "<="),
     ] {
         if let Some(t) = value {
-            conds.push(cond.to_owned());
-            named.push((name.to_owned(), Value::Text(ts(t))));
+            conds.push(format!("l.{column} {op} {}", b.bind(ts(t))));
         }
     }
     if let Some(digits) = &filter.phone_digits {
-        conds.push(
-            "(instr(l.phone, :digits) > 0 OR instr(coalesce(l.alternate_phone, ''), :digits) > 0)".to_owned(),
-        );
-        named.push((":digits".to_owned(), Value::Text(digits.clone())));
-    }
-    if let Some(name) = &filter.name_contains {
-        conds.push("l.name LIKE :name ESCAPE '\\'".to_owned());
-        named.push((
-            ":name".to_owned(),
-            Value::Text(format!("%{}%", like_escape(name))),
+        let p = b.bind(format!("%{}%", like_escape(digits)));
+        conds.push(format!(
+            "(l.phone LIKE {p} ESCAPE '\\' OR coalesce(l.alternate_phone, '') LIKE {p} ESCAPE '\\')"
         ));
     }
-    if let Some((at, id)) = after {
-        conds.push("(l.updated_at, l.id) < (:after_at, :after_id)".to_owned());
-        named.push((":after_at".to_owned(), Value::Text(ts(at))));
-        named.push((":after_id".to_owned(), Value::Text(id_text(id))));
+    if let Some(name) = &filter.name_contains {
+        let p = b.bind(format!("%{}%", like_escape(&name.to_ascii_lowercase())));
+        conds.push(format!("lower(l.name) LIKE {p} ESCAPE '\\'"));
     }
-    named.push((":limit".to_owned(), Value::Integer(fetch)));
+    if let Some((at, id)) = after {
+        let at = b.bind(ts(at));
+        let id = b.bind(id_text(id));
+        conds.push(format!("(l.updated_at, l.id) < ({at}, {id})"));
+    }
+    let limit = b.bind(fetch);
     let sql = format!(
-        "SELECT {LEAD_COLS} FROM leads l WHERE {} ORDER BY l.updated_at DESC, l.id DESC LIMIT :limit",
+        "SELECT {LEAD_COLS} FROM leads l WHERE {} ORDER BY l.updated_at DESC, l.id DESC LIMIT {limit}",
         conds.join(" AND ")
     );
-    (sql, named)
+    (sql, b.params)
 }
 
-/// `EXPLAIN QUERY PLAN` of the lead-list query (for tests and diagnosis): the plan rows' `detail` text.
+/// The query plan of the lead-list query (for tests and diagnosis): SQLite's `EXPLAIN QUERY PLAN`
+/// detail lines, or PostgreSQL's `EXPLAIN` lines.
 pub fn explain_list_leads(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     scope: &Scope,
     filter: &LeadFilter,
     after: Option<&(Timestamp, Id)>,
 ) -> Result<Vec<String>, DbError> {
-    let (sql, named) = lead_list_sql(scope, filter, after, 51);
-    let params: Vec<(&str, &dyn ToSql)> = named.iter().map(|(n, v)| (n.as_str(), v as &dyn ToSql)).collect();
-    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-    let mut rows = stmt.query(params.as_slice())?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(row.get::<_, String>(3)?);
-    }
-    Ok(out)
+    let (sql, params) = lead_list_sql(scope, filter, after, 51);
+    let (explain, column) = match tx.backend() {
+        Backend::Sqlite => ("EXPLAIN QUERY PLAN", 3),
+        Backend::Postgres => ("EXPLAIN", 0),
+    };
+    tx.query(&format!("{explain} {sql}"), &params)?
+        .iter()
+        .map(|r| Ok(r.get::<String>(column)?))
+        .collect()
 }
 
 /// One page of the leads `scope` may see that match `filter`, by `(updated_at, id)` descending, after the
 /// keyset position `after`: at most `limit` leads, and whether more follow.
 pub fn list_leads(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     scope: &Scope,
     filter: &LeadFilter,
     after: Option<&(Timestamp, Id)>,
     limit: u32,
 ) -> Result<(Vec<Lead>, bool), DbError> {
-    let (sql, named) = lead_list_sql(scope, filter, after, i64::from(limit) + 1);
-    let params: Vec<(&str, &dyn ToSql)> = named.iter().map(|(n, v)| (n.as_str(), v as &dyn ToSql)).collect();
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params.as_slice())?;
+    let (sql, params) = lead_list_sql(scope, filter, after, i64::from(limit) + 1);
     let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(lead_from_row(row)?.0);
-    }
+    tx.query_each(&sql, &params, &mut |row| {
+        out.push(row);
+        Ok(())
+    })?;
+    let mut leads = out
+        .iter()
+        .map(|r| lead_from_row(r).map(|(l, _)| l))
+        .collect::<Result<Vec<_>, _>>()?;
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = out.len() > limit;
-    out.truncate(limit);
-    Ok((out, more))
+    let more = leads.len() > limit;
+    leads.truncate(limit);
+    Ok((leads, more))
 }
 
 /// One lead by id, when `scope` may see it.
-pub fn lead_in_scope(conn: &Connection, scope: &Scope, id: &Id) -> Result<Option<Lead>, DbError> {
-    let (filter, who) = scope.lead_filter();
-    let id = id_text(id);
-    let mut named: Vec<(&str, &dyn ToSql)> = vec![(":id", &id)];
-    if let Some((name, value)) = &who {
-        named.push((name, value));
-    }
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {LEAD_COLS} FROM leads l WHERE l.id = :id AND {filter}"
-    ))?;
-    let mut rows = stmt.query(named.as_slice())?;
-    Ok(rows.next()?.map(lead_from_row).transpose()?.map(|(lead, _)| lead))
+pub fn lead_in_scope(tx: &mut Tx<'_>, scope: &Scope, id: &Id) -> Result<Option<Lead>, DbError> {
+    let mut b = Binder::default();
+    let id = b.bind(id_text(id));
+    let filter = scope.lead_filter(&mut b);
+    Ok(tx
+        .query_opt(
+            &format!("SELECT {LEAD_COLS} FROM leads l WHERE l.id = {id} AND {filter}"),
+            &b.params,
+        )?
+        .as_ref()
+        .map(lead_from_row)
+        .transpose()?
+        .map(|(lead, _)| lead))
 }
 
 /// An entry of the feed before ordering: its seq, and for call logs and follow-ups the lead's seq.
@@ -619,36 +844,33 @@ struct Entry {
 
 /// Runs one feed query and appends each decoded row to `entries`.
 fn read_entries(
-    tx: &Transaction<'_>,
+    tx: &mut Tx<'_>,
     sql: &str,
-    named: &[(&str, &dyn ToSql)],
+    params: &[Value],
     entries: &mut Vec<Entry>,
-    decode: impl Fn(&rusqlite::Row<'_>) -> Result<Entry, DbError>,
+    decode: impl Fn(&Row) -> Result<Entry, DbError>,
 ) -> Result<(), DbError> {
-    let mut stmt = tx.prepare_cached(sql)?;
-    let mut rows = stmt.query(named)?;
-    while let Some(row) = rows.next()? {
-        entries.push(decode(row)?);
+    for row in tx.query(sql, params)? {
+        entries.push(decode(&row)?);
     }
     Ok(())
 }
 
 /// Reads one page of the change feed for `scope`: the changes with `seq > after`, at most `limit`
-/// entries, in one read transaction (a consistent snapshot). See `api::pull` for the ordering guarantee.
-pub fn pull(conn: &mut Connection, scope: &Scope, after: i64, limit: u32) -> Result<FeedPage, DbError> {
-    let tx = conn.transaction()?;
+/// entries. Run it in a read transaction (one snapshot). See `api::pull` for the ordering guarantee.
+pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<FeedPage, DbError> {
     let fetch = i64::from(limit) + 1;
-    let (filter, who) = scope.lead_filter();
-    let mut named: Vec<(&str, &dyn ToSql)> = vec![(":after", &after), (":limit", &fetch)];
-    if let Some((name, value)) = &who {
-        named.push((name, value));
-    }
+    let mut b = Binder::default();
+    let after_p = b.bind(after);
+    let limit_p = b.bind(fetch);
+    let filter = scope.lead_filter(&mut b);
+    let params = b.params;
 
     let mut entries: Vec<Entry> = Vec::new();
     let leads = format!(
-        "SELECT {LEAD_COLS} FROM leads l WHERE l.seq > :after AND {filter} ORDER BY l.seq LIMIT :limit"
+        "SELECT {LEAD_COLS} FROM leads l WHERE l.seq > {after_p} AND {filter} ORDER BY l.seq LIMIT {limit_p}"
     );
-    read_entries(&tx, &leads, &named, &mut entries, |row| {
+    read_entries(tx, &leads, &params, &mut entries, |row| {
         let (lead, seq) = lead_from_row(row)?;
         Ok(Entry {
             seq,
@@ -658,9 +880,9 @@ pub fn pull(conn: &mut Connection, scope: &Scope, after: i64, limit: u32) -> Res
     })?;
     let calls = format!(
         "SELECT {CALL_COLS} FROM call_logs c JOIN leads l ON l.id = c.lead_id
-         WHERE c.seq > :after AND {filter} ORDER BY c.seq LIMIT :limit"
+         WHERE c.seq > {after_p} AND {filter} ORDER BY c.seq LIMIT {limit_p}"
     );
-    read_entries(&tx, &calls, &named, &mut entries, |row| {
+    read_entries(tx, &calls, &params, &mut entries, |row| {
         let (log, seq, lead_seq) = call_log_from_row(row)?;
         Ok(Entry {
             seq,
@@ -670,9 +892,9 @@ pub fn pull(conn: &mut Connection, scope: &Scope, after: i64, limit: u32) -> Res
     })?;
     let follow_ups = format!(
         "SELECT {FOLLOW_UP_COLS} FROM follow_ups f JOIN leads l ON l.id = f.lead_id
-         WHERE f.seq > :after AND {filter} ORDER BY f.seq LIMIT :limit"
+         WHERE f.seq > {after_p} AND {filter} ORDER BY f.seq LIMIT {limit_p}"
     );
-    read_entries(&tx, &follow_ups, &named, &mut entries, |row| {
+    read_entries(tx, &follow_ups, &params, &mut entries, |row| {
         let (f, seq, lead_seq) = follow_up_from_row(row)?;
         Ok(Entry {
             seq,
@@ -680,13 +902,15 @@ pub fn pull(conn: &mut Connection, scope: &Scope, after: i64, limit: u32) -> Res
             change: Change::FollowUp(f),
         })
     })?;
-    if let Some((rfilter, (name, value))) = scope.removal_filter() {
+    let mut b = Binder::default();
+    let after_p = b.bind(after);
+    let limit_p = b.bind(fetch);
+    if let Some(rfilter) = scope.removal_filter(&mut b) {
         let removals = format!(
             "SELECT r.seq, r.lead_id FROM lead_removals r
-             WHERE r.seq > :after AND {rfilter} ORDER BY r.seq LIMIT :limit"
+             WHERE r.seq > {after_p} AND {rfilter} ORDER BY r.seq LIMIT {limit_p}"
         );
-        let named: Vec<(&str, &dyn ToSql)> = vec![(":after", &after), (":limit", &fetch), (name, &value)];
-        read_entries(&tx, &removals, &named, &mut entries, |row| {
+        read_entries(tx, &removals, &b.params, &mut entries, |row| {
             Ok(Entry {
                 seq: row.get(0)?,
                 lead: None,
@@ -715,14 +939,13 @@ pub fn pull(conn: &mut Connection, scope: &Scope, after: i64, limit: u32) -> Res
         }
     }
     let mut early: Vec<(i64, Lead)> = Vec::with_capacity(early_ids.len());
-    {
-        let mut stmt = tx.prepare_cached(&format!("SELECT {LEAD_COLS} FROM leads l WHERE l.id = ?1"))?;
-        for id in &early_ids {
-            let mut rows = stmt.query([id_text(id)])?;
-            if let Some(row) = rows.next()? {
-                let (lead, seq) = lead_from_row(row)?;
-                early.push((seq, lead));
-            }
+    for id in &early_ids {
+        if let Some(row) = tx.query_opt(
+            &format!("SELECT {LEAD_COLS} FROM leads l WHERE l.id = $1"),
+            &params![id_text(id)],
+        )? {
+            let (lead, seq) = lead_from_row(&row)?;
+            early.push((seq, lead));
         }
     }
     early.sort_by_key(|(seq, _)| *seq);
@@ -733,7 +956,6 @@ pub fn pull(conn: &mut Connection, scope: &Scope, after: i64, limit: u32) -> Res
     changes.extend(lead_entries.into_iter().map(|e| e.change));
     changes.extend(early.into_iter().map(|(_, lead)| Change::Lead(lead)));
     changes.extend(row_entries.into_iter().map(|e| e.change));
-    tx.finish()?;
     Ok(FeedPage {
         changes,
         last_seq,
@@ -746,85 +968,142 @@ pub fn pull(conn: &mut Connection, scope: &Scope, after: i64, limit: u32) -> Res
 /// Bumps the lead's version and gives it a new seq; the former assignee (and, if the lead thereby leaves
 /// their team, that team) gets a `lead_removed` change just before it; and the lead's call logs and
 /// follow-ups get new seqs after the lead's, so the new owner's next pull brings the lead's history after
-/// the lead itself.
+/// the lead itself. Run it in a write transaction.
 pub fn assign_lead(
-    conn: &mut Connection,
+    tx: &mut Tx<'_>,
     lead_id: &Id,
     assignee: Option<&Id>,
     now: &Timestamp,
 ) -> Result<Lead, DbError> {
-    let tx = conn.transaction()?;
-    let lead = lead_by_id(&tx, lead_id)?.ok_or(DbError::NotFound("lead"))?;
+    let lock = tx.for_update();
+    let row = tx
+        .query_opt(
+            &format!("SELECT {LEAD_COLS}, l.team FROM leads l WHERE l.id = $1{lock}"),
+            &params![id_text(lead_id)],
+        )?
+        .ok_or(DbError::NotFound("lead"))?;
+    let (lead, _) = lead_from_row(&row)?;
+    let lead_team: Option<String> = row.get(17)?;
     if lead.assigned_to.as_ref() == assignee {
         return Ok(lead);
     }
-    let lead_team: Option<String> =
-        tx.query_row("SELECT team FROM leads WHERE id = ?1", [id_text(lead_id)], |r| {
-            r.get(0)
-        })?;
-    let team_of =
-        |id: &Id| -> Result<Option<String>, DbError> { Ok(user_by_id(&tx, id)?.and_then(|u| u.user.team)) };
     let new_team = match assignee {
         Some(id) => {
-            if user_by_id(&tx, id)?.is_none() {
-                return Err(DbError::NotFound("assignee"));
-            }
-            team_of(id)?
+            user_by_id(tx, id)?
+                .ok_or(DbError::NotFound("assignee"))?
+                .user
+                .team
         }
         None => None,
     };
     if let Some(old) = lead.assigned_to {
-        let old_team = team_of(&old)?;
+        let old_team = user_by_id(tx, &old)?.and_then(|u| u.user.team);
         // The old team keeps seeing the lead if it is the lead's team or the new assignee's team.
-        let team_loses = old_team
-            .clone()
-            .filter(|t| lead_team.as_ref() != Some(t) && new_team.as_ref() != Some(t));
-        let seq = next_seq(&tx)?;
+        let team_loses = old_team.filter(|t| lead_team.as_ref() != Some(t) && new_team.as_ref() != Some(t));
+        let seq = next_seq(tx)?;
         tx.execute(
-            "INSERT INTO lead_removals (seq, lead_id, user_id, team, removed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![seq, id_text(lead_id), id_text(&old), team_loses, ts(now)],
+            "INSERT INTO lead_removals (seq, lead_id, user_id, team, removed_at) VALUES ($1, $2, $3, $4, $5)",
+            &params![seq, id_text(lead_id), id_text(&old), team_loses, ts(now)],
         )?;
     }
-    let seq = next_seq(&tx)?;
+    let seq = next_seq(tx)?;
     tx.execute(
-        "UPDATE leads SET assigned_to = ?1, version = version + 1, updated_at = ?2, seq = ?3 WHERE id = ?4",
-        params![assignee.map(id_text), ts(now), seq, id_text(lead_id)],
+        "UPDATE leads SET assigned_to = $1, version = version + 1, updated_at = $2, seq = $3 WHERE id = $4",
+        &params![assignee.map(id_text), ts(now), seq, id_text(lead_id)],
     )?;
     for table in ["call_logs", "follow_ups"] {
-        let ids: Vec<String> = {
-            let mut stmt = tx.prepare(&format!("SELECT id FROM {table} WHERE lead_id = ?1 ORDER BY seq"))?;
-            stmt.query_map([id_text(lead_id)], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
+        let ids: Vec<String> = tx
+            .query(
+                &format!("SELECT id FROM {table} WHERE lead_id = $1 ORDER BY seq"),
+                &params![id_text(lead_id)],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<_, _>>()?;
         if ids.is_empty() {
             continue;
         }
-        let first = reserve_seqs(&tx, ids.len() as i64)?;
-        let mut stmt = tx.prepare(&format!("UPDATE {table} SET seq = ?1 WHERE id = ?2"))?;
+        let first = reserve_seqs(tx, ids.len() as i64)?;
         for (i, id) in ids.iter().enumerate() {
-            stmt.execute(params![first + i as i64, id])?;
+            tx.execute(
+                &format!("UPDATE {table} SET seq = $1 WHERE id = $2"),
+                &params![first + i as i64, id.as_str()],
+            )?;
         }
     }
-    let updated = lead_by_id(&tx, lead_id)?.ok_or(DbError::NotFound("lead"))?;
-    tx.commit()?;
-    Ok(updated)
+    lead_by_id(tx, lead_id)?.ok_or(DbError::NotFound("lead"))
 }
 
-/// The server's storage: a pool of SQLite connections to one database file.
+/// Where the server keeps its data.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbConfig {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://user:password@host:port/dbname`).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbConfig::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            DbConfig::Postgres(url) => f.debug_tuple("Postgres").field(&redact_url(url)).finish(),
+        }
+    }
+}
+
+/// A database URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite {
+        pool: deadpool_sqlite::Pool,
+        path: PathBuf,
+    },
+    Postgres {
+        pool: PgPool,
+        url: String,
+    },
+}
+
+/// The server's storage: a pool of connections to a SQLite file or a PostgreSQL database.
 #[derive(Clone)]
 pub struct Repo {
-    pool: deadpool_sqlite::Pool,
-    path: PathBuf,
+    pool: Pool,
 }
 
 impl std::fmt::Debug for Repo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Repo").field("path", &self.path).finish()
+        match &self.pool {
+            Pool::Sqlite { path, .. } => f.debug_struct("Repo").field("sqlite", path).finish(),
+            Pool::Postgres { url, .. } => f
+                .debug_struct("Repo")
+                .field("postgres", &redact_url(url))
+                .finish(),
+        }
     }
 }
 
 impl Repo {
-    /// Opens the database at `path` (see [`open_connection`]) and builds the connection pool.
+    /// Opens the database `config` names (migrating it).
+    pub async fn connect(config: &DbConfig) -> Result<Self, DbError> {
+        match config {
+            DbConfig::Sqlite(path) => Self::open(path.clone()).await,
+            DbConfig::Postgres(url) => Self::open_postgres(url).await,
+        }
+    }
+
+    /// Opens the SQLite database at `path` (see [`open_connection`]) and builds the connection pool.
     pub async fn open(path: impl Into<PathBuf>) -> Result<Self, DbError> {
         let path = path.into();
         let migrate_path = path.clone();
@@ -845,49 +1124,137 @@ impl Repo {
             }))
             .build()
             .map_err(|e| DbError::BuildPool(e.to_string()))?;
-        Ok(Self { pool, path })
+        Ok(Self {
+            pool: Pool::Sqlite { pool, path },
+        })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Connects to PostgreSQL at `url`, migrates the schema and builds the connection pool.
+    pub async fn open_postgres(url: &str) -> Result<Self, DbError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e: postgres::Error| DbError::BadUrl(e.to_string()))?;
+        let pool = PgPool::builder(PgManager { config })
+            .max_size(16)
+            .build()
+            .map_err(|e| DbError::BuildPool(e.to_string()))?;
+        let mut client = pool.get().await.map_err(|e| DbError::PgPool(e.to_string()))?;
+        tokio::task::spawn_blocking(move || migrate_postgres(&mut client))
+            .await
+            .map_err(|e| DbError::Interact(e.to_string()))??;
+        Ok(Self {
+            pool: Pool::Postgres {
+                pool,
+                url: url.to_owned(),
+            },
+        })
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
-    pub async fn interact<F, T>(&self, f: F) -> Result<T, DbError>
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite { .. } => Backend::Sqlite,
+            Pool::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// The SQLite database file, when the repo is on SQLite.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.pool {
+            Pool::Sqlite { path, .. } => Some(path),
+            Pool::Postgres { .. } => None,
+        }
+    }
+
+    /// The PostgreSQL URL, when the repo is on PostgreSQL.
+    pub fn postgres_url(&self) -> Option<&str> {
+        match &self.pool {
+            Pool::Sqlite { .. } => None,
+            Pool::Postgres { url, .. } => Some(url),
+        }
+    }
+
+    /// Runs `f` in a read-only transaction (one consistent snapshot) on the blocking thread pool.
+    pub async fn read<F, T>(&self, f: F) -> Result<T, DbError>
     where
-        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        let conn = self.pool.get().await?;
-        conn.interact(f)
-            .await
-            .map_err(|e| DbError::Interact(e.to_string()))?
+        self.run(true, f).await
     }
 
-    /// Checks that the database answers.
+    /// Runs `f` in a write transaction on the blocking thread pool; commits when `f` returns `Ok`.
+    /// SQLite write transactions are exclusive (`BEGIN IMMEDIATE`); PostgreSQL ones are READ COMMITTED,
+    /// and code that reads before it writes locks what it read ([`Tx::for_update`]).
+    pub async fn write<F, T>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(false, f).await
+    }
+
+    async fn run<F, T>(&self, read_only: bool, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.pool {
+            Pool::Sqlite { pool, .. } => {
+                let conn = pool.get().await?;
+                conn.interact(move |c| {
+                    let behavior = if read_only {
+                        rusqlite::TransactionBehavior::Deferred
+                    } else {
+                        rusqlite::TransactionBehavior::Immediate
+                    };
+                    let t = c.transaction_with_behavior(behavior)?;
+                    let out = {
+                        let mut sc = SqliteConn(&t);
+                        f(&mut Tx { conn: &mut sc })?
+                    };
+                    t.commit()?;
+                    Ok(out)
+                })
+                .await
+                .map_err(|e| DbError::Interact(e.to_string()))?
+            }
+            Pool::Postgres { pool, .. } => {
+                let mut client = pool.get().await.map_err(|e| DbError::PgPool(e.to_string()))?;
+                tokio::task::spawn_blocking(move || {
+                    let mut t = client.transaction(read_only)?;
+                    let out = f(&mut Tx { conn: &mut t })?;
+                    t.commit()?;
+                    Ok(out)
+                })
+                .await
+                .map_err(|e| DbError::Interact(e.to_string()))?
+            }
+        }
+    }
+
+    /// Checks that the database answers and its schema is there.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.interact(|c| Ok(c.query_row("SELECT count(*) FROM change_seq", [], |r| r.get::<_, i64>(0))?))
+        self.read(|tx| Ok(tx.query_scalar::<i64>("SELECT count(*) FROM change_seq", &[])?))
             .await
             .map(drop)
     }
 
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, DbError> {
         let username = username.to_owned();
-        self.interact(move |c| user_by_username(c, &username)).await
+        self.read(move |tx| user_by_username(tx, &username)).await
     }
 
     pub async fn user_by_id(&self, id: Id) -> Result<Option<User>, DbError> {
-        self.interact(move |c| Ok(user_by_id(c, &id)?.map(|r| r.user)))
+        self.read(move |tx| Ok(user_by_id(tx, &id)?.map(|r| r.user)))
             .await
     }
 
     pub async fn dispositions(&self) -> Result<Vec<Disposition>, DbError> {
-        self.interact(|c| dispositions(c)).await
+        self.read(|tx| dispositions(tx)).await
     }
 
     pub async fn pull(&self, scope: Scope, after: i64, limit: u32) -> Result<FeedPage, DbError> {
-        self.interact(move |c| pull(c, &scope, after, limit)).await
+        self.read(move |tx| pull(tx, &scope, after, limit)).await
     }
 
     pub async fn list_leads(
@@ -897,12 +1264,12 @@ impl Repo {
         after: Option<(Timestamp, Id)>,
         limit: u32,
     ) -> Result<(Vec<Lead>, bool), DbError> {
-        self.interact(move |c| list_leads(c, &scope, &filter, after.as_ref(), limit))
+        self.read(move |tx| list_leads(tx, &scope, &filter, after.as_ref(), limit))
             .await
     }
 
     pub async fn lead_in_scope(&self, scope: Scope, id: Id) -> Result<Option<Lead>, DbError> {
-        self.interact(move |c| lead_in_scope(c, &scope, &id)).await
+        self.read(move |tx| lead_in_scope(tx, &scope, &id)).await
     }
 
     pub async fn assign_lead(
@@ -911,7 +1278,7 @@ impl Repo {
         assignee: Option<Id>,
         now: Timestamp,
     ) -> Result<Lead, DbError> {
-        self.interact(move |c| assign_lead(c, &lead_id, assignee.as_ref(), &now))
+        self.write(move |tx| assign_lead(tx, &lead_id, assignee.as_ref(), &now))
             .await
     }
 }
@@ -921,7 +1288,7 @@ impl Repo {
 const SESSION_COLS: &str =
     "id, user_id, device_id, created_at, last_used_at, expires_at, revoked_at, revoke_reason";
 
-fn session_from_row(row: &Row<'_>) -> Result<SessionInfo, DbError> {
+fn session_from_row(row: &Row) -> Result<SessionInfo, DbError> {
     Ok(SessionInfo {
         id: get_id(row, 0, "session id")?,
         user_id: get_id(row, 1, "session user")?,
@@ -950,7 +1317,7 @@ pub enum Rotation {
 
 /// Starts a device session whose current refresh token has hash `refresh_hash`.
 pub fn create_session(
-    conn: &Connection,
+    tx: &mut Tx<'_>,
     user_id: &Id,
     device_id: Option<&str>,
     refresh_hash: &str,
@@ -958,11 +1325,11 @@ pub fn create_session(
     expires_at: &Timestamp,
 ) -> Result<SessionInfo, DbError> {
     let id = leadline_model::new_id();
-    conn.execute(
+    tx.execute(
         "INSERT INTO sessions (id, user_id, device_id, family_id, refresh_hash, created_at, last_used_at,
                                expires_at)
-         VALUES (?1, ?2, ?3, ?1, ?4, ?5, ?5, ?6)",
-        params![
+         VALUES ($1, $2, $3, $1, $4, $5, $5, $6)",
+        &params![
             id_text(&id),
             id_text(user_id),
             device_id,
@@ -971,87 +1338,90 @@ pub fn create_session(
             ts(expires_at)
         ],
     )?;
-    session_by_id(conn, &id)?.ok_or(DbError::NotFound("session"))
+    session_by_id(tx, &id)?.ok_or(DbError::NotFound("session"))
 }
 
 /// A session by id.
-pub fn session_by_id(conn: &Connection, id: &Id) -> Result<Option<SessionInfo>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {SESSION_COLS} FROM sessions WHERE id = ?1"))?;
-    let mut rows = stmt.query([id_text(id)])?;
-    rows.next()?.map(session_from_row).transpose()
+pub fn session_by_id(tx: &mut Tx<'_>, id: &Id) -> Result<Option<SessionInfo>, DbError> {
+    tx.query_opt(
+        &format!("SELECT {SESSION_COLS} FROM sessions WHERE id = $1"),
+        &params![id_text(id)],
+    )?
+    .as_ref()
+    .map(session_from_row)
+    .transpose()
 }
 
 /// A user's sessions, newest first.
-pub fn sessions_of_user(conn: &Connection, user_id: &Id) -> Result<Vec<SessionInfo>, DbError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SESSION_COLS} FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC, id DESC"
-    ))?;
-    let mut rows = stmt.query([id_text(user_id)])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(session_from_row(row)?);
-    }
-    Ok(out)
+pub fn sessions_of_user(tx: &mut Tx<'_>, user_id: &Id) -> Result<Vec<SessionInfo>, DbError> {
+    tx.query(
+        &format!("SELECT {SESSION_COLS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC"),
+        &params![id_text(user_id)],
+    )?
+    .iter()
+    .map(session_from_row)
+    .collect()
 }
 
 /// Revokes a session (no-op when already revoked); true when this call revoked it.
-pub fn revoke_session(conn: &Connection, id: &Id, reason: &str, now: &Timestamp) -> Result<bool, DbError> {
-    let n = conn.execute(
-        "UPDATE sessions SET revoked_at = ?2, revoke_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
-        params![id_text(id), ts(now), reason],
+pub fn revoke_session(tx: &mut Tx<'_>, id: &Id, reason: &str, now: &Timestamp) -> Result<bool, DbError> {
+    let n = tx.execute(
+        "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
+        &params![id_text(id), ts(now), reason],
     )?;
     Ok(n > 0)
 }
 
 /// The session a refresh token (current or already used) belongs to.
-pub fn session_id_by_refresh_hash(conn: &Connection, hash: &str) -> Result<Option<Id>, DbError> {
-    let text: Option<String> = conn
-        .query_row(
-            "SELECT id FROM sessions WHERE refresh_hash = ?1
-             UNION ALL SELECT session_id FROM used_refresh_tokens WHERE hash = ?1 LIMIT 1",
-            [hash],
-            |r| r.get(0),
-        )
-        .optional()?;
+pub fn session_id_by_refresh_hash(tx: &mut Tx<'_>, hash: &str) -> Result<Option<Id>, DbError> {
+    let text: Option<String> = tx
+        .query_opt(
+            "SELECT id FROM sessions WHERE refresh_hash = $1
+             UNION ALL SELECT session_id FROM used_refresh_tokens WHERE hash = $1 LIMIT 1",
+            &params![hash],
+        )?
+        .map(|r| r.get(0))
+        .transpose()?;
     text.map(|t| Id::parse_str(&t).map_err(|e| corrupt("session id", format!("{t:?}: {e}"))))
         .transpose()
 }
 
 /// Presents refresh token `hash`: rotates it to `new_hash` (the session then expires at `new_expires_at`),
-/// or detects reuse and revokes the token's session. One transaction, so two concurrent refreshes with
-/// the same token cannot both rotate.
+/// or detects reuse and revokes the token's session. Run it in a write transaction: the session row is
+/// locked, so two concurrent refreshes with the same token cannot both rotate.
 pub fn rotate_refresh(
-    conn: &mut Connection,
+    tx: &mut Tx<'_>,
     hash: &str,
     new_hash: &str,
     now: &Timestamp,
     new_expires_at: &Timestamp,
 ) -> Result<Rotation, DbError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let current = {
-        let mut stmt = tx.prepare_cached(&format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE refresh_hash = ?1"
-        ))?;
-        let mut rows = stmt.query([hash])?;
-        rows.next()?.map(session_from_row).transpose()?
-    };
+    let lock = tx.for_update();
+    let current = tx
+        .query_opt(
+            &format!("SELECT {SESSION_COLS} FROM sessions WHERE refresh_hash = $1{lock}"),
+            &params![hash],
+        )?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()?;
     let outcome = match current {
         Some(session) => {
             if session.revoked_at.is_some() || session.expires_at <= *now {
                 Rotation::Invalid
             } else {
-                let Some(user) = user_by_id(&tx, &session.user_id)? else {
+                let Some(user) = user_by_id(tx, &session.user_id)? else {
                     return Ok(Rotation::Invalid);
                 };
                 tx.execute(
-                    "INSERT INTO used_refresh_tokens (hash, session_id, used_at) VALUES (?1, ?2, ?3)",
-                    params![hash, id_text(&session.id), ts(now)],
+                    "INSERT INTO used_refresh_tokens (hash, session_id, used_at) VALUES ($1, $2, $3)",
+                    &params![hash, id_text(&session.id), ts(now)],
                 )?;
                 tx.execute(
-                    "UPDATE sessions SET refresh_hash = ?2, last_used_at = ?3, expires_at = ?4 WHERE id = ?1",
-                    params![id_text(&session.id), new_hash, ts(now), ts(new_expires_at)],
+                    "UPDATE sessions SET refresh_hash = $2, last_used_at = $3, expires_at = $4 WHERE id = $1",
+                    &params![id_text(&session.id), new_hash, ts(now), ts(new_expires_at)],
                 )?;
-                let session = session_by_id(&tx, &session.id)?.ok_or(DbError::NotFound("session"))?;
+                let session = session_by_id(tx, &session.id)?.ok_or(DbError::NotFound("session"))?;
                 Rotation::Rotated {
                     session: Box::new(session),
                     user: Box::new(user.user),
@@ -1060,44 +1430,42 @@ pub fn rotate_refresh(
         }
         None => {
             let used: Option<String> = tx
-                .query_row(
-                    "SELECT session_id FROM used_refresh_tokens WHERE hash = ?1",
-                    [hash],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                .query_opt(
+                    "SELECT session_id FROM used_refresh_tokens WHERE hash = $1",
+                    &params![hash],
+                )?
+                .map(|r| r.get(0))
+                .transpose()?;
             match used {
                 Some(text) => {
                     let session_id =
                         Id::parse_str(&text).map_err(|e| corrupt("session id", format!("{text:?}: {e}")))?;
-                    revoke_session(&tx, &session_id, "refresh_reused", now)?;
+                    revoke_session(tx, &session_id, "refresh_reused", now)?;
                     Rotation::Reused { session_id }
                 }
                 None => Rotation::Invalid,
             }
         }
     };
-    tx.commit()?;
     Ok(outcome)
 }
 
 /// The user of an access token, when the user exists and the token's session (if it names one) belongs to
-/// them and is not revoked. One connection, two primary-key lookups.
-pub fn authenticate(
-    conn: &Connection,
-    user_id: &Id,
-    session_id: Option<&Id>,
-) -> Result<Option<User>, DbError> {
+/// them and is not revoked. Two primary-key lookups.
+pub fn authenticate(tx: &mut Tx<'_>, user_id: &Id, session_id: Option<&Id>) -> Result<Option<User>, DbError> {
     if let Some(sid) = session_id {
-        let active: Option<String> = conn
-            .prepare_cached("SELECT user_id FROM sessions WHERE id = ?1 AND revoked_at IS NULL")?
-            .query_row([id_text(sid)], |r| r.get(0))
-            .optional()?;
+        let active: Option<String> = tx
+            .query_opt(
+                "SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL",
+                &params![id_text(sid)],
+            )?
+            .map(|r| r.get(0))
+            .transpose()?;
         if active.as_deref() != Some(id_text(user_id).as_str()) {
             return Ok(None);
         }
     }
-    Ok(user_by_id(conn, user_id)?.map(|r| r.user))
+    Ok(user_by_id(tx, user_id)?.map(|r| r.user))
 }
 
 impl Repo {
@@ -1109,9 +1477,9 @@ impl Repo {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<SessionInfo, DbError> {
-        self.interact(move |c| {
+        self.write(move |tx| {
             create_session(
-                c,
+                tx,
                 &user_id,
                 device_id.as_deref(),
                 &refresh_hash,
@@ -1129,29 +1497,28 @@ impl Repo {
         now: Timestamp,
         new_expires_at: Timestamp,
     ) -> Result<Rotation, DbError> {
-        self.interact(move |c| rotate_refresh(c, &hash, &new_hash, &now, &new_expires_at))
+        self.write(move |tx| rotate_refresh(tx, &hash, &new_hash, &now, &new_expires_at))
             .await
     }
 
     pub async fn authenticate(&self, user_id: Id, session_id: Option<Id>) -> Result<Option<User>, DbError> {
-        self.interact(move |c| authenticate(c, &user_id, session_id.as_ref()))
+        self.read(move |tx| authenticate(tx, &user_id, session_id.as_ref()))
             .await
     }
 
     pub async fn session_by_id(&self, id: Id) -> Result<Option<SessionInfo>, DbError> {
-        self.interact(move |c| session_by_id(c, &id)).await
+        self.read(move |tx| session_by_id(tx, &id)).await
     }
 
     pub async fn sessions_of_user(&self, user_id: Id) -> Result<Vec<SessionInfo>, DbError> {
-        self.interact(move |c| sessions_of_user(c, &user_id)).await
+        self.read(move |tx| sessions_of_user(tx, &user_id)).await
     }
 
     pub async fn revoke_session(&self, id: Id, reason: String, now: Timestamp) -> Result<bool, DbError> {
-        self.interact(move |c| revoke_session(c, &id, &reason, &now))
-            .await
+        self.write(move |tx| revoke_session(tx, &id, &reason, &now)).await
     }
 
     pub async fn session_id_by_refresh_hash(&self, hash: String) -> Result<Option<Id>, DbError> {
-        self.interact(move |c| session_id_by_refresh_hash(c, &hash)).await
+        self.read(move |tx| session_id_by_refresh_hash(tx, &hash)).await
     }
 }

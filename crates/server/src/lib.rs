@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod db;
 pub mod demo;
 pub mod ratelimit;
+pub mod sql;
 
 use std::future::Future;
 use std::io::Write;
@@ -339,7 +340,7 @@ pub async fn run(config: &ServeConfig) -> Result<(), ServerError> {
         let _ = writeln!(out, "listening on http://{addr}");
         let _ = out.flush();
     }
-    tracing::info!(%addr, db = %state.repo().path().display(), "listening");
+    tracing::info!(%addr, db = ?state.repo(), "listening");
     // Load the phone-number metadata now rather than in the first pull (it takes a moment).
     tokio::task::spawn_blocking(|| leadline_model::PhoneNumber::parse("+919876543210").is_ok());
     serve(listener, state, shutdown_signal()).await

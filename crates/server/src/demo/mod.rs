@@ -7,18 +7,19 @@ use std::collections::HashSet;
 
 use chrono::{Duration, NaiveTime, TimeZone, Utc};
 use leadline_model::{
-    CallDirection, DispositionCategory, FollowUpSpec, Id, LeadPriority, LeadSource, LeadStatus, PhoneNumber,
-    Role, Timestamp, User, default_catalogue,
+    CallDirection, CallLog, DispositionCategory, FollowUp, FollowUpSpec, Id, Lead, LeadPriority, LeadSource,
+    LeadStatus, PhoneNumber, Role, Timestamp, User, default_catalogue,
 };
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::Connection;
 
 use crate::auth::{AuthError, hash_password_with_salt};
-use crate::db::{self, DbError, id_text, ts};
+use crate::db::{self, DbError, Tx, id_text, ts};
+use crate::params;
 
 /// The password of every demo user.
 pub const DEMO_PASSWORD: &str = "leadline-demo";
@@ -52,8 +53,6 @@ const META_KEY: &str = "demo_seed";
 pub enum DemoError {
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(
@@ -121,51 +120,78 @@ pub fn seed(conn: &mut Connection, seed: u64) -> Result<SeedOutcome, DemoError> 
     seed_with(conn, &SeedOptions::new(seed))
 }
 
-/// Seeds demo data in one transaction. Without `force`: a no-op when demo data is there already, an
-/// error when other data is.
+/// Seeds demo data into a SQLite database in one transaction (see [`seed_tx`]).
 pub fn seed_with(conn: &mut Connection, opts: &SeedOptions) -> Result<SeedOutcome, DemoError> {
-    let tx = conn.transaction()?;
+    db::with_sqlite_tx(conn, |tx| seed_tx(tx, opts))
+}
+
+/// Seeds demo data in the transaction `tx`. Without `force`: a no-op when demo data is there already, an
+/// error when other data is. The caller commits (a failure leaves nothing behind when it does not).
+pub fn seed_tx(tx: &mut Tx<'_>, opts: &SeedOptions) -> Result<SeedOutcome, DemoError> {
     let existing: Option<String> = tx
-        .query_row("SELECT value FROM meta WHERE key = ?1", [META_KEY], |r| r.get(0))
-        .optional()?;
+        .query_opt("SELECT value FROM meta WHERE key = $1", &params![META_KEY])
+        .map_err(DbError::from)?
+        .map(|r| r.get(0))
+        .transpose()
+        .map_err(DbError::from)?;
     if !opts.force {
         if existing.is_some() {
-            drop(tx);
-            return Ok(SeedOutcome::AlreadySeeded(summary(conn)?));
+            return Ok(SeedOutcome::AlreadySeeded(summary(tx)?));
         }
-        let users: i64 = tx.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
-        let leads: i64 = tx.query_row("SELECT count(*) FROM leads", [], |r| r.get(0))?;
+        let users: i64 = tx
+            .query_scalar("SELECT count(*) FROM users", &[])
+            .map_err(DbError::from)?;
+        let leads: i64 = tx
+            .query_scalar("SELECT count(*) FROM leads", &[])
+            .map_err(DbError::from)?;
         if users > 0 || leads > 0 {
             return Err(DemoError::NotEmpty { users, leads });
         }
     } else {
-        tx.execute_batch(
-            "DELETE FROM follow_ups; DELETE FROM call_logs; DELETE FROM lead_removals; DELETE FROM leads;
-             DELETE FROM used_refresh_tokens; DELETE FROM sessions; DELETE FROM users;",
-        )?;
+        for table in [
+            "follow_ups",
+            "call_logs",
+            "lead_removals",
+            "leads",
+            "used_refresh_tokens",
+            "sessions",
+            "users",
+        ] {
+            tx.execute(&format!("DELETE FROM {table}"), &[])
+                .map_err(DbError::from)?;
+        }
     }
-    Generator::new(opts).write(&tx)?;
+    Generator::new(opts).write(tx)?;
     tx.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+        "INSERT INTO meta (key, value) VALUES ($1, $2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![META_KEY, opts.seed.to_string()],
-    )?;
-    tx.commit()?;
-    Ok(SeedOutcome::Seeded(summary(conn)?))
+        &params![META_KEY, opts.seed.to_string()],
+    )
+    .map_err(DbError::from)?;
+    Ok(SeedOutcome::Seeded(summary(tx)?))
+}
+
+/// Counts what a SQLite database holds.
+pub fn summary_of(conn: &mut Connection) -> Result<DemoSummary, DemoError> {
+    db::with_sqlite_tx(conn, summary)
 }
 
 /// Counts what the database holds.
-pub fn summary(conn: &Connection) -> Result<DemoSummary, DemoError> {
-    let seed: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [META_KEY], |r| r.get(0))
-        .optional()?;
+pub fn summary(tx: &mut Tx<'_>) -> Result<DemoSummary, DemoError> {
+    let seed: Option<String> = tx
+        .query_opt("SELECT value FROM meta WHERE key = $1", &params![META_KEY])
+        .map_err(DbError::from)?
+        .map(|r| r.get(0))
+        .transpose()
+        .map_err(DbError::from)?;
     let mut users = Vec::new();
-    for user in db::list_users(conn)? {
-        let leads: i64 = conn.query_row(
-            "SELECT count(*) FROM leads WHERE assigned_to = ?1",
-            [id_text(&user.id)],
-            |r| r.get(0),
-        )?;
+    for user in db::list_users(tx)? {
+        let leads: i64 = tx
+            .query_scalar(
+                "SELECT count(*) FROM leads WHERE assigned_to = $1",
+                &params![id_text(&user.id)],
+            )
+            .map_err(DbError::from)?;
         users.push(UserLeads { user, leads });
     }
     // Supervisor first, then telecallers, each by username.
@@ -177,7 +203,9 @@ pub fn summary(conn: &Connection) -> Result<DemoSummary, DemoError> {
         };
         (rank(a.user.role), &a.user.username).cmp(&(rank(b.user.role), &b.user.username))
     });
-    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let mut count = |sql: &str| -> Result<i64, DemoError> {
+        Ok(tx.query_scalar::<i64>(sql, &[]).map_err(DbError::from)?)
+    };
     Ok(DemoSummary {
         seed: seed.and_then(|s| s.parse().ok()),
         users,
@@ -657,7 +685,7 @@ impl Generator {
         lead.version = 1 + n as i64;
     }
 
-    fn write(mut self, tx: &Transaction<'_>) -> Result<(), DemoError> {
+    fn write(mut self, tx: &mut Tx<'_>) -> Result<(), DemoError> {
         let (users, salts) = self.users()?;
         // The six argon2 hashes are the slow part: compute them on other threads while the leads are made.
         let (hashes, leads) = std::thread::scope(|s| {
@@ -722,87 +750,63 @@ impl Generator {
         let follow_up_count = calls.iter().filter(|c| c.follow_up.is_some()).count();
         let mut seq = db::reserve_seqs(tx, (leads.len() + calls.len() + follow_up_count) as i64)?;
         let now_text = ts(&self.now);
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO leads (id, name, phone, alternate_phone, email, city, source, interest, budget_inr,
-                   priority, status, tags, assigned_to, team, created_at, updated_at, version, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-            )?;
-            for l in &leads {
-                stmt.execute(params![
-                    id_text(&l.id),
-                    l.name,
-                    l.phone.as_str(),
-                    l.alternate_phone.as_ref().map(PhoneNumber::as_str),
-                    l.email,
-                    l.city,
-                    l.source.as_str(),
-                    l.interest,
-                    l.budget_inr,
-                    l.priority.as_str(),
-                    l.status.as_str(),
-                    serde_json::to_string(&l.tags)?,
-                    l.assignee.map(|i| id_text(&telecallers[i])),
-                    DEMO_TEAM,
-                    ts(&l.created_at),
-                    ts(&l.updated_at),
-                    l.version,
-                    seq,
-                ])?;
-                seq += 1;
-            }
+        for l in &leads {
+            let lead = Lead {
+                id: l.id,
+                name: l.name.clone(),
+                phone: l.phone.clone(),
+                alternate_phone: l.alternate_phone.clone(),
+                email: l.email.clone(),
+                city: l.city.clone(),
+                source: l.source,
+                interest: l.interest.map(str::to_owned),
+                budget_inr: l.budget_inr,
+                priority: l.priority,
+                status: l.status,
+                tags: l.tags.iter().map(|t| (*t).to_owned()).collect(),
+                assigned_to: l.assignee.map(|i| telecallers[i]),
+                created_at: l.created_at,
+                updated_at: l.updated_at,
+                version: l.version,
+            };
+            db::insert_lead(tx, &lead, Some(DEMO_TEAM), seq)?;
+            seq += 1;
         }
-        {
-            let mut call_stmt = tx.prepare(
-                "INSERT INTO call_logs (id, lead_id, telecaller_id, direction, started_at, answered_at, ended_at,
-                   duration_s, disposition, outcome_tags, notes, follow_up_due_at, follow_up_note,
-                   recording_url, provider_call_id, device_id, received_at, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16, ?17)",
-            )?;
-            let mut fu_stmt = tx.prepare(
-                "INSERT INTO follow_ups (id, lead_id, assigned_to, due_at, note, call_log_id, completed_at,
-                   created_at, updated_at, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for c in &calls {
-                let lead = &leads[c.lead];
-                call_stmt.execute(params![
-                    id_text(&c.id),
-                    id_text(&lead.id),
-                    id_text(&telecallers[c.telecaller]),
-                    c.direction.as_str(),
-                    ts(&c.started_at),
-                    c.answered_at.as_ref().map(ts),
-                    ts(&c.ended_at),
-                    c.duration_s,
-                    c.disposition,
-                    serde_json::to_string(&c.outcome_tags)?,
-                    c.notes,
-                    c.follow_up.as_ref().map(|f| ts(&f.spec.due_at)),
-                    c.follow_up.as_ref().and_then(|f| f.spec.note.clone()),
-                    c.provider_call_id,
-                    "demo-seed",
-                    ts(&c.ended_at),
-                    seq,
-                ])?;
+        for c in &calls {
+            let lead = &leads[c.lead];
+            let log = CallLog {
+                id: c.id,
+                lead_id: lead.id,
+                telecaller_id: telecallers[c.telecaller],
+                direction: c.direction,
+                started_at: c.started_at,
+                answered_at: c.answered_at,
+                ended_at: Some(c.ended_at),
+                duration_s: c.duration_s,
+                disposition: c.disposition.to_owned(),
+                outcome_tags: c.outcome_tags.iter().map(|t| (*t).to_owned()).collect(),
+                notes: c.notes.clone(),
+                follow_up: c.follow_up.as_ref().map(|f| f.spec.clone()),
+                recording_url: None,
+                provider_call_id: Some(c.provider_call_id.clone()),
+                device_id: Some("demo-seed".to_owned()),
+            };
+            db::insert_call_log(tx, &log, &c.ended_at, seq)?;
+            seq += 1;
+            if let Some(f) = &c.follow_up {
+                let owner = lead.assignee.unwrap_or(c.telecaller);
+                let follow_up = FollowUp {
+                    id: f.id,
+                    lead_id: lead.id,
+                    assigned_to: telecallers[owner],
+                    due_at: f.spec.due_at,
+                    note: f.spec.note.clone(),
+                    call_log_id: Some(c.id),
+                    completed_at: f.completed_at,
+                    created_at: c.ended_at,
+                };
+                db::insert_follow_up(tx, &follow_up, &f.completed_at.unwrap_or(c.ended_at), seq)?;
                 seq += 1;
-                if let Some(f) = &c.follow_up {
-                    let owner = lead.assignee.unwrap_or(c.telecaller);
-                    let updated = f.completed_at.unwrap_or(c.ended_at);
-                    fu_stmt.execute(params![
-                        id_text(&f.id),
-                        id_text(&lead.id),
-                        id_text(&telecallers[owner]),
-                        ts(&f.spec.due_at),
-                        f.spec.note,
-                        id_text(&c.id),
-                        f.completed_at.as_ref().map(ts),
-                        ts(&c.ended_at),
-                        ts(&updated),
-                        seq,
-                    ])?;
-                    seq += 1;
-                }
             }
         }
         tracing::debug!(now = %now_text, leads = leads.len(), calls = calls.len(), "demo data written");

@@ -101,7 +101,7 @@ pub fn client() -> reqwest::Client {
 
 pub fn user(dir: &Path, username: &str) -> User {
     let conn = read_only(dir);
-    db::user_by_username(&conn, username)
+    db::with_sqlite_conn(&conn, |tx| db::user_by_username(tx, username))
         .expect("query")
         .unwrap_or_else(|| panic!("no user {username}"))
         .user

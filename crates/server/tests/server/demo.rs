@@ -219,12 +219,12 @@ fn demo_values_are_valid_and_varied() {
 fn seeding_twice_changes_nothing_and_other_data_is_not_overwritten() {
     let dir = seeded_dir();
     let mut conn = db::open_connection(&db::db_path(dir)).unwrap();
-    let before = demo::summary(&conn).unwrap();
+    let before = demo::summary_of(&mut conn).unwrap();
     match demo::seed(&mut conn, SEED + 1).unwrap() {
         SeedOutcome::AlreadySeeded(s) => assert_eq!(s, before),
         other => panic!("reseeded: {other:?}"),
     }
-    assert_eq!(demo::summary(&conn).unwrap(), before);
+    assert_eq!(demo::summary_of(&mut conn).unwrap(), before);
     assert_eq!(before.leads, 2000);
     assert_eq!(before.call_logs, 5000);
     assert_eq!(before.users.len(), 6);
@@ -246,12 +246,9 @@ fn seeding_twice_changes_nothing_and_other_data_is_not_overwritten() {
         role: Role::Admin,
         team: None,
     };
-    db::insert_user(
-        &conn,
-        &admin,
-        leadline_server::auth::DUMMY_HASH,
-        &chrono::Utc::now(),
-    )
+    db::with_sqlite_tx(&mut conn, |tx| {
+        db::insert_user(tx, &admin, leadline_server::auth::DUMMY_HASH, &chrono::Utc::now())
+    })
     .unwrap();
     let err = demo::seed(&mut conn, SEED).unwrap_err();
     assert!(matches!(err, DemoError::NotEmpty { users: 1, leads: 0 }), "{err}");

@@ -298,7 +298,10 @@ async fn get_by_id_is_scoped_and_hides_other_leads() {
     assert_eq!(res.status(), 200);
     let lead: Lead = res.json().await.unwrap();
     let conn = read_only(dir);
-    assert_eq!(Some(lead.clone()), db::lead_by_id(&conn, &mine).unwrap());
+    assert_eq!(
+        Some(lead.clone()),
+        db::with_sqlite_conn(&conn, |tx| db::lead_by_id(tx, &mine)).unwrap()
+    );
 
     for id in [his.to_string(), leadline_model::new_id().to_string()] {
         let res = get(tok.clone(), id).await;
@@ -366,7 +369,10 @@ fn the_telecaller_list_is_an_index_range_without_a_sort() {
     let scope = Scope::Assignee(priya.id);
     let after = (chrono::Utc::now(), leadline_model::new_id());
     for (what, after) in [("first page", None), ("next page", Some(&after))] {
-        let plan = db::explain_list_leads(&conn, &scope, &LeadFilter::default(), after).unwrap();
+        let plan = db::with_sqlite_conn(&conn, |tx| {
+            db::explain_list_leads(tx, &scope, &LeadFilter::default(), after)
+        })
+        .unwrap();
         let text = plan.join("\n");
         assert!(
             text.contains("USING INDEX leads_assigned_updated"),
