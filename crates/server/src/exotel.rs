@@ -41,7 +41,7 @@ pub enum ExotelError {
     // --- reading a StatusCallback ---
     /// The callback's `Content-Type` is neither form-encoded nor JSON.
     #[error(
-        "unsupported status callback content type {0:?} (expected application/x-www-form-urlencoded or application/json)"
+        "unsupported status callback content type {0:?} (expected application/x-www-form-urlencoded, multipart/form-data or application/json)"
     )]
     UnsupportedContentType(String),
     /// The body is not valid for its content type (bad JSON, not a JSON object, …).

@@ -217,25 +217,71 @@ struct Fields {
 }
 
 impl Fields {
+    /// Adds a flat key (`CallSid`, `Legs[0][Status]`, …); the first occurrence of a repeated key wins.
+    fn insert(&mut self, key: &str, value: &str) {
+        if let Some((index, name)) = leg_key(key) {
+            self.legs
+                .entry(index)
+                .or_default()
+                .entry(name.to_owned())
+                .or_insert_with(|| value.to_owned());
+        } else {
+            self.top.entry(key.to_owned()).or_insert_with(|| value.to_owned());
+        }
+    }
+
     fn from_form(body: &[u8]) -> Self {
         let mut fields = Self::default();
         for (key, value) in form_urlencoded::parse(body) {
-            if let Some((index, name)) = leg_key(&key) {
-                fields
-                    .legs
-                    .entry(index)
-                    .or_default()
-                    .entry(name.to_owned())
-                    .or_insert_with(|| value.into_owned());
-            } else {
-                // The first occurrence of a repeated key wins.
-                fields
-                    .top
-                    .entry(key.into_owned())
-                    .or_insert_with(|| value.into_owned());
-            }
+            fields.insert(&key, &value);
         }
         fields
+    }
+
+    /// The text fields of a `multipart/form-data` body (RFC 7578); file parts are read as text too.
+    fn from_multipart(content_type: &str, body: &[u8]) -> Result<Self, ExotelError> {
+        let boundary = content_type
+            .split(';')
+            .skip(1)
+            .find_map(|param| {
+                let (key, value) = param.split_once('=')?;
+                key.trim()
+                    .eq_ignore_ascii_case("boundary")
+                    .then(|| value.trim().trim_matches('"'))
+            })
+            .filter(|b| !b.is_empty() && b.len() <= 200)
+            .ok_or_else(|| ExotelError::InvalidBody("multipart/form-data without a boundary".into()))?;
+        let delimiter = format!("--{boundary}");
+        let mut chunks = split_bytes(body, delimiter.as_bytes()).into_iter();
+        // Before the first delimiter: the preamble. No delimiter at all: not this multipart body.
+        if chunks.len() < 2 {
+            return Err(ExotelError::InvalidBody(
+                "multipart body does not contain its boundary".into(),
+            ));
+        }
+        chunks.next();
+        let mut fields = Self::default();
+        for chunk in chunks {
+            if chunk.starts_with(b"--") {
+                break; // the closing delimiter
+            }
+            let part = chunk.strip_prefix(b"\r\n").unwrap_or(chunk);
+            let Some(end) = find_bytes(part, b"\r\n\r\n") else {
+                return Err(ExotelError::InvalidBody(
+                    "a multipart part has no end of headers".into(),
+                ));
+            };
+            let headers = String::from_utf8_lossy(&part[..end]);
+            let value = &part[end + 4..];
+            let value = value.strip_suffix(b"\r\n").unwrap_or(value);
+            let Some(name) = headers.lines().find_map(disposition_name) else {
+                return Err(ExotelError::InvalidBody(
+                    "a multipart part has no field name".into(),
+                ));
+            };
+            fields.insert(&name, &String::from_utf8_lossy(value));
+        }
+        Ok(fields)
     }
 
     fn from_json(body: &[u8]) -> Result<Self, ExotelError> {
@@ -284,6 +330,38 @@ impl Fields {
     fn text(&self, key: &str) -> Option<String> {
         non_blank(self.top.get(key))
     }
+}
+
+/// The pieces of `hay` around every occurrence of `needle` (not empty).
+fn split_bytes<'a>(mut hay: &'a [u8], needle: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    while let Some(at) = find_bytes(hay, needle) {
+        out.push(&hay[..at]);
+        hay = &hay[at + needle.len()..];
+    }
+    out.push(hay);
+    out
+}
+
+fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The field name of a `Content-Disposition: form-data; name="…"` header line.
+fn disposition_name(line: &str) -> Option<String> {
+    let (header, value) = line.split_once(':')?;
+    if !header.trim().eq_ignore_ascii_case("content-disposition") {
+        return None;
+    }
+    value.split(';').skip(1).find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("name")
+            .then(|| value.trim().trim_matches('"').to_owned())
+    })
 }
 
 /// A JSON scalar as text (`null`, arrays and objects give `None`).
@@ -345,8 +423,8 @@ fn parse_time(fields: &Fields, field: &'static str) -> Result<Option<DateTime<Ut
 /// Parses a StatusCallback request body.
 ///
 /// `content_type` is the request's `Content-Type` header: `application/x-www-form-urlencoded` (per-leg
-/// fields as `Legs[0][Status]`, `Legs[0][OnCallDuration]`, …) or `application/json` (`"Legs": [{…}]`),
-/// parameters such as `charset` ignored. Without one, a body starting with `{` is read as JSON, anything
+/// fields as `Legs[0][Status]`, `Legs[0][OnCallDuration]`, …), `multipart/form-data` (the same keys, one
+/// part each) or `application/json` (`"Legs": [{…}]`); parameters such as `charset` are ignored. Without one, a body starting with `{` is read as JSON, anything
 /// else as a form.
 ///
 /// Errors: no `CallSid` or `Status` → [`ExotelError::MissingField`]; a time, duration or `Legs` that
@@ -357,6 +435,7 @@ pub fn parse_status_callback(content_type: Option<&str>, body: &[u8]) -> Result<
     let fields = match content_type.map(media_type).as_deref() {
         Some("application/json") => Fields::from_json(body)?,
         Some("application/x-www-form-urlencoded") => Fields::from_form(body),
+        Some("multipart/form-data") => Fields::from_multipart(content_type.unwrap_or_default(), body)?,
         None | Some("") => {
             if body.trim_ascii_start().starts_with(b"{") {
                 Fields::from_json(body)?

@@ -4,8 +4,8 @@
 //!   credentials and the account SID (else 401), the required `From`, `To`, `CallerId` (else 400), answers
 //!   `{"Call": {"Sid": …, "Status": "in-progress", …}}` like Exotel and records the request.
 //! - Then, when the request has a `StatusCallback` and the fake is configured to, POSTs the StatusCallback
-//!   after a short delay: JSON when `StatusCallbackContentType=application/json`, else form-encoded with
-//!   `Legs[i][…]` keys; the full payload (`EventType`, `CustomField`, `ConversationDuration`, `Legs`, IST
+//!   after a short delay: JSON when `StatusCallbackContentType=application/json`, `multipart/form-data`
+//!   when asked for, else `application/x-www-form-urlencoded`, with `Legs[i][…]` keys in both forms; the full payload (`EventType`, `CustomField`, `ConversationDuration`, `Legs`, IST
 //!   times, …) when `terminal` is among `StatusCallbackEvents`, else Exotel's four default fields. A
 //!   non-2xx answer is retried twice, like Exotel.
 //! - `GET /recordings/{call_sid}.mp3`: a few bytes of fake audio, Basic credentials required; the
@@ -366,8 +366,7 @@ async fn connect(shared: Arc<Shared>, sid: String, headers: HeaderMap, body: Byt
     );
     let uri = format!("/v1/Accounts/{sid}/Calls/{call_sid}.json");
     let callback_url = field("StatusCallback").map(str::to_owned);
-    let want_json =
-        field("StatusCallbackContentType").is_some_and(|t| t.eq_ignore_ascii_case("application/json"));
+    let encoding = Encoding::from_request(field("StatusCallbackContentType"));
     let events: Vec<String> = form
         .iter()
         .filter(|(k, _)| k.starts_with("StatusCallbackEvents["))
@@ -397,7 +396,7 @@ async fn connect(shared: Arc<Shared>, sid: String, headers: HeaderMap, body: Byt
         let shared = shared.clone();
         tokio::spawn(async move {
             tokio::time::sleep(plan.delay).await;
-            deliver_callback(&shared, &call, &plan, &url, want_json, full).await;
+            deliver_callback(&shared, &call, &plan, &url, encoding, full).await;
         });
     }
 
@@ -506,9 +505,9 @@ fn callback_payload(
     (payload, recorded)
 }
 
-/// A JSON callback payload as a form body: scalars as they are (`null` as empty), `Legs` as
+/// A JSON callback payload as form fields: scalars as they are (`null` as empty), `Legs` as
 /// `Legs[i][Field]`.
-fn form_body(payload: &Map<String, Value>) -> String {
+fn form_pairs(payload: &Map<String, Value>) -> Vec<(String, String)> {
     fn text(v: &Value) -> String {
         match v {
             Value::Null => String::new(),
@@ -516,24 +515,70 @@ fn form_body(payload: &Map<String, Value>) -> String {
             other => other.to_string(),
         }
     }
-    let mut form = form_urlencoded::Serializer::new(String::new());
+    let mut pairs = Vec::new();
     for (key, value) in payload {
         match value {
             Value::Array(legs) => {
                 for (i, leg) in legs.iter().enumerate() {
                     if let Value::Object(leg) = leg {
                         for (field, v) in leg {
-                            form.append_pair(&format!("{key}[{i}][{field}]"), &text(v));
+                            pairs.push((format!("{key}[{i}][{field}]"), text(v)));
                         }
                     }
                 }
             }
-            other => {
-                form.append_pair(key, &text(other));
+            other => pairs.push((key.clone(), text(other))),
+        }
+    }
+    pairs
+}
+
+/// How a callback body is encoded, from the call's `StatusCallbackContentType`.
+#[derive(Clone, Copy)]
+enum Encoding {
+    Json,
+    Form,
+    Multipart,
+}
+
+impl Encoding {
+    fn from_request(content_type: Option<&str>) -> Self {
+        match content_type.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
+            Some("application/json") => Self::Json,
+            Some("multipart/form-data") => Self::Multipart,
+            _ => Self::Form,
+        }
+    }
+
+    /// The `Content-Type` and body of a callback.
+    fn encode(self, payload: Map<String, Value>, call_sid: &str) -> (String, Vec<u8>) {
+        match self {
+            Self::Json => (
+                "application/json".into(),
+                Value::Object(payload).to_string().into_bytes(),
+            ),
+            Self::Form => {
+                let body = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form_pairs(&payload))
+                    .finish();
+                ("application/x-www-form-urlencoded".into(), body.into_bytes())
+            }
+            Self::Multipart => {
+                let boundary = format!("----ExotelFakeBoundary{call_sid}");
+                let mut body = String::new();
+                for (name, value) in form_pairs(&payload) {
+                    body.push_str(&format!(
+                        "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                    ));
+                }
+                body.push_str(&format!("--{boundary}--\r\n"));
+                (
+                    format!("multipart/form-data; boundary={boundary}"),
+                    body.into_bytes(),
+                )
             }
         }
     }
-    form.finish()
 }
 
 async fn deliver_callback(
@@ -541,31 +586,21 @@ async fn deliver_callback(
     call: &PlacedCall,
     plan: &FakeCallback,
     url: &str,
-    want_json: bool,
+    encoding: Encoding,
     full: bool,
 ) {
     let (payload, recorded) = callback_payload(&shared.base_url, call, plan, full);
     if recorded {
         shared.state().recordings.insert(call.call_sid.clone());
     }
-    let (content_type, body) = if want_json {
-        (
-            "application/json",
-            Value::Object(payload).to_string().into_bytes(),
-        )
-    } else {
-        (
-            "application/x-www-form-urlencoded",
-            form_body(&payload).into_bytes(),
-        )
-    };
+    let (content_type, body) = encoding.encode(payload, &call.call_sid);
     for _ in 0..plan.deliveries.max(1) {
         // Exotel retries a callback that is not answered 2xx up to two more times.
         for attempt in 0..3 {
             let result = shared
                 .http
                 .post(url)
-                .header(CONTENT_TYPE, content_type)
+                .header(CONTENT_TYPE, &content_type)
                 .body(body.clone())
                 .send()
                 .await
@@ -575,7 +610,7 @@ async fn deliver_callback(
             shared.state().deliveries.push(CallbackDelivery {
                 call_sid: call.call_sid.clone(),
                 url: url.to_owned(),
-                content_type: content_type.to_owned(),
+                content_type: content_type.clone(),
                 body: body.clone(),
                 result,
             });

@@ -1,6 +1,8 @@
 //! Tests of the Exotel module: callback fixtures, the client against the fake Exotel over real HTTP on
 //! 127.0.0.1, webhook authentication, and a property test that parsing never panics.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -135,6 +137,40 @@ fn form_fixture_parses_with_legs_in_index_order_and_ist_times_in_utc() {
 fn json_fixture_parses_the_same() {
     let cb = parse_status_callback(Some("Application/JSON; charset=utf-8"), JSON_FIXTURE.as_bytes()).unwrap();
     assert_completed_fixture(&cb);
+}
+
+#[test]
+fn multipart_fixture_parses_the_same() {
+    let boundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
+    let mut body = String::from("a preamble to ignore\r\n");
+    for (name, value) in form_urlencoded::parse(FORM_FIXTURE.as_bytes()) {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let content_type = format!("multipart/form-data; boundary=\"{boundary}\"");
+    let cb = parse_status_callback(Some(&content_type), body.as_bytes()).unwrap();
+    assert_completed_fixture(&cb);
+
+    for (content_type, body) in [
+        ("multipart/form-data", body.as_str()),
+        ("multipart/form-data; boundary=other", body.as_str()),
+        (
+            "multipart/form-data; boundary=b",
+            "--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--\r\n",
+        ),
+        (
+            "multipart/form-data; boundary=b",
+            "--b\r\nContent-Disposition: form-data; name=\"CallSid\"",
+        ),
+    ] {
+        let err = parse_status_callback(Some(content_type), body.as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, ExotelError::InvalidBody(_)),
+            "{content_type}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -793,6 +829,27 @@ async fn form_callback_and_default_fields_and_retries() {
     assert_eq!(cb.custom_field, None);
     assert!(cb.legs.is_empty());
 
+    // multipart/form-data when asked for.
+    let body = format!(
+        "From=%2B919812345678&To=%2B919876543210&CallerId=%2B918047112233&CustomField=log-9\
+         &StatusCallback={encoded_hook}&StatusCallbackEvents%5B0%5D=terminal\
+         &StatusCallbackContentType=multipart%2Fform-data"
+    );
+    assert_eq!(send(body).await.unwrap().status(), 200);
+    fake.wait_for_deliveries(3, Duration::from_secs(10)).await;
+    let got = receiver.got.lock().unwrap().clone();
+    assert!(
+        got[2]
+            .content_type
+            .as_deref()
+            .unwrap()
+            .starts_with("multipart/form-data; boundary=")
+    );
+    let cb = parse_status_callback(got[2].content_type.as_deref(), &got[2].body).unwrap();
+    assert_eq!(cb.custom_field.as_deref(), Some("log-9"));
+    assert_eq!(cb.legs.len(), 2);
+    assert_eq!(cb.legs[0].status, Some(CallStatus::Completed));
+
     // A receiver that answers 500 gets the callback three times in all.
     let (failing_addr, failing) = start_receiver(StatusCode::INTERNAL_SERVER_ERROR).await;
     let failing_hook: String = form_urlencoded::byte_serialize(
@@ -803,9 +860,9 @@ async fn form_callback_and_default_fields_and_retries() {
         "From=%2B919812345678&To=%2B919876543210&CallerId=%2B918047112233&StatusCallback={failing_hook}"
     );
     assert_eq!(send(body).await.unwrap().status(), 200);
-    let deliveries = fake.wait_for_deliveries(5, Duration::from_secs(10)).await;
-    assert_eq!(deliveries.len(), 5);
-    assert!(deliveries[2..].iter().all(|d| d.result == Ok(500)));
+    let deliveries = fake.wait_for_deliveries(6, Duration::from_secs(10)).await;
+    assert_eq!(deliveries.len(), 6);
+    assert!(deliveries[3..].iter().all(|d| d.result == Ok(500)));
     assert_eq!(failing.got.lock().unwrap().len(), 3);
     fake.stop().await;
 }
@@ -817,6 +874,8 @@ proptest! {
             Just(FORM.to_owned()),
             Just(JSON.to_owned()),
             Just("application/json; charset=utf-8".to_owned()),
+            Just("multipart/form-data; boundary=b".to_owned()),
+            Just("multipart/form-data; boundary=\"\"".to_owned()),
             any::<String>(),
         ]),
         body in prop::collection::vec(any::<u8>(), 0..600),
@@ -857,6 +916,26 @@ proptest! {
             (FORM, form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish())
         };
         let _ = parse_status_callback(Some(content_type), body.as_bytes());
+    }
+
+    #[test]
+    fn parse_never_panics_on_multipart_shaped_bodies(
+        pieces in prop::collection::vec(
+            prop_oneof![
+                Just("--b".to_owned()),
+                Just("--b--".to_owned()),
+                Just("\r\n".to_owned()),
+                Just("\r\n\r\n".to_owned()),
+                Just("Content-Disposition: form-data; name=\"CallSid\"".to_owned()),
+                Just("Content-Disposition: form-data; name=\"Legs[0][OnCallDuration]\"".to_owned()),
+                Just("Content-Disposition: form-data; name=".to_owned()),
+                "[ -~]{0,12}",
+                any::<String>(),
+            ],
+            0..24,
+        ),
+    ) {
+        let _ = parse_status_callback(Some("multipart/form-data; boundary=b"), pieces.concat().as_bytes());
     }
 
     #[test]
