@@ -320,7 +320,7 @@ impl Fields {
                     }
                 }
             } else if let Some(text) = json_scalar(value) {
-                fields.top.insert(key, text);
+                fields.insert(&key, &text);
             }
         }
         Ok(fields)
