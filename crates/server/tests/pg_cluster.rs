@@ -1,4 +1,5 @@
 //! The throwaway PostgreSQL cluster: real `initdb` + `postgres` (Debian's postgresql package).
+#![allow(clippy::unwrap_used)]
 
 use std::io::BufRead;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -223,4 +224,74 @@ fn killed_owner_leaves_nothing_behind() {
         "the watchdog did not stop the server on port {port} or remove {}",
         dir.display()
     );
+}
+
+const BINDIR_CHILD_ENV: &str = "LEADLINE_PG_CLUSTER_BINDIR_CHILD";
+
+/// Run by `bindir_override_errors` in a child process with `LEADLINE_PG_BINDIR` set (tests cannot change
+/// their own environment safely): prints the error `PgCluster::start` returns.
+#[test]
+#[ignore = "helper process for bindir_override_errors"]
+fn child_starting_with_bindir_override() {
+    if std::env::var_os(BINDIR_CHILD_ENV).is_none() {
+        return;
+    }
+    let err = PgCluster::start().unwrap_err();
+    let kind = match err {
+        PgClusterError::BinariesNotFound { .. } => "BinariesNotFound",
+        PgClusterError::Initdb { .. } => "Initdb",
+        _ => "other",
+    };
+    println!("ERROR {kind}: {}", err.to_string().replace('\n', " "));
+}
+
+fn start_error_with_bindir(bindir: &Path) -> String {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_starting_with_bindir_override",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(BINDIR_CHILD_ENV, "1")
+        .env("LEADLINE_PG_BINDIR", bindir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.split_once("ERROR ").map(|(_, rest)| rest.to_owned()))
+        .unwrap()
+}
+
+#[test]
+fn bindir_override_errors() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let empty = tempfile::tempdir().unwrap();
+    let err = start_error_with_bindir(empty.path());
+    assert!(err.starts_with("BinariesNotFound: "), "{err}");
+    assert!(err.contains("install Debian's postgresql package"), "{err}");
+    assert!(err.contains(&empty.path().display().to_string()), "{err}");
+
+    // A directory whose initdb fails: the error carries initdb's stderr.
+    let broken = tempfile::tempdir().unwrap();
+    let initdb = broken.path().join("initdb");
+    std::fs::write(
+        &initdb,
+        "#!/bin/sh\necho 'initdb: error: no space left on the test device' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&initdb, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(broken.path().join("postgres"), "").unwrap();
+    // Under root the cluster runs as another user, who must be able to reach the script.
+    std::fs::set_permissions(broken.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = start_error_with_bindir(broken.path());
+    assert!(err.starts_with("Initdb: initdb failed"), "{err}");
+    assert!(err.contains("no space left on the test device"), "{err}");
 }
