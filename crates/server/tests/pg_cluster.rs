@@ -35,6 +35,11 @@ fn gone_within(port: u16, dir: &Path, limit: Duration) -> bool {
 
 #[test]
 fn start_create_database_and_drop() {
+    // Startup phases are logged at debug level (shown with --nocapture).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("leadline_server::pg_cluster=debug")
+        .with_test_writer()
+        .try_init();
     let started = Instant::now();
     let cluster = PgCluster::start().unwrap();
     eprintln!("PgCluster::start took {:?}", started.elapsed());
@@ -172,6 +177,18 @@ async fn usable_from_async_code() {
     let port = cluster.port();
     drop(cluster);
     assert!(!accepts(port));
+}
+
+#[test]
+fn shared_cluster_is_started_once() {
+    let a = PgCluster::shared().unwrap();
+    let b = std::thread::spawn(|| PgCluster::shared().unwrap().port())
+        .join()
+        .unwrap();
+    assert_eq!(a.port(), b);
+    let url = a.create_database("shared_one").unwrap();
+    let one: i32 = connect(&url).query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
 }
 
 const CHILD_ENV: &str = "LEADLINE_PG_CLUSTER_CHILD";
