@@ -14,7 +14,7 @@ as_root() {
 
 # Debian packages: compilers and headers for the Rust crates (WebKitGTK for Tauri, OpenSSL), Node.js for
 # the UI, Xvfb + WebKitWebDriver for the desktop end-to-end test, kamailio (SIP over WebSocket) for the
-# softphone tests.
+# softphone tests. PostgreSQL's server binaries are checked for below.
 APT_PACKAGES=(
     build-essential pkg-config curl ca-certificates git file
     libssl-dev libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
@@ -27,6 +27,17 @@ for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+# PostgreSQL's server binaries (initdb, postgres under /usr/lib/postgresql/<version>/bin) for the throwaway
+# clusters the server tests start (crates/server/src/pg_cluster.rs). Those tests run their own servers, so
+# Debian's package is told not to create its default "main" cluster: no system server is set up or started.
+if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+    if [ ! -e /etc/postgresql-common/createcluster.d/leadline.conf ]; then
+        as_root mkdir -p /etc/postgresql-common/createcluster.d
+        echo 'create_main_cluster = false' |
+            as_root tee /etc/postgresql-common/createcluster.d/leadline.conf >/dev/null
+    fi
+    missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
