@@ -40,7 +40,7 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
 
     let header = match records.next() {
         None => return Err(ImportError::Empty),
-        Some(Err(e)) => return Err(malformed(&rows, &e)),
+        Some(Err(e)) => return Err(malformed(text, &rows, &e)),
         Some(Ok(record)) => record,
     };
     let cells: Vec<&str> = header.iter().collect();
@@ -50,8 +50,8 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
 
     let mut records = records.peekable();
     while let Some(record) = records.next() {
-        let record = record.map_err(|e| malformed(&rows, &e))?;
-        let row = record.position().map(|p| rows.row_of(p.byte())).unwrap_or(0);
+        let record = record.map_err(|e| malformed(text, &rows, &e))?;
+        let row = record.position().map(|p| rows.row_of(text.as_bytes(), p.byte())).unwrap_or(0);
         let cells: Vec<&str> = record.iter().collect();
         if cells.iter().all(|c| c.trim().is_empty()) {
             collector.blank();
@@ -97,8 +97,8 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
     collector.finish()
 }
 
-fn malformed(rows: &RowStarts, error: &::csv::Error) -> ImportError {
-    let row = error.position().map(|p| rows.row_of(p.byte())).unwrap_or(0);
+fn malformed(text: &str, rows: &RowStarts, error: &::csv::Error) -> ImportError {
+    let row = error.position().map(|p| rows.row_of(text.as_bytes(), p.byte())).unwrap_or(0);
     ImportError::Malformed {
         row,
         reason: error.to_string(),
@@ -248,9 +248,13 @@ impl RowStarts {
         Ok(Self(starts))
     }
 
-    /// The 1-based row holding byte `offset`.
-    fn row_of(&self, offset: u64) -> usize {
-        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+    /// The 1-based row of the record the CSV reader says starts at byte `offset` (the reader may point
+    /// at the line break or blank lines before it: they are skipped).
+    fn row_of(&self, text: &[u8], offset: u64) -> usize {
+        let mut offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        while text.get(offset).is_some_and(|b| *b == b'\r' || *b == b'\n') {
+            offset += 1;
+        }
         self.0.partition_point(|start| *start <= offset).max(1)
     }
 }
@@ -264,9 +268,10 @@ mod tests {
         let text = b"a,b\r\n\"x\r\ny\",1\n\nz,2";
         let rows = RowStarts::scan(text, b',').unwrap();
         assert_eq!(rows.0, vec![0, 5, 14, 15]);
-        assert_eq!(rows.row_of(5), 2);
-        assert_eq!(rows.row_of(15), 4);
-        assert_eq!(rows.row_of(9), 2);
+        assert_eq!(rows.row_of(text, 5), 2);
+        assert_eq!(rows.row_of(text, 4), 2, "from the \\n of a CRLF");
+        assert_eq!(rows.row_of(text, 13), 4, "over a blank line");
+        assert_eq!(rows.row_of(text, 9), 2);
     }
 
     #[test]
