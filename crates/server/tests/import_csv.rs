@@ -10,7 +10,9 @@ use leadline_server::import::{
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/import")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -46,7 +48,10 @@ fn bom_and_crlf_with_aliased_headers() {
     assert!(parsed.report.issues.is_empty(), "{:?}", parsed.report.issues);
 
     let asha = lead_at(&parsed, 2);
-    assert_eq!(asha.name, "Asha Rao", "the BOM must not stick to the first header or value");
+    assert_eq!(
+        asha.name, "Asha Rao",
+        "the BOM must not stick to the first header or value"
+    );
     assert_eq!(asha.phone.as_str(), "+919876543210");
     assert_eq!(asha.email.as_deref(), Some("Asha.Rao@example.com"));
     assert_eq!(asha.city.as_deref(), Some("Pune"), "no trailing \\r");
@@ -68,7 +73,11 @@ fn bom_and_crlf_with_aliased_headers() {
     let neha = lead_at(&parsed, 4);
     assert_eq!(neha.status, Some(LeadStatus::FollowUp));
     assert_eq!(neha.priority, Some(LeadPriority::Hot));
-    assert_eq!(neha.tags, vec!["coins", "wedding"], "tags split on | and deduplicated");
+    assert_eq!(
+        neha.tags,
+        vec!["coins", "wedding"],
+        "tags split on | and deduplicated"
+    );
 }
 
 #[test]
@@ -77,7 +86,10 @@ fn quoted_fields_with_line_breaks_and_commas_keep_spreadsheet_row_numbers() {
     assert_eq!(parsed.report.rows, 3);
     let rao = lead_at(&parsed, 2);
     assert_eq!(rao.name, "Rao, Asha");
-    assert_eq!(rao.interest.as_deref(), Some("bridal necklace, matching earrings"));
+    assert_eq!(
+        rao.interest.as_deref(),
+        Some("bridal necklace, matching earrings")
+    );
     assert_eq!(rao.city.as_deref(), Some("Pune"));
     let khan = lead_at(&parsed, 3);
     assert_eq!(khan.name, "Khan \"Sam\" Imran");
@@ -106,7 +118,13 @@ fn mixed_phone_formats_normalise_to_e164() {
     let parsed = parse("mixed_phones.csv");
     assert_eq!(
         phones(&parsed),
-        vec!["+919876543211", "+919876543212", "+919876543213", "+919876543214", "+442079460958"]
+        vec![
+            "+919876543211",
+            "+919876543212",
+            "+919876543213",
+            "+919876543214",
+            "+442079460958"
+        ]
     );
     assert_eq!(
         lead_at(&parsed, 3).alternate_phone.as_ref().map(|p| p.as_str()),
@@ -129,8 +147,12 @@ fn in_file_duplicates_are_reported_by_default() {
     assert_eq!(phones(&parsed), vec!["+919876543210", "+919820012345"]);
     let asha = lead_at(&parsed, 2);
     assert_eq!(asha.email, None, "a reported duplicate changes nothing");
-    let dups: Vec<(usize, Option<usize>, IssueKind)> =
-        parsed.report.issues.iter().map(|i| (i.row, i.duplicate_of, i.kind)).collect();
+    let dups: Vec<(usize, Option<usize>, IssueKind)> = parsed
+        .report
+        .issues
+        .iter()
+        .map(|i| (i.row, i.duplicate_of, i.kind))
+        .collect();
     assert_eq!(
         dups,
         vec![
@@ -139,7 +161,11 @@ fn in_file_duplicates_are_reported_by_default() {
             (6, Some(2), IssueKind::Duplicate)
         ]
     );
-    assert!(parsed.report.issues[0].reason.contains("duplicate of row 2"), "{:?}", parsed.report.issues[0]);
+    assert!(
+        parsed.report.issues[0].reason.contains("duplicate of row 2"),
+        "{:?}",
+        parsed.report.issues[0]
+    );
 }
 
 #[test]
@@ -155,21 +181,35 @@ fn in_file_duplicates_merge_when_asked() {
     let asha = lead_at(&parsed, 2);
     assert_eq!(asha.name, "Asha Rao", "the first row's values win");
     assert_eq!(asha.city.as_deref(), Some("Pune"));
-    assert_eq!(asha.email.as_deref(), Some("asha@example.com"), "first non-empty later value fills");
+    assert_eq!(
+        asha.email.as_deref(),
+        Some("asha@example.com"),
+        "first non-empty later value fills"
+    );
     assert_eq!(asha.interest.as_deref(), Some("necklace"));
     assert_eq!(asha.tags, vec!["gold", "bridal"]);
     assert_eq!(asha.merged_rows, vec![4, 5, 6]);
     let row4 = parsed.report.issues.iter().find(|i| i.row == 4).unwrap();
     assert_eq!(row4.kind, IssueKind::Merged);
-    assert!(row4.reason.contains("name") && row4.reason.contains("city"), "{}", row4.reason);
+    assert!(
+        row4.reason.contains("name") && row4.reason.contains("city"),
+        "{}",
+        row4.reason
+    );
     let row6 = parsed.report.issues.iter().find(|i| i.row == 6).unwrap();
-    assert!(row6.reason.contains("email"), "conflicting email kept from the first: {}", row6.reason);
+    assert!(
+        row6.reason.contains("email"),
+        "conflicting email kept from the first: {}",
+        row6.reason
+    );
 }
 
 fn issue(row: usize, column: &str, value: &str) -> impl Fn(&RowIssue) -> bool {
     let column = column.to_owned();
     let value = value.to_owned();
-    move |i: &RowIssue| i.row == row && i.column.as_deref() == Some(&*column) && i.value.as_deref() == Some(&*value)
+    move |i: &RowIssue| {
+        i.row == row && i.column.as_deref() == Some(&*column) && i.value.as_deref() == Some(&*value)
+    }
 }
 
 #[test]
@@ -178,7 +218,10 @@ fn bad_rows_are_reported_with_row_column_and_reason() {
     assert_eq!(parsed.report.rows, 10);
     assert_eq!(parsed.report.valid, 2);
     assert_eq!(parsed.report.invalid, 8);
-    assert_eq!(parsed.leads.iter().map(|l| l.row).collect::<Vec<_>>(), vec![2, 12]);
+    assert_eq!(
+        parsed.leads.iter().map(|l| l.row).collect::<Vec<_>>(),
+        vec![2, 12]
+    );
     assert_eq!(parsed.report.blank_rows, 0, "an empty line is not a record");
 
     let issues = &parsed.report.issues;
@@ -193,7 +236,10 @@ fn bad_rows_are_reported_with_row_column_and_reason() {
     assert_eq!(find(3, "name", ""), "name is empty");
     assert_eq!(find(4, "phone", ""), "phone is empty");
     assert!(find(5, "phone", "12345").contains("\"12345\""));
-    assert_eq!(find(6, "email", "not-an-email"), "\"not-an-email\" is not an email address");
+    assert_eq!(
+        find(6, "email", "not-an-email"),
+        "\"not-an-email\" is not an email address"
+    );
     assert!(find(7, "budget", "lots").starts_with("budget \"lots\" is not an amount"));
     assert_eq!(
         find(8, "priority", "urgentish"),
@@ -270,11 +316,23 @@ fn a_truncated_last_row_refuses_the_file() {
 fn ragged_rows_are_reported_not_imported() {
     let parsed = parse("ragged.csv");
     assert_eq!(parsed.leads.iter().map(|l| l.row).collect::<Vec<_>>(), vec![2, 5]);
-    let rows: Vec<(usize, Option<&str>)> =
-        parsed.report.issues.iter().map(|i| (i.row, i.column.as_deref())).collect();
+    let rows: Vec<(usize, Option<&str>)> = parsed
+        .report
+        .issues
+        .iter()
+        .map(|i| (i.row, i.column.as_deref()))
+        .collect();
     assert_eq!(rows, vec![(3, None), (4, None)]);
-    assert!(parsed.report.issues[0].reason.contains("2 fields but the header has 3"));
-    assert!(parsed.report.issues[1].reason.contains("4 fields but the header has 3"));
+    assert!(
+        parsed.report.issues[0]
+            .reason
+            .contains("2 fields but the header has 3")
+    );
+    assert!(
+        parsed.report.issues[1]
+            .reason
+            .contains("4 fields but the header has 3")
+    );
 }
 
 #[test]
@@ -282,7 +340,10 @@ fn whole_file_errors() {
     assert_eq!(parse_err("utf16.csv"), ImportError::Utf16 { big_endian: false });
     assert!(parse_err("utf16.csv").to_string().contains("UTF-16"));
     assert_eq!(parse_err("empty.csv"), ImportError::Empty);
-    assert_eq!(parse_err("windows1252.csv"), ImportError::NotUtf8 { line: 2, offset: 14 });
+    assert_eq!(
+        parse_err("windows1252.csv"),
+        ImportError::NotUtf8 { line: 2, offset: 14 }
+    );
     match parse_err("missing_phone.csv") {
         ImportError::MissingColumns { missing, found } => {
             assert_eq!(missing, vec!["phone"]);
@@ -299,11 +360,21 @@ fn inline_whole_file_errors() {
     assert_eq!(err(b" \r\n\n "), ImportError::Empty);
     assert_eq!(err(b"\xEF\xBB\xBF"), ImportError::Empty);
     assert_eq!(err(b"name,phone\n"), ImportError::NoRows);
-    assert!(matches!(err(b"Asha,9876543210\nRavi,9811111111\n"), ImportError::NoHeader { .. }));
+    assert!(matches!(
+        err(b"Asha,9876543210\nRavi,9811111111\n"),
+        ImportError::NoHeader { .. }
+    ));
     assert!(matches!(err(b"PK\x03\x04\x14\x00rest"), ImportError::Binary { what } if what.contains("xlsx")));
-    assert!(matches!(err(b"name,phone\n\x00\x01\x02\x03"), ImportError::Binary { .. }));
+    assert!(matches!(
+        err(b"name,phone\n\x00\x01\x02\x03"),
+        ImportError::Binary { .. }
+    ));
     assert_eq!(
-        err("\u{feff}name,phone".encode_utf16().flat_map(u16::to_be_bytes).collect::<Vec<_>>().as_slice()),
+        err("\u{feff}name,phone"
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect::<Vec<_>>()
+            .as_slice()),
         ImportError::Utf16 { big_endian: true }
     );
     assert!(matches!(

@@ -22,7 +22,9 @@ use serde_json::json;
 const CLIENT_EMAIL: &str = "leadline-importer@leadline-test.iam.gserviceaccount.com";
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -147,8 +149,10 @@ async fn start_fake(expires_in: u64) -> (Arc<Fake>, String) {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let fake = Arc::new(Fake {
         token_uri: format!("{base}/token"),
-        public_key: DecodingKey::from_rsa_pem(fixture("THROWAWAY-test-only-service-account-key.pub.pem").as_bytes())
-            .unwrap(),
+        public_key: DecodingKey::from_rsa_pem(
+            fixture("THROWAWAY-test-only-service-account-key.pub.pem").as_bytes(),
+        )
+        .unwrap(),
         token_requests: AtomicUsize::new(0),
         values_requests: AtomicUsize::new(0),
         expires_in: AtomicU64::new(expires_in),
@@ -173,7 +177,10 @@ fn client(base: &str, client_email: &str) -> SheetsClient {
         "token_uri": format!("{base}/token"),
     });
     let key = ServiceAccountKey::from_json(&key.to_string()).unwrap();
-    assert!(!format!("{key:?}").contains("PRIVATE KEY"), "the key's Debug redacts the secret");
+    assert!(
+        !format!("{key:?}").contains("PRIVATE KEY"),
+        "the key's Debug redacts the secret"
+    );
     SheetsClient::new(key).unwrap().with_base_url(base).unwrap()
 }
 
@@ -181,9 +188,16 @@ fn client(base: &str, client_email: &str) -> SheetsClient {
 async fn happy_path_with_short_rows_and_sheet_row_numbers() {
     let (fake, base) = start_fake(3600).await;
     let sheets = client(&base, CLIENT_EMAIL);
-    let parsed = sheets.import_leads("sheet-ok", "Leads 2026!A1:D", &ImportOptions::default()).await.unwrap();
+    let parsed = sheets
+        .import_leads("sheet-ok", "Leads 2026!A1:D", &ImportOptions::default())
+        .await
+        .unwrap();
 
-    assert_eq!(fake.ranges.lock().unwrap().as_slice(), ["Leads 2026!A1:D"], "range sent intact");
+    assert_eq!(
+        fake.ranges.lock().unwrap().as_slice(),
+        ["Leads 2026!A1:D"],
+        "range sent intact"
+    );
     assert_eq!(parsed.report.rows, 3);
     assert_eq!(parsed.report.blank_rows, 1);
     let rows: Vec<(usize, &str, Option<&str>)> = parsed
@@ -198,7 +212,10 @@ async fn happy_path_with_short_rows_and_sheet_row_numbers() {
     );
     assert_eq!(parsed.report.issues.len(), 1);
     let issue = &parsed.report.issues[0];
-    assert_eq!((issue.row, issue.column.as_deref(), issue.value.as_deref()), (5, Some("Status"), Some("hot lead")));
+    assert_eq!(
+        (issue.row, issue.column.as_deref(), issue.value.as_deref()),
+        (5, Some("Status"), Some("hot lead"))
+    );
     assert_eq!(fake.token_requests.load(Ordering::SeqCst), 1);
 }
 
@@ -206,10 +223,17 @@ async fn happy_path_with_short_rows_and_sheet_row_numbers() {
 async fn a_range_not_starting_at_row_one_keeps_sheet_row_numbers() {
     let (_fake, base) = start_fake(3600).await;
     let sheets = client(&base, CLIENT_EMAIL);
-    let parsed = sheets.import_leads("sheet-offset", "Leads!B5:C", &ImportOptions::default()).await.unwrap();
+    let parsed = sheets
+        .import_leads("sheet-offset", "Leads!B5:C", &ImportOptions::default())
+        .await
+        .unwrap();
     assert_eq!(parsed.leads.iter().map(|l| l.row).collect::<Vec<_>>(), vec![6]);
-    let issues: Vec<(usize, IssueKind, Option<usize>)> =
-        parsed.report.issues.iter().map(|i| (i.row, i.kind, i.duplicate_of)).collect();
+    let issues: Vec<(usize, IssueKind, Option<usize>)> = parsed
+        .report
+        .issues
+        .iter()
+        .map(|i| (i.row, i.kind, i.duplicate_of))
+        .collect();
     assert_eq!(
         issues,
         vec![(7, IssueKind::Invalid, None), (8, IssueKind::Duplicate, Some(6))],
@@ -226,7 +250,11 @@ async fn the_token_is_cached_between_fetches() {
     assert_eq!(first, second);
     assert_eq!(first.values.len(), 5);
     assert_eq!(fake.values_requests.load(Ordering::SeqCst), 2);
-    assert_eq!(fake.token_requests.load(Ordering::SeqCst), 1, "second fetch reused the token");
+    assert_eq!(
+        fake.token_requests.load(Ordering::SeqCst),
+        1,
+        "second fetch reused the token"
+    );
 }
 
 #[tokio::test]
@@ -248,7 +276,11 @@ async fn a_token_google_rejects_is_refreshed_once() {
     fake.valid_tokens.lock().unwrap().clear();
     sheets.fetch_values("sheet-ok", "A1:D").await.unwrap();
     assert_eq!(fake.token_requests.load(Ordering::SeqCst), 2);
-    assert_eq!(fake.values_requests.load(Ordering::SeqCst), 3, "one 401, then the retry");
+    assert_eq!(
+        fake.values_requests.load(Ordering::SeqCst),
+        3,
+        "one 401, then the retry"
+    );
 }
 
 #[tokio::test]
@@ -271,7 +303,10 @@ async fn google_errors_are_typed() {
         }
         other => panic!("{other:?}"),
     }
-    match sheets.import_leads("sheet-empty", "A1:Z", &ImportOptions::default()).await {
+    match sheets
+        .import_leads("sheet-empty", "A1:Z", &ImportOptions::default())
+        .await
+    {
         Err(SheetsError::Import(e)) => assert_eq!(e.code(), "import_empty"),
         other => panic!("{other:?}"),
     }
@@ -282,7 +317,11 @@ async fn a_refused_sign_in_is_typed() {
     let (fake, base) = start_fake(3600).await;
     let sheets = client(&base, "someone-else@leadline-test.iam.gserviceaccount.com");
     match sheets.fetch_values("sheet-ok", "A1:D").await {
-        Err(SheetsError::TokenRefused { status: 400, error, description }) => {
+        Err(SheetsError::TokenRefused {
+            status: 400,
+            error,
+            description,
+        }) => {
             assert_eq!(error, "invalid_grant");
             assert!(description.unwrap().contains("Invalid JWT"));
         }
@@ -300,5 +339,8 @@ fn a_key_that_is_not_rsa_pem_is_refused() {
     });
     let key = ServiceAccountKey::from_json(&key.to_string()).unwrap();
     assert!(matches!(SheetsClient::new(key), Err(SheetsError::BadKey(_))));
-    assert!(matches!(ServiceAccountKey::from_json("{}"), Err(SheetsError::BadKey(_))));
+    assert!(matches!(
+        ServiceAccountKey::from_json("{}"),
+        Err(SheetsError::BadKey(_))
+    ));
 }

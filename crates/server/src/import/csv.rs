@@ -51,7 +51,10 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
     let mut records = records.peekable();
     while let Some(record) = records.next() {
         let record = record.map_err(|e| malformed(text, &rows, &e))?;
-        let row = record.position().map(|p| rows.row_of(text.as_bytes(), p.byte())).unwrap_or(0);
+        let row = record
+            .position()
+            .map(|p| rows.row_of(text.as_bytes(), p.byte()))
+            .unwrap_or(0);
         let cells: Vec<&str> = record.iter().collect();
         if cells.iter().all(|c| c.trim().is_empty()) {
             collector.blank();
@@ -98,7 +101,10 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
 }
 
 fn malformed(text: &str, rows: &RowStarts, error: &::csv::Error) -> ImportError {
-    let row = error.position().map(|p| rows.row_of(text.as_bytes(), p.byte())).unwrap_or(0);
+    let row = error
+        .position()
+        .map(|p| rows.row_of(text.as_bytes(), p.byte()))
+        .unwrap_or(0);
     ImportError::Malformed {
         row,
         reason: error.to_string(),
@@ -137,7 +143,11 @@ fn decode(bytes: &[u8]) -> Result<&str, ImportError> {
 /// Refuses well-known binary formats (spreadsheets, PDFs, archives) and data with NUL or many control
 /// bytes; recognises UTF-16 without a byte-order mark by its NUL pattern.
 fn detect_binary(body: &[u8]) -> Result<(), ImportError> {
-    let binary = |what: &str| Err(ImportError::Binary { what: what.to_owned() });
+    let binary = |what: &str| {
+        Err(ImportError::Binary {
+            what: what.to_owned(),
+        })
+    };
     if body.starts_with(b"PK\x03\x04") {
         return binary("it is a ZIP archive, e.g. an Excel .xlsx workbook; save the sheet as \"CSV UTF-8\"");
     }
@@ -266,7 +276,7 @@ mod tests {
     #[test]
     fn rows_count_quoted_line_breaks_as_one_row() {
         let text = b"a,b\r\n\"x\r\ny\",1\n\nz,2";
-        let rows = RowStarts::scan(text, b',').unwrap();
+        let rows = RowStarts::scan(text, b',').expect("balanced quotes");
         assert_eq!(rows.0, vec![0, 5, 14, 15]);
         assert_eq!(rows.row_of(text, 5), 2);
         assert_eq!(rows.row_of(text, 4), 2, "from the \\n of a CRLF");

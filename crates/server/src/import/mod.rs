@@ -130,17 +130,22 @@ impl Field {
     pub fn from_header(header: &str) -> Option<Field> {
         let key = normalise_key(header);
         let field = match key.as_str() {
-            "name" | "full name" | "customer name" | "lead name" | "client name" | "customer" | "contact name" => {
-                Field::Name
+            "name" | "full name" | "customer name" | "lead name" | "client name" | "customer"
+            | "contact name" => Field::Name,
+            "phone" | "mobile" | "phone number" | "contact" | "mobile number" | "contact number"
+            | "phone no" | "mobile no" | "cell" | "primary phone" | "whatsapp" | "whatsapp number" => {
+                Field::Phone
             }
-            "phone" | "mobile" | "phone number" | "contact" | "mobile number" | "contact number" | "phone no"
-            | "mobile no" | "cell" | "primary phone" | "whatsapp" | "whatsapp number" => Field::Phone,
-            "alternate phone" | "alt phone" | "alternate number" | "alternate mobile" | "alternate contact"
-            | "secondary phone" | "phone 2" | "other phone" | "landline" => Field::AlternatePhone,
+            "alternate phone" | "alt phone" | "alternate number" | "alternate mobile"
+            | "alternate contact" | "secondary phone" | "phone 2" | "other phone" | "landline" => {
+                Field::AlternatePhone
+            }
             "email" | "e mail" | "email address" | "email id" | "mail" => Field::Email,
             "city" | "town" | "location" => Field::City,
             "source" | "lead source" | "channel" => Field::Source,
-            "interest" | "interested in" | "product" | "requirement" | "enquiry" | "inquiry" => Field::Interest,
+            "interest" | "interested in" | "product" | "requirement" | "enquiry" | "inquiry" => {
+                Field::Interest
+            }
             "budget" | "budget inr" | "budget rs" | "budget in inr" | "budget in rs" => Field::Budget,
             "priority" => Field::Priority,
             "status" | "lead status" | "stage" => Field::Status,
@@ -226,15 +231,40 @@ impl ImportedLead {
             conflicts.push(Field::Name);
         }
         let alternate = later.alternate_phone.clone().filter(|p| *p != self.phone);
-        fill(&mut self.alternate_phone, &alternate, Field::AlternatePhone, &mut conflicts);
+        fill(
+            &mut self.alternate_phone,
+            &alternate,
+            Field::AlternatePhone,
+            &mut conflicts,
+        );
         fill(&mut self.email, &later.email, Field::Email, &mut conflicts);
         fill(&mut self.city, &later.city, Field::City, &mut conflicts);
         fill(&mut self.source, &later.source, Field::Source, &mut conflicts);
-        fill(&mut self.interest, &later.interest, Field::Interest, &mut conflicts);
-        fill(&mut self.budget_inr, &later.budget_inr, Field::Budget, &mut conflicts);
-        fill(&mut self.priority, &later.priority, Field::Priority, &mut conflicts);
+        fill(
+            &mut self.interest,
+            &later.interest,
+            Field::Interest,
+            &mut conflicts,
+        );
+        fill(
+            &mut self.budget_inr,
+            &later.budget_inr,
+            Field::Budget,
+            &mut conflicts,
+        );
+        fill(
+            &mut self.priority,
+            &later.priority,
+            Field::Priority,
+            &mut conflicts,
+        );
         fill(&mut self.status, &later.status, Field::Status, &mut conflicts);
-        fill(&mut self.assigned_to, &later.assigned_to, Field::AssignedTo, &mut conflicts);
+        fill(
+            &mut self.assigned_to,
+            &later.assigned_to,
+            Field::AssignedTo,
+            &mut conflicts,
+        );
         push_tags(&mut self.tags, later.tags.iter().cloned());
         self.merged_rows.push(later.row);
         self.merged_rows.extend(later.merged_rows.iter().copied());
@@ -243,7 +273,13 @@ impl ImportedLead {
 
     /// A new [`Lead`] from this row: `default_source` when the row named none (e.g. `google_sheet` for a
     /// sheet sync), priority `normal` and status `new` when empty, version 1.
-    pub fn to_lead(&self, id: Id, assigned_to: Option<Id>, now: Timestamp, default_source: LeadSource) -> Lead {
+    pub fn to_lead(
+        &self,
+        id: Id,
+        assigned_to: Option<Id>,
+        now: Timestamp,
+        default_source: LeadSource,
+    ) -> Lead {
         Lead {
             id,
             name: self.name.clone(),
@@ -410,9 +446,16 @@ pub enum ImportError {
     #[error("no header row: the first row ({first_row}) names none of the columns {expected}")]
     NoHeader { first_row: String, expected: String },
     #[error("missing required column(s) {}; found {}", missing.join(", "), found.join(", "))]
-    MissingColumns { missing: Vec<String>, found: Vec<String> },
+    MissingColumns {
+        missing: Vec<String>,
+        found: Vec<String>,
+    },
     #[error("columns {first:?} and {second:?} both mean {field}; keep one of them")]
-    DuplicateColumn { field: Field, first: String, second: String },
+    DuplicateColumn {
+        field: Field,
+        first: String,
+        second: String,
+    },
     #[error("the header has no data rows under it")]
     NoRows,
     #[error("row {row}: a quoted field is never closed (a missing \"); the file is truncated or damaged")]
@@ -421,7 +464,11 @@ pub enum ImportError {
         "row {row}: the last row has {found} of {expected} fields and the file does not end with a line \
          break; the file looks truncated"
     )]
-    Truncated { row: usize, found: usize, expected: usize },
+    Truncated {
+        row: usize,
+        found: usize,
+        expected: usize,
+    },
     #[error("the file could not be read as CSV at row {row}: {reason}")]
     Malformed { row: usize, reason: String },
     #[error(
@@ -531,7 +578,11 @@ impl ColumnMap {
 
     /// Validates one data row. Missing trailing cells count as empty; cells beyond the header are not
     /// looked at. Every problem of the row is reported, not just the first.
-    pub fn validate_row<S: AsRef<str>>(&self, row: usize, cells: &[S]) -> Result<ImportedLead, Vec<RowIssue>> {
+    pub fn validate_row<S: AsRef<str>>(
+        &self,
+        row: usize,
+        cells: &[S],
+    ) -> Result<ImportedLead, Vec<RowIssue>> {
         let mut issues = Vec::new();
         let mut name = None;
         let mut phone = None;
@@ -618,8 +669,14 @@ impl ColumnMap {
             }
         }
         if let Some((h, v)) = cell(Field::AssignedTo) {
-            if v.chars().count() > MAX_USERNAME_CHARS || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                bad(h, v, "assigned_to must be a username (no spaces, at most 64 characters)".into());
+            if v.chars().count() > MAX_USERNAME_CHARS
+                || v.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                bad(
+                    h,
+                    v,
+                    "assigned_to must be a username (no spaces, at most 64 characters)".into(),
+                );
             } else {
                 lead.assigned_to = Some(v.to_owned());
             }
@@ -670,7 +727,9 @@ fn clean_text(value: &str, max_chars: usize) -> Result<String, String> {
     let text = value.split_whitespace().collect::<Vec<_>>().join(" ");
     let len = text.chars().count();
     if len > max_chars {
-        return Err(format!("is {len} characters long; at most {max_chars} are allowed"));
+        return Err(format!(
+            "is {len} characters long; at most {max_chars} are allowed"
+        ));
     }
     Ok(text)
 }
@@ -719,7 +778,13 @@ fn parse_source(value: &str) -> Result<LeadSource, String> {
         "google_sheet" | "google_sheets" | "sheet" | "sheets" => LeadSource::GoogleSheet,
         "referral" | "reference" | "referred" => LeadSource::Referral,
         "other" | "others" => LeadSource::Other,
-        _ => return Err(unknown("source", value, LeadSource::ALL.iter().map(|s| s.as_str()))),
+        _ => {
+            return Err(unknown(
+                "source",
+                value,
+                LeadSource::ALL.iter().map(|s| s.as_str()),
+            ));
+        }
     };
     Ok(source)
 }
@@ -731,7 +796,13 @@ fn parse_priority(value: &str) -> Result<LeadPriority, String> {
         "normal" | "medium" | "mid" => LeadPriority::Normal,
         "high" => LeadPriority::High,
         "hot" | "urgent" => LeadPriority::Hot,
-        _ => return Err(unknown("priority", value, LeadPriority::ALL.iter().map(|s| s.as_str()))),
+        _ => {
+            return Err(unknown(
+                "priority",
+                value,
+                LeadPriority::ALL.iter().map(|s| s.as_str()),
+            ));
+        }
     };
     Ok(priority)
 }
@@ -744,7 +815,13 @@ fn parse_status(value: &str) -> Result<LeadStatus, String> {
         "visit" => LeadStatus::VisitScheduled,
         other => match other.parse::<LeadStatus>() {
             Ok(s) => s,
-            Err(_) => return Err(unknown("status", value, LeadStatus::ALL.iter().map(|s| s.as_str()))),
+            Err(_) => {
+                return Err(unknown(
+                    "status",
+                    value,
+                    LeadStatus::ALL.iter().map(|s| s.as_str()),
+                ));
+            }
         },
     };
     Ok(status)
@@ -797,16 +874,26 @@ fn parse_budget(value: &str) -> Result<i64, String> {
         "k" | "thousand" => 1_000,
         "l" | "lac" | "lacs" | "lakh" | "lakhs" => 100_000,
         "cr" | "crore" | "crores" => 10_000_000,
-        _ => return Err(bad("is not an amount in rupees (e.g. 150000, 1,50,000, 1.5 lakh)")),
+        _ => {
+            return Err(bad(
+                "is not an amount in rupees (e.g. 150000, 1,50,000, 1.5 lakh)",
+            ));
+        }
     };
     if number.is_empty() || number.matches('.').count() > 1 {
-        return Err(bad("is not an amount in rupees (e.g. 150000, 1,50,000, 1.5 lakh)"));
+        return Err(bad(
+            "is not an amount in rupees (e.g. 150000, 1,50,000, 1.5 lakh)",
+        ));
     }
     let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
     if whole.len() > 15 || frac.len() > 7 {
         return Err(bad("is too large"));
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad("is not a number"))? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad("is not a number"))?
+    };
     let mut amount = whole.checked_mul(multiplier).ok_or_else(|| bad("is too large"))?;
     if !frac.is_empty() {
         // Fractions are exact in paise-free rupees only for the unit's precision; round to whole rupees.
@@ -915,7 +1002,10 @@ impl<'a> Collector<'a> {
                 kind: IssueKind::Duplicate,
                 column: None,
                 value: Some(lead.phone.to_string()),
-                reason: format!("duplicate of row {first_row} (same phone {}); not imported", lead.phone),
+                reason: format!(
+                    "duplicate of row {first_row} (same phone {}); not imported",
+                    lead.phone
+                ),
                 duplicate_of: Some(first_row),
             }
         };

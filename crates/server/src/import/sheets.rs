@@ -120,7 +120,9 @@ impl ServiceAccountKey {
     pub fn from_json(json: &str) -> Result<Self, SheetsError> {
         let key: Self = serde_json::from_str(json).map_err(|e| SheetsError::BadKey(e.to_string()))?;
         if key.client_email.trim().is_empty() || key.token_uri.trim().is_empty() {
-            return Err(SheetsError::BadKey("client_email and token_uri must not be empty".into()));
+            return Err(SheetsError::BadKey(
+                "client_email and token_uri must not be empty".into(),
+            ));
         }
         Ok(key)
     }
@@ -228,7 +230,8 @@ impl SheetsClient {
                 what: "the HTTP client",
                 source,
             })?;
-        let base_url = Url::parse(DEFAULT_BASE_URL).map_err(|_| SheetsError::BadBaseUrl(DEFAULT_BASE_URL.into()))?;
+        let base_url =
+            Url::parse(DEFAULT_BASE_URL).map_err(|_| SheetsError::BadBaseUrl(DEFAULT_BASE_URL.into()))?;
         Ok(Self {
             http,
             base_url,
@@ -383,13 +386,17 @@ impl SheetsClient {
                 detail: format!("body starts {:?}", snippet(&body)),
             });
         }
-        let token: TokenResponse = serde_json::from_slice(&body).map_err(|e| SheetsError::InvalidResponse {
-            what: "Google's token endpoint",
-            http_status: status.as_u16(),
-            detail: format!("{e}; body starts {:?}", snippet(&body)),
-        })?;
+        let token: TokenResponse =
+            serde_json::from_slice(&body).map_err(|e| SheetsError::InvalidResponse {
+                what: "Google's token endpoint",
+                http_status: status.as_u16(),
+                detail: format!("{e}; body starts {:?}", snippet(&body)),
+            })?;
         if token.access_token.is_empty()
-            || token.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+            || token
+                .token_type
+                .as_deref()
+                .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
         {
             return Err(SheetsError::InvalidResponse {
                 what: "Google's token endpoint",
@@ -411,7 +418,10 @@ fn api_error(http: StatusCode, body: &[u8]) -> SheetsError {
         return SheetsError::InvalidResponse {
             what: "the Sheets API",
             http_status: http.as_u16(),
-            detail: format!("error body is not Google's error JSON; starts {:?}", snippet(body)),
+            detail: format!(
+                "error body is not Google's error JSON; starts {:?}",
+                snippet(body)
+            ),
         };
     };
     let message = error.message;
@@ -499,7 +509,9 @@ mod tests {
     fn google_errors_are_typed() {
         let body = br#"{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}"#;
         match api_error(StatusCode::FORBIDDEN, body) {
-            SheetsError::PermissionDenied { message } => assert_eq!(message, "The caller does not have permission"),
+            SheetsError::PermissionDenied { message } => {
+                assert_eq!(message, "The caller does not have permission")
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
