@@ -222,7 +222,7 @@ fn bad_rows_are_reported_with_row_column_and_reason() {
         parsed.leads.iter().map(|l| l.row).collect::<Vec<_>>(),
         vec![2, 12]
     );
-    assert_eq!(parsed.report.blank_rows, 0, "an empty line is not a record");
+    assert_eq!(parsed.report.blank_rows, 1, "the empty line is a blank row");
 
     let issues = &parsed.report.issues;
     let find = |row, column, value| {

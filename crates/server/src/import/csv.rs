@@ -43,14 +43,20 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
         Some(Err(e)) => return Err(malformed(text, &rows, &e)),
         Some(Ok(record)) => record,
     };
+    let header_row = header
+        .position()
+        .map(|p| rows.row_of(text.as_bytes(), p.byte()))
+        .unwrap_or(1);
     let cells: Vec<&str> = header.iter().collect();
     let columns = ColumnMap::from_header(&cells)?;
     let mut collector = Collector::new(opts, &columns);
     let ends_with_newline = text.ends_with('\n') || text.ends_with('\r');
 
     let mut records = records.peekable();
+    let mut data_records = 0;
     while let Some(record) = records.next() {
         let record = record.map_err(|e| malformed(text, &rows, &e))?;
+        data_records += 1;
         let row = record
             .position()
             .map(|p| rows.row_of(text.as_bytes(), p.byte()))
@@ -96,6 +102,10 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
             continue;
         }
         collector.add(columns.validate_row(row, &cells));
+    }
+    // The CSV reader skips empty lines; a spreadsheet shows them as blank rows.
+    for _ in data_records..rows.len().saturating_sub(header_row) {
+        collector.blank();
     }
     collector.finish()
 }
@@ -256,6 +266,11 @@ impl RowStarts {
             return Err(ImportError::UnterminatedQuote { row: quote_row });
         }
         Ok(Self(starts))
+    }
+
+    /// How many rows the text has.
+    fn len(&self) -> usize {
+        self.0.len()
     }
 
     /// The 1-based row of the record the CSV reader says starts at byte `offset` (the reader may point

@@ -916,6 +916,7 @@ pub struct Collector<'a> {
 }
 
 impl<'a> Collector<'a> {
+    /// An empty collection for an import whose header is `columns`.
     pub fn new(opts: &'a ImportOptions, columns: &ColumnMap) -> Self {
         Self {
             opts,
@@ -1075,6 +1076,78 @@ mod tests {
         for bad in ["-5", "lots", "1.2.3", "99999999999999999999", "₹"] {
             assert!(parse_budget(bad).is_err(), "{bad}");
         }
+    }
+
+    fn row(cells: &[&str]) -> ImportedLead {
+        let columns =
+            ColumnMap::from_header(&["name", "phone", "city", "email", "status", "tags", "alt phone"])
+                .expect("header");
+        columns.validate_row(2, cells).expect("valid row")
+    }
+
+    #[test]
+    fn a_new_lead_gets_defaults_and_an_existing_one_only_fills_gaps() {
+        let imported = row(&[
+            "Asha",
+            "98765 43210",
+            "Pune",
+            "a@example.com",
+            "",
+            "gold;bridal",
+            "98765 43210",
+        ]);
+        assert_eq!(imported.alternate_phone, None, "same as the phone: dropped");
+        let now = chrono::Utc::now();
+        let id = leadline_model::new_id();
+        let lead = imported.to_lead(id, None, now, LeadSource::GoogleSheet);
+        assert_eq!(
+            (lead.source, lead.priority, lead.status, lead.version),
+            (LeadSource::GoogleSheet, LeadPriority::Normal, LeadStatus::New, 1)
+        );
+        assert_eq!(lead.phone.as_str(), "+919876543210");
+
+        let mut existing = lead.clone();
+        existing.city = Some("Mumbai".into());
+        existing.email = None;
+        existing.status = LeadStatus::Contacted;
+        existing.tags = vec!["Gold".into()];
+        let later = row(&[
+            "Asha R",
+            "9876543210",
+            "Thane",
+            "b@example.com",
+            "converted",
+            "gold;coins",
+            "",
+        ]);
+        let owner = leadline_model::new_id();
+        assert!(later.fill_existing(&mut existing, Some(owner)));
+        assert_eq!(existing.city.as_deref(), Some("Mumbai"), "kept");
+        assert_eq!(existing.email.as_deref(), Some("b@example.com"), "filled");
+        assert_eq!(
+            existing.status,
+            LeadStatus::Contacted,
+            "status is never overwritten"
+        );
+        assert_eq!(existing.name, "Asha");
+        assert_eq!(existing.tags, vec!["Gold", "coins"]);
+        assert_eq!(existing.assigned_to, Some(owner));
+        assert!(!later.fill_existing(&mut existing, None), "nothing left to fill");
+    }
+
+    #[test]
+    fn long_values_are_cut_in_issues() {
+        let columns = ColumnMap::from_header(&["name", "phone"]).expect("header");
+        let long = "x".repeat(5_000);
+        let issues = columns
+            .validate_row(9, &["Asha", long.as_str()])
+            .expect_err("bad phone");
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].row, 9);
+        assert_eq!(
+            issues[0].value.as_deref().map(|v| v.chars().count()),
+            Some(MAX_VALUE_CHARS + 1)
+        );
     }
 
     #[test]
