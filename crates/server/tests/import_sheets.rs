@@ -288,8 +288,12 @@ async fn google_errors_are_typed() {
     let (_fake, base) = start_fake(3600).await;
     let sheets = client(&base, CLIENT_EMAIL);
     match sheets.fetch_values("forbidden", "A1:D").await {
-        Err(SheetsError::PermissionDenied { message }) => {
-            assert_eq!(message, "The caller does not have permission")
+        Err(e @ SheetsError::PermissionDenied { .. }) => {
+            assert!(
+                e.to_string().contains("The caller does not have permission"),
+                "{e}"
+            );
+            assert_eq!(e.code(), "sheets_permission_denied");
         }
         other => panic!("{other:?}"),
     }
@@ -307,7 +311,7 @@ async fn google_errors_are_typed() {
         .import_leads("sheet-empty", "A1:Z", &ImportOptions::default())
         .await
     {
-        Err(SheetsError::Import(e)) => assert_eq!(e.code(), "import_empty"),
+        Err(e @ SheetsError::Import(_)) => assert_eq!(e.code(), "import_empty"),
         other => panic!("{other:?}"),
     }
 }

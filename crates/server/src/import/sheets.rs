@@ -81,6 +81,25 @@ pub enum SheetsError {
 }
 
 impl SheetsError {
+    /// A stable snake_case code for API error bodies; import errors keep their own
+    /// ([`ImportError::code`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SheetsError::BadKey(_) | SheetsError::KeyFile { .. } | SheetsError::BadBaseUrl(_) => {
+                "sheets_misconfigured"
+            }
+            SheetsError::TokenRefused { .. } | SheetsError::Unauthenticated { .. } => "sheets_auth_failed",
+            SheetsError::PermissionDenied { .. } => "sheets_permission_denied",
+            SheetsError::NotFound { .. } => "sheets_not_found",
+            SheetsError::InvalidArgument { .. } => "sheets_bad_range",
+            SheetsError::RateLimited { .. } => "sheets_rate_limited",
+            SheetsError::Http { .. } | SheetsError::Api { .. } | SheetsError::InvalidResponse { .. } => {
+                "sheets_unavailable"
+            }
+            SheetsError::Import(e) => e.code(),
+        }
+    }
+
     /// Whether trying again later may succeed (network trouble, rate limits, Google's 5xx).
     pub fn is_transient(&self) -> bool {
         match self {
