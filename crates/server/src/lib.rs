@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod db;
 pub mod demo;
 pub mod exotel;
+pub mod import;
 pub mod pg_cluster;
 pub mod ratelimit;
 pub mod sql;
