@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cursor;
 pub mod db;
 pub mod demo;
+pub mod pii;
 pub mod ratelimit;
 
 use std::future::Future;
