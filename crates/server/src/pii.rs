@@ -35,6 +35,10 @@
 //!   them), and GCM-SIV makes two passes over the data when encrypting;
 //! - both come from the same RustCrypto family with the same API, so nothing else is traded away.
 //!
+//! The price is speed on short values with the default backends: measured on this project's x86-64
+//! machine, AES-256-GCM-SIV (AES-NI) seals a phone number in ~0.55 µs against ~2.1 µs here (~0.64 µs
+//! with the soft Poly1305 backend, see *Cost*) — either way well under a millisecond per page of leads.
+//!
 //! Encryption is randomised, so equal plaintexts give different stored values: exact lookup goes
 //! through the blind index instead.
 //!
@@ -74,9 +78,13 @@
 //!
 //! # Cost
 //!
-//! Decryption is a few hundred nanoseconds for a phone number and needs no allocation beyond the
-//! result; encryption adds one `getrandom` system call for the nonce. The keyring is immutable and
-//! `Send + Sync`: share it (e.g. in an `Arc`) rather than cloning keys around.
+//! Measured in release on a 2-core AMD EPYC (AVX2), `tests::timing`: decrypting a phone number takes
+//! about 2.2 µs, encrypting about 2.6 µs (of which ~0.45 µs is the `getrandom` call for the nonce), a
+//! 270-byte note about 2.8 µs, a blind index about 0.3 µs. So a page of 200 leads (~400 values) costs
+//! under 1 ms of one core. Almost all of the per-value cost is the fixed set-up of the `poly1305`
+//! crate's AVX2 backend; building with `--cfg poly1305_backend="soft"` brings a short value to ~0.65 µs
+//! (measured), should it ever matter. The keyring is immutable and `Send + Sync`: share it (e.g. in an
+//! `Arc`) rather than cloning keys around.
 
 use std::fmt;
 use std::io::Write;
@@ -1407,34 +1415,85 @@ mod tests {
     }
 
     /// `cargo test --release -p leadline-server --lib pii::tests::timing -- --ignored --nocapture`
+    ///
+    /// 100,000 operations of each kind, in 5 rounds of 20,000; prints the fastest round's ns/op (the
+    /// least disturbed by other processes) and the mean over all rounds.
     #[test]
     #[ignore = "timing, run in release by hand"]
     fn timing() {
-        const N: u32 = 100_000;
+        const ROUNDS: u32 = 5;
+        const PER_ROUND: u32 = 20_000;
         let keys = ring(&[("k2", K2), ("k1", K1)], BLIND);
         let context = "leads.phone:0190a3f2-5c1e-7d4b-9a8e-123456789abc";
-        let start = std::time::Instant::now();
-        let stored: Vec<String> = (0..N).map(|_| keys.encrypt(context, PHONE).unwrap()).collect();
-        let encrypt = start.elapsed();
-        let start = std::time::Instant::now();
-        for s in &stored {
-            assert_eq!(keys.decrypt(context, s).unwrap().len(), PHONE.len());
-        }
-        let decrypt = start.elapsed();
-        let start = std::time::Instant::now();
+        let note = "ग्राहक ने कल शाम 5 बजे फिर से कॉल करने को कहा, EMI options chahiye. ".repeat(2);
+        let numbers: Vec<String> = (0..PER_ROUND).map(|i| format!("+9198765{i:05}")).collect();
+        let report = |name: &str, mut op: Box<dyn FnMut() + '_>| {
+            let mut rounds = Vec::new();
+            for _ in 0..ROUNDS {
+                let start = std::time::Instant::now();
+                op();
+                rounds.push(start.elapsed().as_nanos() / u128::from(PER_ROUND));
+            }
+            let best = rounds.iter().min().unwrap();
+            let mean = rounds.iter().sum::<u128>() / u128::from(ROUNDS);
+            println!("{name:<34} best {best:>6} ns/op, mean {mean:>6} ns/op");
+        };
+        report(
+            "encrypt phone (13 B)",
+            Box::new(|| {
+                for _ in 0..PER_ROUND {
+                    assert!(keys.encrypt(context, PHONE).unwrap().len() > 40);
+                }
+            }),
+        );
+        let stored: Vec<String> = (0..PER_ROUND)
+            .map(|_| keys.encrypt(context, PHONE).unwrap())
+            .collect();
+        report(
+            "decrypt phone (13 B)",
+            Box::new(|| {
+                for s in &stored {
+                    assert_eq!(keys.decrypt(context, s).unwrap().len(), PHONE.len());
+                }
+            }),
+        );
+        report(
+            "encrypt+decrypt phone (13 B)",
+            Box::new(|| {
+                for _ in 0..PER_ROUND {
+                    let s = keys.encrypt(context, PHONE).unwrap();
+                    assert_eq!(keys.decrypt(context, &s).unwrap().len(), PHONE.len());
+                }
+            }),
+        );
+        let note_len = note.len();
+        let stored_note = keys.encrypt(context, &note).unwrap();
+        report(
+            &format!("decrypt note ({note_len} B)"),
+            Box::new(|| {
+                for _ in 0..PER_ROUND {
+                    assert_eq!(keys.decrypt(context, &stored_note).unwrap().len(), note_len);
+                }
+            }),
+        );
         let mut distinct = std::collections::HashSet::new();
-        for i in 0..N {
-            distinct.insert(keys.blind_index(&format!("+9198765{i:05}")));
-        }
-        let blind = start.elapsed();
-        assert_eq!(distinct.len(), N as usize);
-        let per = |d: std::time::Duration| d.as_nanos() / u128::from(N);
-        println!(
-            "encrypt {} ns/op, decrypt {} ns/op, encrypt+decrypt {} ns/op, blind_index {} ns/op (incl. format!)",
-            per(encrypt),
-            per(decrypt),
-            per(encrypt + decrypt),
-            per(blind)
+        report(
+            "blind_index",
+            Box::new(|| {
+                for n in &numbers {
+                    distinct.insert(keys.blind_index(n));
+                }
+            }),
+        );
+        assert_eq!(distinct.len(), numbers.len());
+        report(
+            "OS RNG, 24 bytes (part of encrypt)",
+            Box::new(|| {
+                let mut nonce = [0u8; NONCE_LEN];
+                for _ in 0..PER_ROUND {
+                    OsRng.try_fill_bytes(&mut nonce).unwrap();
+                }
+            }),
         );
     }
 }
