@@ -324,7 +324,8 @@ impl PiiKeys {
                 cipher: XChaCha20Poly1305::new(&(*key).into()),
             })
             .collect();
-        ring.swap(0, active_pos);
+        let active_key = ring.remove(active_pos);
+        ring.insert(0, active_key);
         Ok(Self {
             keys: ring,
             blind: <Hmac<Sha256> as Mac>::new_from_slice(blind_key).map_err(|_| {
@@ -1016,6 +1017,17 @@ mod tests {
         let keys = PiiKeys::new(vec![("k1".into(), K1), ("k2".into(), K2)], "k2", BLIND).unwrap();
         assert_eq!(keys.active_key_id(), "k2");
         assert!(keys.encrypt("c", "x").unwrap().starts_with("v1.k2."));
+        let three = PiiKeys::new(
+            vec![
+                ("k1".into(), K1),
+                ("k2".into(), K2),
+                ("k3".into(), [0x33; KEY_LEN]),
+            ],
+            "k3",
+            BLIND,
+        )
+        .unwrap();
+        assert_eq!(three.key_ids().collect::<Vec<_>>(), ["k3", "k1", "k2"]);
         let err = PiiKeys::new(vec![("k1".into(), K1)], "k3", BLIND).unwrap_err();
         assert!(
             matches!(err, PiiConfigError::UnknownActiveKey { ref id } if id == "k3"),
