@@ -11,6 +11,7 @@ pub mod demo;
 pub mod exotel;
 pub mod import;
 pub mod pg_cluster;
+pub mod pii;
 pub mod ratelimit;
 pub mod sql;
 
