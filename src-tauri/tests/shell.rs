@@ -14,9 +14,7 @@ const USER: &str = "priya";
 
 /// Seeds the demo data set into `dir` and returns how many leads it assigns to priya.
 fn seed(dir: &std::path::Path) -> u64 {
-    let mut conn =
-        leadline_server::db::open_connection(&leadline_server::db::db_path(dir)).expect("server db");
-    let summary = match demo::seed(&mut conn, demo::DEFAULT_SEED).expect("seed demo data") {
+    let summary = match demo::seed(dir, demo::DEFAULT_SEED).expect("seed demo data") {
         SeedOutcome::Seeded(s) | SeedOutcome::AlreadySeeded(s) => s,
     };
     let priya = summary

@@ -24,9 +24,7 @@ pub fn run(runs: u32) -> Result<()> {
 
 async fn run_async(runs: u32) -> Result<()> {
     let server_dir = tempfile::tempdir()?;
-    let mut conn = db::open_connection(&db::db_path(server_dir.path()))?;
-    demo::seed(&mut conn, demo::DEFAULT_SEED)?;
-    drop(conn);
+    demo::seed(server_dir.path(), demo::DEFAULT_SEED)?;
     let mut config = ServeConfig::new(server_dir.path());
     config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.jwt_secret = Some("bench-secret-bench-secret-bench-secret!".into());

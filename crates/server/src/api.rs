@@ -567,7 +567,17 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'));
         let digits: String = q.chars().filter(char::is_ascii_digit).collect();
         if phone_like && !digits.is_empty() {
-            filter.phone_digits = Some(digits);
+            // Numbers are stored encrypted and found through a keyed hash of the whole number, so the
+            // server searches whole numbers only (the desktop searches partial digits in its own cache).
+            match leadline_model::PhoneNumber::parse(q) {
+                Ok(phone) => filter.phone = Some(phone),
+                Err(_) => {
+                    return Err(bad(
+                        "bad_q",
+                        "a phone search needs the whole number, e.g. 98765 43210 or +919876543210".to_owned(),
+                    ));
+                }
+            }
         } else {
             filter.name_contains = Some(q.to_owned());
         }

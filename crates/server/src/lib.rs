@@ -13,6 +13,7 @@ pub mod import;
 pub mod pg_cluster;
 pub mod pii;
 pub mod ratelimit;
+pub mod routes;
 pub mod sql;
 
 use std::future::Future;
@@ -62,6 +63,8 @@ pub enum ServerError {
     },
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("PII keys: {0}")]
+    PiiKeys(#[from] pii::PiiConfigError),
     #[error("startup task failed: {0}")]
     Task(String),
 }
@@ -78,6 +81,10 @@ pub struct ServeConfig {
     pub refresh_ttl: Duration,
     /// Request rate limits (see [`ratelimit`]).
     pub rate_limits: ratelimit::RateLimits,
+    /// Where the data lives; `None`: the SQLite file in `data_dir`.
+    pub database: Option<db::DbConfig>,
+    /// The keys sealing PII columns; `None`: see [`pii_keys`].
+    pub pii: Option<Arc<pii::PiiKeys>>,
 }
 
 impl ServeConfig {
@@ -89,6 +96,8 @@ impl ServeConfig {
             token_ttl: DEFAULT_TOKEN_TTL,
             refresh_ttl: auth::DEFAULT_REFRESH_TTL,
             rate_limits: ratelimit::RateLimits::default(),
+            database: None,
+            pii: None,
         }
     }
 }
@@ -126,7 +135,22 @@ impl AppState {
 
     /// Opens `<data_dir>/leadline-server.sqlite3` (migrating it) and loads or creates the JWT secret.
     pub async fn open(config: &ServeConfig) -> Result<Self, ServerError> {
-        let repo = Repo::open(db::db_path(&config.data_dir)).await?;
+        let pii = match &config.pii {
+            Some(keys) => keys.clone(),
+            None => Arc::new(pii_keys(&config.data_dir)?),
+        };
+        let database = config
+            .database
+            .clone()
+            .unwrap_or_else(|| db::DbConfig::Sqlite(db::db_path(&config.data_dir)));
+        let repo = Repo::connect(&database, pii).await?;
+        let sealed = repo.seal_all().await?;
+        if sealed > 0 {
+            tracing::info!(
+                values = sealed,
+                "sealed PII values written before encryption or under an old key"
+            );
+        }
         let secret = match &config.jwt_secret {
             Some(s) => s.as_bytes().to_vec(),
             None => load_or_create_secret(&config.data_dir)?,
@@ -158,6 +182,15 @@ impl AppState {
 
     pub fn rate_limiter(&self) -> &Arc<ratelimit::RateLimiter> {
         &self.0.limiter
+    }
+}
+
+/// The keys sealing PII columns: from `LEADLINE_PII_KEYS` and `LEADLINE_PII_BLIND_KEY` when set (every API
+/// node of one database needs the same keys), otherwise `<data_dir>/pii-keys` (created on first start).
+pub fn pii_keys(data_dir: &Path) -> Result<pii::PiiKeys, ServerError> {
+    match pii::PiiKeys::from_env()? {
+        Some(keys) => Ok(keys),
+        None => Ok(pii::PiiKeys::load_or_create(data_dir)?),
     }
 }
 
@@ -217,6 +250,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sync/pull", get(api::pull))
         .route("/api/v1/leads", get(api::list_leads))
         .route("/api/v1/leads/{id}", get(api::get_lead))
+        .merge(routes::routes())
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

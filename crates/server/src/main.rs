@@ -36,6 +36,10 @@ enum Command {
         /// Refresh-token (device session) lifetime in seconds; each refresh starts a new period.
         #[arg(long, default_value_t = 30 * 24 * 3600)]
         refresh_ttl_secs: u64,
+        /// PostgreSQL URL (`postgres://user:password@host:port/db`); when absent, the SQLite file in the
+        /// data directory. Several servers on one PostgreSQL act as one service.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
     /// Seed demo data: 6 users (password `leadline-demo`), 2,000 leads, 5,000 call logs, follow-ups.
     Demo {
@@ -47,6 +51,9 @@ enum Command {
         /// Wipe users, leads, call logs and follow-ups first, even when they are not demo data.
         #[arg(long)]
         force: bool,
+        /// Seed this PostgreSQL database instead of the SQLite file in the data directory.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
 }
 
@@ -71,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             jwt_secret,
             token_ttl_secs,
             refresh_ttl_secs,
+            database_url,
         } => {
             let config = ServeConfig {
                 data_dir,
@@ -79,6 +87,8 @@ fn main() -> anyhow::Result<()> {
                 token_ttl: Duration::from_secs(token_ttl_secs.max(1)),
                 refresh_ttl: Duration::from_secs(refresh_ttl_secs.max(1)),
                 rate_limits: leadline_server::ratelimit::RateLimits::default(),
+                database: database_url.map(|url| parse_database_url(&url)).transpose()?,
+                pii: None,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -91,23 +101,58 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             seed,
             force,
-        } => run_demo(data_dir, seed, force),
+            database_url,
+        } => run_demo(data_dir, seed, force, database_url),
     }
 }
 
-fn run_demo(data_dir: PathBuf, seed: u64, force: bool) -> anyhow::Result<()> {
-    let path = db::db_path(&data_dir);
-    let mut conn = db::open_connection(&path).with_context(|| format!("opening {}", path.display()))?;
+/// Accepts `postgres://` and `postgresql://` URLs (and `sqlite:PATH` for completeness).
+fn parse_database_url(url: &str) -> anyhow::Result<db::DbConfig> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(db::DbConfig::Postgres(url.to_owned()))
+    } else if let Some(path) = url.strip_prefix("sqlite:") {
+        Ok(db::DbConfig::Sqlite(PathBuf::from(path.trim_start_matches("//"))))
+    } else {
+        anyhow::bail!(
+            "DATABASE_URL must start with postgres:// or postgresql:// (or sqlite:PATH); got {}",
+            db::redact_url(url)
+        )
+    }
+}
+
+fn run_demo(data_dir: PathBuf, seed: u64, force: bool, database_url: Option<String>) -> anyhow::Result<()> {
     let opts = SeedOptions {
         force,
         ..SeedOptions::new(seed)
     };
     let started = std::time::Instant::now();
-    let summary = match demo::seed_with(&mut conn, &opts)? {
+    let (place, outcome) = match database_url {
+        None => {
+            let path = db::db_path(&data_dir);
+            let outcome = demo::seed_data_dir(&data_dir, &opts)
+                .with_context(|| format!("seeding {}", path.display()))?;
+            (path.display().to_string(), outcome)
+        }
+        Some(url) => {
+            let config = parse_database_url(&url)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let outcome = runtime.block_on(async {
+                let pii = std::sync::Arc::new(leadline_server::pii_keys(&data_dir)?);
+                let repo = db::Repo::connect(&config, pii).await?;
+                anyhow::Ok(repo.seed_demo(opts.clone()).await?)
+            })?;
+            (db::redact_url(&url), outcome)
+        }
+    };
+    let path = place;
+    let summary = match outcome {
         SeedOutcome::Seeded(s) => {
             println!(
                 "seeded demo data (seed {seed}) into {} in {:.1} s",
-                path.display(),
+                path,
                 started.elapsed().as_secs_f64()
             );
             s
@@ -116,7 +161,7 @@ fn run_demo(data_dir: PathBuf, seed: u64, force: bool) -> anyhow::Result<()> {
             let seed_text = s.seed.map_or_else(|| "?".to_owned(), |s| s.to_string());
             println!(
                 "demo data already present in {} (seed {seed_text}); nothing changed (use --force to reseed)",
-                path.display()
+                path
             );
             s
         }

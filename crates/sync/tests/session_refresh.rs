@@ -12,7 +12,8 @@ use leadline_sync::{Client, SyncError, Tokens, pull_all};
 const PASSWORD: &str = "correct horse battery";
 
 async fn server(dir: &std::path::Path) -> RunningServer {
-    let conn = db::open_connection(&db::db_path(dir)).unwrap();
+    let mut conn = db::open_connection(&db::db_path(dir)).unwrap();
+    let keys = leadline_server::pii_keys(dir).unwrap();
     let user = User {
         id: leadline_model::new_id(),
         username: "priya".into(),
@@ -21,7 +22,10 @@ async fn server(dir: &std::path::Path) -> RunningServer {
         team: Some("showroom".into()),
     };
     let hash = auth::hash_password(PASSWORD).unwrap();
-    db::insert_user(&conn, &user, &hash, &chrono::Utc::now()).unwrap();
+    db::with_sqlite_tx(&mut conn, &keys, |tx| {
+        db::insert_user(tx, &user, &hash, &chrono::Utc::now())
+    })
+    .unwrap();
     drop(conn);
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),

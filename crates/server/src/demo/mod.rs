@@ -15,11 +15,14 @@ use rand::distr::weighted::WeightedIndex;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::path::Path;
+
 use rusqlite::Connection;
 
 use crate::auth::{AuthError, hash_password_with_salt};
 use crate::db::{self, DbError, Tx, id_text, ts};
 use crate::params;
+use crate::pii::PiiKeys;
 
 /// The password of every demo user.
 pub const DEMO_PASSWORD: &str = "leadline-demo";
@@ -53,6 +56,8 @@ const META_KEY: &str = "demo_seed";
 pub enum DemoError {
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("PII keys: {0}")]
+    Keys(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(
@@ -115,14 +120,23 @@ pub enum SeedOutcome {
     AlreadySeeded(DemoSummary),
 }
 
-/// Seeds demo data with `seed` and the current time, unless demo data is already there.
-pub fn seed(conn: &mut Connection, seed: u64) -> Result<SeedOutcome, DemoError> {
-    seed_with(conn, &SeedOptions::new(seed))
+/// Seeds demo data with `seed` and the current time into the SQLite database of a server data directory
+/// (creating it), unless demo data is already there. PII is sealed with the directory's keys (see
+/// [`crate::pii_keys`]).
+pub fn seed(data_dir: &Path, seed: u64) -> Result<SeedOutcome, DemoError> {
+    seed_data_dir(data_dir, &SeedOptions::new(seed))
+}
+
+/// [`seed`] with options.
+pub fn seed_data_dir(data_dir: &Path, opts: &SeedOptions) -> Result<SeedOutcome, DemoError> {
+    let pii = crate::pii_keys(data_dir).map_err(|e| DemoError::Keys(e.to_string()))?;
+    let mut conn = db::open_connection(&db::db_path(data_dir))?;
+    seed_with(&mut conn, &pii, opts)
 }
 
 /// Seeds demo data into a SQLite database in one transaction (see [`seed_tx`]).
-pub fn seed_with(conn: &mut Connection, opts: &SeedOptions) -> Result<SeedOutcome, DemoError> {
-    db::with_sqlite_tx(conn, |tx| seed_tx(tx, opts))
+pub fn seed_with(conn: &mut Connection, pii: &PiiKeys, opts: &SeedOptions) -> Result<SeedOutcome, DemoError> {
+    db::with_sqlite_tx(conn, pii, |tx| seed_tx(tx, opts))
 }
 
 /// Seeds demo data in the transaction `tx`. Without `force`: a no-op when demo data is there already, an
@@ -171,9 +185,16 @@ pub fn seed_tx(tx: &mut Tx<'_>, opts: &SeedOptions) -> Result<SeedOutcome, DemoE
     Ok(SeedOutcome::Seeded(summary(tx)?))
 }
 
+impl db::Repo {
+    /// Seeds demo data in one transaction (see [`seed_tx`]).
+    pub async fn seed_demo(&self, opts: SeedOptions) -> Result<SeedOutcome, DemoError> {
+        self.write(move |tx| seed_tx(tx, &opts)).await
+    }
+}
+
 /// Counts what a SQLite database holds.
-pub fn summary_of(conn: &mut Connection) -> Result<DemoSummary, DemoError> {
-    db::with_sqlite_tx(conn, summary)
+pub fn summary_of(conn: &mut Connection, pii: &PiiKeys) -> Result<DemoSummary, DemoError> {
+    db::with_sqlite_tx(conn, pii, summary)
 }
 
 /// Counts what the database holds.

@@ -7,8 +7,14 @@ use std::time::Duration;
 
 use leadline_model::sync::{Change, Cursor, PullPage};
 use leadline_model::{Id, User};
-use leadline_server::demo::{self, SeedOptions, SeedOutcome};
-use leadline_server::{RunningServer, ServeConfig, db};
+use std::sync::Arc;
+
+use leadline_server::db::{DbConfig, Tx};
+use leadline_server::demo::{SeedOptions, SeedOutcome};
+use leadline_server::pg_cluster::PgCluster;
+use leadline_server::pii::PiiKeys;
+use leadline_server::sql::{FromValue, Row, Value};
+use leadline_server::{DbError, Repo, RunningServer, ServeConfig, db};
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 pub const SEED: u64 = 7;
@@ -44,21 +50,204 @@ pub fn fresh_dir(name: &str) -> PathBuf {
     dir.keep()
 }
 
-/// The demo database, seeded once for this test binary (seeding takes seconds in a debug build).
-/// Tests must not write to it; copy it with [`copy_of_seeded`] first.
-pub fn seeded_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = fresh_dir("seeded");
-        let mut conn = db::open_connection(&db::db_path(&dir)).expect("open db");
-        let opts = SeedOptions {
-            now: seeded_now(),
-            ..SeedOptions::new(SEED)
-        };
-        let outcome = demo::seed_with(&mut conn, &opts).expect("seed");
-        assert!(matches!(outcome, SeedOutcome::Seeded(_)), "{outcome:?}");
-        dir
+/// Which database the suite runs on: `LEADLINE_TEST_BACKEND=postgres` runs it on a throwaway PostgreSQL
+/// cluster (started once per test binary, one database per [`TestDb`]); anything else on SQLite files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn backend() -> TestBackend {
+    match std::env::var("LEADLINE_TEST_BACKEND").as_deref() {
+        Ok("postgres") | Ok("postgresql") | Ok("pg") => TestBackend::Postgres,
+        _ => TestBackend::Sqlite,
+    }
+}
+
+/// The PII keys of every test database (fixed, so databases can be copied between tests).
+pub fn pii_keys() -> Arc<PiiKeys> {
+    static KEYS: OnceLock<Arc<PiiKeys>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        Arc::new(PiiKeys::new(vec![("t1".to_owned(), [7u8; 32])], "t1", [9u8; 32]).expect("test keys"))
     })
+    .clone()
+}
+
+fn pg() -> &'static PgCluster {
+    PgCluster::shared().expect("start the throwaway PostgreSQL cluster")
+}
+
+/// Runs blocking database work off the async runtime (the `postgres` client must not run on it).
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("database thread"))
+}
+
+/// A unique lowercase database name.
+fn db_name(name: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("t_{clean}_{}_{n}", std::process::id())
+}
+
+/// One test database: a data directory (JWT secret file etc.) and the database itself, SQLite or
+/// PostgreSQL per [`backend`].
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    pub dir: PathBuf,
+    pub database: DbConfig,
+}
+
+impl TestDb {
+    /// An empty, migrated database.
+    pub fn fresh(name: &str) -> TestDb {
+        let dir = fresh_dir(name);
+        let database = match backend() {
+            TestBackend::Sqlite => {
+                let path = db::db_path(&dir);
+                db::open_connection(&path).expect("create sqlite db");
+                DbConfig::Sqlite(path)
+            }
+            TestBackend::Postgres => {
+                let name = db_name(name);
+                let url = off_runtime(|| pg().create_database(&name)).expect("create database");
+                DbConfig::Postgres(url)
+            }
+        };
+        let db = TestDb { dir, database };
+        db.block_on(async { db.repo().await });
+        db
+    }
+
+    /// The demo database, seeded once for this test binary (seeding takes seconds in a debug build).
+    /// Tests must not write to it; take [`TestDb::copy_of_seeded`] first.
+    pub fn seeded() -> &'static TestDb {
+        static DB: OnceLock<TestDb> = OnceLock::new();
+        DB.get_or_init(|| {
+            let db = TestDb::fresh("seeded");
+            let opts = SeedOptions {
+                now: seeded_now(),
+                ..SeedOptions::new(SEED)
+            };
+            let outcome = db.block_on(async { db.repo().await.seed_demo(opts).await.expect("seed") });
+            assert!(matches!(outcome, SeedOutcome::Seeded(_)), "{outcome:?}");
+            db
+        })
+    }
+
+    /// A private copy of the seeded database, for tests that write.
+    pub fn copy_of_seeded(name: &str) -> TestDb {
+        let src = TestDb::seeded();
+        let dir = fresh_dir(name);
+        let database = match &src.database {
+            DbConfig::Sqlite(path) => {
+                let target = db::db_path(&dir);
+                let conn = rusqlite::Connection::open(path).expect("open seeded");
+                conn.execute("VACUUM INTO ?1", [target.to_string_lossy().as_ref()])
+                    .expect("vacuum into");
+                DbConfig::Sqlite(target)
+            }
+            DbConfig::Postgres(_) => {
+                let name = db_name(name);
+                let url = off_runtime(|| {
+                    let mut client = postgres::Client::connect(pg().url(), postgres::NoTls)?;
+                    client.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {}", seeded_pg_name()))?;
+                    Ok::<_, postgres::Error>(pg().url().replace("/leadline", &format!("/{name}")))
+                })
+                .expect("copy seeded database");
+                DbConfig::Postgres(url)
+            }
+        };
+        TestDb { dir, database }
+    }
+
+    /// Runs a future to completion on a private runtime on another thread (usable from sync tests and
+    /// from inside `#[tokio::test]`).
+    pub fn block_on<T: Send>(&self, fut: impl std::future::Future<Output = T> + Send) -> T {
+        off_runtime(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(fut)
+        })
+    }
+
+    /// A repo on this database (with the test PII keys).
+    pub async fn repo(&self) -> Repo {
+        Repo::connect(&self.database, pii_keys())
+            .await
+            .expect("open repo")
+    }
+
+    /// Runs `f` in a write transaction on this database, from sync or async test code.
+    pub fn tx<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, DbError> + Send + 'static,
+    ) -> T {
+        self.block_on(async { self.repo().await.write(f).await.expect("test transaction") })
+    }
+
+    /// The rows of a query (`$1`-style parameters), on either backend.
+    pub fn query(&self, sql: &str, params: Vec<Value>) -> Vec<Row> {
+        let sql = sql.to_owned();
+        self.tx(move |tx| Ok(tx.query(&sql, &params)?))
+    }
+
+    /// The first column of the first row of a query.
+    pub fn scalar<T: FromValue + Send + 'static>(&self, sql: &str, params: Vec<Value>) -> T {
+        let sql = sql.to_owned();
+        self.tx(move |tx| Ok(tx.query_scalar::<T>(&sql, &params)?))
+    }
+
+    /// A server configuration on this database.
+    pub fn config(&self) -> ServeConfig {
+        ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("listen address"),
+            jwt_secret: Some(SECRET.to_owned()),
+            database: Some(self.database.clone()),
+            pii: Some(pii_keys()),
+            ..ServeConfig::new(&self.dir)
+        }
+    }
+
+    /// Starts an in-process server on this database.
+    pub async fn start(&self) -> RunningServer {
+        leadline_server::start(&self.config())
+            .await
+            .expect("start server")
+    }
+
+    /// A user by username.
+    pub fn user(&self, username: &str) -> User {
+        let name = username.to_owned();
+        self.tx(move |tx| db::user_by_username(tx, &name))
+            .unwrap_or_else(|| panic!("no user {username}"))
+            .user
+    }
+}
+
+fn seeded_pg_name() -> String {
+    match &TestDb::seeded().database {
+        DbConfig::Postgres(url) => url.rsplit('/').next().unwrap_or_default().to_owned(),
+        DbConfig::Sqlite(_) => String::new(),
+    }
+}
+
+/// The data directory of the seeded database (SQLite: its file is `db::db_path` of it).
+pub fn seeded_dir() -> &'static Path {
+    &TestDb::seeded().dir
 }
 
 /// The "now" the shared demo database was seeded at.
@@ -67,14 +256,9 @@ pub fn seeded_now() -> chrono::DateTime<chrono::Utc> {
     *NOW.get_or_init(chrono::Utc::now)
 }
 
-/// A private copy of the seeded database (`VACUUM INTO`), for tests that write.
+/// A private copy of the seeded database (SQLite), for tests that write.
 pub fn copy_of_seeded(name: &str) -> PathBuf {
-    let src = db::db_path(seeded_dir());
-    let dir = fresh_dir(name);
-    let conn = rusqlite::Connection::open(&src).expect("open seeded");
-    conn.execute("VACUUM INTO ?1", [db::db_path(&dir).to_string_lossy().as_ref()])
-        .expect("vacuum into");
-    dir
+    TestDb::copy_of_seeded(name).dir
 }
 
 /// Opens a database read-only, as the e2e tests do.
@@ -87,6 +271,7 @@ pub async fn start(dir: &Path) -> RunningServer {
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: Some(SECRET.to_owned()),
+        pii: Some(pii_keys()),
         ..ServeConfig::new(dir)
     };
     leadline_server::start(&config).await.expect("start server")
@@ -101,7 +286,7 @@ pub fn client() -> reqwest::Client {
 
 pub fn user(dir: &Path, username: &str) -> User {
     let conn = read_only(dir);
-    db::with_sqlite_conn(&conn, |tx| db::user_by_username(tx, username))
+    db::with_sqlite_conn(&conn, &pii_keys(), |tx| db::user_by_username(tx, username))
         .expect("query")
         .unwrap_or_else(|| panic!("no user {username}"))
         .user

@@ -219,12 +219,13 @@ fn demo_values_are_valid_and_varied() {
 fn seeding_twice_changes_nothing_and_other_data_is_not_overwritten() {
     let dir = seeded_dir();
     let mut conn = db::open_connection(&db::db_path(dir)).unwrap();
-    let before = demo::summary_of(&mut conn).unwrap();
-    match demo::seed(&mut conn, SEED + 1).unwrap() {
+    let keys = pii_keys();
+    let before = demo::summary_of(&mut conn, &keys).unwrap();
+    match demo::seed_with(&mut conn, &keys, &demo::SeedOptions::new(SEED + 1)).unwrap() {
         SeedOutcome::AlreadySeeded(s) => assert_eq!(s, before),
         other => panic!("reseeded: {other:?}"),
     }
-    assert_eq!(demo::summary_of(&mut conn).unwrap(), before);
+    assert_eq!(demo::summary_of(&mut conn, &keys).unwrap(), before);
     assert_eq!(before.leads, 2000);
     assert_eq!(before.call_logs, 5000);
     assert_eq!(before.users.len(), 6);
@@ -246,11 +247,11 @@ fn seeding_twice_changes_nothing_and_other_data_is_not_overwritten() {
         role: Role::Admin,
         team: None,
     };
-    db::with_sqlite_tx(&mut conn, |tx| {
+    db::with_sqlite_tx(&mut conn, &keys, |tx| {
         db::insert_user(tx, &admin, leadline_server::auth::DUMMY_HASH, &chrono::Utc::now())
     })
     .unwrap();
-    let err = demo::seed(&mut conn, SEED).unwrap_err();
+    let err = demo::seed_with(&mut conn, &keys, &demo::SeedOptions::new(SEED)).unwrap_err();
     assert!(matches!(err, DemoError::NotEmpty { users: 1, leads: 0 }), "{err}");
     assert_eq!(count(&conn, "SELECT count(*) FROM leads"), 0);
 }
@@ -281,7 +282,7 @@ fn the_same_seed_and_time_give_the_same_data() {
         ..demo::SeedOptions::new(SEED)
     };
     assert!(matches!(
-        demo::seed_with(&mut conn, &opts).unwrap(),
+        demo::seed_with(&mut conn, &pii_keys(), &opts).unwrap(),
         SeedOutcome::Seeded(_)
     ));
     let original = read_only(seeded_dir());

@@ -300,7 +300,7 @@ async fn get_by_id_is_scoped_and_hides_other_leads() {
     let conn = read_only(dir);
     assert_eq!(
         Some(lead.clone()),
-        db::with_sqlite_conn(&conn, |tx| db::lead_by_id(tx, &mine)).unwrap()
+        db::with_sqlite_conn(&conn, &pii_keys(), |tx| db::lead_by_id(tx, &mine)).unwrap()
     );
 
     for id in [his.to_string(), leadline_model::new_id().to_string()] {
@@ -369,7 +369,7 @@ fn the_telecaller_list_is_an_index_range_without_a_sort() {
     let scope = Scope::Assignee(priya.id);
     let after = (chrono::Utc::now(), leadline_model::new_id());
     for (what, after) in [("first page", None), ("next page", Some(&after))] {
-        let plan = db::with_sqlite_conn(&conn, |tx| {
+        let plan = db::with_sqlite_conn(&conn, &pii_keys(), |tx| {
             db::explain_list_leads(tx, &scope, &LeadFilter::default(), after)
         })
         .unwrap();

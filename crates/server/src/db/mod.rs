@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use chrono::SecondsFormat;
 use deadpool_sqlite::{Hook, HookError, Runtime};
@@ -22,6 +22,7 @@ use rusqlite::Connection;
 use rusqlite_migration::Migrations;
 
 use crate::params;
+use crate::pii::{PiiError, PiiKeys, row_context};
 use crate::sql::{Backend, Conn, PgClient, PgManager, PgPool, Row, SqlError, SqliteConn, Value};
 
 /// The database file inside a data directory.
@@ -55,6 +56,8 @@ pub enum DbError {
     PgPool(String),
     #[error("bad DATABASE_URL: {0}")]
     BadUrl(String),
+    #[error("protected data: {0}")]
+    Pii(#[from] PiiError),
     #[error("migrating the server schema: {0}")]
     Migration(String),
     #[error("database pool: {0}")]
@@ -114,7 +117,11 @@ pub fn open_connection(path: &Path) -> Result<Connection, DbError> {
     migrations
         .to_latest(&mut conn)
         .map_err(|e| DbError::Migration(e.to_string()))?;
-    with_sqlite_tx(&mut conn, ensure_catalogue)?;
+    {
+        let t = conn.transaction()?;
+        ensure_catalogue(&mut SqliteConn(&t))?;
+        t.commit()?;
+    }
     Ok(conn)
 }
 
@@ -122,6 +129,7 @@ pub fn open_connection(path: &Path) -> Result<Connection, DbError> {
 /// and benchmarks that work on a database file without a [`Repo`].
 pub fn with_sqlite_tx<T, E: From<DbError>>(
     conn: &mut Connection,
+    pii: &PiiKeys,
     f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
     let t = conn
@@ -129,7 +137,7 @@ pub fn with_sqlite_tx<T, E: From<DbError>>(
         .map_err(DbError::from)?;
     let out = {
         let mut c = SqliteConn(&t);
-        f(&mut Tx { conn: &mut c })?
+        f(&mut Tx { conn: &mut c, pii })?
     };
     t.commit().map_err(DbError::from)?;
     Ok(out)
@@ -139,15 +147,17 @@ pub fn with_sqlite_tx<T, E: From<DbError>>(
 /// for read-only connections in tests and diagnosis.
 pub fn with_sqlite_conn<T, E: From<DbError>>(
     conn: &Connection,
+    pii: &PiiKeys,
     f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
     let mut c = SqliteConn(conn);
-    f(&mut Tx { conn: &mut c })
+    f(&mut Tx { conn: &mut c, pii })
 }
 
 /// A transaction, on either database: what every storage function takes.
 pub struct Tx<'a> {
     conn: &'a mut dyn Conn,
+    pii: &'a PiiKeys,
 }
 
 impl<'a> std::ops::Deref for Tx<'a> {
@@ -164,6 +174,11 @@ impl std::ops::DerefMut for Tx<'_> {
 }
 
 impl Tx<'_> {
+    /// The keys that protect PII columns.
+    pub fn pii(&self) -> &PiiKeys {
+        self.pii
+    }
+
     /// ` FOR UPDATE` on PostgreSQL (lock the selected rows until commit); nothing on SQLite, whose write
     /// transactions are exclusive already.
     pub fn for_update(&self) -> &'static str {
@@ -188,7 +203,7 @@ impl Binder {
     }
 }
 
-fn ensure_catalogue(tx: &mut Tx<'_>) -> Result<(), DbError> {
+fn ensure_catalogue(tx: &mut dyn Conn) -> Result<(), DbError> {
     let count: i64 = tx.query_scalar("SELECT count(*) FROM dispositions", &[])?;
     if count > 0 {
         return Ok(());
@@ -251,8 +266,7 @@ fn migrate_postgres(client: &mut PgClient) -> Result<(), DbError> {
                 &params![version, name, ts(&chrono::Utc::now())],
             )?;
         }
-        let mut t = Tx { conn: c };
-        ensure_catalogue(&mut t)?;
+        ensure_catalogue(c)?;
     }
     tx.commit()?;
     Ok(())
@@ -313,17 +327,23 @@ pub fn insert_user(
 }
 
 /// Inserts a lead row at change-feed position `seq`; `team` is the showroom team it belongs to.
+///
+/// The phone numbers and email are stored encrypted ([`crate::pii`]), with blind indexes of both numbers
+/// for lookup by phone.
 pub fn insert_lead(tx: &mut Tx<'_>, lead: &Lead, team: Option<&str>, seq: i64) -> Result<(), DbError> {
+    let pii = tx.pii;
+    let alternate = lead.alternate_phone.as_ref().map(PhoneNumber::as_str);
     tx.execute(
         "INSERT INTO leads (id, name, phone, alternate_phone, email, city, source, interest, budget_inr,
-           priority, status, tags, assigned_to, team, created_at, updated_at, version, seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+           priority, status, tags, assigned_to, team, created_at, updated_at, version, seq, phone_bidx,
+           alternate_phone_bidx)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         &params![
             id_text(&lead.id),
             lead.name.as_str(),
-            lead.phone.as_str(),
-            lead.alternate_phone.as_ref().map(PhoneNumber::as_str),
-            lead.email.clone(),
+            seal(pii, "leads.phone", &lead.id, Some(lead.phone.as_str()))?,
+            seal(pii, "leads.alternate_phone", &lead.id, alternate)?,
+            seal(pii, "leads.email", &lead.id, lead.email.as_deref())?,
             lead.city.clone(),
             lead.source.as_str(),
             lead.interest.clone(),
@@ -337,6 +357,8 @@ pub fn insert_lead(tx: &mut Tx<'_>, lead: &Lead, team: Option<&str>, seq: i64) -
             ts(&lead.updated_at),
             lead.version,
             seq,
+            pii.blind_index(lead.phone.as_str()),
+            alternate.map(|p| pii.blind_index(p)),
         ],
     )?;
     Ok(())
@@ -349,6 +371,7 @@ pub fn insert_call_log(
     received_at: &Timestamp,
     seq: i64,
 ) -> Result<(), DbError> {
+    let pii = tx.pii;
     tx.execute(
         "INSERT INTO call_logs (id, lead_id, telecaller_id, direction, started_at, answered_at, ended_at,
            duration_s, disposition, outcome_tags, notes, follow_up_due_at, follow_up_note,
@@ -365,9 +388,14 @@ pub fn insert_call_log(
             log.duration_s,
             log.disposition.as_str(),
             json_list(&log.outcome_tags),
-            log.notes.as_str(),
+            seal(pii, "call_logs.notes", &log.id, Some(log.notes.as_str()))?,
             log.follow_up.as_ref().map(|f| ts(&f.due_at)),
-            log.follow_up.as_ref().and_then(|f| f.note.clone()),
+            seal(
+                pii,
+                "call_logs.follow_up_note",
+                &log.id,
+                log.follow_up.as_ref().and_then(|f| f.note.as_deref())
+            )?,
             log.recording_url.clone(),
             log.provider_call_id.clone(),
             log.device_id.clone(),
@@ -385,6 +413,7 @@ pub fn insert_follow_up(
     updated_at: &Timestamp,
     seq: i64,
 ) -> Result<(), DbError> {
+    let pii = tx.pii;
     tx.execute(
         "INSERT INTO follow_ups (id, lead_id, assigned_to, due_at, note, call_log_id, completed_at,
            created_at, updated_at, seq)
@@ -394,7 +423,7 @@ pub fn insert_follow_up(
             id_text(&f.lead_id),
             id_text(&f.assigned_to),
             ts(&f.due_at),
-            f.note.clone(),
+            seal(pii, "follow_ups.note", &f.id, f.note.as_deref())?,
             f.call_log_id.as_ref().map(id_text),
             f.completed_at.as_ref().map(ts),
             ts(&f.created_at),
@@ -513,9 +542,41 @@ where
     text.parse().map_err(|e| corrupt(what, e))
 }
 
-fn get_phone(row: &Row, idx: usize) -> Result<Option<PhoneNumber>, DbError> {
-    let text: Option<String> = row.get(idx)?;
-    text.map(|t| PhoneNumber::from_stored(&t).map_err(|e| corrupt("lead phone", e)))
+/// The prefix of every value [`PiiKeys::encrypt`] writes. A PII column holding anything else is plaintext
+/// from before encryption was switched on; [`seal_plaintext`] encrypts those rows at start-up.
+const SEALED_PREFIX: &str = "v1.";
+
+/// Reads a PII column: decrypts it under its row's context (column and row id).
+fn get_sealed(
+    pii: &PiiKeys,
+    row: &Row,
+    idx: usize,
+    column: &str,
+    id: &Id,
+) -> Result<Option<String>, DbError> {
+    let stored: Option<String> = row.get(idx)?;
+    match stored {
+        Some(text) if text.starts_with(SEALED_PREFIX) => {
+            Ok(Some(pii.decrypt(&row_context(column, id), &text)?))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Encrypts a PII value for column `column` of row `id`.
+fn seal(pii: &PiiKeys, column: &str, id: &Id, plaintext: Option<&str>) -> Result<Option<String>, DbError> {
+    Ok(pii.encrypt_opt(&row_context(column, id), plaintext)?)
+}
+
+fn get_phone(
+    pii: &PiiKeys,
+    row: &Row,
+    idx: usize,
+    column: &str,
+    id: &Id,
+) -> Result<Option<PhoneNumber>, DbError> {
+    get_sealed(pii, row, idx, column, id)?
+        .map(|t| PhoneNumber::from_stored(&t).map_err(|e| corrupt("lead phone", e)))
         .transpose()
 }
 
@@ -538,13 +599,14 @@ fn user_from_row(row: &Row) -> Result<UserRecord, DbError> {
 }
 
 /// Reads a lead from a row selected with [`LEAD_COLS`]; also returns its seq.
-fn lead_from_row(row: &Row) -> Result<(Lead, i64), DbError> {
+fn lead_from_row(pii: &PiiKeys, row: &Row) -> Result<(Lead, i64), DbError> {
+    let id = get_id(row, 0, "lead id")?;
     let lead = Lead {
-        id: get_id(row, 0, "lead id")?,
+        id,
         name: row.get(1)?,
-        phone: get_phone(row, 2)?.ok_or_else(|| corrupt("lead phone", "missing"))?,
-        alternate_phone: get_phone(row, 3)?,
-        email: row.get(4)?,
+        phone: get_phone(pii, row, 2, "leads.phone", &id)?.ok_or_else(|| corrupt("lead phone", "missing"))?,
+        alternate_phone: get_phone(pii, row, 3, "leads.alternate_phone", &id)?,
+        email: get_sealed(pii, row, 4, "leads.email", &id)?,
         city: row.get(5)?,
         source: get_enum(row, 6, "lead source")?,
         interest: row.get(7)?,
@@ -561,16 +623,17 @@ fn lead_from_row(row: &Row) -> Result<(Lead, i64), DbError> {
 }
 
 /// Reads a call log from a row selected with [`CALL_COLS`]; also returns its seq and its lead's seq.
-fn call_log_from_row(row: &Row) -> Result<(CallLog, i64, i64), DbError> {
+fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i64, i64), DbError> {
+    let id = get_id(row, 0, "call log id")?;
     let follow_up = match get_opt_ts(row, 11, "call log follow-up due_at")? {
         Some(due_at) => Some(FollowUpSpec {
             due_at,
-            note: row.get(12)?,
+            note: get_sealed(pii, row, 12, "call_logs.follow_up_note", &id)?,
         }),
         None => None,
     };
     let log = CallLog {
-        id: get_id(row, 0, "call log id")?,
+        id,
         lead_id: get_id(row, 1, "call log lead id")?,
         telecaller_id: get_id(row, 2, "call log telecaller id")?,
         direction: get_enum(row, 3, "call direction")?,
@@ -580,7 +643,7 @@ fn call_log_from_row(row: &Row) -> Result<(CallLog, i64, i64), DbError> {
         duration_s: row.get(7)?,
         disposition: row.get(8)?,
         outcome_tags: get_string_list(row, 9, "call outcome tags")?,
-        notes: row.get(10)?,
+        notes: get_sealed(pii, row, 10, "call_logs.notes", &id)?.unwrap_or_default(),
         follow_up,
         recording_url: row.get(13)?,
         provider_call_id: row.get(14)?,
@@ -590,13 +653,14 @@ fn call_log_from_row(row: &Row) -> Result<(CallLog, i64, i64), DbError> {
 }
 
 /// Reads a follow-up from a row selected with [`FOLLOW_UP_COLS`]; also returns its seq and its lead's seq.
-fn follow_up_from_row(row: &Row) -> Result<(FollowUp, i64, i64), DbError> {
+fn follow_up_from_row(pii: &PiiKeys, row: &Row) -> Result<(FollowUp, i64, i64), DbError> {
+    let id = get_id(row, 0, "follow-up id")?;
     let f = FollowUp {
-        id: get_id(row, 0, "follow-up id")?,
+        id,
         lead_id: get_id(row, 1, "follow-up lead id")?,
         assigned_to: get_id(row, 2, "follow-up assignee")?,
         due_at: get_ts(row, 3, "follow-up due_at")?,
-        note: row.get(4)?,
+        note: get_sealed(pii, row, 4, "follow_ups.note", &id)?,
         call_log_id: get_opt_id(row, 5, "follow-up call log id")?,
         completed_at: get_opt_ts(row, 6, "follow-up completed_at")?,
         created_at: get_ts(row, 7, "follow-up created_at")?,
@@ -667,7 +731,7 @@ pub fn lead_by_id(tx: &mut Tx<'_>, id: &Id) -> Result<Option<Lead>, DbError> {
             &params![id_text(id)],
         )?
         .as_ref()
-        .map(lead_from_row)
+        .map(|r| lead_from_row(tx.pii, r))
         .transpose()?
         .map(|(lead, _)| lead))
 }
@@ -683,8 +747,9 @@ pub struct LeadFilter {
     pub created_to: Option<Timestamp>,
     pub updated_from: Option<Timestamp>,
     pub updated_to: Option<Timestamp>,
-    /// A run of digits matched anywhere in the E.164 phone (or alternate phone).
-    pub phone_digits: Option<String>,
+    /// A phone number (E.164) matched exactly against the phone or alternate phone, through their blind
+    /// indexes (the numbers themselves are encrypted).
+    pub phone: Option<PhoneNumber>,
     /// A substring of the name (case-insensitive for ASCII).
     pub name_contains: Option<String>,
 }
@@ -703,6 +768,7 @@ fn like_escape(text: &str) -> String {
 
 /// The SQL of one lead-list page and its parameters.
 fn lead_list_sql(
+    pii: &PiiKeys,
     scope: &Scope,
     filter: &LeadFilter,
     after: Option<&(Timestamp, Id)>,
@@ -752,11 +818,9 @@ fn lead_list_sql(
             conds.push(format!("l.{column} {op} {}", b.bind(ts(t))));
         }
     }
-    if let Some(digits) = &filter.phone_digits {
-        let p = b.bind(format!("%{}%", like_escape(digits)));
-        conds.push(format!(
-            "(l.phone LIKE {p} ESCAPE '\\' OR coalesce(l.alternate_phone, '') LIKE {p} ESCAPE '\\')"
-        ));
+    if let Some(phone) = &filter.phone {
+        let p = b.bind(pii.blind_index(phone.as_str()));
+        conds.push(format!("(l.phone_bidx = {p} OR l.alternate_phone_bidx = {p})"));
     }
     if let Some(name) = &filter.name_contains {
         let p = b.bind(format!("%{}%", like_escape(&name.to_ascii_lowercase())));
@@ -783,7 +847,7 @@ pub fn explain_list_leads(
     filter: &LeadFilter,
     after: Option<&(Timestamp, Id)>,
 ) -> Result<Vec<String>, DbError> {
-    let (sql, params) = lead_list_sql(scope, filter, after, 51);
+    let (sql, params) = lead_list_sql(tx.pii, scope, filter, after, 51);
     let (explain, column) = match tx.backend() {
         Backend::Sqlite => ("EXPLAIN QUERY PLAN", 3),
         Backend::Postgres => ("EXPLAIN", 0),
@@ -803,7 +867,7 @@ pub fn list_leads(
     after: Option<&(Timestamp, Id)>,
     limit: u32,
 ) -> Result<(Vec<Lead>, bool), DbError> {
-    let (sql, params) = lead_list_sql(scope, filter, after, i64::from(limit) + 1);
+    let (sql, params) = lead_list_sql(tx.pii, scope, filter, after, i64::from(limit) + 1);
     let mut out = Vec::new();
     tx.query_each(&sql, &params, &mut |row| {
         out.push(row);
@@ -811,7 +875,7 @@ pub fn list_leads(
     })?;
     let mut leads = out
         .iter()
-        .map(|r| lead_from_row(r).map(|(l, _)| l))
+        .map(|r| lead_from_row(tx.pii, r).map(|(l, _)| l))
         .collect::<Result<Vec<_>, _>>()?;
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = leads.len() > limit;
@@ -830,7 +894,7 @@ pub fn lead_in_scope(tx: &mut Tx<'_>, scope: &Scope, id: &Id) -> Result<Option<L
             &b.params,
         )?
         .as_ref()
-        .map(lead_from_row)
+        .map(|r| lead_from_row(tx.pii, r))
         .transpose()?
         .map(|(lead, _)| lead))
 }
@@ -859,6 +923,7 @@ fn read_entries(
 /// Reads one page of the change feed for `scope`: the changes with `seq > after`, at most `limit`
 /// entries. Run it in a read transaction (one snapshot). See `api::pull` for the ordering guarantee.
 pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<FeedPage, DbError> {
+    let pii = tx.pii;
     let fetch = i64::from(limit) + 1;
     let mut b = Binder::default();
     let after_p = b.bind(after);
@@ -871,7 +936,7 @@ pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<Fe
         "SELECT {LEAD_COLS} FROM leads l WHERE l.seq > {after_p} AND {filter} ORDER BY l.seq LIMIT {limit_p}"
     );
     read_entries(tx, &leads, &params, &mut entries, |row| {
-        let (lead, seq) = lead_from_row(row)?;
+        let (lead, seq) = lead_from_row(pii, row)?;
         Ok(Entry {
             seq,
             lead: None,
@@ -883,7 +948,7 @@ pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<Fe
          WHERE c.seq > {after_p} AND {filter} ORDER BY c.seq LIMIT {limit_p}"
     );
     read_entries(tx, &calls, &params, &mut entries, |row| {
-        let (log, seq, lead_seq) = call_log_from_row(row)?;
+        let (log, seq, lead_seq) = call_log_from_row(pii, row)?;
         Ok(Entry {
             seq,
             lead: Some((log.lead_id, lead_seq)),
@@ -895,7 +960,7 @@ pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<Fe
          WHERE f.seq > {after_p} AND {filter} ORDER BY f.seq LIMIT {limit_p}"
     );
     read_entries(tx, &follow_ups, &params, &mut entries, |row| {
-        let (f, seq, lead_seq) = follow_up_from_row(row)?;
+        let (f, seq, lead_seq) = follow_up_from_row(pii, row)?;
         Ok(Entry {
             seq,
             lead: Some((f.lead_id, lead_seq)),
@@ -944,7 +1009,7 @@ pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<Fe
             &format!("SELECT {LEAD_COLS} FROM leads l WHERE l.id = $1"),
             &params![id_text(id)],
         )? {
-            let (lead, seq) = lead_from_row(&row)?;
+            let (lead, seq) = lead_from_row(tx.pii, &row)?;
             early.push((seq, lead));
         }
     }
@@ -982,7 +1047,7 @@ pub fn assign_lead(
             &params![id_text(lead_id)],
         )?
         .ok_or(DbError::NotFound("lead"))?;
-    let (lead, _) = lead_from_row(&row)?;
+    let (lead, _) = lead_from_row(tx.pii, &row)?;
     let lead_team: Option<String> = row.get(17)?;
     if lead.assigned_to.as_ref() == assignee {
         return Ok(lead);
@@ -1080,6 +1145,7 @@ enum Pool {
 #[derive(Clone)]
 pub struct Repo {
     pool: Pool,
+    pii: Arc<PiiKeys>,
 }
 
 impl std::fmt::Debug for Repo {
@@ -1096,15 +1162,15 @@ impl std::fmt::Debug for Repo {
 
 impl Repo {
     /// Opens the database `config` names (migrating it).
-    pub async fn connect(config: &DbConfig) -> Result<Self, DbError> {
+    pub async fn connect(config: &DbConfig, pii: Arc<PiiKeys>) -> Result<Self, DbError> {
         match config {
-            DbConfig::Sqlite(path) => Self::open(path.clone()).await,
-            DbConfig::Postgres(url) => Self::open_postgres(url).await,
+            DbConfig::Sqlite(path) => Self::open(path.clone(), pii).await,
+            DbConfig::Postgres(url) => Self::open_postgres(url, pii).await,
         }
     }
 
     /// Opens the SQLite database at `path` (see [`open_connection`]) and builds the connection pool.
-    pub async fn open(path: impl Into<PathBuf>) -> Result<Self, DbError> {
+    pub async fn open(path: impl Into<PathBuf>, pii: Arc<PiiKeys>) -> Result<Self, DbError> {
         let path = path.into();
         let migrate_path = path.clone();
         tokio::task::spawn_blocking(move || open_connection(&migrate_path).map(drop))
@@ -1126,11 +1192,12 @@ impl Repo {
             .map_err(|e| DbError::BuildPool(e.to_string()))?;
         Ok(Self {
             pool: Pool::Sqlite { pool, path },
+            pii,
         })
     }
 
     /// Connects to PostgreSQL at `url`, migrates the schema and builds the connection pool.
-    pub async fn open_postgres(url: &str) -> Result<Self, DbError> {
+    pub async fn open_postgres(url: &str, pii: Arc<PiiKeys>) -> Result<Self, DbError> {
         let config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| DbError::BadUrl(e.to_string()))?;
@@ -1147,7 +1214,13 @@ impl Repo {
                 pool,
                 url: url.to_owned(),
             },
+            pii,
         })
+    }
+
+    /// The keys protecting PII columns.
+    pub fn pii(&self) -> &Arc<PiiKeys> {
+        &self.pii
     }
 
     pub fn backend(&self) -> Backend {
@@ -1174,10 +1247,11 @@ impl Repo {
     }
 
     /// Runs `f` in a read-only transaction (one consistent snapshot) on the blocking thread pool.
-    pub async fn read<F, T>(&self, f: F) -> Result<T, DbError>
+    pub async fn read<F, T, E>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         self.run(true, f).await
     }
@@ -1185,34 +1259,40 @@ impl Repo {
     /// Runs `f` in a write transaction on the blocking thread pool; commits when `f` returns `Ok`.
     /// SQLite write transactions are exclusive (`BEGIN IMMEDIATE`); PostgreSQL ones are READ COMMITTED,
     /// and code that reads before it writes locks what it read ([`Tx::for_update`]).
-    pub async fn write<F, T>(&self, f: F) -> Result<T, DbError>
+    pub async fn write<F, T, E>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         self.run(false, f).await
     }
 
-    async fn run<F, T>(&self, read_only: bool, f: F) -> Result<T, DbError>
+    async fn run<F, T, E>(&self, read_only: bool, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut Tx<'_>) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
+        let pii = self.pii.clone();
         match &self.pool {
             Pool::Sqlite { pool, .. } => {
-                let conn = pool.get().await?;
+                let conn = pool.get().await.map_err(DbError::from)?;
                 conn.interact(move |c| {
                     let behavior = if read_only {
                         rusqlite::TransactionBehavior::Deferred
                     } else {
                         rusqlite::TransactionBehavior::Immediate
                     };
-                    let t = c.transaction_with_behavior(behavior)?;
+                    let t = c.transaction_with_behavior(behavior).map_err(DbError::from)?;
                     let out = {
                         let mut sc = SqliteConn(&t);
-                        f(&mut Tx { conn: &mut sc })?
+                        f(&mut Tx {
+                            conn: &mut sc,
+                            pii: &pii,
+                        })?
                     };
-                    t.commit()?;
+                    t.commit().map_err(DbError::from)?;
                     Ok(out)
                 })
                 .await
@@ -1221,9 +1301,12 @@ impl Repo {
             Pool::Postgres { pool, .. } => {
                 let mut client = pool.get().await.map_err(|e| DbError::PgPool(e.to_string()))?;
                 tokio::task::spawn_blocking(move || {
-                    let mut t = client.transaction(read_only)?;
-                    let out = f(&mut Tx { conn: &mut t })?;
-                    t.commit()?;
+                    let mut t = client.transaction(read_only).map_err(DbError::from)?;
+                    let out = f(&mut Tx {
+                        conn: &mut t,
+                        pii: &pii,
+                    })?;
+                    t.commit().map_err(DbError::from)?;
                     Ok(out)
                 })
                 .await
@@ -1280,6 +1363,80 @@ impl Repo {
     ) -> Result<Lead, DbError> {
         self.write(move |tx| assign_lead(tx, &lead_id, assignee.as_ref(), &now))
             .await
+    }
+}
+
+// ---- Sealing PII columns ----
+
+/// The PII columns: table, column, and whether the column holds a phone number with a blind index.
+const SEALED_COLUMNS: &[(&str, &str, Option<&str>)] = &[
+    ("leads", "phone", Some("phone_bidx")),
+    ("leads", "alternate_phone", Some("alternate_phone_bidx")),
+    ("leads", "email", None),
+    ("call_logs", "notes", None),
+    ("call_logs", "follow_up_note", None),
+    ("follow_ups", "note", None),
+];
+
+/// Encrypts up to `batch` PII values per column that are plaintext (written before encryption was on) or
+/// sealed under a key other than the active one (key rotation), and fills missing blind indexes.
+/// Returns how many values it rewrote; call it until it returns 0. Each call is one short transaction,
+/// so it is safe to interrupt and to run beside normal traffic.
+pub fn seal_batch(tx: &mut Tx<'_>, batch: u32) -> Result<u64, DbError> {
+    let pii = tx.pii;
+    let active_prefix = format!("{SEALED_PREFIX}{}.", pii.active_key_id());
+    let mut rewritten = 0;
+    for (table, column, bidx) in SEALED_COLUMNS {
+        let bidx_missing = bidx.map_or(String::new(), |b| format!(" OR {b} IS NULL"));
+        let rows = tx.query(
+            &format!(
+                "SELECT id, {column} FROM {table}
+                 WHERE {column} IS NOT NULL AND (substr({column}, 1, $1) <> $2{bidx_missing})
+                 LIMIT $3"
+            ),
+            &params![
+                active_prefix.len() as i64,
+                active_prefix.as_str(),
+                i64::from(batch)
+            ],
+        )?;
+        for row in rows {
+            let id = get_id(&row, 0, "sealed row id")?;
+            let stored: String = row.get(1)?;
+            let context = row_context(&format!("{table}.{column}"), id);
+            let plaintext = if stored.starts_with(SEALED_PREFIX) {
+                pii.decrypt(&context, &stored)?
+            } else {
+                stored
+            };
+            let sealed = pii.encrypt(&context, &plaintext)?;
+            match bidx {
+                Some(b) => tx.execute(
+                    &format!("UPDATE {table} SET {column} = $1, {b} = $2 WHERE id = $3"),
+                    &params![sealed, pii.blind_index(&plaintext), id_text(&id)],
+                )?,
+                None => tx.execute(
+                    &format!("UPDATE {table} SET {column} = $1 WHERE id = $2"),
+                    &params![sealed, id_text(&id)],
+                )?,
+            };
+            rewritten += 1;
+        }
+    }
+    Ok(rewritten)
+}
+
+impl Repo {
+    /// Runs [`seal_batch`] until nothing is left to seal; returns how many values it rewrote.
+    pub async fn seal_all(&self) -> Result<u64, DbError> {
+        let mut total = 0;
+        loop {
+            let n = self.write(|tx| seal_batch(tx, 500)).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
     }
 }
 

@@ -1,0 +1,12 @@
+//! Route groups beyond the core ones in [`crate::api`]: each module owns one resource (its handlers and
+//! request/response types) and exposes `routes()`, merged here. Storage code for a group lives in the
+//! matching `crate::db` submodule.
+
+use axum::Router;
+
+use crate::AppState;
+
+/// Every route group, merged; [`crate::router`] adds the core routes, rate limits and tracing.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
