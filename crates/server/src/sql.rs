@@ -30,7 +30,7 @@ pub enum Backend {
 pub enum SqlError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("column {index}: expected {expected}, found {found}")]
     Type {
@@ -74,6 +74,14 @@ impl SqlError {
             }
             _ => false,
         }
+    }
+}
+
+/// A PostgreSQL error with the server's message and code (the client's own Display says only "db error").
+pub fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
+        None => e.to_string(),
     }
 }
 
@@ -627,6 +635,7 @@ impl deadpool::managed::Manager for PgManager {
 pub type PgPool = deadpool::managed::Pool<PgManager>;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -7,5 +7,6 @@ mod api;
 mod common;
 mod demo;
 mod leads;
+mod ops;
 mod ratelimit;
 mod sessions;
