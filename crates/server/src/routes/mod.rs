@@ -2,11 +2,13 @@
 //! request/response types) and exposes `routes()`, merged here. Storage code for a group lives in the
 //! matching `crate::db` submodule.
 
+pub mod analytics;
+
 use axum::Router;
 
 use crate::AppState;
 
 /// Every route group, merged; [`crate::router`] adds the core routes, rate limits and tracing.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(analytics::routes())
 }
