@@ -6,6 +6,7 @@
 //! strings in both databases.
 
 pub mod analytics;
+pub mod archive;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

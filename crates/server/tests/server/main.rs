@@ -5,6 +5,7 @@
 
 mod analytics;
 mod api;
+mod archive;
 mod common;
 mod demo;
 mod leads;
