@@ -115,8 +115,8 @@ fn seed(path: &std::path::Path, pii: &PiiKeys, opts: &Options) -> Result<Seeded>
     while written < opts.leads {
         let n = chunk.min(opts.leads - written);
         db::with_sqlite_tx(&mut conn, pii, |tx| -> Result<(), db::DbError> {
-            let mut seq = db::reserve_seqs(tx, i64::from(n))?;
-            for k in written..written + n {
+            let first = db::reserve_seqs(tx, i64::from(n))?;
+            for (seq, k) in (first..).zip(written..written + n) {
                 let owner = (k as usize) % telecallers.len();
                 let user = &telecallers[owner];
                 let created = now - chrono::Duration::minutes(rng.below(180 * 24 * 60) as i64);
@@ -141,7 +141,6 @@ fn seed(path: &std::path::Path, pii: &PiiKeys, opts: &Options) -> Result<Seeded>
                     version: 1,
                 };
                 db::insert_lead(tx, &lead, user.team.as_deref(), seq)?;
-                seq += 1;
                 leads[owner].push(lead.id);
             }
             Ok(())
@@ -152,15 +151,14 @@ fn seed(path: &std::path::Path, pii: &PiiKeys, opts: &Options) -> Result<Seeded>
     while written < opts.calls {
         let n = chunk.min(opts.calls - written);
         db::with_sqlite_tx(&mut conn, pii, |tx| -> Result<(), db::DbError> {
-            let mut seq = db::reserve_seqs(tx, i64::from(n))?;
-            for k in written..written + n {
+            let first = db::reserve_seqs(tx, i64::from(n))?;
+            for (seq, k) in (first..).zip(written..written + n) {
                 let owner = (k as usize) % telecallers.len();
                 let mine = &leads[owner];
                 let lead = mine[rng.below(mine.len() as u64) as usize];
                 let started = now - chrono::Duration::seconds(rng.below(180 * 24 * 3600) as i64);
                 let log = call_log(lead, telecallers[owner].id, started, k as usize);
                 db::insert_call_log(tx, &log, &started, seq)?;
-                seq += 1;
             }
             Ok(())
         })?;
@@ -207,7 +205,8 @@ struct Samples {
     push: Vec<Duration>,
 }
 
-async fn telecaller(
+/// One simulated telecaller.
+struct Sim {
     http: reqwest::Client,
     base: String,
     token: String,
@@ -218,7 +217,21 @@ async fn telecaller(
     think_ms: u64,
     errors: Arc<AtomicU64>,
     seed: u64,
-) -> Samples {
+}
+
+async fn telecaller(sim: Sim) -> Samples {
+    let Sim {
+        http,
+        base,
+        token,
+        user,
+        leads,
+        start_seq,
+        until,
+        think_ms,
+        errors,
+        seed,
+    } = sim;
     let mut samples = Samples::default();
     let mut rng = Rng(seed | 1);
     let mut cursor: Cursor = cursor::encode(start_seq);
@@ -379,18 +392,18 @@ async fn run_async(opts: Options) -> Result<()> {
     let mut tasks = Vec::new();
     for (i, user) in seeded.telecallers.iter().enumerate() {
         let token = server.state().keys().issue(user, Utc::now())?;
-        tasks.push(tokio::spawn(telecaller(
-            http.clone(),
-            base.clone(),
+        tasks.push(tokio::spawn(telecaller(Sim {
+            http: http.clone(),
+            base: base.clone(),
             token,
-            user.clone(),
-            seeded.leads[i].clone(),
-            seeded.last_seq,
+            user: user.clone(),
+            leads: seeded.leads[i].clone(),
+            start_seq: seeded.last_seq,
             until,
-            opts.think_ms,
-            errors.clone(),
-            0x5eed + i as u64,
-        )));
+            think_ms: opts.think_ms,
+            errors: errors.clone(),
+            seed: 0x5eed + i as u64,
+        })));
     }
     let mut all = Samples::default();
     for task in tasks {
