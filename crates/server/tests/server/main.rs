@@ -10,5 +10,6 @@ mod common;
 mod demo;
 mod leads;
 mod ops;
+mod proxy;
 mod ratelimit;
 mod sessions;
