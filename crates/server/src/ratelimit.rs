@@ -386,6 +386,7 @@ pub fn spawn_sweeper(limiter: Arc<RateLimiter>) -> SweeperGuard {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
