@@ -3,6 +3,7 @@
 //! rate limits with tiny quotas.
 #![allow(clippy::unwrap_used, dead_code)]
 
+mod admin;
 mod analytics;
 mod api;
 mod archive;
