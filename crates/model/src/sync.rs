@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CallLog, Disposition, FollowUp, Id, Lead, LeadPriority, LeadStatus, Timestamp};
+use crate::{CallLog, Disposition, FollowUp, Id, Lead, LeadPriority, LeadStatus, PhoneNumber, Timestamp};
 
 /// Bumped on any incompatible change of these types. The server refuses versions it does not speak.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -80,6 +80,12 @@ pub struct LeadPatch {
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// A second number for the lead (E.164 on the wire; stored encrypted, with its blind index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternate_phone: Option<PhoneNumber>,
+    /// Budget in whole rupees (not negative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_inr: Option<i64>,
 }
 
 /// What a local change asks the server to do.
@@ -96,6 +102,11 @@ pub enum MutationOp {
     CompleteFollowUp {
         follow_up_id: Id,
         completed_at: Timestamp,
+    },
+    /// Moves an open follow-up to a new due time.
+    RescheduleFollowUp {
+        follow_up_id: Id,
+        due_at: Timestamp,
     },
 }
 

@@ -49,6 +49,16 @@ pub enum ApiFailure {
     Db(#[from] DbError),
     #[error("internal: {0}")]
     Internal(String),
+    /// 409: the request clashes with the stored state; `current` (when not null) is the stored row.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        current: serde_json::Value,
+    },
+    /// 413: the request body or batch is too large.
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
 }
 
 impl IntoResponse for ApiFailure {
@@ -64,7 +74,15 @@ impl IntoResponse for ApiFailure {
             ApiFailure::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
             ApiFailure::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiFailure::Db(_) | ApiFailure::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiFailure::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
+            ApiFailure::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, *code),
         };
+        if let ApiFailure::Conflict { current, .. } = &self
+            && !current.is_null()
+        {
+            let body = serde_json::json!({"code": code, "message": self.to_string(), "current": current});
+            return (status, Json(body)).into_response();
+        }
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
             "internal server error".to_owned()
@@ -327,7 +345,7 @@ fn may_manage_sessions(actor: &User, target: &User) -> bool {
         || (actor.role == Role::Supervisor && actor.team.is_some() && actor.team == target.team)
 }
 
-fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
+pub(crate) fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
     Id::parse_str(text.trim()).map_err(|_| ApiFailure::BadRequest {
         code: "bad_id",
         message: format!("{what} must be a UUID"),
