@@ -146,7 +146,12 @@ fn check_tags(code: &'static str, tags: &[String]) -> Result<(), WriteError> {
     Ok(())
 }
 
-fn check_not_future(code: &'static str, what: &str, t: &Timestamp, now: &Timestamp) -> Result<(), WriteError> {
+fn check_not_future(
+    code: &'static str,
+    what: &str,
+    t: &Timestamp,
+    now: &Timestamp,
+) -> Result<(), WriteError> {
     if *t > *now + MAX_CLOCK_SKEW {
         return Err(invalid(code, format!("{what} is in the future")));
     }
@@ -180,7 +185,10 @@ fn lead_visible(tx: &mut Tx<'_>, scope: &Scope, lead_id: &Id) -> Result<bool, Db
     let id = b.bind(id_text(lead_id));
     let filter = scope.lead_filter(&mut b);
     Ok(tx
-        .query_opt(&format!("SELECT 1 FROM leads l WHERE l.id = {id} AND {filter}"), &b.params)?
+        .query_opt(
+            &format!("SELECT 1 FROM leads l WHERE l.id = {id} AND {filter}"),
+            &b.params,
+        )?
         .is_some())
 }
 
@@ -232,7 +240,12 @@ pub fn may_see_call_log(tx: &mut Tx<'_>, actor: &User, log: &CallLog) -> Result<
 }
 
 fn validate_call_log(tx: &mut Tx<'_>, log: &CallLog, now: &Timestamp) -> Result<(), WriteError> {
-    check_len("bad_disposition", "disposition", &log.disposition, MAX_SHORT_CHARS)?;
+    check_len(
+        "bad_disposition",
+        "disposition",
+        &log.disposition,
+        MAX_SHORT_CHARS,
+    )?;
     let known = tx
         .query_opt(
             "SELECT 1 FROM dispositions WHERE code = $1 AND active = 1",
@@ -273,19 +286,34 @@ fn validate_call_log(tx: &mut Tx<'_>, log: &CallLog, now: &Timestamp) -> Result<
     check_len("bad_notes", "notes", &log.notes, MAX_NOTES_CHARS)?;
     check_tags("bad_outcome_tags", &log.outcome_tags)?;
     if let Some(f) = &log.follow_up {
-        check_opt_len("bad_follow_up", "the follow-up note", f.note.as_deref(), MAX_NOTE_CHARS)?;
+        check_opt_len(
+            "bad_follow_up",
+            "the follow-up note",
+            f.note.as_deref(),
+            MAX_NOTE_CHARS,
+        )?;
         if f.due_at > *now + MAX_FOLLOW_UP_AHEAD {
             return Err(invalid("bad_follow_up", "the follow-up is due too far ahead"));
         }
     }
-    check_opt_len("bad_recording_url", "recording_url", log.recording_url.as_deref(), MAX_URL_CHARS)?;
+    check_opt_len(
+        "bad_recording_url",
+        "recording_url",
+        log.recording_url.as_deref(),
+        MAX_URL_CHARS,
+    )?;
     check_opt_len(
         "bad_provider_call_id",
         "provider_call_id",
         log.provider_call_id.as_deref(),
         MAX_SHORT_CHARS,
     )?;
-    check_opt_len("bad_device_id", "device_id", log.device_id.as_deref(), MAX_SHORT_CHARS)?;
+    check_opt_len(
+        "bad_device_id",
+        "device_id",
+        log.device_id.as_deref(),
+        MAX_SHORT_CHARS,
+    )?;
     Ok(())
 }
 
@@ -390,7 +418,12 @@ pub fn validate_patch(patch: &LeadPatch) -> Result<(), WriteError> {
     if let Some(tags) = &patch.tags {
         check_tags("bad_tags", tags)?;
     }
-    check_opt_len("bad_interest", "interest", patch.interest.as_deref(), MAX_SHORT_CHARS)?;
+    check_opt_len(
+        "bad_interest",
+        "interest",
+        patch.interest.as_deref(),
+        MAX_SHORT_CHARS,
+    )?;
     check_opt_len("bad_city", "city", patch.city.as_deref(), MAX_SHORT_CHARS)?;
     if let Some(email) = patch.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
         let shaped = email.len() <= 254
@@ -498,14 +531,21 @@ pub fn create_lead(
 ) -> Result<Result<Lead, Id>, WriteError> {
     lock_writers(tx)?;
     let team = match actor.role {
-        Role::Telecaller => return Err(WriteError::Forbidden("only supervisors and admins create leads".into())),
+        Role::Telecaller => {
+            return Err(WriteError::Forbidden(
+                "only supervisors and admins create leads".into(),
+            ));
+        }
         Role::Supervisor => actor.team.clone(),
         Role::Admin => team.map(str::to_owned),
     };
     let team = match &lead.assigned_to {
         Some(assignee) => {
             if !may_act_for(tx, actor, assignee)? {
-                return Err(invalid("bad_assigned_to", "assigned_to is not a member of your team"));
+                return Err(invalid(
+                    "bad_assigned_to",
+                    "assigned_to is not a member of your team",
+                ));
             }
             match team {
                 Some(t) => Some(t),
@@ -531,7 +571,9 @@ pub fn create_lead(
 pub fn follow_up_by_id(tx: &mut Tx<'_>, id: &Id, lock: bool) -> Result<Option<FollowUp>, DbError> {
     let lock = if lock { tx.for_update() } else { "" };
     tx.query_opt(
-        &format!("SELECT {FOLLOW_UP_COLS} FROM follow_ups f JOIN leads l ON l.id = f.lead_id WHERE f.id = $1{lock}"),
+        &format!(
+            "SELECT {FOLLOW_UP_COLS} FROM follow_ups f JOIN leads l ON l.id = f.lead_id WHERE f.id = $1{lock}"
+        ),
         &params![id_text(id)],
     )?
     .as_ref()
@@ -576,7 +618,12 @@ pub fn create_follow_up(
     if let Some(call_id) = &f.call_log_id {
         match call_log_by_id(tx, call_id)? {
             Some(log) if log.lead_id == f.lead_id => {}
-            _ => return Err(invalid("bad_call_log_id", "call_log_id names no call log of this lead")),
+            _ => {
+                return Err(invalid(
+                    "bad_call_log_id",
+                    "call_log_id names no call log of this lead",
+                ));
+            }
         }
     }
     let seq = reserve_seqs(tx, 1)?;
@@ -692,10 +739,7 @@ fn apply_op(
             Created::New(f) => (MutationStatus::Applied, Some(f.lead_id)),
             Created::Existing(_) => (MutationStatus::Duplicate, None),
         },
-        MutationOp::RescheduleFollowUp {
-            follow_up_id,
-            due_at,
-        } => {
+        MutationOp::RescheduleFollowUp { follow_up_id, due_at } => {
             let f = reschedule_follow_up(tx, actor, follow_up_id, due_at, now)?;
             (MutationStatus::Applied, Some(f.lead_id))
         }

@@ -304,7 +304,12 @@ pub async fn create_lead(
         return Err(bad("bad_team", "only admins name a lead's team"));
     }
     let team = team.map(str::to_owned);
-    let clean = |t: &Option<String>| t.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+    let clean = |t: &Option<String>| {
+        t.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    };
     let now = now();
     let lead = Lead {
         id: new_id(),

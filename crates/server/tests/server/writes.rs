@@ -3,7 +3,8 @@
 
 use chrono::{Duration, SubsecRound, Utc};
 use leadline_model::sync::{
-    Change, Cursor, LeadPatch, Mutation, MutationOp, MutationStatus, PROTOCOL_VERSION, PushBatch, PushResponse,
+    Change, Cursor, LeadPatch, Mutation, MutationOp, MutationStatus, PROTOCOL_VERSION, PushBatch,
+    PushResponse,
 };
 use leadline_model::{
     CallDirection, CallLog, FollowUp, FollowUpSpec, Id, Lead, LeadStatus, PhoneNumber, Timestamp, new_id,
@@ -67,7 +68,10 @@ impl Env {
     }
 
     fn calls_from(&self, device: &str) -> i64 {
-        self.count("SELECT count(*) FROM call_logs WHERE device_id = $1", params![device])
+        self.count(
+            "SELECT count(*) FROM call_logs WHERE device_id = $1",
+            params![device],
+        )
     }
 
     async fn push_raw(&self, tok: &str, body: reqwest::Body) -> reqwest::Response {
@@ -116,7 +120,10 @@ impl Env {
             .expect("request");
         let status = res.status().as_u16();
         let text = res.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
     }
 
     async fn pull_everything(&self, tok: &str) -> Vec<Change> {
@@ -245,7 +252,15 @@ async fn concurrent_identical_pushes_apply_once() {
     let batch: Vec<Mutation> = env
         .leads_of("priya", 20)
         .iter()
-        .map(|l| mutation(MutationOp::CreateCallLog(call(*l, priya, start, "no_answer", "dev-race"))))
+        .map(|l| {
+            mutation(MutationOp::CreateCallLog(call(
+                *l,
+                priya,
+                start,
+                "no_answer",
+                "dev-race",
+            )))
+        })
         .collect();
     let (a, b) = tokio::join!(env.push(&tok, &batch), env.push(&tok, &batch));
     for (x, y) in a.iter().zip(&b) {
@@ -271,9 +286,27 @@ async fn call_logs_are_scoped_to_the_telecallers_leads() {
         .push(
             &tok,
             &[
-                mutation(MutationOp::CreateCallLog(call(theirs, priya, start, "interested", "dev-scope"))),
-                mutation(MutationOp::CreateCallLog(call(mine, arjun, start, "interested", "dev-scope"))),
-                mutation(MutationOp::CreateCallLog(call(mine, priya, start, "interested", "dev-scope"))),
+                mutation(MutationOp::CreateCallLog(call(
+                    theirs,
+                    priya,
+                    start,
+                    "interested",
+                    "dev-scope",
+                ))),
+                mutation(MutationOp::CreateCallLog(call(
+                    mine,
+                    arjun,
+                    start,
+                    "interested",
+                    "dev-scope",
+                ))),
+                mutation(MutationOp::CreateCallLog(call(
+                    mine,
+                    priya,
+                    start,
+                    "interested",
+                    "dev-scope",
+                ))),
             ],
         )
         .await;
@@ -287,7 +320,13 @@ async fn call_logs_are_scoped_to_the_telecallers_leads() {
     let results = env
         .push(
             &meera,
-            &[mutation(MutationOp::CreateCallLog(call(theirs, arjun, start, "busy", "dev-scope")))],
+            &[mutation(MutationOp::CreateCallLog(call(
+                theirs,
+                arjun,
+                start,
+                "busy",
+                "dev-scope",
+            )))],
         )
         .await;
     assert_eq!(results, vec![MutationStatus::Applied]);
@@ -301,8 +340,20 @@ async fn a_lead_reassigned_while_offline_still_takes_the_calls_made_before() {
     let moved_at = now() - Duration::minutes(30);
     env.db
         .tx(move |tx| db::assign_lead(tx, &lead, Some(&arjun), &moved_at));
-    let before = call(lead, priya, moved_at - Duration::minutes(20), "interested", "dev-moved");
-    let after = call(lead, priya, moved_at + Duration::minutes(5), "interested", "dev-moved");
+    let before = call(
+        lead,
+        priya,
+        moved_at - Duration::minutes(20),
+        "interested",
+        "dev-moved",
+    );
+    let after = call(
+        lead,
+        priya,
+        moved_at + Duration::minutes(5),
+        "interested",
+        "dev-moved",
+    );
     let results = env
         .push(
             &tok,
@@ -332,7 +383,13 @@ async fn invalid_call_logs_are_rejected_while_the_rest_applies() {
     let start = now() - Duration::hours(1);
     let mut backwards = call(leads[1], priya, start, "interested", "dev-invalid");
     backwards.ended_at = Some(start - Duration::seconds(1));
-    let mut future = call(leads[1], priya, now() + Duration::days(1), "interested", "dev-invalid");
+    let mut future = call(
+        leads[1],
+        priya,
+        now() + Duration::days(1),
+        "interested",
+        "dev-invalid",
+    );
     future.ended_at = None;
     future.answered_at = None;
     let mut negative = call(leads[1], priya, start, "interested", "dev-invalid");
@@ -343,18 +400,39 @@ async fn invalid_call_logs_are_rejected_while_the_rest_applies() {
         .push(
             &tok,
             &[
-                mutation(MutationOp::CreateCallLog(call(leads[0], priya, start, "interested", "dev-invalid"))),
-                mutation(MutationOp::CreateCallLog(call(leads[1], priya, start, "teleported", "dev-invalid"))),
+                mutation(MutationOp::CreateCallLog(call(
+                    leads[0],
+                    priya,
+                    start,
+                    "interested",
+                    "dev-invalid",
+                ))),
+                mutation(MutationOp::CreateCallLog(call(
+                    leads[1],
+                    priya,
+                    start,
+                    "teleported",
+                    "dev-invalid",
+                ))),
                 mutation(MutationOp::CreateCallLog(backwards)),
                 mutation(MutationOp::CreateCallLog(future)),
                 mutation(MutationOp::CreateCallLog(negative)),
                 mutation(MutationOp::CreateCallLog(novel)),
-                mutation(MutationOp::CreateCallLog(call(leads[2], priya, start, "busy", "dev-invalid"))),
+                mutation(MutationOp::CreateCallLog(call(
+                    leads[2],
+                    priya,
+                    start,
+                    "busy",
+                    "dev-invalid",
+                ))),
             ],
         )
         .await;
     assert_eq!(results[0], MutationStatus::Applied);
-    assert!(rejected(&results[1]).starts_with("bad_disposition"), "{results:?}");
+    assert!(
+        rejected(&results[1]).starts_with("bad_disposition"),
+        "{results:?}"
+    );
     assert!(rejected(&results[2]).starts_with("bad_ended_at"), "{results:?}");
     assert!(rejected(&results[3]).starts_with("bad_started_at"), "{results:?}");
     assert!(rejected(&results[4]).starts_with("bad_duration"), "{results:?}");
@@ -405,7 +483,10 @@ async fn update_lead_applies_on_its_version_and_conflicts_otherwise() {
             ..LeadPatch::default()
         },
     });
-    assert_eq!(env.push(&tok, &[fresh.clone()]).await, vec![MutationStatus::Applied]);
+    assert_eq!(
+        env.push(&tok, &[fresh.clone()]).await,
+        vec![MutationStatus::Applied]
+    );
     let after = env.lead(id);
     assert_eq!(after.version, before.version + 1);
     assert_eq!(after.status, LeadStatus::VisitScheduled);
@@ -415,10 +496,9 @@ async fn update_lead_applies_on_its_version_and_conflicts_otherwise() {
     assert_eq!(after.budget_inr, Some(250_000));
     assert_eq!(after.phone, before.phone);
     // Stored sealed, found by the blind index.
-    let stored: String = env.db.scalar(
-        "SELECT email FROM leads WHERE id = $1",
-        params![db::id_text(&id)],
-    );
+    let stored: String = env
+        .db
+        .scalar("SELECT email FROM leads WHERE id = $1", params![db::id_text(&id)]);
     assert!(!stored.contains("asha"), "email stored in the clear: {stored}");
     let found = env
         .db
@@ -626,12 +706,12 @@ async fn bad_bodies_are_refused_whole_with_codes() {
     let env = Env::new("push_bad").await;
     let (priya, tok) = (env.id("priya"), env.token("priya"));
     let lead = env.leads_of("priya", 1)[0];
-    let count = || {
-        env.count("SELECT count(*) FROM applied_mutations", vec![]) + env.calls_from("dev-bad")
-    };
+    let count = || env.count("SELECT count(*) FROM applied_mutations", vec![]) + env.calls_from("dev-bad");
     let before = count();
 
-    let res = env.push_raw(&tok, "{\"protocol\": 1, \"mutations\": [".into()).await;
+    let res = env
+        .push_raw(&tok, "{\"protocol\": 1, \"mutations\": [".into())
+        .await;
     assert_eq!(res.status(), 400);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["code"], "bad_request");
@@ -641,7 +721,11 @@ async fn bad_bodies_are_refused_whole_with_codes() {
         protocol: PROTOCOL_VERSION,
         device_id: "d".to_owned(),
         mutations: (0..501)
-            .map(|_| mutation(MutationOp::CreateCallLog(call(lead, priya, start, "busy", "dev-bad"))))
+            .map(|_| {
+                mutation(MutationOp::CreateCallLog(call(
+                    lead, priya, start, "busy", "dev-bad",
+                )))
+            })
             .collect(),
     };
     let res = env
@@ -666,7 +750,9 @@ async fn bad_bodies_are_refused_whole_with_codes() {
     let old = PushBatch {
         protocol: 99,
         device_id: "d".to_owned(),
-        mutations: vec![mutation(MutationOp::CreateCallLog(call(lead, priya, start, "busy", "dev-bad")))],
+        mutations: vec![mutation(MutationOp::CreateCallLog(call(
+            lead, priya, start, "busy", "dev-bad",
+        )))],
     };
     let res = env.push_raw(&tok, serde_json::to_vec(&old).unwrap().into()).await;
     assert_eq!(res.status(), 400);
@@ -689,7 +775,13 @@ async fn rest_call_logs_and_follow_ups_are_idempotent() {
     let env = Env::new("rest_writes").await;
     let (priya, tok) = (env.id("priya"), env.token("priya"));
     let lead = env.leads_of("priya", 1)[0];
-    let log = call(lead, priya, now() - Duration::minutes(10), "callback_requested", "dev-rest");
+    let log = call(
+        lead,
+        priya,
+        now() - Duration::minutes(10),
+        "callback_requested",
+        "dev-rest",
+    );
     let body = serde_json::to_value(&log).unwrap();
     let (status, first) = env
         .send(reqwest::Method::POST, "/api/v1/call-logs", &tok, body.clone())
@@ -706,20 +798,41 @@ async fn rest_call_logs_and_follow_ups_are_idempotent() {
     assert_eq!(env.calls_from("dev-rest"), 1);
     // Arjun may not log on priya's lead, nor read her log through a repeated id.
     let arjun = env.token("arjun");
-    let mut other = call(lead, env.id("arjun"), now() - Duration::minutes(5), "busy", "dev-rest");
+    let mut other = call(
+        lead,
+        env.id("arjun"),
+        now() - Duration::minutes(5),
+        "busy",
+        "dev-rest",
+    );
     let (status, _) = env
-        .send(reqwest::Method::POST, "/api/v1/call-logs", &arjun, serde_json::to_value(&other).unwrap())
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/call-logs",
+            &arjun,
+            serde_json::to_value(&other).unwrap(),
+        )
         .await;
     assert_eq!(status, 404);
     other.id = log.id;
     let (status, dup) = env
-        .send(reqwest::Method::POST, "/api/v1/call-logs", &arjun, serde_json::to_value(&other).unwrap())
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/call-logs",
+            &arjun,
+            serde_json::to_value(&other).unwrap(),
+        )
         .await;
     assert_eq!((status, dup["code"].as_str()), (409, Some("duplicate_id")));
     let mut bad = call(lead, priya, now(), "nope", "dev-rest");
     bad.id = new_id();
     let (status, body) = env
-        .send(reqwest::Method::POST, "/api/v1/call-logs", &tok, serde_json::to_value(&bad).unwrap())
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/call-logs",
+            &tok,
+            serde_json::to_value(&bad).unwrap(),
+        )
         .await;
     assert_eq!((status, body["code"].as_str()), (400, Some("bad_disposition")));
 
@@ -747,7 +860,12 @@ async fn rest_call_logs_and_follow_ups_are_idempotent() {
     theirs.id = new_id();
     theirs.assigned_to = env.id("arjun");
     let (status, _) = env
-        .send(reqwest::Method::POST, "/api/v1/follow-ups", &tok, serde_json::to_value(&theirs).unwrap())
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/follow-ups",
+            &tok,
+            serde_json::to_value(&theirs).unwrap(),
+        )
         .await;
     assert_eq!(status, 403);
 
@@ -848,7 +966,14 @@ async fn follow_up_mutations_create_reschedule_and_complete() {
         }),
     ];
     let results = env.push(&tok, &ops).await;
-    assert_eq!(&results[..3], &[MutationStatus::Applied, MutationStatus::Applied, MutationStatus::Applied]);
+    assert_eq!(
+        &results[..3],
+        &[
+            MutationStatus::Applied,
+            MutationStatus::Applied,
+            MutationStatus::Applied
+        ]
+    );
     assert_eq!(results[3], MutationStatus::Duplicate);
     assert!(rejected(&results[4]).starts_with("already_completed"));
     assert!(rejected(&results[5]).starts_with("not_found"));
