@@ -484,7 +484,7 @@ async fn update_lead_applies_on_its_version_and_conflicts_otherwise() {
         },
     });
     assert_eq!(
-        env.push(&tok, &[fresh.clone()]).await,
+        env.push(&tok, std::slice::from_ref(&fresh)).await,
         vec![MutationStatus::Applied]
     );
     let after = env.lead(id);
