@@ -484,7 +484,7 @@ pub const DEFAULT_LEAD_LIMIT: u32 = 50;
 /// Largest lead-list page; larger asks are clamped.
 pub const MAX_LEAD_LIMIT: u32 = 500;
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
+pub(crate) fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
     ApiFailure::BadRequest {
         code,
         message: message.into(),
@@ -518,7 +518,7 @@ where
 }
 
 /// The last non-blank value of a single-valued parameter.
-fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .rev()
@@ -527,7 +527,7 @@ fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn parse_time(
+pub(crate) fn parse_time(
     pairs: &[(String, String)],
     name: &str,
     code: &'static str,

@@ -5,6 +5,8 @@
 //! timestamps as RFC 3339 UTC text with millisecond precision (see [`ts`]), so both compare correctly as
 //! strings in both databases.
 
+pub mod analytics;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};

@@ -2,13 +2,14 @@
 //! request/response types) and exposes `routes()`, merged here. Storage code for a group lives in the
 //! matching `crate::db` submodule.
 
+pub mod analytics;
+pub mod writes;
+
 use axum::Router;
 
 use crate::AppState;
 
-pub mod writes;
-
 /// Every route group, merged; [`crate::router`] adds the core routes, rate limits and tracing.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(writes::routes())
+    Router::new().merge(analytics::routes()).merge(writes::routes())
 }

@@ -3,6 +3,7 @@
 //! rate limits with tiny quotas.
 #![allow(clippy::unwrap_used, dead_code)]
 
+mod analytics;
 mod api;
 mod common;
 mod demo;
