@@ -836,9 +836,11 @@ pub fn push(
             status,
         });
     }
-    // SYNC POKE: the one place for it. Record the sync-poke events of `touched_leads` here, inside this
+    // SYNC POKE: the place for the push. Record the sync-poke events of `touched_leads` here, inside this
     // transaction (e.g. `db::events::record(tx, ..)` for the users who see each lead), so a poke is
-    // written exactly when the changes it announces commit.
+    // written exactly when the changes it announces commit. The REST writes (`routes::writes`) call the
+    // single-row functions above directly; their pokes belong in the same way at the end of each write
+    // closure there.
     Ok(PushOutcome {
         results,
         touched_leads,
