@@ -181,6 +181,32 @@ mod tests {
     }
 
     #[test]
+    fn reschedule_and_the_added_patch_fields_are_additive() {
+        let m = Mutation {
+            client_mutation_id: crate::new_id(),
+            created_at: chrono::Utc::now(),
+            op: MutationOp::RescheduleFollowUp {
+                follow_up_id: crate::new_id(),
+                due_at: chrono::Utc::now(),
+            },
+        };
+        let v = serde_json::to_value(&m).expect("ser");
+        assert_eq!(v["op"], "reschedule_follow_up");
+        assert_eq!(serde_json::from_value::<Mutation>(v).expect("de"), m);
+        // A patch of an older client (no alternate_phone / budget_inr) still reads, and an unset field is
+        // not sent.
+        let old: LeadPatch = serde_json::from_str(r#"{"status":"contacted"}"#).expect("old patch");
+        assert_eq!(old.alternate_phone, None);
+        assert_eq!(old.budget_inr, None);
+        assert_eq!(
+            serde_json::to_string(&old).expect("ser"),
+            r#"{"status":"contacted"}"#
+        );
+        let bad = serde_json::from_str::<LeadPatch>(r#"{"alternate_phone":"12"}"#);
+        assert!(bad.is_err(), "a patch's phone is validated");
+    }
+
+    #[test]
     fn unknown_change_kind_is_an_error_not_a_panic() {
         let err = serde_json::from_str::<Change>(r#"{"kind":"teleport","data":{}}"#).expect_err("unknown");
         assert!(err.to_string().contains("teleport"), "{err}");
