@@ -123,6 +123,10 @@ pub fn lock_writers(tx: &mut Tx<'_>) -> Result<(), DbError> {
 // ---- Checks ----
 
 fn check_len(code: &'static str, what: &str, text: &str, max: usize) -> Result<(), WriteError> {
+    // PostgreSQL text cannot hold NUL; refuse it on both databases alike.
+    if text.contains('\0') {
+        return Err(invalid(code, format!("{what} contains a NUL character")));
+    }
     if text.chars().count() > max {
         return Err(invalid(code, format!("{what} is longer than {max} characters")));
     }
@@ -411,6 +415,11 @@ pub fn update_lead_row(tx: &mut Tx<'_>, lead: &Lead, seq: i64) -> Result<(), DbE
         return Err(DbError::NotFound("lead"));
     }
     Ok(())
+}
+
+/// Checks a free-text field: at most `max` characters, no NUL (see [`check_len`]).
+pub fn check_text(code: &'static str, what: &str, text: &str, max: usize) -> Result<(), WriteError> {
+    check_len(code, what, text, max)
 }
 
 /// Checks a patch's values (sizes, email shape, budget).

@@ -164,9 +164,7 @@ pub async fn push(
         });
     }
     let device_id = batch.device_id.trim().to_owned();
-    if device_id.chars().count() > writes::MAX_SHORT_CHARS {
-        return Err(bad("bad_device_id", "device_id is too long"));
-    }
+    writes::check_text("bad_device_id", "device_id", &device_id, writes::MAX_SHORT_CHARS).map_err(failure)?;
     let n = batch.mutations.len();
     let mutations = Arc::new(batch.mutations);
     let actor = Arc::new(user);
@@ -283,6 +281,7 @@ pub async fn create_lead(
     if name.is_empty() || name.chars().count() > writes::MAX_SHORT_CHARS {
         return Err(bad("bad_name", "name must be 1 to 200 characters"));
     }
+    writes::check_text("bad_name", "name", &name, writes::MAX_SHORT_CHARS).map_err(failure)?;
     let phone = parse_phone("bad_phone", &req.phone)?;
     let alternate_phone = req
         .alternate_phone
@@ -302,6 +301,9 @@ pub async fn create_lead(
     let team = req.team.as_deref().map(str::trim).filter(|t| !t.is_empty());
     if team.is_some() && user.role != Role::Admin {
         return Err(bad("bad_team", "only admins name a lead's team"));
+    }
+    if let Some(t) = team {
+        writes::check_text("bad_team", "team", t, writes::MAX_SHORT_CHARS).map_err(failure)?;
     }
     let team = team.map(str::to_owned);
     let clean = |t: &Option<String>| {

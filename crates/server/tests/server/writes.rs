@@ -396,6 +396,8 @@ async fn invalid_call_logs_are_rejected_while_the_rest_applies() {
     negative.duration_s = -1;
     let mut novel = call(leads[1], priya, start, "interested", "dev-invalid");
     novel.notes = "x".repeat(20_001);
+    let mut nul = call(leads[1], priya, start, "interested", "dev-invalid");
+    nul.provider_call_id = Some("CA\0x".to_owned());
     let results = env
         .push(
             &tok,
@@ -418,6 +420,7 @@ async fn invalid_call_logs_are_rejected_while_the_rest_applies() {
                 mutation(MutationOp::CreateCallLog(future)),
                 mutation(MutationOp::CreateCallLog(negative)),
                 mutation(MutationOp::CreateCallLog(novel)),
+                mutation(MutationOp::CreateCallLog(nul)),
                 mutation(MutationOp::CreateCallLog(call(
                     leads[2],
                     priya,
@@ -437,7 +440,11 @@ async fn invalid_call_logs_are_rejected_while_the_rest_applies() {
     assert!(rejected(&results[3]).starts_with("bad_started_at"), "{results:?}");
     assert!(rejected(&results[4]).starts_with("bad_duration"), "{results:?}");
     assert!(rejected(&results[5]).starts_with("bad_notes"), "{results:?}");
-    assert_eq!(results[6], MutationStatus::Applied);
+    assert!(
+        rejected(&results[6]).starts_with("bad_provider_call_id"),
+        "{results:?}"
+    );
+    assert_eq!(results[7], MutationStatus::Applied);
     assert_eq!(env.calls_from("dev-invalid"), 2);
     // A rejected mutation leaves no trace: only the two applied ids are remembered.
     assert_eq!(
@@ -742,9 +749,19 @@ async fn bad_bodies_are_refused_whole_with_codes() {
         device_id: "d".to_owned(),
         mutations: vec![mutation(MutationOp::CreateCallLog(huge))],
     };
-    let res = env.push_raw(&tok, serde_json::to_vec(&big).unwrap().into()).await;
+    // In process, not over TCP: a server refusing a body it has not read closes the connection, and the
+    // client may see the reset rather than the answer.
+    let request = axum::http::Request::post("/api/v1/sync/push")
+        .header("authorization", format!("Bearer {tok}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(serde_json::to_vec(&big).unwrap()))
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(leadline_server::router(env.server.state().clone()), request)
+        .await
+        .unwrap();
     assert_eq!(res.status(), 413);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(body["code"], "payload_too_large");
 
     let old = PushBatch {
