@@ -29,6 +29,8 @@ use crate::params;
 use crate::pii::{PiiError, PiiKeys, row_context};
 use crate::sql::{Backend, Conn, PgClient, PgManager, PgPool, Row, SqlError, SqliteConn, Value};
 
+pub mod writes;
+
 /// The database file inside a data directory.
 pub const DB_FILE_NAME: &str = "leadline-server.sqlite3";
 
@@ -446,7 +448,7 @@ pub fn insert_follow_up(
 }
 
 /// A list of strings as the JSON array text the database stores.
-fn json_list(items: &[String]) -> String {
+pub(crate) fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
@@ -505,14 +507,14 @@ pub struct FeedPage {
     pub has_more: bool,
 }
 
-const LEAD_COLS: &str = "l.id, l.name, l.phone, l.alternate_phone, l.email, l.city, l.source, l.interest, \
+pub(crate) const LEAD_COLS: &str = "l.id, l.name, l.phone, l.alternate_phone, l.email, l.city, l.source, l.interest, \
      l.budget_inr, l.priority, l.status, l.tags, l.assigned_to, l.created_at, l.updated_at, l.version, l.seq";
 
-const CALL_COLS: &str = "c.id, c.lead_id, c.telecaller_id, c.direction, c.started_at, c.answered_at, \
+pub(crate) const CALL_COLS: &str = "c.id, c.lead_id, c.telecaller_id, c.direction, c.started_at, c.answered_at, \
      c.ended_at, c.duration_s, c.disposition, c.outcome_tags, c.notes, c.follow_up_due_at, c.follow_up_note, \
      c.recording_url, c.provider_call_id, c.device_id, c.seq, l.seq";
 
-const FOLLOW_UP_COLS: &str = "f.id, f.lead_id, f.assigned_to, f.due_at, f.note, f.call_log_id, \
+pub(crate) const FOLLOW_UP_COLS: &str = "f.id, f.lead_id, f.assigned_to, f.due_at, f.note, f.call_log_id, \
      f.completed_at, f.created_at, f.seq, l.seq";
 
 const USER_COLS: &str = "id, username, name, role, team, password_hash";
@@ -575,7 +577,12 @@ fn get_sealed(
 }
 
 /// Encrypts a PII value for column `column` of row `id`.
-fn seal(pii: &PiiKeys, column: &str, id: &Id, plaintext: Option<&str>) -> Result<Option<String>, DbError> {
+pub(crate) fn seal(
+    pii: &PiiKeys,
+    column: &str,
+    id: &Id,
+    plaintext: Option<&str>,
+) -> Result<Option<String>, DbError> {
     Ok(pii.encrypt_opt(&row_context(column, id), plaintext)?)
 }
 
@@ -610,7 +617,7 @@ fn user_from_row(row: &Row) -> Result<UserRecord, DbError> {
 }
 
 /// Reads a lead from a row selected with [`LEAD_COLS`]; also returns its seq.
-fn lead_from_row(pii: &PiiKeys, row: &Row) -> Result<(Lead, i64), DbError> {
+pub(crate) fn lead_from_row(pii: &PiiKeys, row: &Row) -> Result<(Lead, i64), DbError> {
     let id = get_id(row, 0, "lead id")?;
     let lead = Lead {
         id,
@@ -634,7 +641,7 @@ fn lead_from_row(pii: &PiiKeys, row: &Row) -> Result<(Lead, i64), DbError> {
 }
 
 /// Reads a call log from a row selected with [`CALL_COLS`]; also returns its seq and its lead's seq.
-fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i64, i64), DbError> {
+pub(crate) fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i64, i64), DbError> {
     let id = get_id(row, 0, "call log id")?;
     let follow_up = match get_opt_ts(row, 11, "call log follow-up due_at")? {
         Some(due_at) => Some(FollowUpSpec {
@@ -664,7 +671,7 @@ fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i64, i64), Db
 }
 
 /// Reads a follow-up from a row selected with [`FOLLOW_UP_COLS`]; also returns its seq and its lead's seq.
-fn follow_up_from_row(pii: &PiiKeys, row: &Row) -> Result<(FollowUp, i64, i64), DbError> {
+pub(crate) fn follow_up_from_row(pii: &PiiKeys, row: &Row) -> Result<(FollowUp, i64, i64), DbError> {
     let id = get_id(row, 0, "follow-up id")?;
     let f = FollowUp {
         id,

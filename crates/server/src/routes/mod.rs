@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod analytics;
+pub mod writes;
 
 use axum::Router;
 
@@ -11,5 +12,8 @@ use crate::AppState;
 
 /// Every route group, merged; [`crate::router`] adds the core routes, rate limits and tracing.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(admin::routes()).merge(analytics::routes())
+    Router::new()
+        .merge(admin::routes())
+        .merge(analytics::routes())
+        .merge(writes::routes())
 }

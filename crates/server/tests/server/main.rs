@@ -14,3 +14,4 @@ mod ops;
 mod proxy;
 mod ratelimit;
 mod sessions;
+mod writes;
