@@ -327,7 +327,7 @@ fn may_manage_sessions(actor: &User, target: &User) -> bool {
         || (actor.role == Role::Supervisor && actor.team.is_some() && actor.team == target.team)
 }
 
-fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
+pub(crate) fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
     Id::parse_str(text.trim()).map_err(|_| ApiFailure::BadRequest {
         code: "bad_id",
         message: format!("{what} must be a UUID"),
@@ -465,7 +465,7 @@ pub const DEFAULT_LEAD_LIMIT: u32 = 50;
 /// Largest lead-list page; larger asks are clamped.
 pub const MAX_LEAD_LIMIT: u32 = 500;
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
+pub(crate) fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
     ApiFailure::BadRequest {
         code,
         message: message.into(),
@@ -473,7 +473,7 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
 }
 
 /// Values of a list filter: repeated parameters and comma lists, blanks skipped.
-fn list_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+pub(crate) fn list_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     pairs
         .iter()
         .filter(|(k, _)| k == name)
@@ -483,7 +483,7 @@ fn list_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn parse_list<T: std::str::FromStr>(
+pub(crate) fn parse_list<T: std::str::FromStr>(
     pairs: &[(String, String)],
     name: &str,
     code: &'static str,
@@ -499,7 +499,7 @@ where
 }
 
 /// The last non-blank value of a single-valued parameter.
-fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .rev()
@@ -508,7 +508,7 @@ fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn parse_time(
+pub(crate) fn parse_time(
     pairs: &[(String, String)],
     name: &str,
     code: &'static str,
@@ -546,6 +546,8 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
         created_to: parse_time(pairs, "created_to", "bad_created_to")?,
         updated_from: parse_time(pairs, "updated_from", "bad_updated_from")?,
         updated_to: parse_time(pairs, "updated_to", "bad_updated_to")?,
+        follow_up_from: parse_time(pairs, "follow_up_from", "bad_follow_up_from")?,
+        follow_up_to: parse_time(pairs, "follow_up_to", "bad_follow_up_to")?,
         ..LeadFilter::default()
     };
     filter.assigned_to = match single(pairs, "assigned_to") {
@@ -603,7 +605,8 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
 /// (`updated_at` desc, then `id` desc), keyset-paged by the opaque `cursor`.
 ///
 /// Filters: `status`, `priority`, `source` (repeatable or comma lists), `assigned_to` (uuid or `none`),
-/// `created_from`/`created_to`, `updated_from`/`updated_to` (RFC 3339, inclusive), `q` (name substring,
+/// `created_from`/`created_to`, `updated_from`/`updated_to`, `follow_up_from`/`follow_up_to` (the due
+/// time of the lead's next open follow-up) (RFC 3339, inclusive), `q` (name substring,
 /// or when phone-like the digits anywhere in the E.164 number), `limit` (default 50, at most 500). A bad
 /// value answers 400 with code `bad_<parameter>`.
 pub async fn list_leads(
