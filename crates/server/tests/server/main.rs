@@ -9,3 +9,4 @@ mod demo;
 mod leads;
 mod ratelimit;
 mod sessions;
+mod supervise;
