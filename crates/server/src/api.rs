@@ -101,9 +101,10 @@ impl FromRequestParts<AppState> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         // The rate limiter verified the token already and left its claims here; don't verify twice.
         let verified = parts.extensions.get::<crate::auth::Claims>();
-        authenticate(&parts.headers, verified, state)
-            .await
-            .map(|(user, _)| AuthUser(user))
+        let (user, _) = authenticate(&parts.headers, verified, state).await?;
+        // The access log's span carries who asked (an id, never a name or number).
+        tracing::Span::current().record("user_id", tracing::field::display(user.id));
+        Ok(AuthUser(user))
     }
 }
 

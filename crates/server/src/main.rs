@@ -40,6 +40,10 @@ enum Command {
         /// data directory. Several servers on one PostgreSQL act as one service.
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
+        /// Origins allowed to call the API from a browser (CORS), comma-separated, e.g.
+        /// `https://crm.example.com`; none by default.
+        #[arg(long, env = "LEADLINE_CORS_ORIGINS", value_delimiter = ',')]
+        cors_origins: Vec<String>,
     },
     /// Seed demo data: 6 users (password `leadline-demo`), 2,000 leads, 5,000 call logs, follow-ups.
     Demo {
@@ -57,20 +61,45 @@ enum Command {
     },
 }
 
-fn init_logging() {
+/// JSON logs on stderr (each line with the request's span: request id and user id), plus error events to
+/// Sentry when `LEADLINE_SENTRY_DSN` (or `SENTRY_DSN`) is set.
+fn init_logging() -> Option<sentry::ClientInitGuard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEADLINE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let dsn = std::env::var("LEADLINE_SENTRY_DSN")
+        .or_else(|_| std::env::var("SENTRY_DSN"))
+        .ok()
+        .filter(|d| !d.trim().is_empty());
+    let guard = dsn.map(|dsn| {
+        sentry::init((
+            dsn,
+            sentry::ClientOptions::new()
+                .release(sentry::release_name!().unwrap_or_default())
+                // Never send request bodies, headers or user details: they may hold PII.
+                .send_default_pii(false),
+        ))
+    });
+    let fmt = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_current_span(false)
-        .init();
+        .with_current_span(true)
+        .with_span_list(false);
+    let registry = tracing_subscriber::registry().with(filter).with(fmt);
+    match &guard {
+        Some(g) if g.is_enabled() => registry
+            .with(sentry::integrations::tracing::ErrorLayer::new())
+            .with(sentry::integrations::tracing::BreadcrumbLayer::new())
+            .init(),
+        _ => registry.init(),
+    }
+    guard
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging();
+    let _sentry = init_logging();
     match cli.command {
         Command::Serve {
             data_dir,
@@ -79,6 +108,7 @@ fn main() -> anyhow::Result<()> {
             token_ttl_secs,
             refresh_ttl_secs,
             database_url,
+            cors_origins,
         } => {
             let config = ServeConfig {
                 data_dir,
@@ -89,6 +119,7 @@ fn main() -> anyhow::Result<()> {
                 rate_limits: leadline_server::ratelimit::RateLimits::default(),
                 database: database_url.map(|url| parse_database_url(&url)).transpose()?,
                 pii: None,
+                cors_origins,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -52,7 +52,7 @@ pub enum DbError {
     Sql(#[from] SqlError),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", crate::sql::pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("PostgreSQL connection pool: {0}")]
     PgPool(String),
@@ -1346,7 +1346,7 @@ impl Repo {
     }
 
     pub async fn dispositions(&self) -> Result<Vec<Disposition>, DbError> {
-        self.read(|tx| dispositions(tx)).await
+        self.read(dispositions).await
     }
 
     pub async fn pull(&self, scope: Scope, after: i64, limit: u32) -> Result<FeedPage, DbError> {
@@ -1376,6 +1376,38 @@ impl Repo {
     ) -> Result<Lead, DbError> {
         self.write(move |tx| assign_lead(tx, &lead_id, assignee.as_ref(), &now))
             .await
+    }
+}
+
+/// The schema version a database is at, and the one this binary expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaStatus {
+    pub current: i64,
+    pub expected: i64,
+}
+
+impl Repo {
+    /// Reads the applied schema version (SQLite: `user_version`, set by the migrations; PostgreSQL: rows
+    /// of `schema_migrations`).
+    pub async fn schema_status(&self) -> Result<SchemaStatus, DbError> {
+        let backend = self.backend();
+        self.read(move |tx| {
+            let (current, expected) = match backend {
+                Backend::Sqlite => (
+                    tx.query_scalar::<i64>("PRAGMA user_version", &[])?,
+                    MIGRATIONS_DIR.dirs().count(),
+                ),
+                Backend::Postgres => (
+                    tx.query_scalar::<i64>("SELECT count(*) FROM schema_migrations", &[])?,
+                    PG_MIGRATIONS_DIR.dirs().count(),
+                ),
+            };
+            Ok(SchemaStatus {
+                current,
+                expected: expected as i64,
+            })
+        })
+        .await
     }
 }
 

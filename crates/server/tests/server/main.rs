@@ -7,6 +7,7 @@ mod api;
 mod common;
 mod demo;
 mod leads;
+mod ops;
 mod ratelimit;
 mod sessions;
 mod supervise;
