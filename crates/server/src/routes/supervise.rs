@@ -614,6 +614,8 @@ pub async fn export_call_logs(
         st.header = false;
         Some((chunk, st))
     });
+    // Layers around the body (compression, metrics) may poll once more after the end: fuse it.
+    let stream = futures_util::StreamExt::fuse(stream);
     let filename = format!(
         "attachment; filename=\"call-logs-{}.csv\"",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
