@@ -407,7 +407,7 @@ pub struct PullParams {
 /// `GET /api/v1/sync/pull?cursor=&limit=`: one page of the caller's change feed.
 ///
 /// What a caller sees: a telecaller the leads assigned to them, a supervisor the leads of their team (the
-/// lead's team, or assigned to a member), an admin every lead; with each lead its call logs and
+/// lead's team: its assignee's team when it has one), an admin every lead; with each lead its call logs and
 /// follow-ups, and `lead_removed` when a lead leaves the caller's list.
 ///
 /// Paging: the feed is ordered by the global change sequence `seq`; a page holds the changes with

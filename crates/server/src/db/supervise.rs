@@ -4,7 +4,9 @@
 //! Leads, call logs and follow-ups are read through the decoders of [`crate::db`] (their PII columns are
 //! encrypted); this module only ever selects their plain columns itself.
 
-use leadline_model::{CallDirection, CallLog, FollowUp, Id, Lead, LeadStatus, PhoneNumber, Role, Timestamp, User};
+use leadline_model::{
+    CallDirection, CallLog, FollowUp, Id, Lead, LeadStatus, PhoneNumber, Role, Timestamp, User,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -568,7 +570,10 @@ pub fn list_follow_ups(
         Some(FollowUpStatus::Open) => conds.push("f.completed_at IS NULL".to_owned()),
         Some(FollowUpStatus::Done) => conds.push("f.completed_at IS NOT NULL".to_owned()),
         Some(FollowUpStatus::Overdue) => {
-            conds.push(format!("f.completed_at IS NULL AND f.due_at < {}", b.bind(ts(now))));
+            conds.push(format!(
+                "f.completed_at IS NULL AND f.due_at < {}",
+                b.bind(ts(now))
+            ));
         }
         None => {}
     }

@@ -13,7 +13,9 @@ use leadline_model::{CallDirection, CallLog, Id, LeadStatus, PhoneNumber, Role, 
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::api::{ApiFailure, AuthUser, bad, parse_lead_query, parse_list, parse_path_id, parse_time, single};
+use crate::api::{
+    ApiFailure, AuthUser, bad, parse_lead_query, parse_list, parse_path_id, parse_time, single,
+};
 use crate::cursor;
 use crate::db::supervise::{
     self as store, AuditAction, AuditEntry, AuditFilter, BulkError, BulkOutcome, CallLogFilter, CallLogItem,
@@ -164,7 +166,10 @@ pub async fn assign(
             if items.len() > MAX_BULK_LEADS {
                 return Err(bad(
                     "too_many_leads",
-                    format!("{} leads selected; at most {MAX_BULK_LEADS} per request", items.len()),
+                    format!(
+                        "{} leads selected; at most {MAX_BULK_LEADS} per request",
+                        items.len()
+                    ),
                 ));
             }
             let ids = items
@@ -218,6 +223,15 @@ impl From<DbError> for BulkOutcomeError {
     }
 }
 
+/// The statuses a transfer moves by default: every one that is not closed.
+const OPEN_STATUSES: [LeadStatus; 5] = [
+    LeadStatus::New,
+    LeadStatus::Contacted,
+    LeadStatus::Interested,
+    LeadStatus::FollowUp,
+    LeadStatus::VisitScheduled,
+];
+
 /// `POST /api/v1/leads/transfer {from, to, status?, reason}`: moves `from`'s leads (by default the open
 /// ones: not converted, not_interested, invalid or do_not_call) to `to`, audited as `transferred`.
 pub async fn transfer(
@@ -234,16 +248,7 @@ pub async fn transfer(
         return Err(bad("bad_to", "from and to are the same user"));
     }
     let statuses: Vec<LeadStatus> = match body.get("status") {
-        None | Some(serde_json::Value::Null) => [
-            LeadStatus::New,
-            LeadStatus::Contacted,
-            LeadStatus::Interested,
-            LeadStatus::FollowUp,
-            LeadStatus::VisitScheduled,
-        ]
-        .into_iter()
-        .filter(|s| !s.is_closed())
-        .collect(),
+        None | Some(serde_json::Value::Null) => OPEN_STATUSES.to_vec(),
         Some(v) => {
             let pairs = filter_pairs(&JsonObject::from_iter([("status".to_owned(), v.clone())]))
                 .map_err(|_| bad("bad_status", "status takes a status or a list of them"))?;
@@ -254,7 +259,14 @@ pub async fn transfer(
             list
         }
     };
-    run_bulk(&state, user, Selection::Transfer { from, statuses }, Some(to), reason).await
+    run_bulk(
+        &state,
+        user,
+        Selection::Transfer { from, statuses },
+        Some(to),
+        reason,
+    )
+    .await
 }
 
 /// The page size of a list query.
@@ -419,7 +431,10 @@ pub fn parse_call_log_filter(pairs: &[(String, String)]) -> Result<CallLogFilter
         ..CallLogFilter::default()
     };
     if filter.disposition.iter().any(|d| d.chars().count() > 64) {
-        return Err(bad("bad_disposition", "a disposition code is at most 64 characters"));
+        return Err(bad(
+            "bad_disposition",
+            "a disposition code is at most 64 characters",
+        ));
     }
     if let Some(q) = single(pairs, "q") {
         if q.chars().count() > 100 {
@@ -430,10 +445,12 @@ pub fn parse_call_log_filter(pairs: &[(String, String)]) -> Result<CallLogFilter
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')' | '.'));
         if phone_like && q.chars().any(|c| c.is_ascii_digit()) {
             // Numbers are encrypted; only whole numbers are found, through the blind index.
-            filter.lead_phone = Some(
-                PhoneNumber::parse(q)
-                    .map_err(|_| bad("bad_q", "a phone search needs the whole number, e.g. +919876543210"))?,
-            );
+            filter.lead_phone = Some(PhoneNumber::parse(q).map_err(|_| {
+                bad(
+                    "bad_q",
+                    "a phone search needs the whole number, e.g. +919876543210",
+                )
+            })?);
         } else {
             filter.lead_name_contains = Some(q.to_owned());
         }
@@ -669,10 +686,7 @@ pub async fn follow_ups(
         .repo()
         .read(move |tx| store::list_follow_ups(tx, &scope, &filter, &now, after.as_ref(), limit))
         .await?;
-    let next_cursor = next_cursor(
-        more,
-        items.last().map(|i| (&i.follow_up.due_at, &i.follow_up.id)),
-    );
+    let next_cursor = next_cursor(more, items.last().map(|i| (&i.follow_up.due_at, &i.follow_up.id)));
     Ok(Json(FollowUpPage {
         follow_ups: items,
         next_cursor,

@@ -17,6 +17,9 @@ use super::common::*;
 
 const TEAM: &str = "Bandra Showroom";
 
+/// A filter case: name, query, the SQL condition it equals, and that condition's parameters.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, String, Vec<Value>);
+
 fn tok(server: &RunningServer, db: &TestDb, username: &str) -> String {
     server
         .state()
@@ -51,7 +54,12 @@ fn idt(id: &Id) -> String {
     id.hyphenated().to_string()
 }
 
-async fn post(http: &reqwest::Client, url: &str, tok: Option<&str>, body: serde_json::Value) -> reqwest::Response {
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    tok: Option<&str>,
+    body: serde_json::Value,
+) -> reqwest::Response {
     let mut req = http.post(url).json(&body);
     if let Some(t) = tok {
         req = req.bearer_auth(t);
@@ -59,7 +67,12 @@ async fn post(http: &reqwest::Client, url: &str, tok: Option<&str>, body: serde_
     req.send().await.unwrap()
 }
 
-async fn get(http: &reqwest::Client, url: &str, tok: Option<&str>, query: &[(&str, &str)]) -> reqwest::Response {
+async fn get(
+    http: &reqwest::Client,
+    url: &str,
+    tok: Option<&str>,
+    query: &[(&str, &str)],
+) -> reqwest::Response {
     let mut req = http.get(url).query(query);
     if let Some(t) = tok {
         req = req.bearer_auth(t);
@@ -120,19 +133,43 @@ async fn authorisation_matrix_of_every_route() {
             _ => 200,
         };
         let expect_all = if who == "no token" { 401 } else { 200 };
-        let r = post(&http, &format!("{base}/api/v1/leads/assign"), token, assign_body.clone()).await;
+        let r = post(
+            &http,
+            &format!("{base}/api/v1/leads/assign"),
+            token,
+            assign_body.clone(),
+        )
+        .await;
         assert_eq!(r.status().as_u16(), expect_sup, "{who} assign");
-        let r = post(&http, &format!("{base}/api/v1/leads/transfer"), token, transfer_body.clone()).await;
+        let r = post(
+            &http,
+            &format!("{base}/api/v1/leads/transfer"),
+            token,
+            transfer_body.clone(),
+        )
+        .await;
         assert_eq!(r.status().as_u16(), expect_sup, "{who} transfer");
         let r = get(&http, &format!("{base}/api/v1/leads/{lead}/audit"), token, &[]).await;
         assert_eq!(r.status().as_u16(), expect_sup, "{who} lead audit");
         let r = get(&http, &format!("{base}/api/v1/audit"), token, &[]).await;
         assert_eq!(r.status().as_u16(), expect_sup, "{who} audit");
-        let r = get(&http, &format!("{base}/api/v1/leads/{lead}/call-logs"), token, &[]).await;
+        let r = get(
+            &http,
+            &format!("{base}/api/v1/leads/{lead}/call-logs"),
+            token,
+            &[],
+        )
+        .await;
         assert_eq!(r.status().as_u16(), expect_all, "{who} lead call logs");
         let r = get(&http, &format!("{base}/api/v1/call-logs"), token, &[]).await;
         assert_eq!(r.status().as_u16(), expect_all, "{who} call logs");
-        let r = get(&http, &format!("{base}/api/v1/call-logs/export.csv"), token, &[("limit", "1")]).await;
+        let r = get(
+            &http,
+            &format!("{base}/api/v1/call-logs/export.csv"),
+            token,
+            &[("limit", "1")],
+        )
+        .await;
         assert_eq!(r.status().as_u16(), expect_all, "{who} export");
         let r = get(&http, &format!("{base}/api/v1/follow-ups"), token, &[]).await;
         assert_eq!(r.status().as_u16(), expect_all, "{who} follow-ups");
@@ -141,9 +178,21 @@ async fn authorisation_matrix_of_every_route() {
         }
     }
     // Another telecaller does not see priya's lead or its calls.
-    let r = get(&http, &format!("{base}/api/v1/leads/{lead}/call-logs"), Some(&other_tele), &[]).await;
+    let r = get(
+        &http,
+        &format!("{base}/api/v1/leads/{lead}/call-logs"),
+        Some(&other_tele),
+        &[],
+    )
+    .await;
     assert_eq!(code_of(r).await, (404, "not_found".to_owned()));
-    let r = post(&http, &format!("{base}/api/v1/leads/assign"), Some(&tele), assign_body).await;
+    let r = post(
+        &http,
+        &format!("{base}/api/v1/leads/assign"),
+        Some(&tele),
+        assign_body,
+    )
+    .await;
     assert_eq!(code_of(r).await, (403, "forbidden".to_owned()));
     server.stop().await.unwrap();
 }
@@ -153,7 +202,12 @@ async fn bulk_assign_by_ids_and_by_filter_is_audited_and_feeds_removals() {
     let db = TestDb::copy_of_seeded("sup_bulk");
     let server = db.start().await;
     let (base, http) = (server.base_url(), client());
-    let (priya, arjun, kavya, meera) = (db.user("priya"), db.user("arjun"), db.user("kavya"), db.user("meera"));
+    let (priya, arjun, kavya, meera) = (
+        db.user("priya"),
+        db.user("arjun"),
+        db.user("kavya"),
+        db.user("meera"),
+    );
     let sup = tok(&server, &db, "meera");
     let priya_tok = tok(&server, &db, "priya");
     let (_, priya_cursor) = pull_all(&http, &base, &priya_tok, Cursor::start(), 2000).await;
@@ -165,7 +219,13 @@ async fn bulk_assign_by_ids_and_by_filter_is_audited_and_feeds_removals() {
     let url = format!("{base}/api/v1/leads/assign");
 
     let before = chrono::Utc::now();
-    let r = post(&http, &url, Some(&sup), json!({"lead_ids": moved, "to": idt(&arjun.id), "reason": "priya on leave"})).await;
+    let r = post(
+        &http,
+        &url,
+        Some(&sup),
+        json!({"lead_ids": moved, "to": idt(&arjun.id), "reason": "priya on leave"}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let out: BulkOutcome = r.json().await.unwrap();
     let after = chrono::Utc::now();
@@ -174,7 +234,11 @@ async fn bulk_assign_by_ids_and_by_filter_is_audited_and_feeds_removals() {
     got.sort();
     assert_eq!(got, moved);
     for id in &moved {
-        let owner = texts(&db, "SELECT assigned_to FROM leads WHERE id = $1", params![id.clone()]);
+        let owner = texts(
+            &db,
+            "SELECT assigned_to FROM leads WHERE id = $1",
+            params![id.clone()],
+        );
         assert_eq!(owner, vec![idt(&arjun.id)]);
         let rows = db.query(
             "SELECT actor_id, action, from_user, to_user, reason, at FROM lead_audit WHERE lead_id = $1",
@@ -188,10 +252,19 @@ async fn bulk_assign_by_ids_and_by_filter_is_audited_and_feeds_removals() {
         assert_eq!(r.get::<String>(3).unwrap(), idt(&arjun.id));
         assert_eq!(r.get::<String>(4).unwrap(), "priya on leave");
         let at = chrono::DateTime::parse_from_rfc3339(&r.get::<String>(5).unwrap()).unwrap();
-        assert!(at >= before - chrono::Duration::milliseconds(1) && at <= after, "audit time {at}");
+        assert!(
+            at >= before - chrono::Duration::milliseconds(1) && at <= after,
+            "audit time {at}"
+        );
     }
     // The lead's audit over HTTP.
-    let r = get(&http, &format!("{base}/api/v1/leads/{}/audit", moved[0]), Some(&sup), &[]).await;
+    let r = get(
+        &http,
+        &format!("{base}/api/v1/leads/{}/audit", moved[0]),
+        Some(&sup),
+        &[],
+    )
+    .await;
     let page: AuditPage = r.json().await.unwrap();
     assert_eq!(page.entries.len(), 1);
     assert_eq!(page.entries[0].reason.as_deref(), Some("priya on leave"));
@@ -210,7 +283,13 @@ async fn bulk_assign_by_ids_and_by_filter_is_audited_and_feeds_removals() {
     assert_eq!(removed, moved.iter().cloned().collect::<HashSet<_>>());
 
     // Again: nothing changes, nothing is audited.
-    let r = post(&http, &url, Some(&sup), json!({"lead_ids": moved, "to": idt(&arjun.id), "reason": "again"})).await;
+    let r = post(
+        &http,
+        &url,
+        Some(&sup),
+        json!({"lead_ids": moved, "to": idt(&arjun.id), "reason": "again"}),
+    )
+    .await;
     let out: BulkOutcome = r.json().await.unwrap();
     assert_eq!((out.assigned, out.unchanged, out.lead_ids.len()), (0, 3, 0));
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM lead_audit", vec![]), 3);
@@ -242,28 +321,53 @@ async fn bulk_assign_by_ids_and_by_filter_is_audited_and_feeds_removals() {
     assert_eq!(audited, expected);
 
     // Unassigning is audited as such.
-    let r = post(&http, &url, Some(&sup), json!({"lead_ids": [moved[0]], "to": null, "reason": "back to pool"})).await;
+    let r = post(
+        &http,
+        &url,
+        Some(&sup),
+        json!({"lead_ids": [moved[0]], "to": null, "reason": "back to pool"}),
+    )
+    .await;
     assert_eq!(r.json::<BulkOutcome>().await.unwrap().assigned, 1);
     assert_eq!(
-        texts(&db, "SELECT action FROM lead_audit WHERE reason = 'back to pool'", vec![]),
+        texts(
+            &db,
+            "SELECT action FROM lead_audit WHERE reason = 'back to pool'",
+            vec![]
+        ),
         vec!["unassigned".to_owned()]
     );
     assert_eq!(
-        db.query("SELECT assigned_to, team FROM leads WHERE id = $1", params![moved[0].clone()])[0]
-            .clone()
-            .into_values(),
+        db.query(
+            "SELECT assigned_to, team FROM leads WHERE id = $1",
+            params![moved[0].clone()]
+        )[0]
+        .clone()
+        .into_values(),
         vec![Value::Null, Value::Text(TEAM.to_owned())]
     );
 
     // The audit list: newest first, filters, pages.
-    let r = get(&http, &format!("{base}/api/v1/audit"), Some(&sup), &[("action", "unassigned")]).await;
+    let r = get(
+        &http,
+        &format!("{base}/api/v1/audit"),
+        Some(&sup),
+        &[("action", "unassigned")],
+    )
+    .await;
     let page: AuditPage = r.json().await.unwrap();
     assert_eq!(page.entries.len(), 1);
     let total = db.scalar::<i64>("SELECT count(*) FROM lead_audit", vec![]) as usize;
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let r = get(&http, &format!("{base}/api/v1/audit"), Some(&sup), &[("limit", "7"), ("cursor", &cursor)]).await;
+        let r = get(
+            &http,
+            &format!("{base}/api/v1/audit"),
+            Some(&sup),
+            &[("limit", "7"), ("cursor", &cursor)],
+        )
+        .await;
         let page: AuditPage = r.json().await.unwrap();
         seen.extend(page.entries.iter().map(|e| (e.at, e.id)));
         match page.next_cursor {
@@ -277,26 +381,65 @@ async fn bulk_assign_by_ids_and_by_filter_is_audited_and_feeds_removals() {
     // Bad input.
     let long = "x".repeat(501);
     for (body, code) in [
-        (json!({"lead_ids": [moved[0]], "to": idt(&arjun.id)}), "bad_reason"),
-        (json!({"lead_ids": [moved[0]], "to": idt(&arjun.id), "reason": "  "}), "bad_reason"),
-        (json!({"lead_ids": [moved[0]], "to": idt(&arjun.id), "reason": long}), "bad_reason"),
+        (
+            json!({"lead_ids": [moved[0]], "to": idt(&arjun.id)}),
+            "bad_reason",
+        ),
+        (
+            json!({"lead_ids": [moved[0]], "to": idt(&arjun.id), "reason": "  "}),
+            "bad_reason",
+        ),
+        (
+            json!({"lead_ids": [moved[0]], "to": idt(&arjun.id), "reason": long}),
+            "bad_reason",
+        ),
         (json!({"lead_ids": [moved[0]], "reason": "r"}), "bad_to"),
-        (json!({"lead_ids": [moved[0]], "to": "bob", "reason": "r"}), "bad_to"),
-        (json!({"lead_ids": ["nope"], "to": null, "reason": "r"}), "bad_lead_ids"),
+        (
+            json!({"lead_ids": [moved[0]], "to": "bob", "reason": "r"}),
+            "bad_to",
+        ),
+        (
+            json!({"lead_ids": ["nope"], "to": null, "reason": "r"}),
+            "bad_lead_ids",
+        ),
         (json!({"lead_ids": [], "to": null, "reason": "r"}), "bad_lead_ids"),
-        (json!({"lead_ids": [moved[0]], "filter": {}, "to": null, "reason": "r"}), "bad_selection"),
+        (
+            json!({"lead_ids": [moved[0]], "filter": {}, "to": null, "reason": "r"}),
+            "bad_selection",
+        ),
         (json!({"to": null, "reason": "r"}), "bad_selection"),
-        (json!({"filter": {"colour": "red"}, "to": null, "reason": "r"}), "bad_filter"),
-        (json!({"filter": {"status": "bogus"}, "to": null, "reason": "r"}), "bad_status"),
-        (json!({"lead_ids": [moved[0]], "to": idt(&leadline_model::new_id()), "reason": "r"}), "unknown_user"),
+        (
+            json!({"filter": {"colour": "red"}, "to": null, "reason": "r"}),
+            "bad_filter",
+        ),
+        (
+            json!({"filter": {"status": "bogus"}, "to": null, "reason": "r"}),
+            "bad_status",
+        ),
+        (
+            json!({"lead_ids": [moved[0]], "to": idt(&leadline_model::new_id()), "reason": "r"}),
+            "unknown_user",
+        ),
     ] {
         let r = post(&http, &url, Some(&sup), body.clone()).await;
         assert_eq!(code_of(r).await, (400, code.to_owned()), "{body}");
     }
     let many: Vec<String> = (0..5001).map(|_| idt(&leadline_model::new_id())).collect();
-    let r = post(&http, &url, Some(&sup), json!({"lead_ids": many, "to": null, "reason": "r"})).await;
+    let r = post(
+        &http,
+        &url,
+        Some(&sup),
+        json!({"lead_ids": many, "to": null, "reason": "r"}),
+    )
+    .await;
     assert_eq!(code_of(r).await, (400, "too_many_leads".to_owned()));
-    let r = post(&http, &url, Some(&sup), json!({"lead_ids": [idt(&leadline_model::new_id())], "to": null, "reason": "r"})).await;
+    let r = post(
+        &http,
+        &url,
+        Some(&sup),
+        json!({"lead_ids": [idt(&leadline_model::new_id())], "to": null, "reason": "r"}),
+    )
+    .await;
     assert_eq!(code_of(r).await, (404, "not_found".to_owned()));
     server.stop().await.unwrap();
 }
@@ -330,8 +473,14 @@ async fn transfer_moves_open_leads_and_other_teams_are_out_of_reach() {
 
     // Cross-team: meera cannot hand leads to tara, nor take sam's; sam cannot touch meera's team.
     let body = json!({"from": idt(&priya.id), "to": idt(&tara.id), "reason": "x"});
-    assert_eq!(code_of(post(&http, &url, Some(&sup), body.clone()).await).await, (403, "forbidden".into()));
-    assert_eq!(code_of(post(&http, &url, Some(&sam_tok), body).await).await, (403, "forbidden".into()));
+    assert_eq!(
+        code_of(post(&http, &url, Some(&sup), body.clone()).await).await,
+        (403, "forbidden".into())
+    );
+    assert_eq!(
+        code_of(post(&http, &url, Some(&sam_tok), body).await).await,
+        (403, "forbidden".into())
+    );
     let r = post(
         &http,
         &format!("{base}/api/v1/leads/assign"),
@@ -340,25 +489,54 @@ async fn transfer_moves_open_leads_and_other_teams_are_out_of_reach() {
     )
     .await;
     assert_eq!(code_of(r).await, (404, "not_found".into()));
-    let r = get(&http, &format!("{base}/api/v1/leads/{}/audit", open[0]), Some(&sam_tok), &[]).await;
+    let r = get(
+        &http,
+        &format!("{base}/api/v1/leads/{}/audit", open[0]),
+        Some(&sam_tok),
+        &[],
+    )
+    .await;
     assert_eq!(code_of(r).await, (404, "not_found".into()));
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM lead_audit", vec![]), 0);
     for (body, code) in [
-        (json!({"from": idt(&priya.id), "to": idt(&priya.id), "reason": "x"}), "bad_to"),
+        (
+            json!({"from": idt(&priya.id), "to": idt(&priya.id), "reason": "x"}),
+            "bad_to",
+        ),
         (json!({"to": idt(&arjun.id), "reason": "x"}), "bad_from"),
-        (json!({"from": idt(&priya.id), "to": idt(&arjun.id), "status": "nope", "reason": "x"}), "bad_status"),
-        (json!({"from": idt(&priya.id), "to": idt(&arjun.id)}), "bad_reason"),
+        (
+            json!({"from": idt(&priya.id), "to": idt(&arjun.id), "status": "nope", "reason": "x"}),
+            "bad_status",
+        ),
+        (
+            json!({"from": idt(&priya.id), "to": idt(&arjun.id)}),
+            "bad_reason",
+        ),
     ] {
-        assert_eq!(code_of(post(&http, &url, Some(&sup), body.clone()).await).await, (400, code.into()), "{body}");
+        assert_eq!(
+            code_of(post(&http, &url, Some(&sup), body.clone()).await).await,
+            (400, code.into()),
+            "{body}"
+        );
     }
 
     // Meera moves priya's open leads to arjun; the closed ones stay.
-    let r = post(&http, &url, Some(&sup), json!({"from": idt(&priya.id), "to": idt(&arjun.id), "reason": "rebalance"})).await;
+    let r = post(
+        &http,
+        &url,
+        Some(&sup),
+        json!({"from": idt(&priya.id), "to": idt(&arjun.id), "reason": "rebalance"}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let out: BulkOutcome = r.json().await.unwrap();
     assert_eq!(out.lead_ids.iter().map(idt).collect::<Vec<_>>(), open);
     assert_eq!(
-        texts(&db, "SELECT id FROM leads WHERE assigned_to = $1 ORDER BY id", params![idt(&priya.id)]),
+        texts(
+            &db,
+            "SELECT id FROM leads WHERE assigned_to = $1 ORDER BY id",
+            params![idt(&priya.id)]
+        ),
         closed
     );
     assert_eq!(
@@ -382,22 +560,50 @@ async fn transfer_moves_open_leads_and_other_teams_are_out_of_reach() {
     )
     .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(texts(&db, "SELECT team FROM leads WHERE id = $1", params![open[0].clone()]), vec!["Andheri"]);
-    let r = get(&http, &format!("{base}/api/v1/leads/{}", open[0]), Some(&meera_tok), &[]).await;
+    assert_eq!(
+        texts(
+            &db,
+            "SELECT team FROM leads WHERE id = $1",
+            params![open[0].clone()]
+        ),
+        vec!["Andheri"]
+    );
+    let r = get(
+        &http,
+        &format!("{base}/api/v1/leads/{}", open[0]),
+        Some(&meera_tok),
+        &[],
+    )
+    .await;
     assert_eq!(r.status(), 404);
-    let r = get(&http, &format!("{base}/api/v1/leads/{}/audit", open[0]), Some(&sam_tok), &[]).await;
+    let r = get(
+        &http,
+        &format!("{base}/api/v1/leads/{}/audit", open[0]),
+        Some(&sam_tok),
+        &[],
+    )
+    .await;
     let page: AuditPage = r.json().await.unwrap();
     assert_eq!(page.entries.len(), 2, "sam sees the lead's whole history");
     let (pages, _) = pull_all(&http, &base, &meera_tok, cursor, 500).await;
-    assert!(pages.iter().flat_map(|p| &p.changes).any(
-        |c| matches!(c, Change::LeadRemoved { lead_id } if idt(lead_id) == open[0])
-    ));
+    assert!(
+        pages
+            .iter()
+            .flat_map(|p| &p.changes)
+            .any(|c| matches!(c, Change::LeadRemoved { lead_id } if idt(lead_id) == open[0]))
+    );
     // Sam's audit list holds the move; meera's does not.
     let r = get(&http, &format!("{base}/api/v1/audit"), Some(&sam_tok), &[]).await;
     let sam_page: AuditPage = r.json().await.unwrap();
     assert_eq!(sam_page.entries.len(), 1);
     assert_eq!(sam_page.entries[0].to_user, Some(tara.id));
-    let r = get(&http, &format!("{base}/api/v1/audit"), Some(&meera_tok), &[("limit", "500")]).await;
+    let r = get(
+        &http,
+        &format!("{base}/api/v1/audit"),
+        Some(&meera_tok),
+        &[("limit", "500")],
+    )
+    .await;
     let meera_page: AuditPage = r.json().await.unwrap();
     // Meera keeps the transfer entries of her team (written while the leads were hers).
     assert_eq!(meera_page.entries.len(), open.len());
@@ -436,7 +642,10 @@ async fn pages_of(
 }
 
 fn json_ids(items: &[serde_json::Value]) -> Vec<String> {
-    items.iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+    items
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -469,7 +678,12 @@ async fn follow_up_due_range_filter_equals_sql() {
             &http,
             &format!("{base}/api/v1/leads"),
             Some(&sup),
-            &[("follow_up_from", &from), ("follow_up_to", &to), ("limit", "13"), ("cursor", &cursor)],
+            &[
+                ("follow_up_from", &from),
+                ("follow_up_to", &to),
+                ("limit", "13"),
+                ("cursor", &cursor),
+            ],
         )
         .await;
         assert_eq!(r.status(), 200);
@@ -489,8 +703,17 @@ async fn follow_up_due_range_filter_equals_sql() {
         vec![],
     );
     assert_eq!(drift, 0);
-    for (name, code) in [("follow_up_from", "bad_follow_up_from"), ("follow_up_to", "bad_follow_up_to")] {
-        let r = get(&http, &format!("{base}/api/v1/leads"), Some(&sup), &[(name, "tomorrow")]).await;
+    for (name, code) in [
+        ("follow_up_from", "bad_follow_up_from"),
+        ("follow_up_to", "bad_follow_up_to"),
+    ] {
+        let r = get(
+            &http,
+            &format!("{base}/api/v1/leads"),
+            Some(&sup),
+            &[(name, "tomorrow")],
+        )
+        .await;
         assert_eq!(code_of(r).await, (400, code.to_owned()));
     }
     server.stop().await.unwrap();
@@ -525,7 +748,11 @@ fn next_follow_up_follows_new_follow_ups() {
         db::insert_follow_up(tx, &f, &due, seq)
     });
     assert_eq!(
-        texts(&db, "SELECT next_follow_up_at FROM leads WHERE id = $1", params![lead]),
+        texts(
+            &db,
+            "SELECT next_follow_up_at FROM leads WHERE id = $1",
+            params![lead]
+        ),
         vec!["2001-02-03T04:05:06.000Z"]
     );
 }
@@ -541,7 +768,10 @@ async fn call_log_lists_equal_sql_and_pages_cover_everything_once() {
     let pid = idt(&priya.id);
     let url = format!("{base}/api/v1/call-logs");
     let starts = texts(db, "SELECT started_at FROM call_logs ORDER BY started_at", vec![]);
-    let (from, to) = (starts[starts.len() / 3].clone(), starts[starts.len() * 2 / 3].clone());
+    let (from, to) = (
+        starts[starts.len() / 3].clone(),
+        starts[starts.len() * 2 / 3].clone(),
+    );
     let (name, lead_of_call): (String, String) = {
         let r = &db.query(
             "SELECT l.name, l.id FROM call_logs c JOIN leads l ON l.id = c.lead_id ORDER BY c.id LIMIT 1",
@@ -559,9 +789,14 @@ async fn call_log_lists_equal_sql_and_pages_cover_everything_once() {
     let order = "ORDER BY c.started_at DESC, c.id DESC";
     let base_sql = "SELECT c.id FROM call_logs c JOIN leads l ON l.id = c.lead_id WHERE l.team = $1";
     let connected = "c.disposition IN (SELECT code FROM dispositions WHERE category = 'connected')";
-    let cases: Vec<(&str, Vec<(&str, &str)>, String, Vec<Value>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("all", vec![], String::new(), vec![]),
-        ("telecaller", vec![("telecaller", &pid)], "AND c.telecaller_id = $2".into(), params![pid.clone()]),
+        (
+            "telecaller",
+            vec![("telecaller", &pid)],
+            "AND c.telecaller_id = $2".into(),
+            params![pid.clone()],
+        ),
         (
             "range",
             vec![("from", &from), ("to", &to)],
@@ -574,9 +809,24 @@ async fn call_log_lists_equal_sql_and_pages_cover_everything_once() {
             "AND c.disposition IN ('interested', 'no_answer')".into(),
             vec![],
         ),
-        ("direction", vec![("direction", "inbound")], "AND c.direction = 'inbound'".into(), vec![]),
-        ("connected", vec![("connected", "true")], format!("AND {connected}"), vec![]),
-        ("not connected", vec![("connected", "false")], format!("AND NOT {connected}"), vec![]),
+        (
+            "direction",
+            vec![("direction", "inbound")],
+            "AND c.direction = 'inbound'".into(),
+            vec![],
+        ),
+        (
+            "connected",
+            vec![("connected", "true")],
+            format!("AND {connected}"),
+            vec![],
+        ),
+        (
+            "not connected",
+            vec![("connected", "false")],
+            format!("AND NOT {connected}"),
+            vec![],
+        ),
         (
             "q name",
             vec![("q", &first)],
@@ -601,7 +851,11 @@ async fn call_log_lists_equal_sql_and_pages_cover_everything_once() {
         }
         let limit = if *what == "all" { 500 } else { 97 };
         let got = json_ids(&pages_of(&http, &url, &sup, query, "call_logs", limit).await);
-        assert_eq!(got.len(), got.iter().collect::<HashSet<_>>().len(), "{what}: each once");
+        assert_eq!(
+            got.len(),
+            got.iter().collect::<HashSet<_>>().len(),
+            "{what}: each once"
+        );
         assert_eq!(got, expected, "{what}");
     }
     // A telecaller sees only her own calls.
@@ -615,15 +869,29 @@ async fn call_log_lists_equal_sql_and_pages_cover_everything_once() {
         )
     );
     // A lead's calls, whoever made them.
-    let lead = texts(db, "SELECT lead_id FROM call_logs WHERE telecaller_id = $1 LIMIT 1", params![pid.clone()]).remove(0);
-    let page: CallLogPage = get(&http, &format!("{base}/api/v1/leads/{lead}/call-logs"), Some(&tele), &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let lead = texts(
+        db,
+        "SELECT lead_id FROM call_logs WHERE telecaller_id = $1 LIMIT 1",
+        params![pid.clone()],
+    )
+    .remove(0);
+    let page: CallLogPage = get(
+        &http,
+        &format!("{base}/api/v1/leads/{lead}/call-logs"),
+        Some(&tele),
+        &[],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(
         page.call_logs.iter().map(|c| idt(&c.log.id)).collect::<Vec<_>>(),
-        texts(db, &format!("SELECT c.id FROM call_logs c WHERE c.lead_id = $1 {order}"), params![lead])
+        texts(
+            db,
+            &format!("SELECT c.id FROM call_logs c WHERE c.lead_id = $1 {order}"),
+            params![lead]
+        )
     );
     for (name, value, code) in [
         ("telecaller", "bob", "bad_telecaller"),
@@ -654,10 +922,20 @@ async fn follow_up_list_equals_sql_and_pages_cover_everything_once() {
     let dues = texts(db, "SELECT due_at FROM follow_ups ORDER BY due_at", vec![]);
     let (after, before) = (dues[dues.len() / 5].clone(), dues[dues.len() * 4 / 5].clone());
     let order = "ORDER BY f.due_at, f.id";
-    let cases: Vec<(&str, Vec<(&str, &str)>, String, Vec<Value>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("all", vec![], String::new(), vec![]),
-        ("open", vec![("status", "open")], "AND f.completed_at IS NULL".into(), vec![]),
-        ("done", vec![("status", "done")], "AND f.completed_at IS NOT NULL".into(), vec![]),
+        (
+            "open",
+            vec![("status", "open")],
+            "AND f.completed_at IS NULL".into(),
+            vec![],
+        ),
+        (
+            "done",
+            vec![("status", "done")],
+            "AND f.completed_at IS NOT NULL".into(),
+            vec![],
+        ),
         (
             "overdue",
             vec![("status", "overdue")],
@@ -670,16 +948,32 @@ async fn follow_up_list_equals_sql_and_pages_cover_everything_once() {
             "AND f.due_at >= $1 AND f.due_at < $2".into(),
             params![after.clone(), before.clone()],
         ),
-        ("assigned_to", vec![("assigned_to", &pid)], "AND f.assigned_to = $1".into(), params![pid.clone()]),
+        (
+            "assigned_to",
+            vec![("assigned_to", &pid)],
+            "AND f.assigned_to = $1".into(),
+            params![pid.clone()],
+        ),
     ];
     for (what, query, sql, p) in &cases {
-        let expected = texts(db, &format!("SELECT f.id FROM follow_ups f WHERE 1 = 1 {sql} {order}"), p.clone());
+        let expected = texts(
+            db,
+            &format!("SELECT f.id FROM follow_ups f WHERE 1 = 1 {sql} {order}"),
+            p.clone(),
+        );
         assert!(!expected.is_empty(), "{what}");
         let got = json_ids(&pages_of(&http, &url, &sup, query, "follow_ups", 41).await);
-        assert_eq!(got.len(), got.iter().collect::<HashSet<_>>().len(), "{what}: each once");
+        assert_eq!(
+            got.len(),
+            got.iter().collect::<HashSet<_>>().len(),
+            "{what}: each once"
+        );
         // "overdue" depends on the server's clock: compare what was overdue at both ends.
         if *what == "overdue" {
-            assert!(got.len() >= expected.len() && got[..expected.len()] == expected[..], "{what}");
+            assert!(
+                got.len() >= expected.len() && got[..expected.len()] == expected[..],
+                "{what}"
+            );
         } else {
             assert_eq!(got, expected, "{what}");
         }
@@ -687,9 +981,17 @@ async fn follow_up_list_equals_sql_and_pages_cover_everything_once() {
     let hers = json_ids(&pages_of(&http, &url, &tele, &[], "follow_ups", 500).await);
     assert_eq!(
         hers,
-        texts(db, &format!("SELECT f.id FROM follow_ups f WHERE f.assigned_to = $1 {order}"), params![pid])
+        texts(
+            db,
+            &format!("SELECT f.id FROM follow_ups f WHERE f.assigned_to = $1 {order}"),
+            params![pid]
+        )
     );
-    let page: FollowUpPage = get(&http, &url, Some(&tele), &[("limit", "1")]).await.json().await.unwrap();
+    let page: FollowUpPage = get(&http, &url, Some(&tele), &[("limit", "1")])
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(!page.follow_ups[0].lead_name.is_empty());
     for (name, value, code) in [
         ("status", "late", "bad_status"),
@@ -758,7 +1060,10 @@ async fn csv_export_parses_back_with_quoting_and_formula_defence() {
     for (query, sql, p) in [
         (vec![], "WHERE l.team = $1", params![TEAM]),
         (
-            vec![("telecaller", idt(&priya.id)), ("direction", "outbound".to_owned())],
+            vec![
+                ("telecaller", idt(&priya.id)),
+                ("direction", "outbound".to_owned()),
+            ],
             "WHERE l.team = $1 AND c.telecaller_id = $2 AND c.direction = 'outbound'",
             params![TEAM, idt(&priya.id)],
         ),
@@ -768,7 +1073,10 @@ async fn csv_export_parses_back_with_quoting_and_formula_defence() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
         let cd = r.headers()["content-disposition"].to_str().unwrap().to_owned();
-        assert!(cd.starts_with("attachment; filename=\"call-logs-") && cd.ends_with(".csv\""), "{cd}");
+        assert!(
+            cd.starts_with("attachment; filename=\"call-logs-") && cd.ends_with(".csv\""),
+            "{cd}"
+        );
         let body = r.bytes().await.unwrap();
         let mut reader = csv::Reader::from_reader(body.as_ref());
         assert_eq!(
@@ -784,17 +1092,27 @@ async fn csv_export_parses_back_with_quoting_and_formula_defence() {
             ),
             p,
         );
-        assert!(expected.len() > 1000 || !query.is_empty(), "the full export spans several pages");
+        assert!(
+            expected.len() > 1000 || !query.is_empty(),
+            "the full export spans several pages"
+        );
         assert_eq!(rows.iter().map(|r| r[0].to_owned()).collect::<Vec<_>>(), expected);
         for (i, log) in logs.iter().enumerate() {
-            let row = rows.iter().find(|r| r[0] == idt(&log.id)).expect("inserted call exported");
+            let row = rows
+                .iter()
+                .find(|r| r[0] == idt(&log.id))
+                .expect("inserted call exported");
             assert_eq!(&row[1], db::ts(&log.started_at));
             assert_eq!(&row[2], "'@SUM(A1:A9) Sharma");
             assert!(row[3].starts_with("+91"), "E.164: {}", &row[3]);
             assert_eq!(&row[4], "priya");
             assert_eq!(&row[5], "outbound");
             assert_eq!(&row[7], "42");
-            let note = if i == 0 { tricky_note.to_owned() } else { format!("'{formula_note}") };
+            let note = if i == 0 {
+                tricky_note.to_owned()
+            } else {
+                format!("'{formula_note}")
+            };
             assert_eq!(&row[8], note);
             assert_eq!(&row[11], "'-1+1");
         }
@@ -818,7 +1136,8 @@ fn the_supervisor_list_uses_the_team_index_without_a_sort() {
     let after = (chrono::Utc::now(), leadline_model::new_id());
     for (what, after) in [("first page", None), ("next page", Some(after))] {
         let scope = scope.clone();
-        let plan = db.tx(move |tx| db::explain_list_leads(tx, &scope, &LeadFilter::default(), after.as_ref()));
+        let plan =
+            db.tx(move |tx| db::explain_list_leads(tx, &scope, &LeadFilter::default(), after.as_ref()));
         let text = plan.join("\n");
         match backend {
             TestBackend::Sqlite => {
