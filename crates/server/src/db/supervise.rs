@@ -345,12 +345,21 @@ pub fn bulk_assign(
         lead_ids: Vec::new(),
     };
     for id in &ids {
-        let row = tx
-            .query_one(
-                &format!("SELECT l.assigned_to, l.team FROM leads l WHERE l.id = $1{lock}"),
-                &params![id_text(id)],
-            )
-            .map_err(DbError::from)?;
+        // Lock the lead and check it is still in scope (another writer may have moved it since it was
+        // selected): a listed lead gone out of scope refuses the batch, a filtered one is skipped.
+        let mut b = Binder::default();
+        let p = b.bind(id_text(id));
+        let in_scope = scope.lead_filter(&mut b);
+        let Some(row) = tx.query_opt(
+            &format!("SELECT l.assigned_to, l.team FROM leads l WHERE l.id = {p} AND {in_scope}{lock}"),
+            &b.params,
+        )?
+        else {
+            match selection {
+                Selection::Ids(_) => return Err(BulkError::LeadNotFound(*id)),
+                _ => continue,
+            }
+        };
         let from = get_opt_id(&row, 0, "lead assignee")?;
         let from_team: Option<String> = row.get(1).map_err(DbError::from)?;
         if from.as_ref() == to {
