@@ -1145,7 +1145,10 @@ fn the_supervisor_list_uses_the_team_index_without_a_sort() {
                 assert!(!text.contains("TEMP B-TREE"), "{what}: {text}");
             }
             TestBackend::Postgres => {
-                assert!(text.contains("Index Scan"), "{what}: {text}");
+                assert!(
+                    text.contains("Index Scan using leads_team_updated"),
+                    "{what}: {text}"
+                );
                 assert!(!text.contains("Sort"), "{what}: {text}");
             }
         }
