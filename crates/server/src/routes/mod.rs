@@ -2,13 +2,18 @@
 //! request/response types) and exposes `routes()`, merged here. Storage code for a group lives in the
 //! matching `crate::db` submodule.
 
+pub mod admin;
+pub mod analytics;
+pub mod supervise;
+
 use axum::Router;
 
 use crate::AppState;
 
-pub mod supervise;
-
 /// Every route group, merged; [`crate::router`] adds the core routes, rate limits and tracing.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(supervise::routes())
+    Router::new()
+        .merge(admin::routes())
+        .merge(analytics::routes())
+        .merge(supervise::routes())
 }

@@ -16,7 +16,7 @@ CREATE INDEX leads_team_follow_up ON leads (team, next_follow_up_at);
 -- Who changed a lead's owner (or the lead), when and why. Written in the transaction of the change.
 CREATE TABLE lead_audit (
     id        TEXT PRIMARY KEY,
-    lead_id   TEXT NOT NULL REFERENCES leads (id),
+    lead_id   TEXT NOT NULL,  -- no foreign key: entries outlive archived leads
     actor_id  TEXT REFERENCES users (id),
     action    TEXT NOT NULL
               CHECK (action IN ('assigned', 'transferred', 'unassigned', 'created', 'updated')),

@@ -1,0 +1,2 @@
+-- Placeholder: migration 08 belongs to another branch; drop this directory when merging it.
+SELECT 1;
