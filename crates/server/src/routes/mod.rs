@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod analytics;
+pub mod supervise;
 pub mod writes;
 
 use axum::Router;
@@ -15,5 +16,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(admin::routes())
         .merge(analytics::routes())
+        .merge(supervise::routes())
         .merge(writes::routes())
 }

@@ -14,4 +14,5 @@ mod ops;
 mod proxy;
 mod ratelimit;
 mod sessions;
+mod supervise;
 mod writes;
