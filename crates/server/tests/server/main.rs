@@ -1,11 +1,13 @@
 //! The server's integration tests, in one binary so the demo database is seeded once:
 //! `api` drives an in-process server over HTTP, `demo` inspects the seeded data, `ratelimit` checks the
-//! rate limits with tiny quotas.
+//! rate limits with tiny quotas, `pii` checks encryption at rest. They run on SQLite, or on a throwaway
+//! PostgreSQL cluster with `LEADLINE_TEST_BACKEND=postgres` (see `common::TestDb`).
 #![allow(clippy::unwrap_used, dead_code)]
 
 mod api;
 mod common;
 mod demo;
 mod leads;
+mod pii;
 mod ratelimit;
 mod sessions;
