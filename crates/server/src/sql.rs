@@ -435,21 +435,31 @@ impl Conn for SqliteConn<'_> {
 
 /// A pooled PostgreSQL client with its prepared statements.
 pub struct PgClient {
-    pub client: postgres::Client,
+    /// `None` only once dropped (see the `Drop` impl).
+    client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
 }
 
 impl PgClient {
     pub fn new(client: postgres::Client) -> Self {
         Self {
-            client,
+            client: Some(client),
             statements: HashMap::new(),
         }
     }
 
+    /// True when the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        self.client.as_ref().is_none_or(postgres::Client::is_closed)
+    }
+
     /// Starts a transaction: `read_only` ones are REPEATABLE READ (one snapshot for all their queries).
     pub fn transaction(&mut self, read_only: bool) -> Result<PgTx<'_>, SqlError> {
-        let mut builder = self.client.build_transaction();
+        let client = self
+            .client
+            .as_mut()
+            .ok_or_else(|| SqlError::Task("the PostgreSQL client was closed".to_owned()))?;
+        let mut builder = client.build_transaction();
         if read_only {
             builder = builder
                 .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -460,6 +470,24 @@ impl PgClient {
             tx,
             statements: &mut self.statements,
         })
+    }
+}
+
+/// `postgres::Client` closes its connection by blocking on a private runtime, which panics on a thread
+/// that drives an async runtime, i.e. whenever a pool is dropped in async code (a server stopping, a
+/// test's repo going out of scope). Such a client is closed on a thread of its own.
+impl Drop for PgClient {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::Builder::new()
+                .name("pg-close".to_owned())
+                .spawn(move || drop(client));
+        } else {
+            drop(client);
+        }
     }
 }
 
@@ -584,7 +612,7 @@ impl deadpool::managed::Manager for PgManager {
         client: &mut PgClient,
         _: &deadpool::managed::Metrics,
     ) -> deadpool::managed::RecycleResult<SqlError> {
-        if client.client.is_closed() {
+        if client.is_closed() {
             return Err(deadpool::managed::RecycleError::message("connection closed"));
         }
         Ok(())

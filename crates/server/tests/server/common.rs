@@ -173,7 +173,8 @@ impl TestDb {
                 let url = off_runtime(|| {
                     let mut client = postgres::Client::connect(pg().url(), postgres::NoTls)?;
                     client.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {}_tpl", seeded_pg_name()))?;
-                    Ok::<_, postgres::Error>(pg().url().replace("/leadline", &format!("/{name}")))
+                    let base = pg().url().rsplit_once('/').map_or("", |(base, _)| base);
+                    Ok::<_, postgres::Error>(format!("{base}/{name}"))
                 })
                 .expect("copy seeded database");
                 DbConfig::Postgres(url)
