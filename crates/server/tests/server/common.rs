@@ -172,7 +172,10 @@ impl TestDb {
                 let name = db_name(name);
                 let url = off_runtime(|| {
                     let mut client = postgres::Client::connect(pg().url(), postgres::NoTls)?;
-                    client.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {}_tpl", seeded_pg_name()))?;
+                    client.batch_execute(&format!(
+                        "CREATE DATABASE {name} TEMPLATE {}_tpl",
+                        seeded_pg_name()
+                    ))?;
                     let base = pg().url().rsplit_once('/').map_or("", |(base, _)| base);
                     Ok::<_, postgres::Error>(format!("{base}/{name}"))
                 })

@@ -45,10 +45,7 @@ fn demo_has_the_documented_users_and_counts() {
         ]
     );
     // Argon2id hashes that verify the documented password.
-    let hash: String = db.scalar(
-        "SELECT password_hash FROM users WHERE username = 'kavya'",
-        vec![],
-    );
+    let hash: String = db.scalar("SELECT password_hash FROM users WHERE username = 'kavya'", vec![]);
     assert!(leadline_server::auth::verify_password(demo::DEMO_PASSWORD, &hash));
     assert_eq!(
         count(db, "SELECT count(DISTINCT password_hash) FROM users"),
@@ -71,8 +68,12 @@ fn demo_has_the_documented_users_and_counts() {
     );
     // Open follow-ups: some overdue, some due today, some upcoming.
     let now = chrono::Utc::now();
-    let [now, in_a_day, in_two_days] = [now, now + chrono::Duration::days(1), now + chrono::Duration::days(2)]
-        .map(|t| Value::from(db::ts(&t)));
+    let [now, in_a_day, in_two_days] = [
+        now,
+        now + chrono::Duration::days(1),
+        now + chrono::Duration::days(2),
+    ]
+    .map(|t| Value::from(db::ts(&t)));
     let open = |cond: &str, params: Vec<Value>| -> i64 {
         db.scalar(
             &format!("SELECT count(*) FROM follow_ups WHERE completed_at IS NULL AND {cond}"),
@@ -221,9 +222,7 @@ fn demo_values_are_valid_and_varied() {
 #[test]
 fn seeding_twice_changes_nothing_and_other_data_is_not_overwritten() {
     let db = TestDb::seeded();
-    let summary = |db: &TestDb| {
-        db.block_on(async { db.repo().await.read(demo::summary).await.unwrap() })
-    };
+    let summary = |db: &TestDb| db.block_on(async { db.repo().await.read(demo::summary).await.unwrap() });
     let before = summary(db);
     let again = db.block_on(async {
         db.repo()
@@ -307,10 +306,7 @@ fn the_same_seed_and_time_give_the_same_data() {
         assert!(!a.is_empty());
         assert!(a == b, "{table} differs between two seedings with seed {SEED}");
     }
-    let (a, b) = (
-        original.tx(decode_all).sorted(),
-        copy.tx(decode_all).sorted(),
-    );
+    let (a, b) = (original.tx(decode_all).sorted(), copy.tx(decode_all).sorted());
     assert_eq!((a.leads.len(), a.call_logs.len()), (2000, 5000));
     assert!(!a.follow_ups.is_empty());
     assert!(a.leads == b.leads, "decoded leads differ");

@@ -130,8 +130,11 @@ async fn each_filter_narrows_like_sql() {
             vec![],
         )
     };
-    let (mid_created, late_created, mid_updated) =
-        (nth("created_at", 700), nth("created_at", 1500), nth("updated_at", 900));
+    let (mid_created, late_created, mid_updated) = (
+        nth("created_at", 700),
+        nth("created_at", 1500),
+        nth("updated_at", 900),
+    );
     // A lead of priya's, for the free-text search.
     let name: String = db.scalar(
         "SELECT name FROM leads WHERE assigned_to = $1 ORDER BY id LIMIT 1",
@@ -211,7 +214,10 @@ async fn each_filter_narrows_like_sql() {
     let hers = ids(&list_all(&http, &base, &priya_tok, &pairs(&[("status", "new")]), 500).await);
     assert_eq!(
         hers,
-        sql_ids("l.assigned_to = $1 AND l.status = 'new'", vec![pid.clone().into()])
+        sql_ids(
+            "l.assigned_to = $1 AND l.status = 'new'",
+            vec![pid.clone().into()]
+        )
     );
     let by_name = list_all(
         &http,
@@ -274,7 +280,8 @@ async fn a_phone_search_matches_the_whole_number_in_any_format_and_refuses_parti
             .iter()
             .filter(|l| {
                 scope(l)
-                    && (l.phone.as_str() == phone || l.alternate_phone.as_ref().is_some_and(|a| a.as_str() == phone))
+                    && (l.phone.as_str() == phone
+                        || l.alternate_phone.as_ref().is_some_and(|a| a.as_str() == phone))
             })
             .collect();
         found.sort_by(|x, y| (y.updated_at, y.id).cmp(&(x.updated_at, x.id)));
@@ -309,7 +316,14 @@ async fn a_phone_search_matches_the_whole_number_in_any_format_and_refuses_parti
     // Other telecallers' leads stay out of priya's search, and an unknown number finds nothing.
     let not_hers = all.leads.iter().find(|l| !hers(l)).unwrap();
     assert!(matching(not_hers.phone.as_str(), &hers).is_empty());
-    let got = list_all(&http, &base, &priya_tok, &pairs(&[("q", not_hers.phone.as_str())]), 50).await;
+    let got = list_all(
+        &http,
+        &base,
+        &priya_tok,
+        &pairs(&[("q", not_hers.phone.as_str())]),
+        50,
+    )
+    .await;
     assert!(got.is_empty(), "{got:?}");
     let unknown = (0..1000)
         .map(|n| format!("+9198{n:08}"))

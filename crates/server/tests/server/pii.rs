@@ -78,7 +78,10 @@ async fn stored_pii_is_sealed_and_the_api_answers_it_decrypted() {
         let values = raw(db, table, column);
         assert!(!values.is_empty(), "{table}.{column} has values");
         for (id, stored) in &values {
-            assert!(stored.starts_with("v1.t1."), "{table}.{column} of {id}: {stored:.40}");
+            assert!(
+                stored.starts_with("v1.t1."),
+                "{table}.{column} of {id}: {stored:.40}"
+            );
         }
     }
     // Not one decoded value appears in the stored text (a plaintext leak would show at least one).
@@ -228,12 +231,17 @@ async fn a_new_active_key_re_seals_every_value_at_start_up() {
         pii: Some(rotated_keys()),
         ..db.config()
     };
-    let server = leadline_server::start(&config).await.expect("start with rotated keys");
+    let server = leadline_server::start(&config)
+        .await
+        .expect("start with rotated keys");
     for ((table, column), n) in SEALED.iter().zip(&counts) {
         let values = raw(&db, table, column);
         assert_eq!(values.len(), *n, "{table}.{column}: no value lost");
         for (id, stored) in &values {
-            assert!(stored.starts_with("v1.t2."), "{table}.{column} of {id}: {stored:.40}");
+            assert!(
+                stored.starts_with("v1.t2."),
+                "{table}.{column} of {id}: {stored:.40}"
+            );
         }
     }
     // The data reads the same under the new keyring, and no longer opens with the old key alone.
@@ -241,7 +249,10 @@ async fn a_new_active_key_re_seals_every_value_at_start_up() {
     assert!(after == before, "decoded data changed in the rotation");
     match db.try_tx(pii_keys(), decode_all) {
         Err(DbError::Pii(PiiError::UnknownKeyId { key_id, .. })) => assert_eq!(key_id, "t2"),
-        other => panic!("the old key alone still reads the data: {:?}", other.map(|d| d.leads.len())),
+        other => panic!(
+            "the old key alone still reads the data: {:?}",
+            other.map(|d| d.leads.len())
+        ),
     }
     // Nothing is left to re-seal.
     let again = db.block_on(async { db.repo_with(rotated_keys()).await.seal_all().await.unwrap() });
@@ -264,10 +275,9 @@ async fn plaintext_written_before_encryption_is_sealed_and_indexed_at_start_up()
     let all = db.tx(decode_all);
     let unused = |n: u32| {
         let phone = format!("+9170{n:08}");
-        let taken = all
-            .leads
-            .iter()
-            .any(|l| l.phone.as_str() == phone || l.alternate_phone.as_ref().is_some_and(|a| a.as_str() == phone));
+        let taken = all.leads.iter().any(|l| {
+            l.phone.as_str() == phone || l.alternate_phone.as_ref().is_some_and(|a| a.as_str() == phone)
+        });
         (!taken).then_some(phone)
     };
     let mut free = (1..1000).filter_map(unused);
@@ -322,8 +332,14 @@ async fn plaintext_written_before_encryption_is_sealed_and_indexed_at_start_up()
         let value = value.as_deref().unwrap();
         assert!(value.starts_with("v1.t1."), "{value}");
     }
-    assert_eq!(stored[1].as_deref(), Some(pii_keys().blind_index(&phone).as_str()));
-    assert_eq!(stored[3].as_deref(), Some(pii_keys().blind_index(&alternate).as_str()));
+    assert_eq!(
+        stored[1].as_deref(),
+        Some(pii_keys().blind_index(&phone).as_str())
+    );
+    assert_eq!(
+        stored[3].as_deref(),
+        Some(pii_keys().blind_index(&alternate).as_str())
+    );
     for (table, column, id) in [
         ("call_logs", "notes", call.id),
         ("follow_ups", "note", follow_up.id),
@@ -337,7 +353,9 @@ async fn plaintext_written_before_encryption_is_sealed_and_indexed_at_start_up()
     // No plaintext is left anywhere.
     for (table, column) in SEALED {
         assert!(
-            raw(&db, table, column).iter().all(|(_, v)| v.starts_with("v1.t1.")),
+            raw(&db, table, column)
+                .iter()
+                .all(|(_, v)| v.starts_with("v1.t1.")),
             "{table}.{column}"
         );
     }
@@ -348,12 +366,23 @@ async fn plaintext_written_before_encryption_is_sealed_and_indexed_at_start_up()
     assert_eq!(res.status(), 200);
     let got: Lead = res.json().await.unwrap();
     assert_eq!(got.phone.as_str(), phone);
-    assert_eq!(got.alternate_phone.as_ref().map(|p| p.as_str()), Some(alternate.as_str()));
+    assert_eq!(
+        got.alternate_phone.as_ref().map(|p| p.as_str()),
+        Some(alternate.as_str())
+    );
     assert_eq!(got.email.as_deref(), Some("legacy@example.com"));
     let national = phone.strip_prefix("+91").unwrap();
-    for q in [phone.clone(), format!("{} {}", &national[..5], &national[5..]), alternate.clone()] {
+    for q in [
+        phone.clone(),
+        format!("{} {}", &national[..5], &national[5..]),
+        alternate.clone(),
+    ] {
         let found = search(&server, &tok, &q).await;
-        assert_eq!(found.iter().map(|l| l.id).collect::<Vec<_>>(), vec![lead.id], "q={q}");
+        assert_eq!(
+            found.iter().map(|l| l.id).collect::<Vec<_>>(),
+            vec![lead.id],
+            "q={q}"
+        );
     }
     let decoded = db.tx(decode_all);
     let call_after = decoded.call_logs.iter().find(|c| c.id == call.id).unwrap();
