@@ -284,7 +284,7 @@ async fn a_phone_search_matches_the_whole_number_in_any_format_and_refuses_parti
                         || l.alternate_phone.as_ref().is_some_and(|a| a.as_str() == phone))
             })
             .collect();
-        found.sort_by(|x, y| (y.updated_at, y.id).cmp(&(x.updated_at, x.id)));
+        found.sort_by_key(|l| std::cmp::Reverse((l.updated_at, l.id)));
         found.iter().map(|l| l.id).collect()
     };
     let hers = |l: &Lead| l.assigned_to == Some(priya.id);
