@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cursor;
 pub mod db;
 pub mod demo;
+pub mod events;
 pub mod exotel;
 pub mod import;
 pub mod pg_cluster;
@@ -28,7 +29,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::net::TcpListener;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use api::{AuthUser, DEFAULT_LEAD_LIMIT, DEFAULT_PULL_LIMIT, MAX_LEAD_LIMIT, MAX_PULL_LIMIT};
@@ -85,6 +86,8 @@ pub struct ServeConfig {
     pub database: Option<db::DbConfig>,
     /// The keys sealing PII columns; `None`: see [`pii_keys`].
     pub pii: Option<Arc<pii::PiiKeys>>,
+    /// Real-time events: heartbeat, follow-up check and retention periods (see [`events`]).
+    pub events: events::EventsConfig,
 }
 
 impl ServeConfig {
@@ -98,6 +101,7 @@ impl ServeConfig {
             rate_limits: ratelimit::RateLimits::default(),
             database: None,
             pii: None,
+            events: events::EventsConfig::default(),
         }
     }
 }
@@ -106,6 +110,7 @@ struct Inner {
     repo: Repo,
     keys: TokenKeys,
     limiter: Arc<ratelimit::RateLimiter>,
+    events: events::EventHub,
 }
 
 /// What every handler shares: storage and token keys.
@@ -130,7 +135,13 @@ impl AppState {
     /// Builds the state from an open repo and token keys.
     pub fn with_keys(repo: Repo, keys: TokenKeys) -> Result<Self, ServerError> {
         let limiter = Arc::new(ratelimit::RateLimiter::new(ratelimit::RateLimits::default()));
-        Ok(Self(Arc::new(Inner { repo, keys, limiter })))
+        let events = events::EventHub::new(events::EventsConfig::default());
+        Ok(Self(Arc::new(Inner {
+            repo,
+            keys,
+            limiter,
+            events,
+        })))
     }
 
     /// Opens `<data_dir>/leadline-server.sqlite3` (migrating it) and loads or creates the JWT secret.
@@ -159,7 +170,8 @@ impl AppState {
             repo,
             TokenKeys::new(&secret, config.token_ttl)?.with_refresh_ttl(config.refresh_ttl),
         )?
-        .with_rate_limits(config.rate_limits))
+        .with_rate_limits(config.rate_limits)
+        .with_events_config(config.events))
     }
 
     pub fn repo(&self) -> &Repo {
@@ -182,6 +194,22 @@ impl AppState {
 
     pub fn rate_limiter(&self) -> &Arc<ratelimit::RateLimiter> {
         &self.0.limiter
+    }
+
+    /// The same state with another events configuration (default: [`events::EventsConfig::default`]).
+    /// Call it on a fresh state, before it is cloned; on a shared one it changes nothing (and logs a
+    /// warning).
+    pub fn with_events_config(mut self, config: events::EventsConfig) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.events = events::EventHub::new(config),
+            None => tracing::warn!("events configuration not applied: the state is already shared"),
+        }
+        self
+    }
+
+    /// This process's real-time event hub.
+    pub fn events(&self) -> &events::EventHub {
+        &self.0.events
     }
 }
 
@@ -259,7 +287,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                // Method and path only: a query string may hold an access token (`/api/v1/events?token=`).
+                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO))
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
@@ -271,6 +302,7 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let _sweeper = ratelimit::spawn_sweeper(state.rate_limiter().clone());
+    let _events = events::spawn(&state);
     // The peer address keys the rate limits of requests without a token.
     axum::serve(
         listener,
