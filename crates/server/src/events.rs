@@ -274,7 +274,11 @@ pub async fn announce_due_follow_ups(
 }
 
 async fn follow_up_task(repo: Repo, config: EventsConfig) {
-    let mut tick = tokio::time::interval(config.follow_up_check);
+    // The first round one period after start, not at once: a starting node does not compete with work.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.follow_up_check,
+        config.follow_up_check,
+    );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -304,7 +308,11 @@ pub async fn delete_old_events(
 }
 
 async fn retention_task(repo: Repo, config: EventsConfig) {
-    let mut tick = tokio::time::interval(config.retention_check);
+    // The first round one period after start, not at once: a starting node does not compete with work.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.retention_check,
+        config.retention_check,
+    );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -162,10 +162,7 @@ pub fn last_event_id(tx: &mut Tx<'_>) -> Result<i64, DbError> {
 
 /// Deletes the events recorded before `cutoff`; returns how many.
 pub fn delete_events_before(tx: &mut Tx<'_>, cutoff: &Timestamp) -> Result<u64, DbError> {
-    Ok(tx.execute(
-        "DELETE FROM events WHERE created_at < $1",
-        &params![ts(cutoff)],
-    )?)
+    Ok(tx.execute("DELETE FROM events WHERE created_at < $1", &params![ts(cutoff)])?)
 }
 
 /// Records `follow_up_due` events for up to `limit` open follow-ups whose `due_at` lies in

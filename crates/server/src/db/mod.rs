@@ -12,8 +12,8 @@ use std::sync::{Arc, LazyLock};
 use chrono::SecondsFormat;
 use deadpool_sqlite::{Hook, HookError, Runtime};
 use include_dir::{Dir, include_dir};
-use leadline_model::SessionInfo;
 use leadline_model::ServerEvent;
+use leadline_model::SessionInfo;
 use leadline_model::sync::Change;
 use leadline_model::{
     CallLog, Disposition, FollowUp, FollowUpSpec, Id, Lead, PhoneNumber, Role, Timestamp, User,

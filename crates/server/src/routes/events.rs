@@ -19,10 +19,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
+use crate::AppState;
 use crate::api::{ApiFailure, AuthUser};
 use crate::db::DbError;
 use crate::db::events::{EventTarget, StoredEvent, events_for_user_after, last_event_id, record};
-use crate::AppState;
 
 /// Longest announcement, in characters.
 pub const MAX_ANNOUNCEMENT_CHARS: usize = 2000;

@@ -6,6 +6,7 @@
 mod api;
 mod common;
 mod demo;
+mod events;
 mod leads;
 mod ratelimit;
 mod sessions;
