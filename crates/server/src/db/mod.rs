@@ -1185,7 +1185,32 @@ enum Pool {
     Postgres {
         pool: PgPool,
         url: String,
+        /// Declared after `pool`: dropped last, so the last repo's guard holds the last pool handle.
+        _drop_guard: Arc<PgPoolDropGuard>,
     },
+}
+
+/// Holds a handle of the PostgreSQL pool; when the last repo goes away inside the async runtime, it
+/// drops the pool on a plain thread instead: a `postgres::Client` closes by blocking on its own runtime,
+/// which panics inside another one (e.g. a server stopped from async code).
+struct PgPoolDropGuard(Option<PgPool>);
+
+impl Drop for PgPoolDropGuard {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            // Joined, so the connections are closed when the last repo is gone (a test may drop the
+            // database next); closing sends one message per connection.
+            let closed = std::thread::Builder::new()
+                .name("leadline-pg-pool-drop".to_owned())
+                .spawn(move || drop(pool))
+                .map(std::thread::JoinHandle::join);
+            if !matches!(closed, Ok(Ok(()))) {
+                tracing::warn!("could not close the PostgreSQL pool off the runtime");
+            }
+        }
+    }
 }
 
 /// The server's storage: a pool of connections to a SQLite file or a PostgreSQL database.
@@ -1260,6 +1285,7 @@ impl Repo {
             .map_err(|e| DbError::Interact(e.to_string()))??;
         Ok(Self {
             pool: Pool::Postgres {
+                _drop_guard: Arc::new(PgPoolDropGuard(Some(pool.clone()))),
                 pool,
                 url: url.to_owned(),
             },

@@ -163,7 +163,13 @@ impl TestDb {
                 let url = off_runtime(|| {
                     let mut client = postgres::Client::connect(pg().url(), postgres::NoTls)?;
                     client.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {}", seeded_pg_name()))?;
-                    Ok::<_, postgres::Error>(pg().url().replace("/leadline", &format!("/{name}")))
+                    // (Not a text replace of "/leadline": the user name `leadline@` would match first.)
+                    let url = format!(
+                        "postgres://{}@127.0.0.1:{}/{name}",
+                        leadline_server::pg_cluster::SUPERUSER,
+                        pg().port()
+                    );
+                    Ok::<_, postgres::Error>(url)
                 })
                 .expect("copy seeded database");
                 DbConfig::Postgres(url)
