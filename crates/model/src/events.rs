@@ -91,6 +91,7 @@ pub struct AnnouncementRequest {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
