@@ -6,6 +6,8 @@
 mod enums;
 mod phone;
 
+pub mod admin;
+pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod call;

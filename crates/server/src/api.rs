@@ -49,6 +49,9 @@ pub enum ApiFailure {
     Db(#[from] DbError),
     #[error("internal: {0}")]
     Internal(String),
+    /// 409: a unique name is taken (username, team, hotkey).
+    #[error("{message}")]
+    Taken { code: &'static str, message: String },
 }
 
 impl IntoResponse for ApiFailure {
@@ -64,6 +67,7 @@ impl IntoResponse for ApiFailure {
             ApiFailure::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
             ApiFailure::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiFailure::Db(_) | ApiFailure::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiFailure::Taken { code, .. } => (StatusCode::CONFLICT, *code),
         };
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
@@ -101,9 +105,10 @@ impl FromRequestParts<AppState> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         // The rate limiter verified the token already and left its claims here; don't verify twice.
         let verified = parts.extensions.get::<crate::auth::Claims>();
-        authenticate(&parts.headers, verified, state)
-            .await
-            .map(|(user, _)| AuthUser(user))
+        let (user, _) = authenticate(&parts.headers, verified, state).await?;
+        // The access log's span carries who asked (an id, never a name or number).
+        tracing::Span::current().record("user_id", tracing::field::display(user.id));
+        Ok(AuthUser(user))
     }
 }
 
@@ -327,7 +332,7 @@ fn may_manage_sessions(actor: &User, target: &User) -> bool {
         || (actor.role == Role::Supervisor && actor.team.is_some() && actor.team == target.team)
 }
 
-fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
+pub(crate) fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
     Id::parse_str(text.trim()).map_err(|_| ApiFailure::BadRequest {
         code: "bad_id",
         message: format!("{what} must be a UUID"),
@@ -465,7 +470,7 @@ pub const DEFAULT_LEAD_LIMIT: u32 = 50;
 /// Largest lead-list page; larger asks are clamped.
 pub const MAX_LEAD_LIMIT: u32 = 500;
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
+pub(crate) fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
     ApiFailure::BadRequest {
         code,
         message: message.into(),
@@ -499,7 +504,7 @@ where
 }
 
 /// The last non-blank value of a single-valued parameter.
-fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .rev()
@@ -508,7 +513,7 @@ fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn parse_time(
+pub(crate) fn parse_time(
     pairs: &[(String, String)],
     name: &str,
     code: &'static str,

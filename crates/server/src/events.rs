@@ -316,7 +316,10 @@ async fn retention_task(repo: Repo, config: EventsConfig) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match delete_old_events(&repo, chrono::Utc::now(), config.retention).await {
+        // Follow-up claims go with the events, but never within the follow-up window (they would be
+        // announced again).
+        let keep = config.retention.max(config.follow_up_window);
+        match delete_old_events(&repo, chrono::Utc::now(), keep).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "deleted old events"),
             Err(e) => tracing::warn!(error = %e, "deleting old events failed"),

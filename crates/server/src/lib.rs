@@ -11,6 +11,7 @@ pub mod demo;
 pub mod events;
 pub mod exotel;
 pub mod import;
+pub mod ops;
 pub mod pg_cluster;
 pub mod pii;
 pub mod ratelimit;
@@ -25,11 +26,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::HeaderValue;
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::net::TcpListener;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
 pub use api::{AuthUser, DEFAULT_LEAD_LIMIT, DEFAULT_PULL_LIMIT, MAX_LEAD_LIMIT, MAX_PULL_LIMIT};
@@ -88,6 +93,10 @@ pub struct ServeConfig {
     pub pii: Option<Arc<pii::PiiKeys>>,
     /// Real-time events: heartbeat, follow-up check and retention periods (see [`events`]).
     pub events: events::EventsConfig,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    pub cors_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for per-address rate limits).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl ServeConfig {
@@ -102,6 +111,8 @@ impl ServeConfig {
             database: None,
             pii: None,
             events: events::EventsConfig::default(),
+            cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -111,6 +122,8 @@ struct Inner {
     keys: TokenKeys,
     limiter: Arc<ratelimit::RateLimiter>,
     events: events::EventHub,
+    metrics: Arc<ops::Metrics>,
+    cors_origins: Vec<String>,
 }
 
 /// What every handler shares: storage and token keys.
@@ -141,6 +154,8 @@ impl AppState {
             keys,
             limiter,
             events,
+            metrics: Arc::new(ops::Metrics::default()),
+            cors_origins: Vec::new(),
         })))
     }
 
@@ -170,7 +185,11 @@ impl AppState {
             repo,
             TokenKeys::new(&secret, config.token_ttl)?.with_refresh_ttl(config.refresh_ttl),
         )?
-        .with_rate_limits(config.rate_limits)
+        .with_rate_limiter(
+            ratelimit::RateLimiter::new(config.rate_limits)
+                .with_trusted_proxies(config.trusted_proxies.clone()),
+        )
+        .with_cors_origins(config.cors_origins.clone())
         .with_events_config(config.events))
     }
 
@@ -184,9 +203,14 @@ impl AppState {
 
     /// The same state with other rate limits (default: [`ratelimit::RateLimits::default`]). Call it on a
     /// fresh state, before it is cloned; on a shared one it changes nothing (and logs a warning).
-    pub fn with_rate_limits(mut self, limits: ratelimit::RateLimits) -> Self {
+    pub fn with_rate_limits(self, limits: ratelimit::RateLimits) -> Self {
+        self.with_rate_limiter(ratelimit::RateLimiter::new(limits))
+    }
+
+    /// The same state with this rate limiter. Call it on a fresh state, before it is cloned.
+    pub fn with_rate_limiter(mut self, limiter: ratelimit::RateLimiter) -> Self {
         match Arc::get_mut(&mut self.0) {
-            Some(inner) => inner.limiter = Arc::new(ratelimit::RateLimiter::new(limits)),
+            Some(inner) => inner.limiter = Arc::new(limiter),
             None => tracing::warn!("rate limits not applied: the state is already shared"),
         }
         self
@@ -210,6 +234,19 @@ impl AppState {
     /// This process's real-time event hub.
     pub fn events(&self) -> &events::EventHub {
         &self.0.events
+    }
+    pub fn metrics(&self) -> &Arc<ops::Metrics> {
+        &self.0.metrics
+    }
+
+    /// The same state allowing cross-origin requests from `origins` (exact origins such as
+    /// `https://crm.example.com`; empty: same-origin only). Call it on a fresh state, before it is cloned.
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.cors_origins = origins,
+            None => tracing::warn!("CORS origins not applied: the state is already shared"),
+        }
+        self
     }
 }
 
@@ -268,8 +305,11 @@ pub fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
 
 /// The API's routes, with request tracing (method, path, status, latency; never headers or bodies).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(api::healthz))
+    let cors = cors_layer(&state.0.cors_origins);
+    let router = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .route("/api/v1/auth/login", post(api::login))
         .route("/api/v1/auth/refresh", post(api::refresh))
         .route("/api/v1/auth/logout", post(api::logout))
@@ -284,16 +324,65 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             ratelimit::limit,
         ))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
+        .with_state(state);
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    let request_id = axum::http::HeaderName::from_static(ops::REQUEST_ID);
+    router
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http()
-                // Method and path only: a query string may hold an access token (`/api/v1/events?token=`).
-                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    let request_id = req
+                        .headers()
+                        .get(ops::REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("http", request_id = %request_id, user_id = tracing::field::Empty)
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_request(())
+                .on_response(())
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// CORS for the configured origins (`None` when there are none: browsers then allow same-origin only).
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| match HeaderValue::from_str(o.trim()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(origin = %o, "ignoring an invalid CORS origin");
+                None
+            }
+        })
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                axum::http::Method::GET,
+                axum::http::Method::POST,
+                axum::http::Method::PATCH,
+                axum::http::Method::DELETE,
+            ])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderName::from_static(ops::REQUEST_ID),
+            ])
+            .expose_headers([axum::http::HeaderName::from_static(ops::REQUEST_ID)])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.

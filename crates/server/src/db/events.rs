@@ -168,10 +168,10 @@ pub fn delete_events_before(tx: &mut Tx<'_>, cutoff: &Timestamp) -> Result<u64, 
 /// Records `follow_up_due` events for up to `limit` open follow-ups whose `due_at` lies in
 /// `(not_before, now]` and that were not announced for that `due_at` yet; returns how many it recorded.
 ///
-/// Each follow-up is claimed with a conditional UPDATE of `due_event_for`, so when several server nodes
-/// run this at once exactly one of them records each event (the others' UPDATE matches no row once the
-/// winner committed). `change_seq` is locked first, in the order every seq-taking writer uses, so this
-/// cannot deadlock with lead assignment re-sequencing follow-ups.
+/// Each follow-up is claimed in `follow_up_due_events` with `INSERT … ON CONFLICT … DO UPDATE … WHERE`
+/// the stored `due_at` differs, so when several server nodes run this at once exactly one of them records
+/// each event (the others' statement waits for the winner's commit, then changes no row). `change_seq` is
+/// locked first, in the order every seq-taking writer uses, so this cannot deadlock with lead assignment.
 pub fn record_due_follow_ups(
     tx: &mut Tx<'_>,
     now: &Timestamp,
@@ -181,10 +181,11 @@ pub fn record_due_follow_ups(
     let lock = tx.for_update();
     tx.query(&format!("SELECT value FROM change_seq WHERE id = 1{lock}"), &[])?;
     let candidates = tx.query(
-        "SELECT id, lead_id, assigned_to, due_at FROM follow_ups
-         WHERE completed_at IS NULL AND due_at <= $1 AND due_at > $2
-           AND (due_event_for IS NULL OR due_event_for <> due_at)
-         ORDER BY due_at, id LIMIT $3",
+        "SELECT f.id, f.lead_id, f.assigned_to, f.due_at FROM follow_ups f
+         LEFT JOIN follow_up_due_events d ON d.follow_up_id = f.id
+         WHERE f.completed_at IS NULL AND f.due_at <= $1 AND f.due_at > $2
+           AND (d.due_at IS NULL OR d.due_at <> f.due_at)
+         ORDER BY f.due_at, f.id LIMIT $3",
         &params![ts(now), ts(not_before), i64::from(limit)],
     )?;
     let mut recorded = 0;
@@ -194,9 +195,9 @@ pub fn record_due_follow_ups(
         let assignee = get_id(&row, 2, "follow-up assignee")?;
         let due_text: String = row.get(3)?;
         let claimed = tx.execute(
-            "UPDATE follow_ups SET due_event_for = due_at
-             WHERE id = $1 AND due_at = $2 AND completed_at IS NULL
-               AND (due_event_for IS NULL OR due_event_for <> due_at)",
+            "INSERT INTO follow_up_due_events (follow_up_id, due_at) VALUES ($1, $2)
+             ON CONFLICT (follow_up_id) DO UPDATE SET due_at = excluded.due_at
+             WHERE follow_up_due_events.due_at <> excluded.due_at",
             &params![id_text(&id), due_text.as_str()],
         )?;
         if claimed == 0 {

@@ -5,6 +5,10 @@
 //! timestamps as RFC 3339 UTC text with millisecond precision (see [`ts`]), so both compare correctly as
 //! strings in both databases.
 
+pub mod admin;
+pub mod analytics;
+pub mod archive;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
@@ -53,7 +57,7 @@ pub enum DbError {
     Sql(#[from] SqlError),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", crate::sql::pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("PostgreSQL connection pool: {0}")]
     PgPool(String),
@@ -318,13 +322,20 @@ impl std::fmt::Debug for UserRecord {
     }
 }
 
-/// Inserts a user. `password_hash` must be a PHC string (see `auth::hash_password`).
+/// Inserts a user (and their team, when it is new). `password_hash` must be a PHC string (see
+/// `auth::hash_password`).
 pub fn insert_user(
     tx: &mut Tx<'_>,
     user: &User,
     password_hash: &str,
     now: &Timestamp,
 ) -> Result<(), DbError> {
+    if let Some(team) = &user.team {
+        tx.execute(
+            "INSERT INTO teams (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &params![team.as_str(), ts(now)],
+        )?;
+    }
     tx.execute(
         "INSERT INTO users (id, username, name, role, team, password_hash, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -696,10 +707,10 @@ fn disposition_from_row(row: &Row) -> Result<Disposition, DbError> {
     })
 }
 
-/// Looks a user up by sign-in name.
+/// Looks an active user up by sign-in name (deactivated users cannot sign in).
 pub fn user_by_username(tx: &mut Tx<'_>, username: &str) -> Result<Option<UserRecord>, DbError> {
     tx.query_opt(
-        &format!("SELECT {USER_COLS} FROM users WHERE username = $1"),
+        &format!("SELECT {USER_COLS} FROM users WHERE username = $1 AND active = 1"),
         &params![username],
     )?
     .as_ref()
@@ -707,10 +718,10 @@ pub fn user_by_username(tx: &mut Tx<'_>, username: &str) -> Result<Option<UserRe
     .transpose()
 }
 
-/// Looks a user up by id.
+/// Looks an active user up by id (a deactivated user's tokens stop working; they cannot be assigned).
 pub fn user_by_id(tx: &mut Tx<'_>, id: &Id) -> Result<Option<UserRecord>, DbError> {
     tx.query_opt(
-        &format!("SELECT {USER_COLS} FROM users WHERE id = $1"),
+        &format!("SELECT {USER_COLS} FROM users WHERE id = $1 AND active = 1"),
         &params![id_text(id)],
     )?
     .as_ref()
@@ -1185,32 +1196,7 @@ enum Pool {
     Postgres {
         pool: PgPool,
         url: String,
-        /// Declared after `pool`: dropped last, so the last repo's guard holds the last pool handle.
-        _drop_guard: Arc<PgPoolDropGuard>,
     },
-}
-
-/// Holds a handle of the PostgreSQL pool; when the last repo goes away inside the async runtime, it
-/// drops the pool on a plain thread instead: a `postgres::Client` closes by blocking on its own runtime,
-/// which panics inside another one (e.g. a server stopped from async code).
-struct PgPoolDropGuard(Option<PgPool>);
-
-impl Drop for PgPoolDropGuard {
-    fn drop(&mut self) {
-        if let Some(pool) = self.0.take()
-            && tokio::runtime::Handle::try_current().is_ok()
-        {
-            // Joined, so the connections are closed when the last repo is gone (a test may drop the
-            // database next); closing sends one message per connection.
-            let closed = std::thread::Builder::new()
-                .name("leadline-pg-pool-drop".to_owned())
-                .spawn(move || drop(pool))
-                .map(std::thread::JoinHandle::join);
-            if !matches!(closed, Ok(Ok(()))) {
-                tracing::warn!("could not close the PostgreSQL pool off the runtime");
-            }
-        }
-    }
 }
 
 /// The server's storage: a pool of connections to a SQLite file or a PostgreSQL database.
@@ -1285,7 +1271,6 @@ impl Repo {
             .map_err(|e| DbError::Interact(e.to_string()))??;
         Ok(Self {
             pool: Pool::Postgres {
-                _drop_guard: Arc::new(PgPoolDropGuard(Some(pool.clone()))),
                 pool,
                 url: url.to_owned(),
             },
@@ -1425,7 +1410,7 @@ impl Repo {
     }
 
     pub async fn dispositions(&self) -> Result<Vec<Disposition>, DbError> {
-        self.read(|tx| dispositions(tx)).await
+        self.read(dispositions).await
     }
 
     pub async fn pull(&self, scope: Scope, after: i64, limit: u32) -> Result<FeedPage, DbError> {
@@ -1455,6 +1440,38 @@ impl Repo {
     ) -> Result<Lead, DbError> {
         self.write(move |tx| assign_lead(tx, &lead_id, assignee.as_ref(), &now))
             .await
+    }
+}
+
+/// The schema version a database is at, and the one this binary expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaStatus {
+    pub current: i64,
+    pub expected: i64,
+}
+
+impl Repo {
+    /// Reads the applied schema version (SQLite: `user_version`, set by the migrations; PostgreSQL: rows
+    /// of `schema_migrations`).
+    pub async fn schema_status(&self) -> Result<SchemaStatus, DbError> {
+        let backend = self.backend();
+        self.read(move |tx| {
+            let (current, expected) = match backend {
+                Backend::Sqlite => (
+                    tx.query_scalar::<i64>("PRAGMA user_version", &[])?,
+                    MIGRATIONS_DIR.dirs().count(),
+                ),
+                Backend::Postgres => (
+                    tx.query_scalar::<i64>("SELECT count(*) FROM schema_migrations", &[])?,
+                    PG_MIGRATIONS_DIR.dirs().count(),
+                ),
+            };
+            Ok(SchemaStatus {
+                current,
+                expected: expected as i64,
+            })
+        })
+        .await
     }
 }
 

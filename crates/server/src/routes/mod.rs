@@ -2,13 +2,18 @@
 //! request/response types) and exposes `routes()`, merged here. Storage code for a group lives in the
 //! matching `crate::db` submodule.
 
+pub mod admin;
+pub mod analytics;
+pub mod events;
+
 use axum::Router;
 
 use crate::AppState;
 
-pub mod events;
-
 /// Every route group, merged; [`crate::router`] adds the core routes, rate limits and tracing.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(events::routes())
+    Router::new()
+        .merge(admin::routes())
+        .merge(analytics::routes())
+        .merge(events::routes())
 }

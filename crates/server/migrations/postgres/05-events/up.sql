@@ -15,7 +15,11 @@ CREATE INDEX events_team ON events (target_team, id) WHERE target_team IS NOT NU
 CREATE INDEX events_everyone ON events (id) WHERE target_user IS NULL AND target_team IS NULL;
 CREATE INDEX events_created_at ON events (created_at);
 
--- The due_at a follow_up_due event was recorded for (NULL: none yet). Rescheduling (a new due_at) re-arms
--- the follow-up; the conditional UPDATE on this column makes exactly one server node announce it.
-ALTER TABLE follow_ups ADD COLUMN due_event_for TEXT COLLATE "C";
-CREATE INDEX follow_ups_open_due ON follow_ups (due_at) WHERE completed_at IS NULL;
+-- Which due_at of a follow-up a follow_up_due event was recorded for. A new due_at (rescheduled) re-arms
+-- it; claiming with INSERT … ON CONFLICT … DO UPDATE … WHERE makes exactly one server node announce each.
+-- (A table of its own, not a follow_ups column: later migrations rebuild follow_ups on SQLite.)
+CREATE TABLE follow_up_due_events (
+    follow_up_id TEXT COLLATE "C" PRIMARY KEY,
+    due_at       TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX follow_up_due_events_due_at ON follow_up_due_events (due_at);
