@@ -203,15 +203,16 @@ async fn replay(
     last: &mut i64,
     socket: &mut WebSocket,
 ) -> Result<(), ConnError> {
-    let max = u64::from(state.events().config().max_replay);
+    let max = u64::from(state.events().config().max_replay.max(1));
+    let page_size = REPLAY_PAGE.min(state.events().config().max_replay.max(1));
     let mut sent: u64 = 0;
     loop {
         let (after, who) = (*last, user.clone());
         let page = state
             .repo()
-            .read(move |tx| events_for_user_after(tx, &who, after, REPLAY_PAGE))
+            .read(move |tx| events_for_user_after(tx, &who, after, page_size))
             .await?;
-        let full = page.len() >= REPLAY_PAGE as usize;
+        let full = page.len() >= page_size as usize;
         for event in &page {
             send_stored(socket, event).await?;
             *last = event.id;

@@ -414,6 +414,40 @@ async fn a_reconnecting_client_gets_exactly_the_events_it_missed() {
 }
 
 #[tokio::test]
+async fn a_client_too_far_behind_gets_a_sync_poke_instead_of_a_long_replay() {
+    let db = TestDb::copy_of_seeded("events-long-replay");
+    let server = start_with(
+        &db,
+        EventsConfig {
+            max_replay: 3,
+            ..quiet()
+        },
+    )
+    .await;
+    let priya = db.user("priya");
+    let token = mint(&server, &priya);
+    let (_s, _, start) = open(&server, &token, None).await;
+    let now = chrono::Utc::now();
+    let ids = server
+        .state()
+        .repo()
+        .write(move |tx| {
+            (0..5)
+                .map(|_| db::events::record(tx, &EventTarget::User(priya.id), &ServerEvent::SyncPoke, &now))
+                .collect::<Result<Vec<i64>, _>>()
+        })
+        .await
+        .unwrap();
+    let (_s, replayed, cursor) = open(&server, &token, Some(start)).await;
+    let cursors: Vec<_> = replayed.iter().map(|m| m.cursor.unwrap()).collect();
+    // Three events, then a sync_poke positioned at the newest event; the heartbeat continues from there.
+    assert_eq!(cursors, [ids[0], ids[1], ids[2], ids[4]]);
+    assert!(replayed.iter().all(|m| m.event == ServerEvent::SyncPoke));
+    assert_eq!(cursor, ids[4]);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn announcements_go_to_the_team_or_everyone_and_telecallers_cannot_send_them() {
     let db = TestDb::copy_of_seeded("events-announce");
     let server = start_with(&db, quiet()).await;
