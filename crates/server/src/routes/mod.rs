@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod analytics;
 pub mod events;
+pub mod supervise;
+pub mod writes;
 
 use axum::Router;
 
@@ -16,4 +18,6 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(analytics::routes())
         .merge(events::routes())
+        .merge(supervise::routes())
+        .merge(writes::routes())
 }

@@ -15,3 +15,5 @@ mod ops;
 mod proxy;
 mod ratelimit;
 mod sessions;
+mod supervise;
+mod writes;
