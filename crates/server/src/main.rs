@@ -145,6 +145,7 @@ fn main() -> anyhow::Result<()> {
                 rate_limits: leadline_server::ratelimit::RateLimits::default(),
                 database: database_url.map(|url| parse_database_url(&url)).transpose()?,
                 pii: None,
+                events: leadline_server::events::EventsConfig::default(),
                 cors_origins,
                 trusted_proxies,
             };

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod analytics;
+pub mod events;
 pub mod supervise;
 pub mod writes;
 
@@ -16,6 +17,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(admin::routes())
         .merge(analytics::routes())
+        .merge(events::routes())
         .merge(supervise::routes())
         .merge(writes::routes())
 }

@@ -10,6 +10,7 @@ mod api;
 mod archive;
 mod common;
 mod demo;
+mod events;
 mod leads;
 mod ops;
 mod proxy;
