@@ -223,3 +223,39 @@ pub fn record_due_follow_ups(
     }
     Ok(recorded)
 }
+
+/// Records a `sync_poke` for whoever sees these leads (each lead's team, or its assignee when it has no
+/// team), once per target: devices connected to any node then pull at once. Call it inside the write
+/// transaction, after the changes.
+pub fn poke_leads(
+    tx: &mut Tx<'_>,
+    leads: impl IntoIterator<Item = Id>,
+    now: &Timestamp,
+) -> Result<usize, DbError> {
+    let mut targets: Vec<EventTarget> = Vec::new();
+    for lead in leads {
+        let Some(row) = tx.query_opt(
+            "SELECT team, assigned_to FROM leads WHERE id = $1",
+            &params![id_text(&lead)],
+        )?
+        else {
+            continue;
+        };
+        let team: Option<String> = row.get(0)?;
+        let assignee: Option<String> = row.get(1)?;
+        let target = match (team, assignee) {
+            (Some(t), _) => EventTarget::Team(t),
+            (None, Some(a)) => {
+                EventTarget::User(Id::parse_str(&a).map_err(|e| super::corrupt("lead assignee", e))?)
+            }
+            (None, None) => continue,
+        };
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    }
+    for target in &targets {
+        record(tx, target, &ServerEvent::SyncPoke, now)?;
+    }
+    Ok(targets.len())
+}

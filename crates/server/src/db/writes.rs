@@ -99,6 +99,52 @@ pub enum Created<T> {
     Existing(T),
 }
 
+/// What a REST write changed, for the sync pokes (`db::events::poke_leads`): the leads whose feed
+/// changed; nothing when the write found its row already there.
+pub trait TouchedLeads {
+    fn touched_leads(&self) -> Vec<Id>;
+}
+
+impl TouchedLeads for CallLog {
+    fn touched_leads(&self) -> Vec<Id> {
+        vec![self.lead_id]
+    }
+}
+
+impl TouchedLeads for FollowUp {
+    fn touched_leads(&self) -> Vec<Id> {
+        vec![self.lead_id]
+    }
+}
+
+impl TouchedLeads for Lead {
+    fn touched_leads(&self) -> Vec<Id> {
+        vec![self.id]
+    }
+}
+
+impl<T: TouchedLeads> TouchedLeads for Created<T> {
+    fn touched_leads(&self) -> Vec<Id> {
+        match self {
+            Created::New(v) => v.touched_leads(),
+            Created::Existing(_) => Vec::new(),
+        }
+    }
+}
+
+impl<T: TouchedLeads, E> TouchedLeads for Result<T, E> {
+    fn touched_leads(&self) -> Vec<Id> {
+        self.as_ref().map(TouchedLeads::touched_leads).unwrap_or_default()
+    }
+}
+
+/// A push pokes inside [`push`] already, once for the whole batch.
+impl TouchedLeads for PushOutcome {
+    fn touched_leads(&self) -> Vec<Id> {
+        Vec::new()
+    }
+}
+
 impl<T> Created<T> {
     pub fn into_inner(self) -> T {
         match self {
@@ -847,11 +893,8 @@ pub fn push(
             status,
         });
     }
-    // SYNC POKE: the place for the push. Record the sync-poke events of `touched_leads` here, inside this
-    // transaction (e.g. `db::events::record(tx, ..)` for the users who see each lead), so a poke is
-    // written exactly when the changes it announces commit. The REST writes (`routes::writes`) call the
-    // single-row functions above directly; their pokes belong in the same way at the end of each write
-    // closure there.
+    // Devices that see a changed lead pull at once (the poke commits with the changes it announces).
+    super::events::poke_leads(tx, touched_leads.iter().copied(), now)?;
     Ok(PushOutcome {
         results,
         touched_leads,

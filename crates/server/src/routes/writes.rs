@@ -73,15 +73,22 @@ fn retryable(e: &WriteError) -> bool {
     }
 }
 
-/// Runs `f` in a write transaction, again (a few times) when it lost a race with another writer.
+/// Runs `f` in a write transaction, again (a few times) when it lost a race with another writer; the
+/// sync pokes for the leads it changed commit with it.
 async fn write<T, F>(state: &AppState, f: F) -> Result<T, WriteError>
 where
     F: Fn(&mut Tx<'_>) -> Result<T, WriteError> + Clone + Send + 'static,
-    T: Send + 'static,
+    T: writes::TouchedLeads + Send + 'static,
 {
     let mut attempt = 1;
     loop {
-        match state.repo().write(f.clone()).await {
+        let f = f.clone();
+        let with_pokes = move |tx: &mut Tx<'_>| -> Result<T, WriteError> {
+            let out = f(tx)?;
+            crate::db::events::poke_leads(tx, out.touched_leads(), &chrono::Utc::now())?;
+            Ok(out)
+        };
+        match state.repo().write(with_pokes).await {
             Err(e) if attempt < WRITE_ATTEMPTS && retryable(&e) => {
                 tracing::info!(error = %e, attempt, "write lost a race; retrying");
                 tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
