@@ -9,6 +9,7 @@ mod archive;
 mod common;
 mod demo;
 mod leads;
+mod openapi;
 mod ops;
 mod ratelimit;
 mod sessions;
