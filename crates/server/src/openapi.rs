@@ -19,8 +19,10 @@
 //!    handler itself answers (400/403/404/409 … with `body = ApiError`); 401, 429 and 500 are added by
 //!    [`finish`];
 //! 2. declare `#[derive(utoipa::OpenApi)] #[openapi(paths(handler_a, handler_b, ...))] pub struct
-//!    <Name>Api;` next to `routes()` (schemas used by the handlers are collected automatically; wire types
-//!    in leadline-model need `#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]`);
+//!    <Name>Api;` next to `routes()`. Schemas of request and response bodies are collected
+//!    automatically; those referenced only by `params(...)` (an enum query parameter) must be listed in
+//!    `components(schemas(...))`. Wire types in leadline-model need
+//!    `#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]`;
 //! 3. add ONE line to [`document`]: `doc.merge(crate::routes::<name>::<Name>Api::openapi());`.
 //!
 //! The test `tests/server/openapi.rs` compares the router's routes with the document's operations, so a
@@ -88,7 +90,12 @@ pub struct Readiness {
         crate::api::list_leads,
         crate::api::get_lead,
     ),
-    components(schemas(leadline_model::auth::ApiError)),
+    components(schemas(
+        leadline_model::auth::ApiError,
+        leadline_model::LeadStatus,
+        leadline_model::LeadPriority,
+        leadline_model::LeadSource
+    )),
     tags(
         (name = "ops", description = "Liveness, readiness, metrics, this document"),
         (name = "auth", description = "Sign-in, token refresh, sign-out, device sessions"),

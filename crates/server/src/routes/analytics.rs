@@ -25,7 +25,10 @@ pub const DEFAULT_TZ_OFFSET_MINUTES: i32 = 330;
 
 /// The OpenAPI operations of this module (merged by [`crate::openapi::document`]).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(summary, leaderboard, hourly, list_goals, set_goal))]
+#[openapi(
+    paths(summary, leaderboard, hourly, list_goals, set_goal),
+    components(schemas(LeaderboardMetric))
+)]
 pub struct AnalyticsApi;
 
 /// What `GET /api/v1/analytics/leaderboard` ranks by (documentation only: the handler reads the text).
