@@ -121,7 +121,11 @@ fn api_error_content() -> utoipa::openapi::Content {
         .build()
 }
 
-fn add_response(responses: &mut Responses, status: &str, response: impl Into<RefOr<utoipa::openapi::Response>>) {
+fn add_response(
+    responses: &mut Responses,
+    status: &str,
+    response: impl Into<RefOr<utoipa::openapi::Response>>,
+) {
     responses
         .responses
         .entry(status.to_owned())
@@ -129,9 +133,10 @@ fn add_response(responses: &mut Responses, status: &str, response: impl Into<Ref
 }
 
 fn is_authenticated(op: &Operation) -> bool {
-    op.security
-        .as_ref()
-        .is_some_and(|reqs| reqs.iter().any(|r| serde_json::to_value(r).is_ok_and(|v| v.get(BEARER).is_some())))
+    op.security.as_ref().is_some_and(|reqs| {
+        reqs.iter()
+            .any(|r| serde_json::to_value(r).is_ok_and(|v| v.get(BEARER).is_some()))
+    })
 }
 
 /// Completes a merged document: info version, the bearer scheme, and the shared answers.
@@ -154,9 +159,7 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
     );
     let retry_after = HeaderBuilder::new()
         .schema(Some(
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(1)),
+            ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)),
         ))
         .description(Some("Whole seconds to wait before retrying (at least 1)."))
         .build();

@@ -25,7 +25,9 @@ use serde_json::{Value, json};
 
 use crate::common::{TestDb, client};
 
-const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options", "trace"];
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "patch", "head", "options", "trace",
+];
 
 async fn fetch_doc(base: &str) -> (reqwest::StatusCode, String, Value) {
     let res = client()
@@ -83,7 +85,10 @@ async fn the_document_is_served_without_a_token_and_is_valid_openapi_3_1() {
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["type"], "http");
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["bearerFormat"], "JWT");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["bearerFormat"],
+        "JWT"
+    );
 
     // Every reference resolves; every templated path parameter is declared; every operation answers
     // something and names its security only by the declared scheme.
@@ -91,7 +96,9 @@ async fn the_document_is_served_without_a_token_and_is_valid_openapi_3_1() {
     refs(&doc, &mut all);
     assert!(!all.is_empty());
     for r in &all {
-        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("ref {r}"));
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("ref {r}"));
         assert!(doc["components"]["schemas"][name].is_object(), "unresolved {r}");
     }
     let paths = doc["paths"].as_object().unwrap();
@@ -111,9 +118,11 @@ async fn the_document_is_served_without_a_token_and_is_valid_openapi_3_1() {
             assert!(op["operationId"].is_string(), "{method} {path}");
             for seg in path.split('/').filter(|s| s.starts_with('{')) {
                 let name = seg.trim_matches(|c| c == '{' || c == '}');
-                let declared = op["parameters"].as_array().into_iter().flatten().any(|p| {
-                    p["name"] == name && p["in"] == "path" && p["required"] == true
-                });
+                let declared = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true);
                 assert!(declared, "{method} {path}: path parameter {name}");
             }
             for req in op["security"].as_array().into_iter().flatten() {
@@ -153,7 +162,10 @@ async fn the_document_is_served_without_a_token_and_is_valid_openapi_3_1() {
     let phone = &doc["components"]["schemas"]["PhoneNumber"];
     assert_eq!(phone["type"], "string");
     assert_eq!(phone["pattern"], r"^\+[1-9][0-9]{6,14}$");
-    assert_eq!(doc["components"]["schemas"]["Lead"]["properties"]["id"]["format"], "uuid");
+    assert_eq!(
+        doc["components"]["schemas"]["Lead"]["properties"]["id"]["format"],
+        "uuid"
+    );
     server.stop().await.unwrap();
 }
 
@@ -184,7 +196,9 @@ fn router_routes(router: &axum::Router) -> BTreeSet<(String, String)> {
         .collect();
     let mut out = BTreeSet::new();
     for (id, rest) in ids(routes_part) {
-        let path = paths.get(&id).unwrap_or_else(|| panic!("route {id} has no path in {main}"));
+        let path = paths
+            .get(&id)
+            .unwrap_or_else(|| panic!("route {id} has no path in {main}"));
         let body = rest.split("fallback:").next().unwrap_or_default();
         let body = body.split_once("MethodRouter {").map_or(body, |(_, b)| b);
         for field in body.split(", ") {
@@ -380,11 +394,19 @@ fn random_json(rng: &mut StdRng, junk: &[String], depth: u32) -> Value {
         2 => json!(rng.random::<i64>()),
         3 => json!(rng.random::<f64>() * 1e20),
         4 => json!(junk[rng.random_range(0..junk.len())]),
-        5 => Value::Array((0..rng.random_range(0..4)).map(|_| random_json(rng, junk, depth + 1)).collect()),
+        5 => Value::Array(
+            (0..rng.random_range(0..4))
+                .map(|_| random_json(rng, junk, depth + 1))
+                .collect(),
+        ),
         _ => Value::Object(
             (0..rng.random_range(0..4))
                 .map(|i| {
-                    let key = if i == 0 { "refresh_token".to_owned() } else { junk[i % junk.len()].clone() };
+                    let key = if i == 0 {
+                        "refresh_token".to_owned()
+                    } else {
+                        junk[i % junk.len()].clone()
+                    };
                     (key, random_json(rng, junk, depth + 1))
                 })
                 .collect(),
@@ -490,7 +512,10 @@ fn build(case: &Case, op: &Op, doc: &Value, pools: &Pools, base: &str) -> Sent {
     } else {
         match rng.random_range(0..7) {
             0 | 1 => (json_ct, serde_json::to_vec(&valid_body(&mut rng)).unwrap()),
-            2 => (json_ct, serde_json::to_vec(&random_json(&mut rng, &case.junk, 0)).unwrap()),
+            2 => (
+                json_ct,
+                serde_json::to_vec(&random_json(&mut rng, &case.junk, 0)).unwrap(),
+            ),
             3 => {
                 let mut b = serde_json::to_vec(&valid_body(&mut rng)).unwrap();
                 let cut = rng.random_range(0..b.len().max(1));
@@ -502,7 +527,11 @@ fn build(case: &Case, op: &Op, doc: &Value, pools: &Pools, base: &str) -> Sent {
                 (json_ct, (0..n).map(|_| rng.random::<u8>()).collect())
             }
             5 => {
-                let ct = ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1"];
+                let ct = [
+                    "text/plain",
+                    "application/x-www-form-urlencoded",
+                    "application/json; charset=latin1",
+                ];
                 (
                     Some(ct[rng.random_range(0..ct.len())].to_owned()),
                     serde_json::to_vec(&valid_body(&mut rng)).unwrap(),
@@ -586,7 +615,11 @@ fn schema_driven_fuzz_never_gets_a_server_error() {
     };
     let server = rt.block_on(leadline_server::start(&config)).unwrap();
     let keys = server.state().keys().clone();
-    let forged_keys = TokenKeys::new(b"not-the-server-secret-not-the-server-secret", Duration::from_secs(900)).unwrap();
+    let forged_keys = TokenKeys::new(
+        b"not-the-server-secret-not-the-server-secret",
+        Duration::from_secs(900),
+    )
+    .unwrap();
     let tokens: [Option<String>; 5] = [
         None,
         Some(forged_keys.issue(&admin, now).unwrap()),
