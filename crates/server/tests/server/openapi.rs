@@ -268,6 +268,8 @@ struct Op {
     params: Vec<Value>,
     body: Option<Value>,
     statuses: BTreeSet<String>,
+    /// The JSON schema of each documented answer that has one.
+    answers: BTreeMap<String, Value>,
 }
 
 fn operations(doc: &Value) -> Vec<Op> {
@@ -282,6 +284,15 @@ fn operations(doc: &Value) -> Vec<Op> {
                     .as_object()
                     .map(|s| Value::Object(s.clone())),
                 statuses: op["responses"].as_object().unwrap().keys().cloned().collect(),
+                answers: op["responses"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|(status, r)| {
+                        let schema = r["content"]["application/json"]["schema"].as_object()?;
+                        Some((status.clone(), Value::Object(schema.clone())))
+                    })
+                    .collect(),
             });
         }
     }
@@ -383,6 +394,99 @@ fn valid(schema: &Value, doc: &Value, pools: &Pools, rng: &mut StdRng, depth: u3
             }
             Value::Object(map)
         }
+    }
+}
+
+/// Where `value` breaks `schema` (types, required properties, enums, uuid/date-time/E.164 formats; `$ref`,
+/// `oneOf`/`anyOf`/`allOf`), as `path: problem` lines.
+fn violations(value: &Value, schema: &Value, doc: &Value, at: &str, out: &mut Vec<String>) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return violations(value, &doc["components"]["schemas"][name], doc, at, out);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(options) = schema[key].as_array() {
+            let fits = options.iter().any(|o| {
+                let mut errs = Vec::new();
+                violations(value, o, doc, at, &mut errs);
+                errs.is_empty()
+            });
+            if !fits {
+                out.push(format!("{at}: matches no {key} branch: {value}"));
+            }
+        }
+    }
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        violations(value, part, doc, at, out);
+    }
+    if let Some(values) = schema["enum"].as_array() {
+        if !values.contains(value) {
+            out.push(format!("{at}: {value} not in {values:?}"));
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return,
+    };
+    let fits = |t: &str| match t {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "string" => value.is_string(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => true,
+    };
+    if !types.iter().any(|t| fits(t)) {
+        out.push(format!("{at}: {value} is not {types:?}"));
+        return;
+    }
+    match value {
+        Value::String(text) => {
+            let ok = match schema["format"].as_str() {
+                Some("uuid") => Id::parse_str(text).is_ok(),
+                Some("date-time") => chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+                Some("e164") => leadline_model::PhoneNumber::from_stored(text).is_ok(),
+                _ => true,
+            };
+            if !ok {
+                out.push(format!("{at}: {text:?} is not a {}", schema["format"]));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                violations(item, &schema["items"], doc, &format!("{at}[{i}]"), out);
+            }
+        }
+        Value::Object(map) => {
+            for name in schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if !map.contains_key(name) {
+                    out.push(format!("{at}: required {name} missing"));
+                }
+            }
+            for (name, v) in map {
+                let prop = &schema["properties"][name];
+                if prop.is_object() {
+                    violations(v, prop, doc, &format!("{at}.{name}"), out);
+                } else if schema["additionalProperties"].is_object() {
+                    violations(
+                        v,
+                        &schema["additionalProperties"],
+                        doc,
+                        &format!("{at}.{name}"),
+                        out,
+                    );
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -561,8 +665,9 @@ fn fuzz_cases() -> u32 {
 /// Generates requests from the document for every operation — path ids (real, random, garbage), query
 /// parameters (declared enums and types, arbitrary text, missing), JSON bodies (valid per schema, random
 /// JSON, truncated, garbage bytes, wrong content types) — and sends each with no token, a forged one, or a
-/// telecaller's, supervisor's or admin's. The server must never answer 5xx nor hang (client timeout), and
-/// every status must be one the document lists for the operation.
+/// telecaller's, supervisor's or admin's. The server must never answer 5xx nor hang (client timeout),
+/// every status must be one the document lists for the operation, and every JSON answer must match the
+/// schema the document gives for that status.
 #[test]
 fn schema_driven_fuzz_never_gets_a_server_error() {
     let db = TestDb::copy_of_seeded("openapi_fuzz");
@@ -636,6 +741,32 @@ fn schema_driven_fuzz_never_gets_a_server_error() {
         .build()
         .unwrap();
 
+    // The answer check can fail: a wrong body is caught, and a real lead page passes.
+    let mut errs = Vec::new();
+    let api_error = json!({"$ref": "#/components/schemas/ApiError"});
+    violations(&json!({"code": 5}), &api_error, &doc, "$", &mut errs);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    let page: Value = rt.block_on(async {
+        let res = http
+            .get(format!("{base}/api/v1/leads?limit=5"))
+            .bearer_auth(tokens[2].as_deref().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    });
+    assert_eq!(page["leads"].as_array().map(Vec::len), Some(5));
+    let lead_page = json!({"$ref": "#/components/schemas/LeadPage"});
+    let mut errs = Vec::new();
+    violations(&page, &lead_page, &doc, "$", &mut errs);
+    assert!(errs.is_empty(), "{errs:?}");
+    let mut broken = page.clone();
+    broken["leads"][0]["status"] = json!("Interested");
+    broken["leads"][1]["phone"] = json!("98765 43210");
+    violations(&broken, &lead_page, &doc, "$", &mut errs);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+
     let mut runner = TestRunner::new(Config {
         cases: fuzz_cases(),
         failure_persistence: None,
@@ -669,6 +800,21 @@ fn schema_driven_fuzz_never_gets_a_server_error() {
                 "{status} is not documented for {} {} ({:?}): {short} for {sent:?}",
                 op.method, op.path, op.statuses
             )));
+        }
+        if let Some(schema) = op.answers.get(status.as_str()) {
+            let body: Value = serde_json::from_str(&text).map_err(|e| {
+                TestCaseError::fail(format!(
+                    "{status}: answer is not JSON ({e}): {short} for {sent:?}"
+                ))
+            })?;
+            let mut errs = Vec::new();
+            violations(&body, schema, &doc, "$", &mut errs);
+            if !errs.is_empty() {
+                return Err(TestCaseError::fail(format!(
+                    "{status} answer of {} {} does not match its schema: {errs:?} for {sent:?}",
+                    op.method, op.path
+                )));
+            }
         }
         Ok(())
     });
