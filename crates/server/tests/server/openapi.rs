@@ -419,10 +419,10 @@ fn violations(value: &Value, schema: &Value, doc: &Value, at: &str, out: &mut Ve
     for part in schema["allOf"].as_array().into_iter().flatten() {
         violations(value, part, doc, at, out);
     }
-    if let Some(values) = schema["enum"].as_array() {
-        if !values.contains(value) {
-            out.push(format!("{at}: {value} not in {values:?}"));
-        }
+    if let Some(values) = schema["enum"].as_array()
+        && !values.contains(value)
+    {
+        out.push(format!("{at}: {value} not in {values:?}"));
     }
     let types: Vec<&str> = match &schema["type"] {
         Value::String(t) => vec![t.as_str()],
