@@ -49,6 +49,19 @@ pub enum ApiFailure {
     Db(#[from] DbError),
     #[error("internal: {0}")]
     Internal(String),
+    /// 409: a unique name is taken (username, team, hotkey).
+    #[error("{message}")]
+    Taken { code: &'static str, message: String },
+    /// 409: the request clashes with the stored state; `current` (when not null) is the stored row.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        current: serde_json::Value,
+    },
+    /// 413: the request body or batch is too large.
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
 }
 
 impl IntoResponse for ApiFailure {
@@ -64,7 +77,16 @@ impl IntoResponse for ApiFailure {
             ApiFailure::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
             ApiFailure::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiFailure::Db(_) | ApiFailure::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiFailure::Taken { code, .. } => (StatusCode::CONFLICT, *code),
+            ApiFailure::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
+            ApiFailure::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, *code),
         };
+        if let ApiFailure::Conflict { current, .. } = &self
+            && !current.is_null()
+        {
+            let body = serde_json::json!({"code": code, "message": self.to_string(), "current": current});
+            return (status, Json(body)).into_response();
+        }
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
             "internal server error".to_owned()
@@ -368,7 +390,7 @@ fn may_manage_sessions(actor: &User, target: &User) -> bool {
         || (actor.role == Role::Supervisor && actor.team.is_some() && actor.team == target.team)
 }
 
-fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
+pub(crate) fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
     Id::parse_str(text.trim()).map_err(|_| ApiFailure::BadRequest {
         code: "bad_id",
         message: format!("{what} must be a UUID"),
@@ -474,7 +496,7 @@ pub struct PullParams {
 /// `GET /api/v1/sync/pull?cursor=&limit=`: one page of the caller's change feed.
 ///
 /// What a caller sees: a telecaller the leads assigned to them, a supervisor the leads of their team (the
-/// lead's team, or assigned to a member), an admin every lead; with each lead its call logs and
+/// lead's team: its assignee's team when it has one), an admin every lead; with each lead its call logs and
 /// follow-ups, and `lead_removed` when a lead leaves the caller's list.
 ///
 /// Paging: the feed is ordered by the global change sequence `seq`; a page holds the changes with
@@ -558,7 +580,7 @@ pub(crate) fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure 
 }
 
 /// Values of a list filter: repeated parameters and comma lists, blanks skipped.
-fn list_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+pub(crate) fn list_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     pairs
         .iter()
         .filter(|(k, _)| k == name)
@@ -568,7 +590,7 @@ fn list_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn parse_list<T: std::str::FromStr>(
+pub(crate) fn parse_list<T: std::str::FromStr>(
     pairs: &[(String, String)],
     name: &str,
     code: &'static str,
@@ -631,6 +653,8 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
         created_to: parse_time(pairs, "created_to", "bad_created_to")?,
         updated_from: parse_time(pairs, "updated_from", "bad_updated_from")?,
         updated_to: parse_time(pairs, "updated_to", "bad_updated_to")?,
+        follow_up_from: parse_time(pairs, "follow_up_from", "bad_follow_up_from")?,
+        follow_up_to: parse_time(pairs, "follow_up_to", "bad_follow_up_to")?,
         ..LeadFilter::default()
     };
     filter.assigned_to = match single(pairs, "assigned_to") {
@@ -688,7 +712,8 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
 /// (`updated_at` desc, then `id` desc), keyset-paged by the opaque `cursor`.
 ///
 /// Filters: `status`, `priority`, `source` (repeatable or comma lists), `assigned_to` (uuid or `none`),
-/// `created_from`/`created_to`, `updated_from`/`updated_to` (RFC 3339, inclusive), `q` (name substring,
+/// `created_from`/`created_to`, `updated_from`/`updated_to`, `follow_up_from`/`follow_up_to` (the due
+/// time of the lead's next open follow-up) (RFC 3339, inclusive), `q` (name substring,
 /// or when phone-like the digits anywhere in the E.164 number), `limit` (default 50, at most 500). A bad
 /// value answers 400 with code `bad_<parameter>`.
 #[utoipa::path(

@@ -44,6 +44,10 @@ enum Command {
         /// `https://crm.example.com`; none by default.
         #[arg(long, env = "LEADLINE_CORS_ORIGINS", value_delimiter = ',')]
         cors_origins: Vec<String>,
+        /// Reverse proxies (addresses or CIDR blocks, comma-separated) whose `X-Forwarded-For` names the
+        /// client, e.g. `127.0.0.1/32`; without it the TCP peer is the client.
+        #[arg(long, env = "LEADLINE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+        trusted_proxies: Vec<ipnet::IpNet>,
     },
     /// Move call logs older than a cutoff, and closed leads (converted, not interested, invalid, do not
     /// call) untouched for longer, to archive tables: out of hot queries, still exportable. Idempotent and
@@ -130,6 +134,7 @@ fn main() -> anyhow::Result<()> {
             refresh_ttl_secs,
             database_url,
             cors_origins,
+            trusted_proxies,
         } => {
             let config = ServeConfig {
                 data_dir,
@@ -141,6 +146,7 @@ fn main() -> anyhow::Result<()> {
                 database: database_url.map(|url| parse_database_url(&url)).transpose()?,
                 pii: None,
                 cors_origins,
+                trusted_proxies,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -171,6 +177,14 @@ fn main() -> anyhow::Result<()> {
             dry_run,
         ),
     }
+}
+
+/// A CIDR block, or one address (a /32 or /128).
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR block (e.g. 10.0.0.0/8)"))
 }
 
 /// An age such as `6months`: a count and a unit (days, weeks, calendar months or years).

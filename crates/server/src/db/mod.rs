@@ -5,8 +5,10 @@
 //! timestamps as RFC 3339 UTC text with millisecond precision (see [`ts`]), so both compare correctly as
 //! strings in both databases.
 
+pub mod admin;
 pub mod analytics;
 pub mod archive;
+pub mod supervise;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -25,8 +27,11 @@ use rusqlite::Connection;
 use rusqlite_migration::Migrations;
 
 use crate::params;
+
 use crate::pii::{PiiError, PiiKeys, row_context};
 use crate::sql::{Backend, Conn, PgClient, PgManager, PgPool, Row, SqlError, SqliteConn, Value};
+
+pub mod writes;
 
 /// The database file inside a data directory.
 pub const DB_FILE_NAME: &str = "leadline-server.sqlite3";
@@ -306,13 +311,20 @@ impl std::fmt::Debug for UserRecord {
     }
 }
 
-/// Inserts a user. `password_hash` must be a PHC string (see `auth::hash_password`).
+/// Inserts a user (and their team, when it is new). `password_hash` must be a PHC string (see
+/// `auth::hash_password`).
 pub fn insert_user(
     tx: &mut Tx<'_>,
     user: &User,
     password_hash: &str,
     now: &Timestamp,
 ) -> Result<(), DbError> {
+    if let Some(team) = &user.team {
+        tx.execute(
+            "INSERT INTO teams (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &params![team.as_str(), ts(now)],
+        )?;
+    }
     tx.execute(
         "INSERT INTO users (id, username, name, role, team, password_hash, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -329,7 +341,8 @@ pub fn insert_user(
     Ok(())
 }
 
-/// Inserts a lead row at change-feed position `seq`; `team` is the showroom team it belongs to.
+/// Inserts a lead row at change-feed position `seq`; `team` is the showroom team it belongs to when the
+/// assignee has none (an assigned lead always takes its assignee's team).
 ///
 /// The phone numbers and email are stored encrypted ([`crate::pii`]), with blind indexes of both numbers
 /// for lookup by phone.
@@ -340,7 +353,8 @@ pub fn insert_lead(tx: &mut Tx<'_>, lead: &Lead, team: Option<&str>, seq: i64) -
         "INSERT INTO leads (id, name, phone, alternate_phone, email, city, source, interest, budget_inr,
            priority, status, tags, assigned_to, team, created_at, updated_at, version, seq, phone_bidx,
            alternate_phone_bidx)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+           COALESCE((SELECT u.team FROM users u WHERE u.id = $13), $14), $15, $16, $17, $18, $19, $20)",
         &params![
             id_text(&lead.id),
             lead.name.as_str(),
@@ -434,11 +448,12 @@ pub fn insert_follow_up(
             seq,
         ],
     )?;
+    supervise::refresh_next_follow_up(tx, &f.lead_id)?;
     Ok(())
 }
 
 /// A list of strings as the JSON array text the database stores.
-fn json_list(items: &[String]) -> String {
+pub(crate) fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
@@ -447,7 +462,8 @@ fn json_list(items: &[String]) -> String {
 pub enum Scope {
     /// A telecaller: the leads assigned to them.
     Assignee(Id),
-    /// A supervisor: the leads of their team (the lead's team, or assigned to a member of the team).
+    /// A supervisor: the leads of their team (`leads.team`: the assignee's team, or for an unassigned
+    /// lead the team it was given).
     Team(String),
     /// An admin: everything.
     All,
@@ -466,12 +482,9 @@ impl Scope {
     pub fn lead_filter(&self, b: &mut Binder) -> String {
         match self {
             Scope::Assignee(id) => format!("l.assigned_to = {}", b.bind(id_text(id))),
-            Scope::Team(team) => {
-                let who = b.bind(team.as_str());
-                format!(
-                    "(l.team = {who} OR l.assigned_to IN (SELECT u.id FROM users u WHERE u.team = {who}))"
-                )
-            }
+            // `leads.team` is the assignee's team whenever the lead has one (kept by `insert_lead` and
+            // `assign_lead`), so one equality covers the team's leads and uses `leads_team_updated`.
+            Scope::Team(team) => format!("l.team = {}", b.bind(team.as_str())),
             Scope::All => "1 = 1".to_owned(),
         }
     }
@@ -497,24 +510,24 @@ pub struct FeedPage {
     pub has_more: bool,
 }
 
-const LEAD_COLS: &str = "l.id, l.name, l.phone, l.alternate_phone, l.email, l.city, l.source, l.interest, \
+pub(crate) const LEAD_COLS: &str = "l.id, l.name, l.phone, l.alternate_phone, l.email, l.city, l.source, l.interest, \
      l.budget_inr, l.priority, l.status, l.tags, l.assigned_to, l.created_at, l.updated_at, l.version, l.seq";
 
-const CALL_COLS: &str = "c.id, c.lead_id, c.telecaller_id, c.direction, c.started_at, c.answered_at, \
+pub(crate) const CALL_COLS: &str = "c.id, c.lead_id, c.telecaller_id, c.direction, c.started_at, c.answered_at, \
      c.ended_at, c.duration_s, c.disposition, c.outcome_tags, c.notes, c.follow_up_due_at, c.follow_up_note, \
      c.recording_url, c.provider_call_id, c.device_id, c.seq, l.seq";
 
-const FOLLOW_UP_COLS: &str = "f.id, f.lead_id, f.assigned_to, f.due_at, f.note, f.call_log_id, \
+pub(crate) const FOLLOW_UP_COLS: &str = "f.id, f.lead_id, f.assigned_to, f.due_at, f.note, f.call_log_id, \
      f.completed_at, f.created_at, f.seq, l.seq";
 
 const USER_COLS: &str = "id, username, name, role, team, password_hash";
 
-fn get_id(row: &Row, idx: usize, what: &'static str) -> Result<Id, DbError> {
+pub(crate) fn get_id(row: &Row, idx: usize, what: &'static str) -> Result<Id, DbError> {
     let text: String = row.get(idx)?;
     Id::parse_str(&text).map_err(|e| corrupt(what, format!("{text:?}: {e}")))
 }
 
-fn get_opt_id(row: &Row, idx: usize, what: &'static str) -> Result<Option<Id>, DbError> {
+pub(crate) fn get_opt_id(row: &Row, idx: usize, what: &'static str) -> Result<Option<Id>, DbError> {
     let text: Option<String> = row.get(idx)?;
     text.map(|t| Id::parse_str(&t).map_err(|e| corrupt(what, format!("{t:?}: {e}"))))
         .transpose()
@@ -526,17 +539,17 @@ fn parse_ts(text: &str, what: &'static str) -> Result<Timestamp, DbError> {
         .map_err(|e| corrupt(what, format!("{text:?}: {e}")))
 }
 
-fn get_ts(row: &Row, idx: usize, what: &'static str) -> Result<Timestamp, DbError> {
+pub(crate) fn get_ts(row: &Row, idx: usize, what: &'static str) -> Result<Timestamp, DbError> {
     let text: String = row.get(idx)?;
     parse_ts(&text, what)
 }
 
-fn get_opt_ts(row: &Row, idx: usize, what: &'static str) -> Result<Option<Timestamp>, DbError> {
+pub(crate) fn get_opt_ts(row: &Row, idx: usize, what: &'static str) -> Result<Option<Timestamp>, DbError> {
     let text: Option<String> = row.get(idx)?;
     text.map(|t| parse_ts(&t, what)).transpose()
 }
 
-fn get_enum<T>(row: &Row, idx: usize, what: &'static str) -> Result<T, DbError>
+pub(crate) fn get_enum<T>(row: &Row, idx: usize, what: &'static str) -> Result<T, DbError>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -567,7 +580,12 @@ fn get_sealed(
 }
 
 /// Encrypts a PII value for column `column` of row `id`.
-fn seal(pii: &PiiKeys, column: &str, id: &Id, plaintext: Option<&str>) -> Result<Option<String>, DbError> {
+pub(crate) fn seal(
+    pii: &PiiKeys,
+    column: &str,
+    id: &Id,
+    plaintext: Option<&str>,
+) -> Result<Option<String>, DbError> {
     Ok(pii.encrypt_opt(&row_context(column, id), plaintext)?)
 }
 
@@ -602,7 +620,7 @@ fn user_from_row(row: &Row) -> Result<UserRecord, DbError> {
 }
 
 /// Reads a lead from a row selected with [`LEAD_COLS`]; also returns its seq.
-fn lead_from_row(pii: &PiiKeys, row: &Row) -> Result<(Lead, i64), DbError> {
+pub(crate) fn lead_from_row(pii: &PiiKeys, row: &Row) -> Result<(Lead, i64), DbError> {
     let id = get_id(row, 0, "lead id")?;
     let lead = Lead {
         id,
@@ -626,7 +644,7 @@ fn lead_from_row(pii: &PiiKeys, row: &Row) -> Result<(Lead, i64), DbError> {
 }
 
 /// Reads a call log from a row selected with [`CALL_COLS`]; also returns its seq and its lead's seq.
-fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i64, i64), DbError> {
+pub(crate) fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i64, i64), DbError> {
     let id = get_id(row, 0, "call log id")?;
     let follow_up = match get_opt_ts(row, 11, "call log follow-up due_at")? {
         Some(due_at) => Some(FollowUpSpec {
@@ -656,7 +674,7 @@ fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i64, i64), Db
 }
 
 /// Reads a follow-up from a row selected with [`FOLLOW_UP_COLS`]; also returns its seq and its lead's seq.
-fn follow_up_from_row(pii: &PiiKeys, row: &Row) -> Result<(FollowUp, i64, i64), DbError> {
+pub(crate) fn follow_up_from_row(pii: &PiiKeys, row: &Row) -> Result<(FollowUp, i64, i64), DbError> {
     let id = get_id(row, 0, "follow-up id")?;
     let f = FollowUp {
         id,
@@ -684,10 +702,10 @@ fn disposition_from_row(row: &Row) -> Result<Disposition, DbError> {
     })
 }
 
-/// Looks a user up by sign-in name.
+/// Looks an active user up by sign-in name (deactivated users cannot sign in).
 pub fn user_by_username(tx: &mut Tx<'_>, username: &str) -> Result<Option<UserRecord>, DbError> {
     tx.query_opt(
-        &format!("SELECT {USER_COLS} FROM users WHERE username = $1"),
+        &format!("SELECT {USER_COLS} FROM users WHERE username = $1 AND active = 1"),
         &params![username],
     )?
     .as_ref()
@@ -695,10 +713,10 @@ pub fn user_by_username(tx: &mut Tx<'_>, username: &str) -> Result<Option<UserRe
     .transpose()
 }
 
-/// Looks a user up by id.
+/// Looks an active user up by id (a deactivated user's tokens stop working; they cannot be assigned).
 pub fn user_by_id(tx: &mut Tx<'_>, id: &Id) -> Result<Option<UserRecord>, DbError> {
     tx.query_opt(
-        &format!("SELECT {USER_COLS} FROM users WHERE id = $1"),
+        &format!("SELECT {USER_COLS} FROM users WHERE id = $1 AND active = 1"),
         &params![id_text(id)],
     )?
     .as_ref()
@@ -755,6 +773,10 @@ pub struct LeadFilter {
     pub phone: Option<PhoneNumber>,
     /// A substring of the name (case-insensitive for ASCII).
     pub name_contains: Option<String>,
+    /// The lead's next open follow-up (`leads.next_follow_up_at`) is due at or after this time.
+    pub follow_up_from: Option<Timestamp>,
+    /// The lead's next open follow-up is due at or before this time.
+    pub follow_up_to: Option<Timestamp>,
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
@@ -769,8 +791,9 @@ fn like_escape(text: &str) -> String {
     out
 }
 
-/// The SQL of one lead-list page and its parameters.
-fn lead_list_sql(
+/// The SQL of one lead-list page and its parameters, selecting `cols` (of `leads l`).
+pub(crate) fn lead_list_sql(
+    cols: &str,
     pii: &PiiKeys,
     scope: &Scope,
     filter: &LeadFilter,
@@ -816,6 +839,8 @@ fn lead_list_sql(
         (&filter.created_to, "created_at", "<="),
         (&filter.updated_from, "updated_at", ">="),
         (&filter.updated_to, "updated_at", "<="),
+        (&filter.follow_up_from, "next_follow_up_at", ">="),
+        (&filter.follow_up_to, "next_follow_up_at", "<="),
     ] {
         if let Some(t) = value {
             conds.push(format!("l.{column} {op} {}", b.bind(ts(t))));
@@ -836,7 +861,7 @@ fn lead_list_sql(
     }
     let limit = b.bind(fetch);
     let sql = format!(
-        "SELECT {LEAD_COLS} FROM leads l WHERE {} ORDER BY l.updated_at DESC, l.id DESC LIMIT {limit}",
+        "SELECT {cols} FROM leads l WHERE {} ORDER BY l.updated_at DESC, l.id DESC LIMIT {limit}",
         conds.join(" AND ")
     );
     (sql, b.params)
@@ -850,7 +875,7 @@ pub fn explain_list_leads(
     filter: &LeadFilter,
     after: Option<&(Timestamp, Id)>,
 ) -> Result<Vec<String>, DbError> {
-    let (sql, params) = lead_list_sql(tx.pii, scope, filter, after, 51);
+    let (sql, params) = lead_list_sql(LEAD_COLS, tx.pii, scope, filter, after, 51);
     let (explain, column) = match tx.backend() {
         Backend::Sqlite => ("EXPLAIN QUERY PLAN", 3),
         Backend::Postgres => ("EXPLAIN", 0),
@@ -870,7 +895,7 @@ pub fn list_leads(
     after: Option<&(Timestamp, Id)>,
     limit: u32,
 ) -> Result<(Vec<Lead>, bool), DbError> {
-    let (sql, params) = lead_list_sql(tx.pii, scope, filter, after, i64::from(limit) + 1);
+    let (sql, params) = lead_list_sql(LEAD_COLS, tx.pii, scope, filter, after, i64::from(limit) + 1);
     let mut out = Vec::new();
     tx.query_each(&sql, &params, &mut |row| {
         out.push(row);
@@ -1064,10 +1089,12 @@ pub fn assign_lead(
         }
         None => None,
     };
+    // The lead follows its assignee's team; unassigned (or given to someone without a team) it stays in
+    // its team.
+    let next_team = new_team.or_else(|| lead_team.clone());
     if let Some(old) = lead.assigned_to {
-        let old_team = user_by_id(tx, &old)?.and_then(|u| u.user.team);
-        // The old team keeps seeing the lead if it is the lead's team or the new assignee's team.
-        let team_loses = old_team.filter(|t| lead_team.as_ref() != Some(t) && new_team.as_ref() != Some(t));
+        // The old team stops seeing the lead when the lead moves to another team.
+        let team_loses = lead_team.filter(|t| next_team.as_ref() != Some(t));
         let seq = next_seq(tx)?;
         tx.execute(
             "INSERT INTO lead_removals (seq, lead_id, user_id, team, removed_at) VALUES ($1, $2, $3, $4, $5)",
@@ -1076,8 +1103,9 @@ pub fn assign_lead(
     }
     let seq = next_seq(tx)?;
     tx.execute(
-        "UPDATE leads SET assigned_to = $1, version = version + 1, updated_at = $2, seq = $3 WHERE id = $4",
-        &params![assignee.map(id_text), ts(now), seq, id_text(lead_id)],
+        "UPDATE leads SET assigned_to = $1, version = version + 1, updated_at = $2, seq = $3, team = $5
+         WHERE id = $4",
+        &params![assignee.map(id_text), ts(now), seq, id_text(lead_id), next_team],
     )?;
     for table in ["call_logs", "follow_ups"] {
         let ids: Vec<String> = tx

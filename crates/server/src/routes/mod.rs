@@ -2,7 +2,10 @@
 //! request/response types) and exposes `routes()`, merged here. Storage code for a group lives in the
 //! matching `crate::db` submodule.
 
+pub mod admin;
 pub mod analytics;
+pub mod supervise;
+pub mod writes;
 
 use axum::Router;
 
@@ -10,5 +13,9 @@ use crate::AppState;
 
 /// Every route group, merged; [`crate::router`] adds the core routes, rate limits and tracing.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(analytics::routes())
+    Router::new()
+        .merge(admin::routes())
+        .merge(analytics::routes())
+        .merge(supervise::routes())
+        .merge(writes::routes())
 }

@@ -1,8 +1,10 @@
 //! The server's integration tests, in one binary so the demo database is seeded once:
 //! `api` drives an in-process server over HTTP, `demo` inspects the seeded data, `ratelimit` checks the
-//! rate limits with tiny quotas.
+//! rate limits with tiny quotas, `pii` checks encryption at rest. They run on SQLite, or on a throwaway
+//! PostgreSQL cluster with `LEADLINE_TEST_BACKEND=postgres` (see `common::TestDb`).
 #![allow(clippy::unwrap_used, dead_code)]
 
+mod admin;
 mod analytics;
 mod api;
 mod archive;
@@ -11,5 +13,9 @@ mod demo;
 mod leads;
 mod openapi;
 mod ops;
+mod proxy;
+mod pii;
 mod ratelimit;
 mod sessions;
+mod supervise;
+mod writes;
