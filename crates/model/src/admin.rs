@@ -6,17 +6,21 @@ use serde::{Deserialize, Serialize};
 use crate::{DispositionCategory, Role, Timestamp, User};
 
 /// A user as administrators see them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserAccount {
     #[serde(flatten)]
     pub user: User,
     /// Deactivated users cannot sign in, their tokens stop working and they cannot be assigned leads.
     pub active: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub updated_at: Timestamp,
 }
 
 /// `POST /api/v1/users` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewUser {
     pub username: String,
@@ -41,6 +45,7 @@ impl std::fmt::Debug for NewUser {
 
 /// `PATCH /api/v1/users/{id}` body: the fields to change. `team: null` clears the team; an absent field
 /// is left as it is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,20 +91,24 @@ mod double_option {
 }
 
 /// A team and how many active users it has.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Team {
     pub name: String,
     pub members: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub created_at: Timestamp,
 }
 
 /// `POST /api/v1/teams` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewTeam {
     pub name: String,
 }
 
 /// A catalogue entry as administrators edit it (`PUT /api/v1/dispositions/{code}`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DispositionEntry {
     pub code: String,

@@ -8,18 +8,23 @@ use serde::{Deserialize, Serialize};
 use crate::{Id, Timestamp};
 
 /// Daily targets: for one telecaller, or the team default (`user_id` absent).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Goal {
     pub team: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub user_id: Option<Id>,
     pub daily_calls: i64,
     pub daily_conversions: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub updated_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub updated_by: Id,
 }
 
 /// `PUT /api/v1/goals` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetGoal {
     /// The team (admins; supervisors may only name their own and may leave it out).
@@ -27,14 +32,17 @@ pub struct SetGoal {
     pub team: Option<String>,
     /// One telecaller's goal; absent: the team default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub user_id: Option<Id>,
     pub daily_calls: i64,
     pub daily_conversions: i64,
 }
 
 /// One telecaller's figures over a date range.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TelecallerFigures {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub user_id: Id,
     pub username: String,
     pub name: String,
@@ -60,9 +68,12 @@ pub struct TelecallerFigures {
 }
 
 /// `GET /api/v1/analytics/summary` answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalyticsSummary {
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub from: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub to: Timestamp,
     /// Days covered (goals are per day).
     pub days: i64,
@@ -72,6 +83,7 @@ pub struct AnalyticsSummary {
 }
 
 /// The team's totals.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TeamTotals {
     pub calls: i64,
@@ -87,15 +99,18 @@ pub struct TeamTotals {
 }
 
 /// One place of the leaderboard.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaderboardEntry {
     pub rank: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub user_id: Id,
     pub name: String,
     pub value: i64,
 }
 
 /// `GET /api/v1/analytics/leaderboard` answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Leaderboard {
     /// `calls`, `connected`, `conversions` or `talk_time_s`.
@@ -104,6 +119,7 @@ pub struct Leaderboard {
 }
 
 /// One hour of the hourly series, in the requested time zone.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HourBucket {
     /// Local time of the hour's start, `YYYY-MM-DDTHH:00` (no offset: the answer's `tz_offset_minutes`).
@@ -114,6 +130,7 @@ pub struct HourBucket {
 }
 
 /// `GET /api/v1/analytics/hourly` answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HourlySeries {
     pub tz_offset_minutes: i32,

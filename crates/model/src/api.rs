@@ -105,6 +105,7 @@ impl LeadListQuery {
 }
 
 /// Answer of `GET /api/v1/leads`: leads by `updated_at` then `id`, newest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadPage {
     pub leads: Vec<Lead>,

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Id, Timestamp, User};
 
 /// `POST /api/v1/auth/login` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub username: String,
@@ -23,6 +24,7 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// `POST /api/v1/auth/login` answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize)]
 pub struct LoginResponse {
     pub access_token: String,
@@ -37,6 +39,7 @@ pub struct LoginResponse {
     /// Seconds until the refresh token expires.
     pub refresh_expires_in: i64,
     /// The device session the tokens belong to.
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub session_id: Id,
 }
 
@@ -55,6 +58,7 @@ impl std::fmt::Debug for LoginResponse {
 
 /// `POST /api/v1/auth/refresh` body: trades a refresh token for a new access + refresh token pair (a
 /// [`LoginResponse`]). The presented token is used up.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize)]
 pub struct RefreshRequest {
     pub refresh_token: String,
@@ -70,6 +74,7 @@ impl std::fmt::Debug for RefreshRequest {
 
 /// `POST /api/v1/auth/logout` body (optional when the request carries a Bearer access token): ends the
 /// session the refresh token belongs to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct LogoutRequest {
     #[serde(default)]
@@ -88,14 +93,21 @@ impl std::fmt::Debug for LogoutRequest {
 }
 
 /// One device session of a user, as `GET /api/v1/users/{id}/sessions` lists it (never its tokens).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: Id,
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub user_id: Id,
     pub device_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub last_used_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub expires_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<chrono::DateTime<chrono::Utc>>))]
     pub revoked_at: Option<Timestamp>,
     /// `logout`, `refresh_reused`, `revoked_by:<user id>` …
     pub revoke_reason: Option<String>,
@@ -103,6 +115,7 @@ pub struct SessionInfo {
 
 /// The body of every error answer of the API: a machine-readable code and a message for people.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     pub code: String,

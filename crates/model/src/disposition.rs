@@ -12,6 +12,7 @@ string_enum! {
 
 /// An outcome a telecaller picks at the end of a call.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Disposition {
     /// Stable code stored in call logs, e.g. `visit_booked`.

@@ -58,8 +58,10 @@ impl LeadStatus {
 
 /// A prospective customer a telecaller calls.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lead {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: Id,
     pub name: String,
     pub phone: PhoneNumber,
@@ -82,8 +84,11 @@ pub struct Lead {
     pub tags: Vec<String>,
     /// The telecaller who owns the lead; `None` while unassigned.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub assigned_to: Option<Id>,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub updated_at: Timestamp,
     /// Optimistic-concurrency version, bumped by the server on every change.
     pub version: i64,

@@ -115,6 +115,35 @@ impl<'de> Deserialize<'de> for PhoneNumber {
     }
 }
 
+/// The OpenAPI schema of a [`PhoneNumber`]: the E.164 string it serializes to (reading accepts what
+/// [`PhoneNumber::parse`] accepts; answers always carry E.164).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for PhoneNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::Custom("e164".to_owned())))
+            .pattern(Some(E164_PATTERN))
+            .description(Some(
+                "A phone number in E.164 form (`+919876543210`). Requests may send it as people type it \
+                 (`98765 43210`, read as an Indian number); answers are always E.164.",
+            ))
+            .examples([serde_json::json!("+919876543210")])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for PhoneNumber {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("PhoneNumber")
+    }
+}
+
+/// The shape of an E.164 number as answered: `+`, then 7 to 15 digits, no leading zero.
+#[cfg(feature = "openapi")]
+pub const E164_PATTERN: &str = r"^\+[1-9][0-9]{6,14}$";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use crate::{CallLog, Disposition, FollowUp, Id, Lead, LeadPriority, LeadStatus, 
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// A position in the server's change feed. Opaque to clients: they store it and send it back.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Cursor(pub String);
@@ -29,6 +30,7 @@ impl Cursor {
 }
 
 /// Query of `GET /api/v1/sync/pull`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PullQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +40,7 @@ pub struct PullQuery {
 }
 
 /// One change in the feed, in the order the server made them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum Change {
@@ -45,6 +48,7 @@ pub enum Change {
     Lead(Lead),
     /// A lead left the caller's list (reassigned elsewhere, archived). Its call logs stay on the server.
     LeadRemoved {
+        #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
         lead_id: Id,
     },
     CallLog(CallLog),
@@ -52,6 +56,7 @@ pub enum Change {
 }
 
 /// One page of the pull feed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullPage {
     pub protocol: u32,
@@ -62,10 +67,12 @@ pub struct PullPage {
     /// The disposition catalogue, sent on the first page (empty cursor) so a new device can log calls.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dispositions: Vec<Disposition>,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub server_time: Timestamp,
 }
 
 /// Fields of a lead a telecaller may edit; `None` leaves a field as it is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LeadPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,38 +96,48 @@ pub struct LeadPatch {
 }
 
 /// What a local change asks the server to do.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "data", rename_all = "snake_case")]
 pub enum MutationOp {
     CreateCallLog(CallLog),
     UpdateLead {
+        #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
         lead_id: Id,
         base_version: i64,
         patch: LeadPatch,
     },
     CreateFollowUp(FollowUp),
     CompleteFollowUp {
+        #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
         follow_up_id: Id,
+        #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
         completed_at: Timestamp,
     },
     /// Moves an open follow-up to a new due time.
     RescheduleFollowUp {
+        #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
         follow_up_id: Id,
+        #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
         due_at: Timestamp,
     },
 }
 
 /// A local change in flight. `client_mutation_id` is minted when the change is made and never reused:
 /// the server remembers it, so a batch sent twice is applied once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mutation {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub client_mutation_id: Id,
+    #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
     pub created_at: Timestamp,
     #[serde(flatten)]
     pub op: MutationOp,
 }
 
 /// `POST /api/v1/sync/push` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushBatch {
     pub protocol: u32,
@@ -129,6 +146,7 @@ pub struct PushBatch {
 }
 
 /// What became of one mutation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum MutationStatus {
@@ -145,14 +163,17 @@ pub enum MutationStatus {
     },
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MutationResult {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub client_mutation_id: Id,
     #[serde(flatten)]
     pub status: MutationStatus,
 }
 
 /// `POST /api/v1/sync/push` answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushResponse {
     pub protocol: u32,

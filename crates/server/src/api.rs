@@ -189,6 +189,19 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 ///
 /// An unknown username and a wrong password get the same answer, and both cost one argon2 verification
 /// (an unknown user is checked against a dummy hash), so the answer does not tell which names exist.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in: an access token and the device session's refresh token",
+         body = LoginResponse),
+        (status = 400, description = "Body is not a login request (`bad_request`)", body = leadline_model::auth::ApiError),
+        (status = 401, description = "Wrong username or password (`invalid_credentials`)", body = leadline_model::auth::ApiError),
+        (status = 413, description = "Body larger than 64 KiB (`payload_too_large`)", body = leadline_model::auth::ApiError),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     body: Result<Json<LoginRequest>, JsonRejection>,
@@ -274,6 +287,19 @@ fn bad_json(e: &JsonRejection) -> ApiFailure {
 /// token pair of the same session. A token already traded (reuse: stolen, or replayed) ends the session
 /// — every token of the family stops working — and answers 401 `refresh_reused`; an unknown, expired or
 /// revoked one answers 401 `invalid_refresh`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new access + refresh token pair of the same session",
+         body = LoginResponse),
+        (status = 400, description = "Body is not a refresh request (`bad_request`)", body = leadline_model::auth::ApiError),
+        (status = 401, description = "Unknown, expired or revoked refresh token (`invalid_refresh`), or one \
+         already used (`refresh_reused`: the session is ended)", body = leadline_model::auth::ApiError),
+    )
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
@@ -306,6 +332,20 @@ pub async fn refresh(
 /// `POST /api/v1/auth/logout`: ends the session of the request's Bearer access token, or of the refresh
 /// token in the body (either suffices; an expired access token does not, send the refresh token then).
 /// 204 when a session was found (even if it had ended already), else 401.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    request_body(content = Option<LogoutRequest>,
+        description = "Optional when the request carries a Bearer access token"),
+    responses(
+        (status = 204, description = "The session is ended (also when it had ended already)"),
+        (status = 400, description = "The access token belongs to no session (`no_session`)", body = leadline_model::auth::ApiError),
+        (status = 401, description = "Neither a known refresh token nor a valid access token \
+         (`unauthorized`)", body = leadline_model::auth::ApiError),
+    ),
+    security((), ("bearer" = []))
+)]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -359,6 +399,20 @@ pub(crate) fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFai
 
 /// `GET /api/v1/users/{id}/sessions`: the user's device sessions, newest first (never their tokens).
 /// A telecaller may list only their own; a supervisor their team's; an admin anyone's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/sessions",
+    tag = "auth",
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user's device sessions, newest first", body = Vec<SessionInfo>),
+        (status = 400, description = "The id is not a UUID (`bad_id`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not the caller's own, team's (supervisor) or any (admin) user \
+         (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such user (`not_found`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_sessions(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -381,6 +435,19 @@ pub async fn list_sessions(
 
 /// `POST /api/v1/sessions/{id}/revoke`: ends a device session (its access tokens stop at once, its refresh
 /// token is refused). Same permissions as listing; answers the session as it now is.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/revoke",
+    tag = "auth",
+    params(("id" = uuid::Uuid, Path, description = "The session's id")),
+    responses(
+        (status = 200, description = "The session as it now is (revoked)", body = SessionInfo),
+        (status = 400, description = "The id is not a UUID (`bad_id`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not a session the caller may manage (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such session (`not_found`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn revoke_session(
     State(state): State<AppState>,
     AuthUser(actor): AuthUser,
@@ -444,6 +511,23 @@ pub struct PullParams {
 /// carries the lead's current row ahead of the log, and the lead is sent again at its own position in a
 /// later page — clients upsert leads, so the repeat is harmless. When a lead is (re)assigned, its call
 /// logs and follow-ups are re-sequenced after it, so a new owner receives the lead before its history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sync/pull",
+    tag = "sync",
+    params(
+        ("cursor" = Option<String>, Query,
+         description = "`next_cursor` of the previous page; empty or absent for the first page"),
+        ("limit" = Option<u32>, Query, minimum = 1,
+         description = "Changes per page: default 500, larger than 2000 is clamped"),
+    ),
+    responses(
+        (status = 200, description = "One page of the caller's change feed", body = PullPage),
+        (status = 400, description = "Bad cursor (`bad_cursor`), limit (`bad_limit`) or query \
+         (`bad_request`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn pull(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -632,6 +716,41 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
 /// time of the lead's next open follow-up) (RFC 3339, inclusive), `q` (name substring,
 /// or when phone-like the digits anywhere in the E.164 number), `limit` (default 50, at most 500). A bad
 /// value answers 400 with code `bad_<parameter>`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/leads",
+    tag = "leads",
+    params(
+        ("status" = Option<Vec<leadline_model::LeadStatus>>, Query, style = Form, explode,
+         description = "Any of these statuses (repeat the parameter or send a comma list); `bad_status`"),
+        ("priority" = Option<Vec<leadline_model::LeadPriority>>, Query, style = Form, explode,
+         description = "Any of these priorities; `bad_priority`"),
+        ("source" = Option<Vec<leadline_model::LeadSource>>, Query, style = Form, explode,
+         description = "Any of these sources; `bad_source`"),
+        ("assigned_to" = Option<String>, Query,
+         description = "A user id (UUID) or `none` (unassigned); `bad_assigned_to`"),
+        ("created_from" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Inclusive lower bound of `created_at` (RFC 3339); `bad_created_from`"),
+        ("created_to" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Inclusive upper bound of `created_at`; `bad_created_to`"),
+        ("updated_from" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Inclusive lower bound of `updated_at`; `bad_updated_from`"),
+        ("updated_to" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Inclusive upper bound of `updated_at`; `bad_updated_to`"),
+        ("q" = Option<String>, Query, max_length = 100,
+         description = "A name substring, or a whole phone number; `bad_q`"),
+        ("limit" = Option<u32>, Query, minimum = 1,
+         description = "Page size: default 50, larger than 500 is clamped; `bad_limit`"),
+        ("cursor" = Option<String>, Query,
+         description = "`next_cursor` of the previous page; `bad_cursor`"),
+    ),
+    responses(
+        (status = 200, description = "One page of the leads the caller may see", body = LeadPage),
+        (status = 400, description = "A bad parameter: `bad_<parameter>` (or `bad_cursor`, \
+         `bad_request`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_leads(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -652,6 +771,19 @@ pub async fn list_leads(
 
 /// `GET /api/v1/leads/{id}`: one lead, when the caller may see it; 404 otherwise (whether or not it
 /// exists).
+#[utoipa::path(
+    get,
+    path = "/api/v1/leads/{id}",
+    tag = "leads",
+    params(("id" = uuid::Uuid, Path, description = "The lead's id")),
+    responses(
+        (status = 200, description = "The lead", body = Lead),
+        (status = 400, description = "The id is not a UUID (`bad_id`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such lead, or not one the caller may see (`not_found`)",
+         body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get_lead(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

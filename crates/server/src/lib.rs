@@ -11,6 +11,7 @@ pub mod demo;
 pub mod events;
 pub mod exotel;
 pub mod import;
+pub mod openapi;
 pub mod ops;
 pub mod pg_cluster;
 pub mod pii;
@@ -310,6 +311,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route(openapi::OPENAPI_PATH, get(openapi::openapi_json))
         .route("/api/v1/auth/login", post(api::login))
         .route("/api/v1/auth/refresh", post(api::refresh))
         .route("/api/v1/auth/logout", post(api::logout))

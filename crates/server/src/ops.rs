@@ -149,12 +149,29 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
 
 /// `GET /healthz`: the process is up and serving (no database access: a load balancer's liveness probe
 /// must not restart a healthy process because the database is slow).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    responses((status = 200, description = "The process is up", body = crate::openapi::Health))
+)]
 pub async fn healthz() -> Response {
     Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
 /// `GET /readyz`: the database answers and its schema is at the version this binary expects; 503
 /// otherwise (take the node out of rotation).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "ops",
+    responses(
+        (status = 200, description = "Ready: the database answers at the expected schema version",
+         body = crate::openapi::Readiness),
+        (status = 503, description = "Not ready (`schema_version_mismatch` or `database_unreachable`)",
+         body = crate::openapi::Readiness),
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let repo = state.repo();
     match repo.schema_status().await {
@@ -186,6 +203,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    responses(
+        (status = 200, description = "The metrics in OpenMetrics text format",
+         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 500, description = "Encoding the metrics failed"),
+    )
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match state.metrics().encode() {
         Ok(text) => {

@@ -23,6 +23,25 @@ pub const MAX_RANGE_DAYS: i64 = 366;
 /// India Standard Time, minutes east of UTC: the default time zone of day boundaries and hours.
 pub const DEFAULT_TZ_OFFSET_MINUTES: i32 = 330;
 
+/// The OpenAPI operations of this module (merged by [`crate::openapi::document`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(summary, leaderboard, hourly, list_goals, set_goal),
+    components(schemas(LeaderboardMetric))
+)]
+pub struct AnalyticsApi;
+
+/// What `GET /api/v1/analytics/leaderboard` ranks by (documentation only: the handler reads the text).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaderboardMetric {
+    Calls,
+    Connected,
+    Conversions,
+    TalkTimeS,
+}
+
+/// The analytics and goals routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/analytics/summary", get(summary))
@@ -138,6 +157,33 @@ fn totals(telecallers: &[leadline_model::analytics::TelecallerFigures]) -> TeamT
 }
 
 /// `GET /api/v1/analytics/summary?from=&to=&team=&telecaller=&tz_offset_minutes=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/summary",
+    tag = "analytics",
+    params(
+        ("from" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Start (RFC 3339); default: local midnight today; `bad_from`"),
+        ("to" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "End (RFC 3339), after `from`, at most 366 days later; default: now; `bad_to`, `bad_range`"),
+        ("team" = Option<String>, Query,
+         description = "A team (admins; supervisors only their own)"),
+        ("tz_offset_minutes" = Option<i32>, Query, minimum = -840, maximum = 840, multiple_of = 30,
+         description = "Time zone of day boundaries, minutes east of UTC (default 330, India); \
+         `bad_tz_offset_minutes`"),
+        ("telecaller" = Option<uuid::Uuid>, Query,
+         description = "One telecaller's figures (telecallers: only their own); `bad_telecaller`"),
+    ),
+    responses(
+        (status = 200, description = "Per-telecaller figures and the team's totals", body = AnalyticsSummary),
+        (status = 400, description = "A bad parameter (`bad_<parameter>`, `bad_range`, `bad_request`)",
+         body = leadline_model::auth::ApiError),
+        (status = 403, description = "Another user's or team's figures (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "The telecaller is not in the supervisor's team (`not_found`)",
+         body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn summary(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -164,6 +210,30 @@ async fn summary(
 
 /// `GET /api/v1/analytics/leaderboard?metric=calls|connected|conversions|talk_time_s&from=&to=&team=`:
 /// supervisors and admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/leaderboard",
+    tag = "analytics",
+    params(
+        ("metric" = Option<LeaderboardMetric>, Query, description = "Ranked by (default `calls`); `bad_metric`"),
+        ("from" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Start (RFC 3339); default: local midnight today; `bad_from`"),
+        ("to" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "End (RFC 3339), after `from`, at most 366 days later; default: now; `bad_to`, `bad_range`"),
+        ("team" = Option<String>, Query,
+         description = "A team (admins; supervisors only their own)"),
+        ("tz_offset_minutes" = Option<i32>, Query, minimum = -840, maximum = 840, multiple_of = 30,
+         description = "Time zone of day boundaries, minutes east of UTC (default 330, India); \
+         `bad_tz_offset_minutes`"),
+    ),
+    responses(
+        (status = 200, description = "The team's telecallers ranked by the metric", body = Leaderboard),
+        (status = 400, description = "A bad parameter (`bad_metric`, `bad_<parameter>`, `bad_range`; \
+         `bad_telecaller` when one is named)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Telecallers, or another team (`forbidden`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn leaderboard(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -221,6 +291,33 @@ async fn leaderboard(
 }
 
 /// `GET /api/v1/analytics/hourly?from=&to=&team=&telecaller=&tz_offset_minutes=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/hourly",
+    tag = "analytics",
+    params(
+        ("from" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Start (RFC 3339); default: local midnight today; `bad_from`"),
+        ("to" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "End (RFC 3339), after `from`, at most 366 days later; default: now; `bad_to`, `bad_range`"),
+        ("team" = Option<String>, Query,
+         description = "A team (admins; supervisors only their own)"),
+        ("tz_offset_minutes" = Option<i32>, Query, minimum = -840, maximum = 840, multiple_of = 30,
+         description = "Time zone of day boundaries, minutes east of UTC (default 330, India); \
+         `bad_tz_offset_minutes`"),
+        ("telecaller" = Option<uuid::Uuid>, Query,
+         description = "One telecaller's figures (telecallers: only their own); `bad_telecaller`"),
+    ),
+    responses(
+        (status = 200, description = "Calls per local hour", body = HourlySeries),
+        (status = 400, description = "A bad parameter (`bad_<parameter>`, `bad_range`, `bad_request`)",
+         body = leadline_model::auth::ApiError),
+        (status = 403, description = "Another user's or team's figures (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "The telecaller is not in the supervisor's team (`not_found`)",
+         body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn hourly(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -242,6 +339,18 @@ async fn hourly(
 
 /// `GET /api/v1/goals?team=`: a team's goals (supervisors: their own team; telecallers: their team's, to
 /// show progress; admins: any or all).
+#[utoipa::path(
+    get,
+    path = "/api/v1/goals",
+    tag = "analytics",
+    params(("team" = Option<String>, Query, description = "A team (admins: any, default all; others: their own)")),
+    responses(
+        (status = 200, description = "The team's goals", body = Vec<Goal>),
+        (status = 400, description = "A bad query (`bad_request`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Another team, or a user without a team (`forbidden`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn list_goals(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -267,6 +376,20 @@ async fn list_goals(
 }
 
 /// `PUT /api/v1/goals`: supervisors for their team (and its members), admins for any team.
+#[utoipa::path(
+    put,
+    path = "/api/v1/goals",
+    tag = "analytics",
+    request_body = SetGoal,
+    responses(
+        (status = 200, description = "The goal as stored", body = Goal),
+        (status = 400, description = "Not a goal (`bad_request`), out of 0..=10000 (`bad_goal`), or an \
+         admin naming no team (`bad_team`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Telecallers, or another team (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "The user is not a member of the team (`not_found`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn set_goal(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -12,6 +12,7 @@ mod common;
 mod demo;
 mod events;
 mod leads;
+mod openapi;
 mod ops;
 mod pii;
 mod proxy;
