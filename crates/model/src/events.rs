@@ -85,6 +85,7 @@ pub struct EventMessage {
 }
 
 /// Body of `POST /api/v1/announcements`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnnouncementRequest {
     pub message: String,

@@ -110,6 +110,10 @@ pub struct CoreApi;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = CoreApi::openapi();
     doc.merge(crate::routes::analytics::AnalyticsApi::openapi());
+    doc.merge(crate::routes::writes::WritesApi::openapi());
+    doc.merge(crate::routes::supervise::SuperviseApi::openapi());
+    doc.merge(crate::routes::admin::AdminApi::openapi());
+    doc.merge(crate::routes::events::EventsApi::openapi());
     // One line per route module, e.g. `doc.merge(crate::routes::writes::WritesApi::openapi());`
     finish(&mut doc);
     doc

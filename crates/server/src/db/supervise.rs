@@ -35,7 +35,7 @@ pub fn refresh_next_follow_up(tx: &mut Tx<'_>, lead_id: &Id) -> Result<(), DbErr
 // ---- The audit log ----
 
 /// What an audit entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
     /// The lead was given to a user (from nobody or from someone else), one lead at a time or in bulk.
@@ -82,18 +82,24 @@ impl std::str::FromStr for AuditAction {
 }
 
 /// One row of `lead_audit`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
+    #[schema(value_type = uuid::Uuid)]
     pub id: Id,
+    #[schema(value_type = uuid::Uuid)]
     pub lead_id: Id,
     /// Who made the change; `None` for the system (imports, callbacks).
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub actor_id: Option<Id>,
     pub action: AuditAction,
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub from_user: Option<Id>,
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub to_user: Option<Id>,
     /// The lead's team after the change.
     pub team: Option<String>,
     pub reason: Option<String>,
+    #[schema(value_type = chrono::DateTime<chrono::Utc>)]
     pub at: Timestamp,
     /// More about the change (e.g. the lead's new version, the teams before and after).
     pub details: serde_json::Value,
@@ -237,13 +243,14 @@ impl From<crate::sql::SqlError> for BulkError {
 }
 
 /// What a bulk assignment did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BulkOutcome {
     /// Leads that changed hands.
     pub assigned: u64,
     /// Leads that already had the target assignee (no change, no audit entry).
     pub unchanged: u64,
     /// The leads that changed hands, in id order.
+    #[schema(value_type = Vec<uuid::Uuid>)]
     pub lead_ids: Vec<Id>,
 }
 
@@ -542,7 +549,7 @@ pub struct FollowUpFilter {
 }
 
 /// A follow-up with its lead's name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FollowUpItem {
     #[serde(flatten)]
     pub follow_up: FollowUp,

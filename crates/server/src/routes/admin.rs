@@ -27,6 +27,22 @@ use crate::db::{self, admin};
 /// Shortest password an administrator may set.
 pub const MIN_PASSWORD_LEN: usize = 10;
 
+/// The OpenAPI operations of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list_users,
+        create_user,
+        update_user,
+        list_teams,
+        create_team,
+        list_dispositions,
+        put_disposition
+    ),
+    tags((name = "admin", description = "Users, teams and the disposition catalogue"))
+)]
+pub struct AdminApi;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/users", get(list_users).post(create_user))
@@ -78,6 +94,16 @@ async fn hash(password: String) -> Result<String, ApiFailure> {
 }
 
 /// `GET /api/v1/users`
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "admin",
+    responses(
+        (status = 200, description = "Every user (supervisors: their team's)", body = Vec<UserAccount>),
+        (status = 403, description = "A telecaller, or a supervisor without a team (`forbidden`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn list_users(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -95,6 +121,20 @@ async fn list_users(
 }
 
 /// `POST /api/v1/users`: `201` with the account; `409 username_taken`; `400 unknown_team`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "admin",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created", body = UserAccount),
+        (status = 400, description = "A bad body (`bad_request`, `bad_username`, `bad_name`, `bad_password`, \
+         `bad_team`, `unknown_team`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not an admin (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 409, description = "The username is taken (`username_taken`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn create_user(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -163,6 +203,21 @@ async fn create_user(
 }
 
 /// `PATCH /api/v1/users/{id}`
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "admin",
+    params(("id" = uuid::Uuid, Path, description = "The user; `bad_id` when not a UUID")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "The changed user", body = UserAccount),
+        (status = 400, description = "A bad id or body (`bad_id`, `bad_request`, `bad_name`, `bad_password`, \
+         `unknown_team`; an admin deactivating or demoting themselves)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not an admin (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such user (`not_found`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn update_user(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -218,6 +273,16 @@ async fn update_user(
 }
 
 /// `GET /api/v1/teams`
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams",
+    tag = "admin",
+    responses(
+        (status = 200, description = "Every team", body = Vec<Team>),
+        (status = 403, description = "A telecaller (`forbidden`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn list_teams(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -229,6 +294,19 @@ async fn list_teams(
 }
 
 /// `POST /api/v1/teams`: `201`; `409 team_exists`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/teams",
+    tag = "admin",
+    request_body = NewTeam,
+    responses(
+        (status = 201, description = "Created: every team", body = Vec<Team>),
+        (status = 400, description = "A bad body (`bad_request`, `bad_name`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not an admin (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 409, description = "The team exists (`team_exists`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn create_team(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -253,6 +331,15 @@ async fn create_team(
 }
 
 /// `GET /api/v1/dispositions`
+#[utoipa::path(
+    get,
+    path = "/api/v1/dispositions",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The disposition catalogue (admins: inactive ones too)", body = Vec<DispositionEntry>),
+    ),
+    security(("bearer" = []))
+)]
 async fn list_dispositions(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -267,6 +354,20 @@ async fn list_dispositions(
 
 /// `PUT /api/v1/dispositions/{code}`: creates or replaces an entry; `409 hotkey_taken` when another
 /// active entry has the hotkey.
+#[utoipa::path(
+    put,
+    path = "/api/v1/dispositions/{code}",
+    tag = "admin",
+    params(("code" = String, Path, description = "1 to 40 of a-z, 0-9 and _; `bad_code`")),
+    request_body = DispositionEntry,
+    responses(
+        (status = 200, description = "Created or replaced: the whole catalogue", body = Vec<DispositionEntry>),
+        (status = 400, description = "A bad code or body (`bad_request`, `bad_code`, `bad_label`, `bad_hotkey`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not an admin (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 409, description = "Another active disposition has the hotkey (`hotkey_taken`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn put_disposition(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

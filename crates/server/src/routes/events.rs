@@ -43,6 +43,35 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/announcements", post(announce))
 }
 
+/// The OpenAPI operations of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(events_socket, announce),
+    tags((name = "events", description = "The real-time event socket and announcements"))
+)]
+pub struct EventsApi;
+
+/// The `201` answer of `POST /api/v1/announcements`: an `EventMessage` of type `announcement`
+/// (documentation only).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AnnouncementEvent {
+    /// `announcement`.
+    #[schema(rename = "type")]
+    pub kind: String,
+    /// The event's cursor.
+    pub cursor: i64,
+    #[schema(value_type = chrono::DateTime<chrono::Utc>)]
+    pub at: leadline_model::Timestamp,
+    /// The text, trimmed.
+    pub message: String,
+    /// Who sent it.
+    #[schema(value_type = uuid::Uuid)]
+    pub from: Id,
+    /// Their name.
+    pub from_name: String,
+}
+
 /// Query of `GET /api/v1/events`, read as text so that a bad value gets a typed error.
 #[derive(Debug, Deserialize)]
 pub struct EventsParams {
@@ -95,6 +124,27 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiFailur
 /// WebSocket, in `?token=`; a missing, forged or expired one is refused with 401 before the upgrade.
 /// `cursor` (optional): the last `cursor` the client saw; the events after it are replayed first. A
 /// cursor that is not a whole number ≥ 0 answers 400 `bad_cursor`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    params(
+        ("token" = Option<String>, Query, description = "The access token, for clients that cannot send an \
+         `Authorization` header on a WebSocket handshake (the header wins when both are given)"),
+        ("cursor" = Option<i64>, Query, minimum = 0, description = "The highest `cursor` received earlier: the \
+         events after it are replayed first; `bad_cursor`"),
+    ),
+    responses(
+        (status = 101, description = "Switching Protocols: the WebSocket is open. Every text frame is one \
+         `EventMessage` (`{type, cursor?, at?, ...}`); the first is a `heartbeat` carrying the current cursor. \
+         The server pings and sends a heartbeat every period, closes with 4001 when the token expires or the \
+         session ends, 4002 when the client is silent for two periods, 1001 on shutdown."),
+        (status = 400, description = "A bad query (`bad_request`, `bad_cursor`) or not a WebSocket handshake \
+         (`bad_upgrade`)", body = leadline_model::auth::ApiError),
+        (status = 426, description = "The connection cannot be upgraded (`bad_upgrade`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn events_socket(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -122,7 +172,15 @@ pub async fn events_socket(
                 }
             })
             .into_response(),
-        Err(rejection) => rejection.into_response(),
+        // As JSON like every other error, with the rejection's status (400, 405, 426).
+        Err(rejection) => (
+            rejection.status(),
+            Json(leadline_model::auth::ApiError {
+                code: "bad_upgrade".to_owned(),
+                message: rejection.body_text(),
+            }),
+        )
+            .into_response(),
     }
 }
 
@@ -318,6 +376,19 @@ async fn connection(
 ///
 /// Errors: 403 `forbidden` for telecallers (and supervisors without a team); 400 `bad_message` when the
 /// message is blank or longer than [`MAX_ANNOUNCEMENT_CHARS`]; 400 `bad_request` for a malformed body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/announcements",
+    tag = "events",
+    request_body = AnnouncementRequest,
+    responses(
+        (status = 201, description = "Sent: the event as the team's (admins: everyone's) sockets receive it",
+         body = AnnouncementEvent),
+        (status = 400, description = "A bad body (`bad_request`, `bad_message`: 1 to 2000 characters)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "A telecaller, or a supervisor without a team (`forbidden`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn announce(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -45,6 +45,68 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/follow-ups", get(follow_ups))
 }
 
+/// The OpenAPI operations of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        assign,
+        transfer,
+        lead_audit,
+        audit,
+        lead_call_logs,
+        call_logs,
+        export_call_logs,
+        follow_ups
+    ),
+    components(schemas(AuditAction, CallDirection, FollowUpListStatus)),
+    tags((name = "audit", description = "The audit log of lead assignments and edits"))
+)]
+pub struct SuperviseApi;
+
+/// `POST /api/v1/leads/assign` body (documentation only: the handler reads the JSON itself). Exactly one
+/// of `lead_ids` and `filter`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AssignRequest {
+    /// The leads (at most 5000).
+    #[schema(value_type = Option<Vec<uuid::Uuid>>)]
+    pub lead_ids: Option<Vec<Id>>,
+    /// A lead-list filter (`status`, `priority`, `source`, `assigned_to`, `created_from`, `created_to`,
+    /// `updated_from`, `updated_to`, `follow_up_from`, `follow_up_to`, `q`: strings or lists of them).
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
+    /// The new assignee; `null` unassigns. Required.
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub to: Option<Id>,
+    /// Why (1 to 500 characters).
+    pub reason: String,
+}
+
+/// `POST /api/v1/leads/transfer` body (documentation only).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TransferRequest {
+    /// Whose leads move.
+    #[schema(value_type = uuid::Uuid)]
+    pub from: Id,
+    /// Who gets them.
+    #[schema(value_type = uuid::Uuid)]
+    pub to: Id,
+    /// The statuses that move (default: the open ones).
+    pub status: Option<Vec<LeadStatus>>,
+    /// Why (1 to 500 characters).
+    pub reason: String,
+}
+
+/// The `status` filter of `GET /api/v1/follow-ups` (documentation only).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUpListStatus {
+    Open,
+    Done,
+    Overdue,
+}
+
 /// 403 unless the user is a supervisor with a team or an admin.
 fn require_supervisor(user: &User) -> Result<(), ApiFailure> {
     match user.role {
@@ -146,6 +208,21 @@ fn filter_pairs(filter: &JsonObject) -> Result<Vec<(String, String)>, ApiFailure
 
 /// `POST /api/v1/leads/assign {lead_ids | filter, to, reason}`: assigns leads to `to` (a user id; `null`
 /// unassigns) in one transaction, each change audited. See the crate README for the rules.
+#[utoipa::path(
+    post,
+    path = "/api/v1/leads/assign",
+    tag = "leads",
+    request_body = AssignRequest,
+    responses(
+        (status = 200, description = "What changed", body = BulkOutcome),
+        (status = 400, description = "A bad body (`bad_request`, `bad_reason`, `bad_to`, `bad_lead_ids`, \
+         `too_many_leads`, `bad_filter`, `bad_selection`, `unknown_user`, a lead-list filter's code)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not a supervisor with a team nor an admin, or a user outside your team \
+         (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "A lead not in your scope (`not_found`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn assign(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -234,6 +311,21 @@ const OPEN_STATUSES: [LeadStatus; 5] = [
 
 /// `POST /api/v1/leads/transfer {from, to, status?, reason}`: moves `from`'s leads (by default the open
 /// ones: not converted, not_interested, invalid or do_not_call) to `to`, audited as `transferred`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/leads/transfer",
+    tag = "leads",
+    request_body = TransferRequest,
+    responses(
+        (status = 200, description = "What changed", body = BulkOutcome),
+        (status = 400, description = "A bad body (`bad_request`, `bad_reason`, `bad_from`, `bad_to`, \
+         `bad_status`, `unknown_user`, `too_many_leads`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not a supervisor with a team nor an admin, or a user outside your team \
+         (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "A lead not in your scope (`not_found`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn transfer(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -305,7 +397,7 @@ fn next_cursor(more: bool, last: Option<(&Timestamp, &Id)>) -> Option<String> {
 }
 
 /// A page of audit entries.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     pub next_cursor: Option<String>,
@@ -333,6 +425,23 @@ async fn audit_page(
 
 /// `GET /api/v1/leads/{id}/audit?cursor=&limit=`: the lead's audit entries, newest first. Supervisors
 /// (of the lead's team) and admins; telecallers 403; a lead out of scope 404.
+#[utoipa::path(
+    get,
+    path = "/api/v1/leads/{id}/audit",
+    tag = "audit",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The lead; `bad_id` when not a UUID"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page; `bad_cursor`"),
+        ("limit" = Option<u32>, Query, minimum = 1, description = "Page size (default 50, larger than 500 is clamped); `bad_limit`"),
+    ),
+    responses(
+        (status = 200, description = "The lead's audit entries, newest first", body = AuditPage),
+        (status = 400, description = "A bad id or query (`bad_id`, `bad_request`, `bad_cursor`, `bad_limit`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not a supervisor with a team nor an admin (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such lead in your scope (`not_found`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn lead_audit(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -361,6 +470,26 @@ pub async fn lead_audit(
 
 /// `GET /api/v1/audit?actor=&action=&from=&to=&cursor=&limit=`: audit entries newest first (`at` desc,
 /// `id` desc); a supervisor's are their team's (the lead's team after the change), an admin's all.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    params(
+        ("actor" = Option<uuid::Uuid>, Query, description = "Changes by this user; `bad_actor`"),
+        ("action" = Option<AuditAction>, Query, description = "`bad_action`"),
+        ("from" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "At or after (RFC 3339); `bad_from`"),
+        ("to" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Before (RFC 3339); `bad_to`"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page; `bad_cursor`"),
+        ("limit" = Option<u32>, Query, minimum = 1, description = "Page size (default 50, larger than 500 is clamped); `bad_limit`"),
+    ),
+    responses(
+        (status = 200, description = "Audit entries of your team's leads (admins: all), newest first", body = AuditPage),
+        (status = 400, description = "A bad query (`bad_request`, `bad_actor`, `bad_action`, `bad_from`, `bad_to`, \
+         `bad_cursor`, `bad_limit`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not a supervisor with a team nor an admin (`forbidden`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn audit(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -381,7 +510,7 @@ pub async fn audit(
 }
 
 /// A call log in a list: the log, its lead's name and the telecaller's username.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CallLogView {
     #[serde(flatten)]
     pub log: CallLog,
@@ -400,7 +529,7 @@ impl From<CallLogItem> for CallLogView {
 }
 
 /// A page of call logs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CallLogPage {
     pub call_logs: Vec<CallLogView>,
     pub next_cursor: Option<String>,
@@ -479,6 +608,22 @@ async fn call_log_page(
 
 /// `GET /api/v1/leads/{id}/call-logs?cursor=&limit=`: every call of a lead the caller may see, newest
 /// first; 404 when the lead is out of scope.
+#[utoipa::path(
+    get,
+    path = "/api/v1/leads/{id}/call-logs",
+    tag = "calls",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The lead; `bad_id` when not a UUID"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page; `bad_cursor`"),
+        ("limit" = Option<u32>, Query, minimum = 1, description = "Page size (default 50, larger than 500 is clamped); `bad_limit`"),
+    ),
+    responses(
+        (status = 200, description = "The lead's call logs, newest first", body = CallLogPage),
+        (status = 400, description = "A bad id or query (`bad_id`, `bad_request`, `bad_cursor`, `bad_limit`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such lead in your scope (`not_found`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn lead_call_logs(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -502,6 +647,28 @@ pub async fn lead_call_logs(
 /// `GET /api/v1/call-logs?telecaller=&from=&to=&disposition=&direction=&connected=&q=&cursor=&limit=`:
 /// call logs newest first (`started_at` desc, `id` desc); a telecaller's own calls, a supervisor's
 /// team's (calls on the team's leads), an admin's all.
+#[utoipa::path(
+    get,
+    path = "/api/v1/call-logs",
+    tag = "calls",
+    params(
+        ("telecaller" = Option<uuid::Uuid>, Query, description = "Calls of this user; `bad_telecaller`"),
+        ("from" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Started at or after (RFC 3339); `bad_from`"),
+        ("to" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Started before (RFC 3339); `bad_to`"),
+        ("disposition" = Option<String>, Query, description = "Disposition codes (repeated or comma-separated, each at most 64 characters); `bad_disposition`"),
+        ("direction" = Option<CallDirection>, Query, description = "`bad_direction`"),
+        ("connected" = Option<bool>, Query, description = "`true`/`1` or `false`/`0`; `bad_connected`"),
+        ("q" = Option<String>, Query, description = "A lead name fragment, or a whole phone number (at most 100 characters); `bad_q`"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page; `bad_cursor`"),
+        ("limit" = Option<u32>, Query, minimum = 1, description = "Page size (default 50, larger than 500 is clamped); `bad_limit`"),
+    ),
+    responses(
+        (status = 200, description = "Call logs in your scope, newest first", body = CallLogPage),
+        (status = 400, description = "A bad query (`bad_request`, `bad_telecaller`, `bad_from`, `bad_to`, \
+         `bad_disposition`, `bad_direction`, `bad_connected`, `bad_q`, `bad_cursor`, `bad_limit`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn call_logs(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -590,6 +757,27 @@ struct ExportState {
 
 /// `GET /api/v1/call-logs/export.csv?<the call-log filters>`: the filtered call logs as CSV, streamed: pages
 /// of [`EXPORT_PAGE`] rows, each read in its own short read transaction and written out as it comes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/call-logs/export.csv",
+    tag = "calls",
+    params(
+        ("telecaller" = Option<uuid::Uuid>, Query, description = "Calls of this user; `bad_telecaller`"),
+        ("from" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Started at or after (RFC 3339); `bad_from`"),
+        ("to" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Started before (RFC 3339); `bad_to`"),
+        ("disposition" = Option<String>, Query, description = "Disposition codes (repeated or comma-separated, each at most 64 characters); `bad_disposition`"),
+        ("direction" = Option<CallDirection>, Query, description = "`bad_direction`"),
+        ("connected" = Option<bool>, Query, description = "`true`/`1` or `false`/`0`; `bad_connected`"),
+        ("q" = Option<String>, Query, description = "A lead name fragment, or a whole phone number (at most 100 characters); `bad_q`"),
+    ),
+    responses(
+        (status = 200, description = "Every matching call log in your scope as CSV (a header row, CRLF lines), \
+         streamed as an attachment", content_type = "text/csv", body = String),
+        (status = 400, description = "A bad query (`bad_request`, `bad_telecaller`, `bad_from`, `bad_to`, \
+         `bad_disposition`, `bad_direction`, `bad_connected`, `bad_q`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn export_call_logs(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -651,7 +839,7 @@ pub async fn export_call_logs(
 }
 
 /// A page of follow-ups.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FollowUpPage {
     pub follow_ups: Vec<FollowUpItem>,
     pub next_cursor: Option<String>,
@@ -660,6 +848,25 @@ pub struct FollowUpPage {
 /// `GET /api/v1/follow-ups?due_before=&due_after=&status=open|done|overdue&assigned_to=&cursor=&limit=`:
 /// follow-ups soonest due first (`due_at`, `id`); a telecaller's own (assigned to them), a supervisor's
 /// team's, an admin's all. `due_after` is inclusive, `due_before` exclusive.
+#[utoipa::path(
+    get,
+    path = "/api/v1/follow-ups",
+    tag = "follow-ups",
+    params(
+        ("due_after" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Due at or after (RFC 3339); `bad_due_after`"),
+        ("due_before" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Due before (RFC 3339); `bad_due_before`"),
+        ("status" = Option<FollowUpListStatus>, Query, description = "`bad_status`"),
+        ("assigned_to" = Option<uuid::Uuid>, Query, description = "Follow-ups of this user's leads; `bad_assigned_to`"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page; `bad_cursor`"),
+        ("limit" = Option<u32>, Query, minimum = 1, description = "Page size (default 50, larger than 500 is clamped); `bad_limit`"),
+    ),
+    responses(
+        (status = 200, description = "Follow-ups in your scope, soonest due first", body = FollowUpPage),
+        (status = 400, description = "A bad query (`bad_request`, `bad_due_after`, `bad_due_before`, `bad_status`, \
+         `bad_assigned_to`, `bad_cursor`, `bad_limit`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn follow_ups(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

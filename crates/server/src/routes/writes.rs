@@ -57,6 +57,54 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/follow-ups/{id}/reschedule", post(reschedule_follow_up))
 }
 
+/// The OpenAPI operations of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        push,
+        create_call_log,
+        create_lead,
+        update_lead,
+        create_follow_up,
+        complete_follow_up,
+        reschedule_follow_up
+    ),
+    tags(
+        (name = "calls", description = "Call logs: recording, lists, export"),
+        (name = "follow-ups", description = "Follow-ups: creating, completing, rescheduling, lists"),
+    )
+)]
+pub struct WritesApi;
+
+/// A 409 `version_conflict` answer: the edit was based on an older version; `current` is the stored lead.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct VersionConflict {
+    /// `version_conflict`.
+    pub code: String,
+    pub message: String,
+    /// The lead as stored.
+    pub current: Lead,
+}
+
+/// A 409 `duplicate_phone` answer: `current.lead_id` is the lead that has the number.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DuplicatePhone {
+    /// `duplicate_phone`.
+    pub code: String,
+    pub message: String,
+    pub current: DuplicatePhoneLead,
+}
+
+/// The lead a `duplicate_phone` answer names.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DuplicatePhoneLead {
+    #[schema(value_type = uuid::Uuid)]
+    pub lead_id: Id,
+}
+
 /// Now, at the millisecond precision the database stores.
 fn now() -> Timestamp {
     chrono::Utc::now().trunc_subsecs(3)
@@ -152,6 +200,20 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
 /// `POST /api/v1/sync/push`: applies a device's outbox batch, each mutation exactly once by its client
 /// mutation id, each in its own savepoint (a rejected one does not undo the others); answers one result
 /// per mutation, in order. See docs/sync-protocol.md.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/push",
+    tag = "sync",
+    request_body = PushBatch,
+    responses(
+        (status = 200, description = "One result per mutation, in order", body = PushResponse),
+        (status = 400, description = "Not a push batch (`bad_request`), another protocol (`bad_protocol`), a bad \
+         `device_id` (`bad_device_id`)", body = leadline_model::auth::ApiError),
+        (status = 413, description = "Body over 8 MiB (`payload_too_large`) or too many mutations \
+         (`batch_too_large`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn push(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -197,6 +259,21 @@ pub async fn push(
 
 /// `POST /api/v1/call-logs`: records a call log; idempotent by its id (201 the first time, 200 with the
 /// stored row after).
+#[utoipa::path(
+    post,
+    path = "/api/v1/call-logs",
+    tag = "calls",
+    request_body = CallLog,
+    responses(
+        (status = 201, description = "Recorded", body = CallLog),
+        (status = 200, description = "A call log with this id exists: the stored row", body = CallLog),
+        (status = 400, description = "A bad body (`bad_request`, `bad_disposition`, `bad_*`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "A call on a lead you may not log (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such lead in your scope (`not_found`)", body = leadline_model::auth::ApiError),
+        (status = 409, description = "The id belongs to a call log you may not see (`duplicate_id`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_call_log(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -233,7 +310,7 @@ fn created_answer<T>(created: Created<T>) -> (StatusCode, Json<T>) {
 }
 
 /// `POST /api/v1/leads` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLead {
     pub name: String,
@@ -262,6 +339,7 @@ pub struct NewLead {
     pub tags: Vec<String>,
     /// A telecaller of the supervisor's team (admins: anyone); unassigned when absent.
     #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub assigned_to: Option<Id>,
     /// Admins only: the team the lead belongs to (default: the assignee's). A supervisor's leads belong
     /// to their team.
@@ -275,6 +353,22 @@ fn parse_phone(code: &'static str, text: &str) -> Result<PhoneNumber, ApiFailure
 
 /// `POST /api/v1/leads`: creates a lead (supervisors and admins); 409 `duplicate_phone` when a lead the
 /// caller may see has the number already (`current.lead_id` names it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/leads",
+    tag = "leads",
+    request_body = NewLead,
+    responses(
+        (status = 201, description = "Created", body = Lead),
+        (status = 400, description = "A bad body (`bad_request`, `bad_name`, `bad_phone`, \
+         `bad_alternate_phone`, `bad_team`, `bad_*`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "A telecaller, or an assignee outside your team (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such assignee (`not_found`)", body = leadline_model::auth::ApiError),
+        (status = 409, description = "A lead you may see has this phone number (`duplicate_phone`; \
+         `current.lead_id` names it)", body = DuplicatePhone),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_lead(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -358,10 +452,11 @@ pub async fn create_lead(
 }
 
 /// `PATCH /api/v1/leads/{id}` body: the version the edit is based on and the fields to change.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeadUpdate {
     pub version: i64,
     /// A `LeadPatch` (status, priority, tags, interest, city, email, alternate_phone, budget_inr).
+    #[schema(value_type = LeadPatch)]
     pub patch: serde_json::Value,
 }
 
@@ -391,6 +486,23 @@ const PATCH_FIELDS: &[&str] = &[
 /// `PATCH /api/v1/leads/{id}`: edits a lead with optimistic concurrency; 409 `version_conflict` with the
 /// current row when `version` is stale. Assignment is server-owned: a telecaller naming `assigned_to` (or
 /// another read-only field) gets 403, others 400 `read_only_field`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/leads/{id}",
+    tag = "leads",
+    params(("id" = uuid::Uuid, Path, description = "The lead; `bad_id` when not a UUID")),
+    request_body = LeadUpdate,
+    responses(
+        (status = 200, description = "The edited lead", body = Lead),
+        (status = 400, description = "A bad id (`bad_id`) or body (`bad_request`, `bad_patch`, \
+         `read_only_field`, `unknown_field`, `bad_*`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "A telecaller naming an assignment field (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such lead in your scope (`not_found`)", body = leadline_model::auth::ApiError),
+        (status = 409, description = "`version` is stale (`version_conflict`; `current` is the stored lead)",
+         body = VersionConflict),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update_lead(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -427,6 +539,21 @@ pub async fn update_lead(
 }
 
 /// `POST /api/v1/follow-ups`: creates a follow-up; idempotent by id.
+#[utoipa::path(
+    post,
+    path = "/api/v1/follow-ups",
+    tag = "follow-ups",
+    request_body = FollowUp,
+    responses(
+        (status = 201, description = "Created", body = FollowUp),
+        (status = 200, description = "A follow-up with this id exists: the stored row", body = FollowUp),
+        (status = 400, description = "A bad body (`bad_request`, `bad_*`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "A follow-up you may not set (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such lead in your scope (`not_found`)", body = leadline_model::auth::ApiError),
+        (status = 409, description = "The id belongs to a follow-up you may not touch (`duplicate_id`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_follow_up(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -449,17 +576,19 @@ pub async fn create_follow_up(
 }
 
 /// `POST /api/v1/follow-ups/{id}/complete` body (optional; default: now).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteFollowUp {
     #[serde(default)]
+    #[schema(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub completed_at: Option<Timestamp>,
 }
 
 /// `POST /api/v1/follow-ups/{id}/reschedule` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RescheduleFollowUp {
+    #[schema(value_type = chrono::DateTime<chrono::Utc>)]
     pub due_at: Timestamp,
 }
 
@@ -472,6 +601,20 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<
 
 /// `POST /api/v1/follow-ups/{id}/complete`: marks it done (idempotent: a completed one is answered as
 /// stored).
+#[utoipa::path(
+    post,
+    path = "/api/v1/follow-ups/{id}/complete",
+    tag = "follow-ups",
+    params(("id" = uuid::Uuid, Path, description = "The follow-up; `bad_id` when not a UUID")),
+    request_body(content = CompleteFollowUp, description = "Optional (an empty body: completed now)"),
+    responses(
+        (status = 200, description = "The completed follow-up (a completed one as stored)", body = FollowUp),
+        (status = 400, description = "A bad id (`bad_id`) or body (`bad_request`, `bad_*`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not allowed (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such follow-up in your scope (`not_found`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn complete_follow_up(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -493,6 +636,21 @@ pub async fn complete_follow_up(
 
 /// `POST /api/v1/follow-ups/{id}/reschedule`: moves an open follow-up; 409 `already_completed` for a done
 /// one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/follow-ups/{id}/reschedule",
+    tag = "follow-ups",
+    params(("id" = uuid::Uuid, Path, description = "The follow-up; `bad_id` when not a UUID")),
+    request_body = RescheduleFollowUp,
+    responses(
+        (status = 200, description = "The moved follow-up", body = FollowUp),
+        (status = 400, description = "A bad id (`bad_id`) or body (`bad_request`, `bad_*`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not allowed (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "No such follow-up in your scope (`not_found`)", body = leadline_model::auth::ApiError),
+        (status = 409, description = "The follow-up is done (`already_completed`)", body = leadline_model::auth::ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn reschedule_follow_up(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
