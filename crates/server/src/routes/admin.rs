@@ -358,12 +358,13 @@ async fn list_dispositions(
     put,
     path = "/api/v1/dispositions/{code}",
     tag = "admin",
-    params(("code" = String, Path, description = "1 to 40 of a-z, 0-9 and _; `bad_code`")),
+    params(("code" = String, Path, min_length = 1, max_length = 40, description = "1 to 40 of a-z, 0-9 and _; `bad_code`")),
     request_body = DispositionEntry,
     responses(
         (status = 200, description = "Created or replaced: the whole catalogue", body = Vec<DispositionEntry>),
         (status = 400, description = "A bad code or body (`bad_request`, `bad_code`, `bad_label`, `bad_hotkey`)", body = leadline_model::auth::ApiError),
         (status = 403, description = "Not an admin (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 404, description = "An empty code: no such endpoint (`not_found`)", body = leadline_model::auth::ApiError),
         (status = 409, description = "Another active disposition has the hotkey (`hotkey_taken`)", body = leadline_model::auth::ApiError),
     ),
     security(("bearer" = []))
