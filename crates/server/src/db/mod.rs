@@ -272,12 +272,17 @@ fn migrate_postgres(client: &mut PgClient) -> Result<(), DbError> {
             .iter()
             .map(|r| r.get(0))
             .collect::<Result<_, _>>()?;
-        for (i, dir) in dirs.iter().enumerate() {
-            let version = i as i64 + 1;
+        for dir in &dirs {
+            let name = dir.path().display().to_string();
+            // The version is the directory's number (`05-events` → 5), as in the SQLite set.
+            let version: i64 = name
+                .split('-')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| DbError::Migration(format!("{name}: the name must start with its number")))?;
             if applied.contains(&version) {
                 continue;
             }
-            let name = dir.path().display().to_string();
             let sql = dir
                 .get_file(dir.path().join("up.sql"))
                 .and_then(|f| f.contents_utf8())
