@@ -28,12 +28,13 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::net::TcpListener;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use api::{AuthUser, DEFAULT_LEAD_LIMIT, DEFAULT_PULL_LIMIT, MAX_LEAD_LIMIT, MAX_PULL_LIMIT};
 pub use auth::{AuthError, TokenKeys};
 pub use db::{DbError, LeadFilter, Repo, Scope};
+pub use routes::integrations::{ExotelSettings, SheetsSettings};
 
 /// Access tokens live this long unless configured otherwise.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
@@ -67,6 +68,8 @@ pub enum ServerError {
     PiiKeys(#[from] pii::PiiConfigError),
     #[error("startup task failed: {0}")]
     Task(String),
+    #[error("integration settings: {0}")]
+    Integrations(String),
 }
 
 /// How to run a server.
@@ -85,6 +88,10 @@ pub struct ServeConfig {
     pub database: Option<db::DbConfig>,
     /// The keys sealing PII columns; `None`: see [`pii_keys`].
     pub pii: Option<Arc<pii::PiiKeys>>,
+    /// Exotel telephony (click-to-call, StatusCallback webhook, recordings); `None`: not configured.
+    pub exotel: Option<ExotelSettings>,
+    /// Google Sheets lead imports; `None`: not configured.
+    pub sheets: Option<SheetsSettings>,
 }
 
 impl ServeConfig {
@@ -98,6 +105,8 @@ impl ServeConfig {
             rate_limits: ratelimit::RateLimits::default(),
             database: None,
             pii: None,
+            exotel: None,
+            sheets: None,
         }
     }
 }
@@ -106,6 +115,7 @@ struct Inner {
     repo: Repo,
     keys: TokenKeys,
     limiter: Arc<ratelimit::RateLimiter>,
+    integrations: Arc<routes::integrations::Integrations>,
 }
 
 /// What every handler shares: storage and token keys.
@@ -130,7 +140,12 @@ impl AppState {
     /// Builds the state from an open repo and token keys.
     pub fn with_keys(repo: Repo, keys: TokenKeys) -> Result<Self, ServerError> {
         let limiter = Arc::new(ratelimit::RateLimiter::new(ratelimit::RateLimits::default()));
-        Ok(Self(Arc::new(Inner { repo, keys, limiter })))
+        Ok(Self(Arc::new(Inner {
+            repo,
+            keys,
+            limiter,
+            integrations: Arc::default(),
+        })))
     }
 
     /// Opens `<data_dir>/leadline-server.sqlite3` (migrating it) and loads or creates the JWT secret.
@@ -151,6 +166,8 @@ impl AppState {
                 "sealed PII values written before encryption or under an old key"
             );
         }
+        let integrations =
+            routes::integrations::Integrations::from_settings(config.exotel.as_ref(), config.sheets.as_ref())?;
         let secret = match &config.jwt_secret {
             Some(s) => s.as_bytes().to_vec(),
             None => load_or_create_secret(&config.data_dir)?,
@@ -159,7 +176,8 @@ impl AppState {
             repo,
             TokenKeys::new(&secret, config.token_ttl)?.with_refresh_ttl(config.refresh_ttl),
         )?
-        .with_rate_limits(config.rate_limits))
+        .with_rate_limits(config.rate_limits)
+        .with_integrations(integrations))
     }
 
     pub fn repo(&self) -> &Repo {
@@ -182,6 +200,21 @@ impl AppState {
 
     pub fn rate_limiter(&self) -> &Arc<ratelimit::RateLimiter> {
         &self.0.limiter
+    }
+
+    /// The same state with these integrations (Exotel, Google Sheets). Like [`Self::with_rate_limits`],
+    /// call it on a fresh state.
+    pub fn with_integrations(mut self, integrations: routes::integrations::Integrations) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.integrations = Arc::new(integrations),
+            None => tracing::warn!("integrations not applied: the state is already shared"),
+        }
+        self
+    }
+
+    /// The configured integrations.
+    pub fn integrations(&self) -> &routes::integrations::Integrations {
+        &self.0.integrations
     }
 }
 
@@ -259,7 +292,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+                    // Like DefaultMakeSpan at INFO, but a webhook secret in the path never reaches the logs.
+                    let path = request.uri().path();
+                    let path = match path.strip_prefix(routes::integrations::WEBHOOK_PATH) {
+                        Some(rest) if !rest.is_empty() => {
+                            format!("{}/<redacted>", routes::integrations::WEBHOOK_PATH)
+                        }
+                        _ => request.uri().to_string(),
+                    };
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        uri = %path,
+                        version = ?request.version(),
+                    )
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO))
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )

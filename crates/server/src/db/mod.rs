@@ -25,6 +25,8 @@ use crate::params;
 use crate::pii::{PiiError, PiiKeys, row_context};
 use crate::sql::{Backend, Conn, PgClient, PgManager, PgPool, Row, SqlError, SqliteConn, Value};
 
+pub mod integrations;
+
 /// The database file inside a data directory.
 pub const DB_FILE_NAME: &str = "leadline-server.sqlite3";
 
@@ -403,6 +405,8 @@ pub fn insert_call_log(
             seq,
         ],
     )?;
+    // Exotel callbacks that arrived before this log merge onto it now.
+    integrations::apply_pending_callbacks(tx, log)?;
     Ok(())
 }
 
@@ -494,10 +498,10 @@ pub struct FeedPage {
     pub has_more: bool,
 }
 
-const LEAD_COLS: &str = "l.id, l.name, l.phone, l.alternate_phone, l.email, l.city, l.source, l.interest, \
+pub(crate) const LEAD_COLS: &str = "l.id, l.name, l.phone, l.alternate_phone, l.email, l.city, l.source, l.interest, \
      l.budget_inr, l.priority, l.status, l.tags, l.assigned_to, l.created_at, l.updated_at, l.version, l.seq";
 
-const CALL_COLS: &str = "c.id, c.lead_id, c.telecaller_id, c.direction, c.started_at, c.answered_at, \
+pub(crate) const CALL_COLS: &str = "c.id, c.lead_id, c.telecaller_id, c.direction, c.started_at, c.answered_at, \
      c.ended_at, c.duration_s, c.disposition, c.outcome_tags, c.notes, c.follow_up_due_at, c.follow_up_note, \
      c.recording_url, c.provider_call_id, c.device_id, c.seq, l.seq";
 
@@ -564,7 +568,7 @@ fn get_sealed(
 }
 
 /// Encrypts a PII value for column `column` of row `id`.
-fn seal(pii: &PiiKeys, column: &str, id: &Id, plaintext: Option<&str>) -> Result<Option<String>, DbError> {
+pub(crate) fn seal(pii: &PiiKeys, column: &str, id: &Id, plaintext: Option<&str>) -> Result<Option<String>, DbError> {
     Ok(pii.encrypt_opt(&row_context(column, id), plaintext)?)
 }
 
@@ -599,7 +603,7 @@ fn user_from_row(row: &Row) -> Result<UserRecord, DbError> {
 }
 
 /// Reads a lead from a row selected with [`LEAD_COLS`]; also returns its seq.
-fn lead_from_row(pii: &PiiKeys, row: &Row) -> Result<(Lead, i64), DbError> {
+pub(crate) fn lead_from_row(pii: &PiiKeys, row: &Row) -> Result<(Lead, i64), DbError> {
     let id = get_id(row, 0, "lead id")?;
     let lead = Lead {
         id,
@@ -623,7 +627,7 @@ fn lead_from_row(pii: &PiiKeys, row: &Row) -> Result<(Lead, i64), DbError> {
 }
 
 /// Reads a call log from a row selected with [`CALL_COLS`]; also returns its seq and its lead's seq.
-fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i64, i64), DbError> {
+pub(crate) fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i64, i64), DbError> {
     let id = get_id(row, 0, "call log id")?;
     let follow_up = match get_opt_ts(row, 11, "call log follow-up due_at")? {
         Some(due_at) => Some(FollowUpSpec {

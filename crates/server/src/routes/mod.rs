@@ -6,7 +6,9 @@ use axum::Router;
 
 use crate::AppState;
 
+pub mod integrations;
+
 /// Every route group, merged; [`crate::router`] adds the core routes, rate limits and tracing.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(integrations::routes())
 }
