@@ -6,6 +6,7 @@
 mod api;
 mod common;
 mod demo;
+mod integrations;
 mod leads;
 mod ratelimit;
 mod sessions;
