@@ -6,6 +6,7 @@
 mod enums;
 mod phone;
 
+pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod call;

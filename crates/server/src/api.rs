@@ -101,9 +101,10 @@ impl FromRequestParts<AppState> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         // The rate limiter verified the token already and left its claims here; don't verify twice.
         let verified = parts.extensions.get::<crate::auth::Claims>();
-        authenticate(&parts.headers, verified, state)
-            .await
-            .map(|(user, _)| AuthUser(user))
+        let (user, _) = authenticate(&parts.headers, verified, state).await?;
+        // The access log's span carries who asked (an id, never a name or number).
+        tracing::Span::current().record("user_id", tracing::field::display(user.id));
+        Ok(AuthUser(user))
     }
 }
 
@@ -465,7 +466,7 @@ pub const DEFAULT_LEAD_LIMIT: u32 = 50;
 /// Largest lead-list page; larger asks are clamped.
 pub const MAX_LEAD_LIMIT: u32 = 500;
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
+pub(crate) fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
     ApiFailure::BadRequest {
         code,
         message: message.into(),
@@ -499,7 +500,7 @@ where
 }
 
 /// The last non-blank value of a single-valued parameter.
-fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .rev()
@@ -508,7 +509,7 @@ fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn parse_time(
+pub(crate) fn parse_time(
     pairs: &[(String, String)],
     name: &str,
     code: &'static str,

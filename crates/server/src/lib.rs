@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod exotel;
 pub mod import;
+pub mod ops;
 pub mod pg_cluster;
 pub mod pii;
 pub mod ratelimit;
@@ -24,11 +25,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::HeaderValue;
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::net::TcpListener;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
 pub use api::{AuthUser, DEFAULT_LEAD_LIMIT, DEFAULT_PULL_LIMIT, MAX_LEAD_LIMIT, MAX_PULL_LIMIT};
@@ -92,6 +97,8 @@ pub struct ServeConfig {
     pub exotel: Option<ExotelSettings>,
     /// Google Sheets lead imports; `None`: not configured.
     pub sheets: Option<SheetsSettings>,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    pub cors_origins: Vec<String>,
 }
 
 impl ServeConfig {
@@ -107,6 +114,7 @@ impl ServeConfig {
             pii: None,
             exotel: None,
             sheets: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -116,6 +124,8 @@ struct Inner {
     keys: TokenKeys,
     limiter: Arc<ratelimit::RateLimiter>,
     integrations: Arc<routes::integrations::Integrations>,
+    metrics: Arc<ops::Metrics>,
+    cors_origins: Vec<String>,
 }
 
 /// What every handler shares: storage and token keys.
@@ -145,6 +155,8 @@ impl AppState {
             keys,
             limiter,
             integrations: Arc::default(),
+            metrics: Arc::new(ops::Metrics::default()),
+            cors_origins: Vec::new(),
         })))
     }
 
@@ -177,7 +189,8 @@ impl AppState {
             TokenKeys::new(&secret, config.token_ttl)?.with_refresh_ttl(config.refresh_ttl),
         )?
         .with_rate_limits(config.rate_limits)
-        .with_integrations(integrations))
+        .with_integrations(integrations)
+        .with_cors_origins(config.cors_origins.clone()))
     }
 
     pub fn repo(&self) -> &Repo {
@@ -215,6 +228,20 @@ impl AppState {
     /// The configured integrations.
     pub fn integrations(&self) -> &routes::integrations::Integrations {
         &self.0.integrations
+    }
+
+    pub fn metrics(&self) -> &Arc<ops::Metrics> {
+        &self.0.metrics
+    }
+
+    /// The same state allowing cross-origin requests from `origins` (exact origins such as
+    /// `https://crm.example.com`; empty: same-origin only). Call it on a fresh state, before it is cloned.
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.cors_origins = origins,
+            None => tracing::warn!("CORS origins not applied: the state is already shared"),
+        }
+        self
     }
 }
 
@@ -273,8 +300,11 @@ pub fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
 
 /// The API's routes, with request tracing (method, path, status, latency; never headers or bodies).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(api::healthz))
+    let cors = cors_layer(&state.0.cors_origins);
+    let router = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .route("/api/v1/auth/login", post(api::login))
         .route("/api/v1/auth/refresh", post(api::refresh))
         .route("/api/v1/auth/logout", post(api::logout))
@@ -289,28 +319,65 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             ratelimit::limit,
         ))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
+        .with_state(state);
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    let request_id = axum::http::HeaderName::from_static(ops::REQUEST_ID);
+    router
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
-                    // Like DefaultMakeSpan at INFO, but a webhook secret in the path never reaches the logs.
-                    let path = request.uri().path();
-                    let path = match path.strip_prefix(routes::integrations::WEBHOOK_PATH) {
-                        Some(rest) if !rest.is_empty() => {
-                            format!("{}/<redacted>", routes::integrations::WEBHOOK_PATH)
-                        }
-                        _ => request.uri().to_string(),
-                    };
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        uri = %path,
-                        version = ?request.version(),
-                    )
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    let request_id = req
+                        .headers()
+                        .get(ops::REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("http", request_id = %request_id, user_id = tracing::field::Empty)
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_request(())
+                .on_response(())
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// CORS for the configured origins (`None` when there are none: browsers then allow same-origin only).
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| match HeaderValue::from_str(o.trim()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(origin = %o, "ignoring an invalid CORS origin");
+                None
+            }
+        })
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                axum::http::Method::GET,
+                axum::http::Method::POST,
+                axum::http::Method::PATCH,
+                axum::http::Method::DELETE,
+            ])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderName::from_static(ops::REQUEST_ID),
+            ])
+            .expose_headers([axum::http::HeaderName::from_static(ops::REQUEST_ID)])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.

@@ -42,6 +42,10 @@ enum Command {
         database_url: Option<String>,
         #[command(flatten)]
         integrations: IntegrationArgs,
+        /// Origins allowed to call the API from a browser (CORS), comma-separated, e.g.
+        /// `https://crm.example.com`; none by default.
+        #[arg(long, env = "LEADLINE_CORS_ORIGINS", value_delimiter = ',')]
+        cors_origins: Vec<String>,
     },
     /// Seed demo data: 6 users (password `leadline-demo`), 2,000 leads, 5,000 call logs, follow-ups.
     Demo {
@@ -145,20 +149,45 @@ impl IntegrationArgs {
     }
 }
 
-fn init_logging() {
+/// JSON logs on stderr (each line with the request's span: request id and user id), plus error events to
+/// Sentry when `LEADLINE_SENTRY_DSN` (or `SENTRY_DSN`) is set.
+fn init_logging() -> Option<sentry::ClientInitGuard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("LEADLINE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let dsn = std::env::var("LEADLINE_SENTRY_DSN")
+        .or_else(|_| std::env::var("SENTRY_DSN"))
+        .ok()
+        .filter(|d| !d.trim().is_empty());
+    let guard = dsn.map(|dsn| {
+        sentry::init((
+            dsn,
+            sentry::ClientOptions::new()
+                .release(sentry::release_name!().unwrap_or_default())
+                // Never send request bodies, headers or user details: they may hold PII.
+                .send_default_pii(false),
+        ))
+    });
+    let fmt = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_current_span(false)
-        .init();
+        .with_current_span(true)
+        .with_span_list(false);
+    let registry = tracing_subscriber::registry().with(filter).with(fmt);
+    match &guard {
+        Some(g) if g.is_enabled() => registry
+            .with(sentry::integrations::tracing::ErrorLayer::new())
+            .with(sentry::integrations::tracing::BreadcrumbLayer::new())
+            .init(),
+        _ => registry.init(),
+    }
+    guard
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging();
+    let _sentry = init_logging();
     match cli.command {
         Command::Serve {
             data_dir,
@@ -168,6 +197,7 @@ fn main() -> anyhow::Result<()> {
             refresh_ttl_secs,
             database_url,
             integrations,
+            cors_origins,
         } => {
             let config = ServeConfig {
                 data_dir,
@@ -180,6 +210,7 @@ fn main() -> anyhow::Result<()> {
                 pii: None,
                 exotel: integrations.exotel()?,
                 sheets: integrations.sheets(),
+                cors_origins,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -30,7 +30,7 @@ pub enum Backend {
 pub enum SqlError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("column {index}: expected {expected}, found {found}")]
     Type {
@@ -74,6 +74,14 @@ impl SqlError {
             }
             _ => false,
         }
+    }
+}
+
+/// A PostgreSQL error with the server's message and code (the client's own Display says only "db error").
+pub fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
+        None => e.to_string(),
     }
 }
 
@@ -435,21 +443,53 @@ impl Conn for SqliteConn<'_> {
 
 /// A pooled PostgreSQL client with its prepared statements.
 pub struct PgClient {
-    pub client: postgres::Client,
+    /// Always `Some` until dropped.
+    client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
+}
+
+/// `postgres::Client` blocks on its own runtime when dropped (to close the connection), which panics on
+/// a thread that drives async tasks — where a pool drops its idle clients. So the close happens on a
+/// thread of its own.
+impl Drop for PgClient {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let spawned = std::thread::Builder::new()
+                .name("pg-close".to_owned())
+                .spawn(move || drop(client));
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "could not close a PostgreSQL connection cleanly");
+            }
+        }
+    }
 }
 
 impl PgClient {
     pub fn new(client: postgres::Client) -> Self {
         Self {
-            client,
+            client: Some(client),
             statements: HashMap::new(),
         }
     }
 
+    /// The connection.
+    pub fn client(&mut self) -> Result<&mut postgres::Client, SqlError> {
+        self.client
+            .as_mut()
+            .ok_or(SqlError::Task("connection already closed".to_owned()))
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client.as_ref().is_none_or(postgres::Client::is_closed)
+    }
+
     /// Starts a transaction: `read_only` ones are REPEATABLE READ (one snapshot for all their queries).
     pub fn transaction(&mut self, read_only: bool) -> Result<PgTx<'_>, SqlError> {
-        let mut builder = self.client.build_transaction();
+        let client = self
+            .client
+            .as_mut()
+            .ok_or(SqlError::Task("connection already closed".to_owned()))?;
+        let mut builder = client.build_transaction();
         if read_only {
             builder = builder
                 .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -584,7 +624,7 @@ impl deadpool::managed::Manager for PgManager {
         client: &mut PgClient,
         _: &deadpool::managed::Metrics,
     ) -> deadpool::managed::RecycleResult<SqlError> {
-        if client.client.is_closed() {
+        if client.is_closed() {
             return Err(deadpool::managed::RecycleError::message("connection closed"));
         }
         Ok(())
@@ -595,6 +635,7 @@ impl deadpool::managed::Manager for PgManager {
 pub type PgPool = deadpool::managed::Pool<PgManager>;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

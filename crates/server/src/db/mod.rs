@@ -5,6 +5,8 @@
 //! timestamps as RFC 3339 UTC text with millisecond precision (see [`ts`]), so both compare correctly as
 //! strings in both databases.
 
+pub mod analytics;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
@@ -52,7 +54,7 @@ pub enum DbError {
     Sql(#[from] SqlError),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", crate::sql::pg_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("PostgreSQL connection pool: {0}")]
     PgPool(String),
@@ -1337,7 +1339,7 @@ impl Repo {
     }
 
     pub async fn dispositions(&self) -> Result<Vec<Disposition>, DbError> {
-        self.read(|tx| dispositions(tx)).await
+        self.read(dispositions).await
     }
 
     pub async fn pull(&self, scope: Scope, after: i64, limit: u32) -> Result<FeedPage, DbError> {
@@ -1367,6 +1369,38 @@ impl Repo {
     ) -> Result<Lead, DbError> {
         self.write(move |tx| assign_lead(tx, &lead_id, assignee.as_ref(), &now))
             .await
+    }
+}
+
+/// The schema version a database is at, and the one this binary expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaStatus {
+    pub current: i64,
+    pub expected: i64,
+}
+
+impl Repo {
+    /// Reads the applied schema version (SQLite: `user_version`, set by the migrations; PostgreSQL: rows
+    /// of `schema_migrations`).
+    pub async fn schema_status(&self) -> Result<SchemaStatus, DbError> {
+        let backend = self.backend();
+        self.read(move |tx| {
+            let (current, expected) = match backend {
+                Backend::Sqlite => (
+                    tx.query_scalar::<i64>("PRAGMA user_version", &[])?,
+                    MIGRATIONS_DIR.dirs().count(),
+                ),
+                Backend::Postgres => (
+                    tx.query_scalar::<i64>("SELECT count(*) FROM schema_migrations", &[])?,
+                    PG_MIGRATIONS_DIR.dirs().count(),
+                ),
+            };
+            Ok(SchemaStatus {
+                current,
+                expected: expected as i64,
+            })
+        })
+        .await
     }
 }
 

@@ -2,13 +2,16 @@
 //! request/response types) and exposes `routes()`, merged here. Storage code for a group lives in the
 //! matching `crate::db` submodule.
 
+pub mod analytics;
+pub mod integrations;
+
 use axum::Router;
 
 use crate::AppState;
 
-pub mod integrations;
-
 /// Every route group, merged; [`crate::router`] adds the core routes, rate limits and tracing.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(integrations::routes())
+    Router::new()
+        .merge(analytics::routes())
+        .merge(integrations::routes())
 }

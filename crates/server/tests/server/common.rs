@@ -134,36 +134,49 @@ impl TestDb {
     /// Tests must not write to it; take [`TestDb::copy_of_seeded`] first.
     pub fn seeded() -> &'static TestDb {
         static DB: OnceLock<TestDb> = OnceLock::new();
-        DB.get_or_init(|| {
-            let db = TestDb::fresh("seeded");
-            let opts = SeedOptions {
-                now: seeded_now(),
-                ..SeedOptions::new(SEED)
-            };
-            let outcome = db.block_on(async { db.repo().await.seed_demo(opts).await.expect("seed") });
-            assert!(matches!(outcome, SeedOutcome::Seeded(_)), "{outcome:?}");
-            db
+        DB.get_or_init(|| match backend() {
+            TestBackend::Sqlite => seed_into(TestDb::fresh("seeded")),
+            // On PostgreSQL the seeded database is a template nobody connects to (CREATE DATABASE …
+            // TEMPLATE needs that); tests read a copy of it.
+            TestBackend::Postgres => TestDb::copy_of_seeded("seeded"),
         })
     }
 
     /// A private copy of the seeded database, for tests that write.
     pub fn copy_of_seeded(name: &str) -> TestDb {
-        let src = TestDb::seeded();
         let dir = fresh_dir(name);
-        let database = match &src.database {
-            DbConfig::Sqlite(path) => {
+        let database = match backend() {
+            TestBackend::Sqlite => {
+                let DbConfig::Sqlite(path) = &TestDb::seeded().database else {
+                    unreachable!("sqlite backend")
+                };
                 let target = db::db_path(&dir);
                 let conn = rusqlite::Connection::open(path).expect("open seeded");
                 conn.execute("VACUUM INTO ?1", [target.to_string_lossy().as_ref()])
                     .expect("vacuum into");
                 DbConfig::Sqlite(target)
             }
-            DbConfig::Postgres(_) => {
+            TestBackend::Postgres => {
+                let template = pg_template();
                 let name = db_name(name);
                 let url = off_runtime(|| {
                     let mut client = postgres::Client::connect(pg().url(), postgres::NoTls)?;
-                    client.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {}", seeded_pg_name()))?;
-                    Ok::<_, postgres::Error>(pg().url().replace("/leadline", &format!("/{name}")))
+                    // The template's last connections close on threads of their own: retry briefly.
+                    let mut tries = 0;
+                    loop {
+                        match client.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")) {
+                            Ok(()) => break,
+                            Err(e) if tries < 50 => {
+                                tries += 1;
+                                let _ = e;
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    let base = pg().url();
+                    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+                    Ok::<_, postgres::Error>(format!("{base}/{name}"))
                 })
                 .expect("copy seeded database");
                 DbConfig::Postgres(url)
@@ -238,11 +251,28 @@ impl TestDb {
     }
 }
 
-fn seeded_pg_name() -> String {
-    match &TestDb::seeded().database {
-        DbConfig::Postgres(url) => url.rsplit('/').next().unwrap_or_default().to_owned(),
-        DbConfig::Sqlite(_) => String::new(),
-    }
+/// Seeds demo data into `db`.
+fn seed_into(db: TestDb) -> TestDb {
+    let opts = SeedOptions {
+        now: seeded_now(),
+        ..SeedOptions::new(SEED)
+    };
+    let outcome = db.block_on(async { db.repo().await.seed_demo(opts).await.expect("seed") });
+    assert!(matches!(outcome, SeedOutcome::Seeded(_)), "{outcome:?}");
+    db
+}
+
+/// The PostgreSQL template database holding the seeded demo data (seeded once per test binary).
+fn pg_template() -> String {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let db = seed_into(TestDb::fresh("seeded_template"));
+        match &db.database {
+            DbConfig::Postgres(url) => url.rsplit('/').next().unwrap_or_default().to_owned(),
+            DbConfig::Sqlite(_) => unreachable!("postgres backend"),
+        }
+    })
+    .clone()
 }
 
 /// The data directory of the seeded database (SQLite: its file is `db::db_path` of it).

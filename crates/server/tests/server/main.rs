@@ -3,10 +3,12 @@
 //! rate limits with tiny quotas.
 #![allow(clippy::unwrap_used, dead_code)]
 
+mod analytics;
 mod api;
 mod common;
 mod demo;
 mod integrations;
 mod leads;
+mod ops;
 mod ratelimit;
 mod sessions;
