@@ -178,8 +178,10 @@ impl AppState {
                 "sealed PII values written before encryption or under an old key"
             );
         }
-        let integrations =
-            routes::integrations::Integrations::from_settings(config.exotel.as_ref(), config.sheets.as_ref())?;
+        let integrations = routes::integrations::Integrations::from_settings(
+            config.exotel.as_ref(),
+            config.sheets.as_ref(),
+        )?;
         let secret = match &config.jwt_secret {
             Some(s) => s.as_bytes().to_vec(),
             None => load_or_create_secret(&config.data_dir)?,

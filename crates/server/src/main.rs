@@ -41,7 +41,7 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
         #[command(flatten)]
-        integrations: IntegrationArgs,
+        integrations: Box<IntegrationArgs>,
         /// Origins allowed to call the API from a browser (CORS), comma-separated, e.g.
         /// `https://crm.example.com`; none by default.
         #[arg(long, env = "LEADLINE_CORS_ORIGINS", value_delimiter = ',')]

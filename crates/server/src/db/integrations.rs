@@ -117,7 +117,7 @@ fn merge_facts(facts: &LogFacts, cb: &StoredCallback) -> LogFacts {
                 out.duration_s = talk;
             }
             if out.answered_at.is_none()
-                && let Some(end) = cb.end_time.as_deref().and_then(|t| parse_time(t))
+                && let Some(end) = cb.end_time.as_deref().and_then(parse_time)
             {
                 out.answered_at = Some(ts(&(end - Duration::seconds(talk))));
             }
@@ -293,7 +293,11 @@ pub fn apply_pending_callbacks(tx: &mut Tx<'_>, log: &CallLog) -> Result<usize, 
     let mut merged = facts.clone();
     for cb in &pending {
         // Once the log has a provider call id, only that call's callbacks apply.
-        if merged.provider_call_id.as_deref().is_some_and(|sid| sid != cb.call_sid) {
+        if merged
+            .provider_call_id
+            .as_deref()
+            .is_some_and(|sid| sid != cb.call_sid)
+        {
             continue;
         }
         merged = merge_facts(&merged, cb);
@@ -543,9 +547,8 @@ pub fn write_import(
                     Some(team) => {
                         let assignee_team = match lead.assigned_to {
                             Some(a) => {
-                                if !team_of.contains_key(&a) {
-                                    let t = super::user_by_id(tx, &a)?.and_then(|u| u.user.team);
-                                    team_of.insert(a, t);
+                                if let std::collections::hash_map::Entry::Vacant(slot) = team_of.entry(a) {
+                                    slot.insert(super::user_by_id(tx, &a)?.and_then(|u| u.user.team));
                                 }
                                 team_of.get(&a).cloned().flatten()
                             }
@@ -560,7 +563,11 @@ pub fn write_import(
                     add_issue(
                         &mut report,
                         max_issues,
-                        existing_issue(&row, IssueKind::Merged, "merged into the existing lead with this phone"),
+                        existing_issue(
+                            &row,
+                            IssueKind::Merged,
+                            "merged into the existing lead with this phone",
+                        ),
                     );
                     if changed {
                         lead.version += 1;
@@ -580,31 +587,32 @@ pub fn write_import(
                     add_issue(
                         &mut report,
                         max_issues,
-                        existing_issue(&row, IssueKind::Duplicate, "a lead with this phone exists already"),
+                        existing_issue(
+                            &row,
+                            IssueKind::Duplicate,
+                            "a lead with this phone exists already",
+                        ),
                     );
                 }
             }
         }
     }
     report.issues.sort_by_key(|i| i.row);
-    let mut seq = if actions.is_empty() {
+    let first_seq = if actions.is_empty() {
         0
     } else {
         reserve_seqs(tx, actions.len() as i64)?
     };
     let mut created = 0;
-    for action in &actions {
+    for (seq, action) in (first_seq..).zip(&actions) {
         match action {
+            // Rows repeating a phone within the file were folded by the parser: one insert per phone.
             Action::Create { lead, team } => {
-                // A phone that repeats within this file was folded by the parser, so inserts are unique;
-                // but a row may match a lead created earlier in this same import only through its
-                // alternate number, which is not a duplicate.
                 insert_lead(tx, lead, team.as_deref(), seq)?;
                 created += 1;
             }
             Action::Merge { lead } => update_lead(tx, lead, seq)?,
         }
-        seq += 1;
     }
     Ok(ImportOutcome {
         report,

@@ -570,7 +570,12 @@ fn get_sealed(
 }
 
 /// Encrypts a PII value for column `column` of row `id`.
-pub(crate) fn seal(pii: &PiiKeys, column: &str, id: &Id, plaintext: Option<&str>) -> Result<Option<String>, DbError> {
+pub(crate) fn seal(
+    pii: &PiiKeys,
+    column: &str,
+    id: &Id,
+    plaintext: Option<&str>,
+) -> Result<Option<String>, DbError> {
     Ok(pii.encrypt_opt(&row_context(column, id), plaintext)?)
 }
 

@@ -219,7 +219,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/call-logs/{id}/recording", get(recording))
         .route(
             "/api/v1/import/csv",
-            post(import_csv).layer(DefaultBodyLimit::max(import::DEFAULT_MAX_BYTES + MULTIPART_OVERHEAD)),
+            post(import_csv).layer(DefaultBodyLimit::max(
+                import::DEFAULT_MAX_BYTES + MULTIPART_OVERHEAD,
+            )),
         )
         .route("/api/v1/import/sheets", post(import_sheets))
 }
@@ -327,9 +329,7 @@ async fn exotel_status_basic(
     body: Bytes,
 ) -> Result<Json<CallbackOutcome>, Fail> {
     let exotel = telephony(&state)?;
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if !verify_basic_authorization(authorization, &exotel.user, &exotel.secret) {
         return Err(webhook_unauthorized());
     }
@@ -344,7 +344,11 @@ fn webhook_unauthorized() -> Fail {
     )
 }
 
-async fn handle_callback(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Json<CallbackOutcome>, Fail> {
+async fn handle_callback(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Json<CallbackOutcome>, Fail> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let callback = parse_status_callback(content_type, body).map_err(|e| match e {
         ExotelError::UnsupportedContentType(_) => Fail::new(
@@ -484,7 +488,13 @@ async fn recording(
     let url = reqwest::Url::parse(&url)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .ok_or_else(|| Fail::new(StatusCode::BAD_GATEWAY, "recording_unavailable", "bad recording URL"))?;
+        .ok_or_else(|| {
+            Fail::new(
+                StatusCode::BAD_GATEWAY,
+                "recording_unavailable",
+                "bad recording URL",
+            )
+        })?;
     let mut request = exotel.http.get(url.clone());
     if exotel.trusted_host(&url) {
         let config = exotel.client.config();
@@ -529,7 +539,10 @@ async fn recording(
     if let Some(length) = length {
         headers.insert(header::CONTENT_LENGTH, length);
     }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     Ok(response)
 }
 
@@ -575,13 +588,20 @@ fn truthy(text: &str) -> Result<bool, Fail> {
 }
 
 /// Resolves `assign_to` (a username) to a user the importer may assign to.
-async fn resolve_assignee(state: &AppState, importer: &User, name: Option<String>) -> Result<Option<User>, Fail> {
+async fn resolve_assignee(
+    state: &AppState,
+    importer: &User,
+    name: Option<String>,
+) -> Result<Option<User>, Fail> {
     let Some(name) = name.map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
     let found = state.repo().user_by_username(&name).await?.map(|r| r.user);
-    let allowed = found.filter(|u| importer.role == Role::Admin || (importer.team.is_some() && u.team == importer.team));
-    allowed.map(Some).ok_or_else(|| Fail::bad("bad_assign_to", "assign_to names no user of your team"))
+    let allowed = found
+        .filter(|u| importer.role == Role::Admin || (importer.team.is_some() && u.team == importer.team));
+    allowed
+        .map(Some)
+        .ok_or_else(|| Fail::bad("bad_assign_to", "assign_to names no user of your team"))
 }
 
 async fn write_parsed(
@@ -695,7 +715,10 @@ async fn import_sheets(
     })?;
     let id = req.spreadsheet_id.trim();
     if id.is_empty() || id.len() > 200 {
-        return Err(Fail::bad("bad_spreadsheet_id", "spreadsheet_id is empty or too long"));
+        return Err(Fail::bad(
+            "bad_spreadsheet_id",
+            "spreadsheet_id is empty or too long",
+        ));
     }
     let range = req.range.trim();
     if range.is_empty() || range.len() > 200 {

@@ -167,7 +167,11 @@ async fn webhook_requires_the_secret_or_basic_credentials() {
     assert_eq!(res.status(), 401);
     assert_eq!(error_code(res).await, "unauthorized");
     let res = post_callback(&base, "", &body).await;
-    assert!(matches!(res.status().as_u16(), 401 | 404 | 405), "{}", res.status());
+    assert!(
+        matches!(res.status().as_u16(), 401 | 404 | 405),
+        "{}",
+        res.status()
+    );
     // The path without a secret needs Basic credentials.
     let http = client();
     let url = format!("{base}/api/v1/webhooks/exotel/status");
@@ -175,23 +179,38 @@ async fn webhook_requires_the_secret_or_basic_credentials() {
     assert_eq!(res.status(), 401);
     let res = http
         .post(&url)
-        .header("authorization", basic_authorization_header("exotel", "wrong-secret-123456"))
+        .header(
+            "authorization",
+            basic_authorization_header("exotel", "wrong-secret-123456"),
+        )
         .json(&body)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    assert_eq!(count(&db, "SELECT count(*) FROM exotel_callbacks"), 0, "nothing stored");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM exotel_callbacks"),
+        0,
+        "nothing stored"
+    );
 
     let res = http
         .post(&url)
-        .header("authorization", basic_authorization_header("exotel", WEBHOOK_SECRET))
+        .header(
+            "authorization",
+            basic_authorization_header("exotel", WEBHOOK_SECRET),
+        )
         .json(&body)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let res = post_callback(&base, WEBHOOK_SECRET, &callback_json("sid-auth-2", "failed", None, 0, None)).await;
+    let res = post_callback(
+        &base,
+        WEBHOOK_SECRET,
+        &callback_json("sid-auth-2", "failed", None, 0, None),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Json_>().await.unwrap()["outcome"], "pending");
     assert_eq!(count(&db, "SELECT count(*) FROM exotel_callbacks"), 2);
@@ -209,7 +228,10 @@ async fn webhook_requires_the_secret_or_basic_credentials() {
     let res = http
         .post(format!("{url}/{WEBHOOK_SECRET}"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("CallSid=x&Status=completed&Pad={}", "a".repeat(70 * 1024)))
+        .body(format!(
+            "CallSid=x&Status=completed&Pad={}",
+            "a".repeat(70 * 1024)
+        ))
         .send()
         .await
         .unwrap();
@@ -223,7 +245,12 @@ async fn telephony_endpoints_answer_503_when_exotel_is_not_configured() {
     let db = TestDb::copy_of_seeded("exotel-unconfigured");
     let server = start(&db, None, None).await;
     let base = server.base_url();
-    let res = post_callback(&base, WEBHOOK_SECRET, &callback_json("s", "completed", None, 1, None)).await;
+    let res = post_callback(
+        &base,
+        WEBHOOK_SECRET,
+        &callback_json("s", "completed", None, 1, None),
+    )
+    .await;
     assert_eq!(res.status(), 503);
     assert_eq!(error_code(res).await, "telephony_not_configured");
     let lead = lead_of(&db, "priya");
@@ -250,7 +277,13 @@ async fn a_replayed_callback_has_one_effect() {
     insert_log(&db, call_log(log_id, &lead, Some("sid-replay")));
     let (_, seq_before) = read_log(&db, log_id);
 
-    let body = callback_json("sid-replay", "completed", None, 42, Some("https://rec.example/a.mp3"));
+    let body = callback_json(
+        "sid-replay",
+        "completed",
+        None,
+        42,
+        Some("https://rec.example/a.mp3"),
+    );
     let mut outcomes = Vec::new();
     for _ in 0..3 {
         let res = post_callback(&base, WEBHOOK_SECRET, &body).await;
@@ -310,7 +343,10 @@ async fn run_order(name: &str, callback_first: bool, status: &str, talk: u32) ->
         assert_eq!(res.status(), 200);
         assert_eq!(res.json::<Json_>().await.unwrap()["outcome"], "pending");
         assert_eq!(
-            count(&db, "SELECT count(*) FROM exotel_callbacks WHERE call_log_id IS NULL"),
+            count(
+                &db,
+                "SELECT count(*) FROM exotel_callbacks WHERE call_log_id IS NULL"
+            ),
             1
         );
         // The desktop's log has no provider id: it is matched by CustomField.
@@ -322,7 +358,10 @@ async fn run_order(name: &str, callback_first: bool, status: &str, talk: u32) ->
         assert_eq!(res.json::<Json_>().await.unwrap()["outcome"], "merged");
     }
     assert_eq!(
-        count(&db, "SELECT count(*) FROM exotel_callbacks WHERE call_log_id IS NULL"),
+        count(
+            &db,
+            "SELECT count(*) FROM exotel_callbacks WHERE call_log_id IS NULL"
+        ),
         0,
         "nothing left pending"
     );
@@ -342,11 +381,17 @@ async fn callback_before_or_after_the_call_log_converges() {
     assert_eq!(before, after, "both orders end in identical rows");
     let end = Utc.with_ymd_and_hms(2026, 3, 2, 6, 1, 0).unwrap();
     assert_eq!(before.provider_call_id.as_deref(), Some("sid-order"));
-    assert_eq!(before.recording_url.as_deref(), Some("https://rec.example/order.mp3"));
+    assert_eq!(
+        before.recording_url.as_deref(),
+        Some("https://rec.example/order.mp3")
+    );
     assert_eq!(before.duration_s, 45);
     assert_eq!(before.ended_at, Some(end));
     assert_eq!(before.answered_at, Some(end - chrono::Duration::seconds(45)));
-    assert_eq!(before.notes, "wants a test drive", "the desktop's fields are kept");
+    assert_eq!(
+        before.notes, "wants a test drive",
+        "the desktop's fields are kept"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -377,7 +422,13 @@ async fn a_callback_does_not_overwrite_what_the_desktop_logged() {
     log.ended_at = Some(answered + chrono::Duration::seconds(30));
     log.duration_s = 30;
     insert_log(&db, log.clone());
-    let body = callback_json("sid-keep", "completed", None, 45, Some("https://rec.example/k.mp3"));
+    let body = callback_json(
+        "sid-keep",
+        "completed",
+        None,
+        45,
+        Some("https://rec.example/k.mp3"),
+    );
     let res = post_callback(&server.base_url(), WEBHOOK_SECRET, &body).await;
     assert_eq!(res.status(), 200);
     let (merged, _) = read_log(&db, log_id);
@@ -468,7 +519,13 @@ async fn click_to_call_end_to_end_with_the_fake_exotel() {
     let deliveries = fake.wait_for_deliveries(2, Duration::from_secs(10)).await;
     assert_eq!(deliveries.len(), 2);
     assert!(deliveries.iter().all(|d| d.result == Ok(200)), "{deliveries:?}");
-    assert_eq!(count(&db, "SELECT count(*) FROM exotel_callbacks WHERE call_log_id IS NULL"), 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM exotel_callbacks WHERE call_log_id IS NULL"
+        ),
+        1
+    );
 
     // The desktop logs the call under the id it was given: the recording lands on it.
     insert_log(&db, call_log(call_log_id, &lead, None));
@@ -585,7 +642,8 @@ fn multipart(file: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, value) in fields {
         body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
         );
     }
     body.extend_from_slice(
@@ -604,7 +662,10 @@ async fn upload(base: &str, tok: &str, file: &[u8], fields: &[(&str, &str)]) -> 
     client()
         .post(format!("{base}/api/v1/import/csv"))
         .bearer_auth(tok)
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
         .body(multipart(file, fields))
         .send()
         .await
@@ -663,7 +724,9 @@ async fn csv_import_happy_path_with_devanagari_and_mixed_phones() {
     assert_eq!(out["report"]["invalid"], 2, "bad phone + unknown assignee: {out}");
     let issues = out["report"]["issues"].as_array().unwrap();
     assert!(
-        issues.iter().any(|i| i["row"] == 5 && i["column"] == "assigned_to"),
+        issues
+            .iter()
+            .any(|i| i["row"] == 5 && i["column"] == "assigned_to"),
         "{issues:?}"
     );
     assert!(issues.iter().any(|i| i["row"] == 6), "{issues:?}");
@@ -684,7 +747,10 @@ async fn csv_import_happy_path_with_devanagari_and_mixed_phones() {
         leads_with_phone(&db, "+919820001234")[0].0.assigned_to,
         Some(db.user("arjun").id)
     );
-    assert!(leads_with_phone(&db, "+919811101234").is_empty(), "the unknown assignee's row is not written");
+    assert!(
+        leads_with_phone(&db, "+919811101234").is_empty(),
+        "the unknown assignee's row is not written"
+    );
 
     // Priya's desktop pulls her new lead.
     let tok = token(&server, &db, "priya");
@@ -712,9 +778,19 @@ async fn csv_rows_matching_existing_leads_are_reported_or_merged() {
     let res = upload(&base, &tok, csv.as_bytes(), &[]).await;
     assert_eq!(res.status(), 200);
     let out: Json_ = res.json().await.unwrap();
-    assert_eq!((out["created"].as_i64(), out["duplicates"].as_i64(), out["merged"].as_i64()), (Some(1), Some(1), Some(0)));
+    assert_eq!(
+        (
+            out["created"].as_i64(),
+            out["duplicates"].as_i64(),
+            out["merged"].as_i64()
+        ),
+        (Some(1), Some(1), Some(0))
+    );
     let issues = out["report"]["issues"].as_array().unwrap();
-    assert!(issues.iter().any(|i| i["row"] == 2 && i["kind"] == "duplicate"), "{issues:?}");
+    assert!(
+        issues.iter().any(|i| i["row"] == 2 && i["kind"] == "duplicate"),
+        "{issues:?}"
+    );
     assert_eq!(lead_count(&db), before + 1);
     let (unchanged, _, seq) = leads_with_phone(&db, existing.phone.as_str())[0].clone();
     assert_eq!(unchanged, existing, "a reported duplicate is left alone");
@@ -724,11 +800,22 @@ async fn csv_rows_matching_existing_leads_are_reported_or_merged() {
     assert_eq!(res.status(), 200);
     let out: Json_ = res.json().await.unwrap();
     // The second row now matches the lead created by the first upload.
-    assert_eq!((out["created"].as_i64(), out["duplicates"].as_i64(), out["merged"].as_i64()), (Some(0), Some(0), Some(2)));
+    assert_eq!(
+        (
+            out["created"].as_i64(),
+            out["duplicates"].as_i64(),
+            out["merged"].as_i64()
+        ),
+        (Some(0), Some(0), Some(2))
+    );
     assert_eq!(lead_count(&db), before + 1);
     let (merged, _, seq) = leads_with_phone(&db, existing.phone.as_str())[0].clone();
     assert_eq!(merged.name, existing.name, "the name is kept");
-    assert!(merged.tags.contains(&"imported-tag".to_owned()), "{:?}", merged.tags);
+    assert!(
+        merged.tags.contains(&"imported-tag".to_owned()),
+        "{:?}",
+        merged.tags
+    );
     assert_eq!(merged.version, existing.version + 1);
     assert!(seq > seq_before, "a merged lead takes a new seq");
     server.stop().await.unwrap();
@@ -743,7 +830,10 @@ async fn a_corrupted_or_refused_upload_writes_nothing() {
     let before = lead_count(&db);
     let seq_before = count(&db, "SELECT value FROM change_seq");
     let cases: [(&[u8], &str); 4] = [
-        (b"name,phone\nAsha,9876543210\n\"Broken,9876543211\n", "import_malformed"),
+        (
+            b"name,phone\nAsha,9876543210\n\"Broken,9876543211\n",
+            "import_malformed",
+        ),
         (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01", "import_not_csv"),
         (b"", "import_empty"),
         (b"foo,bar\nPune,Pune\n", "import_no_header"),
@@ -753,18 +843,35 @@ async fn a_corrupted_or_refused_upload_writes_nothing() {
         assert_eq!(res.status(), 422, "{code}");
         assert_eq!(error_code(res).await, code);
     }
-    let res = upload(&base, &tok, b"name,phone\nA,9876543210\n", &[("merge_duplicates", "maybe")]).await;
+    let res = upload(
+        &base,
+        &tok,
+        b"name,phone\nA,9876543210\n",
+        &[("merge_duplicates", "maybe")],
+    )
+    .await;
     assert_eq!(res.status(), 400);
     assert_eq!(error_code(res).await, "bad_merge_duplicates");
-    let res = upload(&base, &tok, b"name,phone\nA,9876543210\n", &[("assign_to", "nobody")]).await;
+    let res = upload(
+        &base,
+        &tok,
+        b"name,phone\nA,9876543210\n",
+        &[("assign_to", "nobody")],
+    )
+    .await;
     assert_eq!(res.status(), 400);
     assert_eq!(error_code(res).await, "bad_assign_to");
     // No file part.
     let res = client()
         .post(format!("{base}/api/v1/import/csv"))
         .bearer_auth(&tok)
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .body(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--{BOUNDARY}--\r\n"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--{BOUNDARY}--\r\n"
+        ))
         .send()
         .await
         .unwrap();
@@ -772,7 +879,13 @@ async fn a_corrupted_or_refused_upload_writes_nothing() {
     assert_eq!(error_code(res).await, "bad_file");
 
     // Telecallers may not import.
-    let res = upload(&base, &token(&server, &db, "priya"), b"name,phone\nA,9876543210\n", &[]).await;
+    let res = upload(
+        &base,
+        &token(&server, &db, "priya"),
+        b"name,phone\nA,9876543210\n",
+        &[],
+    )
+    .await;
     assert_eq!(res.status(), 403);
     assert_eq!(error_code(res).await, "forbidden");
     let res = client()
@@ -795,7 +908,11 @@ async fn a_corrupted_or_refused_upload_writes_nothing() {
     assert_eq!(error_code(res).await, "sheets_not_configured");
 
     assert_eq!(lead_count(&db), before, "nothing written");
-    assert_eq!(count(&db, "SELECT value FROM change_seq"), seq_before, "no seq taken");
+    assert_eq!(
+        count(&db, "SELECT value FROM change_seq"),
+        seq_before,
+        "no seq taken"
+    );
     server.stop().await.unwrap();
 }
 
@@ -817,7 +934,9 @@ async fn an_upload_over_the_limit_is_413() {
 const CLIENT_EMAIL: &str = "leadline-importer@leadline-test.iam.gserviceaccount.com";
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -832,7 +951,10 @@ struct Assertion {
     scope: String,
 }
 
-async fn google_token(State(g): State<Arc<FakeGoogle>>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn google_token(
+    State(g): State<Arc<FakeGoogle>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&[&g.token_uri]);
     validation.set_issuer(&[CLIENT_EMAIL]);
@@ -859,7 +981,10 @@ async fn google_values(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !g.tokens.lock().unwrap().iter().any(|t| t == bearer) {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": {"code": 401, "message": "no", "status": "UNAUTHENTICATED"}})))
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"code": 401, "message": "no", "status": "UNAUTHENTICATED"}})),
+        )
             .into_response();
     }
     match id.as_str() {
@@ -894,8 +1019,10 @@ async fn fake_google(dir: &std::path::Path) -> SheetsSettings {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let g = Arc::new(FakeGoogle {
         token_uri: format!("{base}/token"),
-        public_key: DecodingKey::from_rsa_pem(fixture("THROWAWAY-test-only-service-account-key.pub.pem").as_bytes())
-            .unwrap(),
+        public_key: DecodingKey::from_rsa_pem(
+            fixture("THROWAWAY-test-only-service-account-key.pub.pem").as_bytes(),
+        )
+        .unwrap(),
         tokens: Mutex::new(Vec::new()),
     });
     let app = Router::new()
@@ -931,7 +1058,15 @@ async fn sheets_import_through_the_fake_google() {
     let sheets = |body: Json_| {
         let tok = tok.clone();
         let url = format!("{base}/api/v1/import/sheets");
-        async move { client().post(url).bearer_auth(tok).json(&body).send().await.unwrap() }
+        async move {
+            client()
+                .post(url)
+                .bearer_auth(tok)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
     };
 
     let res = sheets(json!({"spreadsheet_id": "sheet-ok", "range": "Leads!A1:D"})).await;
@@ -948,7 +1083,10 @@ async fn sheets_import_through_the_fake_google() {
     // Again: every row is now a duplicate of an existing lead.
     let res = sheets(json!({"spreadsheet_id": "sheet-ok", "range": "Leads!A1:D"})).await;
     let out: Json_ = res.json().await.unwrap();
-    assert_eq!((out["created"].as_i64(), out["duplicates"].as_i64()), (Some(0), Some(3)));
+    assert_eq!(
+        (out["created"].as_i64(), out["duplicates"].as_i64()),
+        (Some(0), Some(3))
+    );
 
     let res = sheets(json!({"spreadsheet_id": "forbidden", "range": "A1:B"})).await;
     assert_eq!(res.status(), 422);
