@@ -1097,3 +1097,51 @@ async fn sheets_import_through_the_fake_google() {
     assert_eq!(lead_count(&db), before + 3);
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callbacks_racing_their_call_logs_are_never_left_behind() {
+    let db = TestDb::copy_of_seeded("exotel-race");
+    let fake = FakeExotel::start(FakeExotelConfig::default()).await.unwrap();
+    let server = start(&db, Some(&fake), None).await;
+    let base = server.base_url();
+    let lead = lead_of(&db, "priya");
+    let mut tasks = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let log_id = leadline_model::new_id();
+        ids.push(log_id);
+        let body = callback_json(
+            &format!("sid-race-{i}"),
+            "completed",
+            Some(&db::id_text(&log_id)),
+            20,
+            Some("https://rec.example/r.mp3"),
+        );
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            let res = post_callback(&base, WEBHOOK_SECRET, &body).await;
+            assert_eq!(res.status(), 200);
+        }));
+        let db = db.clone();
+        let log = call_log(log_id, &lead, None);
+        tasks.push(tokio::task::spawn_blocking(move || insert_log(&db, log)));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM exotel_callbacks WHERE call_log_id IS NULL"
+        ),
+        0,
+        "every callback found its log, whichever committed first"
+    );
+    for (i, id) in ids.into_iter().enumerate() {
+        let (log, _) = read_log(&db, id);
+        assert_eq!(log.provider_call_id, Some(format!("sid-race-{i}")));
+        assert_eq!(log.duration_s, 20);
+    }
+    server.stop().await.unwrap();
+    fake.stop().await;
+}
