@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use leadline_model::sync::{Cursor, PullPage};
-use leadline_server::{ServeConfig, db, demo};
+use leadline_server::{ServeConfig, demo};
 use leadline_store::Store;
 use leadline_sync::Client;
 use serde_json::json;

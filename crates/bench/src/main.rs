@@ -4,6 +4,7 @@
 
 mod initial_sync;
 mod lead_search;
+mod server;
 mod stats;
 
 use anyhow::Result;
@@ -33,12 +34,41 @@ enum Bench {
         #[arg(long, default_value_t = 5)]
         runs: u32,
     },
+    /// The central API under load: 100,000 leads, 1,000,000 call logs, 500 simulated telecallers pulling,
+    /// listing, opening leads and pushing call logs for a bounded time.
+    Server {
+        #[arg(long, default_value_t = 100_000)]
+        leads: u32,
+        #[arg(long, default_value_t = 1_000_000)]
+        calls: u32,
+        #[arg(long, default_value_t = 500)]
+        telecallers: u32,
+        /// Length of the measured phase.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Mean pause between one telecaller's rounds (pull, list, open, push).
+        #[arg(long, default_value_t = 2000)]
+        think_ms: u64,
+    },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().bench {
         Bench::LeadSearch { leads, runs } => lead_search::run(leads, runs),
         Bench::InitialSync { runs } => initial_sync::run(runs),
+        Bench::Server {
+            leads,
+            calls,
+            telecallers,
+            seconds,
+            think_ms,
+        } => server::run(server::Options {
+            leads,
+            calls,
+            telecallers: telecallers.max(1),
+            seconds,
+            think_ms,
+        }),
     }
 }
 

@@ -6,6 +6,7 @@
 mod enums;
 mod phone;
 
+pub mod admin;
 pub mod analytics;
 pub mod api;
 pub mod auth;

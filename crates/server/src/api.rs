@@ -49,6 +49,9 @@ pub enum ApiFailure {
     Db(#[from] DbError),
     #[error("internal: {0}")]
     Internal(String),
+    /// 409: a unique name is taken (username, team, hotkey).
+    #[error("{message}")]
+    Taken { code: &'static str, message: String },
 }
 
 impl IntoResponse for ApiFailure {
@@ -64,6 +67,7 @@ impl IntoResponse for ApiFailure {
             ApiFailure::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
             ApiFailure::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiFailure::Db(_) | ApiFailure::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiFailure::Taken { code, .. } => (StatusCode::CONFLICT, *code),
         };
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
@@ -328,7 +332,7 @@ fn may_manage_sessions(actor: &User, target: &User) -> bool {
         || (actor.role == Role::Supervisor && actor.team.is_some() && actor.team == target.team)
 }
 
-fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
+pub(crate) fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
     Id::parse_str(text.trim()).map_err(|_| ApiFailure::BadRequest {
         code: "bad_id",
         message: format!("{what} must be a UUID"),

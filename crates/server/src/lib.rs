@@ -99,6 +99,8 @@ pub struct ServeConfig {
     pub sheets: Option<SheetsSettings>,
     /// Origins allowed to call the API from a browser (CORS); empty: none.
     pub cors_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for per-address rate limits).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl ServeConfig {
@@ -115,6 +117,7 @@ impl ServeConfig {
             exotel: None,
             sheets: None,
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -190,7 +193,10 @@ impl AppState {
             repo,
             TokenKeys::new(&secret, config.token_ttl)?.with_refresh_ttl(config.refresh_ttl),
         )?
-        .with_rate_limits(config.rate_limits)
+        .with_rate_limiter(
+            ratelimit::RateLimiter::new(config.rate_limits)
+                .with_trusted_proxies(config.trusted_proxies.clone()),
+        )
         .with_integrations(integrations)
         .with_cors_origins(config.cors_origins.clone()))
     }
@@ -205,9 +211,14 @@ impl AppState {
 
     /// The same state with other rate limits (default: [`ratelimit::RateLimits::default`]). Call it on a
     /// fresh state, before it is cloned; on a shared one it changes nothing (and logs a warning).
-    pub fn with_rate_limits(mut self, limits: ratelimit::RateLimits) -> Self {
+    pub fn with_rate_limits(self, limits: ratelimit::RateLimits) -> Self {
+        self.with_rate_limiter(ratelimit::RateLimiter::new(limits))
+    }
+
+    /// The same state with this rate limiter. Call it on a fresh state, before it is cloned.
+    pub fn with_rate_limiter(mut self, limiter: ratelimit::RateLimiter) -> Self {
         match Arc::get_mut(&mut self.0) {
-            Some(inner) => inner.limiter = Arc::new(ratelimit::RateLimiter::new(limits)),
+            Some(inner) => inner.limiter = Arc::new(limiter),
             None => tracing::warn!("rate limits not applied: the state is already shared"),
         }
         self

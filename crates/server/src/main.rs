@@ -46,6 +46,31 @@ enum Command {
         /// `https://crm.example.com`; none by default.
         #[arg(long, env = "LEADLINE_CORS_ORIGINS", value_delimiter = ',')]
         cors_origins: Vec<String>,
+        /// Reverse proxies (addresses or CIDR blocks, comma-separated) whose `X-Forwarded-For` names the
+        /// client, e.g. `127.0.0.1/32`; without it the TCP peer is the client.
+        #[arg(long, env = "LEADLINE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+        trusted_proxies: Vec<ipnet::IpNet>,
+    },
+    /// Move call logs older than a cutoff, and closed leads (converted, not interested, invalid, do not
+    /// call) untouched for longer, to archive tables: out of hot queries, still exportable. Idempotent and
+    /// safe to interrupt (batches of one transaction each); run it from cron.
+    Archive {
+        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// Age of the call logs to archive: `6months`, `180d`, `26w`, `1y`.
+        #[arg(long, default_value = "6months", value_parser = parse_age)]
+        older_than: Age,
+        /// Age (since the last change) of the closed leads to archive.
+        #[arg(long, default_value = "1year", value_parser = parse_age)]
+        leads_older_than: Age,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: u32,
+        /// Only count what would move.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Seed demo data: 6 users (password `leadline-demo`), 2,000 leads, 5,000 call logs, follow-ups.
     Demo {
@@ -198,6 +223,7 @@ fn main() -> anyhow::Result<()> {
             database_url,
             integrations,
             cors_origins,
+            trusted_proxies,
         } => {
             let config = ServeConfig {
                 data_dir,
@@ -211,6 +237,7 @@ fn main() -> anyhow::Result<()> {
                 exotel: integrations.exotel()?,
                 sheets: integrations.sheets(),
                 cors_origins,
+                trusted_proxies,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -225,7 +252,115 @@ fn main() -> anyhow::Result<()> {
             force,
             database_url,
         } => run_demo(data_dir, seed, force, database_url),
+        Command::Archive {
+            data_dir,
+            database_url,
+            older_than,
+            leads_older_than,
+            batch,
+            dry_run,
+        } => run_archive(
+            data_dir,
+            database_url,
+            older_than,
+            leads_older_than,
+            batch,
+            dry_run,
+        ),
     }
+}
+
+/// A CIDR block, or one address (a /32 or /128).
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR block (e.g. 10.0.0.0/8)"))
+}
+
+/// An age such as `6months`: a count and a unit (days, weeks, calendar months or years).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Age {
+    Days(u32),
+    Months(u32),
+}
+
+impl Age {
+    fn before(self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+        let t = match self {
+            Age::Days(d) => now.checked_sub_signed(chrono::Duration::days(i64::from(d))),
+            Age::Months(m) => now.checked_sub_months(chrono::Months::new(m)),
+        };
+        t.context("that age reaches before the calendar starts")
+    }
+}
+
+fn parse_age(text: &str) -> Result<Age, String> {
+    let text = text.trim().to_ascii_lowercase();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (count, unit) = text.split_at(split);
+    let count: u32 = count
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a count and a unit, e.g. 6months, 180d, 1y"))?;
+    if count == 0 {
+        return Err("the age must be above zero".to_owned());
+    }
+    let too_big = || format!("{text:?} is too long ago");
+    match unit.trim() {
+        "d" | "day" | "days" => Ok(Age::Days(count)),
+        "w" | "week" | "weeks" => count.checked_mul(7).map(Age::Days).ok_or_else(too_big),
+        "m" | "mo" | "month" | "months" => Ok(Age::Months(count)),
+        "y" | "year" | "years" => count.checked_mul(12).map(Age::Months).ok_or_else(too_big),
+        other => Err(format!(
+            "unknown unit {other:?}: use days, weeks, months or years"
+        )),
+    }
+}
+
+fn run_archive(
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    older_than: Age,
+    leads_older_than: Age,
+    batch: u32,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let config = match &database_url {
+        Some(url) => parse_database_url(url)?,
+        None => db::DbConfig::Sqlite(db::db_path(&data_dir)),
+    };
+    let now = chrono::Utc::now();
+    let calls_cutoff = older_than.before(now)?;
+    let leads_cutoff = leads_older_than.before(now)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let pii = std::sync::Arc::new(leadline_server::pii_keys(&data_dir)?);
+        let repo = db::Repo::connect(&config, pii).await?;
+        if dry_run {
+            let (leads, calls) = repo
+                .read(move |tx| db::archive::pending(tx, &calls_cutoff, &leads_cutoff))
+                .await?;
+            println!(
+                "would archive {leads} closed leads untouched since {} and {calls} call logs started before {}",
+                db::ts(&leads_cutoff),
+                db::ts(&calls_cutoff)
+            );
+            return anyhow::Ok(());
+        }
+        let started = std::time::Instant::now();
+        let out = repo.archive(calls_cutoff, leads_cutoff, batch, None).await?;
+        println!(
+            "archived {} closed leads (with their history) and {} call logs in {} batches, {:.1} s",
+            out.leads,
+            out.call_logs,
+            out.batches,
+            started.elapsed().as_secs_f64()
+        );
+        anyhow::Ok(())
+    })
 }
 
 /// Accepts `postgres://` and `postgresql://` URLs (and `sqlite:PATH` for completeness).

@@ -12,8 +12,11 @@
 //! leaves the verified [`Claims`] in the request's extensions for handlers that want them. A token that
 //! does not verify is treated as no token (limited by IP); the handler then refuses it as usual.
 //!
-//! The peer IP is the TCP peer (`ConnectInfo<SocketAddr>`); behind a reverse proxy every request shares
-//! the proxy's address, so the proxy should limit by client address itself.
+//! The client IP is the TCP peer (`ConnectInfo<SocketAddr>`), unless the peer is a configured trusted
+//! proxy (`LEADLINE_TRUSTED_PROXIES`, e.g. `127.0.0.1/32,10.0.0.0/8`): then it is the right-most address
+//! of `X-Forwarded-For` that is not itself a trusted proxy ([`client_ip`]). A client can prepend anything
+//! to that header, which is why only addresses appended by trusted proxies count; from an untrusted peer
+//! the header is ignored.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -116,6 +119,7 @@ pub struct RateLimiter {
     login_ip: DefaultKeyedRateLimiter<IpAddr>,
     login_username: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -138,11 +142,23 @@ impl RateLimiter {
             login_ip: DefaultKeyedRateLimiter::keyed(limits.login_per_ip.quota()),
             login_username: DefaultKeyedRateLimiter::keyed(limits.login_per_username.quota()),
             clock: DefaultClock::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 
     pub fn limits(&self) -> &RateLimits {
         &self.limits
+    }
+
+    /// The same limiter, taking client addresses from `X-Forwarded-For` when the peer is one of these
+    /// proxies.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<ipnet::IpNet>) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    pub fn trusted_proxies(&self) -> &[ipnet::IpNet] {
+        &self.trusted_proxies
     }
 
     /// Drops the state of keys whose buckets are full again (idle long enough to be forgotten).
@@ -232,6 +248,53 @@ fn peer_ip(req: &Request) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip())
 }
 
+/// The client address of a request from `peer` with these `X-Forwarded-For` header values: `peer` itself
+/// unless it is a trusted proxy; then the right-most forwarded address that is not a trusted proxy (the
+/// first hop no proxy of ours vouches for). Malformed entries end the walk at the last good address.
+pub fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded_for: impl Iterator<Item = &'a str>,
+    trusted: &[ipnet::IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded_for.flat_map(|v| v.split(',')).collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let hop = hop.trim();
+        // `for=` forms and ports are not part of X-Forwarded-For; a bare address or [v6]:port is.
+        let parsed = hop
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()));
+        match parsed {
+            Some(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    client
+}
+
+fn request_ip(req: &Request, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let peer = peer_ip(req);
+    if trusted.is_empty() {
+        return peer;
+    }
+    let values = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    client_ip(peer, values, trusted)
+}
+
 fn bearer_claims(req: &Request, state: &AppState) -> Option<(Id, Claims)> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
@@ -254,7 +317,7 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     }
     let limiter = state.rate_limiter();
-    let ip = peer_ip(&req);
+    let ip = request_ip(&req, limiter.trusted_proxies());
     if path == LOGIN_PATH && req.method() == Method::POST {
         let (parts, body) = req.into_parts();
         let Ok(bytes) = axum::body::to_bytes(body, MAX_LOGIN_BODY).await else {
@@ -323,8 +386,40 @@ pub fn spawn_sweeper(limiter: Arc<RateLimiter>) -> SweeperGuard {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_the_first_address_no_trusted_proxy_vouches_for() {
+        let nets: Vec<ipnet::IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxy = ip("10.1.2.3");
+        // Untrusted peer: the header is ignored, whatever it says.
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), ["1.2.3.4"].into_iter(), &nets),
+            ip("203.0.113.9")
+        );
+        // Trusted peer: the right-most untrusted hop, skipping our own proxies.
+        assert_eq!(
+            client_ip(proxy, ["198.51.100.7, 10.0.0.5"].into_iter(), &nets),
+            ip("198.51.100.7")
+        );
+        // A spoofed left part does not help: the proxy appended the real address on the right.
+        assert_eq!(
+            client_ip(proxy, ["6.6.6.6, 198.51.100.7"].into_iter(), &nets),
+            ip("198.51.100.7")
+        );
+        // Several header lines count as one list; IPv6 and ports parse; garbage stops the walk.
+        assert_eq!(
+            client_ip(proxy, ["6.6.6.6", "[2001:db8::1]:4711"].into_iter(), &nets),
+            ip("2001:db8::1")
+        );
+        assert_eq!(client_ip(proxy, ["not-an-ip"].into_iter(), &nets), proxy);
+        assert_eq!(client_ip(proxy, std::iter::empty(), &nets), proxy);
+        // Only trusted hops: the left-most one is as far as we can see.
+        assert_eq!(client_ip(proxy, ["10.9.9.9"].into_iter(), &nets), ip("10.9.9.9"));
+    }
 
     #[test]
     fn retry_after_rounds_up_and_is_at_least_one() {

@@ -158,3 +158,73 @@ async fn demo_then_serve_then_sign_in() {
     assert_eq!(res.status(), 200);
     terminate(child);
 }
+
+fn run(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("LEADLINE_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run leadline-server")
+}
+
+#[test]
+fn archive_counts_moves_and_refuses_bad_ages() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let out = run(
+        &[
+            "archive",
+            "--older-than",
+            "30d",
+            "--leads-older-than",
+            "2w",
+            "--dry-run",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let calls: u64 = text
+        .split(" and ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(calls > 0, "{text}");
+
+    let out = run(
+        &["archive", "--older-than", "30d", "--leads-older-than", "2w"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!(" and {calls} call logs")) || text.contains("archived"),
+        "{text}"
+    );
+    let conn = rusqlite::Connection::open(leadline_server::db::db_path(dir.path())).unwrap();
+    let archived: i64 = conn
+        .query_row("SELECT count(*) FROM call_logs_archive", [], |r| r.get(0))
+        .unwrap();
+    assert!(archived as u64 >= calls, "{archived} < {calls}");
+    // Nothing left to do the second time.
+    let out = run(
+        &["archive", "--older-than", "30d", "--leads-older-than", "2w"],
+        dir.path(),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("archived 0 closed leads (with their history) and 0 call logs"),
+        "{text}"
+    );
+
+    for bad in ["soon", "0d", "6fortnights", "3"] {
+        let out = run(&["archive", "--older-than", bad], dir.path());
+        assert!(!out.status.success(), "{bad} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--older-than"), "{bad}: {err}");
+    }
+}

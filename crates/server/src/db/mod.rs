@@ -5,7 +5,9 @@
 //! timestamps as RFC 3339 UTC text with millisecond precision (see [`ts`]), so both compare correctly as
 //! strings in both databases.
 
+pub mod admin;
 pub mod analytics;
+pub mod archive;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -307,13 +309,20 @@ impl std::fmt::Debug for UserRecord {
     }
 }
 
-/// Inserts a user. `password_hash` must be a PHC string (see `auth::hash_password`).
+/// Inserts a user (and their team, when it is new). `password_hash` must be a PHC string (see
+/// `auth::hash_password`).
 pub fn insert_user(
     tx: &mut Tx<'_>,
     user: &User,
     password_hash: &str,
     now: &Timestamp,
 ) -> Result<(), DbError> {
+    if let Some(team) = &user.team {
+        tx.execute(
+            "INSERT INTO teams (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &params![team.as_str(), ts(now)],
+        )?;
+    }
     tx.execute(
         "INSERT INTO users (id, username, name, role, team, password_hash, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -692,10 +701,10 @@ fn disposition_from_row(row: &Row) -> Result<Disposition, DbError> {
     })
 }
 
-/// Looks a user up by sign-in name.
+/// Looks an active user up by sign-in name (deactivated users cannot sign in).
 pub fn user_by_username(tx: &mut Tx<'_>, username: &str) -> Result<Option<UserRecord>, DbError> {
     tx.query_opt(
-        &format!("SELECT {USER_COLS} FROM users WHERE username = $1"),
+        &format!("SELECT {USER_COLS} FROM users WHERE username = $1 AND active = 1"),
         &params![username],
     )?
     .as_ref()
@@ -703,10 +712,10 @@ pub fn user_by_username(tx: &mut Tx<'_>, username: &str) -> Result<Option<UserRe
     .transpose()
 }
 
-/// Looks a user up by id.
+/// Looks an active user up by id (a deactivated user's tokens stop working; they cannot be assigned).
 pub fn user_by_id(tx: &mut Tx<'_>, id: &Id) -> Result<Option<UserRecord>, DbError> {
     tx.query_opt(
-        &format!("SELECT {USER_COLS} FROM users WHERE id = $1"),
+        &format!("SELECT {USER_COLS} FROM users WHERE id = $1 AND active = 1"),
         &params![id_text(id)],
     )?
     .as_ref()

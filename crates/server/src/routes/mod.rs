@@ -2,6 +2,7 @@
 //! request/response types) and exposes `routes()`, merged here. Storage code for a group lives in the
 //! matching `crate::db` submodule.
 
+pub mod admin;
 pub mod analytics;
 pub mod integrations;
 
@@ -12,6 +13,7 @@ use crate::AppState;
 /// Every route group, merged; [`crate::router`] adds the core routes, rate limits and tracing.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .merge(admin::routes())
         .merge(analytics::routes())
         .merge(integrations::routes())
 }

@@ -3,12 +3,15 @@
 //! rate limits with tiny quotas.
 #![allow(clippy::unwrap_used, dead_code)]
 
+mod admin;
 mod analytics;
 mod api;
+mod archive;
 mod common;
 mod demo;
 mod integrations;
 mod leads;
 mod ops;
+mod proxy;
 mod ratelimit;
 mod sessions;
