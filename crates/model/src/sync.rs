@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CallLog, Disposition, FollowUp, Id, Lead, LeadPriority, LeadStatus, Timestamp};
+use crate::{CallLog, Disposition, FollowUp, Id, Lead, LeadPriority, LeadStatus, PhoneNumber, Timestamp};
 
 /// Bumped on any incompatible change of these types. The server refuses versions it does not speak.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -80,6 +80,12 @@ pub struct LeadPatch {
     pub city: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// A second number for the lead (E.164 on the wire; stored encrypted, with its blind index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternate_phone: Option<PhoneNumber>,
+    /// Budget in whole rupees (not negative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_inr: Option<i64>,
 }
 
 /// What a local change asks the server to do.
@@ -96,6 +102,11 @@ pub enum MutationOp {
     CompleteFollowUp {
         follow_up_id: Id,
         completed_at: Timestamp,
+    },
+    /// Moves an open follow-up to a new due time.
+    RescheduleFollowUp {
+        follow_up_id: Id,
+        due_at: Timestamp,
     },
 }
 
@@ -167,6 +178,32 @@ mod tests {
         assert!(v["data"]["follow_up_id"].is_string());
         let back: Mutation = serde_json::from_value(v).expect("de");
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn reschedule_and_the_added_patch_fields_are_additive() {
+        let m = Mutation {
+            client_mutation_id: crate::new_id(),
+            created_at: chrono::Utc::now(),
+            op: MutationOp::RescheduleFollowUp {
+                follow_up_id: crate::new_id(),
+                due_at: chrono::Utc::now(),
+            },
+        };
+        let v = serde_json::to_value(&m).expect("ser");
+        assert_eq!(v["op"], "reschedule_follow_up");
+        assert_eq!(serde_json::from_value::<Mutation>(v).expect("de"), m);
+        // A patch of an older client (no alternate_phone / budget_inr) still reads, and an unset field is
+        // not sent.
+        let old: LeadPatch = serde_json::from_str(r#"{"status":"contacted"}"#).expect("old patch");
+        assert_eq!(old.alternate_phone, None);
+        assert_eq!(old.budget_inr, None);
+        assert_eq!(
+            serde_json::to_string(&old).expect("ser"),
+            r#"{"status":"contacted"}"#
+        );
+        let bad = serde_json::from_str::<LeadPatch>(r#"{"alternate_phone":"12"}"#);
+        assert!(bad.is_err(), "a patch's phone is validated");
     }
 
     #[test]

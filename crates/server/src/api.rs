@@ -52,6 +52,16 @@ pub enum ApiFailure {
     /// 409: a unique name is taken (username, team, hotkey).
     #[error("{message}")]
     Taken { code: &'static str, message: String },
+    /// 409: the request clashes with the stored state; `current` (when not null) is the stored row.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        current: serde_json::Value,
+    },
+    /// 413: the request body or batch is too large.
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
 }
 
 impl IntoResponse for ApiFailure {
@@ -68,7 +78,15 @@ impl IntoResponse for ApiFailure {
             ApiFailure::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiFailure::Db(_) | ApiFailure::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiFailure::Taken { code, .. } => (StatusCode::CONFLICT, *code),
+            ApiFailure::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
+            ApiFailure::TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, *code),
         };
+        if let ApiFailure::Conflict { current, .. } = &self
+            && !current.is_null()
+        {
+            let body = serde_json::json!({"code": code, "message": self.to_string(), "current": current});
+            return (status, Json(body)).into_response();
+        }
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
             "internal server error".to_owned()

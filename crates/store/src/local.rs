@@ -95,6 +95,12 @@ impl Store {
         if let Some(e) = &patch.email {
             lead.email = Some(e.clone());
         }
+        if let Some(p) = &patch.alternate_phone {
+            lead.alternate_phone = Some(p.clone());
+        }
+        if let Some(b) = patch.budget_inr {
+            lead.budget_inr = Some(b);
+        }
         lead.updated_at = Utc::now();
         let tx = self.conn.transaction()?;
         write::upsert_lead(&tx, &lead)?;

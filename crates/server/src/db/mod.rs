@@ -30,6 +30,7 @@ use crate::pii::{PiiError, PiiKeys, row_context};
 use crate::sql::{Backend, Conn, PgClient, PgManager, PgPool, Row, SqlError, SqliteConn, Value};
 
 pub mod integrations;
+pub mod writes;
 
 /// The database file inside a data directory.
 pub const DB_FILE_NAME: &str = "leadline-server.sqlite3";
@@ -450,7 +451,7 @@ pub fn insert_follow_up(
 }
 
 /// A list of strings as the JSON array text the database stores.
-fn json_list(items: &[String]) -> String {
+pub(crate) fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
@@ -516,7 +517,7 @@ pub(crate) const CALL_COLS: &str = "c.id, c.lead_id, c.telecaller_id, c.directio
      c.ended_at, c.duration_s, c.disposition, c.outcome_tags, c.notes, c.follow_up_due_at, c.follow_up_note, \
      c.recording_url, c.provider_call_id, c.device_id, c.seq, l.seq";
 
-const FOLLOW_UP_COLS: &str = "f.id, f.lead_id, f.assigned_to, f.due_at, f.note, f.call_log_id, \
+pub(crate) const FOLLOW_UP_COLS: &str = "f.id, f.lead_id, f.assigned_to, f.due_at, f.note, f.call_log_id, \
      f.completed_at, f.created_at, f.seq, l.seq";
 
 const USER_COLS: &str = "id, username, name, role, team, password_hash";
@@ -673,7 +674,7 @@ pub(crate) fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i6
 }
 
 /// Reads a follow-up from a row selected with [`FOLLOW_UP_COLS`]; also returns its seq and its lead's seq.
-fn follow_up_from_row(pii: &PiiKeys, row: &Row) -> Result<(FollowUp, i64, i64), DbError> {
+pub(crate) fn follow_up_from_row(pii: &PiiKeys, row: &Row) -> Result<(FollowUp, i64, i64), DbError> {
     let id = get_id(row, 0, "follow-up id")?;
     let f = FollowUp {
         id,

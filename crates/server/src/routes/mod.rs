@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod integrations;
+pub mod writes;
 
 use axum::Router;
 
@@ -16,4 +17,5 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(analytics::routes())
         .merge(integrations::routes())
+        .merge(writes::routes())
 }

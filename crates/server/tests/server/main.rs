@@ -15,3 +15,4 @@ mod ops;
 mod proxy;
 mod ratelimit;
 mod sessions;
+mod writes;
