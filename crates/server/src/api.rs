@@ -429,7 +429,7 @@ pub struct PullParams {
 /// `GET /api/v1/sync/pull?cursor=&limit=`: one page of the caller's change feed.
 ///
 /// What a caller sees: a telecaller the leads assigned to them, a supervisor the leads of their team (the
-/// lead's team, or assigned to a member), an admin every lead; with each lead its call logs and
+/// lead's team: its assignee's team when it has one), an admin every lead; with each lead its call logs and
 /// follow-ups, and `lead_removed` when a lead leaves the caller's list.
 ///
 /// Paging: the feed is ordered by the global change sequence `seq`; a page holds the changes with
@@ -496,7 +496,7 @@ pub(crate) fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure 
 }
 
 /// Values of a list filter: repeated parameters and comma lists, blanks skipped.
-fn list_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+pub(crate) fn list_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     pairs
         .iter()
         .filter(|(k, _)| k == name)
@@ -506,7 +506,7 @@ fn list_values<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn parse_list<T: std::str::FromStr>(
+pub(crate) fn parse_list<T: std::str::FromStr>(
     pairs: &[(String, String)],
     name: &str,
     code: &'static str,
@@ -569,6 +569,8 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
         created_to: parse_time(pairs, "created_to", "bad_created_to")?,
         updated_from: parse_time(pairs, "updated_from", "bad_updated_from")?,
         updated_to: parse_time(pairs, "updated_to", "bad_updated_to")?,
+        follow_up_from: parse_time(pairs, "follow_up_from", "bad_follow_up_from")?,
+        follow_up_to: parse_time(pairs, "follow_up_to", "bad_follow_up_to")?,
         ..LeadFilter::default()
     };
     filter.assigned_to = match single(pairs, "assigned_to") {
@@ -626,7 +628,8 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
 /// (`updated_at` desc, then `id` desc), keyset-paged by the opaque `cursor`.
 ///
 /// Filters: `status`, `priority`, `source` (repeatable or comma lists), `assigned_to` (uuid or `none`),
-/// `created_from`/`created_to`, `updated_from`/`updated_to` (RFC 3339, inclusive), `q` (name substring,
+/// `created_from`/`created_to`, `updated_from`/`updated_to`, `follow_up_from`/`follow_up_to` (the due
+/// time of the lead's next open follow-up) (RFC 3339, inclusive), `q` (name substring,
 /// or when phone-like the digits anywhere in the E.164 number), `limit` (default 50, at most 500). A bad
 /// value answers 400 with code `bad_<parameter>`.
 pub async fn list_leads(

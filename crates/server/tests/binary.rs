@@ -1,5 +1,7 @@
 //! The real `leadline-server` binary: `demo` seeds and reports, `serve` prints its address, answers
 //! /healthz and sign-in, keeps its generated JWT secret private, and stops cleanly on SIGTERM.
+//! On SQLite (the data directory's file), or on PostgreSQL (`DATABASE_URL`, a database of a throwaway
+//! cluster) with `LEADLINE_TEST_BACKEND=postgres`.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
@@ -11,8 +13,39 @@ use leadline_model::{LoginRequest, LoginResponse, Role};
 
 const BIN: &str = env!("CARGO_BIN_EXE_leadline-server");
 
-fn demo(dir: &Path) -> String {
-    let out = Command::new(BIN)
+/// The `DATABASE_URL` of a new empty database when the suite runs on PostgreSQL; `None` on SQLite.
+fn database_url() -> Option<String> {
+    match std::env::var("LEADLINE_TEST_BACKEND").as_deref() {
+        Ok("postgres") | Ok("postgresql") | Ok("pg") => {
+            // The cluster's client is synchronous: keep it off the test's async runtime.
+            let url = std::thread::spawn(|| {
+                let cluster = leadline_server::pg_cluster::PgCluster::shared().expect("PostgreSQL cluster");
+                cluster.create_database(&format!("binary_{}", std::process::id()))
+            })
+            .join()
+            .unwrap()
+            .expect("create database");
+            Some(url)
+        }
+        _ => None,
+    }
+}
+
+/// The binary with the test's database (and no PII keys from the environment: they live in the data
+/// directory).
+fn command(database_url: Option<&str>) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("LEADLINE_PII_KEYS")
+        .env_remove("LEADLINE_PII_BLIND_KEY");
+    match database_url {
+        Some(url) => cmd.env("DATABASE_URL", url),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    cmd
+}
+
+fn demo(dir: &Path, database_url: Option<&str>) -> String {
+    let out = command(database_url)
         .args(["demo", "--seed", "11", "--data-dir"])
         .arg(dir)
         .env("LEADLINE_LOG", "warn")
@@ -29,9 +62,9 @@ fn demo(dir: &Path) -> String {
 
 /// Starts `serve` on a free port, logging to `log`; returns the child and its base URL from the stdout
 /// line.
-fn serve(dir: &Path, log: &Path) -> (Child, String) {
+fn serve(dir: &Path, log: &Path, database_url: Option<&str>) -> (Child, String) {
     let log = std::fs::File::create(log).expect("log file");
-    let mut child = Command::new(BIN)
+    let mut child = command(database_url)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env_remove("LEADLINE_JWT_SECRET")
@@ -83,8 +116,10 @@ async fn login(base: &str, username: &str) -> LoginResponse {
 async fn demo_then_serve_then_sign_in() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
+    let url = database_url();
+    let url = url.as_deref();
 
-    let first = demo(&dir);
+    let first = demo(&dir, url);
     assert!(first.contains("seeded demo data"), "{first}");
     for (user, role) in [
         ("meera", "supervisor"),
@@ -103,12 +138,12 @@ async fn demo_then_serve_then_sign_in() {
         first.contains("2000 leads") && first.contains("5000 call logs"),
         "{first}"
     );
-    let second = demo(&dir);
+    let second = demo(&dir, url);
     assert!(second.contains("already present"), "{second}");
     assert!(second.contains("2000 leads"), "{second}");
 
     let log = tmp.path().join("serve.log");
-    let (child, base) = serve(&dir, &log);
+    let (child, base) = serve(&dir, &log, url);
     let secret = dir.join("jwt-secret");
     #[cfg(unix)]
     {
@@ -147,7 +182,7 @@ async fn demo_then_serve_then_sign_in() {
 
     // A restart keeps the generated secret: the token still works.
     let secret_text = std::fs::read_to_string(&secret).unwrap();
-    let (child, base) = serve(&dir, &log);
+    let (child, base) = serve(&dir, &log, url);
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), secret_text);
     let res = reqwest::Client::new()
         .get(format!("{base}/api/v1/sync/pull?limit=1"))
@@ -173,7 +208,8 @@ fn run(args: &[&str], dir: &Path) -> std::process::Output {
 #[test]
 fn archive_counts_moves_and_refuses_bad_ages() {
     let dir = tempfile::tempdir().unwrap();
-    demo(dir.path());
+    // The command on a SQLite data directory (the library test `archive` covers PostgreSQL).
+    demo(dir.path(), None);
     let out = run(
         &[
             "archive",

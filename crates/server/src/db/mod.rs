@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod archive;
+pub mod supervise;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -26,6 +27,7 @@ use rusqlite::Connection;
 use rusqlite_migration::Migrations;
 
 use crate::params;
+
 use crate::pii::{PiiError, PiiKeys, row_context};
 use crate::sql::{Backend, Conn, PgClient, PgManager, PgPool, Row, SqlError, SqliteConn, Value};
 
@@ -340,7 +342,8 @@ pub fn insert_user(
     Ok(())
 }
 
-/// Inserts a lead row at change-feed position `seq`; `team` is the showroom team it belongs to.
+/// Inserts a lead row at change-feed position `seq`; `team` is the showroom team it belongs to when the
+/// assignee has none (an assigned lead always takes its assignee's team).
 ///
 /// The phone numbers and email are stored encrypted ([`crate::pii`]), with blind indexes of both numbers
 /// for lookup by phone.
@@ -351,7 +354,8 @@ pub fn insert_lead(tx: &mut Tx<'_>, lead: &Lead, team: Option<&str>, seq: i64) -
         "INSERT INTO leads (id, name, phone, alternate_phone, email, city, source, interest, budget_inr,
            priority, status, tags, assigned_to, team, created_at, updated_at, version, seq, phone_bidx,
            alternate_phone_bidx)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+           COALESCE((SELECT u.team FROM users u WHERE u.id = $13), $14), $15, $16, $17, $18, $19, $20)",
         &params![
             id_text(&lead.id),
             lead.name.as_str(),
@@ -447,6 +451,7 @@ pub fn insert_follow_up(
             seq,
         ],
     )?;
+    supervise::refresh_next_follow_up(tx, &f.lead_id)?;
     Ok(())
 }
 
@@ -460,7 +465,8 @@ pub(crate) fn json_list(items: &[String]) -> String {
 pub enum Scope {
     /// A telecaller: the leads assigned to them.
     Assignee(Id),
-    /// A supervisor: the leads of their team (the lead's team, or assigned to a member of the team).
+    /// A supervisor: the leads of their team (`leads.team`: the assignee's team, or for an unassigned
+    /// lead the team it was given).
     Team(String),
     /// An admin: everything.
     All,
@@ -479,12 +485,9 @@ impl Scope {
     pub fn lead_filter(&self, b: &mut Binder) -> String {
         match self {
             Scope::Assignee(id) => format!("l.assigned_to = {}", b.bind(id_text(id))),
-            Scope::Team(team) => {
-                let who = b.bind(team.as_str());
-                format!(
-                    "(l.team = {who} OR l.assigned_to IN (SELECT u.id FROM users u WHERE u.team = {who}))"
-                )
-            }
+            // `leads.team` is the assignee's team whenever the lead has one (kept by `insert_lead` and
+            // `assign_lead`), so one equality covers the team's leads and uses `leads_team_updated`.
+            Scope::Team(team) => format!("l.team = {}", b.bind(team.as_str())),
             Scope::All => "1 = 1".to_owned(),
         }
     }
@@ -522,12 +525,12 @@ pub(crate) const FOLLOW_UP_COLS: &str = "f.id, f.lead_id, f.assigned_to, f.due_a
 
 const USER_COLS: &str = "id, username, name, role, team, password_hash";
 
-fn get_id(row: &Row, idx: usize, what: &'static str) -> Result<Id, DbError> {
+pub(crate) fn get_id(row: &Row, idx: usize, what: &'static str) -> Result<Id, DbError> {
     let text: String = row.get(idx)?;
     Id::parse_str(&text).map_err(|e| corrupt(what, format!("{text:?}: {e}")))
 }
 
-fn get_opt_id(row: &Row, idx: usize, what: &'static str) -> Result<Option<Id>, DbError> {
+pub(crate) fn get_opt_id(row: &Row, idx: usize, what: &'static str) -> Result<Option<Id>, DbError> {
     let text: Option<String> = row.get(idx)?;
     text.map(|t| Id::parse_str(&t).map_err(|e| corrupt(what, format!("{t:?}: {e}"))))
         .transpose()
@@ -539,17 +542,17 @@ fn parse_ts(text: &str, what: &'static str) -> Result<Timestamp, DbError> {
         .map_err(|e| corrupt(what, format!("{text:?}: {e}")))
 }
 
-fn get_ts(row: &Row, idx: usize, what: &'static str) -> Result<Timestamp, DbError> {
+pub(crate) fn get_ts(row: &Row, idx: usize, what: &'static str) -> Result<Timestamp, DbError> {
     let text: String = row.get(idx)?;
     parse_ts(&text, what)
 }
 
-fn get_opt_ts(row: &Row, idx: usize, what: &'static str) -> Result<Option<Timestamp>, DbError> {
+pub(crate) fn get_opt_ts(row: &Row, idx: usize, what: &'static str) -> Result<Option<Timestamp>, DbError> {
     let text: Option<String> = row.get(idx)?;
     text.map(|t| parse_ts(&t, what)).transpose()
 }
 
-fn get_enum<T>(row: &Row, idx: usize, what: &'static str) -> Result<T, DbError>
+pub(crate) fn get_enum<T>(row: &Row, idx: usize, what: &'static str) -> Result<T, DbError>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -773,6 +776,10 @@ pub struct LeadFilter {
     pub phone: Option<PhoneNumber>,
     /// A substring of the name (case-insensitive for ASCII).
     pub name_contains: Option<String>,
+    /// The lead's next open follow-up (`leads.next_follow_up_at`) is due at or after this time.
+    pub follow_up_from: Option<Timestamp>,
+    /// The lead's next open follow-up is due at or before this time.
+    pub follow_up_to: Option<Timestamp>,
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
@@ -787,8 +794,9 @@ fn like_escape(text: &str) -> String {
     out
 }
 
-/// The SQL of one lead-list page and its parameters.
-fn lead_list_sql(
+/// The SQL of one lead-list page and its parameters, selecting `cols` (of `leads l`).
+pub(crate) fn lead_list_sql(
+    cols: &str,
     pii: &PiiKeys,
     scope: &Scope,
     filter: &LeadFilter,
@@ -834,6 +842,8 @@ fn lead_list_sql(
         (&filter.created_to, "created_at", "<="),
         (&filter.updated_from, "updated_at", ">="),
         (&filter.updated_to, "updated_at", "<="),
+        (&filter.follow_up_from, "next_follow_up_at", ">="),
+        (&filter.follow_up_to, "next_follow_up_at", "<="),
     ] {
         if let Some(t) = value {
             conds.push(format!("l.{column} {op} {}", b.bind(ts(t))));
@@ -854,7 +864,7 @@ fn lead_list_sql(
     }
     let limit = b.bind(fetch);
     let sql = format!(
-        "SELECT {LEAD_COLS} FROM leads l WHERE {} ORDER BY l.updated_at DESC, l.id DESC LIMIT {limit}",
+        "SELECT {cols} FROM leads l WHERE {} ORDER BY l.updated_at DESC, l.id DESC LIMIT {limit}",
         conds.join(" AND ")
     );
     (sql, b.params)
@@ -868,7 +878,7 @@ pub fn explain_list_leads(
     filter: &LeadFilter,
     after: Option<&(Timestamp, Id)>,
 ) -> Result<Vec<String>, DbError> {
-    let (sql, params) = lead_list_sql(tx.pii, scope, filter, after, 51);
+    let (sql, params) = lead_list_sql(LEAD_COLS, tx.pii, scope, filter, after, 51);
     let (explain, column) = match tx.backend() {
         Backend::Sqlite => ("EXPLAIN QUERY PLAN", 3),
         Backend::Postgres => ("EXPLAIN", 0),
@@ -888,7 +898,7 @@ pub fn list_leads(
     after: Option<&(Timestamp, Id)>,
     limit: u32,
 ) -> Result<(Vec<Lead>, bool), DbError> {
-    let (sql, params) = lead_list_sql(tx.pii, scope, filter, after, i64::from(limit) + 1);
+    let (sql, params) = lead_list_sql(LEAD_COLS, tx.pii, scope, filter, after, i64::from(limit) + 1);
     let mut out = Vec::new();
     tx.query_each(&sql, &params, &mut |row| {
         out.push(row);
@@ -1082,10 +1092,12 @@ pub fn assign_lead(
         }
         None => None,
     };
+    // The lead follows its assignee's team; unassigned (or given to someone without a team) it stays in
+    // its team.
+    let next_team = new_team.or_else(|| lead_team.clone());
     if let Some(old) = lead.assigned_to {
-        let old_team = user_by_id(tx, &old)?.and_then(|u| u.user.team);
-        // The old team keeps seeing the lead if it is the lead's team or the new assignee's team.
-        let team_loses = old_team.filter(|t| lead_team.as_ref() != Some(t) && new_team.as_ref() != Some(t));
+        // The old team stops seeing the lead when the lead moves to another team.
+        let team_loses = lead_team.filter(|t| next_team.as_ref() != Some(t));
         let seq = next_seq(tx)?;
         tx.execute(
             "INSERT INTO lead_removals (seq, lead_id, user_id, team, removed_at) VALUES ($1, $2, $3, $4, $5)",
@@ -1094,8 +1106,9 @@ pub fn assign_lead(
     }
     let seq = next_seq(tx)?;
     tx.execute(
-        "UPDATE leads SET assigned_to = $1, version = version + 1, updated_at = $2, seq = $3 WHERE id = $4",
-        &params![assignee.map(id_text), ts(now), seq, id_text(lead_id)],
+        "UPDATE leads SET assigned_to = $1, version = version + 1, updated_at = $2, seq = $3, team = $5
+         WHERE id = $4",
+        &params![assignee.map(id_text), ts(now), seq, id_text(lead_id), next_team],
     )?;
     for table in ["call_logs", "follow_ups"] {
         let ids: Vec<String> = tx

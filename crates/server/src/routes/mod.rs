@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod integrations;
+pub mod supervise;
 pub mod writes;
 
 use axum::Router;
@@ -17,5 +18,6 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(analytics::routes())
         .merge(integrations::routes())
+        .merge(supervise::routes())
         .merge(writes::routes())
 }

@@ -1,4 +1,5 @@
-//! The API against a real SQLite file and an in-process server on 127.0.0.1:0, driven with reqwest.
+//! The API against a real database (SQLite or PostgreSQL, see `common::backend`) and an in-process server
+//! on 127.0.0.1:0, driven with reqwest.
 
 use std::collections::HashSet;
 
@@ -28,19 +29,14 @@ async fn api_error(res: reqwest::Response) -> (u16, ApiError) {
     (status, res.json().await.expect("ApiError body"))
 }
 
-fn ids_where(dir: &std::path::Path, sql: &str) -> HashSet<Id> {
-    let conn = read_only(dir);
-    let mut stmt = conn.prepare(sql).unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|s| Id::parse_str(&s.unwrap()).unwrap())
-        .collect()
+fn ids_where(db: &TestDb, sql: &str) -> HashSet<Id> {
+    ids_of(db, sql, vec![]).into_iter().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_answers_a_token_and_refuses_wrong_passwords_and_unknown_users_alike() {
-    let dir = seeded_dir();
-    let server = start(dir).await;
+    let db = TestDb::seeded();
+    let server = db.start().await;
     let (base, http) = (server.base_url(), client());
 
     let (ok, wrong, unknown) = tokio::join!(
@@ -82,11 +78,11 @@ async fn login_answers_a_token_and_refuses_wrong_passwords_and_unknown_users_ali
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_expired_and_missing_tokens_are_refused() {
-    let dir = seeded_dir();
-    let server = start(dir).await;
+    let db = TestDb::seeded();
+    let server = db.start().await;
     let (base, http) = (server.base_url(), client());
-    let priya = user(dir, "priya");
-    let good = token(&server, dir, "priya");
+    let priya = db.user("priya");
+    let good = token(&server, db, "priya");
     assert_eq!(
         http.get(format!("{base}/api/v1/sync/pull"))
             .bearer_auth(&good)
@@ -153,10 +149,10 @@ async fn forged_expired_and_missing_tokens_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_telecaller_pulls_exactly_their_leads_with_their_history_page_by_page() {
-    let dir = seeded_dir();
-    let server = start(dir).await;
+    let db = TestDb::seeded();
+    let server = db.start().await;
     let (base, http) = (server.base_url(), client());
-    let tok = token(&server, dir, "priya");
+    let tok = token(&server, db, "priya");
 
     let (pages, end) = pull_all(&http, &base, &tok, Cursor::start(), 97).await;
     assert!(pages.len() > 3, "a small limit must take several pages");
@@ -187,7 +183,7 @@ async fn a_telecaller_pulls_exactly_their_leads_with_their_history_page_by_page(
         }
     }
     let expected_leads = ids_where(
-        dir,
+        db,
         "SELECT l.id FROM leads l JOIN users u ON u.id = l.assigned_to WHERE u.username = 'priya'",
     );
     let got: HashSet<Id> = leads.iter().copied().collect();
@@ -196,7 +192,7 @@ async fn a_telecaller_pulls_exactly_their_leads_with_their_history_page_by_page(
     assert!(expected_leads.len() > 200);
 
     let expected_logs = ids_where(
-        dir,
+        db,
         "SELECT c.id FROM call_logs c JOIN leads l ON l.id = c.lead_id JOIN users u ON u.id = l.assigned_to
          WHERE u.username = 'priya'",
     );
@@ -204,7 +200,7 @@ async fn a_telecaller_pulls_exactly_their_leads_with_their_history_page_by_page(
     assert_eq!(got_logs.len(), logs.len(), "a call log came twice");
     assert_eq!(got_logs, expected_logs);
     let expected_fu = ids_where(
-        dir,
+        db,
         "SELECT f.id FROM follow_ups f JOIN leads l ON l.id = f.lead_id JOIN users u ON u.id = l.assigned_to
          WHERE u.username = 'priya'",
     );
@@ -233,10 +229,10 @@ async fn a_telecaller_pulls_exactly_their_leads_with_their_history_page_by_page(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_pulls_the_whole_team() {
-    let dir = seeded_dir();
-    let server = start(dir).await;
+    let db = TestDb::seeded();
+    let server = db.start().await;
     let (base, http) = (server.base_url(), client());
-    let tok = token(&server, dir, "meera");
+    let tok = token(&server, db, "meera");
     let (pages, _) = pull_all(&http, &base, &tok, Cursor::start(), 2000).await;
     let mut leads = HashSet::new();
     let mut logs = 0;
@@ -248,7 +244,7 @@ async fn a_supervisor_pulls_the_whole_team() {
         }
     }
     let expected = ids_where(
-        dir,
+        db,
         "SELECT l.id FROM leads l WHERE l.team = 'Bandra Showroom'
            OR l.assigned_to IN (SELECT id FROM users WHERE team = 'Bandra Showroom')",
     );
@@ -268,10 +264,10 @@ async fn a_supervisor_pulls_the_whole_team() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_cursors_and_limits_are_400_and_big_limits_are_clamped() {
-    let dir = seeded_dir();
-    let server = start(dir).await;
+    let db = TestDb::seeded();
+    let server = db.start().await;
     let (base, http) = (server.base_url(), client());
-    let tok = token(&server, dir, "meera");
+    let tok = token(&server, db, "meera");
     let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
     let long = "A".repeat(5000);
     for (cursor, limit, code) in [
@@ -324,23 +320,23 @@ async fn bad_cursors_and_limits_are_400_and_big_limits_are_clamped() {
 }
 
 /// Simulates an edit of a lead made after its calls were logged: a new seq and version.
-fn touch_lead(conn: &rusqlite::Connection, lead_id: &Id) {
-    conn.execute_batch("UPDATE change_seq SET value = value + 1")
-        .unwrap();
-    conn.execute(
-        "UPDATE leads SET seq = (SELECT value FROM change_seq), version = version + 1 WHERE id = ?1",
-        [lead_id.hyphenated().to_string()],
-    )
-    .unwrap();
+fn touch_lead(tx: &mut leadline_server::db::Tx<'_>, lead_id: &Id) -> Result<(), leadline_server::DbError> {
+    tx.execute("UPDATE change_seq SET value = value + 1 WHERE id = 1", &[])?;
+    tx.execute(
+        "UPDATE leads SET seq = (SELECT value FROM change_seq WHERE id = 1), version = version + 1
+         WHERE id = $1",
+        &[lead_id.hyphenated().to_string().into()],
+    )?;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reassignment_and_late_lead_edits_keep_leads_ahead_of_their_history() {
-    let dir = copy_of_seeded("reassign");
-    let server = start(&dir).await;
+    let db = TestDb::copy_of_seeded("reassign");
+    let server = db.start().await;
     let (base, http) = (server.base_url(), client());
-    let (priya_tok, arjun_tok) = (token(&server, &dir, "priya"), token(&server, &dir, "arjun"));
-    let (priya, arjun) = (user(&dir, "priya"), user(&dir, "arjun"));
+    let (priya_tok, arjun_tok) = (token(&server, &db, "priya"), token(&server, &db, "arjun"));
+    let (priya, arjun) = (db.user("priya"), db.user("arjun"));
 
     let (_, priya_cursor) = pull_all(&http, &base, &priya_tok, Cursor::start(), 2000).await;
     let (arjun_pages, arjun_cursor) = pull_all(&http, &base, &arjun_tok, Cursor::start(), 2000).await;
@@ -355,14 +351,15 @@ async fn reassignment_and_late_lead_edits_keep_leads_ahead_of_their_history() {
 
     // A lead of priya's with the most calls moves to arjun.
     let (moved, calls): (Id, i64) = {
-        let conn = read_only(&dir);
-        conn.query_row(
+        let rows = db.query(
             "SELECT l.id, count(c.id) FROM leads l JOIN call_logs c ON c.lead_id = l.id
-             WHERE l.assigned_to = ?1 GROUP BY l.id ORDER BY count(c.id) DESC, l.id LIMIT 1",
-            [priya.id.hyphenated().to_string()],
-            |r| Ok((Id::parse_str(&r.get::<_, String>(0)?).unwrap(), r.get(1)?)),
+             WHERE l.assigned_to = $1 GROUP BY l.id ORDER BY count(c.id) DESC, l.id LIMIT 1",
+            vec![priya.id.hyphenated().to_string().into()],
+        );
+        (
+            Id::parse_str(&rows[0].get::<String>(0).unwrap()).unwrap(),
+            rows[0].get(1).unwrap(),
         )
-        .unwrap()
     };
     assert!(calls > 1);
     let lead = server
@@ -390,24 +387,20 @@ async fn reassignment_and_late_lead_edits_keep_leads_ahead_of_their_history() {
 
     // Late edits: leads edited after their calls were logged sit after those calls in the feed; a fresh
     // device paging in small steps must still get each lead before its calls.
-    let touched: Vec<Id> = {
-        let conn = rusqlite::Connection::open(leadline_server::db::db_path(&dir)).unwrap();
-        let mut stmt = conn
-            .prepare(
-                "SELECT DISTINCT l.id FROM leads l JOIN call_logs c ON c.lead_id = l.id
-                 WHERE l.assigned_to = ?1 ORDER BY l.id LIMIT 25",
-            )
-            .unwrap();
-        let ids: Vec<String> = stmt
-            .query_map([arjun.id.hyphenated().to_string()], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        for id in &ids {
-            touch_lead(&conn, &Id::parse_str(id).unwrap());
+    let touched: Vec<Id> = ids_of(
+        &db,
+        "SELECT DISTINCT l.id FROM leads l JOIN call_logs c ON c.lead_id = l.id
+         WHERE l.assigned_to = $1 ORDER BY l.id LIMIT 25",
+        vec![arjun.id.hyphenated().to_string().into()],
+    );
+    assert_eq!(touched.len(), 25);
+    let to_touch = touched.clone();
+    db.tx(move |tx| {
+        for id in &to_touch {
+            touch_lead(tx, id)?;
         }
-        ids.iter().map(|s| Id::parse_str(s).unwrap()).collect::<Vec<_>>()
-    };
+        Ok(())
+    });
     let (fresh_pages, _) = pull_all(&http, &base, &arjun_tok, Cursor::start(), 25).await;
     assert_leads_precede_their_rows(&fresh_pages, &[]);
     // The edited leads were sent ahead of their calls and again at their own position.
@@ -432,7 +425,7 @@ async fn reassignment_and_late_lead_edits_keep_leads_ahead_of_their_history() {
         })
         .collect();
     let expected = ids_where(
-        &dir,
+        &db,
         &format!(
             "SELECT id FROM leads WHERE assigned_to = '{}'",
             arjun.id.hyphenated()

@@ -1,12 +1,12 @@
-//! Shared helpers of the server's integration tests: a demo database seeded once per test binary, an
-//! in-process server on it, and a pull loop.
+//! Shared helpers of the server's integration tests: a demo database seeded once per test binary (SQLite,
+//! or PostgreSQL with `LEADLINE_TEST_BACKEND=postgres`), in-process servers on it, and a pull loop.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use leadline_model::sync::{Change, Cursor, PullPage};
-use leadline_model::{Id, User};
+use leadline_model::{CallLog, FollowUp, Id, Lead, User};
 use std::sync::Arc;
 
 use leadline_server::db::{DbConfig, Tx};
@@ -134,48 +134,49 @@ impl TestDb {
     /// Tests must not write to it; take [`TestDb::copy_of_seeded`] first.
     pub fn seeded() -> &'static TestDb {
         static DB: OnceLock<TestDb> = OnceLock::new();
-        DB.get_or_init(|| match backend() {
-            TestBackend::Sqlite => seed_into(TestDb::fresh("seeded")),
-            // On PostgreSQL the seeded database is a template nobody connects to (CREATE DATABASE …
-            // TEMPLATE needs that); tests read a copy of it.
-            TestBackend::Postgres => TestDb::copy_of_seeded("seeded"),
+        DB.get_or_init(|| {
+            let db = TestDb::fresh("seeded");
+            let opts = SeedOptions {
+                now: seeded_now(),
+                ..SeedOptions::new(SEED)
+            };
+            let outcome = db.block_on(async { db.repo().await.seed_demo(opts).await.expect("seed") });
+            assert!(matches!(outcome, SeedOutcome::Seeded(_)), "{outcome:?}");
+            if let DbConfig::Postgres(url) = &db.database {
+                // PostgreSQL copies a database only while nobody is connected to it, and tests keep
+                // servers running on the shared one: copies come from a pristine template nobody uses.
+                let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+                off_runtime(|| {
+                    let mut client = postgres::Client::connect(pg().url(), postgres::NoTls)?;
+                    client.batch_execute(&format!("CREATE DATABASE {name}_tpl TEMPLATE {name}"))
+                })
+                .expect("template of the seeded database");
+            }
+            db
         })
     }
 
     /// A private copy of the seeded database, for tests that write.
     pub fn copy_of_seeded(name: &str) -> TestDb {
+        let src = TestDb::seeded();
         let dir = fresh_dir(name);
-        let database = match backend() {
-            TestBackend::Sqlite => {
-                let DbConfig::Sqlite(path) = &TestDb::seeded().database else {
-                    unreachable!("sqlite backend")
-                };
+        let database = match &src.database {
+            DbConfig::Sqlite(path) => {
                 let target = db::db_path(&dir);
                 let conn = rusqlite::Connection::open(path).expect("open seeded");
                 conn.execute("VACUUM INTO ?1", [target.to_string_lossy().as_ref()])
                     .expect("vacuum into");
                 DbConfig::Sqlite(target)
             }
-            TestBackend::Postgres => {
-                let template = pg_template();
+            DbConfig::Postgres(_) => {
                 let name = db_name(name);
                 let url = off_runtime(|| {
                     let mut client = postgres::Client::connect(pg().url(), postgres::NoTls)?;
-                    // The template's last connections close on threads of their own: retry briefly.
-                    let mut tries = 0;
-                    loop {
-                        match client.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")) {
-                            Ok(()) => break,
-                            Err(e) if tries < 50 => {
-                                tries += 1;
-                                let _ = e;
-                                std::thread::sleep(Duration::from_millis(100));
-                            }
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    let base = pg().url();
-                    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+                    client.batch_execute(&format!(
+                        "CREATE DATABASE {name} TEMPLATE {}_tpl",
+                        seeded_pg_name()
+                    ))?;
+                    let base = pg().url().rsplit_once('/').map_or("", |(base, _)| base);
                     Ok::<_, postgres::Error>(format!("{base}/{name}"))
                 })
                 .expect("copy seeded database");
@@ -199,9 +200,12 @@ impl TestDb {
 
     /// A repo on this database (with the test PII keys).
     pub async fn repo(&self) -> Repo {
-        Repo::connect(&self.database, pii_keys())
-            .await
-            .expect("open repo")
+        self.repo_with(pii_keys()).await
+    }
+
+    /// A repo on this database with other PII keys.
+    pub async fn repo_with(&self, keys: Arc<PiiKeys>) -> Repo {
+        Repo::connect(&self.database, keys).await.expect("open repo")
     }
 
     /// Runs `f` in a write transaction on this database, from sync or async test code.
@@ -209,7 +213,16 @@ impl TestDb {
         &self,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, DbError> + Send + 'static,
     ) -> T {
-        self.block_on(async { self.repo().await.write(f).await.expect("test transaction") })
+        self.try_tx(pii_keys(), f).expect("test transaction")
+    }
+
+    /// Runs `f` in a write transaction with the PII keys `keys`; its error is returned, not a panic.
+    pub fn try_tx<T: Send + 'static>(
+        &self,
+        keys: Arc<PiiKeys>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, DbError> + Send + 'static,
+    ) -> Result<T, DbError> {
+        self.block_on(async { self.repo_with(keys).await.write(f).await })
     }
 
     /// The rows of a query (`$1`-style parameters), on either backend.
@@ -251,60 +264,17 @@ impl TestDb {
     }
 }
 
-/// Seeds demo data into `db`.
-fn seed_into(db: TestDb) -> TestDb {
-    let opts = SeedOptions {
-        now: seeded_now(),
-        ..SeedOptions::new(SEED)
-    };
-    let outcome = db.block_on(async { db.repo().await.seed_demo(opts).await.expect("seed") });
-    assert!(matches!(outcome, SeedOutcome::Seeded(_)), "{outcome:?}");
-    db
-}
-
-/// The PostgreSQL template database holding the seeded demo data (seeded once per test binary).
-fn pg_template() -> String {
-    static NAME: OnceLock<String> = OnceLock::new();
-    NAME.get_or_init(|| {
-        let db = seed_into(TestDb::fresh("seeded_template"));
-        match &db.database {
-            DbConfig::Postgres(url) => url.rsplit('/').next().unwrap_or_default().to_owned(),
-            DbConfig::Sqlite(_) => unreachable!("postgres backend"),
-        }
-    })
-    .clone()
-}
-
-/// The data directory of the seeded database (SQLite: its file is `db::db_path` of it).
-pub fn seeded_dir() -> &'static Path {
-    &TestDb::seeded().dir
+fn seeded_pg_name() -> String {
+    match &TestDb::seeded().database {
+        DbConfig::Postgres(url) => url.rsplit('/').next().unwrap_or_default().to_owned(),
+        DbConfig::Sqlite(_) => String::new(),
+    }
 }
 
 /// The "now" the shared demo database was seeded at.
 pub fn seeded_now() -> chrono::DateTime<chrono::Utc> {
     static NOW: OnceLock<chrono::DateTime<chrono::Utc>> = OnceLock::new();
     *NOW.get_or_init(chrono::Utc::now)
-}
-
-/// A private copy of the seeded database (SQLite), for tests that write.
-pub fn copy_of_seeded(name: &str) -> PathBuf {
-    TestDb::copy_of_seeded(name).dir
-}
-
-/// Opens a database read-only, as the e2e tests do.
-pub fn read_only(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open_with_flags(db::db_path(dir), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open read-only")
-}
-
-pub async fn start(dir: &Path) -> RunningServer {
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        jwt_secret: Some(SECRET.to_owned()),
-        pii: Some(pii_keys()),
-        ..ServeConfig::new(dir)
-    };
-    leadline_server::start(&config).await.expect("start server")
 }
 
 pub fn client() -> reqwest::Client {
@@ -314,21 +284,64 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
-pub fn user(dir: &Path, username: &str) -> User {
-    let conn = read_only(dir);
-    db::with_sqlite_conn(&conn, &pii_keys(), |tx| db::user_by_username(tx, username))
-        .expect("query")
-        .unwrap_or_else(|| panic!("no user {username}"))
-        .user
-}
-
 /// A valid access token for `username`, minted with the server's keys (no argon2 round trip).
-pub fn token(server: &RunningServer, dir: &Path, username: &str) -> String {
+pub fn token(server: &RunningServer, db: &TestDb, username: &str) -> String {
     server
         .state()
         .keys()
-        .issue(&user(dir, username), chrono::Utc::now())
+        .issue(&db.user(username), chrono::Utc::now())
         .expect("issue token")
+}
+
+/// Every lead, call log and follow-up of a database, decoded (decrypted) through the storage functions:
+/// one pull of the whole change feed as an admin sees it, in feed order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decoded {
+    pub leads: Vec<Lead>,
+    pub call_logs: Vec<CallLog>,
+    pub follow_ups: Vec<FollowUp>,
+}
+
+impl Decoded {
+    /// The same rows sorted by id (for comparing databases whose feed positions differ).
+    pub fn sorted(mut self) -> Self {
+        self.leads.sort_by_key(|l| l.id);
+        self.call_logs.sort_by_key(|c| c.id);
+        self.follow_ups.sort_by_key(|f| f.id);
+        self
+    }
+
+    /// The lead with id `id`.
+    pub fn lead(&self, id: Id) -> &Lead {
+        self.leads
+            .iter()
+            .find(|l| l.id == id)
+            .unwrap_or_else(|| panic!("no lead {id}"))
+    }
+}
+
+/// Decodes everything in `tx` (see [`Decoded`]).
+pub fn decode_all(tx: &mut Tx<'_>) -> Result<Decoded, DbError> {
+    let page = db::pull(tx, &db::Scope::All, 0, 1_000_000)?;
+    assert!(!page.has_more);
+    let mut out = Decoded::default();
+    for change in page.changes {
+        match change {
+            Change::Lead(l) => out.leads.push(l),
+            Change::CallLog(c) => out.call_logs.push(c),
+            Change::FollowUp(f) => out.follow_ups.push(f),
+            Change::LeadRemoved { .. } => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The ids a query's first column names.
+pub fn ids_of(db: &TestDb, sql: &str, params: Vec<Value>) -> Vec<Id> {
+    db.query(sql, params)
+        .iter()
+        .map(|r| Id::parse_str(&r.get::<String>(0).unwrap()).unwrap())
+        .collect()
 }
 
 pub async fn pull(

@@ -1,4 +1,5 @@
-//! `GET /api/v1/leads` and `GET /api/v1/leads/{id}` against the seeded demo database, checked against SQL.
+//! `GET /api/v1/leads` and `GET /api/v1/leads/{id}` against the seeded demo database (SQLite or
+//! PostgreSQL), checked against SQL and against the leads decoded through the storage functions.
 
 use std::collections::HashSet;
 
@@ -6,6 +7,7 @@ use super::common::*;
 use leadline_model::auth::ApiError;
 use leadline_model::{Id, Lead, LeadListQuery, LeadPage, LeadStatus};
 use leadline_server::db::{self, LeadFilter, Scope};
+use leadline_server::sql::{Backend, Value};
 
 type Pairs = Vec<(String, String)>;
 
@@ -16,18 +18,17 @@ fn pairs(items: &[(&str, &str)]) -> Pairs {
         .collect()
 }
 
-/// Lead ids from SQL over `leads l`, in the list order.
-fn sql_ids(sql_where: &str, params: &[&dyn rusqlite::ToSql]) -> Vec<Id> {
-    let conn = read_only(seeded_dir());
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT l.id FROM leads l WHERE {sql_where} ORDER BY l.updated_at DESC, l.id DESC"
-        ))
-        .unwrap();
-    stmt.query_map(params, |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|s| Id::parse_str(&s.unwrap()).unwrap())
-        .collect()
+/// Lead ids from SQL over `leads l` (`$N` parameters), in the list order.
+fn sql_ids(sql_where: &str, params: Vec<Value>) -> Vec<Id> {
+    ids_of(
+        TestDb::seeded(),
+        &format!("SELECT l.id FROM leads l WHERE {sql_where} ORDER BY l.updated_at DESC, l.id DESC"),
+        params,
+    )
+}
+
+fn text(id: &Id) -> Value {
+    id.hyphenated().to_string().into()
 }
 
 async fn get_page(http: &reqwest::Client, base: &str, tok: &str, query: &Pairs) -> reqwest::Response {
@@ -71,14 +72,14 @@ fn ids(leads: &[Lead]) -> Vec<Id> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn priya_pages_through_exactly_her_leads_newest_first() {
-    let dir = seeded_dir();
-    let server = start(dir).await;
+    let db = TestDb::seeded();
+    let server = db.start().await;
     let (base, http) = (server.base_url(), client());
-    let tok = token(&server, dir, "priya");
-    let priya = user(dir, "priya");
+    let tok = token(&server, db, "priya");
+    let priya = db.user("priya");
 
     let leads = list_all(&http, &base, &tok, &Pairs::new(), 37).await;
-    let expected = sql_ids("l.assigned_to = ?1", &[&priya.id.hyphenated().to_string()]);
+    let expected = sql_ids("l.assigned_to = $1", vec![text(&priya.id)]);
     assert!(expected.len() > 200);
     let got = ids(&leads);
     assert_eq!(
@@ -102,7 +103,7 @@ async fn priya_pages_through_exactly_her_leads_newest_first() {
     assert_eq!(ids(&page.leads), expected[..50].to_vec());
     assert!(page.next_cursor.is_some());
     // A huge limit is clamped to the maximum (the supervisor sees 2000).
-    let meera = token(&server, dir, "meera");
+    let meera = token(&server, db, "meera");
     let page: LeadPage = get_page(&http, &base, &meera, &pairs(&[("limit", "100000")]))
         .await
         .json()
@@ -114,55 +115,32 @@ async fn priya_pages_through_exactly_her_leads_newest_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_filter_narrows_like_sql() {
-    let dir = seeded_dir();
-    let server = start(dir).await;
+    let db = TestDb::seeded();
+    let server = db.start().await;
     let (base, http) = (server.base_url(), client());
-    let meera = token(&server, dir, "meera");
-    let priya_tok = token(&server, dir, "priya");
-    let priya = user(dir, "priya");
+    let meera = token(&server, db, "meera");
+    let priya_tok = token(&server, db, "priya");
+    let priya = db.user("priya");
     let pid = priya.id.hyphenated().to_string();
     let team = "(l.team = 'Bandra Showroom' OR l.assigned_to IN (SELECT id FROM users WHERE team = 'Bandra Showroom'))";
 
-    let conn = read_only(dir);
-    let mid_created: String = conn
-        .query_row(
-            "SELECT created_at FROM leads ORDER BY created_at LIMIT 1 OFFSET 700",
-            [],
-            |r| r.get(0),
+    let nth = |column: &str, n: u32| -> String {
+        db.scalar(
+            &format!("SELECT {column} FROM leads ORDER BY {column} LIMIT 1 OFFSET {n}"),
+            vec![],
         )
-        .unwrap();
-    let late_created: String = conn
-        .query_row(
-            "SELECT created_at FROM leads ORDER BY created_at LIMIT 1 OFFSET 1500",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let mid_updated: String = conn
-        .query_row(
-            "SELECT updated_at FROM leads ORDER BY updated_at LIMIT 1 OFFSET 900",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    };
+    let (mid_created, late_created, mid_updated) = (
+        nth("created_at", 700),
+        nth("created_at", 1500),
+        nth("updated_at", 900),
+    );
     // A lead of priya's, for the free-text search.
-    let (name, phone): (String, String) = conn
-        .query_row(
-            "SELECT name, phone FROM leads WHERE assigned_to = ?1 ORDER BY id LIMIT 1",
-            [&pid],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    drop(conn);
+    let name: String = db.scalar(
+        "SELECT name FROM leads WHERE assigned_to = $1 ORDER BY id LIMIT 1",
+        vec![pid.clone().into()],
+    );
     let first_name = name.split_whitespace().next().unwrap().to_lowercase();
-    // "+919876543210" → "98765": digits 3..8 of the E.164 number.
-    let digits: String = phone
-        .chars()
-        .filter(char::is_ascii_digit)
-        .skip(2)
-        .take(5)
-        .collect();
-    let spaced = format!("+91 {} {}", &phone[3..8], &phone[8..]);
 
     let cases: Vec<(&str, Pairs, String, Vec<String>)> = vec![
         ("status", pairs(&[("status", "new")]), "l.status = 'new'".into(), vec![]),
@@ -183,52 +161,46 @@ async fn each_filter_narrows_like_sql() {
         (
             "assigned_to",
             pairs(&[("assigned_to", &pid)]),
-            "l.assigned_to = ?1".into(),
+            "l.assigned_to = $1".into(),
             vec![pid.clone()],
         ),
         ("unassigned", pairs(&[("assigned_to", "none")]), "l.assigned_to IS NULL".into(), vec![]),
         (
             "created range",
             pairs(&[("created_from", &mid_created), ("created_to", &late_created)]),
-            "l.created_at >= ?1 AND l.created_at <= ?2".into(),
+            "l.created_at >= $1 AND l.created_at <= $2".into(),
             vec![mid_created.clone(), late_created.clone()],
         ),
         (
             "updated_from",
             pairs(&[("updated_from", &mid_updated)]),
-            "l.updated_at >= ?1".into(),
+            "l.updated_at >= $1".into(),
             vec![mid_updated.clone()],
         ),
         (
             "updated_to",
             pairs(&[("updated_to", &mid_updated)]),
-            "l.updated_at <= ?1".into(),
+            "l.updated_at <= $1".into(),
             vec![mid_updated.clone()],
         ),
         (
             "q name",
             pairs(&[("q", &first_name)]),
-            "l.name LIKE ?1".into(),
+            "lower(l.name) LIKE $1".into(),
             vec![format!("%{first_name}%")],
-        ),
-        (
-            "q phone digits",
-            pairs(&[("q", &digits)]),
-            "(instr(l.phone, ?1) > 0 OR instr(coalesce(l.alternate_phone, ''), ?1) > 0)".into(),
-            vec![digits.clone()],
         ),
         (
             "combined",
             pairs(&[("status", "new,contacted,interested"), ("priority", "high,hot"), ("assigned_to", &pid)]),
-            "l.status IN ('new', 'contacted', 'interested') AND l.priority IN ('high', 'hot') AND l.assigned_to = ?1"
+            "l.status IN ('new', 'contacted', 'interested') AND l.priority IN ('high', 'hot') AND l.assigned_to = $1"
                 .into(),
             vec![pid.clone()],
         ),
     ];
     for (what, query, sql, params) in &cases {
-        let params: Vec<&dyn rusqlite::ToSql> = params.iter().map(|p| p as &dyn rusqlite::ToSql).collect();
-        let expected = sql_ids(&format!("{team} AND {sql}"), &params);
-        let all = sql_ids(team, &[]).len();
+        let params: Vec<Value> = params.iter().map(Value::from).collect();
+        let expected = sql_ids(&format!("{team} AND {sql}"), params);
+        let all = sql_ids(team, vec![]).len();
         assert!(
             !expected.is_empty() && expected.len() < all,
             "{what}: {} of {all} narrows",
@@ -240,11 +212,12 @@ async fn each_filter_narrows_like_sql() {
 
     // Priya's view of the same filters: only hers.
     let hers = ids(&list_all(&http, &base, &priya_tok, &pairs(&[("status", "new")]), 500).await);
-    assert_eq!(hers, sql_ids("l.assigned_to = ?1 AND l.status = 'new'", &[&pid]));
-    let by_phone = list_all(&http, &base, &priya_tok, &pairs(&[("q", &spaced)]), 500).await;
-    assert!(
-        by_phone.iter().any(|l| l.phone.as_str() == phone),
-        "{spaced} finds {phone}"
+    assert_eq!(
+        hers,
+        sql_ids(
+            "l.assigned_to = $1 AND l.status = 'new'",
+            vec![pid.clone().into()]
+        )
     );
     let by_name = list_all(
         &http,
@@ -272,36 +245,130 @@ async fn each_filter_narrows_like_sql() {
         ids(&list_all(&http, &base, &meera, &typed_pairs, 500).await),
         sql_ids(
             &format!("{team} AND l.status = 'new' AND l.assigned_to IS NULL"),
-            &[]
+            vec![]
         )
     );
     server.stop().await.unwrap();
 }
 
+/// The formats a person may type one Indian mobile number in.
+fn formats(e164: &str) -> Vec<String> {
+    let national = e164.strip_prefix("+91").expect("an Indian number");
+    let (a, b) = national.split_at(5);
+    vec![
+        e164.to_owned(),
+        format!("+91 {a} {b}"),
+        format!("+91-{a}-{b}"),
+        format!("{a} {b}"),
+        national.to_owned(),
+        format!("0{national}"),
+        format!(" ({a}) {b} "),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_search_matches_the_whole_number_in_any_format_and_refuses_partial_digits() {
+    let db = TestDb::seeded();
+    let server = db.start().await;
+    let (base, http) = (server.base_url(), client());
+    let priya = db.user("priya");
+    let (priya_tok, meera_tok) = (token(&server, db, "priya"), token(&server, db, "meera"));
+    let all = db.tx(decode_all);
+    let matching = |phone: &str, scope: &dyn Fn(&Lead) -> bool| -> Vec<Id> {
+        let mut found: Vec<&Lead> = all
+            .leads
+            .iter()
+            .filter(|l| {
+                scope(l)
+                    && (l.phone.as_str() == phone
+                        || l.alternate_phone.as_ref().is_some_and(|a| a.as_str() == phone))
+            })
+            .collect();
+        found.sort_by_key(|l| std::cmp::Reverse((l.updated_at, l.id)));
+        found.iter().map(|l| l.id).collect()
+    };
+    let hers = |l: &Lead| l.assigned_to == Some(priya.id);
+
+    // A lead of priya's by its number, typed every which way.
+    let mine = all.leads.iter().find(|l| hers(l)).unwrap();
+    let expected = matching(mine.phone.as_str(), &hers);
+    assert!(expected.contains(&mine.id));
+    for q in formats(mine.phone.as_str()) {
+        let got = ids(&list_all(&http, &base, &priya_tok, &pairs(&[("q", &q)]), 50).await);
+        assert_eq!(got, expected, "q={q:?}");
+    }
+
+    // The alternate number finds its lead too (the supervisor searches the whole team).
+    let with_alternate = all
+        .leads
+        .iter()
+        .find(|l| l.alternate_phone.is_some())
+        .expect("demo leads with an alternate number");
+    let alternate = with_alternate.alternate_phone.as_ref().unwrap().as_str();
+    assert_ne!(alternate, with_alternate.phone.as_str());
+    let expected = matching(alternate, &|_| true);
+    assert!(expected.contains(&with_alternate.id));
+    for q in formats(alternate) {
+        let got = ids(&list_all(&http, &base, &meera_tok, &pairs(&[("q", &q)]), 50).await);
+        assert_eq!(got, expected, "alternate q={q:?}");
+    }
+
+    // Other telecallers' leads stay out of priya's search, and an unknown number finds nothing.
+    let not_hers = all.leads.iter().find(|l| !hers(l)).unwrap();
+    assert!(matching(not_hers.phone.as_str(), &hers).is_empty());
+    let got = list_all(
+        &http,
+        &base,
+        &priya_tok,
+        &pairs(&[("q", not_hers.phone.as_str())]),
+        50,
+    )
+    .await;
+    assert!(got.is_empty(), "{got:?}");
+    let unknown = (0..1000)
+        .map(|n| format!("+9198{n:08}"))
+        .find(|p| matching(p, &|_| true).is_empty())
+        .unwrap();
+    let got = list_all(&http, &base, &meera_tok, &pairs(&[("q", &unknown)]), 50).await;
+    assert!(got.is_empty(), "{got:?}");
+
+    // Partial numbers cannot be searched on the server (they are encrypted): 400 naming q.
+    let national = mine.phone.as_str().strip_prefix("+91").unwrap();
+    for q in [
+        national[..5].to_owned(),
+        national[2..].to_owned(),
+        format!("+91 {}", &national[..5]),
+        national[..9].to_owned(),
+        "123".to_owned(),
+    ] {
+        let res = get_page(&http, &base, &priya_tok, &pairs(&[("q", &q)])).await;
+        let status = res.status().as_u16();
+        let err: ApiError = res.json().await.expect("ApiError");
+        assert_eq!((status, err.code.as_str()), (400, "bad_q"), "q={q:?}");
+    }
+    server.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_by_id_is_scoped_and_hides_other_leads() {
-    let dir = seeded_dir();
-    let server = start(dir).await;
+    let db = TestDb::seeded();
+    let server = db.start().await;
     let (base, http) = (server.base_url(), client());
-    let priya = user(dir, "priya");
-    let arjun = user(dir, "arjun");
-    let mine = sql_ids("l.assigned_to = ?1", &[&priya.id.hyphenated().to_string()])[0];
-    let his = sql_ids("l.assigned_to = ?1", &[&arjun.id.hyphenated().to_string()])[0];
+    let priya = db.user("priya");
+    let arjun = db.user("arjun");
+    let mine = sql_ids("l.assigned_to = $1", vec![text(&priya.id)])[0];
+    let his = sql_ids("l.assigned_to = $1", vec![text(&arjun.id)])[0];
     let get = |tok: String, id: String| {
         let http = http.clone();
         let url = format!("{base}/api/v1/leads/{id}");
         async move { http.get(url).bearer_auth(tok).send().await.unwrap() }
     };
-    let tok = token(&server, dir, "priya");
+    let tok = token(&server, db, "priya");
 
     let res = get(tok.clone(), mine.to_string()).await;
     assert_eq!(res.status(), 200);
     let lead: Lead = res.json().await.unwrap();
-    let conn = read_only(dir);
-    assert_eq!(
-        Some(lead.clone()),
-        db::with_sqlite_conn(&conn, &pii_keys(), |tx| db::lead_by_id(tx, &mine)).unwrap()
-    );
+    assert_eq!(Some(lead.clone()), db.tx(move |tx| db::lead_by_id(tx, &mine)));
 
     for id in [his.to_string(), leadline_model::new_id().to_string()] {
         let res = get(tok.clone(), id).await;
@@ -312,7 +379,7 @@ async fn get_by_id_is_scoped_and_hides_other_leads() {
     let res = get(tok.clone(), "not-a-uuid".into()).await;
     assert_eq!(res.status(), 400);
     // The supervisor sees both; no token is 401.
-    let meera = token(&server, dir, "meera");
+    let meera = token(&server, db, "meera");
     assert_eq!(get(meera.clone(), his.to_string()).await.status(), 200);
     assert_eq!(get(meera, mine.to_string()).await.status(), 200);
     let res = http.get(format!("{base}/api/v1/leads")).send().await.unwrap();
@@ -322,10 +389,10 @@ async fn get_by_id_is_scoped_and_hides_other_leads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_filters_are_400_naming_the_parameter() {
-    let dir = seeded_dir();
-    let server = start(dir).await;
+    let db = TestDb::seeded();
+    let server = db.start().await;
     let (base, http) = (server.base_url(), client());
-    let tok = token(&server, dir, "priya");
+    let tok = token(&server, db, "priya");
     let long_q = "x".repeat(500);
     for (name, value, code) in [
         ("cursor", "zzz!", "bad_cursor"),
@@ -343,6 +410,7 @@ async fn malformed_filters_are_400_naming_the_parameter() {
         ("limit", "-3", "bad_limit"),
         ("limit", "many", "bad_limit"),
         ("q", long_q.as_str(), "bad_q"),
+        ("q", "98765", "bad_q"),
     ] {
         let res = get_page(&http, &base, &tok, &pairs(&[(name, value)])).await;
         let status = res.status().as_u16();
@@ -363,25 +431,58 @@ async fn malformed_filters_are_400_naming_the_parameter() {
 
 #[test]
 fn the_telecaller_list_is_an_index_range_without_a_sort() {
-    let dir = seeded_dir();
-    let conn = read_only(dir);
-    let priya = user(dir, "priya");
+    let db = TestDb::seeded();
+    let priya = db.user("priya");
     let scope = Scope::Assignee(priya.id);
     let after = (chrono::Utc::now(), leadline_model::new_id());
-    for (what, after) in [("first page", None), ("next page", Some(&after))] {
-        let plan = db::with_sqlite_conn(&conn, &pii_keys(), |tx| {
-            db::explain_list_leads(tx, &scope, &LeadFilter::default(), after)
+    let explain = |after: Option<(chrono::DateTime<chrono::Utc>, Id)>, seqscan: bool| {
+        let scope = scope.clone();
+        db.tx(move |tx| {
+            if !seqscan {
+                tx.batch("SET LOCAL enable_seqscan = off")?;
+            }
+            db::explain_list_leads(tx, &scope, &LeadFilter::default(), after.as_ref())
         })
-        .unwrap();
-        let text = plan.join("\n");
-        assert!(
-            text.contains("USING INDEX leads_assigned_updated"),
-            "{what}: {text}"
-        );
-        assert!(!text.contains("TEMP B-TREE"), "{what}: {text}");
-        assert!(
-            !plan.iter().any(|d| d.starts_with("SCAN") && !d.contains("INDEX")),
-            "{what}: {text}"
-        );
+    };
+    match db.tx(|tx| Ok(tx.backend())) {
+        Backend::Sqlite => {
+            for (what, after) in [("first page", None), ("next page", Some(after))] {
+                let plan = explain(after, true);
+                let text = plan.join("\n");
+                assert!(
+                    text.contains("USING INDEX leads_assigned_updated"),
+                    "{what}: {text}"
+                );
+                assert!(!text.contains("TEMP B-TREE"), "{what}: {text}");
+                assert!(
+                    !plan.iter().any(|d| d.starts_with("SCAN") && !d.contains("INDEX")),
+                    "{what}: {text}"
+                );
+            }
+        }
+        Backend::Postgres => {
+            // Fresh statistics, as autovacuum would have them on a live database.
+            db.tx(|tx| Ok(tx.batch("ANALYZE leads")?));
+            for (what, after) in [("first page", None), ("next page", Some(after))] {
+                let index_range = |plan: &[String]| {
+                    let text = plan.join("\n");
+                    text.contains("Index Scan using leads_assigned_updated on leads")
+                        && !text.contains("Sort")
+                        && !text.contains("Seq Scan")
+                };
+                let plan = explain(after, true);
+                if index_range(&plan) {
+                    continue;
+                }
+                // A planner may legitimately prefer to read 2000 small rows sequentially; the index
+                // must then still be usable for the query as written (no sort) when scans are costly.
+                eprintln!(
+                    "note: {what}: PostgreSQL prefers another plan on the demo data:\n{}",
+                    plan.join("\n")
+                );
+                let forced = explain(after, false);
+                assert!(index_range(&forced), "{what}: {}", forced.join("\n"));
+            }
+        }
     }
 }

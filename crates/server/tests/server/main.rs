@@ -1,6 +1,7 @@
 //! The server's integration tests, in one binary so the demo database is seeded once:
 //! `api` drives an in-process server over HTTP, `demo` inspects the seeded data, `ratelimit` checks the
-//! rate limits with tiny quotas.
+//! rate limits with tiny quotas, `pii` checks encryption at rest. They run on SQLite, or on a throwaway
+//! PostgreSQL cluster with `LEADLINE_TEST_BACKEND=postgres` (see `common::TestDb`).
 #![allow(clippy::unwrap_used, dead_code)]
 
 mod admin;
@@ -13,6 +14,8 @@ mod integrations;
 mod leads;
 mod ops;
 mod proxy;
+mod pii;
 mod ratelimit;
 mod sessions;
+mod supervise;
 mod writes;

@@ -36,10 +36,8 @@ fn all_generous() -> RateLimits {
 
 async fn start_with(limits: RateLimits) -> RunningServer {
     let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        jwt_secret: Some(SECRET.to_owned()),
         rate_limits: limits,
-        ..ServeConfig::new(seeded_dir())
+        ..TestDb::seeded().config()
     };
     leadline_server::start(&config).await.expect("start server")
 }
