@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod call;
 pub mod disposition;
+pub mod events;
 pub mod lead;
 pub mod sync;
 pub mod user;
@@ -21,6 +22,7 @@ pub use auth::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, Sessi
 pub use call::{CallDirection, CallLog, FollowUp, FollowUpSpec};
 pub use disposition::{Disposition, DispositionCategory, default_catalogue};
 pub use enums::ParseEnumError;
+pub use events::{AnnouncementRequest, EventMessage, ServerEvent};
 pub use lead::{Lead, LeadPriority, LeadSource, LeadStatus};
 pub use phone::{DEFAULT_REGION, PhoneError, PhoneNumber};
 pub use user::{Role, User};

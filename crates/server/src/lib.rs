@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cursor;
 pub mod db;
 pub mod demo;
+pub mod events;
 pub mod exotel;
 pub mod import;
 pub mod ops;
@@ -97,6 +98,8 @@ pub struct ServeConfig {
     pub exotel: Option<ExotelSettings>,
     /// Google Sheets lead imports; `None`: not configured.
     pub sheets: Option<SheetsSettings>,
+    /// Real-time events: heartbeat, follow-up check and retention periods (see [`events`]).
+    pub events: events::EventsConfig,
     /// Origins allowed to call the API from a browser (CORS); empty: none.
     pub cors_origins: Vec<String>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for per-address rate limits).
@@ -116,6 +119,7 @@ impl ServeConfig {
             pii: None,
             exotel: None,
             sheets: None,
+            events: events::EventsConfig::default(),
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
         }
@@ -127,6 +131,7 @@ struct Inner {
     keys: TokenKeys,
     limiter: Arc<ratelimit::RateLimiter>,
     integrations: Arc<routes::integrations::Integrations>,
+    events: events::EventHub,
     metrics: Arc<ops::Metrics>,
     cors_origins: Vec<String>,
 }
@@ -153,11 +158,13 @@ impl AppState {
     /// Builds the state from an open repo and token keys.
     pub fn with_keys(repo: Repo, keys: TokenKeys) -> Result<Self, ServerError> {
         let limiter = Arc::new(ratelimit::RateLimiter::new(ratelimit::RateLimits::default()));
+        let events = events::EventHub::new(events::EventsConfig::default());
         Ok(Self(Arc::new(Inner {
             repo,
             keys,
             limiter,
             integrations: Arc::default(),
+            events,
             metrics: Arc::new(ops::Metrics::default()),
             cors_origins: Vec::new(),
         })))
@@ -198,7 +205,8 @@ impl AppState {
                 .with_trusted_proxies(config.trusted_proxies.clone()),
         )
         .with_integrations(integrations)
-        .with_cors_origins(config.cors_origins.clone()))
+        .with_cors_origins(config.cors_origins.clone())
+        .with_events_config(config.events))
     }
 
     pub fn repo(&self) -> &Repo {
@@ -238,11 +246,26 @@ impl AppState {
         self
     }
 
+    /// The same state with another events configuration (default: [`events::EventsConfig::default`]).
+    /// Call it on a fresh state, before it is cloned; on a shared one it changes nothing (and logs a
+    /// warning).
+    pub fn with_events_config(mut self, config: events::EventsConfig) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.events = events::EventHub::new(config),
+            None => tracing::warn!("events configuration not applied: the state is already shared"),
+        }
+        self
+    }
+
     /// The configured integrations.
     pub fn integrations(&self) -> &routes::integrations::Integrations {
         &self.0.integrations
     }
 
+    /// This process's real-time event hub.
+    pub fn events(&self) -> &events::EventHub {
+        &self.0.events
+    }
     pub fn metrics(&self) -> &Arc<ops::Metrics> {
         &self.0.metrics
     }
@@ -399,6 +422,7 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let _sweeper = ratelimit::spawn_sweeper(state.rate_limiter().clone());
+    let _events = events::spawn(&state);
     // The peer address keys the rate limits of requests without a token.
     axum::serve(
         listener,

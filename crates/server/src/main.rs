@@ -236,6 +236,7 @@ fn main() -> anyhow::Result<()> {
                 pii: None,
                 exotel: integrations.exotel()?,
                 sheets: integrations.sheets(),
+                events: leadline_server::events::EventsConfig::default(),
                 cors_origins,
                 trusted_proxies,
             };

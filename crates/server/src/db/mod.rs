@@ -17,6 +17,7 @@ use std::sync::{Arc, LazyLock};
 use chrono::SecondsFormat;
 use deadpool_sqlite::{Hook, HookError, Runtime};
 use include_dir::{Dir, include_dir};
+use leadline_model::ServerEvent;
 use leadline_model::SessionInfo;
 use leadline_model::sync::Change;
 use leadline_model::{
@@ -25,6 +26,8 @@ use leadline_model::{
 };
 use rusqlite::Connection;
 use rusqlite_migration::Migrations;
+
+pub mod events;
 
 use crate::params;
 
@@ -146,7 +149,7 @@ pub fn with_sqlite_tx<T, E: From<DbError>>(
         .map_err(DbError::from)?;
     let out = {
         let mut c = SqliteConn(&t);
-        f(&mut Tx { conn: &mut c, pii })?
+        f(&mut Tx::new(&mut c, pii))?
     };
     t.commit().map_err(DbError::from)?;
     Ok(out)
@@ -160,13 +163,25 @@ pub fn with_sqlite_conn<T, E: From<DbError>>(
     f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
     let mut c = SqliteConn(conn);
-    f(&mut Tx { conn: &mut c, pii })
+    f(&mut Tx::new(&mut c, pii))
 }
 
 /// A transaction, on either database: what every storage function takes.
 pub struct Tx<'a> {
     conn: &'a mut dyn Conn,
     pii: &'a PiiKeys,
+    /// Set by [`events::record`]: the repo wakes the event hub after this transaction commits.
+    events_recorded: bool,
+}
+
+impl<'a> Tx<'a> {
+    fn new(conn: &'a mut dyn Conn, pii: &'a PiiKeys) -> Self {
+        Tx {
+            conn,
+            pii,
+            events_recorded: false,
+        }
+    }
 }
 
 impl<'a> std::ops::Deref for Tx<'a> {
@@ -1059,16 +1074,31 @@ pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<Fe
     })
 }
 
-/// Assigns a lead to `assignee` (or unassigns it), as a supervisor does.
+/// Assigns a lead to `assignee` (or unassigns it), as a supervisor does; [`assign_lead_by`] with no
+/// known actor.
+pub fn assign_lead(
+    tx: &mut Tx<'_>,
+    lead_id: &Id,
+    assignee: Option<&Id>,
+    now: &Timestamp,
+) -> Result<Lead, DbError> {
+    assign_lead_by(tx, lead_id, assignee, None, now)
+}
+
+/// Assigns a lead to `assignee` (or unassigns it) on behalf of user `by`, as a supervisor does.
+///
+/// Records, in the same transaction, a `lead_removed` event for the former assignee and a
+/// `lead_assigned` event (naming `by`) for the new one (see [`events::record`]).
 ///
 /// Bumps the lead's version and gives it a new seq; the former assignee (and, if the lead thereby leaves
 /// their team, that team) gets a `lead_removed` change just before it; and the lead's call logs and
 /// follow-ups get new seqs after the lead's, so the new owner's next pull brings the lead's history after
 /// the lead itself. Run it in a write transaction.
-pub fn assign_lead(
+pub fn assign_lead_by(
     tx: &mut Tx<'_>,
     lead_id: &Id,
     assignee: Option<&Id>,
+    by: Option<&Id>,
     now: &Timestamp,
 ) -> Result<Lead, DbError> {
     let lock = tx.for_update();
@@ -1103,6 +1133,12 @@ pub fn assign_lead(
             "INSERT INTO lead_removals (seq, lead_id, user_id, team, removed_at) VALUES ($1, $2, $3, $4, $5)",
             &params![seq, id_text(lead_id), id_text(&old), team_loses, ts(now)],
         )?;
+        events::record(
+            tx,
+            &events::EventTarget::User(old),
+            &ServerEvent::LeadRemoved { lead_id: *lead_id },
+            now,
+        )?;
     }
     let seq = next_seq(tx)?;
     tx.execute(
@@ -1129,6 +1165,17 @@ pub fn assign_lead(
                 &params![first + i as i64, id.as_str()],
             )?;
         }
+    }
+    if let Some(new) = assignee {
+        events::record(
+            tx,
+            &events::EventTarget::User(*new),
+            &ServerEvent::LeadAssigned {
+                lead_id: *lead_id,
+                by: by.copied(),
+            },
+            now,
+        )?;
     }
     lead_by_id(tx, lead_id)?.ok_or(DbError::NotFound("lead"))
 }
@@ -1180,6 +1227,7 @@ enum Pool {
 pub struct Repo {
     pool: Pool,
     pii: Arc<PiiKeys>,
+    events_notify: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Repo {
@@ -1227,6 +1275,7 @@ impl Repo {
         Ok(Self {
             pool: Pool::Sqlite { pool, path },
             pii,
+            events_notify: Arc::default(),
         })
     }
 
@@ -1249,6 +1298,7 @@ impl Repo {
                 url: url.to_owned(),
             },
             pii,
+            events_notify: Arc::default(),
         })
     }
 
@@ -1319,34 +1369,50 @@ impl Repo {
                         rusqlite::TransactionBehavior::Immediate
                     };
                     let t = c.transaction_with_behavior(behavior).map_err(DbError::from)?;
-                    let out = {
+                    let (out, recorded) = {
                         let mut sc = SqliteConn(&t);
-                        f(&mut Tx {
-                            conn: &mut sc,
-                            pii: &pii,
-                        })?
+                        let mut tx = Tx::new(&mut sc, &pii);
+                        let out = f(&mut tx)?;
+                        (out, tx.events_recorded)
                     };
                     t.commit().map_err(DbError::from)?;
-                    Ok(out)
+                    Ok((out, recorded))
                 })
                 .await
                 .map_err(|e| DbError::Interact(e.to_string()))?
+                .map(|(out, recorded)| self.after_commit(out, recorded))
             }
             Pool::Postgres { pool, .. } => {
                 let mut client = pool.get().await.map_err(|e| DbError::PgPool(e.to_string()))?;
                 tokio::task::spawn_blocking(move || {
                     let mut t = client.transaction(read_only).map_err(DbError::from)?;
-                    let out = f(&mut Tx {
-                        conn: &mut t,
-                        pii: &pii,
-                    })?;
+                    let (out, recorded) = {
+                        let mut tx = Tx::new(&mut t, &pii);
+                        let out = f(&mut tx)?;
+                        (out, tx.events_recorded)
+                    };
                     t.commit().map_err(DbError::from)?;
-                    Ok(out)
+                    Ok((out, recorded))
                 })
                 .await
                 .map_err(|e| DbError::Interact(e.to_string()))?
+                .map(|(out, recorded)| self.after_commit(out, recorded))
             }
         }
+    }
+
+    /// Wakes this process's event hub when the committed transaction recorded events.
+    fn after_commit<T>(&self, out: T, events_recorded: bool) -> T {
+        if events_recorded {
+            self.events_notify.notify_one();
+        }
+        out
+    }
+
+    /// Notified after every commit of a transaction that recorded events (see [`events::record`]); the
+    /// event hub waits on it.
+    pub fn events_notify(&self) -> &Arc<tokio::sync::Notify> {
+        &self.events_notify
     }
 
     /// Checks that the database answers and its schema is there.

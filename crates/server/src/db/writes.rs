@@ -670,6 +670,7 @@ pub fn complete_follow_up(
         &params![id_text(id), ts(completed_at), ts(now), seq],
     )?;
     f.completed_at = Some(*completed_at);
+    super::supervise::refresh_next_follow_up(tx, &f.lead_id)?;
     Ok(Created::New(f))
 }
 
@@ -699,6 +700,7 @@ pub fn reschedule_follow_up(
         &params![id_text(id), ts(due_at), ts(now), seq],
     )?;
     f.due_at = *due_at;
+    super::supervise::refresh_next_follow_up(tx, &f.lead_id)?;
     Ok(f)
 }
 

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod analytics;
+pub mod events;
 pub mod integrations;
 pub mod supervise;
 pub mod writes;
@@ -18,6 +19,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(analytics::routes())
         .merge(integrations::routes())
+        .merge(events::routes())
         .merge(supervise::routes())
         .merge(writes::routes())
 }
