@@ -34,6 +34,7 @@ use crate::params;
 use crate::pii::{PiiError, PiiKeys, row_context};
 use crate::sql::{Backend, Conn, PgClient, PgManager, PgPool, Row, SqlError, SqliteConn, Value};
 
+pub mod integrations;
 pub mod writes;
 
 /// The database file inside a data directory.
@@ -440,6 +441,8 @@ pub fn insert_call_log(
             seq,
         ],
     )?;
+    // Exotel callbacks that arrived before this log merge onto it now.
+    integrations::apply_pending_callbacks(tx, log)?;
     Ok(())
 }
 
