@@ -41,6 +41,7 @@ use tracing::Level;
 pub use api::{AuthUser, DEFAULT_LEAD_LIMIT, DEFAULT_PULL_LIMIT, MAX_LEAD_LIMIT, MAX_PULL_LIMIT};
 pub use auth::{AuthError, TokenKeys};
 pub use db::{DbError, LeadFilter, Repo, Scope};
+pub use routes::integrations::{ExotelSettings, SheetsSettings};
 
 /// Access tokens live this long unless configured otherwise.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
@@ -74,6 +75,8 @@ pub enum ServerError {
     PiiKeys(#[from] pii::PiiConfigError),
     #[error("startup task failed: {0}")]
     Task(String),
+    #[error("integration settings: {0}")]
+    Integrations(String),
 }
 
 /// How to run a server.
@@ -92,6 +95,10 @@ pub struct ServeConfig {
     pub database: Option<db::DbConfig>,
     /// The keys sealing PII columns; `None`: see [`pii_keys`].
     pub pii: Option<Arc<pii::PiiKeys>>,
+    /// Exotel telephony (click-to-call, StatusCallback webhook, recordings); `None`: not configured.
+    pub exotel: Option<ExotelSettings>,
+    /// Google Sheets lead imports; `None`: not configured.
+    pub sheets: Option<SheetsSettings>,
     /// Real-time events: heartbeat, follow-up check and retention periods (see [`events`]).
     pub events: events::EventsConfig,
     /// Origins allowed to call the API from a browser (CORS); empty: none.
@@ -111,6 +118,8 @@ impl ServeConfig {
             rate_limits: ratelimit::RateLimits::default(),
             database: None,
             pii: None,
+            exotel: None,
+            sheets: None,
             events: events::EventsConfig::default(),
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
@@ -122,6 +131,7 @@ struct Inner {
     repo: Repo,
     keys: TokenKeys,
     limiter: Arc<ratelimit::RateLimiter>,
+    integrations: Arc<routes::integrations::Integrations>,
     events: events::EventHub,
     metrics: Arc<ops::Metrics>,
     cors_origins: Vec<String>,
@@ -154,6 +164,7 @@ impl AppState {
             repo,
             keys,
             limiter,
+            integrations: Arc::default(),
             events,
             metrics: Arc::new(ops::Metrics::default()),
             cors_origins: Vec::new(),
@@ -178,6 +189,10 @@ impl AppState {
                 "sealed PII values written before encryption or under an old key"
             );
         }
+        let integrations = routes::integrations::Integrations::from_settings(
+            config.exotel.as_ref(),
+            config.sheets.as_ref(),
+        )?;
         let secret = match &config.jwt_secret {
             Some(s) => s.as_bytes().to_vec(),
             None => load_or_create_secret(&config.data_dir)?,
@@ -190,6 +205,7 @@ impl AppState {
             ratelimit::RateLimiter::new(config.rate_limits)
                 .with_trusted_proxies(config.trusted_proxies.clone()),
         )
+        .with_integrations(integrations)
         .with_cors_origins(config.cors_origins.clone())
         .with_events_config(config.events))
     }
@@ -221,6 +237,16 @@ impl AppState {
         &self.0.limiter
     }
 
+    /// The same state with these integrations (Exotel, Google Sheets). Like [`Self::with_rate_limits`],
+    /// call it on a fresh state.
+    pub fn with_integrations(mut self, integrations: routes::integrations::Integrations) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.integrations = Arc::new(integrations),
+            None => tracing::warn!("integrations not applied: the state is already shared"),
+        }
+        self
+    }
+
     /// The same state with another events configuration (default: [`events::EventsConfig::default`]).
     /// Call it on a fresh state, before it is cloned; on a shared one it changes nothing (and logs a
     /// warning).
@@ -230,6 +256,11 @@ impl AppState {
             None => tracing::warn!("events configuration not applied: the state is already shared"),
         }
         self
+    }
+
+    /// The configured integrations.
+    pub fn integrations(&self) -> &routes::integrations::Integrations {
+        &self.0.integrations
     }
 
     /// This process's real-time event hub.

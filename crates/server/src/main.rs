@@ -40,6 +40,8 @@ enum Command {
         /// data directory. Several servers on one PostgreSQL act as one service.
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
+        #[command(flatten)]
+        integrations: Box<IntegrationArgs>,
         /// Origins allowed to call the API from a browser (CORS), comma-separated, e.g.
         /// `https://crm.example.com`; none by default.
         #[arg(long, env = "LEADLINE_CORS_ORIGINS", value_delimiter = ',')]
@@ -84,6 +86,92 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
     },
+}
+
+/// Exotel telephony and Google Sheets imports (each off unless its settings are given).
+#[derive(Debug, clap::Args)]
+struct IntegrationArgs {
+    /// Exotel API key (HTTP Basic user). Exotel is on when the key, token, SID and caller id are set.
+    #[arg(long, env = "LEADLINE_EXOTEL_API_KEY", hide_env_values = true)]
+    exotel_api_key: Option<String>,
+    /// Exotel API token (HTTP Basic password).
+    #[arg(long, env = "LEADLINE_EXOTEL_API_TOKEN", hide_env_values = true)]
+    exotel_api_token: Option<String>,
+    /// Exotel account SID.
+    #[arg(long, env = "LEADLINE_EXOTEL_SID")]
+    exotel_sid: Option<String>,
+    /// The ExoPhone shown to customers (CallerId).
+    #[arg(long, env = "LEADLINE_EXOTEL_CALLER_ID")]
+    exotel_caller_id: Option<String>,
+    /// Exotel API base URL (https://api.exotel.com, or https://api.in.exotel.com for Mumbai).
+    #[arg(long, env = "LEADLINE_EXOTEL_BASE_URL", default_value = leadline_server::exotel::DEFAULT_BASE_URL)]
+    exotel_base_url: String,
+    /// Secret of the StatusCallback webhook (at least 16 URL-safe characters).
+    #[arg(long, env = "LEADLINE_EXOTEL_WEBHOOK_SECRET", hide_env_values = true)]
+    exotel_webhook_secret: Option<String>,
+    /// This server's public base URL, as Exotel reaches it (for the StatusCallback URL).
+    #[arg(long, env = "LEADLINE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Google service-account JSON key for Sheets imports.
+    #[arg(long, env = "GOOGLE_APPLICATION_CREDENTIALS")]
+    google_credentials: Option<PathBuf>,
+    /// Sheets API base URL (default Google's).
+    #[arg(long, env = "LEADLINE_SHEETS_BASE_URL")]
+    sheets_base_url: Option<String>,
+    /// OAuth token endpoint (default: the key's token_uri).
+    #[arg(long, env = "LEADLINE_SHEETS_TOKEN_URI")]
+    sheets_token_uri: Option<String>,
+}
+
+impl IntegrationArgs {
+    fn exotel(&self) -> anyhow::Result<Option<leadline_server::ExotelSettings>> {
+        let parts = [
+            &self.exotel_api_key,
+            &self.exotel_api_token,
+            &self.exotel_sid,
+            &self.exotel_caller_id,
+        ];
+        if parts.iter().all(|p| p.is_none()) {
+            return Ok(None);
+        }
+        let (Some(key), Some(token), Some(sid), Some(caller_id)) = (
+            &self.exotel_api_key,
+            &self.exotel_api_token,
+            &self.exotel_sid,
+            &self.exotel_caller_id,
+        ) else {
+            anyhow::bail!(
+                "Exotel needs all of LEADLINE_EXOTEL_API_KEY, LEADLINE_EXOTEL_API_TOKEN, LEADLINE_EXOTEL_SID \
+                 and LEADLINE_EXOTEL_CALLER_ID"
+            );
+        };
+        let secret = self
+            .exotel_webhook_secret
+            .clone()
+            .context("Exotel needs LEADLINE_EXOTEL_WEBHOOK_SECRET")?;
+        let public_url = self
+            .public_url
+            .clone()
+            .context("Exotel needs LEADLINE_PUBLIC_URL (where Exotel posts status callbacks)")?;
+        let mut exotel = leadline_server::exotel::ExotelConfig::new(sid, key, token, caller_id);
+        exotel.base_url = self.exotel_base_url.clone();
+        Ok(Some(leadline_server::ExotelSettings {
+            exotel,
+            webhook_secret: secret,
+            webhook_user: leadline_server::routes::integrations::DEFAULT_WEBHOOK_USER.to_owned(),
+            public_url,
+        }))
+    }
+
+    fn sheets(&self) -> Option<leadline_server::SheetsSettings> {
+        self.google_credentials
+            .clone()
+            .map(|key_path| leadline_server::SheetsSettings {
+                key_path,
+                base_url: self.sheets_base_url.clone(),
+                token_uri: self.sheets_token_uri.clone(),
+            })
+    }
 }
 
 /// JSON logs on stderr (each line with the request's span: request id and user id), plus error events to
@@ -133,6 +221,7 @@ fn main() -> anyhow::Result<()> {
             token_ttl_secs,
             refresh_ttl_secs,
             database_url,
+            integrations,
             cors_origins,
             trusted_proxies,
         } => {
@@ -145,6 +234,8 @@ fn main() -> anyhow::Result<()> {
                 rate_limits: leadline_server::ratelimit::RateLimits::default(),
                 database: database_url.map(|url| parse_database_url(&url)).transpose()?,
                 pii: None,
+                exotel: integrations.exotel()?,
+                sheets: integrations.sheets(),
                 events: leadline_server::events::EventsConfig::default(),
                 cors_origins,
                 trusted_proxies,

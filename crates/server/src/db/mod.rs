@@ -34,6 +34,7 @@ use crate::params;
 use crate::pii::{PiiError, PiiKeys, row_context};
 use crate::sql::{Backend, Conn, PgClient, PgManager, PgPool, Row, SqlError, SqliteConn, Value};
 
+pub mod integrations;
 pub mod writes;
 
 /// The database file inside a data directory.
@@ -272,12 +273,17 @@ fn migrate_postgres(client: &mut PgClient) -> Result<(), DbError> {
             .iter()
             .map(|r| r.get(0))
             .collect::<Result<_, _>>()?;
-        for (i, dir) in dirs.iter().enumerate() {
-            let version = i as i64 + 1;
+        for dir in &dirs {
+            let name = dir.path().display().to_string();
+            // The version is the directory's number (`05-events` → 5), as in the SQLite set.
+            let version: i64 = name
+                .split('-')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| DbError::Migration(format!("{name}: the name must start with its number")))?;
             if applied.contains(&version) {
                 continue;
             }
-            let name = dir.path().display().to_string();
             let sql = dir
                 .get_file(dir.path().join("up.sql"))
                 .and_then(|f| f.contents_utf8())
@@ -435,6 +441,8 @@ pub fn insert_call_log(
             seq,
         ],
     )?;
+    // Exotel callbacks that arrived before this log merge onto it now.
+    integrations::apply_pending_callbacks(tx, log)?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod events;
+pub mod integrations;
 pub mod supervise;
 pub mod writes;
 
@@ -17,6 +18,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(admin::routes())
         .merge(analytics::routes())
+        .merge(integrations::routes())
         .merge(events::routes())
         .merge(supervise::routes())
         .merge(writes::routes())

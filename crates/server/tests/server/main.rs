@@ -11,6 +11,7 @@ mod archive;
 mod common;
 mod demo;
 mod events;
+mod integrations;
 mod leads;
 mod openapi;
 mod ops;

@@ -66,7 +66,8 @@ CREATE TABLE follow_ups_archive (
 
 -- Archiving hot rows must not trip foreign keys that point at them: a follow-up may name a call log
 -- (kept as a plain id), and a lead's removal rows outlive the lead (they tell desktops to drop it).
--- SQLite cannot drop a constraint, so those two tables are rebuilt without it.
+-- SQLite cannot drop a constraint, so those two tables are rebuilt without it, with every index the
+-- earlier migrations gave them (01, 06, 07).
 CREATE TABLE follow_ups_new (
     id           TEXT PRIMARY KEY,
     lead_id      TEXT NOT NULL REFERENCES leads (id),
@@ -86,6 +87,8 @@ ALTER TABLE follow_ups_new RENAME TO follow_ups;
 CREATE UNIQUE INDEX follow_ups_seq ON follow_ups (seq);
 CREATE INDEX follow_ups_lead ON follow_ups (lead_id);
 CREATE INDEX follow_ups_open ON follow_ups (assigned_to, due_at) WHERE completed_at IS NULL;
+CREATE INDEX follow_ups_due_id ON follow_ups (due_at, id);
+CREATE INDEX follow_ups_assigned_due_id ON follow_ups (assigned_to, due_at, id);
 
 CREATE TABLE lead_removals_new (
     seq        INTEGER PRIMARY KEY,
@@ -99,6 +102,7 @@ DROP TABLE lead_removals;
 ALTER TABLE lead_removals_new RENAME TO lead_removals;
 CREATE INDEX lead_removals_user ON lead_removals (user_id, seq);
 CREATE INDEX lead_removals_team ON lead_removals (team, seq);
+CREATE INDEX lead_removals_lead_user ON lead_removals (lead_id, user_id, removed_at);
 
 -- The archive picks closed leads by status and age.
 CREATE INDEX leads_status_updated_at ON leads (status, updated_at);
