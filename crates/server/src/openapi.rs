@@ -114,6 +114,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::routes::supervise::SuperviseApi::openapi());
     doc.merge(crate::routes::admin::AdminApi::openapi());
     doc.merge(crate::routes::events::EventsApi::openapi());
+    doc.merge(crate::routes::integrations::IntegrationsApi::openapi());
     // One line per route module, e.g. `doc.merge(crate::routes::writes::WritesApi::openapi());`
     finish(&mut doc);
     doc

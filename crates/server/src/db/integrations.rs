@@ -36,7 +36,7 @@ fn lock_changes(tx: &mut Tx<'_>) -> Result<(), DbError> {
 }
 
 /// What became of a StatusCallback.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum CallbackOutcome {
     /// The same callback was stored before: nothing changed.
@@ -44,7 +44,11 @@ pub enum CallbackOutcome {
     /// No call log matches yet: kept until the desktop's log arrives.
     Pending,
     /// Merged onto this call log; `changed`: whether the log took a new value (and a new seq).
-    Merged { call_log_id: Id, changed: bool },
+    Merged {
+        #[schema(value_type = uuid::Uuid)]
+        call_log_id: Id,
+        changed: bool,
+    },
 }
 
 /// The call-log columns a callback can fill (none of them is PII).
@@ -432,7 +436,7 @@ pub struct ImportPlan {
 }
 
 /// What an import wrote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ImportOutcome {
     /// The parser's report, plus the rows refused or matched here (unknown assignee, existing lead).
     pub report: ImportReport,

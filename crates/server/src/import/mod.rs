@@ -339,7 +339,7 @@ fn push_tags(tags: &mut Vec<String>, new: impl IntoIterator<Item = String>) {
 }
 
 /// What kind of problem a [`RowIssue`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueKind {
     /// The row is invalid and was not imported.
@@ -351,7 +351,7 @@ pub enum IssueKind {
 }
 
 /// One problem with one row, for the person who prepared the file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RowIssue {
     /// The row as a spreadsheet shows it: the header is row 1.
     pub row: usize,
@@ -389,7 +389,7 @@ pub fn truncate_value(value: &str) -> String {
 }
 
 /// The outcome of an import, returned to the uploader as JSON.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// Data rows read (blank rows not counted).
     pub rows: usize,

@@ -204,6 +204,34 @@ impl ExotelRuntime {
     }
 }
 
+/// The OpenAPI operations of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        exotel_status_basic,
+        exotel_status_secret,
+        click_to_call,
+        recording,
+        import_csv,
+        import_sheets
+    ),
+    tags((name = "integrations", description = "Exotel telephony (webhook, click-to-call, recordings) and lead imports"))
+)]
+pub struct IntegrationsApi;
+
+/// The `multipart/form-data` body of `POST /api/v1/import/csv` (documentation only).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CsvImportForm {
+    /// The CSV file (a header row; UTF-8).
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// `true`/`false` (default false): merge rows into existing leads with the same phone.
+    pub merge_duplicates: Option<bool>,
+    /// A username of your team to assign the imported leads to.
+    pub assign_to: Option<String>,
+}
+
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -309,6 +337,29 @@ fn parse_id(text: &str, code: &'static str, what: &str) -> Result<Id, Fail> {
 // --- the StatusCallback webhook -------------------------------------------------------------------
 
 /// `POST /api/v1/webhooks/exotel/status/{secret}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/exotel/status/{secret}",
+    tag = "integrations",
+    params(("secret" = String, Path, description = "The webhook secret (`LEADLINE_EXOTEL_WEBHOOK_SECRET`)")),
+    request_body(
+        description = "Exotel's StatusCallback fields (`CallSid`, `Status`, `CustomField`, `RecordingUrl`, …), \
+                       as a form or as JSON",
+        content(
+            (Object = "application/x-www-form-urlencoded"),
+            (Object = "application/json")
+        )
+    ),
+    responses(
+        (status = 200, description = "Stored (or a replay): what became of it", body = CallbackOutcome),
+        (status = 400, description = "Not a StatusCallback (`bad_callback`)", body = ApiError),
+        (status = 401, description = "Wrong or missing webhook secret (`unauthorized`)", body = ApiError),
+        (status = 413, description = "Body over 64 KiB"),
+        (status = 415, description = "Neither a form nor JSON (`bad_content_type`)", body = ApiError),
+        (status = 503, description = "Telephony is not configured on this server (`telephony_not_configured`)", body = ApiError),
+        (status = 404, description = "An empty secret: no such endpoint (`not_found`)", body = ApiError),
+    )
+)]
 async fn exotel_status_secret(
     State(state): State<AppState>,
     Path(secret): Path<String>,
@@ -323,6 +374,28 @@ async fn exotel_status_secret(
 }
 
 /// `POST /api/v1/webhooks/exotel/status` with `Authorization: Basic <user:secret>`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/exotel/status",
+    tag = "integrations",
+    description = "Exotel's StatusCallback, authenticated with HTTP Basic `<webhook user>:<webhook secret>`.",
+    request_body(
+        description = "Exotel's StatusCallback fields (`CallSid`, `Status`, `CustomField`, `RecordingUrl`, …), \
+                       as a form or as JSON",
+        content(
+            (Object = "application/x-www-form-urlencoded"),
+            (Object = "application/json")
+        )
+    ),
+    responses(
+        (status = 200, description = "Stored (or a replay): what became of it", body = CallbackOutcome),
+        (status = 400, description = "Not a StatusCallback (`bad_callback`)", body = ApiError),
+        (status = 401, description = "Wrong or missing webhook secret (`unauthorized`)", body = ApiError),
+        (status = 413, description = "Body over 64 KiB"),
+        (status = 415, description = "Neither a form nor JSON (`bad_content_type`)", body = ApiError),
+        (status = 503, description = "Telephony is not configured on this server (`telephony_not_configured`)", body = ApiError),
+    )
+)]
 async fn exotel_status_basic(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -371,23 +444,41 @@ async fn handle_callback(
 // --- click-to-call --------------------------------------------------------------------------------
 
 /// The body of `POST /api/v1/calls/click-to-call`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ClickToCallRequest {
     pub lead_id: String,
 }
 
 /// The answer of `POST /api/v1/calls/click-to-call`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClickToCallResponse {
     /// Exotel's id of the call (the call log's `provider_call_id` once the callback merged).
     pub call_sid: String,
     /// The id the desktop must give this call's log (Exotel echoes it in the callback).
+    #[schema(value_type = uuid::Uuid)]
     pub call_log_id: Id,
     /// Exotel's status of the call (`in-progress`: ringing the agent).
     pub status: String,
 }
 
 /// `POST /api/v1/calls/click-to-call` `{lead_id}`: Exotel rings the caller's agent number, then the lead.
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls/click-to-call",
+    tag = "integrations",
+    request_body = ClickToCallRequest,
+    responses(
+        (status = 200, description = "Exotel is ringing your agent number", body = ClickToCallResponse),
+        (status = 400, description = "A bad body (`bad_request`, `bad_lead_id`)", body = ApiError),
+        (status = 404, description = "No such lead in your scope (`not_found`)", body = ApiError),
+        (status = 409, description = "You have no agent number (`no_agent_number`)", body = ApiError),
+        (status = 502, description = "Exotel refused (`exotel_auth`, `exotel_rejected`, `exotel_unavailable`)", body = ApiError),
+        (status = 503, description = "Telephony is not configured (`telephony_not_configured`), or Exotel's \
+         rate limit (`exotel_rate_limited`, with `Retry-After`)", body = ApiError),
+        (status = 504, description = "Exotel did not answer in time (`exotel_timeout`)", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn click_to_call(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -471,6 +562,22 @@ fn exotel_failure(e: ExotelError) -> Fail {
 
 /// `GET /api/v1/call-logs/{id}/recording`: the recording, streamed from Exotel with the account's
 /// credentials, to whoever may see the call log; 404 otherwise (or when it has no recording).
+#[utoipa::path(
+    get,
+    path = "/api/v1/call-logs/{id}/recording",
+    tag = "integrations",
+    params(("id" = uuid::Uuid, Path, description = "The call log; `bad_id` when not a UUID")),
+    responses(
+        (status = 200, description = "The recording's bytes, streamed (the host's content type; default \
+         `audio/mpeg`)", content_type = "audio/mpeg", body = String),
+        (status = 400, description = "A bad id (`bad_id`)", body = ApiError),
+        (status = 404, description = "No such call log in your scope, no recording, or the recording is gone \
+         (`not_found`)", body = ApiError),
+        (status = 502, description = "The recording could not be fetched (`recording_unavailable`)", body = ApiError),
+        (status = 503, description = "Telephony is not configured (`telephony_not_configured`)", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn recording(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -635,12 +742,29 @@ async fn write_parsed(
 }
 
 /// `POST /api/v1/import/csv`, multipart: `file` (the CSV), optional `merge_duplicates`, `assign_to`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/import/csv",
+    tag = "integrations",
+    request_body(content = CsvImportForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Imported (all or nothing): the report", body = ImportOutcome),
+        (status = 400, description = "A bad form (`bad_multipart`, `bad_file`, `bad_merge_duplicates`, \
+         `bad_assign_to`)", body = ApiError),
+        (status = 403, description = "A telecaller (`forbidden`)", body = ApiError),
+        (status = 413, description = "The upload is too large (`import_too_large`, `too_large`)", body = ApiError),
+        (status = 422, description = "The file cannot be imported (the import error's code)", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn import_csv(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<ImportOutcome>, Fail> {
     require_importer(&user)?;
+    // Not a multipart form: a JSON error like every other.
+    let mut multipart = multipart.map_err(|e| Fail::bad("bad_multipart", e.body_text()))?;
     let mut file: Option<Bytes> = None;
     let mut merge_duplicates = false;
     let mut assign_to: Option<String> = None;
@@ -687,7 +811,7 @@ async fn import_csv(
 }
 
 /// The body of `POST /api/v1/import/sheets`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SheetsImportRequest {
     pub spreadsheet_id: String,
     /// A1 notation, e.g. `Leads!A1:L`.
@@ -699,6 +823,25 @@ pub struct SheetsImportRequest {
 }
 
 /// `POST /api/v1/import/sheets` `{spreadsheet_id, range, merge_duplicates?, assign_to?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/import/sheets",
+    tag = "integrations",
+    request_body = SheetsImportRequest,
+    responses(
+        (status = 200, description = "Imported (all or nothing): the report", body = ImportOutcome),
+        (status = 400, description = "A bad body (`bad_request`, `bad_spreadsheet_id`, `bad_range`, \
+         `bad_assign_to`)", body = ApiError),
+        (status = 403, description = "A telecaller (`forbidden`)", body = ApiError),
+        (status = 413, description = "The sheet is too large", body = ApiError),
+        (status = 422, description = "The sheet cannot be read or imported (no permission, not found, a bad \
+         range, the import error's code)", body = ApiError),
+        (status = 502, description = "Google Sheets failed", body = ApiError),
+        (status = 503, description = "Sheets imports are not configured (`sheets_not_configured`), or \
+         Google's rate limit", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn import_sheets(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -665,7 +665,8 @@ fn fuzz_cases() -> u32 {
 /// Generates requests from the document for every operation — path ids (real, random, garbage), query
 /// parameters (declared enums and types, arbitrary text, missing), JSON bodies (valid per schema, random
 /// JSON, truncated, garbage bytes, wrong content types) — and sends each with no token, a forged one, or a
-/// telecaller's, supervisor's or admin's. The server must never answer 5xx nor hang (client timeout),
+/// telecaller's, supervisor's or admin's. The server must never answer 5xx (but a documented 502/503/504 of
+/// an upstream integration) nor hang (client timeout),
 /// every status must be one the document lists for the operation, and every JSON answer must match the
 /// schema the document gives for that status.
 #[test]
@@ -792,7 +793,10 @@ fn schema_driven_fuzz_never_gets_a_server_error() {
         let (status, text) =
             answer.map_err(|e| TestCaseError::fail(format!("no answer ({e}) to {sent:?}")))?;
         let short: String = text.chars().take(300).collect();
-        if status.is_server_error() {
+        // A 5xx fails, except the deliberate answers of routes behind an upstream service (502/503/504 when
+        // Exotel or Google Sheets is not configured or fails), and only when the document lists them.
+        let upstream = matches!(status.as_u16(), 502..=504) && op.statuses.contains(status.as_str());
+        if status.is_server_error() && !upstream {
             return Err(TestCaseError::fail(format!("{status} {short} for {sent:?}")));
         }
         if !op.statuses.contains(status.as_str()) {
