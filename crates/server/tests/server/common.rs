@@ -225,16 +225,38 @@ impl TestDb {
         self.block_on(async { self.repo_with(keys).await.write(f).await })
     }
 
-    /// The rows of a query (`$1`-style parameters), on either backend.
+    /// Runs `f` in a read-only transaction (one snapshot; on SQLite no write lock, so tests reading the
+    /// shared seeded database never wait on each other).
+    pub fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, DbError> + Send + 'static,
+    ) -> T {
+        self.block_on(async { self.repo().await.read(f).await })
+            .expect("test read transaction")
+    }
+
+    /// The rows of a query (`$1`-style parameters), on either backend. Statements that write go
+    /// through [`TestDb::execute`].
     pub fn query(&self, sql: &str, params: Vec<Value>) -> Vec<Row> {
         let sql = sql.to_owned();
-        self.tx(move |tx| Ok(tx.query(&sql, &params)?))
+        let upper = sql.trim_start().to_ascii_uppercase();
+        if upper.starts_with("SELECT") || upper.starts_with("WITH") || upper.starts_with("EXPLAIN") {
+            self.read(move |tx| Ok(tx.query(&sql, &params)?))
+        } else {
+            self.tx(move |tx| Ok(tx.query(&sql, &params)?))
+        }
+    }
+
+    /// Runs a statement that writes.
+    pub fn execute(&self, sql: &str, params: Vec<Value>) -> u64 {
+        let sql = sql.to_owned();
+        self.tx(move |tx| Ok(tx.execute(&sql, &params)?))
     }
 
     /// The first column of the first row of a query.
     pub fn scalar<T: FromValue + Send + 'static>(&self, sql: &str, params: Vec<Value>) -> T {
         let sql = sql.to_owned();
-        self.tx(move |tx| Ok(tx.query_scalar::<T>(&sql, &params)?))
+        self.read(move |tx| Ok(tx.query_scalar::<T>(&sql, &params)?))
     }
 
     /// A server configuration on this database.
@@ -258,7 +280,7 @@ impl TestDb {
     /// A user by username.
     pub fn user(&self, username: &str) -> User {
         let name = username.to_owned();
-        self.tx(move |tx| db::user_by_username(tx, &name))
+        self.read(move |tx| db::user_by_username(tx, &name))
             .unwrap_or_else(|| panic!("no user {username}"))
             .user
     }
