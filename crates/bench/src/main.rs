@@ -49,6 +49,10 @@ enum Bench {
         /// Mean pause between one telecaller's rounds (pull, list, open, push).
         #[arg(long, default_value_t = 2000)]
         think_ms: u64,
+        /// Keep the seeded database here and reuse it on later runs with the same shape (seeding takes
+        /// minutes). The run itself always works on a copy.
+        #[arg(long)]
+        seed_cache: Option<std::path::PathBuf>,
     },
 }
 
@@ -62,12 +66,14 @@ fn main() -> Result<()> {
             telecallers,
             seconds,
             think_ms,
+            seed_cache,
         } => server::run(server::Options {
             leads,
             calls,
             telecallers: telecallers.max(1),
             seconds,
             think_ms,
+            seed_cache,
         }),
     }
 }

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use leadline_model::sync::{Cursor, Mutation, MutationOp, PROTOCOL_VERSION, PullPage, PushBatch};
+use leadline_model::sync::{Cursor, Mutation, MutationOp, PROTOCOL_VERSION, PushBatch};
 use leadline_model::{
-    CallDirection, CallLog, Id, Lead, LeadPage, LeadPriority, LeadSource, LeadStatus, PhoneNumber, Role, User,
+    CallDirection, CallLog, Id, Lead, LeadPriority, LeadSource, LeadStatus, PhoneNumber, Role, User,
 };
 use leadline_server::db::{self, Tx};
 use leadline_server::pii::PiiKeys;
@@ -34,6 +34,8 @@ pub struct Options {
     pub seconds: u64,
     /// Mean pause between one telecaller's rounds.
     pub think_ms: u64,
+    /// Where to keep (and find) a seeded database of this shape.
+    pub seed_cache: Option<std::path::PathBuf>,
 }
 
 const TEAM_SIZE: u32 = 50;
@@ -175,6 +177,47 @@ fn seed(path: &std::path::Path, pii: &PiiKeys, opts: &Options) -> Result<Seeded>
     })
 }
 
+/// Reads back what [`seed`] made from a cached copy of its database.
+fn load_seeded(path: &std::path::Path) -> Result<Seeded> {
+    let conn = rusqlite::Connection::open(path)?;
+    let mut telecallers = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT id, username, name, team FROM users WHERE role = 'telecaller' ORDER BY username",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        telecallers.push(User {
+            id: Id::parse_str(&id)?,
+            username: row.get(1)?,
+            name: row.get(2)?,
+            role: Role::Telecaller,
+            team: row.get(3)?,
+        });
+    }
+    let index: std::collections::HashMap<String, usize> = telecallers
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (db::id_text(&u.id), i))
+        .collect();
+    let mut leads = vec![Vec::new(); telecallers.len()];
+    let mut stmt = conn.prepare("SELECT id, assigned_to FROM leads ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let (id, owner): (String, String) = (row.get(0)?, row.get(1)?);
+        if let Some(&i) = index.get(&owner) {
+            leads[i].push(Id::parse_str(&id)?);
+        }
+    }
+    let last_seq: i64 = conn.query_row("SELECT value FROM change_seq", [], |r| r.get(0))?;
+    anyhow::ensure!(!telecallers.is_empty(), "cached database has no telecallers");
+    Ok(Seeded {
+        telecallers,
+        leads,
+        last_seq,
+    })
+}
+
 fn call_log(lead: Id, telecaller: Id, started: leadline_model::Timestamp, k: usize) -> CallLog {
     let disposition = DISPOSITIONS[k % DISPOSITIONS.len()];
     let connected = !matches!(disposition, "no_answer" | "busy");
@@ -195,6 +238,34 @@ fn call_log(lead: Id, telecaller: Id, started: leadline_model::Timestamp, k: usi
         provider_call_id: None,
         device_id: Some("bench".to_owned()),
     }
+}
+
+// The simulated clients share the two cores with the server, so they check each answer's shape without
+// building the full domain types (a desktop's phone-number validation alone cost more CPU than some
+// requests). The e2e tests check the full types.
+
+/// A pull page, as far as the client needs it.
+#[derive(serde::Deserialize)]
+struct PullCursor {
+    next_cursor: Cursor,
+    #[allow(dead_code)]
+    changes: Vec<serde::de::IgnoredAny>,
+}
+
+/// A lead page's shape.
+#[derive(serde::Deserialize)]
+struct LeadPageShape {
+    #[allow(dead_code)]
+    leads: Vec<serde::de::IgnoredAny>,
+}
+
+/// A lead's shape.
+#[derive(serde::Deserialize)]
+struct LeadShape {
+    #[allow(dead_code)]
+    id: Id,
+    #[allow(dead_code)]
+    phone: String,
 }
 
 #[derive(Default)]
@@ -246,7 +317,7 @@ async fn telecaller(sim: Sim) -> Samples {
             .send()
             .await
         {
-            Ok(res) if res.status().is_success() => match res.json::<PullPage>().await {
+            Ok(res) if res.status().is_success() => match res.json::<PullCursor>().await {
                 Ok(page) => {
                     cursor = page.next_cursor;
                     samples.pull.push(t.elapsed());
@@ -268,7 +339,7 @@ async fn telecaller(sim: Sim) -> Samples {
             .send()
             .await
         {
-            Ok(res) if res.status().is_success() => match res.json::<LeadPage>().await {
+            Ok(res) if res.status().is_success() => match res.json::<LeadPageShape>().await {
                 Ok(_) => samples.list.push(t.elapsed()),
                 Err(_) => {
                     errors.fetch_add(1, Ordering::Relaxed);
@@ -287,7 +358,7 @@ async fn telecaller(sim: Sim) -> Samples {
             .send()
             .await
         {
-            Ok(res) if res.status().is_success() => match res.json::<Lead>().await {
+            Ok(res) if res.status().is_success() => match res.json::<LeadShape>().await {
                 Ok(_) => samples.get.push(t.elapsed()),
                 Err(_) => {
                     errors.fetch_add(1, Ordering::Relaxed);
@@ -341,9 +412,33 @@ async fn run_async(opts: Options) -> Result<()> {
     let pii = Arc::new(PiiKeys::new(vec![("b1".to_owned(), [3u8; 32])], "b1", [5u8; 32])?);
     let path = db::db_path(dir.path());
     let t = Instant::now();
-    let seeded = {
-        let (path, pii, opts) = (path.clone(), pii.clone(), opts.clone());
-        tokio::task::spawn_blocking(move || seed(&path, &pii, &opts)).await??
+    let cached = opts.seed_cache.as_ref().map(|dir| {
+        dir.join(format!(
+            "server-{}-{}-{}.sqlite3",
+            opts.leads, opts.calls, opts.telecallers
+        ))
+    });
+    let seeded = match &cached {
+        Some(file) if file.exists() => {
+            std::fs::copy(file, &path).with_context(|| format!("copying {}", file.display()))?;
+            load_seeded(&path)?
+        }
+        _ => {
+            let seeded = {
+                let (path, pii, opts) = (path.clone(), pii.clone(), opts.clone());
+                tokio::task::spawn_blocking(move || seed(&path, &pii, &opts)).await??
+            };
+            if let Some(file) = &cached {
+                let conn = rusqlite::Connection::open(&path)?;
+                conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+                drop(conn);
+                if let Some(dir) = file.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::copy(&path, file).with_context(|| format!("caching {}", file.display()))?;
+            }
+            seeded
+        }
     };
     let db_mib = std::fs::metadata(&path)
         .map(|m| m.len() as f64 / 1048576.0)
