@@ -13,3 +13,7 @@ CREATE INDEX leads_name_id ON leads (lower(name), id);
 CREATE INDEX leads_assigned_follow_up_due ON leads (assigned_to, COALESCE(next_follow_up_at, '~'), id);
 CREATE INDEX leads_team_follow_up_due ON leads (team, COALESCE(next_follow_up_at, '~'), id);
 CREATE INDEX leads_follow_up_due_id ON leads (COALESCE(next_follow_up_at, '~'), id);
+-- `leads_updated_at (updated_at)` (01-initial) is a prefix of `leads_updated_id (updated_at DESC, id
+-- DESC)`, which serves every query it served; PostgreSQL preferred the smaller one plus an incremental
+-- sort on id for the admin's default list, so it goes.
+DROP INDEX IF EXISTS leads_updated_at;
