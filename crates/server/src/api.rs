@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use leadline_model::auth::ApiError;
 use leadline_model::sync::{Cursor, PROTOCOL_VERSION, PullPage};
 use leadline_model::{
-    AssigneeFilter, Id, Lead, LeadPage, LeadSort, LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, Role,
-    SessionInfo, Timestamp, User,
+    AssigneeFilter, Id, Lead, LeadPage, LeadSort, LoginRequest, LoginResponse, LogoutRequest, RefreshRequest,
+    Role, SessionInfo, Timestamp, User,
 };
 use serde::Deserialize;
 
@@ -700,7 +700,11 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
                 "bad_sort",
                 format!(
                     "sort must be one of: {} (`-` = descending)",
-                    LeadSort::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    LeadSort::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })?,

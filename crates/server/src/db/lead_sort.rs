@@ -65,13 +65,22 @@ pub fn after_sql(sort: LeadSort, after: &LeadKeyset, b: &mut Binder) -> String {
     let key = key_sql(sort);
     let k = b.bind(after.key.as_str());
     let id = b.bind(id_text(&after.id));
-    let (bound, strict) = if sort.is_descending() { ("<=", "<") } else { (">=", ">") };
+    let (bound, strict) = if sort.is_descending() {
+        ("<=", "<")
+    } else {
+        (">=", ">")
+    };
     format!("{key} {bound} {k} AND ({key}, l.id) {strict} ({k}, {id})")
 }
 
 /// The cursor continuing `sort` after `after`: `base64url("l2:<sort>|<id>|<key>")`.
 pub fn encode_cursor(sort: LeadSort, after: &LeadKeyset) -> String {
-    URL_SAFE_NO_PAD.encode(format!("l2:{}|{}|{}", sort.as_str(), id_text(&after.id), after.key))
+    URL_SAFE_NO_PAD.encode(format!(
+        "l2:{}|{}|{}",
+        sort.as_str(),
+        id_text(&after.id),
+        after.key
+    ))
 }
 
 /// Where a cursor of `sort` continues; `None` for the first page (empty). A cursor of another order
@@ -118,9 +127,10 @@ pub fn decode_cursor(text: &str, sort: LeadSort) -> Result<Option<LeadKeyset>, C
 fn key_is_valid(sort: LeadSort, key: &str) -> bool {
     let is_time = |k: &str| chrono::DateTime::parse_from_rfc3339(k).is_ok();
     match sort {
-        LeadSort::UpdatedAtDesc | LeadSort::UpdatedAtAsc | LeadSort::CreatedAtDesc | LeadSort::CreatedAtAsc => {
-            is_time(key)
-        }
+        LeadSort::UpdatedAtDesc
+        | LeadSort::UpdatedAtAsc
+        | LeadSort::CreatedAtDesc
+        | LeadSort::CreatedAtAsc => is_time(key),
         LeadSort::NameAsc | LeadSort::NameDesc => !key.bytes().any(|b| b.is_ascii_uppercase()),
         LeadSort::FollowUpDueAsc | LeadSort::FollowUpDueDesc => key == NO_FOLLOW_UP || is_time(key),
     }
@@ -179,8 +189,14 @@ mod tests {
                 id
             }))
         );
-        assert_eq!(decode_cursor(&old, LeadSort::UpdatedAtAsc), Err(CursorError::WrongSort));
-        assert_eq!(decode_cursor(&old, LeadSort::NameAsc), Err(CursorError::WrongSort));
+        assert_eq!(
+            decode_cursor(&old, LeadSort::UpdatedAtAsc),
+            Err(CursorError::WrongSort)
+        );
+        assert_eq!(
+            decode_cursor(&old, LeadSort::NameAsc),
+            Err(CursorError::WrongSort)
+        );
     }
 
     #[test]
@@ -190,7 +206,10 @@ mod tests {
         for (sort, raw) in [
             (LeadSort::NameAsc, format!("l2:name|{id}|Priya")),
             (LeadSort::NameAsc, format!("l2:name|{}|priya", id.simple())),
-            (LeadSort::NameAsc, format!("l2:name|{}|priya", id.hyphenated().to_string().to_uppercase())),
+            (
+                LeadSort::NameAsc,
+                format!("l2:name|{}|priya", id.hyphenated().to_string().to_uppercase()),
+            ),
             (LeadSort::NameAsc, "l2:name|nope|priya".to_owned()),
             (LeadSort::NameAsc, format!("l2:name|{id}")),
             (LeadSort::NameAsc, "l2:name".to_owned()),
@@ -203,9 +222,16 @@ mod tests {
             (LeadSort::UpdatedAtDesc, "l1:2026-01-31T09:15:00Z|nope".to_owned()),
             (LeadSort::UpdatedAtDesc, "v1:5".to_owned()),
         ] {
-            assert_eq!(decode_cursor(&enc(raw.clone()), sort), Err(CursorError::Format), "{raw}");
+            assert_eq!(
+                decode_cursor(&enc(raw.clone()), sort),
+                Err(CursorError::Format),
+                "{raw}"
+            );
         }
-        assert_eq!(decode_cursor("!!!", LeadSort::NameAsc), Err(CursorError::Encoding));
+        assert_eq!(
+            decode_cursor("!!!", LeadSort::NameAsc),
+            Err(CursorError::Encoding)
+        );
         assert_eq!(
             decode_cursor(&"A".repeat(MAX_CURSOR_LEN + 1), LeadSort::NameAsc),
             Err(CursorError::TooLong)
@@ -229,7 +255,10 @@ mod tests {
             after_sql(LeadSort::CreatedAtDesc, &after, &mut b),
             "l.created_at <= $3 AND (l.created_at, l.id) < ($3, $4)"
         );
-        assert_eq!(order_sql(LeadSort::FollowUpDueDesc), "COALESCE(l.next_follow_up_at, '~') DESC, l.id DESC");
+        assert_eq!(
+            order_sql(LeadSort::FollowUpDueDesc),
+            "COALESCE(l.next_follow_up_at, '~') DESC, l.id DESC"
+        );
         assert_eq!(order_sql(LeadSort::UpdatedAtAsc), "l.updated_at ASC, l.id ASC");
     }
 }

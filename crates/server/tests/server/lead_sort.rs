@@ -62,7 +62,15 @@ fn sort_db() -> &'static TestDb {
             for _ in 0..2 {
                 names.push(("Tie Twin".to_owned(), None, true));
             }
-            for name in ["Élan Zephyrine", "ÉLAN ZEPHYRINE", "élan zephyrine", "राज मेहता", "राज मेहता", "xqzoya", "Xqzoya"] {
+            for name in [
+                "Élan Zephyrine",
+                "ÉLAN ZEPHYRINE",
+                "élan zephyrine",
+                "राज मेहता",
+                "राज मेहता",
+                "xqzoya",
+                "Xqzoya",
+            ] {
                 names.push((name.to_owned(), Some(priya.id), false));
             }
             let first = db::reserve_seqs(tx, 2 * names.len() as i64)?;
@@ -228,7 +236,11 @@ async fn walk(http: &reqwest::Client, base: &str, tok: &str, query: &Pairs, limi
         }
         assert!(out.len() < 10_000, "listing does not end");
     }
-    assert_eq!(out.iter().collect::<HashSet<_>>().len(), out.len(), "a lead came twice");
+    assert_eq!(
+        out.iter().collect::<HashSet<_>>().len(),
+        out.len(),
+        "a lead came twice"
+    );
     out
 }
 
@@ -268,14 +280,25 @@ async fn every_order_pages_exactly_for_a_telecaller_and_a_supervisor() {
         for &sort in LeadSort::ALL {
             let got = walk(&http, &base, &tok, &pairs(&[("sort", sort.as_str())]), limit).await;
             let want = expected(in_scope.clone(), sort);
-            assert_eq!(got.len(), want.len(), "{username} sort={sort}: every in-scope lead once");
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "{username} sort={sort}: every in-scope lead once"
+            );
             assert_eq!(got, want, "{username} sort={sort}");
             // The tie groups are longer than a page, so they cross page boundaries.
-            assert!(longest_tie(&got, &in_scope, sort) > limit as usize, "{username} sort={sort}");
+            assert!(
+                longest_tie(&got, &in_scope, sort) > limit as usize,
+                "{username} sort={sort}"
+            );
         }
         // No sort = `-updated_at`, page for page.
         let default = walk(&http, &base, &tok, &Pairs::new(), limit).await;
-        assert_eq!(default, expected(in_scope.clone(), LeadSort::UpdatedAtDesc), "{username}");
+        assert_eq!(
+            default,
+            expected(in_scope.clone(), LeadSort::UpdatedAtDesc),
+            "{username}"
+        );
     }
     server.stop().await.unwrap();
 }
@@ -293,7 +316,14 @@ async fn names_order_by_folded_ascii_then_bytes_on_both_databases() {
             .map(|id| all.iter().find(|r| r.id == idt(id)).unwrap().name.clone())
             .collect()
     };
-    let got = walk(&http, &base, &tok, &pairs(&[("sort", "name"), ("q", "zephyrine")]), 2).await;
+    let got = walk(
+        &http,
+        &base,
+        &tok,
+        &pairs(&[("sort", "name"), ("q", "zephyrine")]),
+        2,
+    )
+    .await;
     let got = names(&got);
     // `lower` folds ASCII only: "ÉLAN ZEPHYRINE" and "Élan Zephyrine" share the key "Élan zephyrine"
     // (then by id); "élan zephyrine" (0xC3 0xA9) sorts after "Élan zephyrine" (0xC3 0x89).
@@ -303,7 +333,14 @@ async fn names_order_by_folded_ascii_then_bytes_on_both_databases() {
     first_two.sort();
     assert_eq!(first_two, ["ÉLAN ZEPHYRINE", "Élan Zephyrine"]);
     // ASCII letters sort before any non-ASCII name; case-only twins share a key.
-    let got = walk(&http, &base, &tok, &pairs(&[("sort", "-name"), ("q", "xqzoya")]), 1).await;
+    let got = walk(
+        &http,
+        &base,
+        &tok,
+        &pairs(&[("sort", "-name"), ("q", "xqzoya")]),
+        1,
+    )
+    .await;
     assert_eq!(got.len(), 2);
     let mut z = names(&got);
     z.sort();
@@ -311,9 +348,15 @@ async fn names_order_by_folded_ascii_then_bytes_on_both_databases() {
     let all = walk(&http, &base, &tok, &pairs(&[("sort", "-name")]), 100).await;
     let all_names = names(&all);
     let devanagari = all_names.iter().position(|n| n == "राज मेहता").unwrap();
-    let zoya = all_names.iter().position(|n| n.eq_ignore_ascii_case("xqzoya")).unwrap();
+    let zoya = all_names
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case("xqzoya"))
+        .unwrap();
     let elan = all_names.iter().position(|n| n == "élan zephyrine").unwrap();
-    assert!(devanagari < elan && elan < zoya, "descending: Devanagari, Latin-1, ASCII");
+    assert!(
+        devanagari < elan && elan < zoya,
+        "descending: Devanagari, Latin-1, ASCII"
+    );
     server.stop().await.unwrap();
 }
 
@@ -339,14 +382,11 @@ async fn orders_compose_with_filters_and_scopes() {
     let in_team = rows(db, "l.team = $1", vec![Value::from(TEAM)]);
     let mine = rows(db, "l.assigned_to = $1", vec![Value::from(idt(&priya.id))]);
     let everyone = rows(db, "1 = 1", vec![]);
-    let keep = |rows: &[Row], f: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| f(r)).cloned().collect::<Vec<_>>();
+    let keep =
+        |rows: &[Row], f: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| f(r)).cloned().collect::<Vec<_>>();
     let (from, to) = ("2026-01-01T00:00:00.000Z", TIE_DUE);
     let tok = |name: &str| token(&server, db, name);
-    let admin_tok = server
-        .state()
-        .keys()
-        .issue(&admin, chrono::Utc::now())
-        .unwrap();
+    let admin_tok = server.state().keys().issue(&admin, chrono::Utc::now()).unwrap();
     let cases: Vec<(String, Pairs, Vec<Row>, LeadSort)> = vec![
         (
             tok("priya"),
@@ -363,7 +403,11 @@ async fn orders_compose_with_filters_and_scopes() {
         (
             tok("meera"),
             pairs(&[("follow_up_from", from), ("follow_up_to", to)]),
-            keep(&in_team, &|r| r.due.as_ref().is_some_and(|d| at(d) >= at(from) && at(d) <= at(to))),
+            keep(&in_team, &|r| {
+                r.due
+                    .as_ref()
+                    .is_some_and(|d| at(d) >= at(from) && at(d) <= at(to))
+            }),
             LeadSort::FollowUpDueAsc,
         ),
         (
@@ -392,14 +436,24 @@ async fn orders_compose_with_filters_and_scopes() {
         ),
     ];
     for (tok, filter, want_rows, sort) in cases {
-        assert!(want_rows.len() > 3, "{filter:?}: a filter that keeps several leads");
+        assert!(
+            want_rows.len() > 3,
+            "{filter:?}: a filter that keeps several leads"
+        );
         let mut q = filter.clone();
         q.push(("sort".into(), sort.as_str().into()));
         let got = walk(&http, &base, &tok, &q, 3).await;
         assert_eq!(got, expected(want_rows, sort), "{q:?}");
     }
     // The admin sees every lead: walk one order of the whole table in big pages.
-    let got = walk(&http, &base, &admin_tok, &pairs(&[("sort", "-follow_up_due")]), 250).await;
+    let got = walk(
+        &http,
+        &base,
+        &admin_tok,
+        &pairs(&[("sort", "-follow_up_due")]),
+        250,
+    )
+    .await;
     assert_eq!(got, expected(everyone, LeadSort::FollowUpDueDesc));
     server.stop().await.unwrap();
 }
@@ -415,7 +469,16 @@ async fn bad_sorts_and_cursors_of_other_orders_answer_400() {
         let err: ApiError = res.json().await.expect("ApiError");
         (status, err.code)
     };
-    for bad in ["bogus", "Name", "+-name", "--name", "-", "name,created_at", "updated", "follow_up"] {
+    for bad in [
+        "bogus",
+        "Name",
+        "+-name",
+        "--name",
+        "-",
+        "name,created_at",
+        "updated",
+        "follow_up",
+    ] {
         let res = get_page(&http, &base, &tok, &pairs(&[("sort", bad)])).await;
         assert_eq!(code(res).await, (400, "bad_sort".to_owned()), "sort={bad}");
     }
@@ -426,24 +489,49 @@ async fn bad_sorts_and_cursors_of_other_orders_answer_400() {
     // A second page's cursor of each order continues that order only.
     let mut cursors = Vec::new();
     for &sort in LeadSort::ALL {
-        let page: LeadPage = get_page(&http, &base, &tok, &pairs(&[("sort", sort.as_str()), ("limit", "3")]))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let page: LeadPage = get_page(
+            &http,
+            &base,
+            &tok,
+            &pairs(&[("sort", sort.as_str()), ("limit", "3")]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
         cursors.push((sort, page.next_cursor.expect("more pages")));
     }
     for (sort, cursor) in &cursors {
-        let res = get_page(&http, &base, &tok, &pairs(&[("sort", sort.as_str()), ("cursor", cursor)])).await;
+        let res = get_page(
+            &http,
+            &base,
+            &tok,
+            &pairs(&[("sort", sort.as_str()), ("cursor", cursor)]),
+        )
+        .await;
         assert_eq!(res.status(), 200, "{sort} with its own cursor");
         for &other in LeadSort::ALL.iter().filter(|s| *s != sort) {
-            let res = get_page(&http, &base, &tok, &pairs(&[("sort", other.as_str()), ("cursor", cursor)])).await;
-            assert_eq!(code(res).await, (400, "bad_cursor".to_owned()), "{sort} cursor, sort={other}");
+            let res = get_page(
+                &http,
+                &base,
+                &tok,
+                &pairs(&[("sort", other.as_str()), ("cursor", cursor)]),
+            )
+            .await;
+            assert_eq!(
+                code(res).await,
+                (400, "bad_cursor".to_owned()),
+                "{sort} cursor, sort={other}"
+            );
         }
         if *sort != LeadSort::UpdatedAtDesc {
             // No sort means the default order: another order's cursor does not fit it either.
             let res = get_page(&http, &base, &tok, &pairs(&[("cursor", cursor)])).await;
-            assert_eq!(code(res).await, (400, "bad_cursor".to_owned()), "{sort} cursor, no sort");
+            assert_eq!(
+                code(res).await,
+                (400, "bad_cursor".to_owned()),
+                "{sort} cursor, no sort"
+            );
         }
     }
 
@@ -458,7 +546,13 @@ async fn bad_sorts_and_cursors_of_other_orders_answer_400() {
         ("follow_up_due", format!("l2:follow_up_due|{id}|")),
         ("name", format!("l2:nom|{id}|tie twin")),
     ] {
-        let res = get_page(&http, &base, &tok, &pairs(&[("sort", sort), ("cursor", &b64(&raw))])).await;
+        let res = get_page(
+            &http,
+            &base,
+            &tok,
+            &pairs(&[("sort", sort), ("cursor", &b64(&raw))]),
+        )
+        .await;
         assert_eq!(code(res).await, (400, "bad_cursor".to_owned()), "{raw}");
     }
     let res = get_page(&http, &base, &tok, &pairs(&[("sort", "name"), ("cursor", "%%%")])).await;
@@ -478,7 +572,10 @@ async fn bad_sorts_and_cursors_of_other_orders_answer_400() {
         .json()
         .await
         .unwrap();
-    assert_eq!(page.leads.iter().map(|l| l.id).collect::<Vec<_>>(), all[3..7].to_vec());
+    assert_eq!(
+        page.leads.iter().map(|l| l.id).collect::<Vec<_>>(),
+        all[3..7].to_vec()
+    );
     let res = get_page(&http, &base, &tok, &pairs(&[("sort", "name"), ("cursor", &old)])).await;
     assert_eq!(code(res).await, (400, "bad_cursor".to_owned()));
 
@@ -495,8 +592,14 @@ async fn bad_sorts_and_cursors_of_other_orders_answer_400() {
         .collect();
     assert!(query.contains(&("sort".to_owned(), "-name".to_owned())));
     let page: LeadPage = get_page(&http, &base, &tok, &query).await.json().await.unwrap();
-    let want = expected(rows(db, "l.team = $1", vec![Value::from(TEAM)]), LeadSort::NameDesc);
-    assert_eq!(page.leads.iter().map(|l| l.id).collect::<Vec<_>>(), want[..4].to_vec());
+    let want = expected(
+        rows(db, "l.team = $1", vec![Value::from(TEAM)]),
+        LeadSort::NameDesc,
+    );
+    assert_eq!(
+        page.leads.iter().map(|l| l.id).collect::<Vec<_>>(),
+        want[..4].to_vec()
+    );
     // Absent in JSON = no sort (older desktops' saved queries still parse).
     let parsed: LeadListQuery = serde_json::from_str(r#"{"limit": 5}"#).unwrap();
     assert_eq!(parsed.sort, None);
@@ -549,7 +652,13 @@ fn every_order_walks_an_index_under_every_scope() {
                         if forced {
                             tx.batch("SET LOCAL enable_seqscan = off")?;
                         }
-                        db::explain_sorted_list_leads(tx, &scope, &LeadFilter::default(), sort, after.as_ref())
+                        db::explain_sorted_list_leads(
+                            tx,
+                            &scope,
+                            &LeadFilter::default(),
+                            sort,
+                            after.as_ref(),
+                        )
                     })
                 };
                 let plan = explain(false);
@@ -609,10 +718,16 @@ async fn the_openapi_document_shows_the_sort_parameter() {
     let params = doc["paths"]["/api/v1/leads"]["get"]["parameters"]
         .as_array()
         .expect("parameters");
-    let sort = params.iter().find(|p| p["name"] == "sort").expect("a sort parameter");
+    let sort = params
+        .iter()
+        .find(|p| p["name"] == "sort")
+        .expect("a sort parameter");
     assert_eq!(sort["in"], "query");
     let description = sort["description"].as_str().unwrap();
-    assert!(description.contains("-updated_at") && description.contains("bad_sort"), "{description}");
+    assert!(
+        description.contains("-updated_at") && description.contains("bad_sort"),
+        "{description}"
+    );
     let schema = sort["schema"].to_string();
     assert!(schema.contains("#/components/schemas/LeadSort"), "{schema}");
     let values: Vec<&str> = doc["components"]["schemas"]["LeadSort"]["enum"]
