@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::enums::string_enum;
 use crate::{Id, Lead, LeadPriority, LeadSource, LeadStatus, Timestamp};
 
 /// Whose leads a lead list asks for: `assigned_to=<uuid>` or `assigned_to=none` (unassigned).
@@ -19,6 +20,40 @@ impl AssigneeFilter {
             AssigneeFilter::Unassigned => "none".to_owned(),
             AssigneeFilter::User(id) => id.hyphenated().to_string(),
         }
+    }
+}
+
+string_enum! {
+    /// The order of `GET /api/v1/leads` (`sort=`): a field name for ascending, `-` before it for
+    /// descending; absent means `-updated_at` (most recently changed first). Ties on the field are broken
+    /// by the lead id in the same direction, so every order is total and each descending order is the
+    /// exact reverse of its ascending one.
+    ///
+    /// - `updated_at` / `created_at`: by time (RFC 3339 UTC text, so text order is time order).
+    /// - `name`: by the name with ASCII letters lower-cased, compared byte by byte as UTF-8 (the same on
+    ///   SQLite and PostgreSQL): `anita` = `Anita` (then by id), `Zoya` before `Élan` (non-ASCII letters
+    ///   are not case-folded and sort after ASCII).
+    /// - `follow_up_due`: by the due time of the lead's next open follow-up; ascending puts leads
+    ///   without an open follow-up last, descending first.
+    #[derive(Default)]
+    LeadSort, "lead sort" {
+        /// The default.
+        #[default]
+        UpdatedAtDesc => "-updated_at",
+        UpdatedAtAsc => "updated_at",
+        CreatedAtDesc => "-created_at",
+        CreatedAtAsc => "created_at",
+        NameAsc => "name",
+        NameDesc => "-name",
+        FollowUpDueAsc => "follow_up_due",
+        FollowUpDueDesc => "-follow_up_due",
+    }
+}
+
+impl LeadSort {
+    /// True for the descending orders (`-field`).
+    pub fn is_descending(self) -> bool {
+        self.as_str().starts_with('-')
     }
 }
 
@@ -51,9 +86,13 @@ pub struct LeadListQuery {
     /// Page size: default 50, at most 500 (larger asks are clamped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page; absent for the first page.
+    /// `next_cursor` of the previous page; absent for the first page. A cursor continues only the
+    /// sort it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// The order; absent: `-updated_at` (most recently changed first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<LeadSort>,
 }
 
 fn join<T: std::fmt::Display>(values: &[T]) -> String {
@@ -100,11 +139,15 @@ impl LeadListQuery {
         if let Some(cursor) = &self.cursor {
             out.push(("cursor", cursor.clone()));
         }
+        if let Some(sort) = self.sort {
+            out.push(("sort", sort.as_str().to_owned()));
+        }
         out
     }
 }
 
-/// Answer of `GET /api/v1/leads`: leads by `updated_at` then `id`, newest first.
+/// Answer of `GET /api/v1/leads`: leads in the requested [`LeadSort`] (default: by `updated_at` then
+/// `id`, newest first).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadPage {

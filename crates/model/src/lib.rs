@@ -17,7 +17,7 @@ pub mod lead;
 pub mod sync;
 pub mod user;
 
-pub use api::{AssigneeFilter, LeadListQuery, LeadPage};
+pub use api::{AssigneeFilter, LeadListQuery, LeadPage, LeadSort};
 pub use auth::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, SessionInfo};
 pub use call::{CallDirection, CallLog, FollowUp, FollowUpSpec};
 pub use disposition::{Disposition, DispositionCategory, default_catalogue};

@@ -9,15 +9,15 @@ use axum::response::{IntoResponse, Response};
 use leadline_model::auth::ApiError;
 use leadline_model::sync::{Cursor, PROTOCOL_VERSION, PullPage};
 use leadline_model::{
-    AssigneeFilter, Id, Lead, LeadPage, LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, Role,
-    SessionInfo, Timestamp, User,
+    AssigneeFilter, Id, Lead, LeadPage, LeadSort, LoginRequest, LoginResponse, LogoutRequest, RefreshRequest,
+    Role, SessionInfo, Timestamp, User,
 };
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{DUMMY_HASH, new_refresh_token, refresh_token_hash, verify_password};
 use crate::cursor;
-use crate::db::{DbError, LeadFilter, Rotation, Scope};
+use crate::db::{DbError, LeadFilter, LeadKeyset, Rotation, Scope, lead_sort};
 
 /// Page size of `GET /api/v1/sync/pull` when the client names none.
 pub const DEFAULT_PULL_LIMIT: u32 = 500;
@@ -638,8 +638,10 @@ pub(crate) fn parse_time(
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeadQuery {
     pub filter: LeadFilter,
-    /// The keyset position `(updated_at, id)` of the cursor; `None` for the first page.
-    pub after: Option<(Timestamp, Id)>,
+    /// The order (`sort`; default `-updated_at`).
+    pub sort: LeadSort,
+    /// The keyset position of the cursor in that order; `None` for the first page.
+    pub after: Option<LeadKeyset>,
     pub limit: u32,
 }
 
@@ -691,7 +693,23 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
             filter.name_contains = Some(q.to_owned());
         }
     }
-    let after = cursor::decode_lead(single(pairs, "cursor").unwrap_or_default())?;
+    let sort = match single(pairs, "sort") {
+        None => LeadSort::default(),
+        Some(text) => text.parse::<LeadSort>().map_err(|_| {
+            bad(
+                "bad_sort",
+                format!(
+                    "sort must be one of: {} (`-` = descending)",
+                    LeadSort::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?,
+    };
+    let after = lead_sort::decode_cursor(single(pairs, "cursor").unwrap_or_default(), sort)?;
     let limit = match single(pairs, "limit") {
         None => DEFAULT_LEAD_LIMIT,
         Some(text) => match text.parse::<u64>() {
@@ -704,12 +722,21 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
             Ok(n) => u32::try_from(n.min(u64::from(MAX_LEAD_LIMIT))).unwrap_or(MAX_LEAD_LIMIT),
         },
     };
-    Ok(LeadQuery { filter, after, limit })
+    Ok(LeadQuery {
+        filter,
+        sort,
+        after,
+        limit,
+    })
 }
 
 /// `GET /api/v1/leads`: one page of the leads the caller may see (same scope as the pull feed: a
-/// telecaller their assigned leads, a supervisor their team's, an admin all), newest change first
-/// (`updated_at` desc, then `id` desc), keyset-paged by the opaque `cursor`.
+/// telecaller their assigned leads, a supervisor their team's, an admin all), in the order `sort`
+/// (default: newest change first, `updated_at` desc then `id` desc), keyset-paged by the opaque `cursor`.
+///
+/// `sort`: `updated_at`, `created_at`, `name` or `follow_up_due` for ascending, with a leading `-` for
+/// descending (see [`LeadSort`]); ties are broken by `id` in the same direction. An unknown value answers
+/// 400 `bad_sort`; a cursor continues only the sort it came from (else 400 `bad_cursor`).
 ///
 /// Filters: `status`, `priority`, `source` (repeatable or comma lists), `assigned_to` (uuid or `none`),
 /// `created_from`/`created_to`, `updated_from`/`updated_to`, `follow_up_from`/`follow_up_to` (the due
@@ -737,12 +764,26 @@ pub fn parse_lead_query(pairs: &[(String, String)]) -> Result<LeadQuery, ApiFail
          description = "Inclusive lower bound of `updated_at`; `bad_updated_from`"),
         ("updated_to" = Option<chrono::DateTime<chrono::Utc>>, Query,
          description = "Inclusive upper bound of `updated_at`; `bad_updated_to`"),
+        ("follow_up_from" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Inclusive lower bound of the due time of the lead's next open follow-up; \
+         `bad_follow_up_from`"),
+        ("follow_up_to" = Option<chrono::DateTime<chrono::Utc>>, Query,
+         description = "Inclusive upper bound of the due time of the lead's next open follow-up; \
+         `bad_follow_up_to`"),
         ("q" = Option<String>, Query, max_length = 100,
          description = "A name substring, or a whole phone number; `bad_q`"),
+        ("sort" = Option<LeadSort>, Query,
+         description = "The order: a field for ascending, `-field` for descending; default \
+         `-updated_at` (most recently changed first). `updated_at`/`created_at` by time; `name` by the \
+         name with ASCII letters lower-cased, compared as UTF-8 bytes (the same on SQLite and \
+         PostgreSQL; non-ASCII letters are not case-folded and sort after ASCII); `follow_up_due` by the \
+         due time of the lead's next open follow-up, leads without one last (ascending) or first \
+         (descending). Ties are broken by `id` in the same direction. Unknown value: `bad_sort`"),
         ("limit" = Option<u32>, Query, minimum = 1,
          description = "Page size: default 50, larger than 500 is clamped; `bad_limit`"),
         ("cursor" = Option<String>, Query,
-         description = "`next_cursor` of the previous page; `bad_cursor`"),
+         description = "`next_cursor` of the previous page, with the same `sort`; `bad_cursor` when \
+         malformed or from another sort"),
     ),
     responses(
         (status = 200, description = "One page of the leads the caller may see", body = LeadPage),
@@ -757,15 +798,17 @@ pub async fn list_leads(
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<LeadPage>, ApiFailure> {
     let Query(pairs) = params.map_err(|e| bad("bad_request", e.body_text()))?;
-    let LeadQuery { filter, after, limit } = parse_lead_query(&pairs)?;
-    let (leads, more) = state
+    let LeadQuery {
+        filter,
+        sort,
+        after,
+        limit,
+    } = parse_lead_query(&pairs)?;
+    let (leads, next) = state
         .repo()
-        .list_leads(Scope::for_user(&user), filter, after, limit)
+        .list_leads(Scope::for_user(&user), filter, sort, after, limit)
         .await?;
-    let next_cursor = match leads.last() {
-        Some(last) if more => Some(cursor::encode_lead(&last.updated_at, &last.id)),
-        _ => None,
-    };
+    let next_cursor = next.map(|after| lead_sort::encode_cursor(sort, &after));
     Ok(Json(LeadPage { leads, next_cursor }))
 }
 

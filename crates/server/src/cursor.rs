@@ -13,6 +13,9 @@ pub enum CursorError {
     Format,
     #[error("cursor is too long")]
     TooLong,
+    /// A lead-list cursor of another `sort` than the request's.
+    #[error("cursor belongs to another sort order; start again without a cursor")]
+    WrongSort,
 }
 
 /// Longest cursor text accepted; real ones are about 30 characters.

@@ -94,7 +94,8 @@ pub struct Readiness {
         leadline_model::auth::ApiError,
         leadline_model::LeadStatus,
         leadline_model::LeadPriority,
-        leadline_model::LeadSource
+        leadline_model::LeadSource,
+        leadline_model::LeadSort
     )),
     tags(
         (name = "ops", description = "Liveness, readiness, metrics, this document"),

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod archive;
+pub mod lead_sort;
 pub mod supervise;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ use leadline_model::ServerEvent;
 use leadline_model::SessionInfo;
 use leadline_model::sync::Change;
 use leadline_model::{
-    CallLog, Disposition, FollowUp, FollowUpSpec, Id, Lead, PhoneNumber, Role, Timestamp, User,
+    CallLog, Disposition, FollowUp, FollowUpSpec, Id, Lead, LeadSort, PhoneNumber, Role, Timestamp, User,
     default_catalogue,
 };
 use rusqlite::Connection;
@@ -30,6 +31,7 @@ use rusqlite_migration::Migrations;
 pub mod events;
 
 use crate::params;
+pub use lead_sort::LeadKeyset;
 
 use crate::pii::{PiiError, PiiKeys, row_context};
 use crate::sql::{Backend, Conn, PgClient, PgManager, PgPool, Row, SqlError, SqliteConn, Value};
@@ -818,13 +820,14 @@ fn like_escape(text: &str) -> String {
     out
 }
 
-/// The SQL of one lead-list page and its parameters, selecting `cols` (of `leads l`).
+/// The SQL of one lead-list page in the order `sort` and its parameters, selecting `cols` (of `leads l`).
 pub(crate) fn lead_list_sql(
     cols: &str,
     pii: &PiiKeys,
     scope: &Scope,
     filter: &LeadFilter,
-    after: Option<&(Timestamp, Id)>,
+    sort: LeadSort,
+    after: Option<&LeadKeyset>,
     fetch: i64,
 ) -> (String, Vec<Value>) {
     let mut b = Binder::default();
@@ -881,28 +884,39 @@ pub(crate) fn lead_list_sql(
         let p = b.bind(format!("%{}%", like_escape(&name.to_ascii_lowercase())));
         conds.push(format!("lower(l.name) LIKE {p} ESCAPE '\\'"));
     }
-    if let Some((at, id)) = after {
-        let at = b.bind(ts(at));
-        let id = b.bind(id_text(id));
-        conds.push(format!("(l.updated_at, l.id) < ({at}, {id})"));
+    if let Some(after) = after {
+        conds.push(lead_sort::after_sql(sort, after, &mut b));
     }
     let limit = b.bind(fetch);
     let sql = format!(
-        "SELECT {cols} FROM leads l WHERE {} ORDER BY l.updated_at DESC, l.id DESC LIMIT {limit}",
-        conds.join(" AND ")
+        "SELECT {cols} FROM leads l WHERE {} ORDER BY {} LIMIT {limit}",
+        conds.join(" AND "),
+        lead_sort::order_sql(sort)
     );
     (sql, b.params)
 }
 
-/// The query plan of the lead-list query (for tests and diagnosis): SQLite's `EXPLAIN QUERY PLAN`
-/// detail lines, or PostgreSQL's `EXPLAIN` lines.
+/// The query plan of the lead-list query in the default order (for tests and diagnosis): SQLite's
+/// `EXPLAIN QUERY PLAN` detail lines, or PostgreSQL's `EXPLAIN` lines.
 pub fn explain_list_leads(
     tx: &mut Tx<'_>,
     scope: &Scope,
     filter: &LeadFilter,
     after: Option<&(Timestamp, Id)>,
 ) -> Result<Vec<String>, DbError> {
-    let (sql, params) = lead_list_sql(LEAD_COLS, tx.pii, scope, filter, after, 51);
+    let after = after.map(|(at, id)| LeadKeyset { key: ts(at), id: *id });
+    explain_sorted_list_leads(tx, scope, filter, LeadSort::default(), after.as_ref())
+}
+
+/// The query plan of the lead-list query in the order `sort` (see [`explain_list_leads`]).
+pub fn explain_sorted_list_leads(
+    tx: &mut Tx<'_>,
+    scope: &Scope,
+    filter: &LeadFilter,
+    sort: LeadSort,
+    after: Option<&LeadKeyset>,
+) -> Result<Vec<String>, DbError> {
+    let (sql, params) = lead_list_sql(LEAD_COLS, tx.pii, scope, filter, sort, after, 51);
     let (explain, column) = match tx.backend() {
         Backend::Sqlite => ("EXPLAIN QUERY PLAN", 3),
         Backend::Postgres => ("EXPLAIN", 0),
@@ -913,29 +927,41 @@ pub fn explain_list_leads(
         .collect()
 }
 
-/// One page of the leads `scope` may see that match `filter`, by `(updated_at, id)` descending, after the
-/// keyset position `after`: at most `limit` leads, and whether more follow.
+/// One page of the leads `scope` may see that match `filter`, in the order `sort` (see [`lead_sort`]),
+/// after the keyset position `after`: at most `limit` leads, and when more follow, the keyset position
+/// of the last one (to continue from).
 pub fn list_leads(
     tx: &mut Tx<'_>,
     scope: &Scope,
     filter: &LeadFilter,
-    after: Option<&(Timestamp, Id)>,
+    sort: LeadSort,
+    after: Option<&LeadKeyset>,
     limit: u32,
-) -> Result<(Vec<Lead>, bool), DbError> {
-    let (sql, params) = lead_list_sql(LEAD_COLS, tx.pii, scope, filter, after, i64::from(limit) + 1);
+) -> Result<(Vec<Lead>, Option<LeadKeyset>), DbError> {
+    // The sort key rides along after the lead's columns, as the database compares it.
+    let cols = format!("{LEAD_COLS}, {}", lead_sort::key_sql(sort));
+    let key_col = LEAD_COLS.split(',').count();
+    let (sql, params) = lead_list_sql(&cols, tx.pii, scope, filter, sort, after, i64::from(limit) + 1);
     let mut out = Vec::new();
     tx.query_each(&sql, &params, &mut |row| {
         out.push(row);
         Ok(())
     })?;
-    let mut leads = out
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = out.len() > limit;
+    out.truncate(limit);
+    let leads = out
         .iter()
         .map(|r| lead_from_row(tx.pii, r).map(|(l, _)| l))
         .collect::<Result<Vec<_>, _>>()?;
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = leads.len() > limit;
-    leads.truncate(limit);
-    Ok((leads, more))
+    let next = match (more, leads.last(), out.last()) {
+        (true, Some(lead), Some(row)) => Some(LeadKeyset {
+            key: row.get(key_col)?,
+            id: lead.id,
+        }),
+        _ => None,
+    };
+    Ok((leads, next))
 }
 
 /// One lead by id, when `scope` may see it.
@@ -1487,10 +1513,11 @@ impl Repo {
         &self,
         scope: Scope,
         filter: LeadFilter,
-        after: Option<(Timestamp, Id)>,
+        sort: LeadSort,
+        after: Option<LeadKeyset>,
         limit: u32,
-    ) -> Result<(Vec<Lead>, bool), DbError> {
-        self.read(move |tx| list_leads(tx, &scope, &filter, after.as_ref(), limit))
+    ) -> Result<(Vec<Lead>, Option<LeadKeyset>), DbError> {
+        self.read(move |tx| list_leads(tx, &scope, &filter, sort, after.as_ref(), limit))
             .await
     }
 

@@ -317,7 +317,15 @@ pub fn bulk_assign(
             ids
         }
         Selection::Filter(filter) => {
-            let (sql, params) = lead_list_sql("l.id", tx.pii(), &scope, filter, None, cap);
+            let (sql, params) = lead_list_sql(
+                "l.id",
+                tx.pii(),
+                &scope,
+                filter,
+                leadline_model::LeadSort::default(),
+                None,
+                cap,
+            );
             ids_of(&tx.query(&sql, &params)?)?
         }
         Selection::Transfer { from, statuses } => {

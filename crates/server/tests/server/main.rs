@@ -12,6 +12,7 @@ mod common;
 mod demo;
 mod events;
 mod integrations;
+mod lead_sort;
 mod leads;
 mod openapi;
 mod ops;
