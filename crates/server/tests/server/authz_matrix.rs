@@ -71,7 +71,15 @@ enum P {
     Asha,
 }
 
-const PRINCIPALS: [P; 7] = [P::Anon, P::Forged, P::Priya, P::Arjun, P::Meera, P::Sunil, P::Asha];
+const PRINCIPALS: [P; 7] = [
+    P::Anon,
+    P::Forged,
+    P::Priya,
+    P::Arjun,
+    P::Meera,
+    P::Sunil,
+    P::Asha,
+];
 
 /// What a cell must answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -648,20 +656,8 @@ fn mismatch(expect: E, got: &Answer) -> Option<String> {
 async fn setup() -> (TestDb, RunningServer, FakeExotel, Fx) {
     let db = TestDb::copy_of_seeded("authz-matrix");
     let asha = add_user(&db, "asha.admin", "Asha Admin", Role::Admin, None);
-    let sunil = add_user(
-        &db,
-        "sunil",
-        "Sunil Rao",
-        Role::Supervisor,
-        Some(OTHER_TEAM),
-    );
-    add_user(
-        &db,
-        "ravi",
-        "Ravi Kumar",
-        Role::Telecaller,
-        Some(OTHER_TEAM),
-    );
+    let sunil = add_user(&db, "sunil", "Sunil Rao", Role::Supervisor, Some(OTHER_TEAM));
+    add_user(&db, "ravi", "Ravi Kumar", Role::Telecaller, Some(OTHER_TEAM));
     let (priya, arjun, meera) = (db.user("priya"), db.user("arjun"), db.user("meera"));
     assert_eq!(meera.role, Role::Supervisor);
     assert_eq!(meera.team.as_deref(), Some(TEAM));
@@ -696,10 +692,7 @@ async fn setup() -> (TestDb, RunningServer, FakeExotel, Fx) {
     let repo = db.repo().await;
 
     let rec_base = recording_host().await;
-    let (pid, agents) = (
-        priya.id,
-        [priya.id, arjun.id, meera.id, sunil.id, asha.id],
-    );
+    let (pid, agents) = (priya.id, [priya.id, arjun.id, meera.id, sunil.id, asha.id]);
     let (priya_lead, spare_lead, recorded_call, disposition) = repo
         .write(move |tx| -> Result<_, DbError> {
             for (i, id) in agents.iter().enumerate() {
@@ -791,9 +784,7 @@ async fn make_target(fx: &Fx, t: T, n: u32) -> String {
         T::PriyaUser => db::id_text(&fx.priya.id),
         T::RecordedCall => db::id_text(&fx.recorded_call),
         T::FreshCode => format!("authz_{n}"),
-        T::FreshPriyaSession => {
-            db::id_text(&login(&fx.http, &fx.base, "priya", PASSWORD).await.session_id)
-        }
+        T::FreshPriyaSession => db::id_text(&login(&fx.http, &fx.base, "priya", PASSWORD).await.session_id),
         T::FreshFollowUp => {
             let f = FollowUp {
                 id: leadline_model::new_id(),
@@ -823,7 +814,11 @@ fn documented(doc: &Json) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
-            if ["get", "put", "post", "delete", "patch", "head", "options", "trace"].contains(&method.as_str()) {
+            if [
+                "get", "put", "post", "delete", "patch", "head", "options", "trace",
+            ]
+            .contains(&method.as_str())
+            {
                 out.insert((method.clone(), path.clone()));
             }
         }
@@ -860,13 +855,11 @@ async fn authz_matrix_every_route_and_principal() {
         missing.is_empty(),
         "routes without a row in the authorisation matrix (decide who may call them): {missing:?}"
     );
-    assert!(extra.is_empty(), "matrix rows for routes the server does not document: {extra:?}");
+    assert!(
+        extra.is_empty(),
+        "matrix rows for routes the server does not document: {extra:?}"
+    );
 
-    let t = std::time::Instant::now();
-    for _ in 0..10 {
-        fingerprint(&fx.repo, fx.priya_lead).await;
-    }
-    eprintln!("10 fingerprints: {} ms", t.elapsed().as_millis());
     // Recent enough that lists and exports stay short (the recorded call is an hour old).
     let since = (Utc::now() - chrono::Duration::hours(2))
         .format("%Y-%m-%dT%H:%M:%SZ")
@@ -876,7 +869,6 @@ async fn authz_matrix_every_route_and_principal() {
     let mut cells = 0usize;
     let mut denied_writes = 0usize;
     for r in &rows {
-        let started = std::time::Instant::now();
         let writes = r.method != "get";
         let label = format!(
             "{} {}{}",
@@ -889,7 +881,9 @@ async fn authz_matrix_every_route_and_principal() {
             }
         );
         // Denied cells first, while the object is as the fixtures made it; then the allowed ones.
-        let mut order: Vec<usize> = (0..PRINCIPALS.len()).filter(|&i| !r.expect[i].allowed()).collect();
+        let mut order: Vec<usize> = (0..PRINCIPALS.len())
+            .filter(|&i| !r.expect[i].allowed())
+            .collect();
         order.extend((0..PRINCIPALS.len()).filter(|&i| r.expect[i].allowed()));
         let mut changed_by_allowed = false;
         for i in order {
@@ -956,7 +950,6 @@ async fn authz_matrix_every_route_and_principal() {
                 }
             }
         }
-        eprintln!("{:>6} ms {} {}", started.elapsed().as_millis(), r.method, r.path);
         if writes && !changed_by_allowed && r.expect.iter().any(|e| e.allowed()) {
             failures.push(format!(
                 "{label}: no allowed cell changed the fingerprint (the no-trace check cannot see this route)"
@@ -967,7 +960,9 @@ async fn authz_matrix_every_route_and_principal() {
     // The webhooks: a shared secret, not a role.
     for (method, path, expect) in &hooks {
         let mut changed_by_allowed = false;
-        let mut order: Vec<usize> = (0..WEBHOOK_CALLERS.len()).filter(|&i| !expect[i].allowed()).collect();
+        let mut order: Vec<usize> = (0..WEBHOOK_CALLERS.len())
+            .filter(|&i| !expect[i].allowed())
+            .collect();
         order.extend((0..WEBHOOK_CALLERS.len()).filter(|&i| expect[i].allowed()));
         for i in order {
             let (w, expect) = (WEBHOOK_CALLERS[i], expect[i]);
