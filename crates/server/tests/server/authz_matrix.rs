@@ -9,7 +9,8 @@
 //! - `arjun`: another telecaller of the same team: the objects are *not* his;
 //! - `meera`: the supervisor of "Bandra Showroom": the objects are her team's;
 //! - `sunil`: a supervisor of another team ("Andheri Showroom", created here): the objects are not his team's;
-//! - `asha`: an admin (created here; the demo seed has none).
+//! - `asha`: an admin (created here; the demo seed has none). One more admin, `tara`, is a member of priya's
+//!   team: a supervisor must not manage her sessions.
 //!
 //! Tokens come from real sign-ins (`POST /api/v1/auth/login`). Outcomes:
 //! - `A200`, `A201`, `A204`, `A101`: allowed, and the handler did its work (exactly that status; 101 is the
@@ -134,6 +135,10 @@ enum T {
     PriyaUser,
     /// A new device session of priya's (a fresh sign-in).
     FreshPriyaSession,
+    /// The user id of tara, an admin who is also a member of priya's team.
+    TeamAdminUser,
+    /// A new device session of tara's.
+    FreshTeamAdminSession,
     /// A new open follow-up on priya's lead, assigned to her.
     FreshFollowUp,
     /// A call log of priya's on her lead, with a recording.
@@ -262,6 +267,12 @@ fn matrix() -> Vec<Row> {
             [D401, D401, A200, D403, A200, D403, A200]),
         row("post", "/api/v1/sessions/{id}/revoke", T::FreshPriyaSession, no_body,
             [D401, D401, A200, D403, A200, D403, A200]),
+        // A supervisor manages the sessions of their team's telecallers, not those of an admin who is in
+        // the team (nor a fellow supervisor's).
+        row("get", "/api/v1/users/{id}/sessions", T::TeamAdminUser, no_body, ADMINS)
+            .case("an admin in priya's team"),
+        row("post", "/api/v1/sessions/{id}/revoke", T::FreshTeamAdminSession, no_body, ADMINS)
+            .case("an admin in priya's team"),
 
         // ---- sync
         row("get", "/api/v1/sync/pull?limit=20", T::None, no_body, SIGNED_IN),
@@ -425,6 +436,8 @@ struct Fx {
     meera: User,
     sunil: User,
     asha: User,
+    /// An admin who is also a member of priya's team.
+    tara: User,
     kavya: Id,
     rohit: Id,
     divya: Id,
@@ -658,6 +671,7 @@ async fn setup() -> (TestDb, RunningServer, FakeExotel, Fx) {
     let asha = add_user(&db, "asha.admin", "Asha Admin", Role::Admin, None);
     let sunil = add_user(&db, "sunil", "Sunil Rao", Role::Supervisor, Some(OTHER_TEAM));
     add_user(&db, "ravi", "Ravi Kumar", Role::Telecaller, Some(OTHER_TEAM));
+    let tara = add_user(&db, "tara.admin", "Tara Admin", Role::Admin, Some(TEAM));
     let (priya, arjun, meera) = (db.user("priya"), db.user("arjun"), db.user("meera"));
     assert_eq!(meera.role, Role::Supervisor);
     assert_eq!(meera.team.as_deref(), Some(TEAM));
@@ -767,6 +781,7 @@ async fn setup() -> (TestDb, RunningServer, FakeExotel, Fx) {
         meera,
         sunil,
         asha,
+        tara,
         priya_lead,
         spare_lead,
         recorded_call,
@@ -782,6 +797,10 @@ async fn make_target(fx: &Fx, t: T, n: u32) -> String {
         T::None => String::new(),
         T::PriyaLead => db::id_text(&fx.priya_lead),
         T::PriyaUser => db::id_text(&fx.priya.id),
+        T::TeamAdminUser => db::id_text(&fx.tara.id),
+        T::FreshTeamAdminSession => {
+            db::id_text(&login(&fx.http, &fx.base, "tara.admin", PASSWORD).await.session_id)
+        }
         T::RecordedCall => db::id_text(&fx.recorded_call),
         T::FreshCode => format!("authz_{n}"),
         T::FreshPriyaSession => db::id_text(&login(&fx.http, &fx.base, "priya", PASSWORD).await.session_id),
