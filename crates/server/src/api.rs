@@ -383,11 +383,15 @@ pub async fn logout(
 }
 
 /// Whether `actor` may see and revoke the sessions of `target`: their own; an admin anyone's; a
-/// supervisor those of their team's members.
+/// supervisor those of their team's telecallers (not a fellow supervisor's, nor those of an admin who is a
+/// member of the team).
 fn may_manage_sessions(actor: &User, target: &User) -> bool {
     actor.id == target.id
         || actor.role == Role::Admin
-        || (actor.role == Role::Supervisor && actor.team.is_some() && actor.team == target.team)
+        || (actor.role == Role::Supervisor
+            && target.role == Role::Telecaller
+            && actor.team.is_some()
+            && actor.team == target.team)
 }
 
 pub(crate) fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFailure> {
@@ -398,7 +402,7 @@ pub(crate) fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFai
 }
 
 /// `GET /api/v1/users/{id}/sessions`: the user's device sessions, newest first (never their tokens).
-/// A telecaller may list only their own; a supervisor their team's; an admin anyone's.
+/// A telecaller may list only their own; a supervisor their team's telecallers'; an admin anyone's.
 #[utoipa::path(
     get,
     path = "/api/v1/users/{id}/sessions",
@@ -407,8 +411,8 @@ pub(crate) fn parse_path_id(text: &str, what: &'static str) -> Result<Id, ApiFai
     responses(
         (status = 200, description = "The user's device sessions, newest first", body = Vec<SessionInfo>),
         (status = 400, description = "The id is not a UUID (`bad_id`)", body = leadline_model::auth::ApiError),
-        (status = 403, description = "Not the caller's own, team's (supervisor) or any (admin) user \
-         (`forbidden`)", body = leadline_model::auth::ApiError),
+        (status = 403, description = "Not the caller's own, their team's telecaller (supervisor) or any \
+         (admin) user (`forbidden`)", body = leadline_model::auth::ApiError),
         (status = 404, description = "No such user (`not_found`)", body = leadline_model::auth::ApiError),
     ),
     security(("bearer" = []))

@@ -1014,7 +1014,7 @@ async fn google_values(
 }
 
 /// A fake Google (token endpoint + Sheets values) and settings for it (the key file in `dir`).
-async fn fake_google(dir: &std::path::Path) -> SheetsSettings {
+pub(crate) async fn fake_google(dir: &std::path::Path) -> SheetsSettings {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let g = Arc::new(FakeGoogle {

@@ -8,6 +8,7 @@ mod admin;
 mod analytics;
 mod api;
 mod archive;
+mod authz_matrix;
 mod common;
 mod demo;
 mod events;
