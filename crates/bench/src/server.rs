@@ -181,9 +181,8 @@ fn seed(path: &std::path::Path, pii: &PiiKeys, opts: &Options) -> Result<Seeded>
 fn load_seeded(path: &std::path::Path) -> Result<Seeded> {
     let conn = rusqlite::Connection::open(path)?;
     let mut telecallers = Vec::new();
-    let mut stmt = conn.prepare(
-        "SELECT id, username, name, team FROM users WHERE role = 'telecaller' ORDER BY username",
-    )?;
+    let mut stmt = conn
+        .prepare("SELECT id, username, name, team FROM users WHERE role = 'telecaller' ORDER BY username")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let id: String = row.get(0)?;

@@ -1011,6 +1011,13 @@ pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<Fe
     let limit_p = b.bind(fetch);
     let filter = scope.lead_filter(&mut b);
     let params = b.params;
+    // A scoped feed finds the scope's leads with call logs or follow-ups above the cursor first
+    // (`leads.child_seq`, kept by triggers: see migration 14) and reads only their rows. The unscoped
+    // (admin) feed walks the rows in seq order instead, which needs no lead filter.
+    let children = match scope {
+        Scope::All => String::new(),
+        Scope::Assignee(_) | Scope::Team(_) => format!("l.child_seq > {after_p} AND "),
+    };
 
     let mut entries: Vec<Entry> = Vec::new();
     let leads = format!(
@@ -1026,7 +1033,7 @@ pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<Fe
     })?;
     let calls = format!(
         "SELECT {CALL_COLS} FROM call_logs c JOIN leads l ON l.id = c.lead_id
-         WHERE c.seq > {after_p} AND {filter} ORDER BY c.seq LIMIT {limit_p}"
+         WHERE {children}c.seq > {after_p} AND {filter} ORDER BY c.seq LIMIT {limit_p}"
     );
     read_entries(tx, &calls, &params, &mut entries, |row| {
         let (log, seq, lead_seq) = call_log_from_row(pii, row)?;
@@ -1038,7 +1045,7 @@ pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<Fe
     })?;
     let follow_ups = format!(
         "SELECT {FOLLOW_UP_COLS} FROM follow_ups f JOIN leads l ON l.id = f.lead_id
-         WHERE f.seq > {after_p} AND {filter} ORDER BY f.seq LIMIT {limit_p}"
+         WHERE {children}f.seq > {after_p} AND {filter} ORDER BY f.seq LIMIT {limit_p}"
     );
     read_entries(tx, &follow_ups, &params, &mut entries, |row| {
         let (f, seq, lead_seq) = follow_up_from_row(pii, row)?;

@@ -31,7 +31,8 @@ pub(super) type Finish = Box<dyn FnOnce(Result<(), DbError>) + Send>;
 /// A queued write. Given the open transaction it runs and returns `Some((events_recorded, finish))`
 /// when it succeeded and waits for the commit, or `None` when it failed (having answered its caller).
 /// Given an error (the transaction could not be opened) it answers its caller with it.
-pub(super) type Job = Box<dyn for<'a, 'b> FnOnce(Result<&'a mut Tx<'b>, DbError>) -> Option<(bool, Finish)> + Send>;
+pub(super) type Job =
+    Box<dyn for<'a, 'b> FnOnce(Result<&'a mut Tx<'b>, DbError>) -> Option<(bool, Finish)> + Send>;
 
 /// The handle the repo keeps: dropping every clone stops the writer thread and closes its connection.
 #[derive(Clone)]
@@ -158,7 +159,10 @@ fn run_batch(conn: &Connection, pii: &PiiKeys, batch: Vec<Job>) -> bool {
                         .map(|s| (*s).to_owned())
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_default();
-                    tracing::error!(panic = what, "a database write panicked; its changes are rolled back");
+                    tracing::error!(
+                        panic = what,
+                        "a database write panicked; its changes are rolled back"
+                    );
                     false
                 }
             };

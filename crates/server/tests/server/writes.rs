@@ -1005,3 +1005,113 @@ async fn follow_up_mutations_create_reschedule_and_complete() {
     assert_eq!(pulled.due_at, due);
     assert_eq!(pulled.completed_at, Some(done_at));
 }
+
+/// Every lead's `child_seq` equals the highest seq among its call logs and follow-ups (0 without any).
+fn assert_child_seq_invariant(env: &Env) {
+    let wrong = env.count(
+        "SELECT count(*) FROM leads l WHERE l.child_seq <> (
+             SELECT coalesce(max(s), 0) FROM (
+                 SELECT max(c.seq) AS s FROM call_logs c WHERE c.lead_id = l.id
+                 UNION ALL SELECT max(f.seq) AS s FROM follow_ups f WHERE f.lead_id = l.id) x)",
+        params![],
+    );
+    assert_eq!(
+        wrong, 0,
+        "leads whose child_seq is not their children's highest seq"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_pulls_bring_every_new_child_row_of_the_scope() {
+    let env = Env::new("push_child_seq").await;
+    assert_child_seq_invariant(&env);
+    let (priya, tok) = (env.id("priya"), env.token("priya"));
+    let meera_tok = env.token("meera");
+    // Both feeds caught up: what follows must arrive through the child_seq path.
+    let (_, cursor) = pull_all(&env.http, &env.base, &tok, Cursor::start(), 2000).await;
+    let (_, team_cursor) = pull_all(&env.http, &env.base, &meera_tok, Cursor::start(), 2000).await;
+
+    let mine = env.leads_of("priya", 2);
+    let mut logged = call(
+        mine[0],
+        priya,
+        now() - Duration::minutes(3),
+        "interested",
+        "dev-child",
+    );
+    logged.follow_up = Some(FollowUpSpec {
+        due_at: now() + Duration::days(1),
+        note: None,
+    });
+    let f = FollowUp {
+        id: new_id(),
+        lead_id: mine[1],
+        assigned_to: priya,
+        due_at: now() + Duration::days(2),
+        note: None,
+        call_log_id: None,
+        completed_at: None,
+        created_at: now(),
+    };
+    let results = env
+        .push(
+            &tok,
+            &[
+                mutation(MutationOp::CreateCallLog(logged.clone())),
+                mutation(MutationOp::CreateFollowUp(f.clone())),
+                mutation(MutationOp::RescheduleFollowUp {
+                    follow_up_id: f.id,
+                    due_at: now() + Duration::days(3),
+                }),
+            ],
+        )
+        .await;
+    assert!(
+        results.iter().all(|s| *s == MutationStatus::Applied),
+        "{results:?}"
+    );
+    // A lead of arjun's, with its history, moves to priya: its old call logs are new to her feed.
+    let moved = env.leads_of("arjun", 1)[0];
+    let history: Vec<String> = env
+        .db
+        .query(
+            "SELECT id FROM call_logs WHERE lead_id = $1",
+            params![db::id_text(&moved)],
+        )
+        .iter()
+        .map(|r| r.get::<String>(0).unwrap())
+        .collect();
+    assert!(!history.is_empty(), "the demo lead has call logs");
+    let at = now();
+    env.db
+        .tx(move |tx| db::assign_lead(tx, &moved, Some(&priya), &at));
+    assert_child_seq_invariant(&env);
+
+    for (token, from) in [(&tok, cursor), (&meera_tok, team_cursor)] {
+        let (pages, _) = pull_all(&env.http, &env.base, token, from, 3).await;
+        let changes: Vec<Change> = pages.into_iter().flat_map(|p| p.changes).collect();
+        let calls: Vec<String> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::CallLog(l) => Some(l.id.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert!(calls.contains(&logged.id.to_string()), "the pushed call log");
+        for id in &history {
+            assert!(calls.contains(id), "the moved lead's call log {id}");
+        }
+        let follow_ups: Vec<(Id, Timestamp)> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::FollowUp(x) => Some((x.id, x.due_at)),
+                _ => None,
+            })
+            .collect();
+        assert!(follow_ups.iter().any(|(id, _)| *id == f.id), "the follow-up");
+        assert!(
+            follow_ups.iter().any(|(id, _)| *id != f.id),
+            "the call log's follow-up"
+        );
+    }
+}
