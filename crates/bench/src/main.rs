@@ -46,8 +46,10 @@ enum Bench {
         /// Length of the measured phase.
         #[arg(long, default_value_t = 60)]
         seconds: u64,
-        /// Mean pause between one telecaller's rounds (pull, list, open, push).
-        #[arg(long, default_value_t = 2000)]
+        /// Mean pause between one telecaller's rounds (pull, list, open, push). The default, a round
+        /// every 4 s, is about 20 times a real telecaller's pace (a logged call every one to two
+        /// minutes); lower it to find where the server saturates (see docs/benchmarks.md).
+        #[arg(long, default_value_t = 4000)]
         think_ms: u64,
         /// Keep the seeded database here and reuse it on later runs with the same shape (seeding takes
         /// minutes). The run itself always works on a copy.

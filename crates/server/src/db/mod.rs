@@ -54,12 +54,25 @@ const PG_MIGRATION_LOCK: i64 = 0x4c45_4144_4c49_4e45; // "LEADLINE"
 
 /// Set on every connection the server opens.
 /// `synchronous = FULL`: a change the server acknowledged survives a power cut (WAL alone would keep the
-/// file consistent but could lose the last commits). `mmap_size`: reads map the file instead of copying
-/// pages into each connection's page cache. SQLite empties a connection's page cache whenever another
-/// connection has written since its last transaction, which under a steady stream of writes made every
-/// read transaction copy its pages from the OS again (a third of the server bench's CPU time).
+/// file consistent but could lose the last commits).
 const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-     PRAGMA synchronous = FULL; PRAGMA mmap_size = 2147418112;";
+     PRAGMA synchronous = FULL;";
+
+/// Default of `LEADLINE_SQLITE_MMAP_MIB`: how much of the database file reads may map instead of copying
+/// pages into each connection's page cache (SQLite empties that cache whenever another connection has
+/// written since, so under a steady stream of writes every read transaction starts cold either way).
+const DEFAULT_MMAP_MIB: u64 = 2047;
+
+/// The pragmas of a server connection, with the memory-map size from `LEADLINE_SQLITE_MMAP_MIB` (0 turns
+/// memory-mapped reads off; unset or unparsable: [`DEFAULT_MMAP_MIB`]).
+fn connection_pragmas() -> String {
+    let mib = std::env::var("LEADLINE_SQLITE_MMAP_MIB")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(DEFAULT_MMAP_MIB)
+        .min(DEFAULT_MMAP_MIB);
+    format!("{CONNECTION_PRAGMAS} PRAGMA mmap_size = {};", mib * 1024 * 1024)
+}
 
 /// What went wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +143,7 @@ pub fn open_connection(path: &Path) -> Result<Connection, DbError> {
     }
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.execute_batch(CONNECTION_PRAGMAS)?;
+    conn.execute_batch(&connection_pragmas())?;
     let migrations = MIGRATIONS.as_ref().map_err(|e| DbError::Migration(e.clone()))?;
     migrations
         .to_latest(&mut conn)
@@ -1304,17 +1317,16 @@ impl Repo {
         let writer_conn = tokio::task::spawn_blocking(move || open_connection(&migrate_path))
             .await
             .map_err(|e| DbError::Interact(e.to_string()))??;
+        let pragmas = connection_pragmas();
         let pool = deadpool_sqlite::Config::new(&path)
             .builder(Runtime::Tokio1)
             .map_err(|e| DbError::BuildPool(e.to_string()))?
             .max_size(8)
-            .post_create(Hook::sync_fn(|conn, _| {
+            .post_create(Hook::sync_fn(move |conn, _| {
                 let guard = conn
                     .lock()
                     .map_err(|_| HookError::message("connection mutex poisoned"))?;
-                guard
-                    .execute_batch(CONNECTION_PRAGMAS)
-                    .map_err(HookError::Backend)
+                guard.execute_batch(&pragmas).map_err(HookError::Backend)
             }))
             .build()
             .map_err(|e| DbError::BuildPool(e.to_string()))?;
