@@ -1448,15 +1448,13 @@ impl Repo {
                     .await
                     .map_err(|_| DbError::Interact("the database write was abandoned".into()))?
             }
+            // Reads only: SQLite writes went to the writer above.
             Pool::Sqlite { pool, .. } => {
                 let conn = pool.get().await.map_err(DbError::from)?;
                 conn.interact(move |c| {
-                    let behavior = if read_only {
-                        rusqlite::TransactionBehavior::Deferred
-                    } else {
-                        rusqlite::TransactionBehavior::Immediate
-                    };
-                    let t = c.transaction_with_behavior(behavior).map_err(DbError::from)?;
+                    let t = c
+                        .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
+                        .map_err(DbError::from)?;
                     let (out, recorded) = {
                         let mut sc = SqliteConn(&t);
                         let mut tx = Tx::new(&mut sc, &pii);

@@ -95,6 +95,11 @@ fn copy_error(e: &rusqlite::Error) -> DbError {
     }
 }
 
+/// What the jobs of a transaction SQLite rolled back on its own are told.
+fn rolled_back() -> DbError {
+    DbError::Interact("the write transaction was rolled back by the database".into())
+}
+
 /// Runs one batch; true when a committed job recorded events.
 fn run_batch(conn: &Connection, pii: &PiiKeys, batch: Vec<Job>) -> bool {
     let mut jobs = batch.into_iter();
@@ -127,13 +132,12 @@ fn run_batch(conn: &Connection, pii: &PiiKeys, batch: Vec<Job>) -> bool {
             if conn.is_autocommit() {
                 // SQLite rolled the whole transaction back (disk full, I/O error, interrupt): the jobs
                 // before this one are undone too. Tell them, and go on in a new transaction.
-                let e = DbError::Interact("the write transaction was rolled back by the database".into());
                 for finish in pending.drain(..) {
-                    finish(Err(DbError::Interact(e.to_string())));
+                    finish(Err(rolled_back()));
                 }
                 pending_events = false;
                 if let Ok(Some((_, finish))) = ran {
-                    finish(Err(e));
+                    finish(Err(rolled_back()));
                 }
                 restart = true;
                 break;
@@ -172,9 +176,7 @@ fn run_batch(conn: &Connection, pii: &PiiKeys, batch: Vec<Job>) -> bool {
         }
         if conn.is_autocommit() {
             for finish in pending {
-                finish(Err(DbError::Interact(
-                    "the write transaction was rolled back by the database".into(),
-                )));
+                finish(Err(rolled_back()));
             }
         } else {
             match conn.execute_batch("COMMIT") {
