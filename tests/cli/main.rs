@@ -15,6 +15,8 @@ fn leadline(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
+        // The cache key in the data dir, never in the developer's OS keyring.
+        .env("LEADLINE_STORE_KEY", "file")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

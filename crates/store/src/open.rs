@@ -115,16 +115,14 @@ impl Store {
     /// A file that this key cannot read is [`StoreError::WrongKey`] and stays untouched.
     pub fn open(path: &Path, key: &StoreKey) -> Result<Self, StoreError> {
         let mut report = OpenReport::default();
-        let opened = match is_plaintext(path)? {
-            true => match convert_to_encrypted(path, key) {
-                Ok(()) => {
-                    report.converted_from_plaintext = true;
-                    tracing::info!(path = %path.display(), "encrypted the local cache of an earlier version");
-                    open_keyed(path, key)
-                }
-                Err(failure) => Err(failure),
-            },
-            false => open_keyed(path, key),
+        let opened = if is_plaintext(path)? {
+            convert_to_encrypted(path, key).and_then(|()| {
+                report.converted_from_plaintext = true;
+                tracing::info!(path = %path.display(), "encrypted the local cache of an earlier version");
+                open_keyed(path, key)
+            })
+        } else {
+            open_keyed(path, key)
         };
         let mut store = match opened {
             Ok(conn) => Store::from_conn(conn, Some(path.to_owned())),
@@ -518,7 +516,9 @@ fn recover(
             .map_err(io_error("cannot write the salvaged changes to", &export))?;
         report.export_file = Some(export);
     }
-    for suffix in ["", "-wal", "-shm", "-journal"] {
+    // The log first: a log left behind next to a fresh file would be wrong, a file without its log is
+    // only more damaged (and the log is kept aside either way).
+    for suffix in ["-wal", "-shm", "-journal", ""] {
         let from = sibling(path, suffix);
         let to = sibling(&aside, suffix);
         match std::fs::rename(&from, &to) {
