@@ -57,9 +57,8 @@ const PLAINTEXT_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// Opening failed in a way that may call for recovery.
 enum Failure {
-    /// The file is damaged; `conn` is still open on it (keyed), for salvage.
+    /// The file is damaged (the connection that found it is closed: salvage opens its own).
     Damaged {
-        conn: Connection,
         detail: String,
     },
     Fatal(StoreError),
@@ -80,10 +79,9 @@ fn is_damage(e: &rusqlite::Error) -> bool {
 }
 
 /// Sorts a SQLite error on an open connection whose key is verified: damage or a plain failure.
-fn damage_or(conn: Connection, path: &Path, e: rusqlite::Error) -> Failure {
+fn damage_or(path: &Path, e: rusqlite::Error) -> Failure {
     if is_damage(&e) {
         Failure::Damaged {
-            conn,
             detail: e.to_string(),
         }
     } else {
@@ -127,7 +125,7 @@ impl Store {
         let mut store = match opened {
             Ok(conn) => Store::from_conn(conn, Some(path.to_owned())),
             Err(Failure::Fatal(e)) => return Err(e),
-            Err(Failure::Damaged { conn, detail }) => recover(path, key, conn, detail, &mut report)?,
+            Err(Failure::Damaged { detail }) => recover(path, key, detail, &mut report)?,
         };
         store.report = report;
         Ok(store)
@@ -144,7 +142,7 @@ impl Store {
         match prepare(conn, None) {
             Ok(conn) => Ok(Store::from_conn(conn, None)),
             Err(Failure::Fatal(e)) => Err(e),
-            Err(Failure::Damaged { detail, .. }) => Err(StoreError::Corrupt { path: None, detail }),
+            Err(Failure::Damaged { detail }) => Err(StoreError::Corrupt { path: None, detail }),
         }
     }
 }
@@ -204,7 +202,6 @@ fn open_keyed(path: &Path, key: &StoreKey) -> Result<Connection, Failure> {
             if code == Some(rusqlite::ffi::ErrorCode::DatabaseCorrupt) || key_check_matches(path, key) {
                 // Page 1 decrypted (corrupt, not "not a database"), or this key is known to be the file's.
                 return Err(Failure::Damaged {
-                    conn,
                     detail: e.to_string(),
                 });
             }
@@ -246,7 +243,7 @@ fn prepare(mut conn: Connection, path: Option<&Path>) -> Result<Connection, Fail
     let at = path.unwrap_or_else(|| Path::new(":memory:"));
     let journal: String = match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
         Ok(j) => j,
-        Err(e) => return Err(damage_or(conn, at, e)),
+        Err(e) => return Err(damage_or(at, e)),
     };
     if path.is_some() && !journal.eq_ignore_ascii_case("wal") {
         tracing::warn!(journal, "SQLite refused WAL mode; continuing with {journal}");
@@ -259,19 +256,19 @@ fn prepare(mut conn: Connection, path: Option<&Path>) -> Result<Connection, Fail
          PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 5000;",
     ) {
-        return Err(damage_or(conn, at, e));
+        return Err(damage_or(at, e));
     }
     match conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)) {
         Ok(check) if check == "ok" => {}
-        Ok(check) => return Err(Failure::Damaged { conn, detail: check }),
-        Err(e) => return Err(damage_or(conn, at, e)),
+        Ok(check) => return Err(Failure::Damaged { detail: check }),
+        Err(e) => return Err(damage_or(at, e)),
     }
     let migrations = MIGRATIONS
         .as_ref()
         .map_err(|e| Failure::Fatal(StoreError::Migration(e.clone())))?;
     match migrations.to_latest(&mut conn) {
         Ok(()) => Ok(conn),
-        Err(rusqlite_migration::Error::RusqliteError { err, .. }) => Err(damage_or(conn, at, err)),
+        Err(rusqlite_migration::Error::RusqliteError { err, .. }) => Err(damage_or(at, err)),
         Err(other) => Err(Failure::Fatal(StoreError::Migration(other.to_string()))),
     }
 }
@@ -285,9 +282,9 @@ fn convert_to_encrypted(path: &Path, key: &StoreKey) -> Result<(), Failure> {
     let result = export_encrypted(&conn, &tmp, key);
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
+        drop(conn);
         return Err(if is_damage(&e) {
             Failure::Damaged {
-                conn,
                 detail: e.to_string(),
             }
         } else {
@@ -472,12 +469,10 @@ const RESET_COLUMNS: [&str; 5] = ["seq", "attempts", "last_error", "state", "sen
 fn recover(
     path: &Path,
     key: &StoreKey,
-    conn: Connection,
     detail: String,
     report: &mut OpenReport,
 ) -> Result<Store, StoreError> {
     tracing::error!(path = %path.display(), damage = %detail, "the local database is damaged; recovering");
-    drop(conn);
     let plaintext = is_plaintext(path).unwrap_or(false);
     let salvaged = salvage(&|| {
         let conn = Connection::open_with_flags(
@@ -535,7 +530,7 @@ fn recover(
     let conn = match open_keyed(path, key) {
         Ok(conn) => conn,
         Err(Failure::Fatal(e)) => return Err(e),
-        Err(Failure::Damaged { detail, .. }) => {
+        Err(Failure::Damaged { detail }) => {
             return Err(StoreError::Corrupt {
                 path: Some(path.to_owned()),
                 detail: format!("the fresh database is damaged too: {detail}"),
