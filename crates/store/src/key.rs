@@ -242,7 +242,7 @@ fn keyring_account(data_dir: &Path) -> Result<String, StoreError> {
 
 /// `Ok(None)`: the keyring works and has no key for `account`; `Err`: the keyring does not work.
 fn keyring_get(account: &str) -> Result<Option<StoreKey>, String> {
-    let entry = keyring::Entry::new(KEYRING_SERVICE, account).map_err(|e| e.to_string())?;
+    let entry = keyring_entry(account)?;
     match entry.get_password() {
         Ok(text) => {
             let text = Zeroizing::new(text);
@@ -255,9 +255,17 @@ fn keyring_get(account: &str) -> Result<Option<StoreKey>, String> {
     }
 }
 
+fn keyring_entry(account: &str) -> Result<keyring::Entry, String> {
+    keyring::Entry::new(KEYRING_SERVICE, account).map_err(|e| match (e, keyring::Entry::store_status()) {
+        // Say why there is no store (no D-Bus session, no Secret Service), not just that there is none.
+        (keyring::Error::NoDefaultStore, Err(why)) => why.to_string(),
+        (e, _) => e.to_string(),
+    })
+}
+
 /// Stores `key` and reads it back (some keyrings accept a write they cannot return).
 fn keyring_put(account: &str, key: &StoreKey) -> Result<(), String> {
-    let entry = keyring::Entry::new(KEYRING_SERVICE, account).map_err(|e| e.to_string())?;
+    let entry = keyring_entry(account)?;
     entry.set_password(&key.to_hex()).map_err(|e| e.to_string())?;
     match keyring_get(account)? {
         Some(back) if &back == key => Ok(()),
