@@ -161,7 +161,10 @@ impl LeadPatch {
 
     /// The values `lead` has in the fields this patch sets.
     pub fn values_in(&self, lead: &Lead) -> FieldValues {
-        self.fields().into_iter().map(|f| (f.to_owned(), lead_field(lead, f))).collect()
+        self.fields()
+            .into_iter()
+            .map(|f| (f.to_owned(), lead_field(lead, f)))
+            .collect()
     }
 
     /// The values the fields would have after this patch (applied to `lead`).

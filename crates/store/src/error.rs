@@ -13,6 +13,8 @@ pub enum StoreError {
     Corrupt { path: Option<PathBuf>, detail: String },
     #[error("the local database schema could not be migrated: {0}")]
     Migration(String),
+    #[error("not signed in on this device; sign in first")]
+    NotSignedIn,
     #[error("not found: {0}")]
     NotFound(String),
     #[error("invalid data in the local database: {0}")]

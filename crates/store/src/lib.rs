@@ -10,11 +10,13 @@
 //! All client-side SQL lives in this crate.
 
 mod codec;
+mod conflicts;
 mod error;
 mod leads;
 mod local;
 mod meta;
 mod pull;
+mod push;
 mod search;
 
 use std::path::{Path, PathBuf};
@@ -24,11 +26,13 @@ use include_dir::{Dir, include_dir};
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::Migrations;
 
+pub use conflicts::{Conflict, ConflictField};
 pub use error::StoreError;
 pub use leads::{LeadQuery, StatusCount};
 pub use local::{OutboxEntry, PendingCount};
 pub use meta::SyncState;
 pub use pull::ApplyReport;
+pub use push::{PUSH_MAX_BYTES, PUSH_MAX_MUTATIONS, PushOutcome};
 
 static MIGRATION_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations");
 
