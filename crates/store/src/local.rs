@@ -136,19 +136,40 @@ pub(crate) fn server_row(conn: &Connection, id: &Id) -> Result<Option<Lead>, Sto
 /// Writes the server's `lead` with this device's pending edits on top, so a pull never hides an edit
 /// that is still on its way (the version stays the server's: new edits are based on it). The server's
 /// row is kept beside it while edits are pending, so the visible row can be computed again when they are
-/// confirmed or refused. A row older than the one already known is ignored.
-pub(crate) fn write_with_pending(conn: &Connection, lead: &Lead) -> Result<(), StoreError> {
-    let known = match server_row(conn, &lead.id)? {
-        Some(row) => Some(row.version),
-        None => conn
-            .prepare_cached("SELECT version FROM leads WHERE id = ?1 AND removed = 0")?
-            .query_row([lead.id.to_string()], |r| r.get::<_, i64>(0))
-            .optional()?,
+/// confirmed or refused. A row older than the one already known is ignored. `edits_pending`: whether the
+/// outbox holds any lead edit at all (when not, the per-lead lookups are skipped). Answers whether the
+/// lead was listed here before.
+pub(crate) fn write_with_pending(
+    conn: &Connection,
+    lead: &Lead,
+    edits_pending: bool,
+) -> Result<bool, StoreError> {
+    let known: Option<(i64, bool, Option<String>)> = conn
+        .prepare_cached("SELECT version, removed, server_row FROM leads WHERE id = ?1")?
+        .query_row([lead.id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let listed = known.as_ref().is_some_and(|(_, removed, _)| !removed);
+    let newest = match &known {
+        Some((_, _, Some(row))) => Some(serde_json::from_str::<Lead>(row)?.version),
+        Some((v, false, None)) => Some(*v),
+        _ => None,
     };
-    if known.is_some_and(|v| v > lead.version) {
-        return Ok(());
+    if newest.is_some_and(|v| v > lead.version) {
+        return Ok(listed);
     }
-    show(conn, lead)
+    if edits_pending || known.as_ref().is_some_and(|(_, _, row)| row.is_some()) {
+        show(conn, lead)?;
+    } else {
+        write::upsert_lead(conn, lead)?;
+    }
+    Ok(listed)
+}
+
+/// Whether any edit of a lead waits in the outbox.
+pub(crate) fn any_edit_pending(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE entity = 'lead' AND state = 'pending')")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Writes the visible row: `lead` (the server's) plus the pending edits.

@@ -4,7 +4,7 @@
 //! that records the answer. A push cut off before its answer leaves every row pending: sending it again is
 //! safe, the server remembers client mutation ids.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use leadline_model::sync::{FieldValues, LeadPatch, Mutation, MutationOp, MutationResult, MutationStatus};
@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::ts;
 use crate::local::{OUTBOX_COLUMNS, OutboxEntry, outbox_from_row, refresh_view, show};
-use crate::search;
 use crate::{Store, StoreError};
 
 /// The most mutations the server takes in one push.
@@ -110,15 +109,11 @@ impl Store {
             .collect();
         let tx = self.conn.transaction()?;
         let mut outcome = PushOutcome::default();
-        let mut touched = BTreeSet::new();
         for entry in sent {
             let Some(status) = by_id.get(&entry.mutation.client_mutation_id) else {
                 outcome.unanswered += 1;
                 continue;
             };
-            if let Some(lead) = entry.lead_id {
-                touched.insert(lead);
-            }
             match status {
                 MutationStatus::Applied | MutationStatus::Duplicate => {
                     let gone = tx
@@ -162,11 +157,8 @@ impl Store {
                 }
             }
         }
+        // Nothing searchable changes with an answer (names, phones and notes are the same), so no reindex.
         outcome.leads_dropped = purge_removed(&tx)?;
-        for id in &outcome.leads_dropped {
-            touched.remove(id);
-        }
-        search::reindex_all(&tx, &touched)?;
         tx.commit()?;
         Ok(outcome)
     }
