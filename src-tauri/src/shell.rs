@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use leadline_store::{KeyStorage, LeadQuery, Store, StoreError};
-use leadline_sync::{Client, SyncError};
+use leadline_sync::{Client, SharedStore, SyncError};
 
 use crate::api::{AppStatus, CommandError, ErrorCode, LeadPage, ListLeadsArgs, LoginArgs};
 use crate::token::{self, TokenVault};
@@ -32,7 +32,7 @@ struct Activity {
 
 pub struct Shell {
     /// `Err` when the cache could not be opened; every command then reports why.
-    store: Result<tokio::sync::Mutex<Store>, CommandError>,
+    store: Result<SharedStore, CommandError>,
     activity: Mutex<Activity>,
     /// Held for the length of a sign-in or sync, so two never run at once.
     sync_gate: tokio::sync::Mutex<()>,
@@ -46,7 +46,7 @@ type Notifier = Box<dyn Fn(AppStatus) + Send + Sync>;
 impl Shell {
     /// Opens (or creates) the cache in `data_dir`. Never fails: a broken cache is reported by the commands.
     pub fn open(data_dir: &Path) -> Self {
-        let store = open_store(data_dir).map(tokio::sync::Mutex::new);
+        let store = open_store(data_dir).map(SharedStore::new);
         if let Err(e) = &store {
             tracing::error!(error = %e.message, "cannot open the local cache");
         }
@@ -82,13 +82,13 @@ impl Shell {
         self.activity.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn store(&self) -> Result<&tokio::sync::Mutex<Store>, CommandError> {
+    fn store(&self) -> Result<&SharedStore, CommandError> {
         self.store.as_ref().map_err(Clone::clone)
     }
 
     /// Picks up the session of an earlier run when the account's token is still in the keyring.
     pub async fn restore_session(&self) -> Result<(), CommandError> {
-        let state = self.store()?.lock().await.sync_state().map_err(storage)?;
+        let state = self.store()?.lock().sync_state().map_err(storage)?;
         let (Some(server_url), Some(user)) = (state.server_url, state.user) else {
             return Ok(());
         };
@@ -113,7 +113,7 @@ impl Shell {
 
     pub async fn status(&self) -> Result<AppStatus, CommandError> {
         let (sync, lead_count) = {
-            let store = self.store()?.lock().await;
+            let store = self.store()?.lock();
             (
                 store.sync_state().map_err(storage)?,
                 store.count_leads().map_err(storage)?,
@@ -144,14 +144,13 @@ impl Shell {
         }
         let _gate = self.sync_gate.lock().await;
         let mut client = Client::new(&server_url).map_err(sync_failure)?;
-        let device_id = self.store()?.lock().await.device_id().map_err(storage)?;
+        let device_id = self.store()?.lock().device_id().map_err(storage)?;
         let login = client
             .login(&username, &args.password, Some(&device_id))
             .await
             .map_err(sync_failure)?;
         self.store()?
             .lock()
-            .await
             .set_account(&server_url, &login.user)
             .map_err(storage)?;
         let account = token::account(&server_url, &login.user.username);
@@ -198,12 +197,7 @@ impl Shell {
         self.notify().await;
         let before = client.tokens();
         let outcome = match self.store() {
-            Ok(store) => {
-                let mut store = store.lock().await;
-                leadline_sync::pull_all(client, &mut store)
-                    .await
-                    .map_err(sync_failure)
-            }
+            Ok(store) => leadline_sync::pull_all(client, store).await.map_err(sync_failure),
             Err(e) => Err(e),
         };
         if let Some(tokens) = client.tokens()
@@ -258,7 +252,7 @@ impl Shell {
             limit: Some(limit.saturating_add(1)),
             ..LeadQuery::default()
         };
-        let store = self.store()?.lock().await;
+        let store = self.store()?.lock();
         let mut leads = store.list_leads(&query).map_err(storage)?;
         let total = store.count_leads().map_err(storage)?;
         let truncated = leads.len() > limit as usize;
@@ -359,6 +353,6 @@ fn sync_failure(e: SyncError) -> CommandError {
             ErrorCode::Server,
             format!("The server's answer was not understood ({detail}); this Leadline may need an update."),
         ),
-        SyncError::Store(_) => CommandError::new(ErrorCode::Storage, e.to_string()),
+        SyncError::Store(_) | SyncError::Internal(_) => CommandError::new(ErrorCode::Storage, e.to_string()),
     }
 }

@@ -1,6 +1,8 @@
 //! `leadline`: the headless Leadline client. Same libraries as the desktop app, for scripts and tests.
 
 mod session;
+mod sync_cmd;
+mod work;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -10,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use leadline_model::LeadStatus;
 use leadline_store::{LeadQuery, Store};
-use leadline_sync::{Client, SyncError};
+use leadline_sync::Client;
 
 use crate::session::Session;
 
@@ -44,9 +46,15 @@ enum Command {
     /// End the session on the server (best effort when offline) and forget it on this device (the local
     /// cache stays).
     Logout,
-    /// Pull the latest leads and call logs from the server into the local cache.
-    Sync,
-    /// Who is signed in, where, and when the last sync was.
+    /// Send the local changes (call logs, edits, follow-ups) to the server, then pull its changes. Exits
+    /// non-zero when the server cannot be reached; nothing is lost, the changes wait for the next sync.
+    Sync {
+        /// Keep running: sync on every change, poke from the server and minute; print status and events
+        /// as JSON lines until interrupted.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Who is signed in, where, whether the server was reachable, pending changes and the last sync.
     Status {
         #[arg(long)]
         json: bool,
@@ -61,6 +69,34 @@ enum Command {
         #[arg(long)]
         limit: Option<u32>,
         /// Print JSON (an array of leads) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One lead.
+    Lead {
+        #[command(subcommand)]
+        action: work::LeadAction,
+    },
+    /// Log a finished call on a lead (works offline; the next sync sends it). Prints the call log's id.
+    LogCall(work::LogCallArgs),
+    /// Open follow-ups of your leads, soonest first.
+    FollowUps {
+        /// Only those due now or overdue.
+        #[arg(long)]
+        due: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Edits of yours that clashed with someone else's: list, reapply or dismiss them.
+    Conflicts {
+        #[command(subcommand)]
+        action: Option<work::ConflictAction>,
+    },
+    /// Changes the server refused for good (kept here, never dropped): list them, or retry one.
+    Rejected {
+        /// Send this refused change again (its number from the list).
+        #[arg(long)]
+        retry: Option<i64>,
         #[arg(long)]
         json: bool,
     },
@@ -104,7 +140,7 @@ fn data_dir(cli: &Cli) -> Result<PathBuf> {
 
 /// Opens the encrypted cache in `dir` with this data dir's key (OS keyring, or `store.key` where there is
 /// none; `LEADLINE_STORE_KEY=file` forces the file). Recovery from a damaged file is told on stderr.
-fn open_store(dir: &std::path::Path) -> Result<Store> {
+pub(crate) fn open_store(dir: &std::path::Path) -> Result<Store> {
     let path = dir.join("leadline.sqlite3");
     let storage = leadline_store::KeyStorage::from_env()?;
     let key = leadline_store::key::load_or_create(dir, storage)?;
@@ -186,70 +222,19 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("signed out on this device");
             }
         }
-        Command::Sync => {
-            let mut session = Session::load(&dir)?;
-            let mut store = open_store(&dir)?;
-            let client = Client::new(&session.server_url)?.with_tokens(session.tokens());
-            let outcome = leadline_sync::pull_all(&client, &mut store).await;
-            // A refresh during the pull used up the kept refresh token: keep the new pair, even when the
-            // pull then failed.
-            if matches!(outcome, Err(SyncError::SessionEnded)) {
-                Session::remove(&dir)?;
-            } else if session.update(client.tokens()) {
-                session.save(&dir)?;
-            }
-            let report = outcome.map_err(|e| match e {
-                SyncError::Unauthorized | SyncError::SessionEnded => {
-                    anyhow::anyhow!("the session has ended; run `leadline login` again")
-                }
-                other => other.into(),
-            })?;
-            println!(
-                "synced: {} page(s), {} lead(s), {} call log(s), {} follow-up(s), {} removed; {} leads cached",
-                report.pages,
-                report.leads_upserted,
-                report.call_logs_added,
-                report.follow_ups_upserted,
-                report.leads_removed,
-                store.count_leads()?
-            );
-        }
-        Command::Status { json } => {
-            let store = open_store(&dir)?;
-            let state = store.sync_state()?;
-            let pending = store.pending_count()?;
-            let signed_in = Session::load(&dir).is_ok();
-            if json {
-                let v = serde_json::json!({
-                    "signed_in": signed_in,
-                    "server_url": state.server_url,
-                    "user": state.user,
-                    "last_sync_at": state.last_sync_at,
-                    "leads": store.count_leads()?,
-                    "pending": pending.pending,
-                    "rejected": pending.rejected,
-                });
-                println!("{}", serde_json::to_string_pretty(&v)?);
+        Command::Sync { watch } => {
+            if watch {
+                sync_cmd::watch(&dir).await?;
             } else {
-                match (&state.user, &state.server_url) {
-                    (Some(u), Some(s)) => println!("user: {} ({}) on {s}", u.name, u.username),
-                    _ => println!("user: not signed in"),
-                }
-                println!("session: {}", if signed_in { "active" } else { "none" });
-                println!(
-                    "last sync: {}",
-                    state
-                        .last_sync_at
-                        .map(|t| t.to_rfc3339())
-                        .unwrap_or_else(|| "never".into())
-                );
-                println!(
-                    "leads: {}; pending changes: {}",
-                    store.count_leads()?,
-                    pending.pending
-                );
+                sync_cmd::sync(&dir).await?;
             }
         }
+        Command::Status { json } => sync_cmd::status(&dir, json)?,
+        Command::Lead { action } => work::lead(&open_store(&dir)?, action)?,
+        Command::LogCall(args) => work::log_call(&mut open_store(&dir)?, args)?,
+        Command::FollowUps { due, json } => work::follow_ups(&open_store(&dir)?, due, json)?,
+        Command::Conflicts { action } => work::conflicts(&mut open_store(&dir)?, action)?,
+        Command::Rejected { retry, json } => work::rejected(&mut open_store(&dir)?, retry, json)?,
         Command::Leads {
             search,
             status,
@@ -286,7 +271,7 @@ async fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn truncate(s: &str, n: usize) -> String {
+pub(crate) fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_owned()
     } else {

@@ -64,6 +64,31 @@ pub struct CallLog {
     pub device_id: Option<String>,
 }
 
+/// The id of the follow-up a call log's [`FollowUpSpec`] creates: derived from the call log's id (UUIDv5), so
+/// the device that logged the call offline and the server that stores it name the same follow-up, and a
+/// pull never brings a second copy of one the device already shows.
+pub fn follow_up_id_for_call(call_log_id: &Id) -> Id {
+    /// Namespace of follow-ups made by call logs (a fixed random UUID).
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6c0f_3b1e_8f5d_4c2a_9e71_2d4b_a8c3_f015);
+    uuid::Uuid::new_v5(&NAMESPACE, call_log_id.as_bytes())
+}
+
+impl CallLog {
+    /// The follow-up this call log schedules, as both sides store it (`None` without a follow-up).
+    pub fn scheduled_follow_up(&self, assigned_to: Id) -> Option<FollowUp> {
+        self.follow_up.as_ref().map(|spec| FollowUp {
+            id: follow_up_id_for_call(&self.id),
+            lead_id: self.lead_id,
+            assigned_to,
+            due_at: spec.due_at,
+            note: spec.note.clone(),
+            call_log_id: Some(self.id),
+            completed_at: None,
+            created_at: self.ended_at.unwrap_or(self.started_at),
+        })
+    }
+}
+
 /// A scheduled callback on a lead.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -95,6 +95,121 @@ pub struct LeadPatch {
     pub budget_inr: Option<i64>,
 }
 
+fn cleared(text: &str) -> Option<String> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// The value of one editable lead field, as JSON (`null` when unset): what conflict detection compares.
+pub type FieldValues = std::collections::BTreeMap<String, serde_json::Value>;
+
+impl LeadPatch {
+    /// Applies the patch to `lead` exactly as the server does: tags trimmed, an empty `email`, `city` or
+    /// `interest` clears the field. Version and `updated_at` are left to the caller.
+    pub fn apply_to(&self, lead: &mut Lead) {
+        if let Some(s) = self.status {
+            lead.status = s;
+        }
+        if let Some(p) = self.priority {
+            lead.priority = p;
+        }
+        if let Some(t) = &self.tags {
+            lead.tags = t.iter().map(|t| t.trim().to_owned()).collect();
+        }
+        if let Some(i) = &self.interest {
+            lead.interest = cleared(i);
+        }
+        if let Some(c) = &self.city {
+            lead.city = cleared(c);
+        }
+        if let Some(e) = &self.email {
+            lead.email = cleared(e);
+        }
+        if let Some(p) = &self.alternate_phone {
+            lead.alternate_phone = Some(p.clone());
+        }
+        if let Some(b) = self.budget_inr {
+            lead.budget_inr = Some(b);
+        }
+    }
+
+    /// True when the patch sets no field.
+    pub fn is_empty(&self) -> bool {
+        self == &LeadPatch::default()
+    }
+
+    /// The names of the fields this patch sets.
+    pub fn fields(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let checks: [(&'static str, bool); 8] = [
+            ("status", self.status.is_some()),
+            ("priority", self.priority.is_some()),
+            ("tags", self.tags.is_some()),
+            ("interest", self.interest.is_some()),
+            ("city", self.city.is_some()),
+            ("email", self.email.is_some()),
+            ("alternate_phone", self.alternate_phone.is_some()),
+            ("budget_inr", self.budget_inr.is_some()),
+        ];
+        for (name, set) in checks {
+            if set {
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    /// The values `lead` has in the fields this patch sets.
+    pub fn values_in(&self, lead: &Lead) -> FieldValues {
+        self.fields()
+            .into_iter()
+            .map(|f| (f.to_owned(), lead_field(lead, f)))
+            .collect()
+    }
+
+    /// The values the fields would have after this patch (applied to `lead`).
+    pub fn values_after(&self, lead: &Lead) -> FieldValues {
+        let mut after = lead.clone();
+        self.apply_to(&mut after);
+        self.values_in(&after)
+    }
+
+    /// The part of this patch that sets only `keep`'s fields.
+    pub fn only(&self, keep: &[&str]) -> LeadPatch {
+        let has = |f: &str| keep.contains(&f);
+        LeadPatch {
+            status: self.status.filter(|_| has("status")),
+            priority: self.priority.filter(|_| has("priority")),
+            tags: self.tags.clone().filter(|_| has("tags")),
+            interest: self.interest.clone().filter(|_| has("interest")),
+            city: self.city.clone().filter(|_| has("city")),
+            email: self.email.clone().filter(|_| has("email")),
+            alternate_phone: self.alternate_phone.clone().filter(|_| has("alternate_phone")),
+            budget_inr: self.budget_inr.filter(|_| has("budget_inr")),
+        }
+    }
+}
+
+/// One editable field of a lead as JSON (`null` when unset).
+pub fn lead_field(lead: &Lead, field: &str) -> serde_json::Value {
+    use serde_json::Value;
+    let text = |v: &Option<String>| v.as_ref().map_or(Value::Null, |s| Value::String(s.clone()));
+    match field {
+        "status" => Value::String(lead.status.as_str().to_owned()),
+        "priority" => Value::String(lead.priority.as_str().to_owned()),
+        "tags" => Value::Array(lead.tags.iter().cloned().map(Value::String).collect()),
+        "interest" => text(&lead.interest),
+        "city" => text(&lead.city),
+        "email" => text(&lead.email),
+        "alternate_phone" => lead
+            .alternate_phone
+            .as_ref()
+            .map_or(Value::Null, |p| Value::String(p.as_str().to_owned())),
+        "budget_inr" => lead.budget_inr.map_or(Value::Null, Value::from),
+        _ => Value::Null,
+    }
+}
+
 /// What a local change asks the server to do.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -38,6 +38,8 @@ pub enum StoreError {
     },
     #[error("the local database schema could not be migrated: {0}")]
     Migration(String),
+    #[error("not signed in on this device; sign in first")]
+    NotSignedIn,
     #[error("not found: {0}")]
     NotFound(String),
     #[error("invalid data in the local database: {0}")]

@@ -13,6 +13,7 @@
 //! All client-side SQL lives in this crate.
 
 mod codec;
+mod conflicts;
 mod error;
 pub mod key;
 mod leads;
@@ -20,6 +21,7 @@ mod local;
 mod meta;
 mod open;
 mod pull;
+mod push;
 mod search;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +31,7 @@ use include_dir::{Dir, include_dir};
 use rusqlite::Connection;
 use rusqlite_migration::Migrations;
 
+pub use conflicts::{Conflict, ConflictField};
 pub use error::StoreError;
 pub use key::{KeySource, KeyStorage, LoadedKey, StoreKey};
 pub use leads::{LeadQuery, StatusCount};
@@ -36,6 +39,7 @@ pub use local::{OutboxEntry, PendingCount};
 pub use meta::SyncState;
 pub use open::{OpenReport, keycheck_path};
 pub use pull::ApplyReport;
+pub use push::{PUSH_MAX_BYTES, PUSH_MAX_MUTATIONS, PushOutcome};
 
 static MIGRATION_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations");
 

@@ -15,6 +15,13 @@ pub struct SyncState {
     pub user: Option<User>,
     pub cursor: Cursor,
     pub last_sync_at: Option<Timestamp>,
+    /// When the last sync round was tried, whether it reached the server, and its error.
+    #[serde(default)]
+    pub last_attempt_at: Option<Timestamp>,
+    #[serde(default)]
+    pub online: Option<bool>,
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 impl Store {
@@ -95,7 +102,46 @@ impl Store {
                 .as_deref()
                 .map(parse_ts)
                 .transpose()?,
+            last_attempt_at: self
+                .meta_get("last_attempt_at")?
+                .as_deref()
+                .map(parse_ts)
+                .transpose()?,
+            online: self.meta_get("online")?.map(|v| v == "1"),
+            last_error: self.meta_get("last_error")?.filter(|e| !e.is_empty()),
         })
+    }
+
+    /// Records how a sync round ended, for `status` between runs (the CLI) and after a restart.
+    pub fn record_sync_attempt(&mut self, online: bool, error: Option<&str>) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        Self::meta_set(&tx, "last_attempt_at", &ts(&chrono::Utc::now()))?;
+        Self::meta_set(&tx, "online", if online { "1" } else { "0" })?;
+        Self::meta_set(&tx, "last_error", error.unwrap_or(""))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The disposition catalogue as the server last sent it, in its order.
+    pub fn dispositions(&self) -> Result<Vec<leadline_model::Disposition>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT code, label, category, requires_follow_up, hotkey FROM dispositions ORDER BY position",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let category: String = r.get(2)?;
+            out.push(leadline_model::Disposition {
+                code: r.get(0)?,
+                label: r.get(1)?,
+                category: category
+                    .parse()
+                    .map_err(|e| StoreError::Invalid(format!("disposition category: {e}")))?,
+                requires_follow_up: r.get(3)?,
+                hotkey: r.get(4)?,
+            });
+        }
+        Ok(out)
     }
 
     pub(crate) fn set_cursor(

@@ -8,6 +8,7 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::write;
+use crate::local::{any_edit_pending, write_with_pending};
 use crate::search;
 use crate::{Store, StoreError};
 
@@ -31,14 +32,12 @@ impl Store {
         // A page may carry a call log before its lead; check references at commit instead.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let mut report = ApplyReport::default();
+        let edits_pending = any_edit_pending(&tx)?;
         let mut touched = BTreeSet::new();
         for change in &page.changes {
             match change {
                 Change::Lead(lead) => {
-                    let known: bool = tx
-                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM leads WHERE id = ?1 AND removed = 0)")?
-                        .query_row([lead.id.to_string()], |r| r.get(0))?;
-                    write::upsert_lead(&tx, lead)?;
+                    let known = write_with_pending(&tx, lead, edits_pending)?;
                     if !known && me.is_some() && lead.assigned_to == me {
                         report.leads_assigned.push(lead.id);
                     }
@@ -57,7 +56,17 @@ impl Store {
                     touched.insert(call.lead_id);
                 }
                 Change::FollowUp(f) => {
-                    write::upsert_follow_up(&tx, f)?;
+                    // A follow-up this device completed or moved and has not pushed yet keeps the local
+                    // row until the push lands (a later page brings the server's row then).
+                    let pending: bool = tx
+                        .prepare_cached(
+                            "SELECT EXISTS (SELECT 1 FROM outbox WHERE entity = 'follow_up' AND entity_id = ?1
+                                            AND state = 'pending')",
+                        )?
+                        .query_row([f.id.to_string()], |r| r.get(0))?;
+                    if !pending {
+                        write::upsert_follow_up(&tx, f)?;
+                    }
                     report.follow_ups_upserted += 1;
                 }
             }
@@ -90,11 +99,7 @@ impl Store {
 fn remove_lead(conn: &Connection, lead_id: &Id) -> Result<(), StoreError> {
     let id = lead_id.to_string();
     let pending: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE entity = 'lead' AND entity_id = ?1)
-                 OR EXISTS (SELECT 1 FROM outbox o JOIN call_logs c ON o.entity = 'call_log' AND o.entity_id = c.id
-                            WHERE c.lead_id = ?1)",
-        )?
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE lead_id = ?1)")?
         .query_row([&id], |r| r.get(0))?;
     search::unindex_lead(conn, lead_id)?;
     if pending {

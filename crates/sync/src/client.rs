@@ -2,15 +2,25 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use leadline_model::auth::ApiError;
-use leadline_model::sync::{Cursor, PullPage, PullQuery};
+use leadline_model::sync::{Cursor, PullPage, PullQuery, PushBatch, PushResponse};
 use leadline_model::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use crate::SyncError;
 
-/// Every request gives up after this long.
+/// Every request gives up after this long (`LEADLINE_HTTP_TIMEOUT_SECS` overrides it).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The request timeout: [`DEFAULT_TIMEOUT`], or `LEADLINE_HTTP_TIMEOUT_SECS` when set to a whole number
+/// of seconds (tests cutting connections use a short one).
+pub fn request_timeout() -> Duration {
+    std::env::var("LEADLINE_HTTP_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs)
+}
 
 /// The tokens of a signed-in device session: what an owner persists (keyring, session file) to stay
 /// signed in across runs.
@@ -76,8 +86,8 @@ impl Client {
             base.set_path(&path);
         }
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(DEFAULT_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10).min(request_timeout()))
+            .timeout(request_timeout())
             .gzip(true)
             .user_agent(concat!("leadline/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -265,6 +275,56 @@ impl Client {
             }
             other => other,
         }
+    }
+
+    /// Sends local changes (`POST /api/v1/sync/push`); the answer has one result per mutation. Refreshes an
+    /// expired access token once, like [`Client::pull`]. Safe to repeat: the server applies each client
+    /// mutation id once.
+    pub async fn push(&self, batch: &PushBatch) -> Result<PushResponse, SyncError> {
+        let token = self.token().ok_or(SyncError::Unauthorized)?;
+        match self.push_with(&token, batch).await {
+            Err(SyncError::Unauthorized) if self.can_refresh() => {
+                self.refresh_after(&token).await?;
+                let token = self.token().ok_or(SyncError::Unauthorized)?;
+                self.push_with(&token, batch).await
+            }
+            other => other,
+        }
+    }
+
+    async fn push_with(&self, token: &str, batch: &PushBatch) -> Result<PushResponse, SyncError> {
+        let url = self.url("api/v1/sync/push")?;
+        let resp = self
+            .http
+            .post(url.clone())
+            .bearer_auth(token)
+            .json(batch)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, &e))?;
+        expect_json(resp, &url).await
+    }
+
+    /// The URL of the real-time event socket (`ws://` or `wss://`), resuming after `cursor` when given.
+    pub fn events_url(&self, cursor: Option<i64>) -> Result<Url, SyncError> {
+        let mut url = self.url("api/v1/events")?;
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        url.set_scheme(scheme)
+            .map_err(|()| SyncError::BadUrl(url.to_string()))?;
+        if let Some(c) = cursor {
+            url.query_pairs_mut().append_pair("cursor", &c.to_string());
+        }
+        Ok(url)
+    }
+
+    /// Refreshes the access token when the refresh token allows (after the event socket was refused or
+    /// closed for an expired token). `Ok(false)`: nothing to refresh with.
+    pub async fn refresh_if_possible(&self, refused_access: &str) -> Result<bool, SyncError> {
+        if !self.can_refresh() {
+            return Ok(false);
+        }
+        self.refresh_after(refused_access).await?;
+        Ok(true)
     }
 
     fn can_refresh(&self) -> bool {

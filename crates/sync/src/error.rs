@@ -26,6 +26,8 @@ pub enum SyncError {
     Protocol(String),
     #[error(transparent)]
     Store(#[from] leadline_store::StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl SyncError {

@@ -1,15 +1,29 @@
-//! Leadline's client side of the API: signing in, and pulling the server's change feed into the local
-//! [`Store`]. Pushing the outbox, the background engine (triggers, backoff, status stream) come on top of
-//! these pieces.
+//! Leadline's client side of the API and its sync engine.
+//!
+//! - [`Client`]: the HTTP client (login, refresh, pull, push), with token rotation.
+//! - [`sync_once`]: one full round — push every pending outbox row in batches, then pull every page after the
+//!   cursor — usable from a script ([`pull_all`] and [`push_all`] are its halves).
+//! - [`Engine`]: the background engine the desktop runs: triggers (startup, local change, event socket,
+//!   timer), backoff with jitter, offline detection, a status stream and typed events.
+//!
+//! Exactly once: an outbox row leaves the local cache only in the transaction that records the server's
+//! confirmation of its client mutation id, and the server applies each id once. Whatever is cut — the
+//! request, the answer, the process — the row is sent again and answered `duplicate`.
 
 mod client;
+mod engine;
 mod error;
+mod events;
+mod shared;
 
-pub use client::{Client, DEFAULT_TIMEOUT, Tokens};
+pub use client::{Client, DEFAULT_TIMEOUT, Tokens, request_timeout};
+pub use engine::{Connectivity, Engine, EngineConfig, SyncEvent, SyncStatus};
 pub use error::SyncError;
+pub use shared::SharedStore;
 
-use leadline_model::sync::PROTOCOL_VERSION;
-use leadline_store::{ApplyReport, Store};
+use leadline_model::sync::{PROTOCOL_VERSION, PushBatch};
+use leadline_model::{Id, Lead};
+use leadline_store::{ApplyReport, PUSH_MAX_BYTES, PUSH_MAX_MUTATIONS, PushOutcome};
 use serde::{Deserialize, Serialize};
 
 /// What a full pull did.
@@ -21,7 +35,7 @@ pub struct PullReport {
     pub call_logs_added: u64,
     pub follow_ups_upserted: u64,
     /// Leads that are new on this device and assigned to its user: the desktop notifies about these.
-    pub leads_assigned: Vec<leadline_model::Id>,
+    pub leads_assigned: Vec<Id>,
 }
 
 impl PullReport {
@@ -35,18 +49,98 @@ impl PullReport {
     }
 }
 
+/// What a full push did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PushReport {
+    pub batches: u32,
+    /// Confirmed by the server and gone from the outbox.
+    pub confirmed: u64,
+    /// Edits rebased on the server's newer version and sent again.
+    pub rebased: u64,
+    /// New visible conflicts (their ids).
+    pub conflicts: Vec<Id>,
+    /// Changes the server refused for good: client mutation id and reason.
+    pub rejected: Vec<(Id, String)>,
+    /// Leads taken away from this user that left the cache once their last change was pushed.
+    pub leads_dropped: Vec<Id>,
+}
+
+impl PushReport {
+    fn add(&mut self, o: PushOutcome) {
+        self.batches += 1;
+        self.confirmed += u64::from(o.confirmed);
+        self.rebased += u64::from(o.rebased);
+        self.conflicts.extend(o.conflicts);
+        self.rejected.extend(o.rejected);
+        self.leads_dropped.extend(o.leads_dropped);
+    }
+}
+
+/// What one sync round did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub push: PushReport,
+    pub pull: PullReport,
+    /// The newly assigned leads, read back from the cache for notifications.
+    pub assigned: Vec<Lead>,
+}
+
+/// Changes asked for per pull page: fewer round trips on a first sync, pages still small enough to apply
+/// in one short transaction.
+pub const PULL_PAGE: u32 = 1_000;
+
+/// A `429 rate_limited` answer with a `Retry-After` up to this many seconds is waited out and the request
+/// repeated, up to [`RATE_LIMIT_RETRIES`] times in a row; longer waits are the engine's backoff.
+pub const RATE_LIMIT_WAIT_MAX_S: u64 = 30;
+pub const RATE_LIMIT_RETRIES: u32 = 5;
+
+/// Runs `call` again after the server's `Retry-After` when it answered 429 with a short one.
+async fn patiently<T, F, Fut>(mut call: F) -> Result<T, SyncError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SyncError>>,
+{
+    let mut tries = 0;
+    loop {
+        match call().await {
+            Err(SyncError::Server {
+                status: 429,
+                retry_after: Some(s),
+                ..
+            }) if s <= RATE_LIMIT_WAIT_MAX_S && tries < RATE_LIMIT_RETRIES => {
+                tries += 1;
+                tracing::info!(wait_s = s, "rate limited; waiting");
+                tokio::time::sleep(std::time::Duration::from_secs(s.max(1))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The most pages one pull follows before it stops and reports: a server that always says `has_more`
 /// must not keep a client busy for ever.
 pub const MAX_PAGES_PER_PULL: u32 = 10_000;
 
+/// The most push batches one round sends (500 each): a round never runs for ever, the next continues.
+pub const MAX_BATCHES_PER_PUSH: u32 = 1_000;
+
 /// Pulls every page after the store's cursor and applies each in its own transaction.
 ///
 /// The cursor moves only with an applied page, so an interrupted pull resumes where it stopped.
-pub async fn pull_all(client: &Client, store: &mut Store) -> Result<PullReport, SyncError> {
+pub async fn pull_all(client: &Client, store: &SharedStore) -> Result<PullReport, SyncError> {
+    pull_with_progress(client, store, |_| {}).await
+}
+
+/// [`pull_all`], calling `progress` after every applied page (for progress bars).
+pub async fn pull_with_progress(
+    client: &Client,
+    store: &SharedStore,
+    mut progress: impl FnMut(&PullReport),
+) -> Result<PullReport, SyncError> {
     let mut report = PullReport::default();
-    let mut cursor = store.sync_state()?.cursor;
+    let mut cursor = store.run(|s| s.sync_state()).await?.cursor;
     loop {
-        let page = client.pull(&cursor, None).await?;
+        let page = patiently(|| client.pull(&cursor, Some(PULL_PAGE))).await?;
         if page.protocol != PROTOCOL_VERSION {
             return Err(SyncError::Protocol(format!(
                 "server speaks sync protocol {}, this client speaks {PROTOCOL_VERSION}",
@@ -58,10 +152,13 @@ pub async fn pull_all(client: &Client, store: &mut Store) -> Result<PullReport, 
                 "server says there is more but its cursor does not move".into(),
             ));
         }
-        let applied = store.apply_pull_page(&page)?;
+        let next = page.next_cursor.clone();
+        let more = page.has_more;
+        let applied = store.run(move |s| s.apply_pull_page(&page)).await?;
         report.add(applied);
-        cursor = page.next_cursor;
-        if !page.has_more {
+        progress(&report);
+        cursor = next;
+        if !more {
             break;
         }
         if report.pages >= MAX_PAGES_PER_PULL {
@@ -79,4 +176,108 @@ pub async fn pull_all(client: &Client, store: &mut Store) -> Result<PullReport, 
         "pulled"
     );
     Ok(report)
+}
+
+/// Pushes every pending outbox row, in batches, until none is left (or only edits waiting on a batch
+/// that failed). A batch that fails as a whole (network, 5xx) stops the push with its error; its rows stay
+/// pending, marked with the error, and go again next time.
+pub async fn push_all(client: &Client, store: &SharedStore) -> Result<PushReport, SyncError> {
+    push_with_progress(client, store, |_| {}).await
+}
+
+/// [`push_all`], calling `progress` after every batch.
+pub async fn push_with_progress(
+    client: &Client,
+    store: &SharedStore,
+    mut progress: impl FnMut(&PushReport),
+) -> Result<PushReport, SyncError> {
+    let mut report = PushReport::default();
+    let device_id = store.run(|s| s.device_id()).await?;
+    loop {
+        let batch = store
+            .run(|s| s.next_push_batch(PUSH_MAX_MUTATIONS, PUSH_MAX_BYTES))
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        let body = PushBatch {
+            protocol: PROTOCOL_VERSION,
+            device_id: device_id.clone(),
+            mutations: batch.iter().map(|e| e.mutation.clone()).collect(),
+        };
+        let response = match patiently(|| client.push(&body)).await {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = e.to_string();
+                store.run(move |s| s.note_push_failure(&batch, &msg)).await?;
+                return Err(e);
+            }
+        };
+        if response.protocol != PROTOCOL_VERSION {
+            return Err(SyncError::Protocol(format!(
+                "server speaks sync protocol {}, this client speaks {PROTOCOL_VERSION}",
+                response.protocol
+            )));
+        }
+        let sent = batch.len();
+        let outcome = store
+            .run(move |s| s.apply_push_results(&batch, &response.results))
+            .await?;
+        if outcome.unanswered > 0 {
+            // The answer did not name every change sent: keep them and stop rather than loop on them.
+            return Err(SyncError::Protocol(format!(
+                "the server answered {} of {sent} changes",
+                usize::try_from(outcome.unanswered).map_or(0, |u| sent.saturating_sub(u))
+            )));
+        }
+        report.add(outcome);
+        progress(&report);
+        if report.batches >= MAX_BATCHES_PER_PUSH {
+            tracing::warn!(batches = report.batches, "push stopped after the batch limit");
+            break;
+        }
+    }
+    if report.batches > 0 {
+        tracing::info!(
+            batches = report.batches,
+            confirmed = report.confirmed,
+            conflicts = report.conflicts.len(),
+            rejected = report.rejected.len(),
+            "pushed"
+        );
+    }
+    Ok(report)
+}
+
+/// One full round: push the outbox, pull the feed, and push again what the pull rebased (edits answered
+/// `conflict` are rebased on the server's version and go once more).
+pub async fn sync_once(client: &Client, store: &SharedStore) -> Result<SyncReport, SyncError> {
+    let mut push = push_all(client, store).await?;
+    let pull = pull_all(client, store).await?;
+    let again = push_all(client, store).await?;
+    push.batches += again.batches;
+    push.confirmed += again.confirmed;
+    push.rebased += again.rebased;
+    push.conflicts.extend(again.conflicts);
+    push.rejected.extend(again.rejected);
+    push.leads_dropped.extend(again.leads_dropped);
+    let ids = pull.leads_assigned.clone();
+    let assigned = if ids.is_empty() {
+        Vec::new()
+    } else {
+        store
+            .run(move |s| {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    match s.get_lead(id) {
+                        Ok(l) => out.push(l),
+                        Err(leadline_store::StoreError::NotFound(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(out)
+            })
+            .await?
+    };
+    Ok(SyncReport { push, pull, assigned })
 }

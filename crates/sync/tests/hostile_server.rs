@@ -15,6 +15,7 @@ use chrono::Utc;
 use leadline_model::sync::{Change, Cursor, PROTOCOL_VERSION, PullPage};
 use leadline_model::*;
 use leadline_store::Store;
+use leadline_sync::SharedStore;
 use leadline_sync::{Client, SyncError, pull_all};
 
 type Handler = Arc<dyn Fn(Option<String>) -> Response + Send + Sync>;
@@ -92,12 +93,12 @@ async fn broken_json_is_a_protocol_error_and_nothing_is_applied() {
         "{\"protocol\":1,\"changes\":[{\"kind\":\"lead\"".into_response()
     }))
     .await;
-    let mut store = Store::open_in_memory().unwrap();
-    let err = pull_all(&client(&url), &mut store).await.unwrap_err();
+    let store = SharedStore::new(Store::open_in_memory().unwrap());
+    let err = pull_all(&client(&url), &store).await.unwrap_err();
     assert!(matches!(err, SyncError::Protocol(_)), "{err:?}");
     assert!(!err.is_transient());
-    assert_eq!(store.count_leads().unwrap(), 0);
-    assert!(store.sync_state().unwrap().cursor.is_start());
+    assert_eq!(store.lock().count_leads().unwrap(), 0);
+    assert!(store.lock().sync_state().unwrap().cursor.is_start());
 }
 
 #[tokio::test]
@@ -109,18 +110,18 @@ async fn a_lead_with_an_invalid_phone_is_refused_not_stored() {
             "status": "new", "created_at": Utc::now(), "updated_at": Utc::now(), "version": 1}}]
     });
     let (url, _) = serve(Arc::new(move |_| Json(body.clone()).into_response())).await;
-    let mut store = Store::open_in_memory().unwrap();
-    let err = pull_all(&client(&url), &mut store).await.unwrap_err();
+    let store = SharedStore::new(Store::open_in_memory().unwrap());
+    let err = pull_all(&client(&url), &store).await.unwrap_err();
     assert!(err.to_string().contains("not a number"), "{err}");
-    assert_eq!(store.count_leads().unwrap(), 0);
+    assert_eq!(store.lock().count_leads().unwrap(), 0);
 }
 
 #[tokio::test]
 async fn a_cursor_that_never_moves_stops_the_pull() {
     let (url, seen) = serve(Arc::new(|_| page(vec![], "same", true))).await;
-    let mut store = Store::open_in_memory().unwrap();
+    let store = SharedStore::new(Store::open_in_memory().unwrap());
     // The first page moves from the start to "same"; the second claims more but stays at "same".
-    let err = pull_all(&client(&url), &mut store).await.unwrap_err();
+    let err = pull_all(&client(&url), &store).await.unwrap_err();
     assert!(matches!(err, SyncError::Protocol(_)), "{err:?}");
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
@@ -136,17 +137,17 @@ async fn a_server_dying_mid_pull_keeps_the_applied_pages_and_resumes_after_them(
         Some(other) => panic!("unexpected cursor {other}"),
     }))
     .await;
-    let mut store = Store::open_in_memory().unwrap();
-    let err = pull_all(&client(&url), &mut store).await.unwrap_err();
+    let store = SharedStore::new(Store::open_in_memory().unwrap());
+    let err = pull_all(&client(&url), &store).await.unwrap_err();
     assert!(matches!(err, SyncError::Server { status: 502, .. }), "{err:?}");
     assert!(err.is_transient());
-    assert_eq!(store.count_leads().unwrap(), 3);
-    assert_eq!(store.sync_state().unwrap().cursor, Cursor("p1".into()));
+    assert_eq!(store.lock().count_leads().unwrap(), 3);
+    assert_eq!(store.lock().sync_state().unwrap().cursor, Cursor("p1".into()));
 
     *healthy.lock().unwrap() = true;
-    let report = pull_all(&client(&url), &mut store).await.unwrap();
+    let report = pull_all(&client(&url), &store).await.unwrap();
     assert_eq!(report.pages, 1);
-    assert_eq!(store.count_leads().unwrap(), 5);
+    assert_eq!(store.lock().count_leads().unwrap(), 5);
     assert_eq!(
         seen.lock().unwrap().as_slice(),
         [None, Some("p1".into()), Some("p1".into())]
@@ -169,10 +170,10 @@ async fn another_protocol_version_is_refused() {
         Json(v).into_response()
     }))
     .await;
-    let mut store = Store::open_in_memory().unwrap();
-    let err = pull_all(&client(&url), &mut store).await.unwrap_err();
+    let store = SharedStore::new(Store::open_in_memory().unwrap());
+    let err = pull_all(&client(&url), &store).await.unwrap_err();
     assert!(err.to_string().contains("99"), "{err}");
-    assert_eq!(store.count_leads().unwrap(), 0);
+    assert_eq!(store.lock().count_leads().unwrap(), 0);
 }
 
 #[tokio::test]
@@ -202,9 +203,9 @@ async fn wrong_credentials_and_no_server_are_told_apart() {
     ));
     assert!(matches!(Client::new("not a url"), Err(SyncError::BadUrl(_))));
     let no_session = Client::new(&url).unwrap();
-    let mut store = Store::open_in_memory().unwrap();
+    let store = SharedStore::new(Store::open_in_memory().unwrap());
     assert!(matches!(
-        pull_all(&no_session, &mut store).await,
+        pull_all(&no_session, &store).await,
         Err(SyncError::Unauthorized)
     ));
 }
@@ -224,8 +225,8 @@ async fn a_rate_limited_pull_is_transient_and_tells_how_long_to_wait() {
         res
     }))
     .await;
-    let mut store = Store::open_in_memory().unwrap();
-    let err = pull_all(&client(&url), &mut store).await.unwrap_err();
+    let store = SharedStore::new(Store::open_in_memory().unwrap());
+    let err = pull_all(&client(&url), &store).await.unwrap_err();
     match &err {
         SyncError::Server {
             status,
@@ -242,5 +243,5 @@ async fn a_rate_limited_pull_is_transient_and_tells_how_long_to_wait() {
     }
     assert!(err.is_transient());
     assert_eq!(seen.lock().unwrap().len(), 1, "the client itself does not retry");
-    assert_eq!(store.count_leads().unwrap(), 0);
+    assert_eq!(store.lock().count_leads().unwrap(), 0);
 }

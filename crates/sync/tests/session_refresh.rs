@@ -7,6 +7,7 @@ use std::time::Duration;
 use leadline_model::{Role, User};
 use leadline_server::{RunningServer, ServeConfig, auth, db};
 use leadline_store::{Store, StoreKey};
+use leadline_sync::SharedStore;
 use leadline_sync::{Client, SyncError, Tokens, pull_all};
 
 const PASSWORD: &str = "correct horse battery";
@@ -45,7 +46,9 @@ async fn let_access_token_expire() {
 async fn a_pull_after_the_access_token_expired_refreshes_and_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path()).await;
-    let mut store = Store::open(&dir.path().join("cache.sqlite3"), &StoreKey::generate().unwrap()).unwrap();
+    let store = SharedStore::new(
+        Store::open(&dir.path().join("cache.sqlite3"), &StoreKey::generate().unwrap()).unwrap(),
+    );
 
     let mut client = Client::new(&server.base_url()).unwrap();
     let login = client.login("priya", PASSWORD, Some("laptop")).await.unwrap();
@@ -58,11 +61,11 @@ async fn a_pull_after_the_access_token_expired_refreshes_and_succeeds() {
         .unwrap()
         .with_token(first.access_token.clone());
     assert!(matches!(
-        pull_all(&bare, &mut store).await,
+        pull_all(&bare, &store).await,
         Err(SyncError::Unauthorized)
     ));
     // ...the client with a refresh token goes on, with a new pair to persist.
-    pull_all(&client, &mut store).await.unwrap();
+    pull_all(&client, &store).await.unwrap();
     let second = client.tokens().unwrap();
     assert_ne!(second.access_token, first.access_token);
     assert_ne!(second.refresh_token, first.refresh_token);
@@ -72,7 +75,7 @@ async fn a_pull_after_the_access_token_expired_refreshes_and_succeeds() {
         .unwrap()
         .with_tokens(second.clone());
     let_access_token_expire().await;
-    pull_all(&restored, &mut store).await.unwrap();
+    pull_all(&restored, &store).await.unwrap();
     assert_ne!(restored.tokens(), Some(second.clone()));
 
     // The first client still holds the pair `restored` rotated away: reuse ends the session for both.
@@ -81,7 +84,7 @@ async fn a_pull_after_the_access_token_expired_refreshes_and_succeeds() {
     assert!(!stale.is_transient());
     assert!(client.tokens().is_none());
     let_access_token_expire().await;
-    let ended = pull_all(&restored, &mut store).await.unwrap_err();
+    let ended = pull_all(&restored, &store).await.unwrap_err();
     assert!(matches!(ended, SyncError::SessionEnded), "{ended:?}");
     server.stop().await.unwrap();
 }
@@ -90,7 +93,9 @@ async fn a_pull_after_the_access_token_expired_refreshes_and_succeeds() {
 async fn logout_ends_the_session_on_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path()).await;
-    let mut store = Store::open(&dir.path().join("cache.sqlite3"), &StoreKey::generate().unwrap()).unwrap();
+    let store = SharedStore::new(
+        Store::open(&dir.path().join("cache.sqlite3"), &StoreKey::generate().unwrap()).unwrap(),
+    );
     let mut client = Client::new(&server.base_url()).unwrap();
     client.login("priya", PASSWORD, Some("laptop")).await.unwrap();
     let kept: Tokens = client.tokens().unwrap();
@@ -99,7 +104,7 @@ async fn logout_ends_the_session_on_the_server() {
 
     // The tokens a copy kept no longer work, neither the access token nor the refresh token.
     let copy = Client::new(&server.base_url()).unwrap().with_tokens(kept);
-    let err = pull_all(&copy, &mut store).await.unwrap_err();
+    let err = pull_all(&copy, &store).await.unwrap_err();
     assert!(matches!(err, SyncError::SessionEnded), "{err:?}");
     server.stop().await.unwrap();
 }

@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 
 use leadline_model::sync::{LeadPatch, Mutation, MutationOp, MutationResult, MutationStatus};
-use leadline_model::{CallLog, FollowUp, Id, Lead, PhoneNumber, Role, Timestamp, User, new_id};
+use leadline_model::{CallLog, FollowUp, Id, Lead, PhoneNumber, Role, Timestamp, User};
 
 use super::{
     DbError, FOLLOW_UP_COLS, LEAD_COLS, Scope, Tx, call_log_from_row, follow_up_from_row, id_text,
@@ -408,17 +408,9 @@ pub fn create_call_log(
     }
     let seq = reserve_seqs(tx, if log.follow_up.is_some() { 2 } else { 1 })?;
     insert_call_log(tx, log, now, seq)?;
-    if let Some(spec) = &log.follow_up {
-        let follow_up = FollowUp {
-            id: new_id(),
-            lead_id: lead.id,
-            assigned_to: lead.assigned_to.unwrap_or(log.telecaller_id),
-            due_at: spec.due_at,
-            note: spec.note.clone(),
-            call_log_id: Some(log.id),
-            completed_at: None,
-            created_at: log.ended_at.unwrap_or(log.started_at),
-        };
+    // The follow-up's id derives from the call log's, so the device that logged the call offline already
+    // shows this very row and its pull does not bring a second one.
+    if let Some(follow_up) = log.scheduled_follow_up(lead.assigned_to.unwrap_or(log.telecaller_id)) {
         insert_follow_up(tx, &follow_up, now, seq + 1)?;
     }
     Ok(Created::New(log.clone()))
@@ -497,11 +489,6 @@ pub fn validate_patch(patch: &LeadPatch) -> Result<(), WriteError> {
 }
 
 /// Empty text (after trimming) clears an optional field.
-fn cleared(text: &str) -> Option<String> {
-    let t = text.trim();
-    (!t.is_empty()).then(|| t.to_owned())
-}
-
 /// Applies a user's edit of a lead with optimistic concurrency: only when the lead is still at
 /// `base_version` (the row is locked while checked); bumps the version, takes a new seq. Otherwise
 /// [`WriteError::Conflict`] with the current row, and nothing changes. A telecaller edits only leads
@@ -524,30 +511,7 @@ pub fn update_lead(
             base: base_version,
         });
     }
-    if let Some(s) = patch.status {
-        lead.status = s;
-    }
-    if let Some(p) = patch.priority {
-        lead.priority = p;
-    }
-    if let Some(t) = &patch.tags {
-        lead.tags = t.iter().map(|t| t.trim().to_owned()).collect();
-    }
-    if let Some(i) = &patch.interest {
-        lead.interest = cleared(i);
-    }
-    if let Some(c) = &patch.city {
-        lead.city = cleared(c);
-    }
-    if let Some(e) = &patch.email {
-        lead.email = cleared(e);
-    }
-    if let Some(p) = &patch.alternate_phone {
-        lead.alternate_phone = Some(p.clone());
-    }
-    if let Some(b) = patch.budget_inr {
-        lead.budget_inr = Some(b);
-    }
+    patch.apply_to(&mut lead);
     lead.version += 1;
     lead.updated_at = *now;
     let seq = reserve_seqs(tx, 1)?;
