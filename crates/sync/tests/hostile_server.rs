@@ -211,20 +211,42 @@ async fn wrong_credentials_and_no_server_are_told_apart() {
 }
 
 #[tokio::test]
-async fn a_rate_limited_pull_is_transient_and_tells_how_long_to_wait() {
-    let (url, seen) = serve(Arc::new(|_cursor| {
-        let mut res = (
-            StatusCode::TOO_MANY_REQUESTS,
-            Json(serde_json::json!({"code": "rate_limited", "message": "too many requests; retry in 7 s"})),
-        )
-            .into_response();
-        res.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from(7u64),
-        );
-        res
+fn rate_limited(wait_s: u64) -> Response {
+    let mut res = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(serde_json::json!({"code": "rate_limited", "message": format!("too many requests; retry in {wait_s} s")})),
+    )
+        .into_response();
+    res.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(wait_s),
+    );
+    res
+}
+
+#[tokio::test]
+async fn a_short_rate_limit_wait_is_waited_out_and_the_pull_goes_on() {
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n = answered.clone();
+    let (url, seen) = serve(Arc::new(move |_cursor| {
+        if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            rate_limited(1)
+        } else {
+            page(vec![Change::Lead(lead(1))], "p1", false)
+        }
     }))
     .await;
+    let store = SharedStore::new(Store::open_in_memory().unwrap());
+    let report = pull_all(&client(&url), &store).await.unwrap();
+    assert_eq!(report.leads_upserted, 1);
+    assert_eq!(seen.lock().unwrap().len(), 3, "two refusals waited out, then the page");
+}
+
+#[tokio::test]
+async fn a_rate_limited_pull_is_transient_and_tells_how_long_to_wait() {
+    // Longer than the client waits by itself: the error goes to the engine's backoff.
+    let wait = leadline_sync::RATE_LIMIT_WAIT_MAX_S + 15;
+    let (url, seen) = serve(Arc::new(move |_cursor| rate_limited(wait))).await;
     let store = SharedStore::new(Store::open_in_memory().unwrap());
     let err = pull_all(&client(&url), &store).await.unwrap_err();
     match &err {
@@ -236,12 +258,12 @@ async fn a_rate_limited_pull_is_transient_and_tells_how_long_to_wait() {
         } => {
             assert_eq!(
                 (*status, code.as_str(), *retry_after),
-                (429, "rate_limited", Some(7))
+                (429, "rate_limited", Some(wait))
             );
         }
         other => panic!("expected a 429, got {other:?}"),
     }
     assert!(err.is_transient());
-    assert_eq!(seen.lock().unwrap().len(), 1, "the client itself does not retry");
+    assert_eq!(seen.lock().unwrap().len(), 1, "the client does not wait this long itself");
     assert_eq!(store.lock().count_leads().unwrap(), 0);
 }
