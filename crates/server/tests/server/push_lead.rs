@@ -137,7 +137,7 @@ async fn a_telecaller_creates_her_own_lead_once_and_it_is_pulled() {
     );
     assert_eq!(stored.assigned_to, Some(priya.id));
     assert_eq!(stored.version, 1);
-    assert_eq!(stored.created_at, lead.created_at);
+    assert_eq!(stored.created_at, lead.created_at.trunc_subsecs(3), "the device's creation time");
     assert_eq!(env.team_of_lead(lead.id), priya.team, "her team's lead");
 
     // The same batch again (answer lost), and the same lead under a new mutation id: applied once.
