@@ -173,7 +173,8 @@ impl Store {
             };
             let budget: Option<i64> = row.get(7)?;
             let tags = tags_cell(&row.get::<_, String>(10)?)?;
-            let guarded = |i: usize| -> Result<String, StoreError> { Ok(guard_formula(&text(i)?).into_owned()) };
+            let guarded =
+                |i: usize| -> Result<String, StoreError> { Ok(guard_formula(&text(i)?).into_owned()) };
             // Phones (validated E.164), enum codes, ids, timestamps and numbers are never formula-like.
             let cells: [String; 15] = [
                 guarded(0)?,
@@ -244,7 +245,11 @@ impl Store {
 
     /// Imports leads from a CSV file's bytes with the server's rules (see the module docs), in one
     /// transaction. A file unusable as a whole is [`StoreError::Import`] and writes nothing.
-    pub fn import_leads_csv(&mut self, bytes: &[u8], opts: &ImportOptions) -> Result<LocalImport, StoreError> {
+    pub fn import_leads_csv(
+        &mut self,
+        bytes: &[u8],
+        opts: &ImportOptions,
+    ) -> Result<LocalImport, StoreError> {
         self.import_leads_csv_with(bytes, opts, |_, _| {})
     }
 
@@ -260,12 +265,34 @@ impl Store {
         let parsed = parse_leads_csv(bytes, opts)?;
         let mut report = parsed.report;
         let total = parsed.leads.len();
+        // A large import dirties far more pages than the default cache holds; spilling them to the WAL in
+        // the middle of the transaction is what makes a bulk write slow. Give this one room, then restore.
+        let cache_size: i64 = self.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+        self.conn.execute_batch("PRAGMA cache_size = -65536")?;
+        let written = self.write_import(parsed.leads, opts, &me, &mut report, &mut progress, total);
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = {cache_size}"))?;
+        let mut out = written?;
+        report.issues.sort_by_key(|i| i.row);
+        out.report = report;
+        Ok(out)
+    }
+
+    fn write_import(
+        &mut self,
+        leads: Vec<ImportedLead>,
+        opts: &ImportOptions,
+        me: &leadline_model::User,
+        report: &mut ImportReport,
+        progress: &mut impl FnMut(usize, usize),
+        total: usize,
+    ) -> Result<LocalImport, StoreError> {
         // The cache keeps microseconds: the queued lead is exactly the cached one.
         let now = Utc::now().trunc_subsecs(6);
         let tx = self.conn.transaction()?;
         let mut known = phones_in(&tx)?;
         let mut out = LocalImport::default();
-        for (done, row) in parsed.leads.into_iter().enumerate() {
+        for (done, row) in leads.into_iter().enumerate() {
             let existing = std::iter::once(&row.phone)
                 .chain(row.alternate_phone.as_ref())
                 .find_map(|p| known.get(p.as_str()).copied());
@@ -282,7 +309,7 @@ impl Store {
                     merge_into(&tx, &row, &lead_id)?;
                     out.merged += 1;
                     add_issue(
-                        &mut report,
+                        report,
                         opts.max_issues,
                         cache_issue(&row, IssueKind::Merged, lead_id, "merged into"),
                     );
@@ -290,7 +317,7 @@ impl Store {
                 Some(lead_id) => {
                     out.duplicates += 1;
                     add_issue(
-                        &mut report,
+                        report,
                         opts.max_issues,
                         cache_issue(&row, IssueKind::Duplicate, lead_id, "not imported: same phone as"),
                     );
@@ -299,8 +326,6 @@ impl Store {
             progress(done + 1, total);
         }
         tx.commit()?;
-        report.issues.sort_by_key(|i| i.row);
-        out.report = report;
         Ok(out)
     }
 }
@@ -372,7 +397,10 @@ fn merge_into(tx: &rusqlite::Transaction<'_>, row: &ImportedLead, lead_id: &Id) 
     row.fill_existing(&mut after, before.assigned_to);
     let patch = LeadPatch {
         tags: (after.tags != before.tags).then(|| after.tags.clone()),
-        interest: after.interest.clone().filter(|_| after.interest != before.interest),
+        interest: after
+            .interest
+            .clone()
+            .filter(|_| after.interest != before.interest),
         city: after.city.clone().filter(|_| after.city != before.city),
         email: after.email.clone().filter(|_| after.email != before.email),
         alternate_phone: after

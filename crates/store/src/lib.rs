@@ -31,9 +31,7 @@ use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::Migrations;
 
 pub use conflicts::{Conflict, ConflictField};
-pub use csv::{
-    CALL_EXPORT_COLUMNS, CallExport, LEAD_EXPORT_COLUMNS, LeadExport, LocalImport, guard_formula,
-};
+pub use csv::{CALL_EXPORT_COLUMNS, CallExport, LEAD_EXPORT_COLUMNS, LeadExport, LocalImport, guard_formula};
 pub use error::StoreError;
 pub use leads::{LeadQuery, StatusCount};
 pub use local::{OutboxEntry, PendingCount};

@@ -108,15 +108,15 @@ fn an_export_imports_again_with_every_field_and_one_create_lead_each() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("leads.csv");
     let written = source
-        .export_leads_csv(
-            std::fs::File::create(&path).unwrap(),
-            &LeadExport::default(),
-        )
+        .export_leads_csv(std::fs::File::create(&path).unwrap(), &LeadExport::default())
         .unwrap();
     assert_eq!(written, 52);
     let bytes = std::fs::read(&path).unwrap();
     let text = std::str::from_utf8(&bytes).unwrap();
-    assert!(text.starts_with(&format!("{}\r\n", LEAD_EXPORT_COLUMNS.join(","))), "{text}");
+    assert!(
+        text.starts_with(&format!("{}\r\n", LEAD_EXPORT_COLUMNS.join(","))),
+        "{text}"
+    );
     assert!(
         text.contains("\"Asha Mehta, \"\"Ashu\"\"\",+919876543210,+919820012345,asha@example.com"),
         "RFC 4180 quoting: {text}"
@@ -125,7 +125,9 @@ fn an_export_imports_again_with_every_field_and_one_create_lead_each() {
 
     let other = user("arjun");
     let mut target = signed_in(&other);
-    let done = target.import_leads_csv(&bytes, &ImportOptions::default()).unwrap();
+    let done = target
+        .import_leads_csv(&bytes, &ImportOptions::default())
+        .unwrap();
     assert_eq!((done.created, done.duplicates, done.merged), (52, 0, 0));
     assert_eq!(done.report.rows, 52);
     assert_eq!(done.report.invalid, 0);
@@ -216,8 +218,11 @@ fn formula_cells_are_guarded_phones_are_not_and_the_guard_round_trips() {
         if cell.starts_with(['=', '-', '@']) {
             panic!("unguarded cell {cell:?}");
         }
-        if cell.starts_with('+') {
-            assert!(cell[1..].bytes().all(|b| b.is_ascii_digit()), "only E.164 may start with +: {cell}");
+        if let Some(digits) = cell.strip_prefix('+') {
+            assert!(
+                digits.bytes().all(|b| b.is_ascii_digit()),
+                "only E.164 may start with +: {cell}"
+            );
         }
     }
 
@@ -270,12 +275,19 @@ fn invalid_rows_are_reported_by_row_and_column_and_the_rest_is_imported() {
             (5, Some("Full Name"), IssueKind::Invalid),
         ]
     );
-    assert!(r.issues[1].reason.contains("unknown status"), "{}", r.issues[1].reason);
+    assert!(
+        r.issues[1].reason.contains("unknown status"),
+        "{}",
+        r.issues[1].reason
+    );
     assert_eq!(r.issues[0].value.as_deref(), Some("12345"));
 
     assert_eq!(store.count_leads().unwrap(), 2);
     let asha = by_phone(&store, "+919876543210");
-    assert_eq!((asha.status, asha.budget_inr), (LeadStatus::Interested, Some(150_000)));
+    assert_eq!(
+        (asha.status, asha.budget_inr),
+        (LeadStatus::Interested, Some(150_000))
+    );
     let ravi = by_phone(&store, "+442079460958");
     assert_eq!(ravi.status, LeadStatus::DoNotCall);
     assert_eq!(created_in_outbox(&store).len(), 2);
@@ -324,10 +336,17 @@ fn an_unusable_file_is_refused_whole_and_writes_nothing() {
         }
         assert!(!err.to_string().is_empty());
         assert_eq!(store.count_leads().unwrap(), 1, "{name}: nothing written");
-        assert_eq!(store.pending_count().unwrap().pending, 0, "{name}: nothing queued");
+        assert_eq!(
+            store.pending_count().unwrap().pending,
+            0,
+            "{name}: nothing queued"
+        );
     }
     let err = store
-        .import_leads_csv(b"name,phone\nAsha,9876543210\n\"Ravi,98200\n", &ImportOptions::default())
+        .import_leads_csv(
+            b"name,phone\nAsha,9876543210\n\"Ravi,98200\n",
+            &ImportOptions::default(),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("row 3"), "{err}");
 }
@@ -347,7 +366,9 @@ fn phones_the_cache_has_are_duplicates_or_merged_and_the_merge_is_an_edit() {
                 New,9820012345,,\n\
                 New again,+91 98200 12345,new@example.com,\n";
 
-    let done = store.import_leads_csv(file.as_bytes(), &ImportOptions::default()).unwrap();
+    let done = store
+        .import_leads_csv(file.as_bytes(), &ImportOptions::default())
+        .unwrap();
     assert_eq!((done.created, done.duplicates, done.merged), (1, 2, 0));
     assert_eq!(done.report.duplicates, 1, "row 5 repeats row 4 in the file");
     let kinds: Vec<(usize, IssueKind)> = done.report.issues.iter().map(|i| (i.row, i.kind)).collect();
@@ -377,7 +398,11 @@ fn phones_the_cache_has_are_duplicates_or_merged_and_the_merge_is_an_edit() {
     assert_eq!(asha.city.as_deref(), Some("Pune"));
     assert_eq!(asha.name, "Asha", "the name is kept");
     let new = by_phone(&store, "+919820012345");
-    assert_eq!(new.email.as_deref(), Some("new@example.com"), "filled from the merged row 5");
+    assert_eq!(
+        new.email.as_deref(),
+        Some("new@example.com"),
+        "filled from the merged row 5"
+    );
     let ops: Vec<MutationOp> = store
         .outbox_pending(100)
         .unwrap()
@@ -385,8 +410,10 @@ fn phones_the_cache_has_are_duplicates_or_merged_and_the_merge_is_an_edit() {
         .map(|e| e.mutation.op)
         .collect();
     assert_eq!(ops.len(), 3, "{ops:?}");
-    assert!(matches!(&ops[1], MutationOp::UpdateLead { lead_id, base_version: 3, patch }
-        if *lead_id == known.id && patch.email.as_deref() == Some("asha@example.com") && patch.status.is_none()));
+    assert!(
+        matches!(&ops[1], MutationOp::UpdateLead { lead_id, base_version: 3, patch }
+        if *lead_id == known.id && patch.email.as_deref() == Some("asha@example.com") && patch.status.is_none())
+    );
     assert!(matches!(&ops[2], MutationOp::UpdateLead { lead_id, base_version: 1, .. } if *lead_id == new.id));
 }
 
@@ -446,7 +473,13 @@ fn exports_filter_and_write_a_bom_when_asked() {
     assert!(text.contains("Ravi"));
     // The import reads the BOM file.
     let mut again = signed_in(&user("arjun"));
-    assert_eq!(again.import_leads_csv(&out, &ImportOptions::default()).unwrap().created, 1);
+    assert_eq!(
+        again
+            .import_leads_csv(&out, &ImportOptions::default())
+            .unwrap()
+            .created,
+        1
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("calls.csv");
@@ -547,11 +580,21 @@ fn measure_import_against_a_raw_insert() {
         ..ImportOptions::default()
     };
     let started = std::time::Instant::now();
+    let parsed = leadline_model::import::parse_leads_csv(file.as_bytes(), &opts).unwrap();
+    let parse_only = N as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(parsed.leads.len(), N);
+    let started = std::time::Instant::now();
+    for l in &parsed.leads {
+        std::hint::black_box(phonenumber::parse(None, l.phone.as_str()).unwrap());
+    }
+    let phone_parse = N as f64 / started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
     let done = store.import_leads_csv(file.as_bytes(), &opts).unwrap();
     let import = N as f64 / started.elapsed().as_secs_f64();
     assert_eq!(done.created, N);
     println!(
-        "{{\"import_rows_per_s\":{import:.0},\"sqlite_raw_insert_rows_per_s\":{raw:.0},\"ratio\":{:.2}}}",
+        "{{\"import_rows_per_s\":{import:.0},\"sqlite_raw_insert_rows_per_s\":{raw:.0},\"ratio\":{:.2},\
+         \"parse_and_validate_rows_per_s\":{parse_only:.0},\"phonenumber_parses_per_s\":{phone_parse:.0}}}",
         import / raw
     );
 }

@@ -643,8 +643,7 @@ fn validate_new_lead(lead: &Lead, now: &Timestamp) -> Result<Lead, WriteError> {
         return Err(invalid("bad_name", "name is empty"));
     }
     check_len("bad_name", "name", &name, MAX_SHORT_CHARS)?;
-    PhoneNumber::from_stored(lead.phone.as_str())
-        .map_err(|e| invalid("bad_phone", format!("phone: {e}")))?;
+    PhoneNumber::from_stored(lead.phone.as_str()).map_err(|e| invalid("bad_phone", format!("phone: {e}")))?;
     if let Some(p) = &lead.alternate_phone {
         PhoneNumber::from_stored(p.as_str())
             .map_err(|e| invalid("bad_alternate_phone", format!("alternate_phone: {e}")))?;

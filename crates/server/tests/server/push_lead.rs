@@ -2,8 +2,10 @@
 //! in the caller's scope, validated like `POST /api/v1/leads`.
 
 use chrono::{Duration, SubsecRound, Utc};
-use leadline_model::sync::{Change, Cursor, Mutation, MutationOp, MutationStatus, PROTOCOL_VERSION, PushBatch};
 use leadline_model::sync::PushResponse;
+use leadline_model::sync::{
+    Change, Cursor, Mutation, MutationOp, MutationStatus, PROTOCOL_VERSION, PushBatch,
+};
 use leadline_model::{Id, Lead, LeadPriority, LeadSource, LeadStatus, PhoneNumber, User, new_id};
 use leadline_server::db;
 use leadline_server::{RunningServer, params};
@@ -125,7 +127,10 @@ async fn a_telecaller_creates_her_own_lead_once_and_it_is_pulled() {
     let priya = env.db.user("priya");
     let lead = device_lead(1, Some(&priya));
     let create = mutation(MutationOp::CreateLead(lead.clone()));
-    assert_eq!(env.push_as("priya", &[create.clone()]).await, vec![MutationStatus::Applied]);
+    assert_eq!(
+        env.push_as("priya", std::slice::from_ref(&create)).await,
+        vec![MutationStatus::Applied]
+    );
 
     let stored = env.stored(lead.id).expect("created with the device's id");
     assert_eq!(stored.name, lead.name);
@@ -137,13 +142,23 @@ async fn a_telecaller_creates_her_own_lead_once_and_it_is_pulled() {
     );
     assert_eq!(stored.assigned_to, Some(priya.id));
     assert_eq!(stored.version, 1);
-    assert_eq!(stored.created_at, lead.created_at.trunc_subsecs(3), "the device's creation time");
+    assert_eq!(
+        stored.created_at,
+        lead.created_at.trunc_subsecs(3),
+        "the device's creation time"
+    );
     assert_eq!(env.team_of_lead(lead.id), priya.team, "her team's lead");
 
     // The same batch again (answer lost), and the same lead under a new mutation id: applied once.
-    assert_eq!(env.push_as("priya", &[create]).await, vec![MutationStatus::Duplicate]);
+    assert_eq!(
+        env.push_as("priya", &[create]).await,
+        vec![MutationStatus::Duplicate]
+    );
     let again = mutation(MutationOp::CreateLead(lead.clone()));
-    assert_eq!(env.push_as("priya", &[again]).await, vec![MutationStatus::Duplicate]);
+    assert_eq!(
+        env.push_as("priya", &[again]).await,
+        vec![MutationStatus::Duplicate]
+    );
     assert_eq!(
         env.db.scalar::<i64>(
             "SELECT count(*) FROM leads WHERE id = $1",
@@ -211,8 +226,14 @@ async fn a_phone_a_visible_lead_has_is_a_duplicate_phone_and_nothing_is_written(
             ],
         )
         .await;
-    assert!(rejected(&statuses[0]).starts_with("duplicate_phone: "), "{statuses:?}");
-    assert!(rejected(&statuses[1]).starts_with("duplicate_phone: "), "{statuses:?}");
+    assert!(
+        rejected(&statuses[0]).starts_with("duplicate_phone: "),
+        "{statuses:?}"
+    );
+    assert!(
+        rejected(&statuses[1]).starts_with("duplicate_phone: "),
+        "{statuses:?}"
+    );
     assert_eq!(statuses[2], MutationStatus::Applied);
     assert_eq!(
         rejected(&statuses[3]),
@@ -266,7 +287,10 @@ async fn who_may_create_for_whom() {
     let statuses = env
         .push_as("priya", &[mutation(MutationOp::CreateLead(taken))])
         .await;
-    assert!(rejected(&statuses[0]).starts_with("duplicate_id: "), "{statuses:?}");
+    assert!(
+        rejected(&statuses[0]).starts_with("duplicate_id: "),
+        "{statuses:?}"
+    );
     assert_eq!(env.stored(for_arjun.id).unwrap().name, for_arjun.name);
 }
 
