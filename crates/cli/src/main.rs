@@ -1,5 +1,6 @@
 //! `leadline`: the headless Leadline client. Same libraries as the desktop app, for scripts and tests.
 
+mod csv_cmd;
 mod session;
 mod sync_cmd;
 mod work;
@@ -100,6 +101,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// `export leads|calls --out FILE`, `import FILE` (see csv_cmd.rs).
+    #[command(flatten)]
+    Csv(csv_cmd::CsvCommand),
 }
 
 fn main() -> ExitCode {
@@ -235,6 +239,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::FollowUps { due, json } => work::follow_ups(&open_store(&dir)?, due, json)?,
         Command::Conflicts { action } => work::conflicts(&mut open_store(&dir)?, action)?,
         Command::Rejected { retry, json } => work::rejected(&mut open_store(&dir)?, retry, json)?,
+        Command::Csv(cmd) => csv_cmd::run(&dir, cmd)?,
         Command::Leads {
             search,
             status,

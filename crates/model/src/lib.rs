@@ -13,6 +13,7 @@ pub mod auth;
 pub mod call;
 pub mod disposition;
 pub mod events;
+pub mod import;
 pub mod lead;
 pub mod sync;
 pub mod user;

@@ -236,6 +236,11 @@ pub enum MutationOp {
         #[cfg_attr(feature = "openapi", schema(value_type = chrono::DateTime<chrono::Utc>))]
         due_at: Timestamp,
     },
+    /// A lead made on the device (a CSV import into the desktop cache). Its id is the device's, so the
+    /// server applies it once however often it is sent (same id again: `duplicate`). A telecaller creates
+    /// leads assigned to themselves, a supervisor for their team, an admin any; a phone a lead the caller
+    /// may see already has is `rejected` with `duplicate_phone: ...`. The server starts it at version 1.
+    CreateLead(Lead),
 }
 
 /// A local change in flight. `client_mutation_id` is minted when the change is made and never reused:
@@ -340,6 +345,40 @@ mod tests {
         );
         let bad = serde_json::from_str::<LeadPatch>(r#"{"alternate_phone":"12"}"#);
         assert!(bad.is_err(), "a patch's phone is validated");
+    }
+
+    #[test]
+    fn create_lead_is_tagged_and_its_phone_validated() {
+        let now = chrono::Utc::now();
+        let lead = Lead {
+            id: crate::new_id(),
+            name: "Asha".into(),
+            phone: PhoneNumber::parse("+919876543210").expect("valid"),
+            alternate_phone: None,
+            email: None,
+            city: None,
+            source: crate::LeadSource::Other,
+            interest: None,
+            budget_inr: None,
+            priority: LeadPriority::Normal,
+            status: LeadStatus::New,
+            tags: vec![],
+            assigned_to: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let m = Mutation {
+            client_mutation_id: crate::new_id(),
+            created_at: now,
+            op: MutationOp::CreateLead(lead),
+        };
+        let mut v = serde_json::to_value(&m).expect("ser");
+        assert_eq!(v["op"], "create_lead");
+        assert_eq!(v["data"]["phone"], "+919876543210");
+        assert_eq!(serde_json::from_value::<Mutation>(v.clone()).expect("de"), m);
+        v["data"]["phone"] = serde_json::json!("12");
+        assert!(serde_json::from_value::<Mutation>(v).is_err());
     }
 
     #[test]

@@ -48,6 +48,27 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("JSON in the local database: {0}")]
     Json(#[from] serde_json::Error),
+    /// Writing an export (or reading a file) failed.
+    #[error("I/O: {0}")]
+    Stream(#[from] std::io::Error),
+    /// A CSV file could not be written.
+    #[error("CSV: {0}")]
+    Csv(String),
+    /// A file that cannot be imported at all (nothing of it was written).
+    #[error("the file cannot be imported: {0}")]
+    Import(#[from] leadline_model::import::ImportError),
+}
+
+impl From<::csv::Error> for StoreError {
+    fn from(e: ::csv::Error) -> Self {
+        if !e.is_io_error() {
+            return StoreError::Csv(e.to_string());
+        }
+        match e.into_kind() {
+            ::csv::ErrorKind::Io(io) => StoreError::Stream(io),
+            other => StoreError::Csv(format!("{other:?}")),
+        }
+    }
 }
 
 impl StoreError {

@@ -10,10 +10,14 @@
 //!   change is either both stored and queued for the server, or neither.
 //! - Pulled pages from the server are applied in one transaction each (see [`Store::apply_pull_page`]).
 //!
+//! - CSV export and import ([`Store::export_leads_csv`], [`Store::import_leads_csv`]) with the server's
+//!   import rules (`leadline_model::import`); an import queues each new lead as `create_lead`.
+//!
 //! All client-side SQL lives in this crate.
 
 mod codec;
 mod conflicts;
+mod csv;
 mod error;
 pub mod key;
 mod leads;
@@ -32,6 +36,7 @@ use rusqlite::Connection;
 use rusqlite_migration::Migrations;
 
 pub use conflicts::{Conflict, ConflictField};
+pub use csv::{CALL_EXPORT_COLUMNS, CallExport, LEAD_EXPORT_COLUMNS, LeadExport, LocalImport, guard_formula};
 pub use error::StoreError;
 pub use key::{KeySource, KeyStorage, LoadedKey, StoreKey};
 pub use leads::{LeadQuery, StatusCount};

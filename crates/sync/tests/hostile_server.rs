@@ -210,7 +210,6 @@ async fn wrong_credentials_and_no_server_are_told_apart() {
     ));
 }
 
-#[tokio::test]
 fn rate_limited(wait_s: u64) -> Response {
     let mut res = (
         StatusCode::TOO_MANY_REQUESTS,
@@ -239,7 +238,11 @@ async fn a_short_rate_limit_wait_is_waited_out_and_the_pull_goes_on() {
     let store = SharedStore::new(Store::open_in_memory().unwrap());
     let report = pull_all(&client(&url), &store).await.unwrap();
     assert_eq!(report.leads_upserted, 1);
-    assert_eq!(seen.lock().unwrap().len(), 3, "two refusals waited out, then the page");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        3,
+        "two refusals waited out, then the page"
+    );
 }
 
 #[tokio::test]
@@ -264,6 +267,10 @@ async fn a_rate_limited_pull_is_transient_and_tells_how_long_to_wait() {
         other => panic!("expected a 429, got {other:?}"),
     }
     assert!(err.is_transient());
-    assert_eq!(seen.lock().unwrap().len(), 1, "the client does not wait this long itself");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the client does not wait this long itself"
+    );
     assert_eq!(store.lock().count_leads().unwrap(), 0);
 }

@@ -549,13 +549,24 @@ pub fn create_lead(
     team: Option<&str>,
 ) -> Result<Result<Lead, Id>, WriteError> {
     lock_writers(tx)?;
+    if actor.role == Role::Telecaller {
+        return Err(WriteError::Forbidden(
+            "only supervisors and admins create leads".into(),
+        ));
+    }
+    insert_new_lead(tx, actor, lead, team)
+}
+
+/// Inserts a new lead for `actor` (see [`create_lead`]; a telecaller's lead belongs to their team), or
+/// answers the id of a lead the caller may see that has one of its numbers already.
+fn insert_new_lead(
+    tx: &mut Tx<'_>,
+    actor: &User,
+    lead: &Lead,
+    team: Option<&str>,
+) -> Result<Result<Lead, Id>, WriteError> {
     let team = match actor.role {
-        Role::Telecaller => {
-            return Err(WriteError::Forbidden(
-                "only supervisors and admins create leads".into(),
-            ));
-        }
-        Role::Supervisor => actor.team.clone(),
+        Role::Telecaller | Role::Supervisor => actor.team.clone(),
         Role::Admin => team.map(str::to_owned),
     };
     let team = match &lead.assigned_to {
@@ -582,6 +593,94 @@ pub fn create_lead(
     let seq = reserve_seqs(tx, 1)?;
     insert_lead(tx, lead, team.as_deref(), seq)?;
     Ok(Ok(lead.clone()))
+}
+
+/// Creates a lead a device made (push `create_lead`, e.g. from a CSV import into the desktop cache).
+///
+/// Idempotent by the client's id: a lead the caller may see with this id already is
+/// [`Created::Existing`]; one they may not see is refused (`duplicate_id`). A telecaller creates leads
+/// assigned to themselves only (`forbidden`), a supervisor leads of their team (unassigned or assigned to
+/// a member), an admin any (the lead joins its assignee's team). Validated like `POST /api/v1/leads`
+/// (`bad_name`, `bad_phone`, `bad_alternate_phone`, `bad_created_at`, `bad_*` of the patch fields); a
+/// number a lead the caller may see has already is refused with `duplicate_phone` (the message names
+/// that lead). The server starts the lead at version 1, `updated_at` = now, with a new seq.
+pub fn create_pushed_lead(
+    tx: &mut Tx<'_>,
+    actor: &User,
+    lead: &Lead,
+    now: &Timestamp,
+) -> Result<Created<Lead>, WriteError> {
+    lock_writers(tx)?;
+    if let Some(stored) = lead_by_id(tx, &lead.id)? {
+        if lead_visible(tx, &Scope::for_user(actor), &lead.id)? {
+            return Ok(Created::Existing(stored));
+        }
+        return Err(WriteError::State {
+            code: "duplicate_id",
+            message: "another lead has this id".to_owned(),
+        });
+    }
+    let lead = validate_new_lead(lead, now)?;
+    if actor.role == Role::Telecaller && lead.assigned_to != Some(actor.id) {
+        return Err(WriteError::Forbidden(
+            "a telecaller creates leads assigned to themselves only".into(),
+        ));
+    }
+    match insert_new_lead(tx, actor, &lead, None)? {
+        Ok(lead) => Ok(Created::New(lead)),
+        Err(existing) => Err(WriteError::State {
+            code: "duplicate_phone",
+            message: format!("lead {existing} has this phone number"),
+        }),
+    }
+}
+
+/// A device-made lead checked and cleaned as `POST /api/v1/leads` does: name 1 to 200 characters,
+/// E.164 numbers, the patch fields' rules; text trimmed, empty optional text dropped, version 1.
+fn validate_new_lead(lead: &Lead, now: &Timestamp) -> Result<Lead, WriteError> {
+    let name = lead.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(invalid("bad_name", "name is empty"));
+    }
+    check_len("bad_name", "name", &name, MAX_SHORT_CHARS)?;
+    PhoneNumber::from_stored(lead.phone.as_str()).map_err(|e| invalid("bad_phone", format!("phone: {e}")))?;
+    if let Some(p) = &lead.alternate_phone {
+        PhoneNumber::from_stored(p.as_str())
+            .map_err(|e| invalid("bad_alternate_phone", format!("alternate_phone: {e}")))?;
+    }
+    validate_patch(&LeadPatch {
+        tags: Some(lead.tags.clone()),
+        interest: lead.interest.clone(),
+        city: lead.city.clone(),
+        email: lead.email.clone(),
+        budget_inr: lead.budget_inr,
+        ..LeadPatch::default()
+    })?;
+    check_not_future("bad_created_at", "created_at", &lead.created_at, now)?;
+    let clean = |t: &Option<String>| {
+        t.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    };
+    Ok(Lead {
+        id: lead.id,
+        name,
+        phone: lead.phone.clone(),
+        alternate_phone: lead.alternate_phone.clone().filter(|p| *p != lead.phone),
+        email: clean(&lead.email),
+        city: clean(&lead.city),
+        source: lead.source,
+        interest: clean(&lead.interest),
+        budget_inr: lead.budget_inr,
+        priority: lead.priority,
+        status: lead.status,
+        tags: lead.tags.iter().map(|t| t.trim().to_owned()).collect(),
+        assigned_to: lead.assigned_to,
+        created_at: lead.created_at,
+        updated_at: *now,
+        version: 1,
+    })
 }
 
 // ---- Follow-ups ----
@@ -764,6 +863,10 @@ fn apply_op(
             let f = reschedule_follow_up(tx, actor, follow_up_id, due_at, now)?;
             (MutationStatus::Applied, Some(f.lead_id))
         }
+        MutationOp::CreateLead(lead) => match create_pushed_lead(tx, actor, lead, now)? {
+            Created::New(lead) => (MutationStatus::Applied, Some(lead.id)),
+            Created::Existing(_) => (MutationStatus::Duplicate, None),
+        },
     })
 }
 

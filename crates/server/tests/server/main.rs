@@ -19,6 +19,7 @@ mod openapi;
 mod ops;
 mod pii;
 mod proxy;
+mod push_lead;
 mod ratelimit;
 mod sessions;
 mod supervise;

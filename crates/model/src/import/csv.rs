@@ -2,7 +2,8 @@
 
 use super::{Collector, ColumnMap, ImportError, ImportOptions, ParsedImport, RowIssue};
 
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The UTF-8 byte-order mark Excel writes (and wants, to read a CSV file as UTF-8).
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// How much of the start of a file is inspected for binary content.
 const SNIFF_BYTES: usize = 8 * 1024;
 
