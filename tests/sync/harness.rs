@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use leadline_e2e::{DEMO_PASSWORD, DemoServer, built_binary};
-use leadline_model::Lead;
+use leadline_model::{CallDirection, CallLog, FollowUpSpec, Id, Lead, new_id};
 
 /// Client requests give up after this many seconds in these tests (`LEADLINE_HTTP_TIMEOUT_SECS`): a cut
 /// connection must not stall a test for the default 30 s.
@@ -116,6 +116,49 @@ impl Device {
             self.label
         );
         id
+    }
+
+    /// Logs `n` calls on `leads` (round robin, numbered from `from`) through the cache's own API in this
+    /// process — the same transaction and outbox row as `leadline log-call`, without paying a process
+    /// start and the phone metadata load (about a second per call in a debug build) for each. Every
+    /// fourth asks for a follow-up. Their ids, and how many asked for a follow-up.
+    pub fn log_calls_in_process(&self, leads: &[String], from: usize, n: usize) -> (Vec<String>, usize) {
+        let mut store = leadline_store::Store::open(&self.path().join("leadline.sqlite3")).expect("open cache");
+        let me = store.me().expect("signed-in user");
+        let device_id = store.device_id().expect("device id");
+        let mut ids = Vec::with_capacity(n);
+        let mut follow_ups = 0;
+        for i in from..from + n {
+            let lead: Id = leads[i % leads.len()].parse().expect("lead id");
+            let seconds = i64::try_from(i % 7 * 30).expect("duration");
+            let ended = chrono::Utc::now();
+            let started = ended - chrono::Duration::seconds(seconds);
+            let follow_up = (i % 4 == 0).then(|| FollowUpSpec {
+                due_at: ended + chrono::Duration::days(2),
+                note: Some(format!("{} follow-up {i}", self.label)),
+            });
+            follow_ups += usize::from(follow_up.is_some());
+            let call = CallLog {
+                id: new_id(),
+                lead_id: lead,
+                telecaller_id: me.id,
+                direction: CallDirection::Outbound,
+                started_at: started,
+                answered_at: (seconds > 0).then_some(started),
+                ended_at: Some(ended),
+                duration_s: seconds,
+                disposition: if follow_up.is_some() { "callback_requested" } else { "not_interested" }.into(),
+                outcome_tags: Vec::new(),
+                notes: format!("{} call {i}", self.label),
+                follow_up,
+                recording_url: None,
+                provider_call_id: None,
+                device_id: Some(device_id.clone()),
+            };
+            store.log_call(&call).expect("log a call in the cache");
+            ids.push(call.id.to_string());
+        }
+        (ids, follow_ups)
     }
 
     pub fn status(&self) -> serde_json::Value {

@@ -23,41 +23,20 @@ use leadline_e2e::http;
 use leadline_e2e::proxy::{Fault, Proxy};
 use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, DemoServer};
 
-/// Logs `n` calls spread over `leads`, numbering them from `from`; returns their ids and how many asked
-/// for a follow-up.
-fn log_calls(device: &Device, leads: &[String], from: usize, n: usize) -> (Vec<String>, usize) {
+/// Logs `n` calls spread over `leads`, numbering them from `from`: the first `via_cli` with `leadline
+/// log-call` (one process each), the rest through the cache's API in this process. Their ids and how many
+/// asked for a follow-up.
+fn log_calls(device: &Device, leads: &[String], from: usize, n: usize, via_cli: usize) -> (Vec<String>, usize) {
     let mut ids = Vec::with_capacity(n);
     let mut follow_ups = 0;
-    for i in from..from + n {
+    let cli = via_cli.min(n);
+    for i in from..from + cli {
         ids.push(device.log_call(&leads[i % leads.len()], i));
-        if i % 4 == 0 {
-            follow_ups += 1;
-        }
+        follow_ups += usize::from(i % 4 == 0);
     }
-    (ids, follow_ups)
-}
-
-/// Logs `n` calls with `threads` CLI processes at a time (each its own process, the cache shared).
-fn log_calls_parallel(device: &Device, leads: &[String], from: usize, n: usize) -> (Vec<String>, usize) {
-    let threads = 4;
-    let chunk = n.div_ceil(threads);
-    thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let start = from + t * chunk;
-                let count = chunk.min((from + n).saturating_sub(start));
-                s.spawn(move || log_calls(device, leads, start, count))
-            })
-            .collect();
-        let mut ids = Vec::new();
-        let mut follow_ups = 0;
-        for h in handles {
-            let (i, f) = h.join().expect("logging thread");
-            ids.extend(i);
-            follow_ups += f;
-        }
-        (ids, follow_ups)
-    })
+    let (rest, f) = device.log_calls_in_process(leads, from + cli, n - cli);
+    ids.extend(rest);
+    (ids, follow_ups + f)
 }
 
 fn first_leads(server: &DemoServer, user: &str, n: usize) -> Vec<String> {
@@ -88,7 +67,7 @@ fn calls_logged_with_the_server_down_reach_it_exactly_once() {
     let baseline = server_calls_by(&server, DEMO_USER);
 
     server.kill();
-    let (ids, follow_ups) = log_calls_parallel(&device, &leads, 0, N);
+    let (ids, follow_ups) = log_calls(&device, &leads, 0, N, 3);
     let logged: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(logged.len(), N, "every log-call minted a new id");
     assert_eq!(device.pending(), N as u64, "every call waits in the outbox");
@@ -123,7 +102,7 @@ fn the_server_killed_mid_push_loses_and_doubles_nothing() {
     let leads = first_leads(&server, DEMO_USER, 20);
     let baseline = server_calls_by(&server, DEMO_USER);
 
-    let (ids, follow_ups) = log_calls_parallel(&device, &leads, 0, N);
+    let (ids, follow_ups) = log_calls(&device, &leads, 0, N, 3);
     let logged: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(device.pending(), N as u64);
     let on_server = |server: &DemoServer| {
@@ -136,7 +115,7 @@ fn the_server_killed_mid_push_loses_and_doubles_nothing() {
     // 1. Killed while the first batch is on the wire: the proxy holds the request half-sent.
     let start = proxy.stats();
     proxy.set_fault(Fault::HoldRequestAfter(start.to_server + 40_000));
-    let mut sync = device.spawn_sync();
+    let sync = device.spawn_sync();
     proxy.wait_for(Duration::from_secs(60), "the first push held half-sent", |s| {
         s.holds > start.holds
     });
@@ -150,7 +129,7 @@ fn the_server_killed_mid_push_loses_and_doubles_nothing() {
 
     // 2. Killed right after the server answered the first batch: the next batch is being sent or applied.
     let start = proxy.stats();
-    let mut sync = device.spawn_sync();
+    let sync = device.spawn_sync();
     proxy.wait_for(Duration::from_secs(60), "the first push answered", |s| {
         s.to_client > start.to_client
     });
@@ -175,7 +154,7 @@ fn the_server_killed_mid_push_loses_and_doubles_nothing() {
     // 3. Killed at a seeded random moment after the push resumed.
     let mut rng = Rng(0x5eed_0001);
     let start = proxy.stats();
-    let mut sync = device.spawn_sync();
+    let sync = device.spawn_sync();
     proxy.wait_for(Duration::from_secs(60), "the push resumed", |s| {
         s.to_server > start.to_server
     });
@@ -216,7 +195,7 @@ fn connections_cut_mid_request_and_mid_response_lose_and_double_nothing() {
     let mut answers_lost = 0;
     let mut device_id: Option<String> = None;
     for round in 0..ROUNDS {
-        let (new, f) = log_calls(&device, &leads, ids.len(), PER_ROUND);
+        let (new, f) = log_calls(&device, &leads, ids.len(), PER_ROUND, usize::from(round == 0));
         ids.extend(new);
         follow_ups += f;
         // Small offsets cut inside the push (headers or body; the answer to a push of a few dozen calls
@@ -289,7 +268,7 @@ fn connections_cut_mid_request_and_mid_response_lose_and_double_nothing() {
         one_in: 1,
         max_offset: 20_000,
     });
-    let (new, f) = log_calls(&device, &leads, ids.len(), 40);
+    let (new, f) = log_calls(&device, &leads, ids.len(), 40, 0);
     ids.extend(new);
     follow_ups += f;
     let before = proxy.stats();
@@ -310,7 +289,7 @@ fn a_server_that_never_answers_times_out_and_loses_nothing() {
     let device = Device::login("device", &proxy.url(), DEMO_USER);
     let leads = first_leads(&server, DEMO_USER, 3);
     let baseline = server_calls_by(&server, DEMO_USER);
-    let (ids, follow_ups) = log_calls(&device, &leads, 0, 6);
+    let (ids, follow_ups) = log_calls(&device, &leads, 0, 6, 1);
 
     proxy.set_fault(Fault::Blackhole);
     let out = device.sync();
@@ -335,7 +314,7 @@ fn the_client_killed_during_sync_fifty_times_loses_and_doubles_nothing() {
     let mut rng = Rng(0xD1E_D1E);
 
     // How long one sync of a few calls takes here: the kills are spread over that span.
-    let (mut ids, mut follow_ups) = log_calls(&device, &leads, 0, 30);
+    let (mut ids, mut follow_ups) = log_calls(&device, &leads, 0, 30, 1);
     let began = Instant::now();
     device.sync_ok();
     let span = u64::try_from(began.elapsed().as_millis()).unwrap_or(1_000).max(20);
@@ -345,7 +324,7 @@ fn the_client_killed_during_sync_fifty_times_loses_and_doubles_nothing() {
     let mut killed_talking = 0;
     let mut answers_lost = 0;
     for i in 0..ITERATIONS {
-        let (new, f) = log_calls(&device, &leads, ids.len(), 1 + i % 4);
+        let (new, f) = log_calls(&device, &leads, ids.len(), 1 + i % 4, 0);
         ids.extend(new);
         follow_ups += f;
         let before = proxy.stats();
@@ -389,9 +368,9 @@ enum Supervisor {
     Done,
 }
 
-fn assign(server: &DemoServer, token: &str, lead: &str, to: &str) {
+fn assign(addr: std::net::SocketAddr, token: &str, lead: &str, to: &str) {
     let r = http::request(
-        server.addr(),
+        addr,
         "POST",
         "/api/v1/leads/assign",
         Some(token),
@@ -438,7 +417,7 @@ fn two_devices_of_one_telecaller_and_a_supervisor_reassigning_converge() {
     let mut follow_ups = 0;
     let both: Vec<String> = away.iter().chain(&keep).cloned().collect();
     for (d, from) in [(&a, 0), (&b, 1000)] {
-        let (ids, f) = log_calls(d, &both, from, both.len());
+        let (ids, f) = log_calls(d, &both, from, both.len(), 1);
         logged.extend(ids);
         follow_ups += f;
     }
@@ -453,17 +432,17 @@ fn two_devices_of_one_telecaller_and_a_supervisor_reassigning_converge() {
     // Meanwhile the supervisor moves leads away from priya and edits one of hers.
     let (tx, rx) = mpsc::channel();
     {
-        let server_ref = &server;
+        let addr = server.addr();
         let (away, incoming, keep3) = (away.clone(), incoming.clone(), keep[3].clone());
         let (meera, arjun, priya) = (meera.clone(), arjun.clone(), priya.clone());
+        let v: i64 = server
+            .db()
+            .query_row("SELECT version FROM leads WHERE id = ?1", [&keep3], |r| r.get(0))
+            .unwrap();
         thread::scope(|s| {
             let handle = s.spawn(move || {
-                let v: i64 = server_ref
-                    .db()
-                    .query_row("SELECT version FROM leads WHERE id = ?1", [&keep3], |r| r.get(0))
-                    .unwrap();
                 let r = http::request(
-                    server_ref.addr(),
+                    addr,
                     "PATCH",
                     &format!("/api/v1/leads/{keep3}"),
                     Some(&meera),
@@ -472,16 +451,16 @@ fn two_devices_of_one_telecaller_and_a_supervisor_reassigning_converge() {
                 .unwrap();
                 assert_eq!(r.status, 200, "supervisor edit: {}", r.raw);
                 for lead in &away {
-                    assign(server_ref, &meera, lead, &arjun);
+                    assign(addr, &meera, lead, &arjun);
                     tx.send(Supervisor::Reassigned(lead.clone())).unwrap();
                 }
                 for lead in &incoming {
-                    assign(server_ref, &meera, lead, &priya);
+                    assign(addr, &meera, lead, &priya);
                 }
                 tx.send(Supervisor::Done).unwrap();
             });
             // Device A keeps working on its remaining leads while the supervisor works.
-            let (ids, f) = log_calls(&a, &keep, 2000, 6);
+            let (ids, f) = log_calls(&a, &keep, 2000, 6, 1);
             logged.extend(ids);
             follow_ups += f;
             handle.join().expect("supervisor thread");
