@@ -29,11 +29,7 @@ pub enum Fault {
     CutResponse(u64),
     /// Each connection draws, from a generator seeded with `seed`, whether it is cut (one in
     /// `one_in`), in which direction, and after how many bytes (below `max_offset`).
-    Random {
-        seed: u64,
-        one_in: u64,
-        max_offset: u64,
-    },
+    Random { seed: u64, one_in: u64, max_offset: u64 },
     /// Accept, read and drop whatever the client sends, never answer (client timeouts).
     Blackhole,
     /// Forward, but stop forwarding client bytes once the proxy has passed `after` client bytes in total
@@ -225,7 +221,10 @@ impl Proxy {
             if done(&s) {
                 return s;
             }
-            assert!(Instant::now() < deadline, "proxy: {what} did not happen within {within:?}: {s:?}");
+            assert!(
+                Instant::now() < deadline,
+                "proxy: {what} did not happen within {within:?}: {s:?}"
+            );
             thread::sleep(Duration::from_millis(2));
         }
     }
@@ -483,7 +482,10 @@ mod tests {
         assert_eq!(exchange(&proxy, 50_000), 70_000);
         assert_eq!(seen.recv_timeout(Duration::from_secs(5)).unwrap(), 50_000);
         let s = proxy.stats();
-        assert_eq!((s.connections, s.to_server, s.to_client, s.cuts()), (1, 50_000, 70_000, 0));
+        assert_eq!(
+            (s.connections, s.to_server, s.to_client, s.cuts()),
+            (1, 50_000, 70_000, 0)
+        );
     }
 
     #[test]
@@ -503,7 +505,11 @@ mod tests {
         let proxy = Proxy::start(addr);
         proxy.set_fault(Fault::CutResponse(777));
         assert_eq!(exchange(&proxy, 500), 777);
-        assert_eq!(seen.recv_timeout(Duration::from_secs(5)).unwrap(), 500, "the server got it all");
+        assert_eq!(
+            seen.recv_timeout(Duration::from_secs(5)).unwrap(),
+            500,
+            "the server got it all"
+        );
         let s = proxy.stats();
         assert_eq!((s.request_cuts, s.response_cuts), (0, 1));
     }
@@ -531,7 +537,10 @@ mod tests {
         c.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
         let mut buf = [0_u8; 16];
         let err = c.read(&mut buf).expect_err("a black hole never answers");
-        assert!(matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
+        assert!(matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ));
         proxy.cut_all();
         assert_eq!(c.read(&mut buf).unwrap_or(0), 0, "cut_all closes it");
         assert_eq!(proxy.stats().blackholed, 1);
@@ -553,8 +562,14 @@ mod tests {
         };
         let (first, s1) = run(7);
         let (again, s2) = run(7);
-        assert_eq!(first, again, "the same seed cuts the same connections at the same bytes");
-        assert_eq!((s1.request_cuts, s1.response_cuts), (s2.request_cuts, s2.response_cuts));
+        assert_eq!(
+            first, again,
+            "the same seed cuts the same connections at the same bytes"
+        );
+        assert_eq!(
+            (s1.request_cuts, s1.response_cuts),
+            (s2.request_cuts, s2.response_cuts)
+        );
         assert!(s1.cuts() > 0 && s1.cuts() < 20, "{s1:?}");
         let (other, _) = run(8);
         assert_ne!(first, other);
@@ -569,7 +584,11 @@ mod tests {
         thread::scope(|s| {
             let client = s.spawn(move || exchange(p, 10_000));
             p.wait_for(Duration::from_secs(5), "the hold", |st| st.holds == 1);
-            assert_eq!(p.stats().to_server, 3_000, "exactly the bytes before the hold went through");
+            assert_eq!(
+                p.stats().to_server,
+                3_000,
+                "exactly the bytes before the hold went through"
+            );
             p.release();
             assert_eq!(client.join().unwrap(), 5);
         });

@@ -102,7 +102,15 @@ impl Device {
         let notes = format!("{} call {n}", self.label);
         let due = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
         let duration = seconds.to_string();
-        let mut args = vec!["log-call", "--lead", lead, "--notes", &notes, "--duration", &duration];
+        let mut args = vec![
+            "log-call",
+            "--lead",
+            lead,
+            "--notes",
+            &notes,
+            "--duration",
+            &duration,
+        ];
         if n % 4 == 0 {
             args.extend_from_slice(&["--disposition", "callback_requested", "--follow-up", &due]);
         } else {
@@ -123,7 +131,8 @@ impl Device {
     /// start and the phone metadata load (about a second per call in a debug build) for each. Every
     /// fourth asks for a follow-up. Their ids, and how many asked for a follow-up.
     pub fn log_calls_in_process(&self, leads: &[String], from: usize, n: usize) -> (Vec<String>, usize) {
-        let mut store = leadline_store::Store::open(&self.path().join("leadline.sqlite3")).expect("open cache");
+        let mut store =
+            leadline_store::Store::open(&self.path().join("leadline.sqlite3")).expect("open cache");
         let me = store.me().expect("signed-in user");
         let device_id = store.device_id().expect("device id");
         let mut ids = Vec::with_capacity(n);
@@ -147,7 +156,12 @@ impl Device {
                 answered_at: (seconds > 0).then_some(started),
                 ended_at: Some(ended),
                 duration_s: seconds,
-                disposition: if follow_up.is_some() { "callback_requested" } else { "not_interested" }.into(),
+                disposition: if follow_up.is_some() {
+                    "callback_requested"
+                } else {
+                    "not_interested"
+                }
+                .into(),
                 outcome_tags: Vec::new(),
                 notes: format!("{} call {i}", self.label),
                 follow_up,
@@ -199,7 +213,12 @@ impl Device {
             .iter()
             .map(|c| c["id"].as_str().expect("call id").to_owned())
             .collect();
-        assert_eq!(ids.len(), calls.len(), "{}: a call log is listed twice on {lead}", self.label);
+        assert_eq!(
+            ids.len(),
+            calls.len(),
+            "{}: a call log is listed twice on {lead}",
+            self.label
+        );
         ids
     }
 }

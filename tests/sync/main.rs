@@ -14,7 +14,6 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-
 use harness::{
     Device, Rng, assert_exactly_once, server_applied_from, server_calls_by, server_calls_on,
     server_device_of_call, server_lead_versions, stderr, user_id,
@@ -26,7 +25,13 @@ use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, DemoServer};
 /// Logs `n` calls spread over `leads`, numbering them from `from`: the first `via_cli` with `leadline
 /// log-call` (one process each), the rest through the cache's API in this process. Their ids and how many
 /// asked for a follow-up.
-fn log_calls(device: &Device, leads: &[String], from: usize, n: usize, via_cli: usize) -> (Vec<String>, usize) {
+fn log_calls(
+    device: &Device,
+    leads: &[String],
+    from: usize,
+    n: usize,
+    via_cli: usize,
+) -> (Vec<String>, usize) {
     let mut ids = Vec::with_capacity(n);
     let mut follow_ups = 0;
     let cli = via_cli.min(n);
@@ -41,7 +46,11 @@ fn log_calls(device: &Device, leads: &[String], from: usize, n: usize, via_cli: 
 
 fn first_leads(server: &DemoServer, user: &str, n: usize) -> Vec<String> {
     let leads = server.assigned_lead_ids(user);
-    assert!(leads.len() >= n, "{user} has {} leads, the test needs {n}", leads.len());
+    assert!(
+        leads.len() >= n,
+        "{user} has {} leads, the test needs {n}",
+        leads.len()
+    );
     leads[..n].to_vec()
 }
 
@@ -75,17 +84,40 @@ fn calls_logged_with_the_server_down_reach_it_exactly_once() {
     let refused_before = proxy.stats().refused;
     let out = device.sync();
     assert_clean_failure("sync with the server down", &out);
-    assert!(stderr(&out).contains("cannot reach the server"), "{}", stderr(&out));
-    assert!(proxy.stats().refused > refused_before, "the sync really tried the server");
-    assert_eq!(device.pending(), N as u64, "nothing is lost when the server cannot be reached");
+    assert!(
+        stderr(&out).contains("cannot reach the server"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        proxy.stats().refused > refused_before,
+        "the sync really tried the server"
+    );
+    assert_eq!(
+        device.pending(),
+        N as u64,
+        "nothing is lost when the server cannot be reached"
+    );
     assert_eq!(device.status()["online"], false);
 
     server.restart();
     device.sync_ok();
     assert_eq!(device.status()["online"], true);
-    assert_exactly_once(&server, &[&device], DEMO_USER, &baseline, &logged, follow_ups, &leads);
+    assert_exactly_once(
+        &server,
+        &[&device],
+        DEMO_USER,
+        &baseline,
+        &logged,
+        follow_ups,
+        &leads,
+    );
     let device_id = server_device_of_call(&server, &ids[0]);
-    assert_eq!(server_applied_from(&server, &device_id), N as u64, "one applied mutation per call");
+    assert_eq!(
+        server_applied_from(&server, &device_id),
+        N as u64,
+        "one applied mutation per call"
+    );
 
     // Syncing again sends nothing twice.
     device.sync_ok();
@@ -172,7 +204,15 @@ fn the_server_killed_mid_push_loses_and_doubles_nothing() {
     }
 
     device.sync_ok();
-    assert_exactly_once(&server, &[&device], DEMO_USER, &baseline, &logged, follow_ups, &leads);
+    assert_exactly_once(
+        &server,
+        &[&device],
+        DEMO_USER,
+        &baseline,
+        &logged,
+        follow_ups,
+        &leads,
+    );
     let device_id = server_device_of_call(&server, &ids[0]);
     assert_eq!(server_applied_from(&server, &device_id), N as u64);
 }
@@ -248,7 +288,10 @@ fn connections_cut_mid_request_and_mid_response_lose_and_double_nothing() {
     );
     assert!(stats.request_cuts >= 4, "mid-request cuts fired: {stats:?}");
     assert!(stats.response_cuts >= 4, "mid-response cuts fired: {stats:?}");
-    assert!(failed_syncs >= ROUNDS / 3, "the cuts broke syncs ({failed_syncs})");
+    assert!(
+        failed_syncs >= ROUNDS / 3,
+        "the cuts broke syncs ({failed_syncs})"
+    );
     assert!(
         answers_lost >= 1,
         "no cut fell between the server applying a push and the device reading the answer"
@@ -256,7 +299,15 @@ fn connections_cut_mid_request_and_mid_response_lose_and_double_nothing() {
 
     device.sync_ok();
     let logged: BTreeSet<String> = ids.iter().cloned().collect();
-    assert_exactly_once(&server, &[&device], DEMO_USER, &baseline, &logged, follow_ups, &leads);
+    assert_exactly_once(
+        &server,
+        &[&device],
+        DEMO_USER,
+        &baseline,
+        &logged,
+        follow_ups,
+        &leads,
+    );
     assert_eq!(
         server_applied_from(&server, device_id.as_ref().expect("some call reached the server")),
         ids.len() as u64
@@ -279,7 +330,15 @@ fn connections_cut_mid_request_and_mid_response_lose_and_double_nothing() {
     proxy.set_fault(Fault::Pass);
     device.sync_ok();
     let logged: BTreeSet<String> = ids.iter().cloned().collect();
-    assert_exactly_once(&server, &[&device], DEMO_USER, &baseline, &logged, follow_ups, &leads);
+    assert_exactly_once(
+        &server,
+        &[&device],
+        DEMO_USER,
+        &baseline,
+        &logged,
+        follow_ups,
+        &leads,
+    );
 }
 
 #[test]
@@ -294,13 +353,24 @@ fn a_server_that_never_answers_times_out_and_loses_nothing() {
     proxy.set_fault(Fault::Blackhole);
     let out = device.sync();
     assert_clean_failure("sync into a black hole", &out);
-    assert!(proxy.stats().blackholed >= 1, "the request went into the black hole");
+    assert!(
+        proxy.stats().blackholed >= 1,
+        "the request went into the black hole"
+    );
     assert_eq!(device.pending(), 6);
     proxy.cut_all();
     proxy.set_fault(Fault::Pass);
     device.sync_ok();
     let logged: BTreeSet<String> = ids.into_iter().collect();
-    assert_exactly_once(&server, &[&device], DEMO_USER, &baseline, &logged, follow_ups, &leads);
+    assert_exactly_once(
+        &server,
+        &[&device],
+        DEMO_USER,
+        &baseline,
+        &logged,
+        follow_ups,
+        &leads,
+    );
 }
 
 #[test]
@@ -317,7 +387,9 @@ fn the_client_killed_during_sync_fifty_times_loses_and_doubles_nothing() {
     let (mut ids, mut follow_ups) = log_calls(&device, &leads, 0, 30, 1);
     let began = Instant::now();
     device.sync_ok();
-    let span = u64::try_from(began.elapsed().as_millis()).unwrap_or(1_000).max(20);
+    let span = u64::try_from(began.elapsed().as_millis())
+        .unwrap_or(1_000)
+        .max(20);
     let device_id = server_device_of_call(&server, &ids[0]);
 
     let mut killed_running = 0;
@@ -353,12 +425,26 @@ fn the_client_killed_during_sync_fifty_times_loses_and_doubles_nothing() {
         "sync span {span} ms; {killed_running} of {ITERATIONS} kills hit a running sync, {killed_talking} \
          while it talked to the server; {answers_lost} left applied changes pending on the device"
     );
-    assert!(killed_running >= ITERATIONS / 3, "the kills hit running syncs ({killed_running})");
-    assert!(killed_talking >= 5, "the kills hit syncs talking to the server ({killed_talking})");
+    assert!(
+        killed_running >= ITERATIONS / 3,
+        "the kills hit running syncs ({killed_running})"
+    );
+    assert!(
+        killed_talking >= 5,
+        "the kills hit syncs talking to the server ({killed_talking})"
+    );
 
     device.sync_ok();
     let logged: BTreeSet<String> = ids.iter().cloned().collect();
-    assert_exactly_once(&server, &[&device], DEMO_USER, &baseline, &logged, follow_ups, &leads);
+    assert_exactly_once(
+        &server,
+        &[&device],
+        DEMO_USER,
+        &baseline,
+        &logged,
+        follow_ups,
+        &leads,
+    );
     assert_eq!(server_applied_from(&server, &device_id), ids.len() as u64);
 }
 
@@ -490,7 +576,10 @@ fn two_devices_of_one_telecaller_and_a_supervisor_reassigning_converge() {
     // Every call logged before the reassignment is on the server once, the late one is not.
     let now = server_calls_by(&server, DEMO_USER);
     let new: BTreeSet<String> = now.difference(&baseline).cloned().collect();
-    assert!(!new.contains(&late), "a call started after its lead was reassigned is refused");
+    assert!(
+        !new.contains(&late),
+        "a call started after its lead was reassigned is refused"
+    );
     assert_eq!(
         new.len(),
         logged.len(),
@@ -501,7 +590,11 @@ fn two_devices_of_one_telecaller_and_a_supervisor_reassigning_converge() {
     let (pa, ra, ca) = a.counts();
     let (pb, rb, cb) = b.counts();
     assert_eq!((pa, pb), (0, 0), "nothing pending");
-    assert_eq!((ra, rb), (0, 1), "only B's late call is refused, and kept visible");
+    assert_eq!(
+        (ra, rb),
+        (0, 1),
+        "only B's late call is refused, and kept visible"
+    );
     assert_eq!(
         ca + cb,
         2,
@@ -531,7 +624,11 @@ fn two_devices_of_one_telecaller_and_a_supervisor_reassigning_converge() {
             );
         }
         for lead in &incoming {
-            assert!(d.lead_ids().contains(lead), "{}: a lead given to priya arrived", d.label);
+            assert!(
+                d.lead_ids().contains(lead),
+                "{}: a lead given to priya arrived",
+                d.label
+            );
         }
         for lead in &keep {
             assert_eq!(
@@ -544,5 +641,8 @@ fn two_devices_of_one_telecaller_and_a_supervisor_reassigning_converge() {
     }
     let leads_a = serde_json::to_value(a.leads()).unwrap();
     let leads_b = serde_json::to_value(b.leads()).unwrap();
-    assert_eq!(leads_a, leads_b, "both devices hold the same leads, field for field");
+    assert_eq!(
+        leads_a, leads_b,
+        "both devices hold the same leads, field for field"
+    );
 }
