@@ -267,11 +267,11 @@ fn plan(st: &mut State) -> Plan {
             one_in, max_offset, ..
         } => {
             let r = splitmix(&mut st.rng);
-            if one_in == 0 || r % one_in != 0 {
+            if one_in == 0 || !r.is_multiple_of(one_in) {
                 return Plan::Pass;
             }
             let offset = splitmix(&mut st.rng) % max_offset.max(1);
-            if splitmix(&mut st.rng) % 2 == 0 {
+            if splitmix(&mut st.rng).is_multiple_of(2) {
                 Plan::CutRequest(offset)
             } else {
                 Plan::CutResponse(offset)

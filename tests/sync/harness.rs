@@ -111,7 +111,7 @@ impl Device {
             "--duration",
             &duration,
         ];
-        if n % 4 == 0 {
+        if n.is_multiple_of(4) {
             args.extend_from_slice(&["--disposition", "callback_requested", "--follow-up", &due]);
         } else {
             args.extend_from_slice(&["--disposition", "not_interested"]);
@@ -142,7 +142,7 @@ impl Device {
             let seconds = i64::try_from(i % 7 * 30).expect("duration");
             let ended = chrono::Utc::now();
             let started = ended - chrono::Duration::seconds(seconds);
-            let follow_up = (i % 4 == 0).then(|| FollowUpSpec {
+            let follow_up = i.is_multiple_of(4).then(|| FollowUpSpec {
                 due_at: ended + chrono::Duration::days(2),
                 note: Some(format!("{} follow-up {i}", self.label)),
             });

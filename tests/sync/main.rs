@@ -37,7 +37,7 @@ fn log_calls(
     let cli = via_cli.min(n);
     for i in from..from + cli {
         ids.push(device.log_call(&leads[i % leads.len()], i));
-        follow_ups += usize::from(i % 4 == 0);
+        follow_ups += usize::from(i.is_multiple_of(4));
     }
     let (rest, f) = device.log_calls_in_process(leads, from + cli, n - cli);
     ids.extend(rest);
@@ -246,7 +246,7 @@ fn connections_cut_mid_request_and_mid_response_lose_and_double_nothing() {
             1 => rng.range(600, 6_000),
             _ => rng.range(6_000, 60_000),
         };
-        let fault = if round % 2 == 0 {
+        let fault = if round.is_multiple_of(2) {
             Fault::CutRequest(offset)
         } else {
             Fault::CutResponse(offset)
