@@ -11,6 +11,10 @@ ALTER TABLE outbox ADD COLUMN base TEXT;
 -- the server remembers client mutation ids).
 ALTER TABLE outbox ADD COLUMN sent_at TEXT;
 
+-- The lead as the server last sent it, kept while this device has unsent edits of it (the visible row is
+-- this plus those edits); NULL when the visible row is the server's.
+ALTER TABLE leads ADD COLUMN server_row TEXT;
+
 UPDATE outbox SET lead_id = json_extract(mutation, '$.data.lead_id') WHERE lead_id IS NULL;
 CREATE INDEX outbox_by_lead ON outbox (lead_id, seq);
 CREATE INDEX outbox_pending ON outbox (seq) WHERE state = 'pending';
@@ -20,7 +24,7 @@ CREATE INDEX outbox_pending ON outbox (seq) WHERE state = 'pending';
 CREATE TABLE conflicts (
     id                 TEXT PRIMARY KEY NOT NULL,
     lead_id            TEXT NOT NULL,
-    client_mutation_id TEXT NOT NULL UNIQUE,
+    client_mutation_id TEXT NOT NULL,
     -- The user's edit (LeadPatch JSON).
     patch              TEXT NOT NULL,
     -- The values the edit replaced, as the user saw them (JSON object field → value).

@@ -59,9 +59,8 @@ async fn run_async(runs: u32) -> Result<()> {
         let me = client.login(USER, demo::DEMO_PASSWORD, None).await?.user;
         store.set_account(client.server_url(), &me)?;
         let t = Instant::now();
-        let report = leadline_sync::pull_all(&client, &mut store)
-            .await
-            .context("pull")?;
+        let store = leadline_sync::SharedStore::new(store);
+        let report = leadline_sync::pull_all(&client, &store).await.context("pull")?;
         let sync_ms = t.elapsed().as_secs_f64() * 1e3;
         leads = report.leads_upserted;
         calls = report.call_logs_added;

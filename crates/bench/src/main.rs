@@ -6,6 +6,7 @@ mod initial_sync;
 mod lead_search;
 mod server;
 mod stats;
+mod sync;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -56,12 +57,37 @@ enum Bench {
         #[arg(long)]
         seed_cache: Option<std::path::PathBuf>,
     },
+    /// The desktop's sync engine against a local server: a new device's initial sync of 100,000 leads, an
+    /// idle sync round trip, and pushing 10,000 call logs written offline.
+    Sync {
+        #[arg(long, default_value_t = 100_000)]
+        leads: u32,
+        #[arg(long, default_value_t = 10_000)]
+        calls: u32,
+        /// Idle round trips measured.
+        #[arg(long, default_value_t = 200)]
+        idle_runs: u32,
+        /// Keep the seeded server database here and reuse it on later runs.
+        #[arg(long)]
+        seed_cache: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().bench {
         Bench::LeadSearch { leads, runs } => lead_search::run(leads, runs),
         Bench::InitialSync { runs } => initial_sync::run(runs),
+        Bench::Sync {
+            leads,
+            calls,
+            idle_runs,
+            seed_cache,
+        } => sync::run(sync::Options {
+            leads,
+            calls,
+            idle_runs,
+            seed_cache,
+        }),
         Bench::Server {
             leads,
             calls,

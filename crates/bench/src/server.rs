@@ -52,8 +52,8 @@ pub fn run(opts: Options) -> Result<()> {
     rt.block_on(run_async(opts))
 }
 
-struct Seeded {
-    telecallers: Vec<User>,
+pub(crate) struct Seeded {
+    pub(crate) telecallers: Vec<User>,
     /// Each telecaller's lead ids.
     leads: Vec<Vec<Id>>,
     last_seq: i64,
@@ -74,7 +74,7 @@ impl Rng {
     }
 }
 
-fn seed(path: &std::path::Path, pii: &PiiKeys, opts: &Options) -> Result<Seeded> {
+pub(crate) fn seed(path: &std::path::Path, pii: &PiiKeys, opts: &Options) -> Result<Seeded> {
     let mut conn = db::open_connection(path)?;
     conn.pragma_update(None, "synchronous", "OFF")?;
     let hash = auth::hash_password("bench-password")?;

@@ -124,18 +124,102 @@ pub(crate) fn pending_patches(conn: &Connection, lead_id: &Id) -> Result<Vec<Lea
     Ok(out)
 }
 
+/// The lead as the server last sent it, when this device shows unsent edits on top of it.
+pub(crate) fn server_row(conn: &Connection, id: &Id) -> Result<Option<Lead>, StoreError> {
+    let text: Option<Option<String>> = conn
+        .prepare_cached("SELECT server_row FROM leads WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?;
+    Ok(text.flatten().as_deref().map(serde_json::from_str).transpose()?)
+}
+
 /// Writes the server's `lead` with this device's pending edits on top, so a pull never hides an edit
-/// that is still on its way (the version stays the server's: new edits are based on it).
-pub(crate) fn write_with_pending(conn: &Connection, lead: &Lead) -> Result<(), StoreError> {
-    let patches = pending_patches(conn, &lead.id)?;
-    if patches.is_empty() {
-        return write::upsert_lead(conn, lead);
+/// that is still on its way (the version stays the server's: new edits are based on it). The server's
+/// row is kept beside it while edits are pending, so the visible row can be computed again when they are
+/// confirmed or refused. A row older than the one already known is ignored. `edits_pending`: whether the
+/// outbox holds any lead edit at all (when not, the per-lead lookups are skipped). Answers whether the
+/// lead was listed here before.
+pub(crate) fn write_with_pending(
+    conn: &Connection,
+    lead: &Lead,
+    edits_pending: bool,
+) -> Result<bool, StoreError> {
+    let known: Option<(i64, bool, Option<String>)> = conn
+        .prepare_cached("SELECT version, removed, server_row FROM leads WHERE id = ?1")?
+        .query_row([lead.id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let listed = known.as_ref().is_some_and(|(_, removed, _)| !removed);
+    let newest = match &known {
+        Some((_, _, Some(row))) => Some(serde_json::from_str::<Lead>(row)?.version),
+        Some((v, false, None)) => Some(*v),
+        _ => None,
+    };
+    if newest.is_some_and(|v| v > lead.version) {
+        return Ok(listed);
     }
+    if edits_pending || known.as_ref().is_some_and(|(_, _, row)| row.is_some()) {
+        show(conn, lead)?;
+    } else {
+        write::upsert_lead(conn, lead)?;
+    }
+    Ok(listed)
+}
+
+/// Whether any edit of a lead waits in the outbox.
+pub(crate) fn any_edit_pending(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE entity = 'lead' AND state = 'pending')")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Writes the visible row: `lead` (the server's) plus the pending edits.
+pub(crate) fn show(conn: &Connection, lead: &Lead) -> Result<(), StoreError> {
+    let patches = pending_patches(conn, &lead.id)?;
     let mut shown = lead.clone();
     for p in &patches {
         p.apply_to(&mut shown);
     }
-    write::upsert_lead(conn, &shown)
+    write::upsert_lead(conn, &shown)?;
+    let kept = if patches.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(lead)?)
+    };
+    conn.prepare_cached("UPDATE leads SET server_row = ?2 WHERE id = ?1")?
+        .execute(params![lead.id.to_string(), kept])?;
+    Ok(())
+}
+
+/// After an edit of `lead_id` was confirmed (`applied`: the server applied `patch` on `base_version`),
+/// refused, or settled: computes the visible row again from the server's row and the edits still pending.
+pub(crate) fn refresh_view(
+    conn: &Connection,
+    lead_id: &Id,
+    applied: Option<(i64, &LeadPatch)>,
+) -> Result<(), StoreError> {
+    let Some(mut row) = server_row(conn, lead_id)? else {
+        // No edit was pending: the visible row is the server's; an applied edit moved its version.
+        if let Some((base, _)) = applied {
+            conn.prepare_cached("UPDATE leads SET version = ?2 WHERE id = ?1 AND version = ?3")?
+                .execute(params![lead_id.to_string(), base + 1, base])?;
+        }
+        return Ok(());
+    };
+    if let Some((base, patch)) = applied
+        && row.version == base
+    {
+        patch.apply_to(&mut row);
+        row.version = base + 1;
+    }
+    let removed: bool = conn
+        .prepare_cached("SELECT removed FROM leads WHERE id = ?1")?
+        .query_row([lead_id.to_string()], |r| r.get(0))?;
+    show(conn, &row)?;
+    if removed {
+        conn.prepare_cached("UPDATE leads SET removed = 1 WHERE id = ?1")?
+            .execute([lead_id.to_string()])?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -327,6 +411,11 @@ pub(crate) fn edit_lead(
         return Err(StoreError::Invalid("the edit changes nothing".into()));
     }
     let base_version = lead.version;
+    if server_row(tx, lead_id)?.is_none() {
+        // No edit pending: the visible row is the server's; keep it beside the edited one.
+        tx.prepare_cached("UPDATE leads SET server_row = ?2 WHERE id = ?1")?
+            .execute(params![lead_id.to_string(), serde_json::to_string(&lead)?])?;
+    }
     patch.apply_to(&mut lead);
     lead.updated_at = Utc::now();
     write::upsert_lead(tx, &lead)?;

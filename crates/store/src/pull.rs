@@ -8,7 +8,7 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::write;
-use crate::local::write_with_pending;
+use crate::local::{any_edit_pending, write_with_pending};
 use crate::search;
 use crate::{Store, StoreError};
 
@@ -32,14 +32,12 @@ impl Store {
         // A page may carry a call log before its lead; check references at commit instead.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let mut report = ApplyReport::default();
+        let edits_pending = any_edit_pending(&tx)?;
         let mut touched = BTreeSet::new();
         for change in &page.changes {
             match change {
                 Change::Lead(lead) => {
-                    let known: bool = tx
-                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM leads WHERE id = ?1 AND removed = 0)")?
-                        .query_row([lead.id.to_string()], |r| r.get(0))?;
-                    write_with_pending(&tx, lead)?;
+                    let known = write_with_pending(&tx, lead, edits_pending)?;
                     if !known && me.is_some() && lead.assigned_to == me {
                         report.leads_assigned.push(lead.id);
                     }

@@ -4,7 +4,7 @@
 //! that records the answer. A push cut off before its answer leaves every row pending: sending it again is
 //! safe, the server remembers client mutation ids.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use leadline_model::sync::{FieldValues, LeadPatch, Mutation, MutationOp, MutationResult, MutationStatus};
@@ -12,9 +12,8 @@ use leadline_model::{Id, Lead, new_id};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{ts, write};
-use crate::local::{OUTBOX_COLUMNS, OutboxEntry, lead_in, outbox_from_row, write_with_pending};
-use crate::search;
+use crate::codec::ts;
+use crate::local::{OUTBOX_COLUMNS, OutboxEntry, outbox_from_row, refresh_view, show};
 use crate::{Store, StoreError};
 
 /// The most mutations the server takes in one push.
@@ -110,15 +109,11 @@ impl Store {
             .collect();
         let tx = self.conn.transaction()?;
         let mut outcome = PushOutcome::default();
-        let mut touched = BTreeSet::new();
         for entry in sent {
             let Some(status) = by_id.get(&entry.mutation.client_mutation_id) else {
                 outcome.unanswered += 1;
                 continue;
             };
-            if let Some(lead) = entry.lead_id {
-                touched.insert(lead);
-            }
             match status {
                 MutationStatus::Applied | MutationStatus::Duplicate => {
                     let gone = tx
@@ -127,16 +122,18 @@ impl Store {
                     if gone == 1 {
                         outcome.confirmed += 1;
                     }
-                    if let (
-                        MutationStatus::Applied,
-                        MutationOp::UpdateLead {
-                            lead_id,
-                            base_version,
-                            ..
-                        },
-                    ) = (status, &entry.mutation.op)
+                    if let MutationOp::UpdateLead {
+                        lead_id,
+                        base_version,
+                        patch,
+                    } = &entry.mutation.op
                     {
-                        edit_applied(&tx, lead_id, *base_version)?;
+                        if matches!(status, MutationStatus::Applied) {
+                            edit_applied(&tx, lead_id, *base_version)?;
+                            refresh_view(&tx, lead_id, Some((*base_version, patch)))?;
+                        } else {
+                            refresh_view(&tx, lead_id, None)?;
+                        }
                     }
                 }
                 MutationStatus::Conflict { current } => match &entry.mutation.op {
@@ -160,11 +157,8 @@ impl Store {
                 }
             }
         }
+        // Nothing searchable changes with an answer (names, phones and notes are the same), so no reindex.
         outcome.leads_dropped = purge_removed(&tx)?;
-        for id in &outcome.leads_dropped {
-            touched.remove(id);
-        }
-        search::reindex_all(&tx, &touched)?;
         tx.commit()?;
         Ok(outcome)
     }
@@ -174,8 +168,6 @@ impl Store {
 /// version by one per change). Later edits of the lead that were based on the same version follow it.
 fn edit_applied(conn: &Connection, lead_id: &Id, base_version: i64) -> Result<(), StoreError> {
     let next = base_version + 1;
-    conn.prepare_cached("UPDATE leads SET version = ?2 WHERE id = ?1 AND version = ?3")?
-        .execute(params![lead_id.to_string(), next, base_version])?;
     let later: Vec<(i64, String)> = {
         let mut stmt = conn.prepare_cached(
             "SELECT seq, mutation FROM outbox WHERE lead_id = ?1 AND entity = 'lead' AND state = 'pending' ORDER BY seq",
@@ -274,8 +266,7 @@ fn settle_conflict(
         conn.prepare_cached(
             "INSERT INTO conflicts (id, lead_id, client_mutation_id, patch, base, theirs, server_version,
                                     edited_at, detected_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (client_mutation_id) DO NOTHING",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(params![
             id.to_string(),
@@ -294,14 +285,16 @@ fn settle_conflict(
     let removed: bool = conn
         .prepare_cached("SELECT coalesce((SELECT removed FROM leads WHERE id = ?1), 0)")?
         .query_row([current.id.to_string()], |r| r.get(0))?;
-    if !removed {
-        write_with_pending(conn, current)?;
+    show(conn, current)?;
+    if removed {
+        conn.prepare_cached("UPDATE leads SET removed = 1 WHERE id = ?1")?
+            .execute([current.id.to_string()])?;
     }
     Ok(settled)
 }
 
-/// Keeps a refused change, visibly; an edit's values go back to what they were where nobody changed
-/// them since.
+/// Keeps a refused change, visibly; the visible row becomes the server's row plus the edits still
+/// pending.
 fn reject(
     conn: &Connection,
     entry: &OutboxEntry,
@@ -312,43 +305,13 @@ fn reject(
         "UPDATE outbox SET state = 'rejected', last_error = ?2, sent_at = NULL WHERE seq = ?1 AND state = 'pending'",
     )?
     .execute(params![entry.seq, reason])?;
-    if let MutationOp::UpdateLead { lead_id, patch, .. } = &entry.mutation.op
-        && let Some(base) = base_of(conn, entry.seq)?
-        && let Some(mut lead) = lead_in(conn, lead_id)?
-    {
-        let shown = patch.values_in(&lead);
-        let after = patch.values_after(&lead);
-        let mut changed = false;
-        for (field, old) in &base {
-            if shown.get(field) == after.get(field) && shown.get(field) != Some(old) {
-                changed |= set_field(&mut lead, field, old);
-            }
-        }
-        if changed {
-            write::upsert_lead(conn, &lead)?;
-        }
+    if let MutationOp::UpdateLead { lead_id, .. } = &entry.mutation.op {
+        refresh_view(conn, lead_id, None)?;
     }
     outcome
         .rejected
         .push((entry.mutation.client_mutation_id, reason.to_owned()));
     Ok(())
-}
-
-/// Sets one editable field from its JSON value; false when the value does not fit the field.
-fn set_field(lead: &mut Lead, field: &str, value: &serde_json::Value) -> bool {
-    use serde_json::from_value;
-    let v = value.clone();
-    match field {
-        "status" => from_value(v).map(|s| lead.status = s).is_ok(),
-        "priority" => from_value(v).map(|p| lead.priority = p).is_ok(),
-        "tags" => from_value(v).map(|t| lead.tags = t).is_ok(),
-        "interest" => from_value(v).map(|t| lead.interest = t).is_ok(),
-        "city" => from_value(v).map(|t| lead.city = t).is_ok(),
-        "email" => from_value(v).map(|t| lead.email = t).is_ok(),
-        "alternate_phone" => from_value(v).map(|t| lead.alternate_phone = t).is_ok(),
-        "budget_inr" => from_value(v).map(|t| lead.budget_inr = t).is_ok(),
-        _ => false,
-    }
 }
 
 /// Deletes leads taken away from this user once no change of theirs waits in the outbox (pending or

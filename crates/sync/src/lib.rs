@@ -85,6 +85,38 @@ pub struct SyncReport {
     pub assigned: Vec<Lead>,
 }
 
+/// Changes asked for per pull page: fewer round trips on a first sync, pages still small enough to apply
+/// in one short transaction.
+pub const PULL_PAGE: u32 = 1_000;
+
+/// A `429 rate_limited` answer with a `Retry-After` up to this many seconds is waited out and the request
+/// repeated, up to [`RATE_LIMIT_RETRIES`] times in a row; longer waits are the engine's backoff.
+pub const RATE_LIMIT_WAIT_MAX_S: u64 = 30;
+pub const RATE_LIMIT_RETRIES: u32 = 5;
+
+/// Runs `call` again after the server's `Retry-After` when it answered 429 with a short one.
+async fn patiently<T, F, Fut>(mut call: F) -> Result<T, SyncError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SyncError>>,
+{
+    let mut tries = 0;
+    loop {
+        match call().await {
+            Err(SyncError::Server {
+                status: 429,
+                retry_after: Some(s),
+                ..
+            }) if s <= RATE_LIMIT_WAIT_MAX_S && tries < RATE_LIMIT_RETRIES => {
+                tries += 1;
+                tracing::info!(wait_s = s, "rate limited; waiting");
+                tokio::time::sleep(std::time::Duration::from_secs(s.max(1))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The most pages one pull follows before it stops and reports: a server that always says `has_more`
 /// must not keep a client busy for ever.
 pub const MAX_PAGES_PER_PULL: u32 = 10_000;
@@ -108,7 +140,7 @@ pub async fn pull_with_progress(
     let mut report = PullReport::default();
     let mut cursor = store.run(|s| s.sync_state()).await?.cursor;
     loop {
-        let page = client.pull(&cursor, None).await?;
+        let page = patiently(|| client.pull(&cursor, Some(PULL_PAGE))).await?;
         if page.protocol != PROTOCOL_VERSION {
             return Err(SyncError::Protocol(format!(
                 "server speaks sync protocol {}, this client speaks {PROTOCOL_VERSION}",
@@ -173,7 +205,7 @@ pub async fn push_with_progress(
             device_id: device_id.clone(),
             mutations: batch.iter().map(|e| e.mutation.clone()).collect(),
         };
-        let response = match client.push(&body).await {
+        let response = match patiently(|| client.push(&body)).await {
             Ok(r) => r,
             Err(e) => {
                 let msg = e.to_string();
