@@ -649,3 +649,50 @@ fn two_devices_of_one_telecaller_and_a_supervisor_reassigning_converge() {
         "both devices hold the same leads, field for field"
     );
 }
+
+#[test]
+#[ignore = "fails: the store's write transactions are DEFERRED (read, then write), so a second process gets \
+            SQLITE_BUSY at once instead of waiting; open them IMMEDIATE"]
+fn processes_writing_the_cache_at_once_all_succeed() {
+    // The desktop (or `sync --watch`) and a script's `leadline log-call` share one cache file: a write
+    // must wait for the other process's transaction, never fail with "database is locked".
+    let server = DemoServer::start();
+    let device = Device::login("device", &server.url, DEMO_USER);
+    let leads = first_leads(&server, DEMO_USER, 4);
+    let baseline = server_calls_by(&server, DEMO_USER);
+    let results: Vec<(Vec<String>, usize)> = thread::scope(|s| {
+        let loggers: Vec<_> = (0..3)
+            .map(|t| {
+                let (device, leads) = (&device, &leads);
+                s.spawn(move || log_calls(device, leads, t * 100, 3, 3))
+            })
+            .collect();
+        let syncer = s.spawn(|| {
+            for _ in 0..2 {
+                let out = device.sync();
+                assert!(
+                    out.status.success(),
+                    "a sync beside log-call failed: {}",
+                    stderr(&out)
+                );
+            }
+        });
+        syncer.join().expect("sync thread");
+        loggers
+            .into_iter()
+            .map(|h| h.join().expect("log-call thread"))
+            .collect()
+    });
+    device.sync_ok();
+    let logged: BTreeSet<String> = results.iter().flat_map(|(ids, _)| ids.iter().cloned()).collect();
+    let follow_ups = results.iter().map(|(_, f)| f).sum();
+    assert_exactly_once(
+        &server,
+        &[&device],
+        DEMO_USER,
+        &baseline,
+        &logged,
+        follow_ups,
+        &leads,
+    );
+}
