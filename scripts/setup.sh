@@ -12,9 +12,9 @@ as_root() {
     fi
 }
 
-# Debian packages: compilers and headers for the Rust crates (WebKitGTK for Tauri, OpenSSL), Node.js for
-# the UI, Xvfb + WebKitWebDriver for the desktop end-to-end test, kamailio (SIP over WebSocket) for the
-# softphone tests. PostgreSQL's server binaries are checked for below.
+# Debian packages: compilers and headers for the Rust crates (WebKitGTK for Tauri, OpenSSL: SQLCipher links
+# the system libcrypto), Node.js for the UI, Xvfb + WebKitWebDriver for the desktop end-to-end test,
+# kamailio (SIP over WebSocket) for the softphone tests. PostgreSQL's server binaries are checked for below.
 APT_PACKAGES=(
     build-essential pkg-config curl ca-certificates git file
     libssl-dev libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev

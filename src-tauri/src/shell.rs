@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use leadline_store::{LeadQuery, Store, StoreError};
+use leadline_store::{KeyStorage, LeadQuery, Store, StoreError};
 use leadline_sync::{Client, SharedStore, SyncError};
 
 use crate::api::{AppStatus, CommandError, ErrorCode, LeadPage, ListLeadsArgs, LoginArgs};
@@ -305,7 +305,21 @@ fn open_store(data_dir: &Path) -> Result<Store, CommandError> {
         )
     })?;
     let path: PathBuf = data_dir.join(CACHE_FILE);
-    Store::open(&path).map_err(storage)
+    // The cache key: OS keyring, or a 0600 file in the data folder where no keyring works.
+    let storage_mode = KeyStorage::from_env().map_err(storage)?;
+    let key = leadline_store::key::load_or_create(data_dir, storage_mode).map_err(storage)?;
+    let store = Store::open(&path, &key.key).map_err(storage)?;
+    let report = store.open_report();
+    if let Some(aside) = &report.recovered_from {
+        tracing::error!(
+            moved_to = %aside.display(),
+            damage = report.damage.as_deref().unwrap_or_default(),
+            requeued = report.requeued,
+            export = ?report.export_file,
+            "the local cache was damaged and has been rebuilt; the next sync fills it again"
+        );
+    }
+    Ok(store)
 }
 
 fn storage(e: StoreError) -> CommandError {

@@ -15,6 +15,8 @@ fn leadline(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
+        // The cache key in the data dir, never in the developer's OS keyring.
+        .env("LEADLINE_STORE_KEY", "file")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -135,15 +137,17 @@ fn a_wrong_password_is_a_clear_error_and_signs_nobody_in() {
 }
 
 #[test]
-fn a_corrupt_local_database_is_reported_and_left_alone() {
+fn a_local_database_this_key_cannot_read_is_reported_and_left_alone() {
     let client = tempfile::tempdir().unwrap();
     let dir = client.path();
     let db = dir.join("leadline.sqlite3");
     let junk = b"this is not an SQLite database, it is a shopping list: gold, silver, pearls\n".repeat(200);
     std::fs::write(&db, &junk).unwrap();
     let err = failed(&leadline(dir, &["leads"], ""));
+    // Nothing shows this device's key made the file (it is someone else's, or not ours at all): refused,
+    // never moved aside or replaced (crates/store/tests/crypt.rs covers real damage, which is recovered).
     assert!(
-        err.contains("damaged") && err.contains("leadline.sqlite3"),
+        err.contains("cannot be decrypted") && err.contains("leadline.sqlite3"),
         "{err}"
     );
     assert_eq!(

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use leadline_model::sync::{Cursor, PullPage};
 use leadline_server::{ServeConfig, demo};
-use leadline_store::Store;
+use leadline_store::{Store, StoreKey};
 use leadline_sync::Client;
 use serde_json::json;
 
@@ -55,7 +55,7 @@ async fn run_async(runs: u32) -> Result<()> {
 
         // Ours: the same into a fresh cache file.
         let dir = tempfile::tempdir()?;
-        let mut store = Store::open(&dir.path().join("leadline.sqlite3"))?;
+        let mut store = Store::open(&dir.path().join("leadline.sqlite3"), &StoreKey::generate()?)?;
         let me = client.login(USER, demo::DEMO_PASSWORD, None).await?.user;
         store.set_account(client.server_url(), &me)?;
         let t = Instant::now();

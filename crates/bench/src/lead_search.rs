@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use chrono::{Duration as Days, Utc};
 use leadline_model::sync::{Change, Cursor, PROTOCOL_VERSION, PullPage};
 use leadline_model::{Lead, LeadPriority, LeadSource, LeadStatus, PhoneNumber, Role, User, new_id};
-use leadline_store::{LeadQuery, Store};
+use leadline_store::{LeadQuery, Store, StoreKey};
 use serde_json::json;
 
 use crate::emit;
@@ -56,7 +56,7 @@ fn lead(i: u32, owner: &User) -> Result<Lead> {
 pub fn run(leads: u32, runs: u32) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.sqlite3");
-    let mut store = Store::open(&path)?;
+    let mut store = Store::open(&path, &StoreKey::generate()?)?;
     let me = User {
         id: new_id(),
         username: "bench".into(),

@@ -16,7 +16,7 @@ use leadline_model::sync::{Cursor, PullPage};
 use leadline_model::{CallDirection, CallLog, new_id};
 use leadline_server::ServeConfig;
 use leadline_server::pii::PiiKeys;
-use leadline_store::{LeadQuery, Store};
+use leadline_store::{LeadQuery, Store, StoreKey};
 use leadline_sync::{Client, SharedStore};
 use serde_json::json;
 
@@ -117,7 +117,7 @@ async fn run_async(opts: Options) -> Result<()> {
 
     // Ours: a new device's first sync into a fresh cache file.
     let cache_dir = tempfile::tempdir()?;
-    let mut store = Store::open(&cache_dir.path().join("leadline.sqlite3"))?;
+    let mut store = Store::open(&cache_dir.path().join("leadline.sqlite3"), &StoreKey::generate()?)?;
     store.set_account(client.server_url(), &login.user)?;
     let store = SharedStore::new(store);
     let t = Instant::now();

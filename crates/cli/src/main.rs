@@ -138,9 +138,29 @@ fn data_dir(cli: &Cli) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Opens the encrypted cache in `dir` with this data dir's key (OS keyring, or `store.key` where there is
+/// none; `LEADLINE_STORE_KEY=file` forces the file). Recovery from a damaged file is told on stderr.
 pub(crate) fn open_store(dir: &std::path::Path) -> Result<Store> {
     let path = dir.join("leadline.sqlite3");
-    Store::open(&path).with_context(|| format!("local cache {}", path.display()))
+    let storage = leadline_store::KeyStorage::from_env()?;
+    let key = leadline_store::key::load_or_create(dir, storage)?;
+    let store = Store::open(&path, &key.key).with_context(|| format!("local cache {}", path.display()))?;
+    let report = store.open_report();
+    if let Some(aside) = &report.recovered_from {
+        eprintln!(
+            "warning: the local cache was damaged ({}); it was moved to {} and a fresh one will be filled by \
+             the next sync; {} unsent change(s) were kept{}",
+            report.damage.as_deref().unwrap_or("unknown damage"),
+            aside.display(),
+            report.requeued,
+            report
+                .export_file
+                .as_ref()
+                .map(|f| format!(" (also saved in {})", f.display()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(store)
 }
 
 async fn run(cli: Cli) -> Result<()> {

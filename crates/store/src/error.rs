@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong in the local cache.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the local database {path}: {source}")]
@@ -9,8 +10,32 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("the local database{} is damaged or is not a Leadline database ({detail}); it was left untouched", .path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    /// The file is damaged. [`crate::Store::open`] recovers from this itself (moves the file aside and
+    /// starts afresh); it reaches callers only from an in-memory cache or when recovery failed.
+    #[error("the local database{} is damaged or is not a Leadline database ({detail})", .path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
     Corrupt { path: Option<PathBuf>, detail: String },
+    /// The file cannot be read with the key given: it was encrypted with another key (or it is not a
+    /// Leadline database and nothing shows it was ever made with this key). The file is left untouched.
+    #[error(
+        "the local database {path} cannot be decrypted with this device's key: it was encrypted with \
+         another key, the key kept for it is not available (a locked or missing OS keyring?), or it is \
+         not a Leadline database; the file was left untouched"
+    )]
+    WrongKey { path: PathBuf },
+    /// The cache key's file is unusable (permissions, content).
+    #[error("the local cache key file {path} {detail}")]
+    KeyFile { path: PathBuf, detail: String },
+    /// The cache key could not be read or kept.
+    #[error("the local cache key: {0}")]
+    Key(String),
+    /// Moving a damaged file aside, converting or exporting failed at the file-system level.
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the local database schema could not be migrated: {0}")]
     Migration(String),
     #[error("not signed in on this device; sign in first")]

@@ -1,8 +1,11 @@
-//! Leadline's local cache: one SQLite file per signed-in device.
+//! Leadline's local cache: one SQLite file per signed-in device, encrypted at rest (SQLCipher).
 //!
-//! - Opening applies the numbered migrations in the workspace's `migrations/` folder (embedded at build time),
-//!   turns on WAL and foreign keys, and checks the file; a file that is not a Leadline database is a
-//!   [`StoreError::Corrupt`], never silently replaced.
+//! - Opening sets the key ([`key`]: a random 256-bit key per data folder, in the OS keyring or a 0600 file),
+//!   verifies it, applies the numbered migrations in the workspace's `migrations/` folder (embedded at build
+//!   time), turns on WAL, `synchronous = FULL` and foreign keys, and checks the file. A file the key cannot
+//!   read is [`StoreError::WrongKey`] and stays untouched; an unencrypted cache of an earlier version is
+//!   encrypted in place; a damaged file is moved aside (never deleted) after its pending changes are
+//!   exported, and a fresh cache takes its place with those changes queued again ([`OpenReport`]).
 //! - Every local change (a call logged, a lead edited) writes its outbox row in the same transaction, so a
 //!   change is either both stored and queued for the server, or neither.
 //! - Pulled pages from the server are applied in one transaction each (see [`Store::apply_pull_page`]).
@@ -12,9 +15,11 @@
 mod codec;
 mod conflicts;
 mod error;
+pub mod key;
 mod leads;
 mod local;
 mod meta;
+mod open;
 mod pull;
 mod push;
 mod search;
@@ -23,14 +28,16 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use include_dir::{Dir, include_dir};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use rusqlite_migration::Migrations;
 
 pub use conflicts::{Conflict, ConflictField};
 pub use error::StoreError;
+pub use key::{KeySource, KeyStorage, LoadedKey, StoreKey};
 pub use leads::{LeadQuery, StatusCount};
 pub use local::{OutboxEntry, PendingCount};
 pub use meta::SyncState;
+pub use open::{OpenReport, keycheck_path};
 pub use pull::ApplyReport;
 pub use push::{PUSH_MAX_BYTES, PUSH_MAX_MUTATIONS, PushOutcome};
 
@@ -43,6 +50,7 @@ static MIGRATIONS: LazyLock<Result<Migrations<'static>, String>> =
 pub struct Store {
     conn: Connection,
     path: Option<PathBuf>,
+    report: OpenReport,
 }
 
 impl std::fmt::Debug for Store {
@@ -52,56 +60,12 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if absent) the cache at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open_with_flags(
+    fn from_conn(conn: Connection, path: Option<PathBuf>) -> Self {
+        Self {
+            conn,
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| StoreError::open(path, e))?;
-        Self::init(conn, Some(path.to_owned()))
-    }
-
-    /// A throwaway cache in memory, for tests and benchmarks.
-    pub fn open_in_memory() -> Result<Self, StoreError> {
-        let conn = Connection::open_in_memory().map_err(StoreError::Sqlite)?;
-        Self::init(conn, None)
-    }
-
-    fn init(mut conn: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
-        let at = path.as_deref();
-        // The first statement that reads the file tells whether it is a database at all.
-        let journal: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| StoreError::classify(at, e))?;
-        if path.is_some() && !journal.eq_ignore_ascii_case("wal") {
-            tracing::warn!(journal, "SQLite refused WAL mode; continuing with {journal}");
+            report: OpenReport::default(),
         }
-        conn.execute_batch(
-            "PRAGMA foreign_keys = ON;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;",
-        )
-        .map_err(|e| StoreError::classify(at, e))?;
-        let check: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| StoreError::classify(at, e))?;
-        if check != "ok" {
-            return Err(StoreError::Corrupt {
-                path: at.map(Path::to_owned),
-                detail: check,
-            });
-        }
-        let migrations = MIGRATIONS
-            .as_ref()
-            .map_err(|e| StoreError::Migration(e.clone()))?;
-        migrations.to_latest(&mut conn).map_err(|e| match e {
-            rusqlite_migration::Error::RusqliteError { err, .. } => StoreError::classify(at, err),
-            other => StoreError::Migration(other.to_string()),
-        })?;
-        Ok(Self { conn, path })
     }
 
     /// Where the cache lives (`None` in memory).

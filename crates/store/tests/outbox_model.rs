@@ -20,7 +20,7 @@ use leadline_model::sync::{
 use leadline_model::{
     CallDirection, CallLog, Id, Lead, LeadPriority, LeadSource, LeadStatus, PhoneNumber, Role, User, new_id,
 };
-use leadline_store::{PUSH_MAX_BYTES, Store};
+use leadline_store::{PUSH_MAX_BYTES, Store, StoreKey};
 use proptest::prelude::*;
 
 const LEADS: usize = 3;
@@ -229,7 +229,8 @@ fn run(steps: Vec<Step>) {
         team: None,
     };
     let mut server = Server::new(me.id);
-    let mut store = Store::open(&path).unwrap();
+    let key = StoreKey::generate().unwrap();
+    let mut store = Store::open(&path, &key).unwrap();
     store.set_account("http://model", &me).unwrap();
     pull_pages(&mut store, &server, 100);
     let ids: Vec<Id> = server.leads.keys().copied().collect();
@@ -295,7 +296,7 @@ fn run(steps: Vec<Step>) {
             Step::Pull(pages) => pull_pages(&mut store, &server, pages),
             Step::Crash => {
                 drop(store);
-                store = Store::open(&path).unwrap();
+                store = Store::open(&path, &key).unwrap();
             }
         }
     }

@@ -13,7 +13,7 @@ use chrono::Utc;
 use leadline_model::sync::{LeadPatch, MutationStatus, PROTOCOL_VERSION, PushBatch};
 use leadline_model::{CallDirection, CallLog, Id, Lead, LeadPriority, LeadStatus, new_id};
 use leadline_server::{RunningServer, ServeConfig};
-use leadline_store::Store;
+use leadline_store::{Store, StoreKey};
 use leadline_sync::{Client, Engine, EngineConfig, SharedStore, SyncError, SyncEvent, push_all, sync_once};
 
 const PASSWORD: &str = "leadline-demo";
@@ -81,7 +81,12 @@ impl World {
 
     /// A signed-in device of `user` with its own cache file, pulled once.
     async fn device(&self, user: &str, name: &str) -> (Client, SharedStore) {
-        let mut store = Store::open(&self.dir.path().join(format!("{name}.sqlite3"))).unwrap();
+        let mut store = Store::open(
+            &self.dir.path().join(format!("{name}.sqlite3")),
+            // One key for every device file of a test (a device reopened keeps its file readable).
+            &StoreKey::from_hex(&"5a".repeat(32)).unwrap(),
+        )
+        .unwrap();
         let device_id = store.device_id().unwrap();
         let mut client = Client::new(&self.url()).unwrap();
         let login = client.login(user, PASSWORD, Some(&device_id)).await.unwrap();

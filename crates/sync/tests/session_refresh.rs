@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use leadline_model::{Role, User};
 use leadline_server::{RunningServer, ServeConfig, auth, db};
-use leadline_store::Store;
+use leadline_store::{Store, StoreKey};
 use leadline_sync::SharedStore;
 use leadline_sync::{Client, SyncError, Tokens, pull_all};
 
@@ -46,7 +46,9 @@ async fn let_access_token_expire() {
 async fn a_pull_after_the_access_token_expired_refreshes_and_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path()).await;
-    let store = SharedStore::new(Store::open(&dir.path().join("cache.sqlite3")).unwrap());
+    let store = SharedStore::new(
+        Store::open(&dir.path().join("cache.sqlite3"), &StoreKey::generate().unwrap()).unwrap(),
+    );
 
     let mut client = Client::new(&server.base_url()).unwrap();
     let login = client.login("priya", PASSWORD, Some("laptop")).await.unwrap();
@@ -91,7 +93,9 @@ async fn a_pull_after_the_access_token_expired_refreshes_and_succeeds() {
 async fn logout_ends_the_session_on_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path()).await;
-    let store = SharedStore::new(Store::open(&dir.path().join("cache.sqlite3")).unwrap());
+    let store = SharedStore::new(
+        Store::open(&dir.path().join("cache.sqlite3"), &StoreKey::generate().unwrap()).unwrap(),
+    );
     let mut client = Client::new(&server.base_url()).unwrap();
     client.login("priya", PASSWORD, Some("laptop")).await.unwrap();
     let kept: Tokens = client.tokens().unwrap();

@@ -55,8 +55,10 @@ const PG_MIGRATION_LOCK: i64 = 0x4c45_4144_4c49_4e45; // "LEADLINE"
 /// Set on every connection the server opens.
 /// `synchronous = FULL`: a change the server acknowledged survives a power cut (WAL alone would keep the
 /// file consistent but could lose the last commits).
+/// `temp_store = FILE`: the workspace's SQLite is SQLCipher (for the desktop cache), built with temporary
+/// tables and sort spills in memory by default; the server keeps plain SQLite's default (files).
 const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-     PRAGMA synchronous = FULL;";
+     PRAGMA synchronous = FULL; PRAGMA temp_store = FILE;";
 
 /// Default of `LEADLINE_SQLITE_MMAP_MIB`: how much of the database file reads may map instead of copying
 /// pages into each connection's page cache (SQLite empties that cache whenever another connection has
