@@ -48,6 +48,8 @@ impl Device {
             .args(args)
             .env("LEADLINE_HTTP_TIMEOUT_SECS", HTTP_TIMEOUT_SECS)
             .env("LEADLINE_LOG", "warn")
+            // The cache key in the data dir, never in the developer's OS keyring.
+            .env(leadline_store::key::KEY_STORE_ENV, "file")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
