@@ -133,8 +133,10 @@ impl Device {
     /// start and the phone metadata load (about a second per call in a debug build) for each. Every
     /// fourth asks for a follow-up. Their ids, and how many asked for a follow-up.
     pub fn log_calls_in_process(&self, leads: &[String], from: usize, n: usize) -> (Vec<String>, usize) {
+        let key = leadline_store::key::load_or_create(self.path(), leadline_store::KeyStorage::File)
+            .expect("the cache key in the data dir");
         let mut store =
-            leadline_store::Store::open(&self.path().join("leadline.sqlite3")).expect("open cache");
+            leadline_store::Store::open(&self.path().join("leadline.sqlite3"), &key.key).expect("open cache");
         let me = store.me().expect("signed-in user");
         let device_id = store.device_id().expect("device id");
         let mut ids = Vec::with_capacity(n);
