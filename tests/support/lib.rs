@@ -2,8 +2,11 @@
 //! cleaned up, and a real `leadline-server` seeded with demo data on a free port.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+pub mod http;
 pub mod procs;
+pub mod proxy;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -68,19 +71,31 @@ impl DemoServer {
             "demo seeding failed: {}",
             String::from_utf8_lossy(&seeded.stderr)
         );
-        let mut guard = Guard::spawn(
-            "leadline-server",
-            Command::new(&server)
-                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-                .arg(data_dir.path())
-                .env("LEADLINE_LOG", "warn"),
-        );
-        let url = guard
-            .read_stdout_line_matching(Duration::from_secs(60), |line| {
-                line.strip_prefix("listening on ").map(|u| u.trim().to_owned())
-            })
-            .unwrap_or_else(|e| panic!("leadline-server did not start: {e}"));
+        let (guard, url) = serve(data_dir.path(), "127.0.0.1:0");
         Self { url, data_dir, guard }
+    }
+
+    /// `127.0.0.1:<port>` the server listens on (the same after [`DemoServer::restart`]).
+    pub fn addr(&self) -> SocketAddr {
+        let hostport = self.url.trim_start_matches("http://").trim_end_matches('/');
+        hostport
+            .parse()
+            .unwrap_or_else(|e| panic!("server url {}: {e}", self.url))
+    }
+
+    /// Kills the server with SIGKILL at once: no graceful shutdown, whatever it was doing is cut.
+    pub fn kill(&mut self) {
+        self.guard.kill_now().expect("SIGKILL leadline-server");
+    }
+
+    /// Starts the server again on the same data dir and the same port (clients keep their URL), after
+    /// [`DemoServer::kill`] or [`DemoServer::stop`].
+    pub fn restart(&mut self) {
+        self.guard.kill_now().expect("stop leadline-server");
+        let listen = self.addr().to_string();
+        let (guard, url) = serve(self.data_dir.path(), &listen);
+        assert_eq!(url, self.url, "the restarted server listens where it did");
+        self.guard = guard;
     }
 
     /// Stops the server (its data stays until the value drops).
@@ -107,5 +122,31 @@ impl DemoServer {
             .expect("query")
             .collect::<Result<_, _>>()
             .expect("rows")
+    }
+}
+
+/// Starts `leadline-server serve` on `data_dir`, listening on `listen`; waits for its address. The port of
+/// a killed server can take a moment to be free again: retries for a few seconds.
+fn serve(data_dir: &Path, listen: &str) -> (Guard, String) {
+    let server = built_binary("leadline-server", "leadline-server");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut guard = Guard::spawn(
+            "leadline-server",
+            Command::new(&server)
+                .args(["serve", "--listen", listen, "--data-dir"])
+                .arg(data_dir)
+                .env("LEADLINE_LOG", "warn"),
+        );
+        match guard.read_stdout_line_matching(Duration::from_secs(60), |line| {
+            line.strip_prefix("listening on ").map(|u| u.trim().to_owned())
+        }) {
+            Ok(url) => return (guard, url),
+            Err(e) if std::time::Instant::now() < deadline && !listen.ends_with(":0") => {
+                eprintln!("leadline-server did not start on {listen} ({e}); trying again");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("leadline-server did not start: {e}"),
+        }
     }
 }

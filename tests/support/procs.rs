@@ -81,6 +81,16 @@ impl Guard {
         }
     }
 
+    /// SIGKILLs the whole process group at once (no chance to clean up) and reaps the child.
+    pub fn kill_now(&mut self) -> std::io::Result<()> {
+        if self.child.try_wait()?.is_some() {
+            return Ok(());
+        }
+        let pgid = Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX));
+        let _ = killpg(pgid, Signal::SIGKILL);
+        self.child.wait().map(|_| ())
+    }
+
     /// Stops the whole process group and reaps the child.
     pub fn kill(&mut self) -> std::io::Result<()> {
         if self.child.try_wait()?.is_some() {

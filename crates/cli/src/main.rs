@@ -234,7 +234,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Status { json } => sync_cmd::status(&dir, json)?,
-        Command::Lead { action } => work::lead(&open_store(&dir)?, action)?,
+        Command::Lead { action } => work::lead(&mut open_store(&dir)?, action)?,
         Command::LogCall(args) => work::log_call(&mut open_store(&dir)?, args)?,
         Command::FollowUps { due, json } => work::follow_ups(&open_store(&dir)?, due, json)?,
         Command::Conflicts { action } => work::conflicts(&mut open_store(&dir)?, action)?,

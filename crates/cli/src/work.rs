@@ -6,7 +6,8 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use leadline_model::{CallDirection, CallLog, FollowUpSpec, Id, new_id};
+use leadline_model::sync::LeadPatch;
+use leadline_model::{CallDirection, CallLog, FollowUpSpec, Id, LeadPriority, LeadStatus, new_id};
 use leadline_store::Store;
 
 #[derive(Subcommand)]
@@ -16,6 +17,23 @@ pub enum LeadAction {
         id: Id,
         #[arg(long)]
         json: bool,
+    },
+    /// Edit a lead's fields (works offline; the next sync sends it, with the version it was based on).
+    Edit {
+        id: Id,
+        #[arg(long)]
+        status: Option<LeadStatus>,
+        #[arg(long)]
+        priority: Option<LeadPriority>,
+        /// Empty clears it.
+        #[arg(long)]
+        city: Option<String>,
+        /// Empty clears it.
+        #[arg(long)]
+        interest: Option<String>,
+        /// Comma-separated; replaces the lead's tags.
+        #[arg(long, value_delimiter = ',')]
+        tags: Option<Vec<String>>,
     },
 }
 
@@ -53,8 +71,29 @@ pub enum ConflictAction {
     Dismiss { id: Id },
 }
 
-pub fn lead(store: &Store, action: LeadAction) -> Result<()> {
+pub fn lead(store: &mut Store, action: LeadAction) -> Result<()> {
     match action {
+        LeadAction::Edit {
+            id,
+            status,
+            priority,
+            city,
+            interest,
+            tags,
+        } => {
+            let patch = LeadPatch {
+                status,
+                priority,
+                city,
+                interest,
+                tags,
+                ..LeadPatch::default()
+            };
+            store
+                .update_lead(&id, &patch)
+                .with_context(|| format!("cannot edit lead {id}"))?;
+            println!("edited; it is sent at the next sync");
+        }
         LeadAction::Show { id, json } => {
             let lead = store.get_lead(&id)?;
             let calls = store.call_logs_for_lead(&id)?;
