@@ -651,8 +651,6 @@ fn two_devices_of_one_telecaller_and_a_supervisor_reassigning_converge() {
 }
 
 #[test]
-#[ignore = "fails: the store's write transactions are DEFERRED (read, then write), so a second process gets \
-            SQLITE_BUSY at once instead of waiting; open them IMMEDIATE"]
 fn processes_writing_the_cache_at_once_all_succeed() {
     // The desktop (or `sync --watch`) and a script's `leadline log-call` share one cache file: a write
     // must wait for the other process's transaction, never fail with "database is locked".

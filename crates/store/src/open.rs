@@ -564,7 +564,7 @@ impl Store {
         {
             self.set_account(server_url, &user)?;
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some(device_id) = meta("device_id") {
             Self::meta_set(&tx, "device_id", device_id)?;
         }

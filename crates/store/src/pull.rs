@@ -28,7 +28,7 @@ impl Store {
     /// cursor, and the page is pulled again (every write here is idempotent).
     pub fn apply_pull_page(&mut self, page: &PullPage) -> Result<ApplyReport, StoreError> {
         let me = self.sync_state()?.user.map(|u| u.id);
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // A page may carry a call log before its lead; check references at commit instead.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let mut report = ApplyReport::default();
