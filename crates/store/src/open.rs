@@ -162,11 +162,16 @@ fn is_plaintext(path: &Path) -> Result<bool, StoreError> {
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    Connection::open_with_flags(
+    let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| StoreError::open(path, e))
+    .map_err(|e| StoreError::open(path, e))?;
+    // Another process (the desktop beside a script's `leadline`) may hold the file: wait for it from the
+    // very first statement (the key check, WAL mode) instead of failing with "database is locked".
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| StoreError::open(path, e))?;
+    Ok(conn)
 }
 
 /// SQLCipher reports every page that fails to decrypt on stderr (a process-wide setting); the errors it
@@ -254,7 +259,7 @@ fn prepare(mut conn: Connection, path: Option<&Path>) -> Result<Connection, Fail
     if let Err(e) = conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = FULL;
-         PRAGMA busy_timeout = 5000;",
+         PRAGMA busy_timeout = 30000;",
     ) {
         return Err(damage_or(at, e));
     }
