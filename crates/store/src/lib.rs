@@ -7,14 +7,24 @@
 //!   change is either both stored and queued for the server, or neither.
 //! - Pulled pages from the server are applied in one transaction each (see [`Store::apply_pull_page`]).
 //!
+//! - Read side for the UI (all offline): the lead list with filters, search, orders and keyset pages
+//!   ([`Store::list_lead_page`]), counts per status ([`Store::lead_status_counts`]), the next-lead queue
+//!   ([`Store::next_leads`]), a lead's call history ([`Store::call_history`]) and today's figures
+//!   ([`Store::today_figures`]). "Today" and "overdue" come from a caller-given [`Clock`].
+//!
 //! All client-side SQL lives in this crate.
 
 mod codec;
+mod cursor;
 mod error;
+mod figures;
+mod history;
 mod leads;
 mod local;
 mod meta;
 mod pull;
+mod query;
+mod queue;
 mod search;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +35,13 @@ use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::Migrations;
 
 pub use error::StoreError;
-pub use leads::{LeadQuery, StatusCount};
+pub use figures::{DEFAULT_CONVERSION_DISPOSITIONS, FiguresQuery, TodayFigures};
+pub use history::{CallHistoryPage, CallHistoryQuery};
+pub use leads::{LeadQuery, MAX_PAGE, StatusCount};
+pub use query::{
+    Clock, DEFAULT_PAGE, FollowUpDue, LeadFilter, LeadListPage, LeadPageQuery, LeadOrder, LeadOrderKey, TimeRange,
+};
+pub use queue::{QueueEntry, QueuePage, QueueQuery, QueueReason};
 pub use local::{OutboxEntry, PendingCount};
 pub use meta::SyncState;
 pub use pull::ApplyReport;
