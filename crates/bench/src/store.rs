@@ -510,12 +510,15 @@ fn build(path: &Path, opts: &Options) -> Result<Shape> {
             updated_at: updated,
             version: 1,
         };
+        lead_ids.push(lead.id);
+        let (lead_id, created) = (lead.id, lead.created_at);
+        changes.push(Change::Lead(lead));
         // A fifth of the leads have an open follow-up: from a week ago to a week ahead.
         if rng.below(5) == 0 {
             let due = now - Span::days(7) + minutes(rng.below(14 * 24 * 60));
             changes.push(Change::FollowUp(FollowUp {
                 id: new_id(),
-                lead_id: lead.id,
+                lead_id,
                 assigned_to: me.id,
                 due_at: due,
                 note: None,
@@ -524,8 +527,7 @@ fn build(path: &Path, opts: &Options) -> Result<Shape> {
                 created_at: created,
             }));
         }
-        lead_ids.push(lead.id);
-        changes.push(Change::Lead(lead));
+
         if changes.len() >= 2_000 {
             store.apply_pull_page(&page(std::mem::take(&mut changes), pages))?;
             pages += 1;

@@ -93,9 +93,9 @@ impl Store {
             .prepare_cached(
                 "SELECT count(*) FILTER (WHERE f.due_at >= ?2),
                         count(*) FILTER (WHERE f.due_at < ?4)
-                 FROM follow_ups f INDEXED BY follow_ups_open_by_due
-                 WHERE f.completed_at IS NULL AND f.due_at < ?3 AND f.assigned_to = ?1
-                   AND EXISTS (SELECT 1 FROM leads l WHERE l.id = f.lead_id AND l.removed = 0)",
+                 FROM follow_ups f INDEXED BY follow_ups_open_by_assignee
+                 WHERE f.completed_at IS NULL AND f.assigned_to = ?1 AND f.due_at < ?3
+                   AND f.lead_id NOT IN (SELECT id FROM leads WHERE removed = 1)",
             )?
             .query_row(rusqlite::params![user, start_s, end_s, now_s], |r| {
                 Ok((r.get(0)?, r.get(1)?))

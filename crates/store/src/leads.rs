@@ -78,6 +78,24 @@ impl Store {
         Ok(out)
     }
 
+    /// Listed leads per status, every status in pipeline order (zeros included), from the counts the
+    /// triggers of migration 03 keep.
+    pub(crate) fn status_counts_all(&self) -> Result<Vec<StatusCount>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT n FROM lead_status_counts WHERE status = ?1")?;
+        LeadStatus::ALL
+            .iter()
+            .map(|s| {
+                let n: Option<i64> = stmt.query_row([s.as_str()], |r| r.get(0)).optional()?;
+                Ok(StatusCount {
+                    status: *s,
+                    count: n.unwrap_or(0).unsigned_abs(),
+                })
+            })
+            .collect()
+    }
+
     pub fn get_lead(&self, id: &Id) -> Result<Lead, StoreError> {
         self.conn
             .prepare_cached(&format!("SELECT {LEAD_COLUMNS} FROM leads WHERE id = ?1"))?

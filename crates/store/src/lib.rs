@@ -94,7 +94,8 @@ impl Store {
         conn.execute_batch(
             "PRAGMA foreign_keys = ON;
              PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;",
+             PRAGMA busy_timeout = 5000;
+             PRAGMA cache_size = -65536;",
         )
         .map_err(|e| StoreError::classify(at, e))?;
         let check: String = conn

@@ -32,6 +32,7 @@ impl Store {
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let mut report = ApplyReport::default();
         let mut touched = BTreeSet::new();
+        let mut follow_up_leads = BTreeSet::new();
         for change in &page.changes {
             match change {
                 Change::Lead(lead) => {
@@ -58,6 +59,8 @@ impl Store {
                 }
                 Change::FollowUp(f) => {
                     write::upsert_follow_up(&tx, f)?;
+                    // Its lead may come later in the page: its next follow-up is set again below.
+                    follow_up_leads.insert(f.lead_id);
                     report.follow_ups_upserted += 1;
                 }
             }
@@ -78,6 +81,9 @@ impl Store {
                     i
                 ])?;
             }
+        }
+        for lead_id in &follow_up_leads {
+            write::refresh_next_follow_up(&tx, lead_id)?;
         }
         search::reindex_all(&tx, &touched)?;
         Store::set_cursor(&tx, &page.next_cursor, &page.server_time)?;

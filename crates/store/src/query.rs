@@ -18,9 +18,8 @@ use crate::{Store, StoreError};
 /// Rows in a page when the caller does not say.
 pub const DEFAULT_PAGE: u32 = 50;
 
-/// From this many full-text matches on, a search walking the sort index probes the index for each row
-/// instead of gathering every match first (a common word: the walk finds a page of matches in a few rows).
-const DENSE_MATCHES: i64 = 20_000;
+/// The most candidates a driving filter may have (see [`Store::plan`]).
+const MAX_FEW: i64 = 20_000;
 
 /// "Now" and the user's UTC offset: what "today", "due today" and "overdue" mean. Passed in by the caller,
 /// so results do not depend on the machine's clock or zone (and tests are deterministic).
@@ -233,7 +232,6 @@ fn filter_terms(
     clock: &Clock,
     fts: Option<&str>,
     with_statuses: bool,
-    probe_search: bool,
 ) -> Result<Sql, StoreError> {
     let mut sql = Sql::default();
     sql.term("l.removed = 0", []);
@@ -269,12 +267,12 @@ fn filter_terms(
         sql.term("l.assigned_to = ?", [Value::Text(u.to_string())]);
     }
     if let Some(m) = fts {
-        let term = if probe_search {
-            "EXISTS (SELECT 1 FROM lead_search WHERE lead_search MATCH ? AND lead_search.rowid = l.rowid)"
-        } else {
-            "l.rowid IN (SELECT rowid FROM lead_search WHERE lead_search MATCH ?)"
-        };
-        sql.term(term, [Value::Text(m.to_owned())]);
+        // Prefix queries gather their matches once (FTS5 merges a prefix's doclists per query, so a probe per
+        // row would repeat that work).
+        sql.term(
+            "l.rowid IN (SELECT rowid FROM lead_search WHERE lead_search MATCH ?)",
+            [Value::Text(m.to_owned())],
+        );
     }
     Ok(sql)
 }
@@ -403,7 +401,15 @@ impl Store {
         clock: &Clock,
     ) -> Result<Vec<crate::StatusCount>, StoreError> {
         let fts = filter.search.as_deref().and_then(fts_query);
-        let terms = filter_terms(filter, clock, fts.as_deref(), false, false)?;
+        let unfiltered = LeadFilter {
+            statuses: filter.statuses.clone(),
+            search: filter.search.clone(),
+            ..LeadFilter::default()
+        };
+        if fts.is_none() && *filter == unfiltered {
+            return self.status_counts_all();
+        }
+        let terms = filter_terms(filter, clock, fts.as_deref(), false)?;
         let sql = format!(
             "SELECT l.status, count(*) FROM leads l WHERE {} GROUP BY l.status",
             terms.where_clause()
@@ -440,7 +446,7 @@ impl Store {
             .prepare_cached("SELECT coalesce(max(rowid), 0) FROM leads")?
             .query_row([], |r| r.get(0))?;
         let page = i64::from(page_limit(q.limit)) + 1;
-        let few = ((2.0 * ((page * total.max(1)) as f64).sqrt()) as i64).clamp(200, DENSE_MATCHES);
+        let few = ((2.0 * ((page * total.max(1)) as f64).sqrt()) as i64).clamp(200, MAX_FEW);
         // The candidate count of each selective filter, up to `few`; the smallest under `few` drives.
         let mut best: Option<(i64, Driver)> = None;
         let mut consider = |n: i64, d: Driver| {
@@ -448,15 +454,9 @@ impl Store {
                 best = Some((n, d));
             }
         };
-        let mut probe_search = false;
         if let Some(m) = &fts {
             let select = "SELECT 1 FROM lead_search WHERE lead_search MATCH ?";
-            let matches = self.bounded_count(select, vec![Value::Text(m.clone())], few)?;
-            consider(matches, Driver::Search);
-            if matches >= few {
-                probe_search =
-                    self.bounded_count(select, vec![Value::Text(m.clone())], DENSE_MATCHES)? >= DENSE_MATCHES;
-            }
+            consider(self.bounded_count(select, vec![Value::Text(m.clone())], few)?, Driver::Search);
         }
         if !q.filter.statuses.is_empty() {
             let mut s = Sql::default();
@@ -493,13 +493,7 @@ impl Store {
             return Ok(None);
         }
         let driver = best.map_or(Driver::SortIndex, |(_, d)| d);
-        let base = filter_terms(
-            &q.filter,
-            clock,
-            fts.as_deref(),
-            true,
-            probe_search && driver == Driver::SortIndex,
-        )?;
+        let base = filter_terms(&q.filter, clock, fts.as_deref(), true)?;
         Ok(Some(Plan {
             spec,
             descending: q.sort.descending,
@@ -606,75 +600,6 @@ mod tests {
             (at("2026-11-24T05:00:00Z"), at("2026-11-25T05:00:00Z"))
         );
         assert!(Clock::new(at("2026-11-25T02:00:00Z"), 100_000).today().is_err());
-    }
-
-    /// The dense-search plan (probe the FTS index per row) lists what the gathering plan lists.
-    #[test]
-    fn probing_and_gathering_search_plans_agree() {
-        use leadline_model::sync::{Change, Cursor, PROTOCOL_VERSION, PullPage};
-        use leadline_model::{LeadPriority, LeadSource, PhoneNumber, new_id};
-        let mut store = Store::open_in_memory().expect("store");
-        let now = at("2026-11-25T06:30:00Z");
-        let names = ["Asha Rao", "Ashok Iyer", "Ravi Rao", "Meena Asher"];
-        let changes = (0..40_u32)
-            .map(|i| {
-                Change::Lead(Lead {
-                    id: new_id(),
-                    name: names[i as usize % names.len()].to_owned(),
-                    phone: PhoneNumber::parse(&format!("+91981{:07}", i)).expect("phone"),
-                    alternate_phone: None,
-                    email: None,
-                    city: None,
-                    source: LeadSource::Website,
-                    interest: None,
-                    budget_inr: None,
-                    priority: LeadPriority::ALL[i as usize % 4],
-                    status: LeadStatus::New,
-                    tags: vec![],
-                    assigned_to: None,
-                    created_at: now - Duration::minutes(i64::from(i % 7)),
-                    updated_at: now - Duration::minutes(i64::from(i % 5)),
-                    version: 1,
-                })
-            })
-            .collect();
-        store
-            .apply_pull_page(&PullPage {
-                protocol: PROTOCOL_VERSION,
-                changes,
-                next_cursor: Cursor("1".into()),
-                has_more: false,
-                dispositions: vec![],
-                server_time: now,
-            })
-            .expect("pull");
-        let clock = Clock::new(now, 330);
-        for (text, priorities) in [("ash", vec![]), ("rao", vec![LeadPriority::Hot, LeadPriority::Low])] {
-            let filter = LeadFilter {
-                search: Some(text.into()),
-                priorities,
-                ..Default::default()
-            };
-            let fts = fts_query(text);
-            let run = |probe: bool| -> Vec<Id> {
-                let plan = Plan {
-                    spec: sort_spec(LeadOrderKey::Priority),
-                    descending: true,
-                    driver: Driver::SortIndex,
-                    base: filter_terms(&filter, &clock, fts.as_deref(), true, probe).expect("terms"),
-                };
-                let (sql, args) = page_sql(&plan, 0, None, 100).expect("sql");
-                assert_eq!(sql.contains("EXISTS"), probe);
-                let mut stmt = store.conn.prepare(&sql).expect("prepare");
-                stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
-                    .expect("query")
-                    .map(|id| Id::parse_str(&id.expect("row")).expect("id"))
-                    .collect()
-            };
-            let gathered = run(false);
-            assert!(!gathered.is_empty());
-            assert_eq!(run(true), gathered, "{text}");
-        }
     }
 
     #[test]

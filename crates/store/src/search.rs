@@ -86,7 +86,7 @@ pub fn fts_query(input: &str) -> Option<String> {
 }
 
 /// Every word of `input` as a quoted prefix term (all must match), or `None` without a word.
-pub(crate) fn words_query(input: &str) -> Option<String> {
+fn words_query(input: &str) -> Option<String> {
     let terms: Vec<String> = input
         .split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())

@@ -932,21 +932,42 @@ fn call_history_pages_newest_first_and_searches_notes_and_dispositions() {
 }
 
 #[test]
-fn removed_leads_leave_the_list_the_queue_and_call_search() {
+fn removed_leads_leave_the_list_the_queue_and_the_counts() {
     let mut f = fixture();
     let mut a = f.lead("Asha");
     a.priority = LeadPriority::Hot;
     f.add(std::slice::from_ref(&a));
     let c = f.call(&a, at(NOW) - Duration::days(1), "interested", 30, "kundan");
-    f.pull(vec![Change::CallLog(c)]);
+    f.pull(vec![Change::CallLog(c.clone())]);
+    let total = |f: &Fixture| {
+        f.store
+            .lead_status_counts(&LeadFilter::default(), &clock())
+            .unwrap()
+            .iter()
+            .map(|c| (c.status, c.count))
+            .filter(|c| c.1 > 0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(total(&f), vec![(LeadStatus::New, 1)]);
+    f.store
+        .update_lead(
+            &a.id,
+            &leadline_model::sync::LeadPatch {
+                status: Some(LeadStatus::Interested),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(total(&f), vec![(LeadStatus::Interested, 1)]);
     f.pull(vec![Change::LeadRemoved { lead_id: a.id }]);
     assert!(f.names(LeadFilter::default()).is_empty());
+    assert_eq!(total(&f), vec![], "removed (kept hidden for its unsent edit): not counted");
     let q = QueueQuery::default();
     assert!(f.store.next_leads(&q, &clock()).unwrap().entries.is_empty());
-    // Pulled back with a new call (which may reuse the deleted call's rowid): the old call's words are
-    // gone from the search index.
+    // Pulled back: listed and counted again, its calls (kept for the unsent edit) searchable.
     f.add(std::slice::from_ref(&a));
-    let c2 = f.call(&a, at(NOW) - Duration::days(1), "interested", 30, "emerald ring");
+    assert_eq!(total(&f), vec![(LeadStatus::New, 1)]);
+    let c2 = f.call(&a, at(NOW) - Duration::hours(1), "interested", 30, "emerald ring");
     f.pull(vec![Change::CallLog(c2.clone())]);
     let search = |s: &str| {
         f.store
@@ -957,6 +978,6 @@ fn removed_leads_leave_the_list_the_queue_and_call_search() {
             .unwrap()
             .calls
     };
-    assert!(search("kundan").is_empty());
+    assert_eq!(search("kundan"), vec![c]);
     assert_eq!(search("emerald"), vec![c2]);
 }
