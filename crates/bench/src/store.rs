@@ -14,7 +14,7 @@ use leadline_model::{
     Timestamp, User, default_catalogue, new_id,
 };
 use leadline_store::{
-    CallHistoryQuery, Clock, FiguresQuery, FollowUpDue, LeadFilter, LeadPageQuery, LeadOrder, LeadOrderKey,
+    CallHistoryQuery, Clock, FiguresQuery, FollowUpDue, LeadFilter, LeadOrder, LeadOrderKey, LeadPageQuery,
     QueueQuery, Store, TimeRange,
 };
 use serde::Serialize;
@@ -73,12 +73,48 @@ impl Rng {
 }
 
 const FIRST: &[&str] = &[
-    "Asha", "Ravi", "Meenakshi", "Farhan", "Lakshmi", "Harpreet", "Sunita", "Vikram", "Priya", "Arjun",
-    "Kavya", "Imran", "Deepa", "Rohit", "Ananya", "Suresh", "Fatima", "Gaurav", "Nandini", "Karthik",
+    "Asha",
+    "Ravi",
+    "Meenakshi",
+    "Farhan",
+    "Lakshmi",
+    "Harpreet",
+    "Sunita",
+    "Vikram",
+    "Priya",
+    "Arjun",
+    "Kavya",
+    "Imran",
+    "Deepa",
+    "Rohit",
+    "Ananya",
+    "Suresh",
+    "Fatima",
+    "Gaurav",
+    "Nandini",
+    "Karthik",
 ];
 const LAST: &[&str] = &[
-    "Kulkarni", "Pillai", "Sundaram", "Qureshi", "Iyer", "Gill", "Bose", "Rathore", "Sharma", "Reddy",
-    "Nair", "Menon", "Shaikh", "Patel", "Das", "Chatterjee", "Joshi", "Verma", "Kapoor", "Banerjee",
+    "Kulkarni",
+    "Pillai",
+    "Sundaram",
+    "Qureshi",
+    "Iyer",
+    "Gill",
+    "Bose",
+    "Rathore",
+    "Sharma",
+    "Reddy",
+    "Nair",
+    "Menon",
+    "Shaikh",
+    "Patel",
+    "Das",
+    "Chatterjee",
+    "Joshi",
+    "Verma",
+    "Kapoor",
+    "Banerjee",
 ];
 const WORDS: &[&str] = &[
     "catalogue",
@@ -138,7 +174,10 @@ pub fn run(opts: Options) -> Result<()> {
     let (path, cached) = match &opts.seed_cache {
         Some(d) => {
             std::fs::create_dir_all(d)?;
-            (d.join(format!("store-{}-{}.sqlite3", opts.leads, opts.calls)), true)
+            (
+                d.join(format!("store-{}-{}.sqlite3", opts.leads, opts.calls)),
+                true,
+            )
         }
         None => (dir.path().join("cache.sqlite3"), false),
     };
@@ -154,10 +193,16 @@ pub fn run(opts: Options) -> Result<()> {
         }
         build(&path, &opts)?
     };
-    let build_s = if reuse { 0.0 } else { started.elapsed().as_secs_f64() };
+    let build_s = if reuse {
+        0.0
+    } else {
+        started.elapsed().as_secs_f64()
+    };
     if !reuse {
-        emit(&json!({"bench": "store", "step": "build", "leads": opts.leads, "calls": opts.calls,
-                     "s": round(build_s)}));
+        emit(
+            &json!({"bench": "store", "step": "build", "leads": opts.leads, "calls": opts.calls,
+                     "s": round(build_s)}),
+        );
     }
     let store = Store::open(&path)?;
     let clock = Clock::new(shape.now, IST_MINUTES);
@@ -174,10 +219,24 @@ pub fn run(opts: Options) -> Result<()> {
         let digits = &n[3..3 + 5 + (i as usize % 4)];
         searches.push(("phone_prefix", digits.to_owned()));
     }
-    for name in ["sundaram", "asha kul", "meen", "farhan qureshi", "kart", "pate", "nandini b"] {
+    for name in [
+        "sundaram",
+        "asha kul",
+        "meen",
+        "farhan qureshi",
+        "kart",
+        "pate",
+        "nandini b",
+    ] {
         searches.push(("name", name.to_owned()));
     }
-    for words in ["kundan", "mangalsutra exchange", "akshaya", "platinum ring", "showr"] {
+    for words in [
+        "kundan",
+        "mangalsutra exchange",
+        "akshaya",
+        "platinum ring",
+        "showr",
+    ] {
         searches.push(("notes", words.to_owned()));
     }
     let mut all_search = Vec::new();
@@ -202,8 +261,10 @@ pub fn run(opts: Options) -> Result<()> {
     }
     for (kind, mut samples) in by_kind {
         let s = pct(&mut samples);
-        emit(&json!({"bench": "store", "query": "search", "kind": kind, "runs": samples.len(),
-                     "rows": hits_by_kind.get(kind), "p50_ms": s.0, "p99_ms": s.1, "max_ms": s.2}));
+        emit(
+            &json!({"bench": "store", "query": "search", "kind": kind, "runs": samples.len(),
+                     "rows": hits_by_kind.get(kind), "p50_ms": s.0, "p99_ms": s.1, "max_ms": s.2}),
+        );
     }
     let search = pct(&mut all_search);
 
@@ -212,9 +273,21 @@ pub fn run(opts: Options) -> Result<()> {
     let lists: Vec<(&str, LeadFilter, LeadOrder)> = vec![
         ("default", LeadFilter::default(), LeadOrder::default()),
         ("name_asc", LeadFilter::default(), sort(LeadOrderKey::Name, false)),
-        ("created_desc", LeadFilter::default(), sort(LeadOrderKey::CreatedAt, true)),
-        ("priority_desc", LeadFilter::default(), sort(LeadOrderKey::Priority, true)),
-        ("follow_up_asc", LeadFilter::default(), sort(LeadOrderKey::NextFollowUp, false)),
+        (
+            "created_desc",
+            LeadFilter::default(),
+            sort(LeadOrderKey::CreatedAt, true),
+        ),
+        (
+            "priority_desc",
+            LeadFilter::default(),
+            sort(LeadOrderKey::Priority, true),
+        ),
+        (
+            "follow_up_asc",
+            LeadFilter::default(),
+            sort(LeadOrderKey::NextFollowUp, false),
+        ),
         (
             "status_new_contacted",
             LeadFilter {
@@ -295,8 +368,10 @@ pub fn run(opts: Options) -> Result<()> {
         }
         all_pages.extend_from_slice(&samples);
         let s = pct(&mut samples);
-        emit(&json!({"bench": "store", "query": "first_page", "list": label, "rows": rows,
-                     "p50_ms": s.0, "p99_ms": s.1, "max_ms": s.2}));
+        emit(
+            &json!({"bench": "store", "query": "first_page", "list": label, "rows": rows,
+                     "p50_ms": s.0, "p99_ms": s.1, "max_ms": s.2}),
+        );
     }
     let first_page = pct(&mut all_pages);
 
@@ -308,8 +383,10 @@ pub fn run(opts: Options) -> Result<()> {
         samples.push(t.elapsed());
     }
     let counts = pct(&mut samples);
-    emit(&json!({"bench": "store", "query": "status_counts", "p50_ms": counts.0, "p99_ms": counts.1,
-                 "max_ms": counts.2}));
+    emit(
+        &json!({"bench": "store", "query": "status_counts", "p50_ms": counts.0, "p99_ms": counts.1,
+                 "max_ms": counts.2}),
+    );
     let mut samples = Vec::new();
     let hot = LeadFilter {
         priorities: vec![LeadPriority::Hot],
@@ -321,8 +398,10 @@ pub fn run(opts: Options) -> Result<()> {
         samples.push(t.elapsed());
     }
     let s = pct(&mut samples);
-    emit(&json!({"bench": "store", "query": "status_counts", "filter": "priority_hot", "p50_ms": s.0,
-                 "p99_ms": s.1, "max_ms": s.2}));
+    emit(
+        &json!({"bench": "store", "query": "status_counts", "filter": "priority_hot", "p50_ms": s.0,
+                 "p99_ms": s.1, "max_ms": s.2}),
+    );
 
     // A lead's call history, first page, and searched.
     let mut plain = Vec::new();
@@ -349,10 +428,14 @@ pub fn run(opts: Options) -> Result<()> {
     }
     let history = pct(&mut plain);
     let history_search = pct(&mut searched);
-    emit(&json!({"bench": "store", "query": "call_history", "mean_rows": rows / runs.max(1) as usize,
-                 "p50_ms": history.0, "p99_ms": history.1, "max_ms": history.2}));
-    emit(&json!({"bench": "store", "query": "call_history_search", "p50_ms": history_search.0,
-                 "p99_ms": history_search.1, "max_ms": history_search.2}));
+    emit(
+        &json!({"bench": "store", "query": "call_history", "mean_rows": rows / runs.max(1) as usize,
+                 "p50_ms": history.0, "p99_ms": history.1, "max_ms": history.2}),
+    );
+    emit(
+        &json!({"bench": "store", "query": "call_history_search", "p50_ms": history_search.0,
+                 "p99_ms": history_search.1, "max_ms": history_search.2}),
+    );
 
     // The next-lead queue and today's figures.
     let queue_q = QueueQuery {
@@ -370,8 +453,10 @@ pub fn run(opts: Options) -> Result<()> {
         reasons = page.entries.iter().map(|e| e.reason).collect();
     }
     let queue = pct(&mut samples);
-    emit(&json!({"bench": "store", "query": "next_leads", "first_reasons": reasons.iter().take(3).collect::<Vec<_>>(),
-                 "p50_ms": queue.0, "p99_ms": queue.1, "max_ms": queue.2}));
+    emit(
+        &json!({"bench": "store", "query": "next_leads", "first_reasons": reasons.iter().take(3).collect::<Vec<_>>(),
+                 "p50_ms": queue.0, "p99_ms": queue.1, "max_ms": queue.2}),
+    );
     let fq = FiguresQuery {
         user_id: None,
         follow_up_goal: 40,
@@ -385,8 +470,10 @@ pub fn run(opts: Options) -> Result<()> {
         samples.push(t.elapsed());
     }
     let fig = pct(&mut samples);
-    emit(&json!({"bench": "store", "query": "today_figures", "figures": figures,
-                 "p50_ms": fig.0, "p99_ms": fig.1, "max_ms": fig.2}));
+    emit(
+        &json!({"bench": "store", "query": "today_figures", "figures": figures,
+                 "p50_ms": fig.0, "p99_ms": fig.1, "max_ms": fig.2}),
+    );
 
     let summary = StoreSummary {
         bench: "store",
@@ -555,7 +642,8 @@ fn build(path: &Path, opts: &Options) -> Result<Shape> {
                 now - minutes(rng.below(90 * 24 * 60))
             };
             let disposition = *rng.pick(DISPOSITIONS);
-            let talk = if disposition == "no_answer" || disposition == "busy" || disposition == "switched_off" {
+            let talk = if disposition == "no_answer" || disposition == "busy" || disposition == "switched_off"
+            {
                 0
             } else {
                 30 + rng.below(600) as i64

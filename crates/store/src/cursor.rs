@@ -99,14 +99,27 @@ mod tests {
         let c = PageCursor {
             fingerprint: 42,
             phase: 1,
-            keys: vec![Value::Integer(3), Value::Text("2026-11-25T00:00:00.000000Z".into()), Value::Null],
+            keys: vec![
+                Value::Integer(3),
+                Value::Text("2026-11-25T00:00:00.000000Z".into()),
+                Value::Null,
+            ],
             id: "x".into(),
         };
         let text = c.encode().expect("encode");
         assert_eq!(PageCursor::decode(&text, 42).expect("decode"), c);
-        assert!(matches!(PageCursor::decode(&text, 43), Err(StoreError::BadCursor(_))));
-        assert!(matches!(PageCursor::decode("%%%", 42), Err(StoreError::BadCursor(_))));
-        assert!(matches!(PageCursor::decode("e30", 42), Err(StoreError::BadCursor(_))));
+        assert!(matches!(
+            PageCursor::decode(&text, 43),
+            Err(StoreError::BadCursor(_))
+        ));
+        assert!(matches!(
+            PageCursor::decode("%%%", 42),
+            Err(StoreError::BadCursor(_))
+        ));
+        assert!(matches!(
+            PageCursor::decode("e30", 42),
+            Err(StoreError::BadCursor(_))
+        ));
     }
 
     #[test]

@@ -89,7 +89,10 @@ impl Store {
                     fingerprint,
                     phase: 0,
                     keys: vec![last_key.take().unwrap_or(Value::Null)],
-                    id: calls.last().map(|c: &CallLog| c.id.to_string()).unwrap_or_default(),
+                    id: calls
+                        .last()
+                        .map(|c: &CallLog| c.id.to_string())
+                        .unwrap_or_default(),
                 };
                 return Ok(CallHistoryPage {
                     calls,
@@ -125,5 +128,7 @@ fn matches(terms: &[String], call: &CallLog) -> bool {
         return true;
     }
     let have: Vec<String> = words(&call.notes).chain(words(&call.disposition)).collect();
-    terms.iter().all(|t| have.iter().any(|w| w.starts_with(t.as_str())))
+    terms
+        .iter()
+        .all(|t| have.iter().any(|w| w.starts_with(t.as_str())))
 }

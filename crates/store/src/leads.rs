@@ -5,7 +5,7 @@ use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CALL_COLUMNS, FOLLOW_UP_COLUMNS, LEAD_COLUMNS};
-use crate::query::{Clock, LeadFilter, LeadPageQuery, LeadOrder, prefixed};
+use crate::query::{Clock, LeadFilter, LeadOrder, LeadPageQuery, prefixed};
 use crate::{Store, StoreError};
 
 /// The most rows one list query returns.

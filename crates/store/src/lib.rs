@@ -38,13 +38,14 @@ pub use error::StoreError;
 pub use figures::{DEFAULT_CONVERSION_DISPOSITIONS, FiguresQuery, TodayFigures};
 pub use history::{CallHistoryPage, CallHistoryQuery};
 pub use leads::{LeadQuery, MAX_PAGE, StatusCount};
-pub use query::{
-    Clock, DEFAULT_PAGE, FollowUpDue, LeadFilter, LeadListPage, LeadPageQuery, LeadOrder, LeadOrderKey, TimeRange,
-};
-pub use queue::{QueueEntry, QueuePage, QueueQuery, QueueReason};
 pub use local::{OutboxEntry, PendingCount};
 pub use meta::SyncState;
 pub use pull::ApplyReport;
+pub use query::{
+    Clock, DEFAULT_PAGE, FollowUpDue, LeadFilter, LeadListPage, LeadOrder, LeadOrderKey, LeadPageQuery,
+    TimeRange,
+};
+pub use queue::{QueueEntry, QueuePage, QueueQuery, QueueReason};
 
 static MIGRATION_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations");
 

@@ -247,7 +247,10 @@ fn filter_terms(
         let (lo, hi) = follow_up_bounds(due, clock)?;
         follow_up_range(&mut sql, lo, hi);
     }
-    for (column, range) in [("l.created_at", &filter.created), ("l.updated_at", &filter.updated)] {
+    for (column, range) in [
+        ("l.created_at", &filter.created),
+        ("l.updated_at", &filter.updated),
+    ] {
         if let Some(r) = range {
             if let Some(from) = &r.from {
                 sql.term(&format!("{column} >= ?"), [Value::Text(ts(from))]);
@@ -266,6 +269,16 @@ fn filter_terms(
     if let Some(u) = filter.assigned_to {
         sql.term("l.assigned_to = ?", [Value::Text(u.to_string())]);
     }
+    // One-letter words match the start of a word of the name (a full-text prefix query on one letter
+    // would gather most of the index).
+    if let Some(text) = &filter.search {
+        for letter in short_words(text) {
+            sql.term(
+                "(' ' || l.name) LIKE ? ESCAPE '\\'",
+                [Value::Text(format!("% {letter}%"))],
+            );
+        }
+    }
     if let Some(m) = fts {
         // Prefix queries gather their matches once (FTS5 merges a prefix's doclists per query, so a probe per
         // row would repeat that work).
@@ -277,11 +290,37 @@ fn filter_terms(
     Ok(sql)
 }
 
+/// The full-text query of a search: phone-like input as digits, words of two letters or more as prefixes.
+fn search_query(text: &str) -> Option<String> {
+    if is_phone_like(text) {
+        return fts_query(text);
+    }
+    let long: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() > 1)
+        .collect();
+    fts_query(&long.join(" "))
+}
+
+/// The one-letter words of a (non phone-like) search.
+fn short_words(text: &str) -> Vec<String> {
+    if is_phone_like(text) {
+        return Vec::new();
+    }
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() == 1)
+        .map(|w| w.replace(['%', '_', '\\'], ""))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+fn is_phone_like(text: &str) -> bool {
+    let t = text.trim();
+    t.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) && t.chars().any(|c| c.is_ascii_digit())
+}
+
 /// `[lo, hi)` bounds on the earliest open follow-up for `due`.
-fn follow_up_bounds(
-    due: FollowUpDue,
-    clock: &Clock,
-) -> Result<(Option<Timestamp>, Timestamp), StoreError> {
+fn follow_up_bounds(due: FollowUpDue, clock: &Clock) -> Result<(Option<Timestamp>, Timestamp), StoreError> {
     let (start, end) = clock.today()?;
     Ok(match due {
         FollowUpDue::Overdue => (None, clock.now),
@@ -400,13 +439,14 @@ impl Store {
         filter: &LeadFilter,
         clock: &Clock,
     ) -> Result<Vec<crate::StatusCount>, StoreError> {
-        let fts = filter.search.as_deref().and_then(fts_query);
+        let fts = filter.search.as_deref().and_then(search_query);
         let unfiltered = LeadFilter {
             statuses: filter.statuses.clone(),
             search: filter.search.clone(),
             ..LeadFilter::default()
         };
-        if fts.is_none() && *filter == unfiltered {
+        let letters = filter.search.as_deref().map(short_words).unwrap_or_default();
+        if fts.is_none() && letters.is_empty() && *filter == unfiltered {
             return self.status_counts_all();
         }
         let terms = filter_terms(filter, clock, fts.as_deref(), false)?;
@@ -420,9 +460,7 @@ impl Store {
         while let Some(row) = rows.next()? {
             let status: String = row.get(0)?;
             let n: i64 = row.get(1)?;
-            let status: LeadStatus = status
-                .parse()
-                .map_err(|e| StoreError::Invalid(format!("{e}")))?;
+            let status: LeadStatus = status.parse().map_err(|e| StoreError::Invalid(format!("{e}")))?;
             counts.insert(status, n.unsigned_abs());
         }
         Ok(LeadStatus::ALL
@@ -437,7 +475,7 @@ impl Store {
     /// Picks how to run `q`; `None` when it cannot match anything (a search with nothing to search for
     /// matches everything instead, like no search).
     fn plan(&self, q: &LeadPageQuery, clock: &Clock) -> Result<Option<Plan>, StoreError> {
-        let fts = q.filter.search.as_deref().and_then(fts_query);
+        let fts = q.filter.search.as_deref().and_then(search_query);
         let spec = sort_spec(q.sort.key);
         // A filter with fewer candidates than `few` drives: fetching and sorting n candidates costs about n
         // row reads, walking the sort index about page × total / n; they break even near sqrt(page × total).
@@ -456,7 +494,10 @@ impl Store {
         };
         if let Some(m) = &fts {
             let select = "SELECT 1 FROM lead_search WHERE lead_search MATCH ?";
-            consider(self.bounded_count(select, vec![Value::Text(m.clone())], few)?, Driver::Search);
+            consider(
+                self.bounded_count(select, vec![Value::Text(m.clone())], few)?,
+                Driver::Search,
+            );
         }
         if !q.filter.statuses.is_empty() {
             let mut s = Sql::default();
@@ -465,7 +506,10 @@ impl Store {
             s.any_of("l.status", &names);
             consider(
                 self.bounded_count(
-                    &format!("SELECT 1 FROM leads l INDEXED BY leads_by_status WHERE {}", s.where_clause()),
+                    &format!(
+                        "SELECT 1 FROM leads l INDEXED BY leads_by_status WHERE {}",
+                        s.where_clause()
+                    ),
                     s.args,
                     few,
                 )?,

@@ -232,7 +232,11 @@ fn tier_sql(
         let mut args = c.keys.clone();
         args.push(Value::Text(c.id.clone()));
         sql.term(
-            &format!("({}, l.id) {cmp} ({})", keys.join(", "), vec!["?"; keys.len() + 1].join(", ")),
+            &format!(
+                "({}, l.id) {cmp} ({})",
+                keys.join(", "),
+                vec!["?"; keys.len() + 1].join(", ")
+            ),
             args,
         );
     }

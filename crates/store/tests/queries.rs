@@ -104,7 +104,14 @@ impl Fixture {
         f
     }
 
-    fn call(&self, lead: &Lead, started: Timestamp, disposition: &str, duration_s: i64, notes: &str) -> CallLog {
+    fn call(
+        &self,
+        lead: &Lead,
+        started: Timestamp,
+        disposition: &str,
+        duration_s: i64,
+        notes: &str,
+    ) -> CallLog {
         CallLog {
             id: new_id(),
             lead_id: lead.id,
@@ -197,7 +204,12 @@ fn every_filter_alone_and_together() {
     // A completed follow-up does not count.
     f.follow_up(&d, at("2026-11-24T09:00:00Z"), Some(at("2026-11-24T10:00:00Z")));
 
-    let all = sorted(vec!["Asha Kulkarni", "Ravi Pillai", "Meena Iyer", "Farhan Qureshi"]);
+    let all = sorted(vec![
+        "Asha Kulkarni",
+        "Ravi Pillai",
+        "Meena Iyer",
+        "Farhan Qureshi",
+    ]);
     assert_eq!(f.names(LeadFilter::default()), all);
     let by = |filter: LeadFilter| f.names(filter);
     assert_eq!(
@@ -366,7 +378,13 @@ fn search_finds_phone_numbers_in_any_form_names_by_word_prefix_and_call_notes() 
     ravi.alternate_phone = Some(PhoneNumber::parse("+919876500000").unwrap());
     let meena = f.lead("Meena Iyer");
     f.add(&[asha.clone(), ravi.clone(), meena.clone()]);
-    let c = f.call(&meena, at(NOW) - Duration::hours(2), "interested", 60, "Wants a kundan set");
+    let c = f.call(
+        &meena,
+        at(NOW) - Duration::hours(2),
+        "interested",
+        60,
+        "Wants a kundan set",
+    );
     f.store.log_call(&c).unwrap();
 
     let find = |s: &str| {
@@ -382,11 +400,19 @@ fn search_finds_phone_numbers_in_any_form_names_by_word_prefix_and_call_notes() 
     assert_eq!(find("+91 98765 43210"), sorted(vec!["Asha Kulkarni"]));
     assert_eq!(find("09876543210"), sorted(vec!["Asha Kulkarni"]));
     assert_eq!(find("98450"), sorted(vec!["Ravi Ashok Pillai"]));
-    assert!(find("76543").is_empty(), "digits match from the start of a number only");
+    assert!(
+        find("76543").is_empty(),
+        "digits match from the start of a number only"
+    );
     assert_eq!(find("kul"), sorted(vec!["Asha Kulkarni"]));
     assert_eq!(find("ash"), both, "any word of the name");
     assert_eq!(find("ASHA kulk"), sorted(vec!["Asha Kulkarni"]));
     assert_eq!(find("kundan"), sorted(vec!["Meena Iyer"]));
+    // One-letter words match the start of a word of the name.
+    assert_eq!(find("asha k"), sorted(vec!["Asha Kulkarni"]));
+    assert_eq!(find("r"), sorted(vec!["Ravi Ashok Pillai"]));
+    assert_eq!(find("a K"), sorted(vec!["Asha Kulkarni"]));
+    assert!(find("asha p").is_empty());
     assert!(find("sapphire").is_empty());
     assert_eq!(find("   ").len(), 3, "nothing to search for lists everything");
 }
@@ -598,7 +624,10 @@ fn a_cursor_only_continues_the_list_it_came_from() {
     assert_eq!(next.len(), 3);
     // The query types cross the IPC boundary as JSON.
     let json = serde_json::to_string(&other_filter).unwrap();
-    assert_eq!(serde_json::from_str::<LeadPageQuery>(&json).unwrap(), other_filter);
+    assert_eq!(
+        serde_json::from_str::<LeadPageQuery>(&json).unwrap(),
+        other_filter
+    );
 }
 
 #[test]
@@ -691,7 +720,11 @@ fn the_queue_offers_overdue_then_today_then_hot_and_new_leads_and_skips_the_rest
     f.follow_up(&overdue_old, at("2026-11-23T05:00:00Z"), None);
     f.follow_up(&overdue_new, at("2026-11-25T04:00:00Z"), None);
     // Its earliest open follow-up counts; the completed one does not.
-    f.follow_up(&overdue_new, at("2026-11-22T04:00:00Z"), Some(at("2026-11-22T05:00:00Z")));
+    f.follow_up(
+        &overdue_new,
+        at("2026-11-22T04:00:00Z"),
+        Some(at("2026-11-22T05:00:00Z")),
+    );
     f.follow_up(&today_later, at("2026-11-25T12:00:00Z"), None);
     f.follow_up(&tomorrow, at("2026-11-26T12:00:00Z"), None);
     f.follow_up(&closed_overdue, at("2026-11-20T12:00:00Z"), None);
@@ -742,7 +775,11 @@ fn the_queue_offers_overdue_then_today_then_hot_and_new_leads_and_skips_the_rest
                 None => break,
             }
         }
-        assert_eq!(names, want.iter().map(|w| w.0).collect::<Vec<_>>(), "limit {limit}");
+        assert_eq!(
+            names,
+            want.iter().map(|w| w.0).collect::<Vec<_>>(),
+            "limit {limit}"
+        );
     }
 
     // Called 10 minutes ago: back in the queue with a 5-minute window.
@@ -775,9 +812,21 @@ fn todays_figures_count_the_local_day_of_the_signed_in_user() {
     f.add(&[a.clone(), b.clone()]);
     // 00:30 IST today is 19:00Z yesterday: today. 23:30 IST yesterday is 18:00Z yesterday: not today.
     let calls = [
-        f.call(&a, at("2026-11-24T19:00:00Z"), "interested", 120, "catalogue sent"),
+        f.call(
+            &a,
+            at("2026-11-24T19:00:00Z"),
+            "interested",
+            120,
+            "catalogue sent",
+        ),
         f.call(&a, at("2026-11-25T05:00:00Z"), "no_answer", 0, ""),
-        f.call(&b, at("2026-11-25T06:00:00Z"), "converted", 300, "ordered a chain"),
+        f.call(
+            &b,
+            at("2026-11-25T06:00:00Z"),
+            "converted",
+            300,
+            "ordered a chain",
+        ),
         f.call(&b, at("2026-11-24T18:00:00Z"), "converted", 90, "yesterday"),
     ];
     for c in &calls {
@@ -890,9 +939,8 @@ fn call_history_pages_newest_first_and_searches_notes_and_dispositions() {
             "limit {limit}"
         );
     }
-    let matching = |p: &dyn Fn(&CallLog) -> bool| -> Vec<Id> {
-        want.iter().filter(|c| p(c)).map(|c| c.id).collect()
-    };
+    let matching =
+        |p: &dyn Fn(&CallLog) -> bool| -> Vec<Id> { want.iter().filter(|c| p(c)).map(|c| c.id).collect() };
     let kundan = matching(&|c| c.notes.contains("Kundan"));
     assert_eq!(kundan.len(), 3);
     assert_eq!(history(Some("kund"), 2), kundan);
@@ -901,7 +949,10 @@ fn call_history_pages_newest_first_and_searches_notes_and_dispositions() {
         history(Some("gold coin"), 1),
         matching(&|c| c.notes.contains("gold coins"))
     );
-    assert_eq!(history(Some("answer"), 3), matching(&|c| c.disposition == "no_answer"));
+    assert_eq!(
+        history(Some("answer"), 3),
+        matching(&|c| c.disposition == "no_answer")
+    );
     assert!(history(Some("earrings"), 5).is_empty(), "another lead's call");
     // The old whole-history call still answers the same.
     assert_eq!(
@@ -961,7 +1012,11 @@ fn removed_leads_leave_the_list_the_queue_and_the_counts() {
     assert_eq!(total(&f), vec![(LeadStatus::Interested, 1)]);
     f.pull(vec![Change::LeadRemoved { lead_id: a.id }]);
     assert!(f.names(LeadFilter::default()).is_empty());
-    assert_eq!(total(&f), vec![], "removed (kept hidden for its unsent edit): not counted");
+    assert_eq!(
+        total(&f),
+        vec![],
+        "removed (kept hidden for its unsent edit): not counted"
+    );
     let q = QueueQuery::default();
     assert!(f.store.next_leads(&q, &clock()).unwrap().entries.is_empty());
     // Pulled back: listed and counted again, its calls (kept for the unsent edit) searchable.
