@@ -430,7 +430,7 @@ fn expected_order(leads: &[Lead], sort: LeadOrder) -> Vec<Id> {
             LeadOrderKey::NextFollowUp => unreachable!(),
         }
     };
-    v.sort_by(|a, b| (key(a), a.id.to_string()).cmp(&(key(b), b.id.to_string())));
+    v.sort_by_key(|a| (key(a), a.id.to_string()));
     if sort.descending {
         v.reverse();
     }
