@@ -6,6 +6,7 @@ mod initial_sync;
 mod lead_search;
 mod server;
 mod stats;
+mod store;
 mod sync;
 
 use anyhow::Result;
@@ -28,6 +29,22 @@ enum Bench {
         /// Runs of each query.
         #[arg(long, default_value_t = 50)]
         runs: u32,
+    },
+    /// The local cache's read side at scale: 100,000 leads and 1,000,000 call logs in a SQLite file; p50/p99
+    /// of search, first pages under filters and orders, counts per status, call history, the next-lead queue
+    /// and today's figures.
+    Store {
+        #[arg(long, default_value_t = 100_000)]
+        leads: u32,
+        #[arg(long, default_value_t = 1_000_000)]
+        calls: u32,
+        /// Runs of each query kind (searches and call histories; the others a fraction).
+        #[arg(long, default_value_t = 400)]
+        runs: u32,
+        /// Keep the built cache here and reuse it on later runs with the same shape (building takes
+        /// minutes).
+        #[arg(long)]
+        seed_cache: Option<std::path::PathBuf>,
     },
     /// A new device's first sync: demo server in-process, login, pull every page into a fresh cache file,
     /// against fetching the same pages without applying them.
@@ -86,6 +103,17 @@ fn main() -> Result<()> {
             leads,
             calls,
             idle_runs,
+            seed_cache,
+        }),
+        Bench::Store {
+            leads,
+            calls,
+            runs,
+            seed_cache,
+        } => store::run(store::Options {
+            leads,
+            calls,
+            runs,
             seed_cache,
         }),
         Bench::Server {

@@ -109,7 +109,9 @@ impl Store {
         if c.resolved_at.is_some() {
             return Err(StoreError::Invalid(format!("conflict {id} is already resolved")));
         }
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mutation = match edit_lead(&tx, &c.lead_id, &c.patch) {
             Ok(m) => Some(m),
             Err(StoreError::Invalid(msg)) if msg == "the edit changes nothing" => None,

@@ -289,7 +289,9 @@ impl Store {
     ) -> Result<LocalImport, StoreError> {
         // The cache keeps microseconds: the queued lead is exactly the cached one.
         let now = Utc::now().trunc_subsecs(6);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut known = phones_in(&tx)?;
         let mut out = LocalImport::default();
         for (done, row) in leads.into_iter().enumerate() {

@@ -44,6 +44,10 @@ pub enum StoreError {
     NotFound(String),
     #[error("invalid data in the local database: {0}")]
     Invalid(String),
+    /// A page cursor that is damaged or belongs to another list (filters or order changed): start again
+    /// from the first page.
+    #[error("this page cursor cannot be used ({0}); start again from the first page")]
+    BadCursor(String),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
     #[error("JSON in the local database: {0}")]

@@ -2,22 +2,17 @@
 
 use leadline_model::{CallLog, FollowUp, Id, Lead, LeadStatus};
 use rusqlite::OptionalExtension;
-use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CALL_COLUMNS, FOLLOW_UP_COLUMNS, LEAD_COLUMNS};
-use crate::search::fts_query;
+use crate::query::{Clock, LeadFilter, LeadOrder, LeadPageQuery, prefixed};
 use crate::{Store, StoreError};
 
 /// The most rows one list query returns.
 pub const MAX_PAGE: u32 = 5_000;
 
-/// From this many full-text matches on, a search walks the recency index instead of sorting the matches.
-const MANY_MATCHES: i64 = 2_000;
-const COUNT_MATCHES: &str =
-    "SELECT count(*) FROM (SELECT 1 FROM lead_search WHERE lead_search MATCH ?1 LIMIT 2000)";
-
-/// A lead list filter. Empty fields do not filter. Results are newest-updated first.
+/// A simple lead list filter (see [`LeadPageQuery`] for every filter, order and paging). Empty fields
+/// do not filter. Results are newest-updated first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LeadQuery {
     /// Free text: name, phone (any digit form) or call notes.
@@ -40,52 +35,21 @@ pub struct StatusCount {
 }
 
 impl Store {
-    /// Leads matching `q`, most recently updated first.
+    /// Leads matching `q`, most recently updated first: the first page of [`Store::list_lead_page`]
+    /// with these filters (kept for the CLI and simple callers).
     pub fn list_leads(&self, q: &LeadQuery) -> Result<Vec<Lead>, StoreError> {
-        let fts = q.search.as_deref().and_then(fts_query);
-        // Two plans, picked by how many leads the words match. Few matches: fetch them by rowid and sort
-        // (fast for a phone number or a rare name). Many matches (a common surname): walk the recency index
-        // and keep rows that are in the match set, stopping at the limit instead of sorting thousands.
-        let walk_recency_index = match &fts {
-            Some(m) => {
-                self.conn
-                    .prepare_cached(COUNT_MATCHES)?
-                    .query_row([m], |r| r.get::<_, i64>(0))?
-                    >= MANY_MATCHES
-            }
-            None => false,
+        let query = LeadPageQuery {
+            filter: LeadFilter {
+                search: q.search.clone(),
+                statuses: q.status.into_iter().collect(),
+                assigned_to: q.assigned_to,
+                ..LeadFilter::default()
+            },
+            sort: LeadOrder::default(),
+            limit: Some(q.limit.unwrap_or(MAX_PAGE)),
+            cursor: None,
         };
-        let from = if walk_recency_index {
-            "leads l INDEXED BY leads_by_updated"
-        } else {
-            "leads l"
-        };
-        let mut sql = format!(
-            "SELECT {} FROM {from} WHERE l.removed = 0",
-            prefixed(LEAD_COLUMNS, "l.")
-        );
-        let mut args: Vec<Value> = Vec::new();
-        if let Some(m) = fts {
-            sql.push_str(" AND l.rowid IN (SELECT rowid FROM lead_search WHERE lead_search MATCH ?)");
-            args.push(m.into());
-        }
-        if let Some(s) = q.status {
-            sql.push_str(" AND l.status = ?");
-            args.push(s.as_str().to_owned().into());
-        }
-        if let Some(u) = q.assigned_to {
-            sql.push_str(" AND l.assigned_to = ?");
-            args.push(u.to_string().into());
-        }
-        sql.push_str(" ORDER BY l.updated_at DESC, l.id DESC LIMIT ?");
-        args.push(i64::from(q.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE)).into());
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(codec::lead_from_row(row)?);
-        }
-        Ok(out)
+        Ok(self.list_lead_page(&query, &Clock::system())?.leads)
     }
 
     /// How many leads are listed (not removed).
@@ -112,6 +76,24 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Listed leads per status, every status in pipeline order (zeros included), from the counts the
+    /// triggers of migration 03 keep.
+    pub(crate) fn status_counts_all(&self) -> Result<Vec<StatusCount>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT n FROM lead_status_counts WHERE status = ?1")?;
+        LeadStatus::ALL
+            .iter()
+            .map(|s| {
+                let n: Option<i64> = stmt.query_row([s.as_str()], |r| r.get(0)).optional()?;
+                Ok(StatusCount {
+                    status: *s,
+                    count: n.unwrap_or(0).unsigned_abs(),
+                })
+            })
+            .collect()
     }
 
     pub fn get_lead(&self, id: &Id) -> Result<Lead, StoreError> {
@@ -156,12 +138,4 @@ impl Store {
         }
         Ok(out)
     }
-}
-
-fn prefixed(columns: &str, prefix: &str) -> String {
-    columns
-        .split(", ")
-        .map(|c| format!("{prefix}{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -12,13 +12,20 @@
 //!
 //! - CSV export and import ([`Store::export_leads_csv`], [`Store::import_leads_csv`]) with the server's
 //!   import rules (`leadline_model::import`); an import queues each new lead as `create_lead`.
+//! - Read side for the UI (all offline): the lead list with filters, search, orders and keyset pages
+//!   ([`Store::list_lead_page`]), counts per status ([`Store::lead_status_counts`]), the next-lead queue
+//!   ([`Store::next_leads`]), a lead's call history ([`Store::call_history`]) and today's figures
+//!   ([`Store::today_figures`]). "Today" and "overdue" come from a caller-given [`Clock`].
 //!
 //! All client-side SQL lives in this crate.
 
 mod codec;
 mod conflicts;
 mod csv;
+mod cursor;
 mod error;
+mod figures;
+mod history;
 pub mod key;
 mod leads;
 mod local;
@@ -26,6 +33,8 @@ mod meta;
 mod open;
 mod pull;
 mod push;
+mod query;
+mod queue;
 mod search;
 
 use std::path::{Path, PathBuf};
@@ -38,13 +47,20 @@ use rusqlite_migration::Migrations;
 pub use conflicts::{Conflict, ConflictField};
 pub use csv::{CALL_EXPORT_COLUMNS, CallExport, LEAD_EXPORT_COLUMNS, LeadExport, LocalImport, guard_formula};
 pub use error::StoreError;
+pub use figures::{DEFAULT_CONVERSION_DISPOSITIONS, FiguresQuery, TodayFigures};
+pub use history::{CallHistoryPage, CallHistoryQuery};
 pub use key::{KeySource, KeyStorage, LoadedKey, StoreKey};
-pub use leads::{LeadQuery, StatusCount};
+pub use leads::{LeadQuery, MAX_PAGE, StatusCount};
 pub use local::{OutboxEntry, PendingCount};
 pub use meta::SyncState;
 pub use open::{OpenReport, keycheck_path};
 pub use pull::ApplyReport;
 pub use push::{PUSH_MAX_BYTES, PUSH_MAX_MUTATIONS, PushOutcome};
+pub use query::{
+    Clock, DEFAULT_PAGE, FollowUpDue, LeadFilter, LeadListPage, LeadOrder, LeadOrderKey, LeadPageQuery,
+    TimeRange,
+};
+pub use queue::{QueueEntry, QueuePage, QueueQuery, QueueReason};
 
 static MIGRATION_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../migrations");
 

@@ -231,7 +231,9 @@ impl Store {
     /// Records a finished call and queues it for the server. The lead must be in the cache. A call log
     /// with a follow-up also shows that follow-up at once (the server creates the same row, same id).
     pub fn log_call(&mut self, call: &CallLog) -> Result<Mutation, StoreError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let lead = lead_in(&tx, &call.lead_id)?
             .ok_or_else(|| StoreError::NotFound(format!("lead {}", call.lead_id)))?;
         if !write::insert_call(&tx, call)? {
@@ -260,7 +262,9 @@ impl Store {
     /// replaced (so a later conflict can tell which fields really clash). An edit that changes nothing
     /// is refused.
     pub fn update_lead(&mut self, lead_id: &Id, patch: &LeadPatch) -> Result<Mutation, StoreError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mutation = edit_lead(&tx, lead_id, patch)?;
         tx.commit()?;
         Ok(mutation)
@@ -274,7 +278,9 @@ impl Store {
         note: Option<String>,
     ) -> Result<FollowUp, StoreError> {
         let me = self.me()?;
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         listed_lead(&tx, lead_id)?;
         let f = FollowUp {
             id: new_id(),
@@ -301,7 +307,9 @@ impl Store {
 
     /// Marks an open follow-up done.
     pub fn complete_follow_up(&mut self, id: &Id, at: Timestamp) -> Result<Mutation, StoreError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut f = follow_up_in(&tx, id)?.ok_or_else(|| StoreError::NotFound(format!("follow-up {id}")))?;
         if f.completed_at.is_some() {
             return Err(StoreError::Invalid(format!("follow-up {id} is already done")));
@@ -325,7 +333,9 @@ impl Store {
 
     /// Moves an open follow-up to a new time.
     pub fn reschedule_follow_up(&mut self, id: &Id, due_at: Timestamp) -> Result<Mutation, StoreError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut f = follow_up_in(&tx, id)?.ok_or_else(|| StoreError::NotFound(format!("follow-up {id}")))?;
         if f.completed_at.is_some() {
             return Err(StoreError::Invalid(format!(

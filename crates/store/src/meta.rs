@@ -57,7 +57,9 @@ impl Store {
         let state = self.sync_state()?;
         let same = state.server_url.as_deref() == Some(server_url)
             && state.user.as_ref().map(|u| u.id) == Some(user.id);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if !same && (state.server_url.is_some() || state.user.is_some()) {
             let pending: i64 = tx.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
             if pending > 0 {
@@ -114,7 +116,9 @@ impl Store {
 
     /// Records how a sync round ended, for `status` between runs (the CLI) and after a restart.
     pub fn record_sync_attempt(&mut self, online: bool, error: Option<&str>) -> Result<(), StoreError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         Self::meta_set(&tx, "last_attempt_at", &ts(&chrono::Utc::now()))?;
         Self::meta_set(&tx, "online", if online { "1" } else { "0" })?;
         Self::meta_set(&tx, "last_error", error.unwrap_or(""))?;

@@ -259,7 +259,8 @@ fn prepare(mut conn: Connection, path: Option<&Path>) -> Result<Connection, Fail
     if let Err(e) = conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = FULL;
-         PRAGMA busy_timeout = 30000;",
+         PRAGMA busy_timeout = 30000;
+         PRAGMA cache_size = -65536;",
     ) {
         return Err(damage_or(at, e));
     }
@@ -569,7 +570,9 @@ impl Store {
         {
             self.set_account(server_url, &user)?;
         }
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some(device_id) = meta("device_id") {
             Self::meta_set(&tx, "device_id", device_id)?;
         }

@@ -28,12 +28,15 @@ impl Store {
     /// cursor, and the page is pulled again (every write here is idempotent).
     pub fn apply_pull_page(&mut self, page: &PullPage) -> Result<ApplyReport, StoreError> {
         let me = self.sync_state()?.user.map(|u| u.id);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // A page may carry a call log before its lead; check references at commit instead.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let mut report = ApplyReport::default();
         let edits_pending = any_edit_pending(&tx)?;
         let mut touched = BTreeSet::new();
+        let mut follow_up_leads = BTreeSet::new();
         for change in &page.changes {
             match change {
                 Change::Lead(lead) => {
@@ -66,6 +69,8 @@ impl Store {
                         .query_row([f.id.to_string()], |r| r.get(0))?;
                     if !pending {
                         write::upsert_follow_up(&tx, f)?;
+                        // Its lead may come later in the page: its next follow-up is set again below.
+                        follow_up_leads.insert(f.lead_id);
                     }
                     report.follow_ups_upserted += 1;
                 }
@@ -87,6 +92,9 @@ impl Store {
                     i
                 ])?;
             }
+        }
+        for lead_id in &follow_up_leads {
+            write::refresh_next_follow_up(&tx, lead_id)?;
         }
         search::reindex_all(&tx, &touched)?;
         Store::set_cursor(&tx, &page.next_cursor, &page.server_time)?;

@@ -44,7 +44,9 @@ impl Store {
     /// Only the first pending edit of a lead goes in one batch: the next is based on the version the first
     /// makes, and follows in the next batch. Marks the picked rows as sent.
     pub fn next_push_batch(&mut self, max: usize, max_bytes: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut out = Vec::new();
         {
             let mut stmt = tx.prepare_cached(&format!(
@@ -85,7 +87,9 @@ impl Store {
 
     /// Notes why a push of `sent` failed as a whole (network, server error): the rows stay pending.
     pub fn note_push_failure(&mut self, sent: &[OutboxEntry], error: &str) -> Result<(), StoreError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut stmt =
                 tx.prepare_cached("UPDATE outbox SET last_error = ?2 WHERE seq = ?1 AND state = 'pending'")?;
@@ -107,7 +111,9 @@ impl Store {
             .iter()
             .map(|r| (r.client_mutation_id, &r.status))
             .collect();
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcome = PushOutcome::default();
         for entry in sent {
             let Some(status) = by_id.get(&entry.mutation.client_mutation_id) else {

@@ -82,7 +82,12 @@ pub fn fts_query(input: &str) -> Option<String> {
         }
         return Some(format!("phones : \"{digits}\"*"));
     }
-    let terms: Vec<String> = text
+    words_query(text)
+}
+
+/// Every word of `input` as a quoted prefix term (all must match), or `None` without a word.
+fn words_query(input: &str) -> Option<String> {
+    let terms: Vec<String> = input
         .split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
         .map(|t| format!("\"{}\"*", t.replace('"', "\"\"")))
