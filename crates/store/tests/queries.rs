@@ -1023,9 +1023,10 @@ fn removed_leads_leave_the_list_the_queue_and_the_counts() {
     );
     let q = QueueQuery::default();
     assert!(f.store.next_leads(&q, &clock()).unwrap().entries.is_empty());
-    // Pulled back: listed and counted again, its calls (kept for the unsent edit) searchable.
+    // Pulled back: listed and counted again (with its unsent edit on top of the server's row), its calls
+    // (kept for the unsent edit) searchable.
     f.add(std::slice::from_ref(&a));
-    assert_eq!(total(&f), vec![(LeadStatus::New, 1)]);
+    assert_eq!(total(&f), vec![(LeadStatus::Interested, 1)]);
     let c2 = f.call(&a, at(NOW) - Duration::hours(1), "interested", 30, "emerald ring");
     f.pull(vec![Change::CallLog(c2.clone())]);
     let search = |s: &str| {
