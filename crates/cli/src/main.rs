@@ -11,8 +11,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use leadline_model::LeadStatus;
-use leadline_store::{LeadQuery, Store};
+use leadline_model::{LeadPriority, LeadSource, LeadStatus};
+use leadline_store::{
+    Clock, FollowUpDue, LeadFilter, LeadOrder, LeadOrderKey, LeadPageQuery, MAX_PAGE, Store,
+};
 use leadline_sync::Client;
 
 use crate::session::Session;
@@ -65,10 +67,31 @@ enum Command {
         /// Name, phone (any form: 98765, +91 98765 43210) or words from call notes.
         #[arg(long)]
         search: Option<String>,
+        /// Any of these statuses (repeat the option).
         #[arg(long)]
-        status: Option<LeadStatus>,
+        status: Vec<LeadStatus>,
+        /// Any of these priorities (repeat the option).
+        #[arg(long)]
+        priority: Vec<LeadPriority>,
+        /// Any of these sources (repeat the option).
+        #[arg(long)]
+        source: Vec<LeadSource>,
+        /// Every one of these tags (repeat the option).
+        #[arg(long)]
+        tag: Vec<String>,
+        /// Follow-up due: `overdue`, `today`, or `due` (overdue or today), in this computer's time zone.
+        #[arg(long)]
+        due: Option<String>,
+        /// Order: `updated`, `created`, `name`, `follow-up` or `priority`; a leading `-` reverses it
+        /// (default `-updated`, most recently updated first).
+        #[arg(long, allow_hyphen_values = true)]
+        sort: Option<String>,
+        /// At most this many leads (the rest: pass the printed cursor with --cursor).
         #[arg(long)]
         limit: Option<u32>,
+        /// Continue a list after its previous page (the cursor printed on standard error).
+        #[arg(long)]
+        cursor: Option<String>,
         /// Print JSON (an array of leads) instead of a table.
         #[arg(long)]
         json: bool,
@@ -243,16 +266,64 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Leads {
             search,
             status,
+            priority,
+            source,
+            tag,
+            due,
+            sort,
             limit,
+            cursor,
             json,
         } => {
             let store = open_store(&dir)?;
-            let leads = store.list_leads(&LeadQuery {
-                search,
-                status,
-                assigned_to: None,
-                limit,
-            })?;
+            let follow_up = match due.as_deref() {
+                None => None,
+                Some("overdue") => Some(FollowUpDue::Overdue),
+                Some("today") => Some(FollowUpDue::Today),
+                Some("due") => Some(FollowUpDue::OverdueOrToday),
+                Some(other) => bail!("--due {other:?}: expected overdue, today or due"),
+            };
+            let order = match sort.as_deref() {
+                None => LeadOrder::default(),
+                Some(text) => {
+                    let (descending, key) = match text.strip_prefix('-') {
+                        Some(k) => (true, k),
+                        None => (false, text),
+                    };
+                    let key = match key {
+                        "updated" => LeadOrderKey::UpdatedAt,
+                        "created" => LeadOrderKey::CreatedAt,
+                        "name" => LeadOrderKey::Name,
+                        "follow-up" | "follow_up" => LeadOrderKey::NextFollowUp,
+                        "priority" => LeadOrderKey::Priority,
+                        other => {
+                            bail!("--sort {other:?}: expected updated, created, name, follow-up or priority")
+                        }
+                    };
+                    LeadOrder { key, descending }
+                }
+            };
+            let page = store.list_lead_page(
+                &LeadPageQuery {
+                    filter: LeadFilter {
+                        search,
+                        statuses: status,
+                        priorities: priority,
+                        sources: source,
+                        follow_up,
+                        tags: tag,
+                        ..LeadFilter::default()
+                    },
+                    sort: order,
+                    limit: Some(limit.unwrap_or(MAX_PAGE)),
+                    cursor,
+                },
+                &Clock::system(),
+            )?;
+            if let Some(next) = &page.next_cursor {
+                eprintln!("more: add --cursor {next}");
+            }
+            let leads = page.leads;
             let mut out = std::io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &leads)?;
