@@ -398,7 +398,7 @@ async fn telecaller(sim: Sim) -> Samples {
     samples
 }
 
-fn percentile(sorted: &[Duration], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -8,7 +8,7 @@
 //!   possible without doubling the seed, so the figure is reported with calls/s).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -21,6 +21,7 @@ use leadline_sync::{Client, SharedStore};
 use serde_json::json;
 
 use crate::emit;
+use crate::server::percentile;
 use crate::stats::ratio;
 
 /// The run's shape.
@@ -35,14 +36,6 @@ pub struct Options {
 pub fn run(opts: Options) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(run_async(opts))
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
-    (sorted[i].as_secs_f64() * 1e3 * 100.0).round() / 100.0
 }
 
 async fn run_async(opts: Options) -> Result<()> {

@@ -66,6 +66,16 @@ pub struct PushReport {
 }
 
 impl PushReport {
+    /// Adds a later push of the same round.
+    fn merge(&mut self, other: PushReport) {
+        self.batches += other.batches;
+        self.confirmed += other.confirmed;
+        self.rebased += other.rebased;
+        self.conflicts.extend(other.conflicts);
+        self.rejected.extend(other.rejected);
+        self.leads_dropped.extend(other.leads_dropped);
+    }
+
     fn add(&mut self, o: PushOutcome) {
         self.batches += 1;
         self.confirmed += u64::from(o.confirmed);
@@ -255,12 +265,7 @@ pub async fn sync_once(client: &Client, store: &SharedStore) -> Result<SyncRepor
     let mut push = push_all(client, store).await?;
     let pull = pull_all(client, store).await?;
     let again = push_all(client, store).await?;
-    push.batches += again.batches;
-    push.confirmed += again.confirmed;
-    push.rebased += again.rebased;
-    push.conflicts.extend(again.conflicts);
-    push.rejected.extend(again.rejected);
-    push.leads_dropped.extend(again.leads_dropped);
+    push.merge(again);
     let ids = pull.leads_assigned.clone();
     let assigned = if ids.is_empty() {
         Vec::new()
