@@ -25,7 +25,7 @@ pub use disposition::{Disposition, DispositionCategory, default_catalogue};
 pub use enums::ParseEnumError;
 pub use events::{AnnouncementRequest, EventMessage, ServerEvent};
 pub use lead::{Lead, LeadPriority, LeadSource, LeadStatus};
-pub use phone::{DEFAULT_REGION, PhoneError, PhoneNumber};
+pub use phone::{DEFAULT_REGION, PhoneError, PhoneNumber, with_stored_numbers};
 pub use user::{Role, User};
 
 /// Identifiers are UUIDv7: time-ordered, so a device can mint them offline and they still index well.

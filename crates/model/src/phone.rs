@@ -1,3 +1,4 @@
+use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
 
@@ -5,6 +6,26 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Numbers without a country code are read as Indian numbers: Leadline's first market.
 pub const DEFAULT_REGION: phonenumber::country::Id = phonenumber::country::Id::IN;
+
+thread_local! {
+    /// Set while [`with_stored_numbers`] runs on this thread.
+    static SHAPE_ONLY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, a decoding of what Leadline's own server sent, with every [`PhoneNumber`] checked for its E.164
+/// shape only, as [`PhoneNumber::from_stored`] does. The server validated each number it holds when it took
+/// it in; validating 100,000 of them again cost a new device's first sync more than writing them to its
+/// cache. Numbers a server reads from clients, and numbers people type or import, are always parsed.
+pub fn with_stored_numbers<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SHAPE_ONLY.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(SHAPE_ONLY.with(|c| c.replace(true)));
+    f()
+}
 
 /// Why a phone number was refused. Always names the input, so a bad CSV row or form field can be shown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,7 +132,11 @@ impl Serialize for PhoneNumber {
 impl<'de> Deserialize<'de> for PhoneNumber {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
+        if SHAPE_ONLY.with(Cell::get) {
+            Self::from_stored(&text).map_err(serde::de::Error::custom)
+        } else {
+            Self::parse(&text).map_err(serde::de::Error::custom)
+        }
     }
 }
 
@@ -209,5 +234,21 @@ mod tests {
         assert_eq!(serde_json::to_string(&n).expect("ser"), "\"+919876543210\"");
         let err = serde_json::from_str::<PhoneNumber>("\"0000\"").expect_err("invalid");
         assert!(err.to_string().contains("0000"), "{err}");
+    }
+
+    #[test]
+    fn answers_of_our_server_are_checked_for_shape_only() {
+        // Shape-valid but not a number any region issues: refused from people, taken from the server.
+        let unissued = "\"+10000000000\"";
+        assert!(serde_json::from_str::<PhoneNumber>(unissued).is_err());
+        let n: PhoneNumber = with_stored_numbers(|| serde_json::from_str(unissued)).expect("shape is E.164");
+        assert_eq!(n.as_str(), "+10000000000");
+        // Not E.164 at all: refused either way, naming the input.
+        let err = with_stored_numbers(|| serde_json::from_str::<PhoneNumber>("\"98765 43210\""))
+            .expect_err("not E.164");
+        assert!(err.to_string().contains("98765 43210"), "{err}");
+        // The mode ends with the call, even when the call panics.
+        let _ = std::panic::catch_unwind(|| with_stored_numbers(|| panic!("boom")));
+        assert!(serde_json::from_str::<PhoneNumber>(unissued).is_err());
     }
 }

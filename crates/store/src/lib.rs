@@ -19,6 +19,7 @@
 //!
 //! All client-side SQL lives in this crate.
 
+mod bulk;
 mod codec;
 mod conflicts;
 mod csv;

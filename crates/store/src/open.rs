@@ -269,6 +269,14 @@ fn prepare(mut conn: Connection, path: Option<&Path>) -> Result<Connection, Fail
         Ok(check) => return Err(Failure::Damaged { detail: check }),
         Err(e) => return Err(damage_or(at, e)),
     }
+    // A bulk load cut short (crash, kill) left list indexes dropped: build them before anything reads or
+    // migrates the schema.
+    if let Err(e) = crate::bulk::restore(&mut conn) {
+        return Err(match e {
+            StoreError::Sqlite(e) => damage_or(at, e),
+            other => Failure::from(other),
+        });
+    }
     let migrations = MIGRATIONS
         .as_ref()
         .map_err(|e| Failure::Fatal(StoreError::Migration(e.clone())))?;

@@ -10,6 +10,7 @@ use leadline_model::{Id, Lead, LeadPriority, LeadSource, LeadStatus, Timestamp};
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
 
+use crate::bulk::runnable;
 use crate::codec::{self, LEAD_COLUMNS, ts};
 use crate::cursor::{self, PageCursor};
 use crate::search::fts_query;
@@ -382,7 +383,7 @@ impl Store {
         for phase in first_phase..phases {
             let bound = after.as_ref().filter(|c| c.phase == phase);
             let (sql, args) = page_sql(&plan, phase, bound, want - rows.len())?;
-            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let mut stmt = self.conn.prepare_cached(&runnable(&self.conn, &sql)?)?;
             let mut it = stmt.query(rusqlite::params_from_iter(args))?;
             while let Some(row) = it.next()? {
                 let lead = codec::lead_from_row(row)?;
@@ -425,7 +426,9 @@ impl Store {
             return Ok(Vec::new());
         };
         let (sql, args) = page_sql(&plan, 0, None, page_limit(q.limit) as usize + 1)?;
-        let mut stmt = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", runnable(&self.conn, &sql)?))?;
         let details = stmt
             .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))?
             .collect::<Result<Vec<_>, _>>()?;
@@ -550,7 +553,7 @@ impl Store {
         let sql = format!("SELECT count(*) FROM ({select} LIMIT {bound})");
         Ok(self
             .conn
-            .prepare_cached(&sql)?
+            .prepare_cached(&runnable(&self.conn, &sql)?)?
             .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?)
     }
 }

@@ -8,7 +8,10 @@ fn now() -> Timestamp {
 }
 use leadline_model::sync::{Change, Cursor, LeadPatch, MutationOp, PROTOCOL_VERSION, PullPage};
 use leadline_model::*;
-use leadline_store::{LeadQuery, Store, StoreError, StoreKey};
+use leadline_store::{
+    Clock, FiguresQuery, LeadFilter, LeadOrder, LeadOrderKey, LeadPageQuery, LeadQuery, QueueQuery, Store,
+    StoreError, StoreKey,
+};
 
 fn user(name: &str) -> User {
     User {
@@ -345,4 +348,124 @@ fn the_device_id_is_stable() {
     let path = dir.path().join("c.sqlite3");
     let id = Store::open(&path, &key()).unwrap().device_id().unwrap();
     assert_eq!(Store::open(&path, &key()).unwrap().device_id().unwrap(), id);
+}
+
+/// Pages of a first sync: `n` leads of `me`, one call each, and a follow-up on the first.
+fn first_sync_pages(me: &User, n: usize) -> (Vec<Lead>, PullPage) {
+    let leads: Vec<Lead> = (0..n)
+        .map(|i| lead(&format!("Lead {i}"), &format!("98200{i:05}"), me, LeadStatus::New))
+        .collect();
+    let mut changes: Vec<Change> = leads.iter().cloned().map(Change::Lead).collect();
+    changes.extend(
+        leads
+            .iter()
+            .map(|l| Change::CallLog(call(l, "asked about earrings"))),
+    );
+    changes.push(Change::FollowUp(FollowUp {
+        id: new_id(),
+        lead_id: leads[0].id,
+        assigned_to: me.id,
+        due_at: now() + Duration::hours(2),
+        note: Some("call back".into()),
+        call_log_id: None,
+        completed_at: None,
+        created_at: now(),
+    }));
+    (leads, page(changes, "c1"))
+}
+
+fn uses_an_index(store: &Store) -> String {
+    let plan = store
+        .explain_lead_page(&LeadPageQuery::default(), &Clock::new(now(), 330))
+        .unwrap()
+        .join("\n");
+    assert!(plan.contains("USING INDEX leads_by_updated"), "{plan}");
+    plan
+}
+
+#[test]
+fn a_first_sync_loads_without_list_indexes_and_every_list_works_meanwhile() {
+    let me = user("priya");
+    let mut store = Store::open_in_memory().unwrap();
+    store.set_account("http://server", &me).unwrap();
+    uses_an_index(&store);
+    assert!(store.defer_list_indexes().unwrap());
+    let deferred = store.deferred_indexes().unwrap();
+    assert!(deferred.contains(&"leads_sort_name".to_owned()), "{deferred:?}");
+    assert!(
+        deferred.contains(&"call_logs_by_caller".to_owned()),
+        "{deferred:?}"
+    );
+    // The lookups a pull makes keep their indexes.
+    assert!(
+        !deferred.contains(&"call_logs_history".to_owned()),
+        "{deferred:?}"
+    );
+
+    let (leads, first) = first_sync_pages(&me, 30);
+    store.apply_pull_page(&first).unwrap();
+    // Every query that names an index in the normal case still answers, by scanning.
+    let clock = Clock::new(now(), 330);
+    let listed = store.list_lead_page(&LeadPageQuery::default(), &clock).unwrap();
+    assert_eq!(listed.leads.len(), leads.len());
+    let by_name = store
+        .list_lead_page(
+            &LeadPageQuery {
+                sort: LeadOrder {
+                    key: LeadOrderKey::Name,
+                    descending: false,
+                },
+                filter: LeadFilter {
+                    statuses: vec![LeadStatus::New],
+                    ..LeadFilter::default()
+                },
+                ..LeadPageQuery::default()
+            },
+            &clock,
+        )
+        .unwrap();
+    assert_eq!(by_name.leads[0].name, "Lead 0");
+    let queue = store.next_leads(&QueueQuery::default(), &clock).unwrap();
+    assert_eq!(queue.entries[0].lead.id, leads[0].id, "the follow-up comes first");
+    let figures = store.today_figures(&FiguresQuery::default(), &clock).unwrap();
+    assert_eq!(figures.follow_ups_due_today, 1);
+    let counts = store
+        .lead_status_counts(
+            &LeadFilter {
+                priorities: vec![LeadPriority::Hot],
+                ..LeadFilter::default()
+            },
+            &clock,
+        )
+        .unwrap();
+    let new = counts.iter().find(|c| c.status == LeadStatus::New).unwrap();
+    assert_eq!(new.count, leads.len() as u64);
+
+    // The end of the load builds exactly what it dropped; a second load into a full cache drops nothing.
+    assert_eq!(store.restore_list_indexes().unwrap(), deferred.len());
+    assert!(store.deferred_indexes().unwrap().is_empty());
+    uses_an_index(&store);
+    assert!(!store.defer_list_indexes().unwrap());
+    assert_eq!(store.restore_list_indexes().unwrap(), 0);
+}
+
+#[test]
+fn a_first_sync_cut_short_gets_its_indexes_back_when_the_cache_opens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite3");
+    let me = user("priya");
+    let (leads, first) = {
+        let mut store = Store::open(&path, &key()).unwrap();
+        store.set_account("http://server", &me).unwrap();
+        assert!(store.defer_list_indexes().unwrap());
+        let (leads, first) = first_sync_pages(&me, 10);
+        store.apply_pull_page(&first).unwrap();
+        (leads, first)
+        // Dropped without `restore_list_indexes`: the process died mid-sync.
+    };
+    let store = Store::open(&path, &key()).unwrap();
+    assert!(store.deferred_indexes().unwrap().is_empty());
+    uses_an_index(&store);
+    assert_eq!(store.count_leads().unwrap(), leads.len() as u64);
+    assert_eq!(store.sync_state().unwrap().cursor, first.next_cursor);
 }

@@ -21,7 +21,7 @@ pub use engine::{Connectivity, Engine, EngineConfig, SyncEvent, SyncStatus};
 pub use error::SyncError;
 pub use shared::SharedStore;
 
-use leadline_model::sync::{PROTOCOL_VERSION, PushBatch};
+use leadline_model::sync::{Cursor, PROTOCOL_VERSION, PullPage, PushBatch};
 use leadline_model::{Id, Lead};
 use leadline_store::{ApplyReport, PUSH_MAX_BYTES, PUSH_MAX_MUTATIONS, PushOutcome};
 use serde::{Deserialize, Serialize};
@@ -142,42 +142,27 @@ pub async fn pull_all(client: &Client, store: &SharedStore) -> Result<PullReport
 }
 
 /// [`pull_all`], calling `progress` after every applied page (for progress bars).
+///
+/// The next page is fetched while the current one is applied (the server's work and the cache's overlap).
+/// A pull into a cache with no lead that has more than one page is a bulk load: the store drops its list
+/// indexes first and builds them once at the end, whether the pull succeeds or fails (see
+/// `leadline_store::Store::defer_list_indexes`).
 pub async fn pull_with_progress(
     client: &Client,
     store: &SharedStore,
-    mut progress: impl FnMut(&PullReport),
+    progress: impl FnMut(&PullReport),
 ) -> Result<PullReport, SyncError> {
     let mut report = PullReport::default();
-    let mut cursor = store.run(|s| s.sync_state()).await?.cursor;
-    loop {
-        let page = patiently(|| client.pull(&cursor, Some(PULL_PAGE))).await?;
-        if page.protocol != PROTOCOL_VERSION {
-            return Err(SyncError::Protocol(format!(
-                "server speaks sync protocol {}, this client speaks {PROTOCOL_VERSION}",
-                page.protocol
-            )));
-        }
-        if page.has_more && page.next_cursor == cursor {
-            return Err(SyncError::Protocol(
-                "server says there is more but its cursor does not move".into(),
-            ));
-        }
-        let next = page.next_cursor.clone();
-        let more = page.has_more;
-        let applied = store.run(move |s| s.apply_pull_page(&page)).await?;
-        report.add(applied);
-        progress(&report);
-        cursor = next;
-        if !more {
-            break;
-        }
-        if report.pages >= MAX_PAGES_PER_PULL {
-            tracing::warn!(
-                pages = report.pages,
-                "pull stopped after the page limit; the next sync continues"
-            );
-            break;
-        }
+    let mut bulk = false;
+    let pulled = pull_pages(client, store, &mut report, &mut bulk, progress).await;
+    if bulk {
+        let built = store.run(|s| s.restore_list_indexes()).await;
+        tracing::info!(pages = report.pages, "bulk load done; list indexes built");
+        // The pull's own error comes first: it is what the user must act on.
+        pulled?;
+        built?;
+    } else {
+        pulled?;
     }
     tracing::info!(
         pages = report.pages,
@@ -186,6 +171,62 @@ pub async fn pull_with_progress(
         "pulled"
     );
     Ok(report)
+}
+
+async fn fetch_page(client: &Client, cursor: &Cursor) -> Result<PullPage, SyncError> {
+    let page = patiently(|| client.pull(cursor, Some(PULL_PAGE))).await?;
+    if page.protocol != PROTOCOL_VERSION {
+        return Err(SyncError::Protocol(format!(
+            "server speaks sync protocol {}, this client speaks {PROTOCOL_VERSION}",
+            page.protocol
+        )));
+    }
+    if page.has_more && page.next_cursor == *cursor {
+        return Err(SyncError::Protocol(
+            "server says there is more but its cursor does not move".into(),
+        ));
+    }
+    Ok(page)
+}
+
+async fn pull_pages(
+    client: &Client,
+    store: &SharedStore,
+    report: &mut PullReport,
+    bulk: &mut bool,
+    mut progress: impl FnMut(&PullReport),
+) -> Result<(), SyncError> {
+    let cursor = store.run(|s| s.sync_state()).await?.cursor;
+    let mut page = fetch_page(client, &cursor).await?;
+    if page.has_more {
+        *bulk = store.run(|s| s.defer_list_indexes()).await?;
+    }
+    loop {
+        let next = page.next_cursor.clone();
+        let more = page.has_more;
+        let go_on = more && report.pages + 1 < MAX_PAGES_PER_PULL;
+        let apply = store.run(move |s| s.apply_pull_page(&page));
+        let (applied, fetched) = if go_on {
+            let (applied, fetched) = tokio::join!(apply, fetch_page(client, &next));
+            (applied, Some(fetched))
+        } else {
+            (apply.await, None)
+        };
+        report.add(applied?);
+        progress(report);
+        match fetched {
+            Some(fetched) => page = fetched?,
+            None => {
+                if more {
+                    tracing::warn!(
+                        pages = report.pages,
+                        "pull stopped after the page limit; the next sync continues"
+                    );
+                }
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// Pushes every pending outbox row, in batches, until none is left (or only edits waiting on a batch

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use leadline_model::sync::{Change, Cursor, PROTOCOL_VERSION, PullPage};
 use leadline_model::*;
-use leadline_store::Store;
+use leadline_store::{Clock, LeadPageQuery, Store};
 use leadline_sync::SharedStore;
 use leadline_sync::{Client, SyncError, pull_all};
 
@@ -143,6 +143,14 @@ async fn a_server_dying_mid_pull_keeps_the_applied_pages_and_resumes_after_them(
     assert!(err.is_transient());
     assert_eq!(store.lock().count_leads().unwrap(), 3);
     assert_eq!(store.lock().sync_state().unwrap().cursor, Cursor("p1".into()));
+    // A first pull of several pages loads without the list indexes; a failed one still builds them.
+    assert!(store.lock().deferred_indexes().unwrap().is_empty());
+    let plan = store
+        .lock()
+        .explain_lead_page(&LeadPageQuery::default(), &Clock::new(Utc::now(), 0))
+        .unwrap()
+        .join(" ");
+    assert!(plan.contains("USING INDEX"), "{plan}");
 
     *healthy.lock().unwrap() = true;
     let report = pull_all(&client(&url), &store).await.unwrap();

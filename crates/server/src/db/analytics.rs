@@ -1,6 +1,6 @@
 //! Storage side of analytics and goals: per-telecaller aggregates over call logs and follow-ups, the
-//! hourly series, and the goals table. Aggregation happens in SQL (indexes: `call_logs_telecaller` on
-//! `(telecaller_id, started_at)`, `follow_ups_open`), one row per telecaller and disposition.
+//! hourly series, and the goals table. Aggregation happens in SQL (indexes: `call_logs_telecaller_started_id`
+//! on `(telecaller_id, started_at DESC, id DESC)`, `follow_ups_open`), one row per telecaller and disposition.
 
 use std::collections::{BTreeMap, HashMap};
 
