@@ -42,11 +42,10 @@ pub struct PushOutcome {
 impl Store {
     /// The next changes to send, oldest first: at most `max` mutations and about `max_bytes` of JSON.
     /// Only the first pending edit of a lead goes in one batch: the next is based on the version the first
-    /// makes, and follows in the next batch. Marks the picked rows as sent.
+    /// makes, and follows in the next batch. Only reads: the attempt is recorded with its outcome
+    /// ([`Store::apply_push_results`], [`Store::note_push_failure`]), so picking a batch costs no commit.
     pub fn next_push_batch(&mut self, max: usize, max_bytes: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let mut out = Vec::new();
         {
             let mut stmt = tx.prepare_cached(&format!(
@@ -73,14 +72,6 @@ impl Store {
                 out.push(entry);
             }
         }
-        let now = ts(&Utc::now());
-        {
-            let mut mark =
-                tx.prepare_cached("UPDATE outbox SET sent_at = ?2, attempts = attempts + 1 WHERE seq = ?1")?;
-            for e in &out {
-                mark.execute(params![e.seq, now])?;
-            }
-        }
         tx.commit()?;
         Ok(out)
     }
@@ -91,10 +82,13 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
-            let mut stmt =
-                tx.prepare_cached("UPDATE outbox SET last_error = ?2 WHERE seq = ?1 AND state = 'pending'")?;
+            let now = ts(&Utc::now());
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET last_error = ?2, sent_at = ?3, attempts = attempts + 1
+                 WHERE seq = ?1 AND state = 'pending'",
+            )?;
             for e in sent {
-                stmt.execute(params![e.seq, error])?;
+                stmt.execute(params![e.seq, error, now])?;
             }
         }
         tx.commit()?;
@@ -115,8 +109,15 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcome = PushOutcome::default();
+        let now = ts(&Utc::now());
         for entry in sent {
-            let Some(status) = by_id.get(&entry.mutation.client_mutation_id) else {
+            let status = by_id.get(&entry.mutation.client_mutation_id);
+            if !matches!(status, Some(MutationStatus::Applied | MutationStatus::Duplicate)) {
+                // Stays in the outbox (pending, rebased or rejected): one more attempt made.
+                tx.prepare_cached("UPDATE outbox SET sent_at = ?2, attempts = attempts + 1 WHERE seq = ?1")?
+                    .execute(params![entry.seq, now])?;
+            }
+            let Some(status) = status else {
                 outcome.unanswered += 1;
                 continue;
             };

@@ -469,3 +469,37 @@ fn a_first_sync_cut_short_gets_its_indexes_back_when_the_cache_opens_again() {
     assert_eq!(store.count_leads().unwrap(), leads.len() as u64);
     assert_eq!(store.sync_state().unwrap().cursor, first.next_cursor);
 }
+
+#[test]
+fn a_push_attempt_is_counted_with_its_outcome_and_picking_a_batch_changes_nothing() {
+    let mut store = Store::open_in_memory().unwrap();
+    let me = user("priya");
+    store.set_account("http://server", &me).unwrap();
+    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
+    store
+        .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
+        .unwrap();
+    let m = store.log_call(&call(&asha, "wants a quote")).unwrap();
+    let attempts = |store: &Store| store.outbox_pending(10).unwrap()[0].attempts;
+
+    let batch = store.next_push_batch(500, 1 << 20).unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(attempts(&store), 0, "picking is not an attempt");
+    store.note_push_failure(&batch, "connection reset").unwrap();
+    let row = &store.outbox_pending(10).unwrap()[0];
+    assert_eq!((row.attempts, row.last_error.as_deref()), (1, Some("connection reset")));
+
+    // An answer that leaves the change out: still pending, one more attempt.
+    let batch = store.next_push_batch(500, 1 << 20).unwrap();
+    let outcome = store.apply_push_results(&batch, &[]).unwrap();
+    assert_eq!(outcome.unanswered, 1);
+    assert_eq!(attempts(&store), 2);
+
+    let batch = store.next_push_batch(500, 1 << 20).unwrap();
+    let answer = leadline_model::sync::MutationResult {
+        client_mutation_id: m.client_mutation_id,
+        status: leadline_model::sync::MutationStatus::Applied,
+    };
+    assert_eq!(store.apply_push_results(&batch, &[answer]).unwrap().confirmed, 1);
+    assert_eq!(outbox_rows(&store), 0);
+}

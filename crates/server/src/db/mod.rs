@@ -801,6 +801,18 @@ pub fn lead_by_id(tx: &mut Tx<'_>, id: &Id) -> Result<Option<Lead>, DbError> {
         .map(|(lead, _)| lead))
 }
 
+/// Whom lead `id` is assigned to (`None` when no such lead; `Some(None)` when unassigned): what a write
+/// that only checks ownership needs, without unsealing the lead's PII.
+pub fn lead_assignee(tx: &mut Tx<'_>, id: &Id) -> Result<Option<Option<Id>>, DbError> {
+    tx.query_opt(
+        "SELECT assigned_to FROM leads WHERE id = $1",
+        &params![id_text(id)],
+    )?
+    .as_ref()
+    .map(|r| get_opt_id(r, 0, "leads.assigned_to"))
+    .transpose()
+}
+
 /// The filters of a lead list (`GET /api/v1/leads`), parsed. Empty lists and `None` filter nothing.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LeadFilter {

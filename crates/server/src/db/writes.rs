@@ -18,8 +18,8 @@ use leadline_model::{CallLog, FollowUp, Id, Lead, PhoneNumber, Role, Timestamp, 
 
 use super::{
     DbError, FOLLOW_UP_COLS, LEAD_COLS, Scope, Tx, call_log_from_row, follow_up_from_row, id_text,
-    insert_call_log, insert_follow_up, insert_lead, json_list, lead_by_id, lead_from_row, reserve_seqs, seal,
-    ts, user_by_id,
+    insert_call_log, insert_follow_up, insert_lead, json_list, lead_assignee, lead_by_id, lead_from_row,
+    reserve_seqs, seal, ts, user_by_id,
 };
 use crate::params;
 use crate::sql::SqlError;
@@ -392,15 +392,16 @@ pub fn create_call_log(
             "telecaller_id must be yours (or a member of your team, as a supervisor)".to_owned(),
         ));
     }
-    let lead = lead_by_id(tx, &log.lead_id)?.ok_or(WriteError::NotFound("lead"))?;
+    let assignee = lead_assignee(tx, &log.lead_id)?.ok_or(WriteError::NotFound("lead"))?;
+    let lead_id = log.lead_id;
     let allowed = match actor.role {
         Role::Admin => true,
         Role::Telecaller => {
-            lead.assigned_to == Some(actor.id) || removed_after(tx, &lead.id, &actor.id, &log.started_at)?
+            assignee == Some(actor.id) || removed_after(tx, &lead_id, &actor.id, &log.started_at)?
         }
         Role::Supervisor => {
-            lead_visible(tx, &Scope::for_user(actor), &lead.id)?
-                || removed_after(tx, &lead.id, &log.telecaller_id, &log.started_at)?
+            lead_visible(tx, &Scope::for_user(actor), &lead_id)?
+                || removed_after(tx, &lead_id, &log.telecaller_id, &log.started_at)?
         }
     };
     if !allowed {
@@ -410,7 +411,7 @@ pub fn create_call_log(
     insert_call_log(tx, log, now, seq)?;
     // The follow-up's id derives from the call log's, so the device that logged the call offline already
     // shows this very row and its pull does not bring a second one.
-    if let Some(follow_up) = log.scheduled_follow_up(lead.assigned_to.unwrap_or(log.telecaller_id)) {
+    if let Some(follow_up) = log.scheduled_follow_up(assignee.unwrap_or(log.telecaller_id)) {
         insert_follow_up(tx, &follow_up, now, seq + 1)?;
     }
     Ok(Created::New(log.clone()))
