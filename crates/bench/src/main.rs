@@ -2,6 +2,7 @@
 //! measurement and ends with a summary line `{"bench":"<name>",...}`. Where a peer exists (raw SQLite, a bare
 //! HTTP fetch) it is measured in the same run and the ratio printed, because these machines are noisy.
 
+mod import;
 mod initial_sync;
 mod lead_search;
 mod server;
@@ -45,6 +46,9 @@ enum Bench {
         /// minutes).
         #[arg(long)]
         seed_cache: Option<std::path::PathBuf>,
+        /// Rows of the CSV import, measured against a plain prepared insert of the same rows.
+        #[arg(long, default_value_t = 20_000)]
+        import_rows: usize,
     },
     /// A new device's first sync: demo server in-process, login, pull every page into a fresh cache file,
     /// against fetching the same pages without applying them.
@@ -110,11 +114,13 @@ fn main() -> Result<()> {
             calls,
             runs,
             seed_cache,
+            import_rows,
         } => store::run(store::Options {
             leads,
             calls,
             runs,
             seed_cache,
+            import_rows,
         }),
         Bench::Server {
             leads,

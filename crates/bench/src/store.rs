@@ -31,10 +31,11 @@ pub struct Options {
     pub runs: u32,
     /// Keep the built cache here and reuse it on later runs with the same shape.
     pub seed_cache: Option<PathBuf>,
+    /// Rows of the CSV import measurement (see [`crate::import`]).
+    pub import_rows: usize,
 }
 
-/// The summary line. The CSV import work adds `import_rows_per_s` and `sqlite_raw_insert_rows_per_s`
-/// here (a field each, filled in [`run`]).
+/// The summary line.
 #[derive(Debug, Serialize)]
 pub struct StoreSummary {
     pub bench: &'static str,
@@ -52,6 +53,14 @@ pub struct StoreSummary {
     pub call_search_p99_ms: f64,
     pub queue_p99_ms: f64,
     pub figures_p99_ms: f64,
+    /// Leads per second through `Store::import_leads_csv` (parse, validate, write, index, queue).
+    pub import_rows_per_s: f64,
+    /// The same rows through a plain prepared insert into the cache's `leads` table.
+    pub sqlite_raw_insert_rows_per_s: f64,
+    /// `import_rows_per_s / sqlite_raw_insert_rows_per_s` (target: at least 0.5).
+    pub import_vs_raw_insert: f64,
+    /// The same rows into a table without indexes in the same kind of file.
+    pub bare_table_rows_per_s: f64,
 }
 
 /// Deterministic pseudo-random numbers (reproducible caches without a dependency).
@@ -475,6 +484,8 @@ pub fn run(opts: Options) -> Result<()> {
                  "p50_ms": fig.0, "p99_ms": fig.1, "max_ms": fig.2}),
     );
 
+    let import = crate::import::run(opts.import_rows, &bench_key()?, BENCH_KEY_HEX, FIRST, LAST)?;
+
     let summary = StoreSummary {
         bench: "store",
         leads: opts.leads,
@@ -490,6 +501,13 @@ pub fn run(opts: Options) -> Result<()> {
         call_search_p99_ms: history_search.1,
         queue_p99_ms: queue.1,
         figures_p99_ms: fig.1,
+        import_rows_per_s: import.import_rows_per_s,
+        sqlite_raw_insert_rows_per_s: import.sqlite_raw_insert_rows_per_s,
+        import_vs_raw_insert: crate::stats::ratio(
+            import.import_rows_per_s,
+            import.sqlite_raw_insert_rows_per_s,
+        ),
+        bare_table_rows_per_s: import.bare_table_rows_per_s,
     };
     emit(&serde_json::to_value(&summary)?);
     Ok(())
@@ -565,6 +583,8 @@ fn build(path: &Path, opts: &Options) -> Result<Shape> {
         team: None,
     };
     store.set_account("http://bench", &me)?;
+    // Loaded as a new device's first sync loads it: list indexes built once at the end.
+    store.defer_list_indexes()?;
     let now = Utc::now().trunc_subsecs(6);
     let mut rng = Rng(0x1ead_11e5_2026_0005);
     let page = |changes: Vec<Change>, n: usize| PullPage {
@@ -687,6 +707,7 @@ fn build(path: &Path, opts: &Options) -> Result<Shape> {
             emit(&json!({"bench": "store", "step": "building", "leads_with_calls": n + 1, "calls": made}));
         }
     }
+    store.restore_list_indexes()?;
     drop(store);
     let saved = SavedShape { me: me.clone(), now };
     std::fs::write(meta_path(path), serde_json::to_vec(&saved)?)?;

@@ -102,6 +102,22 @@ impl PhoneNumber {
     pub fn digits(&self) -> &str {
         &self.0[1..]
     }
+
+    /// The digits after the country calling code, e.g. `9876543210` for `+919876543210` (what people dial
+    /// within the country, without a trunk prefix). Calling codes are prefix-free, so the first one to three
+    /// digits that name a code in the numbering plan's metadata are it; this needs no parsing.
+    pub fn national_digits(&self) -> &str {
+        let digits = self.digits();
+        for len in 1..=3.min(digits.len()) {
+            let known = digits[..len]
+                .parse::<u16>()
+                .is_ok_and(|code| phonenumber::metadata::DATABASE.by_code(&code).is_some());
+            if known {
+                return &digits[len..];
+            }
+        }
+        digits
+    }
 }
 
 impl fmt::Display for PhoneNumber {
@@ -234,6 +250,23 @@ mod tests {
         assert_eq!(serde_json::to_string(&n).expect("ser"), "\"+919876543210\"");
         let err = serde_json::from_str::<PhoneNumber>("\"0000\"").expect_err("invalid");
         assert!(err.to_string().contains("0000"), "{err}");
+    }
+
+    #[test]
+    fn national_digits_follow_the_calling_code() {
+        for (e164, national) in [
+            ("+919876543210", "9876543210"),
+            ("+14155550123", "4155550123"),
+            ("+442079460958", "2079460958"),
+            ("+971501234567", "501234567"),
+            ("+8613812345678", "13812345678"),
+        ] {
+            let n = PhoneNumber::parse(e164).expect("valid");
+            assert_eq!(n.national_digits(), national, "{e164}");
+            // The same as a full parse says.
+            let parsed = phonenumber::parse(None, e164).expect("parses");
+            assert_eq!(parsed.national().value().to_string(), national, "{e164}");
+        }
     }
 
     #[test]

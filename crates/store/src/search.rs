@@ -11,11 +11,9 @@ use crate::StoreError;
 /// national number (`9876543210`). FTS prefix queries then match any leading part of either.
 pub(crate) fn phone_terms(phone: &PhoneNumber) -> Vec<String> {
     let mut terms = vec![phone.digits().to_owned()];
-    if let Ok(parsed) = phonenumber::parse(None, phone.as_str()) {
-        let national = parsed.national().value().to_string();
-        if national != terms[0] {
-            terms.push(national);
-        }
+    let national = phone.national_digits();
+    if national != terms[0] {
+        terms.push(national.to_owned());
     }
     terms
 }

@@ -487,7 +487,10 @@ fn a_push_attempt_is_counted_with_its_outcome_and_picking_a_batch_changes_nothin
     assert_eq!(attempts(&store), 0, "picking is not an attempt");
     store.note_push_failure(&batch, "connection reset").unwrap();
     let row = &store.outbox_pending(10).unwrap()[0];
-    assert_eq!((row.attempts, row.last_error.as_deref()), (1, Some("connection reset")));
+    assert_eq!(
+        (row.attempts, row.last_error.as_deref()),
+        (1, Some("connection reset"))
+    );
 
     // An answer that leaves the change out: still pending, one more attempt.
     let batch = store.next_push_batch(500, 1 << 20).unwrap();
