@@ -37,14 +37,7 @@ const CITIES: &[&str] = &[
     "Hyderabad",
     "Mumbai",
 ];
-const SOURCES: &[&str] = &[
-    "walk_in",
-    "website",
-    "instagram",
-    "facebook",
-    "referral",
-    "other",
-];
+const SOURCES: &[&str] = &["walk_in", "website", "instagram", "facebook", "referral", "other"];
 const PRIORITIES: &[&str] = &["low", "normal", "high", "hot"];
 const STATUSES: &[&str] = &["new", "contacted", "interested", "follow_up"];
 const INTERESTS: &[&str] = &[

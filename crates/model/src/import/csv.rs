@@ -1,6 +1,6 @@
 //! CSV uploads: encoding and shape checks, then the shared row pipeline of [`super`].
 
-use super::{Collector, ColumnMap, ImportError, ImportOptions, ParsedImport, RowIssue};
+use super::{Collector, ColumnMap, ImportError, ImportOptions, ImportedLead, ParsedImport, RowIssue};
 
 /// The UTF-8 byte-order mark Excel writes (and wants, to read a CSV file as UTF-8).
 pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -55,6 +55,9 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
 
     let mut records = records.peekable();
     let mut data_records = 0;
+    // Rows are checked for shape here, in order; the field validation (phone numbers above all) runs after,
+    // on every core, and its results are collected in row order again.
+    let mut pending: Vec<Pending> = Vec::new();
     while let Some(record) = records.next() {
         let record = record.map_err(|e| malformed(text, &rows, &e))?;
         data_records += 1;
@@ -77,7 +80,7 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
                     expected,
                 });
             }
-            collector.add(Err(vec![RowIssue::invalid(
+            pending.push(Pending::Issues(vec![RowIssue::invalid(
                 row,
                 None,
                 Some(&cells.join(&*String::from(delimiter as char))),
@@ -90,7 +93,7 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
             continue;
         }
         if cells[expected..].iter().any(|c| !c.trim().is_empty()) {
-            collector.add(Err(vec![RowIssue::invalid(
+            pending.push(Pending::Issues(vec![RowIssue::invalid(
                 row,
                 None,
                 Some(&cells.join(&*String::from(delimiter as char))),
@@ -102,13 +105,72 @@ pub fn parse_leads_csv(bytes: &[u8], opts: &ImportOptions) -> Result<ParsedImpor
             )]));
             continue;
         }
-        collector.add(columns.validate_row(row, &cells));
+        pending.push(Pending::Row(row, record));
+    }
+    let mut validated = validate_all(&columns, &pending).into_iter();
+    for p in pending {
+        match p {
+            Pending::Issues(issues) => collector.add(Err(issues)),
+            Pending::Row(..) => {
+                if let Some(result) = validated.next() {
+                    collector.add(result);
+                }
+            }
+        }
     }
     // The CSV reader skips empty lines; a spreadsheet shows them as blank rows.
     for _ in data_records..rows.len().saturating_sub(header_row) {
         collector.blank();
     }
     collector.finish()
+}
+
+/// A data row after the shape checks: refused already, or waiting for its fields to be validated.
+enum Pending {
+    Issues(Vec<RowIssue>),
+    Row(usize, ::csv::StringRecord),
+}
+
+/// Below this many rows one thread validates them (starting threads would cost more than it saves).
+const PARALLEL_ROWS: usize = 2_000;
+
+/// Validates every [`Pending::Row`] of `pending`, in order, spread over the machine's cores.
+fn validate_all(columns: &ColumnMap, pending: &[Pending]) -> Vec<Result<ImportedLead, Vec<RowIssue>>> {
+    let rows: Vec<(usize, &::csv::StringRecord)> = pending
+        .iter()
+        .filter_map(|p| match p {
+            Pending::Row(row, record) => Some((*row, record)),
+            Pending::Issues(_) => None,
+        })
+        .collect();
+    let check = |chunk: &[(usize, &::csv::StringRecord)]| -> Vec<Result<ImportedLead, Vec<RowIssue>>> {
+        chunk
+            .iter()
+            .map(|(row, record)| {
+                let cells: Vec<&str> = record.iter().collect();
+                columns.validate_row(*row, &cells)
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 || rows.len() < PARALLEL_ROWS {
+        return check(&rows);
+    }
+    let chunk = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || check(part)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(results) => results,
+                // Validation does not panic on input; if it ever did, the panic belongs to the caller.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 fn malformed(text: &str, rows: &RowStarts, error: &::csv::Error) -> ImportError {
@@ -304,6 +366,48 @@ mod tests {
     fn unterminated_quote_names_its_row() {
         let err = RowStarts::scan(b"a,b\n1,2\n\"open,3\n4,5\n", b',').err();
         assert_eq!(err, Some(ImportError::UnterminatedQuote { row: 3 }));
+    }
+
+    #[test]
+    fn a_large_file_is_validated_in_parallel_and_reported_in_row_order() {
+        // Enough rows for several threads; bad phones, short rows and a duplicate spread through it.
+        let mut text = String::from("name,phone,city\n");
+        for i in 0..(3 * PARALLEL_ROWS) {
+            match i {
+                _ if i % 97 == 5 => text.push_str(&format!("Bad {i},12345,Pune\n")),
+                _ if i % 401 == 7 => text.push_str(&format!("Short {i}\n")),
+                4_321 => text.push_str("Again,+919800000001,Pune\n"),
+                _ => text.push_str(&format!("Lead {i},98{i:08},Pune\n")),
+            }
+        }
+        let parsed = parse_leads_csv(text.as_bytes(), &ImportOptions::default()).expect("usable file");
+        let rows: Vec<usize> = parsed.leads.iter().map(|l| l.row).collect();
+        assert!(
+            rows.windows(2).all(|w| w[0] < w[1]),
+            "leads keep the file's order"
+        );
+        for lead in &parsed.leads {
+            let i = lead.row - 2;
+            assert_eq!(
+                lead.name,
+                format!("Lead {i}"),
+                "row {} holds its own values",
+                lead.row
+            );
+            assert_eq!(lead.phone.as_str(), format!("+9198{i:08}"));
+        }
+        let issue_rows: Vec<usize> = parsed.report.issues.iter().map(|i| i.row).collect();
+        assert!(issue_rows.windows(2).all(|w| w[0] < w[1]), "{issue_rows:?}");
+        let bad = (0..3 * PARALLEL_ROWS).filter(|i| i % 97 == 5).count();
+        let short = (0..3 * PARALLEL_ROWS)
+            .filter(|i| i % 97 != 5 && i % 401 == 7)
+            .count();
+        assert_eq!(
+            parsed.report.issues_total,
+            bad + short + 1,
+            "one duplicate of row 3"
+        );
+        assert_eq!(parsed.leads.len(), 3 * PARALLEL_ROWS - bad - short - 1);
     }
 
     #[test]
