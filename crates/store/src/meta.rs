@@ -70,7 +70,7 @@ impl Store {
             }
             tx.execute_batch(
                 "DELETE FROM lead_search; DELETE FROM follow_ups; DELETE FROM call_logs; DELETE FROM leads;
-                 DELETE FROM users; DELETE FROM meta WHERE key IN ('cursor', 'last_sync_at');",
+                 DELETE FROM users; DELETE FROM meta WHERE key IN ('cursor', 'last_sync_at', 'caught_up_at');",
             )?;
         }
         Self::meta_set(&tx, "server_url", server_url)?;

@@ -12,6 +12,9 @@ use crate::local::{any_edit_pending, write_with_pending};
 use crate::search;
 use crate::{Store, StoreError};
 
+/// Meta key: when this cache first pulled the server's last page (set once; cleared with the account).
+pub(crate) const CAUGHT_UP: &str = "caught_up_at";
+
 /// What one applied page changed locally.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyReport {
@@ -26,8 +29,12 @@ pub struct ApplyReport {
 impl Store {
     /// Applies one page in one transaction, then stores its cursor: a crash mid-page leaves the previous
     /// cursor, and the page is pulled again (every write here is idempotent).
+    ///
+    /// Leads new to the cache count as newly assigned (`leads_assigned`, for notifications) only once the
+    /// device has caught up with the server once: a new device's first sync is its whole book, not news.
     pub fn apply_pull_page(&mut self, page: &PullPage) -> Result<ApplyReport, StoreError> {
-        let me = self.sync_state()?.user.map(|u| u.id);
+        let caught_up = self.meta_get(CAUGHT_UP)?.is_some();
+        let me = self.sync_state()?.user.map(|u| u.id).filter(|_| caught_up);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -98,6 +105,9 @@ impl Store {
         }
         search::reindex_all(&tx, &touched)?;
         Store::set_cursor(&tx, &page.next_cursor, &page.server_time)?;
+        if !page.has_more && !caught_up {
+            Store::meta_set(&tx, CAUGHT_UP, &crate::codec::ts(&page.server_time))?;
+        }
         tx.commit()?;
         Ok(report)
     }

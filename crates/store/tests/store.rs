@@ -132,7 +132,10 @@ fn pulled_leads_are_listed_filtered_and_searchable_by_name_phone_and_notes() {
     let report = store.apply_pull_page(&p).unwrap();
     assert_eq!(report.leads_upserted, 2);
     assert_eq!(report.call_logs_added, 1);
-    assert_eq!(report.leads_assigned.len(), 2);
+    assert!(
+        report.leads_assigned.is_empty(),
+        "a first sync is the book, not news"
+    );
     assert_eq!(store.sync_state().unwrap().cursor, Cursor("cursor-1".into()));
 
     // Applying the same page again changes nothing.
@@ -505,4 +508,43 @@ fn a_push_attempt_is_counted_with_its_outcome_and_picking_a_batch_changes_nothin
     };
     assert_eq!(store.apply_push_results(&batch, &[answer]).unwrap().confirmed, 1);
     assert_eq!(outbox_rows(&store), 0);
+}
+
+#[test]
+fn a_first_sync_is_not_news_but_a_lead_assigned_after_it_is() {
+    let mut store = Store::open_in_memory().unwrap();
+    let me = user("priya");
+    store.set_account("http://server", &me).unwrap();
+    let book: Vec<Lead> = (0..4)
+        .map(|i| {
+            lead(
+                &format!("Lead {i}"),
+                &format!("98200{i:05}"),
+                &me,
+                LeadStatus::New,
+            )
+        })
+        .collect();
+    let mut first = page(book[..2].iter().cloned().map(Change::Lead).collect(), "c1");
+    first.has_more = true;
+    let rest = page(book[2..].iter().cloned().map(Change::Lead).collect(), "c2");
+    assert!(store.apply_pull_page(&first).unwrap().leads_assigned.is_empty());
+    assert!(store.apply_pull_page(&rest).unwrap().leads_assigned.is_empty());
+
+    let fresh = lead("Meena Iyer", "+919820055555", &me, LeadStatus::New);
+    let theirs = lead("Someone Else's", "+919820066666", &user("ravi"), LeadStatus::New);
+    let report = store
+        .apply_pull_page(&page(
+            vec![Change::Lead(fresh.clone()), Change::Lead(theirs)],
+            "c3",
+        ))
+        .unwrap();
+    assert_eq!(report.leads_assigned, vec![fresh.id]);
+    // Seen before: an update is not a new assignment.
+    let mut again = fresh.clone();
+    again.version += 1;
+    let report = store
+        .apply_pull_page(&page(vec![Change::Lead(again)], "c4"))
+        .unwrap();
+    assert!(report.leads_assigned.is_empty());
 }
