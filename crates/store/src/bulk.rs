@@ -119,6 +119,14 @@ pub(crate) fn restore(conn: &mut Connection) -> Result<usize, StoreError> {
     Ok(pending.len())
 }
 
+/// `conn.prepare_cached` of [`runnable`]`(sql)`: how every statement that names an index is prepared.
+pub(crate) fn prepare_hinted<'c>(
+    conn: &'c Connection,
+    sql: &str,
+) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
+    Ok(conn.prepare_cached(&runnable(conn, sql)?)?)
+}
+
 /// `sql` as it can run now. While a bulk load has indexes dropped, an `INDEXED BY` naming one of them is
 /// taken out (SQLite refuses a statement whose named index is missing): lists, the queue and today's
 /// figures keep working during a first sync, by scanning, until the indexes are back.

@@ -137,8 +137,9 @@ pub(crate) mod write {
     use super::*;
     use rusqlite::{Connection, params};
 
-    pub(crate) fn upsert_lead(conn: &Connection, l: &Lead) -> Result<(), StoreError> {
-        conn.prepare_cached(
+    /// Inserts or replaces the lead's row; answers its rowid (the search index is keyed by it).
+    pub(crate) fn upsert_lead(conn: &Connection, l: &Lead) -> Result<i64, StoreError> {
+        let rowid = conn.prepare_cached(
             "INSERT INTO leads (id, name, phone, alternate_phone, email, city, source, interest, budget_inr,
                                 priority, status, tags, assigned_to, created_at, updated_at, version, removed)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 0)
@@ -148,9 +149,10 @@ pub(crate) mod write {
                 interest = excluded.interest, budget_inr = excluded.budget_inr, priority = excluded.priority,
                 status = excluded.status, tags = excluded.tags, assigned_to = excluded.assigned_to,
                 created_at = excluded.created_at, updated_at = excluded.updated_at,
-                version = excluded.version, removed = 0",
+                version = excluded.version, removed = 0
+             RETURNING rowid",
         )?
-        .execute(params![
+        .query_row(params![
             l.id.to_string(),
             l.name,
             l.phone.as_str(),
@@ -167,8 +169,8 @@ pub(crate) mod write {
             ts(&l.created_at),
             ts(&l.updated_at),
             l.version,
-        ])?;
-        Ok(())
+        ], |r| r.get(0))?;
+        Ok(rowid)
     }
 
     /// Call logs are append-only: a second copy of the same id is ignored.

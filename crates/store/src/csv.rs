@@ -34,7 +34,7 @@ use leadline_model::{Id, Lead, LeadSource, LeadStatus, Timestamp, new_id};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{json_list, ts};
+use crate::codec::{ts, write};
 use crate::local::{edit_lead, enqueue, lead_in};
 use crate::search::phone_terms;
 use crate::{Store, StoreError};
@@ -351,35 +351,7 @@ fn phones_in(conn: &Connection) -> Result<HashMap<String, Id>, StoreError> {
 
 /// Inserts a lead the cache does not have, its search row and its `create_lead` outbox entry.
 fn insert_new_lead(tx: &Connection, l: &Lead) -> Result<SearchRow, StoreError> {
-    let id = l.id.to_string();
-    let rowid = tx
-        .prepare_cached(
-            "INSERT INTO leads (id, name, phone, alternate_phone, email, city, source, interest, budget_inr,
-                                priority, status, tags, assigned_to, created_at, updated_at, version, removed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 0)
-             RETURNING rowid",
-        )?
-        .query_row(
-            params![
-                id,
-                l.name,
-                l.phone.as_str(),
-                l.alternate_phone.as_ref().map(|p| p.as_str()),
-                l.email,
-                l.city,
-                l.source.as_str(),
-                l.interest,
-                l.budget_inr,
-                l.priority.as_str(),
-                l.status.as_str(),
-                json_list(&l.tags)?,
-                l.assigned_to.map(|i| i.to_string()),
-                ts(&l.created_at),
-                ts(&l.updated_at),
-                l.version,
-            ],
-            |r| r.get::<_, i64>(0),
-        )?;
+    let rowid = write::upsert_lead(tx, l)?;
     enqueue(tx, "lead", &l.id, &l.id, MutationOp::CreateLead(l.clone()), None)?;
     // A new lead has no calls: its index row is its name and numbers (the same terms as reindex_lead).
     let mut phones = phone_terms(&l.phone);

@@ -3,7 +3,7 @@
 use leadline_model::{Id, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::bulk::runnable;
+use crate::bulk::prepare_hinted;
 use crate::codec::ts;
 use crate::query::Clock;
 use crate::{Store, StoreError};
@@ -69,41 +69,35 @@ impl Store {
             q.conversion_dispositions.iter().map(String::as_str).collect()
         };
         let conversions = serde_json::to_string(&conversions)?;
-        let (calls, connected, talk, converted): (i64, i64, i64, i64) = self
-            .conn
-            .prepare_cached(&runnable(
-                &self.conn,
-                "SELECT count(*),
+        let (calls, connected, talk, converted): (i64, i64, i64, i64) = prepare_hinted(
+            &self.conn,
+            "SELECT count(*),
                         count(*) FILTER (WHERE answered_at IS NOT NULL OR duration_s > 0),
                         coalesce(sum(max(duration_s, 0)), 0),
                         count(*) FILTER (WHERE disposition IN (SELECT value FROM json_each(?4)))
                  FROM call_logs INDEXED BY call_logs_by_caller
                  WHERE telecaller_id = ?1 AND started_at >= ?2 AND started_at < ?3",
-            )?)?
-            .query_row(rusqlite::params![user, start_s, end_s, conversions], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?;
-        let done: i64 = self
-            .conn
-            .prepare_cached(&runnable(
-                &self.conn,
-                "SELECT count(*) FROM follow_ups INDEXED BY follow_ups_done
+        )?
+        .query_row(rusqlite::params![user, start_s, end_s, conversions], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        let done: i64 = prepare_hinted(
+            &self.conn,
+            "SELECT count(*) FROM follow_ups INDEXED BY follow_ups_done
                  WHERE assigned_to = ?1 AND completed_at >= ?2 AND completed_at < ?3",
-            )?)?
-            .query_row(rusqlite::params![user, start_s, end_s], |r| r.get(0))?;
-        let (due_today, overdue): (i64, i64) = self
-            .conn
-            .prepare_cached(&runnable(
-                &self.conn,
-                "SELECT count(*) FILTER (WHERE f.due_at >= ?2),
+        )?
+        .query_row(rusqlite::params![user, start_s, end_s], |r| r.get(0))?;
+        let (due_today, overdue): (i64, i64) = prepare_hinted(
+            &self.conn,
+            "SELECT count(*) FILTER (WHERE f.due_at >= ?2),
                         count(*) FILTER (WHERE f.due_at < ?4)
                  FROM follow_ups f INDEXED BY follow_ups_open_by_assignee
                  WHERE f.completed_at IS NULL AND f.assigned_to = ?1 AND f.due_at < ?3
                    AND f.lead_id NOT IN (SELECT id FROM leads WHERE removed = 1)",
-            )?)?
-            .query_row(rusqlite::params![user, start_s, end_s, now_s], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
+        )?
+        .query_row(rusqlite::params![user, start_s, end_s, now_s], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
         Ok(TodayFigures {
             user_id,
             day_start: start,

@@ -10,7 +10,7 @@ use leadline_model::{Id, Lead, LeadPriority, LeadSource, LeadStatus, Timestamp};
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
 
-use crate::bulk::runnable;
+use crate::bulk::{prepare_hinted, runnable};
 use crate::codec::{self, LEAD_COLUMNS, ts};
 use crate::cursor::{self, PageCursor};
 use crate::search::fts_query;
@@ -383,7 +383,7 @@ impl Store {
         for phase in first_phase..phases {
             let bound = after.as_ref().filter(|c| c.phase == phase);
             let (sql, args) = page_sql(&plan, phase, bound, want - rows.len())?;
-            let mut stmt = self.conn.prepare_cached(&runnable(&self.conn, &sql)?)?;
+            let mut stmt = prepare_hinted(&self.conn, &sql)?;
             let mut it = stmt.query(rusqlite::params_from_iter(args))?;
             while let Some(row) = it.next()? {
                 let lead = codec::lead_from_row(row)?;
@@ -551,10 +551,7 @@ impl Store {
 
     fn bounded_count(&self, select: &str, args: Vec<Value>, bound: i64) -> Result<i64, StoreError> {
         let sql = format!("SELECT count(*) FROM ({select} LIMIT {bound})");
-        Ok(self
-            .conn
-            .prepare_cached(&runnable(&self.conn, &sql)?)?
-            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?)
+        Ok(prepare_hinted(&self.conn, &sql)?.query_row(rusqlite::params_from_iter(args), |r| r.get(0))?)
     }
 }
 

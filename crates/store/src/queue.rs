@@ -11,7 +11,7 @@ use leadline_model::{Id, Lead, LeadStatus, Timestamp};
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
 
-use crate::bulk::runnable;
+use crate::bulk::prepare_hinted;
 use crate::codec::{self, LEAD_COLUMNS, parse_ts, ts};
 use crate::cursor::{self, PageCursor};
 use crate::query::{Clock, LEAD_COLUMN_COUNT, Sql, page_limit, prefixed};
@@ -140,7 +140,7 @@ impl Store {
             }
             let bound = after.as_ref().filter(|c| c.phase == phase);
             let (sql, args, width) = tier_sql(&tier, q, &called_since, bound, want - rows.len())?;
-            let mut stmt = self.conn.prepare_cached(&runnable(&self.conn, &sql)?)?;
+            let mut stmt = prepare_hinted(&self.conn, &sql)?;
             let mut it = stmt.query(rusqlite::params_from_iter(args))?;
             while let Some(row) = it.next()? {
                 let lead = codec::lead_from_row(row)?;
