@@ -30,13 +30,13 @@ use leadline_model::import::{
     Field, ImportOptions, ImportReport, ImportedLead, IssueKind, RowIssue, UTF8_BOM, parse_leads_csv,
 };
 use leadline_model::sync::{LeadPatch, MutationOp};
-use leadline_model::{Id, Lead, LeadSource, LeadStatus, Timestamp, new_id};
+use leadline_model::{Id, Lead, LeadSource, LeadStatus, PhoneNumber, Timestamp, new_id};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{ts, write};
 use crate::local::{edit_lead, enqueue, lead_in};
-use crate::search::phone_terms;
+use crate::search::index_columns;
 use crate::{Store, StoreError};
 
 /// Which leads an export writes, and how.
@@ -354,15 +354,9 @@ fn insert_new_lead(tx: &Connection, l: &Lead) -> Result<SearchRow, StoreError> {
     let rowid = write::upsert_lead(tx, l)?;
     enqueue(tx, "lead", &l.id, &l.id, MutationOp::CreateLead(l.clone()), None)?;
     // A new lead has no calls: its index row is its name and numbers (the same terms as reindex_lead).
-    let mut phones = phone_terms(&l.phone);
-    if let Some(alt) = &l.alternate_phone {
-        phones.extend(phone_terms(alt));
-    }
-    Ok(SearchRow {
-        rowid,
-        name: l.name.clone(),
-        phones: phones.join(" "),
-    })
+    let numbers: Vec<&PhoneNumber> = std::iter::once(&l.phone).chain(&l.alternate_phone).collect();
+    let (name, phones) = index_columns(&l.name, &numbers);
+    Ok(SearchRow { rowid, name, phones })
 }
 
 /// A new lead's row of the search index, written after every lead of the import.

@@ -107,7 +107,55 @@ mod tests {
 
     #[test]
     fn migrations_are_valid() {
+        // On a fresh connection with the store's SQL functions (migrations call them), as the store runs them.
         let migrations = MIGRATIONS.as_ref().expect("migrations load");
-        migrations.validate().expect("migrations apply cleanly");
+        let mut conn = rusqlite::Connection::open_in_memory().expect("memory database");
+        search::register_functions(&conn).expect("functions");
+        migrations.to_latest(&mut conn).expect("migrations apply cleanly");
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version as usize, MIGRATION_DIR.dirs().count());
+    }
+
+    #[test]
+    fn the_search_index_of_an_older_cache_is_folded_on_upgrade() {
+        let migrations = MIGRATIONS.as_ref().expect("migrations load");
+        let mut conn = rusqlite::Connection::open_in_memory().expect("memory database");
+        search::register_functions(&conn).expect("functions");
+        migrations
+            .to_version(&mut conn, 4)
+            .expect("the schema before folding");
+        conn.execute(
+            "INSERT INTO lead_search (rowid, name, phones, notes)
+             VALUES (7, 'José MÜLLER', '919876543210 9876543210', 'Wants a Kundan set.')",
+            [],
+        )
+        .expect("an old index row");
+        migrations.to_latest(&mut conn).expect("upgrade");
+        let find = |q: &str| -> Vec<i64> {
+            conn.prepare("SELECT rowid FROM lead_search WHERE lead_search MATCH ?1")
+                .expect("query")
+                .query_map([q], |r| r.get(0))
+                .expect("rows")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        assert_eq!(find("\"jose\"* \"mull\"*"), vec![7]);
+        assert_eq!(find("phones : \"98765\"*"), vec![7]);
+        assert_eq!(find("\"kundan\""), vec![7]);
+        let row: (String, String) = conn
+            .query_row("SELECT name, notes FROM lead_search WHERE rowid = 7", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("row");
+        assert_eq!(
+            row,
+            (
+                "jose muller \u{B7}j \u{B7}m".to_owned(),
+                "wants a kundan set".to_owned()
+            )
+        );
+        assert_eq!(find("name : \"\u{B7}m\""), vec![7]);
     }
 }

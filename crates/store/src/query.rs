@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::bulk::{prepare_hinted, runnable};
 use crate::codec::{self, LEAD_COLUMNS, ts};
 use crate::cursor::{self, PageCursor};
-use crate::search::fts_query;
+use crate::search::{MATCH_FN, SearchTerms};
 use crate::{Store, StoreError};
 
 /// Rows in a page when the caller does not say.
@@ -21,6 +21,24 @@ pub const DEFAULT_PAGE: u32 = 50;
 
 /// The most candidates a driving filter may have (see [`Store::plan`]).
 const MAX_FEW: i64 = 20_000;
+
+/// Rows of the list a search samples to estimate how many leads it matches (see [`Store::search_plan`]).
+const SEARCH_SAMPLE: i64 = 256;
+
+/// Estimated costs in microseconds (measured on the bench cache, `docs/benchmarks.md`) of the steps of the
+/// ways to answer a search (see [`Store::search_plan`]):
+/// - walking a list index and checking a listed row's index row (a random read of another table);
+const CHECK_ROW_US: f64 = 2.5;
+/// - gathering one full-text match into the set of matches;
+const MATCH_US: f64 = 0.25;
+/// - walking one entry of a list index and probing it in that set;
+const PROBE_ROW_US: f64 = 0.1;
+/// - fetching a match's lead to sort the matches;
+const FETCH_ROW_US: f64 = 1.2;
+/// - fetching a candidate of a driving filter and checking it.
+const FILTER_ROW_US: f64 = 3.5;
+/// A walk estimated to cost less than this is taken without counting the full-text matches.
+const CHEAP_WALK_US: f64 = 1_000.0;
 
 /// "Now" and the user's UTC offset: what "today", "due today" and "overdue" mean. Passed in by the caller,
 /// so results do not depend on the machine's clock or zone (and tests are deterministic).
@@ -227,11 +245,21 @@ impl Sql {
     }
 }
 
-/// The terms of `filter` (every one but the statuses when `with_statuses` is false).
+/// How a statement applies a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SearchBy {
+    /// Gather the full-text matches once.
+    Index,
+    /// Check each row's index row with `leadline_match`.
+    Check,
+}
+
+/// The terms of `filter` (every one but the statuses when `with_statuses` is false), the search applied as
+/// `search` says (or left out without it).
 fn filter_terms(
     filter: &LeadFilter,
     clock: &Clock,
-    fts: Option<&str>,
+    search: Option<(&SearchTerms, SearchBy)>,
     with_statuses: bool,
 ) -> Result<Sql, StoreError> {
     let mut sql = Sql::default();
@@ -270,54 +298,22 @@ fn filter_terms(
     if let Some(u) = filter.assigned_to {
         sql.term("l.assigned_to = ?", [Value::Text(u.to_string())]);
     }
-    // One-letter words match the start of a word of the name (a full-text prefix query on one letter
-    // would gather most of the index).
-    if let Some(text) = &filter.search {
-        for letter in short_words(text) {
-            sql.term(
-                "(' ' || l.name) LIKE ? ESCAPE '\\'",
-                [Value::Text(format!("% {letter}%"))],
-            );
-        }
-    }
-    if let Some(m) = fts {
+    match search {
+        None => {}
         // Prefix queries gather their matches once (FTS5 merges a prefix's doclists per query, so a probe per
         // row would repeat that work).
-        sql.term(
+        Some((terms, SearchBy::Index)) => sql.term(
             "l.rowid IN (SELECT rowid FROM lead_search WHERE lead_search MATCH ?)",
-            [Value::Text(m.to_owned())],
-        );
+            [Value::Text(terms.fts())],
+        ),
+        Some((terms, SearchBy::Check)) => sql.term(
+            &format!(
+                "(SELECT {MATCH_FN}(s.c0, s.c1, s.c2, ?) FROM lead_search_content s WHERE s.id = l.rowid)"
+            ),
+            [Value::Text(terms.spec())],
+        ),
     }
     Ok(sql)
-}
-
-/// The full-text query of a search: phone-like input as digits, words of two letters or more as prefixes.
-fn search_query(text: &str) -> Option<String> {
-    if is_phone_like(text) {
-        return fts_query(text);
-    }
-    let long: Vec<&str> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() > 1)
-        .collect();
-    fts_query(&long.join(" "))
-}
-
-/// The one-letter words of a (non phone-like) search.
-fn short_words(text: &str) -> Vec<String> {
-    if is_phone_like(text) {
-        return Vec::new();
-    }
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() == 1)
-        .map(|w| w.replace(['%', '_', '\\'], ""))
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-fn is_phone_like(text: &str) -> bool {
-    let t = text.trim();
-    t.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) && t.chars().any(|c| c.is_ascii_digit())
 }
 
 /// `[lo, hi)` bounds on the earliest open follow-up for `due`.
@@ -343,7 +339,7 @@ fn follow_up_range(sql: &mut Sql, lo: Option<Timestamp>, hi: Timestamp) {
 enum Driver {
     /// Walk the sort index, checking every filter on each row (many candidates).
     SortIndex,
-    /// Fetch the full-text matches by rowid, then sort them.
+    /// Fetch the full-text matches by rowid, then sort them (a search with few matches).
     Search,
     /// Fetch the leads with these statuses through `leads_by_status`, then sort them.
     Status,
@@ -357,6 +353,15 @@ struct Plan {
     descending: bool,
     driver: Driver,
     base: Sql,
+}
+
+/// What a statement of a plan selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Select {
+    /// The lead's columns, then its sort keys.
+    Leads,
+    /// The rowid alone (a search's sample).
+    RowId,
 }
 
 impl Store {
@@ -382,7 +387,7 @@ impl Store {
         let phases = if plan.spec.nullable { 2 } else { 1 };
         for phase in first_phase..phases {
             let bound = after.as_ref().filter(|c| c.phase == phase);
-            let (sql, args) = page_sql(&plan, phase, bound, want - rows.len())?;
+            let (sql, args) = page_sql(&plan, phase, bound, want - rows.len(), Select::Leads)?;
             let mut stmt = prepare_hinted(&self.conn, &sql)?;
             let mut it = stmt.query(rusqlite::params_from_iter(args))?;
             while let Some(row) = it.next()? {
@@ -425,7 +430,7 @@ impl Store {
         let Some(plan) = self.plan(q, clock)? else {
             return Ok(Vec::new());
         };
-        let (sql, args) = page_sql(&plan, 0, None, page_limit(q.limit) as usize + 1)?;
+        let (sql, args) = page_sql(&plan, 0, None, page_limit(q.limit) as usize + 1, Select::Leads)?;
         let mut stmt = self
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", runnable(&self.conn, &sql)?))?;
@@ -442,17 +447,21 @@ impl Store {
         filter: &LeadFilter,
         clock: &Clock,
     ) -> Result<Vec<crate::StatusCount>, StoreError> {
-        let fts = filter.search.as_deref().and_then(search_query);
+        let search = filter.search.as_deref().and_then(SearchTerms::parse);
         let unfiltered = LeadFilter {
             statuses: filter.statuses.clone(),
             search: filter.search.clone(),
             ..LeadFilter::default()
         };
-        let letters = filter.search.as_deref().map(short_words).unwrap_or_default();
-        if fts.is_none() && letters.is_empty() && *filter == unfiltered {
+        if search.is_none() && *filter == unfiltered {
             return self.status_counts_all();
         }
-        let terms = filter_terms(filter, clock, fts.as_deref(), false)?;
+        let terms = filter_terms(
+            filter,
+            clock,
+            search.as_ref().map(|t| (t, SearchBy::Index)),
+            false,
+        )?;
         let sql = format!(
             "SELECT l.status, count(*) FROM leads l WHERE {} GROUP BY l.status",
             terms.where_clause()
@@ -478,7 +487,7 @@ impl Store {
     /// Picks how to run `q`; `None` when it cannot match anything (a search with nothing to search for
     /// matches everything instead, like no search).
     fn plan(&self, q: &LeadPageQuery, clock: &Clock) -> Result<Option<Plan>, StoreError> {
-        let fts = q.filter.search.as_deref().and_then(search_query);
+        let search = q.filter.search.as_deref().and_then(SearchTerms::parse);
         let spec = sort_spec(q.sort.key);
         // A filter with fewer candidates than `few` drives: fetching and sorting n candidates costs about n
         // row reads, walking the sort index about page × total / n; they break even near sqrt(page × total).
@@ -495,13 +504,6 @@ impl Store {
                 best = Some((n, d));
             }
         };
-        if let Some(m) = &fts {
-            let select = "SELECT 1 FROM lead_search WHERE lead_search MATCH ?";
-            consider(
-                self.bounded_count(select, vec![Value::Text(m.clone())], few)?,
-                Driver::Search,
-            );
-        }
         if !q.filter.statuses.is_empty() {
             let mut s = Sql::default();
             s.term("l.removed = 0", []);
@@ -539,14 +541,136 @@ impl Store {
         if matches!(best, Some((0, _))) {
             return Ok(None);
         }
-        let driver = best.map_or(Driver::SortIndex, |(_, d)| d);
-        let base = filter_terms(&q.filter, clock, fts.as_deref(), true)?;
+        let Some(terms) = search else {
+            return Ok(Some(Plan {
+                spec,
+                descending: q.sort.descending,
+                driver: best.map_or(Driver::SortIndex, |(_, d)| d),
+                base: filter_terms(&q.filter, clock, None, true)?,
+            }));
+        };
+        let (driver, by) = self.search_plan(q, clock, &terms, best, total)?;
         Ok(Some(Plan {
             spec,
             descending: q.sort.descending,
             driver,
-            base,
+            base: filter_terms(&q.filter, clock, Some((&terms, by)), true)?,
         }))
+    }
+
+    /// How to answer a search: the cheapest of
+    /// - **check**: walk the list index, reading each listed row's index row and checking it with
+    ///   `leadline_match` (cost per listed row; best for a word in most leads, which fills a page at once);
+    /// - **probe**: gather the full-text matches into a set once, then walk the list index probing each
+    ///   entry in it (cost per match, plus a little per entry; best for a word in some leads);
+    /// - **gather**: fetch the full-text matches and sort them (cost per match; best for a rare word);
+    /// - a selective filter's candidates (`filter`: their count and driver), each checked.
+    ///
+    /// The plan first checks the next [`SEARCH_SAMPLE`] rows the list would walk (after the other filters
+    /// and the cursor): if they fill the page, or a walk at the share of them that matched is cheap, it
+    /// walks. Otherwise it counts the full-text matches (cheap when they are not many) and compares.
+    fn search_plan(
+        &self,
+        q: &LeadPageQuery,
+        clock: &Clock,
+        terms: &SearchTerms,
+        filter: Option<(i64, Driver)>,
+        total: i64,
+    ) -> Result<(Driver, SearchBy), StoreError> {
+        let filter_cost = filter.map(|(n, d)| (n as f64 * FILTER_ROW_US, d));
+        if let Some((cost, d)) = filter_cost
+            && cost <= SEARCH_SAMPLE as f64 * CHECK_ROW_US
+        {
+            return Ok((d, SearchBy::Check));
+        }
+        let want = i64::from(page_limit(q.limit)) + 1;
+        let (seen, hits, ended) = self.sample_search(q, clock, terms)?;
+        if hits >= want || ended {
+            // The walk fills the page (or ends) within the rows just sampled.
+            return Ok((Driver::SortIndex, SearchBy::Check));
+        }
+        // Listed rows a walk would still read to fill the page, at the share of the sample that matched.
+        let walk_rows = (hits > 0).then(|| (want - hits) as f64 * seen as f64 / hits as f64);
+        let check = walk_rows.map_or(f64::INFINITY, |r| r * CHECK_ROW_US);
+        if check <= CHEAP_WALK_US {
+            return Ok((Driver::SortIndex, SearchBy::Check));
+        }
+        let matches = self.count_matches(terms)?;
+        if matches == 0 {
+            return Ok((Driver::Search, SearchBy::Index));
+        }
+        // Without a hit in the sample, assume the matches are spread evenly over the list.
+        let entries = walk_rows.unwrap_or(want as f64 * total.max(1) as f64 / matches as f64);
+        let probe = matches as f64 * MATCH_US + entries * PROBE_ROW_US;
+        let gather = matches as f64 * (MATCH_US + FETCH_ROW_US);
+        let mut choice = (check, Driver::SortIndex, SearchBy::Check);
+        for option in [
+            (probe, Driver::SortIndex, SearchBy::Index),
+            (gather, Driver::Search, SearchBy::Index),
+        ]
+        .into_iter()
+        .chain(filter_cost.map(|(cost, d)| (cost, d, SearchBy::Check)))
+        {
+            if option.0 < choice.0 {
+                choice = option;
+            }
+        }
+        Ok((choice.1, choice.2))
+    }
+
+    /// The full-text matches of `terms` in the whole cache.
+    fn count_matches(&self, terms: &SearchTerms) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT count(*) FROM lead_search WHERE lead_search MATCH ?1")?
+            .query_row([terms.fts()], |r| r.get(0))?)
+    }
+
+    /// Walks the next [`SEARCH_SAMPLE`] rows of the list `q` (its other filters, order and cursor) and checks
+    /// them against the search: rows seen, rows matching, and whether the list ended within them.
+    fn sample_search(
+        &self,
+        q: &LeadPageQuery,
+        clock: &Clock,
+        terms: &SearchTerms,
+    ) -> Result<(i64, i64, bool), StoreError> {
+        let fingerprint = cursor::fingerprint(&(&q.filter, &q.sort))?;
+        let after = q
+            .cursor
+            .as_deref()
+            .map(|c| PageCursor::decode(c, fingerprint))
+            .transpose()?;
+        let plan = Plan {
+            spec: sort_spec(q.sort.key),
+            descending: q.sort.descending,
+            driver: Driver::SortIndex,
+            base: filter_terms(&q.filter, clock, None, true)?,
+        };
+        let phases = if plan.spec.nullable { 2 } else { 1 };
+        let (mut seen, mut hits) = (0_i64, 0_i64);
+        for phase in after.as_ref().map_or(0, |c| c.phase)..phases {
+            let bound = after.as_ref().filter(|c| c.phase == phase);
+            let (rows, mut args) = page_sql(
+                &plan,
+                phase,
+                bound,
+                (SEARCH_SAMPLE - seen) as usize,
+                Select::RowId,
+            )?;
+            let sql = format!(
+                "SELECT count(*), coalesce(sum({MATCH_FN}(s.c0, s.c1, s.c2, ?)), 0)
+                 FROM ({rows}) w LEFT JOIN lead_search_content s ON s.id = w.rowid"
+            );
+            args.insert(0, Value::Text(terms.spec()));
+            let (n, h): (i64, i64) = prepare_hinted(&self.conn, &sql)?
+                .query_row(rusqlite::params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?;
+            seen += n;
+            hits += h;
+            if seen >= SEARCH_SAMPLE {
+                return Ok((seen, hits, false));
+            }
+        }
+        Ok((seen, hits, true))
     }
 
     fn bounded_count(&self, select: &str, args: Vec<Value>, bound: i64) -> Result<i64, StoreError> {
@@ -568,6 +692,7 @@ fn page_sql(
     phase: u32,
     after: Option<&PageCursor>,
     limit: usize,
+    columns: Select,
 ) -> Result<(String, Vec<Value>), StoreError> {
     let dir = if plan.descending { "DESC" } else { "ASC" };
     let cmp = if plan.descending { "<" } else { ">" };
@@ -603,8 +728,14 @@ fn page_sql(
         .chain(std::iter::once(&"l.id"))
         .map(|k| format!("{k} {dir}"))
         .collect();
-    let mut select = vec![prefixed(LEAD_COLUMNS, "l.")];
-    select.extend(keys.iter().map(|k| (*k).to_owned()));
+    let select = match columns {
+        Select::Leads => {
+            let mut select = vec![prefixed(LEAD_COLUMNS, "l.")];
+            select.extend(keys.iter().map(|k| (*k).to_owned()));
+            select
+        }
+        Select::RowId => vec!["l.rowid AS rowid".to_owned()],
+    };
     let text = format!(
         "SELECT {} FROM {from} WHERE {} ORDER BY {} LIMIT {limit}",
         select.join(", "),

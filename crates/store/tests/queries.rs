@@ -1041,3 +1041,155 @@ fn removed_leads_leave_the_list_the_queue_and_the_counts() {
     assert_eq!(search("kundan"), vec![c]);
     assert_eq!(search("emerald"), vec![c2]);
 }
+
+/// Word starts of `text`, lower case, with the few accents the test data uses taken off: the rule the
+/// search follows, written out independently of the store.
+fn words_of(text: &str) -> Vec<String> {
+    let plain: String = text
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'é' | 'ë' => 'e',
+            'ü' => 'u',
+            c => c,
+        })
+        .collect();
+    plain
+        .split(|c: char| !c.is_alphanumeric() && !"\u{93f}\u{94d}\u{93e}".contains(c))
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_search_finds_the_same_leads_whether_its_words_are_common_or_rare() {
+    let mut f = fixture();
+    let names = [
+        "José Fernandes",
+        "Jose Pinto",
+        "ZOË Mathew",
+        "प्रिया शर्मा",
+        "Asha Kulkarni",
+        "Ravi Müller",
+    ];
+    let mut leads = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    for i in 0..1_500_u32 {
+        let mut l = f.lead(names[i as usize % names.len()]);
+        l.updated_at = at(NOW) - Duration::minutes(i64::from(i * 7 % 1_500));
+        l.status = if i % 3 == 0 {
+            LeadStatus::Contacted
+        } else {
+            LeadStatus::New
+        };
+        leads.push(l);
+        // "gold" in most notes, "bangles" in one lead in ten, "ruby" in one in 16, "emerald" in one in 300.
+        let mut n = vec!["Wants"];
+        if i % 10 != 3 {
+            n.push("GOLD");
+        }
+        if i % 10 == 5 {
+            n.push("bangles");
+        }
+        if i % 300 == 7 {
+            n.push("Emerald");
+        }
+        if i % 16 == 9 {
+            n.push("rubies");
+        }
+        notes.push(n.join(" "));
+    }
+    f.add(&leads);
+    let calls: Vec<Change> = leads
+        .iter()
+        .zip(&notes)
+        .map(|(l, n)| Change::CallLog(f.call(l, at(NOW) - Duration::days(1), "interested", 60, n)))
+        .collect();
+    f.pull(calls);
+
+    let expected = |typed: &str, statuses: &[LeadStatus]| -> Vec<Id> {
+        let want = words_of(typed);
+        let subset: Vec<Lead> = leads
+            .iter()
+            .zip(&notes)
+            .filter(|(l, n)| {
+                let name = words_of(&l.name);
+                let all: Vec<String> = name.iter().cloned().chain(words_of(n)).collect();
+                (statuses.is_empty() || statuses.contains(&l.status))
+                    && want.iter().all(|w| {
+                        let pool = if w.chars().count() == 1 { &name } else { &all };
+                        pool.iter().any(|t| t.starts_with(w.as_str()))
+                    })
+            })
+            .map(|(l, _)| l.clone())
+            .collect();
+        expected_order(&subset, LeadOrder::default())
+    };
+    let cases = [
+        "gold",
+        "GOLD wants",
+        "bangles",
+        "bangles gold",
+        "emerald",
+        "emer gold",
+        "ruby",
+        "rub wants",
+        "jose",
+        "JOSÉ f",
+        "zoe",
+        "muller",
+        "प्रिया",
+        "gold z",
+        "sapphire",
+    ];
+    let mut plans = HashSet::new();
+    for typed in cases {
+        for statuses in [vec![], vec![LeadStatus::Contacted]] {
+            let q = LeadPageQuery {
+                filter: LeadFilter {
+                    search: Some(typed.into()),
+                    statuses: statuses.clone(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let plan = f.store.explain_lead_page(&q, &clock()).unwrap().join("\n");
+            plans.insert(if !plan.contains("VIRTUAL TABLE") {
+                "check each listed row"
+            } else if plan.contains("TEMP B-TREE") {
+                "gather the matches and sort them"
+            } else {
+                "probe the matches along the list"
+            });
+            let got: Vec<Id> = f.all_pages(q, 40).into_iter().map(|l| l.id).collect();
+            assert_eq!(got, expected(typed, &statuses), "{typed:?} {statuses:?}\n{plan}");
+        }
+    }
+    assert!(
+        !expected("gold", &[]).is_empty() && !expected("प्रिया", &[]).is_empty(),
+        "the cases find something"
+    );
+    // Common words are answered by walking the list, rarer ones from the full-text index.
+    assert_eq!(plans.len(), 3, "{plans:?}");
+    let plan_of = |typed: &str| {
+        let q = LeadPageQuery {
+            filter: LeadFilter {
+                search: Some(typed.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        f.store.explain_lead_page(&q, &clock()).unwrap().join("\n")
+    };
+    assert!(!plan_of("gold").contains("VIRTUAL TABLE"), "{}", plan_of("gold"));
+    assert!(
+        plan_of("emerald").contains("TEMP B-TREE"),
+        "{}",
+        plan_of("emerald")
+    );
+    let ruby = plan_of("rubi");
+    assert!(
+        ruby.contains("VIRTUAL TABLE") && !ruby.contains("TEMP B-TREE"),
+        "{ruby}"
+    );
+}
