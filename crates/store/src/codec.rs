@@ -137,12 +137,15 @@ pub(crate) mod write {
     use super::*;
     use rusqlite::{Connection, params};
 
+    const INSERT_LEAD: &str =
+        "INSERT INTO leads (id, name, phone, alternate_phone, email, city, source, interest,
+            budget_inr, priority, status, tags, assigned_to, created_at, updated_at, version, removed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 0)";
+
     /// Inserts or replaces the lead's row; answers its rowid (the search index is keyed by it).
     pub(crate) fn upsert_lead(conn: &Connection, l: &Lead) -> Result<i64, StoreError> {
-        let rowid = conn.prepare_cached(
-            "INSERT INTO leads (id, name, phone, alternate_phone, email, city, source, interest, budget_inr,
-                                priority, status, tags, assigned_to, created_at, updated_at, version, removed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 0)
+        let sql = format!(
+            "{INSERT_LEAD}
              ON CONFLICT (id) DO UPDATE SET
                 name = excluded.name, phone = excluded.phone, alternate_phone = excluded.alternate_phone,
                 email = excluded.email, city = excluded.city, source = excluded.source,
@@ -150,27 +153,42 @@ pub(crate) mod write {
                 status = excluded.status, tags = excluded.tags, assigned_to = excluded.assigned_to,
                 created_at = excluded.created_at, updated_at = excluded.updated_at,
                 version = excluded.version, removed = 0
-             RETURNING rowid",
-        )?
-        .query_row(params![
-            l.id.to_string(),
-            l.name,
-            l.phone.as_str(),
-            l.alternate_phone.as_ref().map(|p| p.as_str()),
-            l.email,
-            l.city,
-            l.source.as_str(),
-            l.interest,
-            l.budget_inr,
-            l.priority.as_str(),
-            l.status.as_str(),
-            json_list(&l.tags)?,
-            l.assigned_to.map(|u| u.to_string()),
-            ts(&l.created_at),
-            ts(&l.updated_at),
-            l.version,
-        ], |r| r.get(0))?;
-        Ok(rowid)
+             RETURNING rowid"
+        );
+        let tags = json_list(&l.tags)?;
+        Ok(conn
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(lead_params(l, &tags)), |r| r.get(0))?)
+    }
+
+    /// Inserts a lead the cache does not have (a new id: no conflict to resolve, no row to return);
+    /// answers its rowid.
+    pub(crate) fn insert_new_lead(conn: &Connection, l: &Lead) -> Result<i64, StoreError> {
+        let tags = json_list(&l.tags)?;
+        conn.prepare_cached(INSERT_LEAD)?
+            .execute(rusqlite::params_from_iter(lead_params(l, &tags)))?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn lead_params<'a>(l: &'a Lead, tags: &'a str) -> [Box<dyn rusqlite::ToSql + 'a>; 16] {
+        [
+            Box::new(l.id.to_string()),
+            Box::new(l.name.as_str()),
+            Box::new(l.phone.as_str()),
+            Box::new(l.alternate_phone.as_ref().map(|p| p.as_str())),
+            Box::new(l.email.as_deref()),
+            Box::new(l.city.as_deref()),
+            Box::new(l.source.as_str()),
+            Box::new(l.interest.as_deref()),
+            Box::new(l.budget_inr),
+            Box::new(l.priority.as_str()),
+            Box::new(l.status.as_str()),
+            Box::new(tags),
+            Box::new(l.assigned_to.map(|u| u.to_string())),
+            Box::new(ts(&l.created_at)),
+            Box::new(ts(&l.updated_at)),
+            Box::new(l.version),
+        ]
     }
 
     /// Call logs are append-only: a second copy of the same id is ignored.

@@ -351,7 +351,7 @@ fn phones_in(conn: &Connection) -> Result<HashMap<String, Id>, StoreError> {
 
 /// Inserts a lead the cache does not have, its search row and its `create_lead` outbox entry.
 fn insert_new_lead(tx: &Connection, l: &Lead) -> Result<SearchRow, StoreError> {
-    let rowid = write::upsert_lead(tx, l)?;
+    let rowid = write::insert_new_lead(tx, l)?;
     enqueue(tx, "lead", &l.id, &l.id, MutationOp::CreateLead(l.clone()), None)?;
     // A new lead has no calls: its index row is its name and numbers (the same terms as reindex_lead).
     let numbers: Vec<&PhoneNumber> = std::iter::once(&l.phone).chain(&l.alternate_phone).collect();
