@@ -269,8 +269,11 @@ fn prepare(mut conn: Connection, path: Option<&Path>) -> Result<Connection, Fail
         Ok(check) => return Err(Failure::Damaged { detail: check }),
         Err(e) => return Err(damage_or(at, e)),
     }
-    // The search functions: indexing, list queries and migrations call them.
-    if let Err(e) = crate::search::register_functions(&conn) {
+    // The search functions (indexing, list queries and migrations call them) and `rarray` (a search's
+    // gathered matches as a statement parameter).
+    if let Err(e) =
+        crate::search::register_functions(&conn).and_then(|()| rusqlite::vtab::array::load_module(&conn))
+    {
         return Err(Failure::Fatal(StoreError::Sqlite(e)));
     }
     // A bulk load cut short (crash, kill) left list indexes dropped: build them before anything reads or

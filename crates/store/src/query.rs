@@ -8,6 +8,7 @@
 use chrono::{Duration, FixedOffset, NaiveTime, TimeZone, Utc};
 use leadline_model::{Id, Lead, LeadPriority, LeadSource, LeadStatus, Timestamp};
 use rusqlite::types::Value;
+use rusqlite::vtab::array::Array;
 use serde::{Deserialize, Serialize};
 
 use crate::bulk::{prepare_hinted, runnable};
@@ -23,7 +24,7 @@ pub const DEFAULT_PAGE: u32 = 50;
 const MAX_FEW: i64 = 20_000;
 
 /// Rows of the list a search samples to estimate how many leads it matches (see [`Store::search_plan`]).
-const SEARCH_SAMPLE: i64 = 256;
+const SEARCH_SAMPLE: i64 = 128;
 
 /// Estimated costs in microseconds (measured on the bench cache, `docs/benchmarks.md`) of the steps of the
 /// ways to answer a search (see [`Store::search_plan`]):
@@ -353,6 +354,9 @@ struct Plan {
     descending: bool,
     driver: Driver,
     base: Sql,
+    /// The search's full-text matches (rowids), when the plan gathered them: the statements take them as
+    /// their last parameter (`rarray`) instead of running the full-text query again.
+    matches: Option<Array>,
 }
 
 /// What a statement of a plan selects.
@@ -389,7 +393,8 @@ impl Store {
             let bound = after.as_ref().filter(|c| c.phase == phase);
             let (sql, args) = page_sql(&plan, phase, bound, want - rows.len(), Select::Leads)?;
             let mut stmt = prepare_hinted(&self.conn, &sql)?;
-            let mut it = stmt.query(rusqlite::params_from_iter(args))?;
+            bind_page(&mut stmt, &plan, &args)?;
+            let mut it = stmt.raw_query();
             while let Some(row) = it.next()? {
                 let lead = codec::lead_from_row(row)?;
                 let width = if phase == 0 { plan.spec.keys.len() } else { 0 };
@@ -434,9 +439,12 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", runnable(&self.conn, &sql)?))?;
-        let details = stmt
-            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))?
-            .collect::<Result<Vec<_>, _>>()?;
+        bind_page(&mut stmt, &plan, &args)?;
+        let mut rows = stmt.raw_query();
+        let mut details = Vec::new();
+        while let Some(r) = rows.next()? {
+            details.push(r.get::<_, String>(3)?);
+        }
         Ok(details)
     }
 
@@ -547,14 +555,18 @@ impl Store {
                 descending: q.sort.descending,
                 driver: best.map_or(Driver::SortIndex, |(_, d)| d),
                 base: filter_terms(&q.filter, clock, None, true)?,
+                matches: None,
             }));
         };
-        let (driver, by) = self.search_plan(q, clock, &terms, best, total)?;
+        let (driver, matches) = self.search_plan(q, clock, &terms, best, total)?;
+        // Gathered matches are the search; otherwise each row is checked.
+        let by = matches.is_none().then_some((&terms, SearchBy::Check));
         Ok(Some(Plan {
             spec,
             descending: q.sort.descending,
             driver,
-            base: filter_terms(&q.filter, clock, Some((&terms, by)), true)?,
+            base: filter_terms(&q.filter, clock, by, true)?,
+            matches,
         }))
     }
 
@@ -568,7 +580,8 @@ impl Store {
     ///
     /// The plan first checks the next [`SEARCH_SAMPLE`] rows the list would walk (after the other filters
     /// and the cursor): if they fill the page, or a walk at the share of them that matched is cheap, it
-    /// walks. Otherwise it counts the full-text matches (cheap when they are not many) and compares.
+    /// walks. Otherwise it gathers the full-text matches (cheap when they are not many), compares, and
+    /// hands the gathered rowids to the statement (`rarray`) when it probes or sorts them.
     fn search_plan(
         &self,
         q: &LeadPageQuery,
@@ -576,54 +589,54 @@ impl Store {
         terms: &SearchTerms,
         filter: Option<(i64, Driver)>,
         total: i64,
-    ) -> Result<(Driver, SearchBy), StoreError> {
+    ) -> Result<(Driver, Option<Array>), StoreError> {
         let filter_cost = filter.map(|(n, d)| (n as f64 * FILTER_ROW_US, d));
         if let Some((cost, d)) = filter_cost
             && cost <= SEARCH_SAMPLE as f64 * CHECK_ROW_US
         {
-            return Ok((d, SearchBy::Check));
+            return Ok((d, None));
         }
         let want = i64::from(page_limit(q.limit)) + 1;
         let (seen, hits, ended) = self.sample_search(q, clock, terms)?;
         if hits >= want || ended {
             // The walk fills the page (or ends) within the rows just sampled.
-            return Ok((Driver::SortIndex, SearchBy::Check));
+            return Ok((Driver::SortIndex, None));
         }
         // Listed rows a walk would still read to fill the page, at the share of the sample that matched.
         let walk_rows = (hits > 0).then(|| (want - hits) as f64 * seen as f64 / hits as f64);
         let check = walk_rows.map_or(f64::INFINITY, |r| r * CHECK_ROW_US);
         if check <= CHEAP_WALK_US {
-            return Ok((Driver::SortIndex, SearchBy::Check));
+            return Ok((Driver::SortIndex, None));
         }
-        let matches = self.count_matches(terms)?;
+        let set = self.match_set(terms)?;
+        let matches = set.len() as i64;
         if matches == 0 {
-            return Ok((Driver::Search, SearchBy::Index));
+            return Ok((Driver::Search, Some(set)));
         }
         // Without a hit in the sample, assume the matches are spread evenly over the list.
         let entries = walk_rows.unwrap_or(want as f64 * total.max(1) as f64 / matches as f64);
         let probe = matches as f64 * MATCH_US + entries * PROBE_ROW_US;
         let gather = matches as f64 * (MATCH_US + FETCH_ROW_US);
-        let mut choice = (check, Driver::SortIndex, SearchBy::Check);
-        for option in [
-            (probe, Driver::SortIndex, SearchBy::Index),
-            (gather, Driver::Search, SearchBy::Index),
-        ]
-        .into_iter()
-        .chain(filter_cost.map(|(cost, d)| (cost, d, SearchBy::Check)))
+        let mut choice = (check, Driver::SortIndex, false);
+        for option in [(probe, Driver::SortIndex, true), (gather, Driver::Search, true)]
+            .into_iter()
+            .chain(filter_cost.map(|(cost, d)| (cost, d, false)))
         {
             if option.0 < choice.0 {
                 choice = option;
             }
         }
-        Ok((choice.1, choice.2))
+        Ok((choice.1, choice.2.then_some(set)))
     }
 
-    /// The full-text matches of `terms` in the whole cache.
-    fn count_matches(&self, terms: &SearchTerms) -> Result<i64, StoreError> {
-        Ok(self
+    /// The full-text matches of `terms` in the whole cache: their rowids.
+    fn match_set(&self, terms: &SearchTerms) -> Result<Array, StoreError> {
+        let rowids = self
             .conn
-            .prepare_cached("SELECT count(*) FROM lead_search WHERE lead_search MATCH ?1")?
-            .query_row([terms.fts()], |r| r.get(0))?)
+            .prepare_cached("SELECT rowid FROM lead_search WHERE lead_search MATCH ?1")?
+            .query_map([terms.fts()], |r| r.get::<_, i64>(0).map(Value::Integer))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(std::rc::Rc::new(rowids))
     }
 
     /// Walks the next [`SEARCH_SAMPLE`] rows of the list `q` (its other filters, order and cursor) and checks
@@ -645,6 +658,7 @@ impl Store {
             descending: q.sort.descending,
             driver: Driver::SortIndex,
             base: filter_terms(&q.filter, clock, None, true)?,
+            matches: None,
         };
         let phases = if plan.spec.nullable { 2 } else { 1 };
         let (mut seen, mut hits) = (0_i64, 0_i64);
@@ -723,6 +737,10 @@ fn page_sql(
         args.push(Value::Text(c.id.clone()));
         sql.term(&format!("({}) {cmp} ({marks})", cols.join(", ")), args);
     }
+    if plan.matches.is_some() {
+        // The last parameter, numbered explicitly: bound by `bind_page`.
+        sql.term(&format!("l.rowid IN rarray(?{})", sql.args.len() + 1), []);
+    }
     let order: Vec<String> = keys
         .iter()
         .chain(std::iter::once(&"l.id"))
@@ -743,6 +761,17 @@ fn page_sql(
         order.join(", ")
     );
     Ok((text, sql.args))
+}
+
+/// Binds a page statement's parameters: `args` in order, then the plan's match set if it has one.
+fn bind_page(stmt: &mut rusqlite::Statement<'_>, plan: &Plan, args: &[Value]) -> Result<(), StoreError> {
+    for (i, v) in args.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, v)?;
+    }
+    if let Some(set) = &plan.matches {
+        stmt.raw_bind_parameter(args.len() + 1, set.clone())?;
+    }
+    Ok(())
 }
 
 pub(crate) fn prefixed(columns: &str, prefix: &str) -> String {
