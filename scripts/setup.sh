@@ -14,13 +14,15 @@ as_root() {
 
 # Debian packages: compilers and headers for the Rust crates (WebKitGTK for Tauri, OpenSSL: SQLCipher links
 # the system libcrypto), Node.js for the UI, Xvfb + WebKitWebDriver for the desktop end-to-end test,
-# kamailio (SIP over WebSocket) for the softphone tests. PostgreSQL's server binaries are checked for below.
+# kamailio (SIP over WebSocket) and Chromium (the browser softphone at the far end of calls) for the softphone
+# tests. PostgreSQL's server binaries are checked for below.
 APT_PACKAGES=(
     build-essential pkg-config curl ca-certificates git file
     libssl-dev libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
     libayatana-appindicator3-dev librsvg2-dev libxdo-dev
     xvfb xauth webkit2gtk-driver
     kamailio kamailio-websocket-modules kamailio-tls-modules
+    chromium
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -72,4 +74,11 @@ fi
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
     log "installing the UI's npm packages"
     (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The far end of the softphone tests (JsSIP, esbuild, playwright-core driving Debian's Chromium), as locked.
+farend=tests/fixtures/farend
+if [ ! -d $farend/node_modules ] || [ $farend/package-lock.json -nt $farend/node_modules/.package-lock.json ]; then
+    log "installing the softphone tests' far end (npm packages)"
+    (cd $farend && npm ci --no-audit --no-fund --loglevel=error)
 fi

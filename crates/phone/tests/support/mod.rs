@@ -16,6 +16,11 @@ pub const KAMAILIO_MODULES: &str = "/usr/lib/x86_64-linux-gnu/kamailio/modules";
 pub const DOMAIN: &str = "leadline.test";
 pub const USER: &str = "alice";
 pub const PASSWORD: &str = "s3cr3t-pw";
+/// The far end's account on the test proxy (a browser softphone, see [`farend`]).
+pub const FAR_USER: &str = "farend";
+pub const FAR_PASSWORD: &str = "far-s3cr3t";
+
+pub mod farend;
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
@@ -112,6 +117,8 @@ impl Kamailio {
             .args(["-l", &format!("tcp:127.0.0.1:{}", opts.port)])
             .args(["-A", &format!("SIP_USER=\"{USER}\"")])
             .args(["-A", &format!("SIP_PASSWORD=\"{PASSWORD}\"")])
+            .args(["-A", &format!("FAR_USER=\"{FAR_USER}\"")])
+            .args(["-A", &format!("FAR_PASSWORD=\"{FAR_PASSWORD}\"")])
             .args(["-A", &format!("MAX_EXPIRES={}", opts.max_expires)])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
