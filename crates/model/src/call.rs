@@ -11,6 +11,26 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// How a call ended, as the softphone saw it.
+    CallEnd, "call end" {
+        /// The telecaller hung up.
+        HungUpHere => "hung_up_here",
+        /// The other party hung up.
+        HungUpThere => "hung_up_there",
+        Busy => "busy",
+        NoAnswer => "no_answer",
+        /// Declined: the telecaller rejected an incoming call, or the callee an outgoing one.
+        Rejected => "rejected",
+        /// Given up before it was answered.
+        Cancelled => "cancelled",
+        /// The network, the provider or the media failed.
+        Failed => "failed",
+        /// The app stopped mid-call (crash, power cut); the call ends at its last sign of life.
+        Interrupted => "interrupted",
+    }
+}
+
 /// A follow-up promised at the end of a call, as written in the call log.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

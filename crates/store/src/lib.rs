@@ -24,6 +24,7 @@ mod codec;
 mod conflicts;
 mod csv;
 mod cursor;
+mod drafts;
 mod error;
 mod figures;
 mod history;
@@ -47,6 +48,7 @@ use rusqlite_migration::Migrations;
 
 pub use conflicts::{Conflict, ConflictField};
 pub use csv::{CALL_EXPORT_COLUMNS, CallExport, LEAD_EXPORT_COLUMNS, LeadExport, LocalImport, guard_formula};
+pub use drafts::{CallDraft, WrapUp};
 pub use error::StoreError;
 pub use figures::{DEFAULT_CONVERSION_DISPOSITIONS, FiguresQuery, TodayFigures};
 pub use history::{CallHistoryPage, CallHistoryQuery};

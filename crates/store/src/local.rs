@@ -231,6 +231,15 @@ impl Store {
     /// Records a finished call and queues it for the server. The lead must be in the cache. A call log
     /// with a follow-up also shows that follow-up at once (the server creates the same row, same id).
     pub fn log_call(&mut self, call: &CallLog) -> Result<Mutation, StoreError> {
+        self.log_call_and(call, |_| Ok(()))
+    }
+
+    /// [`Store::log_call`], running `also` in the same transaction before it commits.
+    pub(crate) fn log_call_and(
+        &mut self,
+        call: &CallLog,
+        also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
+    ) -> Result<Mutation, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -254,6 +263,7 @@ impl Store {
             None,
         )?;
         search::reindex_lead(&tx, &call.lead_id)?;
+        also(&tx)?;
         tx.commit()?;
         Ok(mutation)
     }

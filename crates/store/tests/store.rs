@@ -9,8 +9,8 @@ fn now() -> Timestamp {
 use leadline_model::sync::{Change, Cursor, LeadPatch, MutationOp, PROTOCOL_VERSION, PullPage};
 use leadline_model::*;
 use leadline_store::{
-    Clock, FiguresQuery, LeadFilter, LeadOrder, LeadOrderKey, LeadPageQuery, LeadQuery, QueueQuery, Store,
-    StoreError, StoreKey,
+    CallDraft, Clock, FiguresQuery, LeadFilter, LeadOrder, LeadOrderKey, LeadPageQuery, LeadQuery,
+    QueueQuery, Store, StoreError, StoreKey, WrapUp,
 };
 
 fn user(name: &str) -> User {
@@ -547,4 +547,135 @@ fn a_first_sync_is_not_news_but_a_lead_assigned_after_it_is() {
         .apply_pull_page(&page(vec![Change::Lead(again)], "c4"))
         .unwrap();
     assert!(report.leads_assigned.is_empty());
+}
+
+#[test]
+fn a_drafted_call_is_logged_with_its_times_and_provider_id_and_queued_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("cache.sqlite3"), &key()).unwrap();
+    let me = user("priya");
+    store.set_account("http://server", &me).unwrap();
+    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
+    store
+        .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
+        .unwrap();
+
+    let t0 = now() - Duration::minutes(3);
+    let mut draft = CallDraft::new(CallDirection::Outbound, asha.phone.as_str(), t0);
+    draft.lead_id = Some(asha.id);
+    store.begin_call(&draft).unwrap();
+    store.call_provider_id(&draft.id, "exo-sid-1").unwrap();
+    store.call_answered(&draft.id, t0 + Duration::seconds(7)).unwrap();
+    store.call_alive(&draft.id, t0 + Duration::seconds(60)).unwrap();
+    // Logging a call that is still going is refused, and the draft stays.
+    let wrap = WrapUp {
+        disposition: "interested".into(),
+        notes: "Wants the kundan set".into(),
+        follow_up: Some(FollowUpSpec {
+            due_at: t0 + Duration::days(1),
+            note: None,
+        }),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.log_drafted_call(&draft.id, &wrap),
+        Err(StoreError::Invalid(_))
+    ));
+    store
+        .end_call(&draft.id, t0 + Duration::seconds(97), CallEnd::HungUpThere)
+        .unwrap();
+    // A second end (both sides hanging up at once) keeps the first.
+    store
+        .end_call(&draft.id, t0 + Duration::seconds(99), CallEnd::HungUpHere)
+        .unwrap();
+    let ended = store.call_draft(&draft.id).unwrap().unwrap();
+    assert_eq!(ended.end_reason, Some(CallEnd::HungUpThere));
+    assert_eq!(ended.talk_seconds(), 90);
+    assert!(store.call_alive(&draft.id, t0 + Duration::seconds(120)).is_err());
+    assert_eq!(store.unlogged_calls().unwrap(), vec![ended]);
+
+    let before = outbox_rows(&store);
+    let logged = store.log_drafted_call(&draft.id, &wrap).unwrap();
+    assert_eq!(logged.id, draft.id);
+    assert_eq!(logged.lead_id, asha.id);
+    assert_eq!(logged.telecaller_id, me.id);
+    assert_eq!(logged.started_at, t0);
+    assert_eq!(logged.answered_at, Some(t0 + Duration::seconds(7)));
+    assert_eq!(logged.ended_at, Some(t0 + Duration::seconds(97)));
+    assert_eq!(logged.duration_s, 90);
+    assert_eq!(logged.provider_call_id.as_deref(), Some("exo-sid-1"));
+    assert_eq!(outbox_rows(&store), before + 1, "queued once");
+    assert!(store.unlogged_calls().unwrap().is_empty());
+    // The draft is gone: logging it again is refused, nothing doubles.
+    assert!(matches!(
+        store.log_drafted_call(&draft.id, &wrap),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(outbox_rows(&store), before + 1);
+}
+
+#[test]
+fn a_call_cut_short_by_a_crash_is_ended_at_its_last_heartbeat_and_still_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite3");
+    let me = user("priya");
+    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
+    let t0 = now() - Duration::minutes(10);
+    let (answered, unanswered) = {
+        let mut store = Store::open(&path, &key()).unwrap();
+        store.set_account("http://server", &me).unwrap();
+        store
+            .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
+            .unwrap();
+        let mut a = CallDraft::new(CallDirection::Outbound, asha.phone.as_str(), t0);
+        a.lead_id = Some(asha.id);
+        store.begin_call(&a).unwrap();
+        store.call_answered(&a.id, t0 + Duration::seconds(5)).unwrap();
+        store.call_alive(&a.id, t0 + Duration::seconds(45)).unwrap();
+        // An incoming call from an unknown number, ringing when the power went.
+        let b = CallDraft::new(
+            CallDirection::Inbound,
+            "+919800000001",
+            t0 + Duration::seconds(50),
+        );
+        store.begin_call(&b).unwrap();
+        (a, b)
+        // Dropped without ending either: the process died mid-call.
+    };
+    let mut store = Store::open(&path, &key()).unwrap();
+    let recovered = store.recover_interrupted_calls().unwrap();
+    assert_eq!(
+        recovered.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![answered.id, unanswered.id]
+    );
+    for d in &recovered {
+        assert_eq!(d.end_reason, Some(CallEnd::Interrupted));
+        assert_eq!(d.ended_at, Some(d.last_seen_at));
+    }
+    assert_eq!(recovered[0].talk_seconds(), 40);
+    assert_eq!(recovered[1].talk_seconds(), 0);
+    assert!(store.recover_interrupted_calls().unwrap().is_empty(), "once");
+
+    // The unknown caller needs a lead before it can be logged; then both log.
+    let wrap = WrapUp {
+        disposition: "call_back".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.log_drafted_call(&unanswered.id, &wrap),
+        Err(StoreError::Invalid(_))
+    ));
+    let first = store.log_drafted_call(&answered.id, &wrap).unwrap();
+    assert_eq!(first.duration_s, 40);
+    let second = store
+        .log_drafted_call(
+            &unanswered.id,
+            &WrapUp {
+                lead_id: Some(asha.id),
+                ..wrap.clone()
+            },
+        )
+        .unwrap();
+    assert_eq!((second.answered_at, second.duration_s), (None, 0));
+    assert!(store.unlogged_calls().unwrap().is_empty());
 }

@@ -1,0 +1,261 @@
+//! Calls in progress and calls waiting for their wrap-up: the softphone's drafts of call logs.
+//!
+//! The softphone opens a draft the moment a call starts (dialling or ringing), marks it answered, keeps it
+//! alive with a heartbeat while it lasts and ends it with how it ended. The wrap-up form then completes it
+//! into a call log ([`Store::log_drafted_call`]): the log takes the draft's id, times and provider id, the
+//! user's disposition, notes and follow-up, and is queued for the server in the same transaction that
+//! removes the draft. A draft is never dropped silently: [`Store::unlogged_calls`] lists every one, and
+//! [`Store::recover_interrupted_calls`] ends those a crash left open at their last heartbeat.
+
+use leadline_model::{CallDirection, CallEnd, CallLog, FollowUpSpec, Id, Timestamp};
+use rusqlite::{OptionalExtension as _, params};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{opt_ts, parse_id, parse_ts, ts};
+use crate::{Store, StoreError};
+
+/// A call as the softphone knows it before the telecaller logs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallDraft {
+    /// Becomes the call log's id.
+    pub id: Id,
+    pub lead_id: Option<Id>,
+    pub direction: CallDirection,
+    /// The other party: an E.164 number or a SIP URI.
+    pub remote: String,
+    pub provider_call_id: Option<String>,
+    pub started_at: Timestamp,
+    pub answered_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub end_reason: Option<CallEnd>,
+    /// The call's last sign of life (its start, answer or heartbeat).
+    pub last_seen_at: Timestamp,
+    pub device_id: Option<String>,
+}
+
+impl CallDraft {
+    /// A call starting now-ish at `started_at`.
+    pub fn new(direction: CallDirection, remote: impl Into<String>, started_at: Timestamp) -> Self {
+        Self {
+            id: leadline_model::new_id(),
+            lead_id: None,
+            direction,
+            remote: remote.into(),
+            provider_call_id: None,
+            started_at,
+            answered_at: None,
+            ended_at: None,
+            end_reason: None,
+            last_seen_at: started_at,
+            device_id: None,
+        }
+    }
+
+    /// Talk time in whole seconds: answer to end, zero for a call never answered.
+    pub fn talk_seconds(&self) -> i64 {
+        match (self.answered_at, self.ended_at) {
+            (Some(a), Some(e)) => (e - a).num_seconds().max(0),
+            _ => 0,
+        }
+    }
+}
+
+/// What the telecaller adds to a drafted call to log it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrapUp {
+    /// The lead the call was with; required when the draft has none (an unknown incoming number).
+    #[serde(default)]
+    pub lead_id: Option<Id>,
+    pub disposition: String,
+    #[serde(default)]
+    pub outcome_tags: Vec<String>,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub follow_up: Option<FollowUpSpec>,
+}
+
+const DRAFT_COLUMNS: &str = "id, lead_id, direction, remote, provider_call_id, started_at, answered_at, ended_at, \
+     end_reason, last_seen_at, device_id";
+
+fn draft_from_row(r: &rusqlite::Row<'_>) -> Result<CallDraft, StoreError> {
+    let text = |i: usize| r.get::<_, String>(i);
+    let opt = |i: usize| r.get::<_, Option<String>>(i);
+    let parse_opt_ts = |v: Option<String>| v.as_deref().map(parse_ts).transpose();
+    let invalid = |e: leadline_model::ParseEnumError| StoreError::Invalid(e.to_string());
+    Ok(CallDraft {
+        id: parse_id(&text(0)?)?,
+        lead_id: opt(1)?.as_deref().map(parse_id).transpose()?,
+        direction: text(2)?.parse().map_err(invalid)?,
+        remote: text(3)?,
+        provider_call_id: opt(4)?,
+        started_at: parse_ts(&text(5)?)?,
+        answered_at: parse_opt_ts(opt(6)?)?,
+        ended_at: parse_opt_ts(opt(7)?)?,
+        end_reason: opt(8)?.map(|s| s.parse().map_err(invalid)).transpose()?,
+        last_seen_at: parse_ts(&text(9)?)?,
+        device_id: opt(10)?,
+    })
+}
+
+impl Store {
+    /// Records a call that has just started (or rung).
+    pub fn begin_call(&mut self, draft: &CallDraft) -> Result<(), StoreError> {
+        self.conn.execute(
+            &format!("INSERT INTO call_drafts ({DRAFT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            params![
+                draft.id.to_string(),
+                draft.lead_id.map(|l| l.to_string()),
+                draft.direction.as_str(),
+                draft.remote,
+                draft.provider_call_id,
+                ts(&draft.started_at),
+                opt_ts(&draft.answered_at),
+                opt_ts(&draft.ended_at),
+                draft.end_reason.map(CallEnd::as_str),
+                ts(&draft.last_seen_at),
+                draft.device_id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The drafted call `id`.
+    pub fn call_draft(&self, id: &Id) -> Result<Option<CallDraft>, StoreError> {
+        self.conn
+            .prepare_cached(&format!("SELECT {DRAFT_COLUMNS} FROM call_drafts WHERE id = ?1"))?
+            .query_row([id.to_string()], |r| Ok(draft_from_row(r)))
+            .optional()?
+            .transpose()
+    }
+
+    /// The call was answered at `at`.
+    pub fn call_answered(&mut self, id: &Id, at: Timestamp) -> Result<(), StoreError> {
+        self.update_open_call(
+            id,
+            "answered_at = coalesce(answered_at, ?2), last_seen_at = max(last_seen_at, ?2)",
+            at,
+        )
+    }
+
+    /// The call is still going at `at` (a heartbeat: where a crash would end it).
+    pub fn call_alive(&mut self, id: &Id, at: Timestamp) -> Result<(), StoreError> {
+        self.update_open_call(id, "last_seen_at = max(last_seen_at, ?2)", at)
+    }
+
+    /// Sets the provider's id of the call (Exotel's CallSid), once it is known.
+    pub fn call_provider_id(&mut self, id: &Id, provider_call_id: &str) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE call_drafts SET provider_call_id = ?2 WHERE id = ?1",
+            params![id.to_string(), provider_call_id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("call draft {id}")));
+        }
+        Ok(())
+    }
+
+    /// The call ended at `at`, as `reason` says. Ending an ended call changes nothing.
+    pub fn end_call(&mut self, id: &Id, at: Timestamp, reason: CallEnd) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE call_drafts SET ended_at = coalesce(ended_at, max(?2, started_at)),
+                                    end_reason = coalesce(end_reason, ?3),
+                                    last_seen_at = max(last_seen_at, ?2)
+             WHERE id = ?1",
+            params![id.to_string(), ts(&at), reason.as_str()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("call draft {id}")));
+        }
+        Ok(())
+    }
+
+    fn update_open_call(&mut self, id: &Id, set: &str, at: Timestamp) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            &format!("UPDATE call_drafts SET {set} WHERE id = ?1 AND ended_at IS NULL"),
+            params![id.to_string(), ts(&at)],
+        )?;
+        if n == 0 {
+            return Err(match self.call_draft(id)? {
+                None => StoreError::NotFound(format!("call draft {id}")),
+                Some(_) => StoreError::Invalid(format!("call {id} has ended")),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every call not logged yet, oldest first: those still going and those waiting for their wrap-up.
+    pub fn unlogged_calls(&self) -> Result<Vec<CallDraft>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {DRAFT_COLUMNS} FROM call_drafts ORDER BY started_at, id"
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(draft_from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    /// Ends every call left open by a process that stopped mid-call, at its last sign of life, as
+    /// [`CallEnd::Interrupted`]; answers them. Run it before the softphone starts.
+    pub fn recover_interrupted_calls(&mut self) -> Result<Vec<CallDraft>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let ids: Vec<String> = tx
+            .prepare("SELECT id FROM call_drafts WHERE ended_at IS NULL ORDER BY started_at, id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        tx.execute(
+            "UPDATE call_drafts SET ended_at = last_seen_at, end_reason = ?1 WHERE ended_at IS NULL",
+            [CallEnd::Interrupted.as_str()],
+        )?;
+        tx.commit()?;
+        ids.iter()
+            .map(|id| {
+                let id = parse_id(id)?;
+                self.call_draft(&id)?
+                    .ok_or_else(|| StoreError::NotFound(format!("call draft {id}")))
+            })
+            .collect()
+    }
+
+    /// Logs the ended call `id` with the telecaller's `wrap`: the call log (the draft's id, times and
+    /// provider id) is recorded and queued as [`Store::log_call`] does, and the draft removed, in one
+    /// transaction. A call still going, or one without a lead, is refused and stays.
+    pub fn log_drafted_call(&mut self, id: &Id, wrap: &WrapUp) -> Result<CallLog, StoreError> {
+        let draft = self
+            .call_draft(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("call draft {id}")))?;
+        let Some(ended_at) = draft.ended_at else {
+            return Err(StoreError::Invalid(format!("call {id} is still going")));
+        };
+        let lead_id = wrap.lead_id.or(draft.lead_id).ok_or_else(|| {
+            StoreError::Invalid(format!("call {id} is with no lead: choose the lead to log it on"))
+        })?;
+        let me = self.me()?;
+        let call = CallLog {
+            id: draft.id,
+            lead_id,
+            telecaller_id: me.id,
+            direction: draft.direction,
+            started_at: draft.started_at,
+            answered_at: draft.answered_at,
+            ended_at: Some(ended_at),
+            duration_s: draft.talk_seconds(),
+            disposition: wrap.disposition.clone(),
+            outcome_tags: wrap.outcome_tags.clone(),
+            notes: wrap.notes.clone(),
+            follow_up: wrap.follow_up.clone(),
+            recording_url: None,
+            provider_call_id: draft.provider_call_id.clone(),
+            device_id: draft.device_id.clone(),
+        };
+        self.log_call_and(&call, |tx| {
+            tx.execute("DELETE FROM call_drafts WHERE id = ?1", [id.to_string()])?;
+            Ok(())
+        })?;
+        Ok(call)
+    }
+}
