@@ -61,9 +61,16 @@
 //!   never hammers the registrar. Shutdown (or dropping every handle) de-registers with
 //!   Expires: 0.
 //!
+//! * `call` — a call's life apart from SIP and media: [`CallState`] (dialling, ringing, connected,
+//!   on hold, ended), the moves a [`CallInput`] may make, the [`CallEvent`]s the app turns into the call's
+//!   draft in the store, and the typed [`CallRefusal`] of a final SIP answer (busy, not found,
+//!   unavailable, declined, auth failed, time-out, cancelled). The dialog layer (INVITE, CANCEL, BYE,
+//!   re-INVITE) will feed it.
+//!
 //! The password is held in [`Password`] (secrecy), which never appears in `Debug` output or logs.
 
 mod agent;
+mod call;
 mod config;
 mod digest;
 mod error;
@@ -73,6 +80,7 @@ mod sip;
 mod transport;
 
 pub use agent::{PhoneEvent, RegistrationState, UserAgent, UserAgentHandle};
+pub use call::{Call, CallEvent, CallInput, CallRefusal, CallState, InvalidMove};
 pub use config::{Password, PhoneConfig, WsScheme};
 pub use error::{ConnectCause, PhoneError};
 pub use registration::Registration;
