@@ -174,6 +174,7 @@ impl PgCluster {
         } else {
             std::env::temp_dir()
         };
+        sweep_abandoned(&parent, ABANDONED_AFTER);
         let dir = tempfile::Builder::new()
             .prefix("leadline-pg-")
             .tempdir_in(&parent)
@@ -416,6 +417,46 @@ enum Ready {
     PortTaken,
 }
 
+/// How old a cluster directory with no live server must be before [`sweep_abandoned`] deletes it: older
+/// than any `initdb` still setting one up.
+const ABANDONED_AFTER: Duration = Duration::from_secs(3600);
+
+/// Deletes the `leadline-pg-*` directories in `parent` that a process killed outright (SIGKILL, a power
+/// cut: neither `Drop` nor the watchdog ran) left behind: older than `min_age`, and whose server, if it
+/// ever wrote `data/postmaster.pid`, is not running. Each holds a whole cluster (a benchmark's can be
+/// gigabytes), and a disk that fills makes every later test fail. Best effort: errors are ignored.
+pub fn sweep_abandoned(parent: &Path, min_age: Duration) -> usize {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let named = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("leadline-pg-") && !n.ends_with("watchdog"));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        if !named || !old || !path.is_dir() {
+            continue;
+        }
+        let server_alive = fs::read_to_string(path.join("data").join("postmaster.pid"))
+            .ok()
+            .and_then(|pid| pid.lines().next().and_then(|l| l.trim().parse::<i32>().ok()))
+            .is_some_and(|pid| kill(Pid::from_raw(pid), None).is_ok());
+        if !server_alive && fs::remove_dir_all(&path).is_ok() {
+            tracing::info!(dir = %path.display(), "removed an abandoned PostgreSQL test cluster");
+            removed += 1;
+        }
+    }
+    removed
+}
+
 fn database_url(port: u16, database: &str) -> String {
     format!("postgres://{SUPERUSER}@127.0.0.1:{port}/{database}")
 }
@@ -640,6 +681,33 @@ fn read_tail(path: &Path) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn abandoned_cluster_directories_are_swept_and_live_or_young_ones_kept() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let make = |name: &str, pid: Option<u32>| {
+            let dir = parent.path().join(name);
+            fs::create_dir_all(dir.join("data")).expect("dir");
+            if let Some(pid) = pid {
+                fs::write(dir.join("data/postmaster.pid"), format!("{pid}\n/data\n")).expect("pid file");
+            }
+            dir
+        };
+        // A pid no process has (above the kernel's maximum).
+        let dead = make("leadline-pg-dead", Some(4_194_304 + 7));
+        let never_started = make("leadline-pg-initdb-killed", None);
+        let alive = make("leadline-pg-alive", Some(std::process::id()));
+        let other = make("someone-elses", None);
+        // Everything is "old" with a minimum age of zero; a young directory is kept whatever its state.
+        assert_eq!(
+            sweep_abandoned(parent.path(), Duration::from_secs(3600)),
+            0,
+            "all are young"
+        );
+        assert_eq!(sweep_abandoned(parent.path(), Duration::ZERO), 2);
+        assert!(!dead.exists() && !never_started.exists());
+        assert!(alive.exists() && other.exists());
+    }
 
     #[test]
     fn database_names() {
