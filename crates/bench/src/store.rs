@@ -248,18 +248,20 @@ pub fn run(opts: Options) -> Result<()> {
     ] {
         searches.push(("notes", words.to_owned()));
     }
+    // The first page of a search, as the list shows it.
+    let search_page = |text: &str| LeadPageQuery {
+        filter: LeadFilter {
+            search: Some(text.to_owned()),
+            ..Default::default()
+        },
+        limit: Some(50),
+        ..Default::default()
+    };
     // Each search once before timing: the first run of a query reads its pages from disk and is reported
     // apart (an open app has read them by the second keystroke).
     let mut cold = Vec::new();
     for (_, text) in &searches {
-        let q = LeadPageQuery {
-            filter: LeadFilter {
-                search: Some(text.clone()),
-                ..Default::default()
-            },
-            limit: Some(50),
-            ..Default::default()
-        };
+        let q = search_page(text);
         let t = Instant::now();
         store.list_lead_page(&q, &clock)?;
         cold.push(t.elapsed());
@@ -274,14 +276,7 @@ pub fn run(opts: Options) -> Result<()> {
     let mut hits_by_kind: std::collections::BTreeMap<&str, usize> = Default::default();
     for r in 0..runs as usize {
         let (kind, text) = &searches[r % searches.len()];
-        let q = LeadPageQuery {
-            filter: LeadFilter {
-                search: Some(text.clone()),
-                ..Default::default()
-            },
-            limit: Some(50),
-            ..Default::default()
-        };
+        let q = search_page(text);
         let t = Instant::now();
         let page = store.list_lead_page(&q, &clock)?;
         let d = t.elapsed();

@@ -31,6 +31,14 @@ string_enum! {
     }
 }
 
+/// Talk time in whole seconds: answer to end, zero for a call never answered (or not ended), never negative.
+pub fn talk_seconds(answered_at: Option<Timestamp>, ended_at: Option<Timestamp>) -> i64 {
+    match (answered_at, ended_at) {
+        (Some(a), Some(e)) => (e - a).num_seconds().max(0),
+        _ => 0,
+    }
+}
+
 /// A follow-up promised at the end of a call, as written in the call log.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -20,7 +20,9 @@ pub mod user;
 
 pub use api::{AssigneeFilter, LeadListQuery, LeadPage, LeadSort};
 pub use auth::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, SessionInfo};
-pub use call::{CallDirection, CallEnd, CallLog, FollowUp, FollowUpSpec, follow_up_id_for_call};
+pub use call::{
+    CallDirection, CallEnd, CallLog, FollowUp, FollowUpSpec, follow_up_id_for_call, talk_seconds,
+};
 pub use disposition::{Disposition, DispositionCategory, default_catalogue};
 pub use enums::ParseEnumError;
 pub use events::{AnnouncementRequest, EventMessage, ServerEvent};

@@ -220,10 +220,7 @@ impl Call {
 
     /// Talk time in whole seconds (zero for a call never answered).
     pub fn talk_seconds(&self) -> i64 {
-        match (self.answered_at, self.ended_at) {
-            (Some(a), Some(e)) => (e - a).num_seconds().max(0),
-            _ => 0,
-        }
+        leadline_model::talk_seconds(self.answered_at, self.ended_at)
     }
 }
 

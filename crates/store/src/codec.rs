@@ -27,7 +27,7 @@ pub(crate) fn parse_ts(s: &str) -> Result<Timestamp, StoreError> {
         .map_err(|e| invalid("timestamp", s, e))
 }
 
-fn parse_opt_ts(s: Option<String>) -> Result<Option<Timestamp>, StoreError> {
+pub(crate) fn parse_opt_ts(s: Option<String>) -> Result<Option<Timestamp>, StoreError> {
     s.as_deref().map(parse_ts).transpose()
 }
 
@@ -35,7 +35,7 @@ pub(crate) fn parse_id(s: &str) -> Result<Id, StoreError> {
     Id::parse_str(s).map_err(|e| invalid("id", s, e))
 }
 
-fn parse_enum<T: FromStr>(s: &str) -> Result<T, StoreError>
+pub(crate) fn parse_enum<T: FromStr>(s: &str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {

@@ -11,7 +11,7 @@ use leadline_model::{CallDirection, CallEnd, CallLog, FollowUpSpec, Id, Timestam
 use rusqlite::{OptionalExtension as _, params};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{opt_ts, parse_id, parse_ts, ts};
+use crate::codec::{opt_ts, parse_enum, parse_id, parse_opt_ts, parse_ts, ts};
 use crate::{Store, StoreError};
 
 /// A call as the softphone knows it before the telecaller logs it.
@@ -53,10 +53,7 @@ impl CallDraft {
 
     /// Talk time in whole seconds: answer to end, zero for a call never answered.
     pub fn talk_seconds(&self) -> i64 {
-        match (self.answered_at, self.ended_at) {
-            (Some(a), Some(e)) => (e - a).num_seconds().max(0),
-            _ => 0,
-        }
+        leadline_model::talk_seconds(self.answered_at, self.ended_at)
     }
 }
 
@@ -81,18 +78,16 @@ const DRAFT_COLUMNS: &str = "id, lead_id, direction, remote, provider_call_id, s
 fn draft_from_row(r: &rusqlite::Row<'_>) -> Result<CallDraft, StoreError> {
     let text = |i: usize| r.get::<_, String>(i);
     let opt = |i: usize| r.get::<_, Option<String>>(i);
-    let parse_opt_ts = |v: Option<String>| v.as_deref().map(parse_ts).transpose();
-    let invalid = |e: leadline_model::ParseEnumError| StoreError::Invalid(e.to_string());
     Ok(CallDraft {
         id: parse_id(&text(0)?)?,
         lead_id: opt(1)?.as_deref().map(parse_id).transpose()?,
-        direction: text(2)?.parse().map_err(invalid)?,
+        direction: parse_enum(&text(2)?)?,
         remote: text(3)?,
         provider_call_id: opt(4)?,
         started_at: parse_ts(&text(5)?)?,
         answered_at: parse_opt_ts(opt(6)?)?,
         ended_at: parse_opt_ts(opt(7)?)?,
-        end_reason: opt(8)?.map(|s| s.parse().map_err(invalid)).transpose()?,
+        end_reason: opt(8)?.as_deref().map(parse_enum).transpose()?,
         last_seen_at: parse_ts(&text(9)?)?,
         device_id: opt(10)?,
     })

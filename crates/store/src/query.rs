@@ -371,14 +371,9 @@ enum Select {
 impl Store {
     /// One page of the lead list: filtered, searched, sorted, after `q.cursor`.
     pub fn list_lead_page(&self, q: &LeadPageQuery, clock: &Clock) -> Result<LeadListPage, StoreError> {
-        let fingerprint = cursor::fingerprint(&(&q.filter, &q.sort))?;
-        let after = q
-            .cursor
-            .as_deref()
-            .map(|c| PageCursor::decode(c, fingerprint))
-            .transpose()?;
+        let (fingerprint, after) = page_cursor(q)?;
         let limit = page_limit(q.limit);
-        let Some(plan) = self.plan(q, clock)? else {
+        let Some(plan) = self.plan(q, after.as_ref(), clock)? else {
             return Ok(LeadListPage {
                 leads: Vec::new(),
                 next_cursor: None,
@@ -432,7 +427,8 @@ impl Store {
     /// The query plan (SQLite's `EXPLAIN QUERY PLAN` details) of the first statement
     /// [`Store::list_lead_page`] runs for `q`: for checking that an order is served by an index.
     pub fn explain_lead_page(&self, q: &LeadPageQuery, clock: &Clock) -> Result<Vec<String>, StoreError> {
-        let Some(plan) = self.plan(q, clock)? else {
+        let (_, after) = page_cursor(q)?;
+        let Some(plan) = self.plan(q, after.as_ref(), clock)? else {
             return Ok(Vec::new());
         };
         let (sql, args) = page_sql(&plan, 0, None, page_limit(q.limit) as usize + 1, Select::Leads)?;
@@ -494,7 +490,12 @@ impl Store {
 
     /// Picks how to run `q`; `None` when it cannot match anything (a search with nothing to search for
     /// matches everything instead, like no search).
-    fn plan(&self, q: &LeadPageQuery, clock: &Clock) -> Result<Option<Plan>, StoreError> {
+    fn plan(
+        &self,
+        q: &LeadPageQuery,
+        after: Option<&PageCursor>,
+        clock: &Clock,
+    ) -> Result<Option<Plan>, StoreError> {
         let search = q.filter.search.as_deref().and_then(SearchTerms::parse);
         let spec = sort_spec(q.sort.key);
         // A filter with fewer candidates than `few` drives: fetching and sorting n candidates costs about n
@@ -558,7 +559,7 @@ impl Store {
                 matches: None,
             }));
         };
-        let (driver, matches) = self.search_plan(q, clock, &terms, best, total)?;
+        let (driver, matches) = self.search_plan(q, after, clock, &terms, best, total)?;
         // Gathered matches are the search; otherwise each row is checked.
         let by = matches.is_none().then_some((&terms, SearchBy::Check));
         Ok(Some(Plan {
@@ -585,6 +586,7 @@ impl Store {
     fn search_plan(
         &self,
         q: &LeadPageQuery,
+        after: Option<&PageCursor>,
         clock: &Clock,
         terms: &SearchTerms,
         filter: Option<(i64, Driver)>,
@@ -597,7 +599,7 @@ impl Store {
             return Ok((d, None));
         }
         let want = i64::from(page_limit(q.limit)) + 1;
-        let (seen, hits, ended) = self.sample_search(q, clock, terms)?;
+        let (seen, hits, ended) = self.sample_search(q, after, clock, terms)?;
         if hits >= want || ended {
             // The walk fills the page (or ends) within the rows just sampled.
             return Ok((Driver::SortIndex, None));
@@ -644,15 +646,10 @@ impl Store {
     fn sample_search(
         &self,
         q: &LeadPageQuery,
+        after: Option<&PageCursor>,
         clock: &Clock,
         terms: &SearchTerms,
     ) -> Result<(i64, i64, bool), StoreError> {
-        let fingerprint = cursor::fingerprint(&(&q.filter, &q.sort))?;
-        let after = q
-            .cursor
-            .as_deref()
-            .map(|c| PageCursor::decode(c, fingerprint))
-            .transpose()?;
         let plan = Plan {
             spec: sort_spec(q.sort.key),
             descending: q.sort.descending,
@@ -662,8 +659,8 @@ impl Store {
         };
         let phases = if plan.spec.nullable { 2 } else { 1 };
         let (mut seen, mut hits) = (0_i64, 0_i64);
-        for phase in after.as_ref().map_or(0, |c| c.phase)..phases {
-            let bound = after.as_ref().filter(|c| c.phase == phase);
+        for phase in after.map_or(0, |c| c.phase)..phases {
+            let bound = after.filter(|c| c.phase == phase);
             let (rows, mut args) = page_sql(
                 &plan,
                 phase,
@@ -694,6 +691,18 @@ impl Store {
 }
 
 pub(crate) const LEAD_COLUMN_COUNT: usize = 16;
+
+/// The fingerprint of `q`'s list (its filters and order) and `q`'s cursor, decoded: a cursor made for
+/// another list is refused.
+fn page_cursor(q: &LeadPageQuery) -> Result<(u64, Option<PageCursor>), StoreError> {
+    let fingerprint = cursor::fingerprint(&(&q.filter, &q.sort))?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| PageCursor::decode(c, fingerprint))
+        .transpose()?;
+    Ok((fingerprint, after))
+}
 
 pub(crate) fn page_limit(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, crate::MAX_PAGE)

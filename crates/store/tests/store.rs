@@ -66,6 +66,17 @@ fn call(lead: &Lead, notes: &str) -> CallLog {
     }
 }
 
+/// `store` with priya signed in and her lead Asha pulled.
+fn with_priya_and_asha(mut store: Store) -> (Store, User, Lead) {
+    let me = user("priya");
+    store.set_account("http://server", &me).unwrap();
+    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
+    store
+        .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
+        .unwrap();
+    (store, me, asha)
+}
+
 fn page(changes: Vec<Change>, cursor: &str) -> PullPage {
     PullPage {
         protocol: PROTOCOL_VERSION,
@@ -196,13 +207,7 @@ fn pulled_leads_are_listed_filtered_and_searchable_by_name_phone_and_notes() {
 
 #[test]
 fn logging_a_call_writes_the_call_and_its_outbox_row_together() {
-    let mut store = Store::open_in_memory().unwrap();
-    let me = user("priya");
-    store.set_account("http://server", &me).unwrap();
-    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
-    store
-        .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
-        .unwrap();
+    let (mut store, me, asha) = with_priya_and_asha(Store::open_in_memory().unwrap());
 
     let c = call(&asha, "asked for gold coin rates");
     let m = store.log_call(&c).unwrap();
@@ -475,13 +480,7 @@ fn a_first_sync_cut_short_gets_its_indexes_back_when_the_cache_opens_again() {
 
 #[test]
 fn a_push_attempt_is_counted_with_its_outcome_and_picking_a_batch_changes_nothing() {
-    let mut store = Store::open_in_memory().unwrap();
-    let me = user("priya");
-    store.set_account("http://server", &me).unwrap();
-    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
-    store
-        .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
-        .unwrap();
+    let (mut store, _, asha) = with_priya_and_asha(Store::open_in_memory().unwrap());
     let m = store.log_call(&call(&asha, "wants a quote")).unwrap();
     let attempts = |store: &Store| store.outbox_pending(10).unwrap()[0].attempts;
 
@@ -552,13 +551,8 @@ fn a_first_sync_is_not_news_but_a_lead_assigned_after_it_is() {
 #[test]
 fn a_drafted_call_is_logged_with_its_times_and_provider_id_and_queued_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("cache.sqlite3"), &key()).unwrap();
-    let me = user("priya");
-    store.set_account("http://server", &me).unwrap();
-    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
-    store
-        .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
-        .unwrap();
+    let (mut store, me, asha) =
+        with_priya_and_asha(Store::open(&dir.path().join("cache.sqlite3"), &key()).unwrap());
 
     let t0 = now() - Duration::minutes(3);
     let mut draft = CallDraft::new(CallDirection::Outbound, asha.phone.as_str(), t0);
@@ -618,15 +612,10 @@ fn a_drafted_call_is_logged_with_its_times_and_provider_id_and_queued_once() {
 fn a_call_cut_short_by_a_crash_is_ended_at_its_last_heartbeat_and_still_logged() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.sqlite3");
-    let me = user("priya");
-    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
+    let (store, _, asha) = with_priya_and_asha(Store::open(&path, &key()).unwrap());
     let t0 = now() - Duration::minutes(10);
     let (answered, unanswered) = {
-        let mut store = Store::open(&path, &key()).unwrap();
-        store.set_account("http://server", &me).unwrap();
-        store
-            .apply_pull_page(&page(vec![Change::Lead(asha.clone())], "c1"))
-            .unwrap();
+        let mut store = store;
         let mut a = CallDraft::new(CallDirection::Outbound, asha.phone.as_str(), t0);
         a.lead_id = Some(asha.id);
         store.begin_call(&a).unwrap();
