@@ -15,7 +15,7 @@ as_root() {
 # Debian packages: compilers and headers for the Rust crates (WebKitGTK for Tauri, OpenSSL: SQLCipher links
 # the system libcrypto), Node.js for the UI, Xvfb + WebKitWebDriver for the desktop end-to-end test,
 # kamailio (SIP over WebSocket) and Chromium (the browser softphone at the far end of calls) for the softphone
-# tests. PostgreSQL's server binaries are checked for below.
+# tests, cmake (the softphone builds libopus from source) and ALSA's headers (cpal, the audio devices). PostgreSQL's server binaries are checked for below.
 APT_PACKAGES=(
     build-essential pkg-config curl ca-certificates git file
     libssl-dev libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
@@ -23,6 +23,7 @@ APT_PACKAGES=(
     xvfb xauth webkit2gtk-driver
     kamailio kamailio-websocket-modules kamailio-tls-modules
     chromium
+    cmake libasound2-dev
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -70,6 +70,7 @@
 //! The password is held in [`Password`] (secrecy), which never appears in `Debug` output or logs.
 
 mod agent;
+pub mod audio;
 mod call;
 mod config;
 mod digest;
