@@ -348,7 +348,7 @@ fn sync_failure(e: SyncError) -> CommandError {
             ErrorCode::SessionExpired,
             "Your session has ended; sign in again to sync.",
         ),
-        SyncError::Server { .. } => CommandError::new(ErrorCode::Server, e.to_string()),
+        SyncError::Server { .. } | SyncError::Call(_) => CommandError::new(ErrorCode::Server, e.to_string()),
         SyncError::Protocol(detail) => CommandError::new(
             ErrorCode::Server,
             format!("The server's answer was not understood ({detail}); this Leadline may need an update."),

@@ -1,5 +1,6 @@
 //! `leadline`: the headless Leadline client. Same libraries as the desktop app, for scripts and tests.
 
+mod call_cmd;
 mod csv_cmd;
 mod session;
 mod sync_cmd;
@@ -103,6 +104,17 @@ enum Command {
     },
     /// Log a finished call on a lead (works offline; the next sync sends it). Prints the call log's id.
     LogCall(work::LogCallArgs),
+    /// Call a lead with `--click-to-call`: the server's telephony provider rings your own phone first,
+    /// then the lead. The call waits for its wrap-up (`leadline wrap-up`).
+    Call(call_cmd::CallArgs),
+    /// Log a call waiting for its wrap-up with its disposition, notes and follow-up (works offline; the
+    /// next sync sends it). Prints the call log's id.
+    WrapUp(call_cmd::WrapUpArgs),
+    /// Calls waiting for their wrap-up.
+    Unlogged {
+        #[arg(long)]
+        json: bool,
+    },
     /// Open follow-ups of your leads, soonest first.
     FollowUps {
         /// Only those due now or overdue.
@@ -259,6 +271,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Status { json } => sync_cmd::status(&dir, json)?,
         Command::Lead { action } => work::lead(&mut open_store(&dir)?, action)?,
         Command::LogCall(args) => work::log_call(&mut open_store(&dir)?, args)?,
+        Command::Call(args) => call_cmd::call(&dir, args).await?,
+        Command::WrapUp(args) => call_cmd::wrap_up(&mut open_store(&dir)?, args)?,
+        Command::Unlogged { json } => call_cmd::unlogged(&open_store(&dir)?, json)?,
         Command::FollowUps { due, json } => work::follow_ups(&open_store(&dir)?, due, json)?,
         Command::Conflicts { action } => work::conflicts(&mut open_store(&dir)?, action)?,
         Command::Rejected { retry, json } => work::rejected(&mut open_store(&dir)?, retry, json)?,

@@ -11,7 +11,7 @@ use leadline_sync::{Client, Engine, EngineConfig, SharedStore, SyncError, SyncEv
 use crate::open_store;
 use crate::session::Session;
 
-fn session_client(dir: &Path) -> Result<(Session, Client)> {
+pub(crate) fn session_client(dir: &Path) -> Result<(Session, Client)> {
     let session = Session::load(dir)?;
     let client = Client::new(&session.server_url)?.with_tokens(session.tokens());
     Ok((session, client))
@@ -19,7 +19,7 @@ fn session_client(dir: &Path) -> Result<(Session, Client)> {
 
 /// Keeps the client's token pair when a refresh changed it (the old refresh token is used up), or forgets
 /// the session when the server ended it.
-fn keep_tokens(dir: &Path, session: &mut Session, client: &Client, ended: bool) -> Result<()> {
+pub(crate) fn keep_tokens(dir: &Path, session: &mut Session, client: &Client, ended: bool) -> Result<()> {
     if ended {
         Session::remove(dir)?;
     } else if session.update(client.tokens()) {
@@ -28,7 +28,7 @@ fn keep_tokens(dir: &Path, session: &mut Session, client: &Client, ended: bool) 
     Ok(())
 }
 
-fn ended_error(e: SyncError) -> anyhow::Error {
+pub(crate) fn ended_error(e: SyncError) -> anyhow::Error {
     match e {
         SyncError::Unauthorized | SyncError::SessionEnded => {
             anyhow!("the session has ended; run `leadline login` again")

@@ -152,24 +152,7 @@ pub fn lead(store: &mut Store, action: LeadAction) -> Result<()> {
 
 pub fn log_call(store: &mut Store, a: LogCallArgs) -> Result<()> {
     let me = store.me()?;
-    let catalogue = store.dispositions()?;
-    if catalogue.is_empty() {
-        bail!("no disposition catalogue yet; run `leadline sync` once while online");
-    }
-    let Some(disposition) = catalogue.iter().find(|d| d.code == a.disposition) else {
-        let codes: Vec<_> = catalogue.iter().map(|d| d.code.as_str()).collect();
-        bail!(
-            "unknown disposition {:?}; one of: {}",
-            a.disposition,
-            codes.join(", ")
-        );
-    };
-    if disposition.requires_follow_up && a.follow_up.is_none() {
-        bail!(
-            "disposition {:?} needs a follow-up time: add --follow-up <RFC 3339 time>",
-            disposition.code
-        );
-    }
+    let disposition = crate::call_cmd::disposition(store, &a.disposition, a.follow_up.is_some())?;
     if !(0..=86_400).contains(&a.duration) {
         bail!("--duration must be between 0 and 86400 seconds");
     }
@@ -188,7 +171,7 @@ pub fn log_call(store: &mut Store, a: LogCallArgs) -> Result<()> {
         answered_at: (a.duration > 0).then_some(started),
         ended_at: Some(ended),
         duration_s: a.duration,
-        disposition: disposition.code.clone(),
+        disposition,
         outcome_tags: Vec::new(),
         notes: a.notes.unwrap_or_default(),
         follow_up: a.follow_up.map(|t| FollowUpSpec {

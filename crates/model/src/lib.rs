@@ -16,6 +16,7 @@ pub mod events;
 pub mod import;
 pub mod lead;
 pub mod sync;
+pub mod telephony;
 pub mod user;
 
 pub use api::{AssigneeFilter, LeadListQuery, LeadPage, LeadSort};
@@ -28,6 +29,7 @@ pub use enums::ParseEnumError;
 pub use events::{AnnouncementRequest, EventMessage, ServerEvent};
 pub use lead::{Lead, LeadPriority, LeadSource, LeadStatus};
 pub use phone::{DEFAULT_REGION, PhoneError, PhoneNumber, with_stored_numbers};
+pub use telephony::{ClickToCall, ClickToCallRequest};
 pub use user::{Role, User};
 
 /// Identifiers are UUIDv7: time-ordered, so a device can mint them offline and they still index well.

@@ -10,11 +10,13 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
+use crate::call::CallEvent;
 use crate::config::{PhoneConfig, WsScheme};
 use crate::error::PhoneError;
 use crate::registration::{Registrar, Registration};
+use crate::session::{AudioProvider, CallHandle, Calls};
 use crate::sip;
-use crate::transport::{self, Connection, LocalEnd};
+use crate::transport::{self, Connection, Link, LocalEnd};
 
 /// What the user agent reports. Subscribe with [`UserAgentHandle::subscribe`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +33,14 @@ pub enum PhoneEvent {
     Unregistered,
     /// The WebSocket connection was lost; the agent reconnects with back-off.
     Disconnected { reason: String },
-    /// The server sent something broken; it was dropped.
+    /// The server sent something broken; it was dropped (or answered with an error).
     ProtocolError(PhoneError),
+    /// A call is coming in: answer or reject it through the handle.
+    IncomingCall(CallHandle),
+    /// Something happened to a call (also visible on its handle).
+    Call { call_id: String, event: CallEvent },
+    /// The far end pressed a key (SIP INFO `application/dtmf-relay`).
+    DtmfReceived { call_id: String, digit: char },
 }
 
 /// Registration state as seen by the UI.
@@ -53,6 +61,7 @@ pub enum RegistrationState {
 }
 
 enum Command {
+    Dial(String, oneshot::Sender<Result<CallHandle, PhoneError>>),
     RegisterOnce(oneshot::Sender<Result<Registration, PhoneError>>),
     Shutdown(oneshot::Sender<Result<(), PhoneError>>),
 }
@@ -68,6 +77,14 @@ impl UserAgent {
     pub fn start(
         config: PhoneConfig,
     ) -> Result<(UserAgentHandle, broadcast::Receiver<PhoneEvent>), PhoneError> {
+        Self::start_with_audio(config, Arc::new(crate::session::silent_audio))
+    }
+
+    /// [`UserAgent::start`], with the sound of each call opened by `audio` (the app's devices).
+    pub fn start_with_audio(
+        config: PhoneConfig,
+        audio: Arc<dyn AudioProvider>,
+    ) -> Result<(UserAgentHandle, broadcast::Receiver<PhoneEvent>), PhoneError> {
         let scheme = config.validate()?;
         let tls = match scheme {
             WsScheme::Wss => Some(transport::tls_config(&config)?),
@@ -77,12 +94,17 @@ impl UserAgent {
         let (events, events_rx) = broadcast::channel(256);
         let (state_tx, state_rx) = watch::channel(RegistrationState::Idle);
         let (cmd_tx, cmd_rx) = mpsc::channel(8);
+        let cfg = Arc::new(config);
+        let (link_tx, link_rx) = watch::channel(None);
+        let calls = Arc::new(Calls::new(cfg.clone(), events.clone(), audio, link_rx));
         let agent = Agent {
             local: LocalEnd {
                 scheme,
                 via_host: sip::random_invalid_host(),
             },
-            cfg: Arc::new(config),
+            cfg,
+            calls,
+            link: link_tx,
             tls,
             registrar,
             conn: None,
@@ -147,6 +169,17 @@ impl UserAgentHandle {
         self.events.subscribe()
     }
 
+    /// Calls `target`: a phone number (dialled as `sip:<number>@<domain>`) or a SIP URI. The handle is
+    /// returned at once, the call dialling; follow it with [`CallHandle::watch`] or the events.
+    pub async fn dial(&self, target: &str) -> Result<CallHandle, PhoneError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::Dial(target.to_owned(), tx))
+            .await
+            .map_err(|_| PhoneError::Stopped)?;
+        rx.await.map_err(|_| PhoneError::Stopped)?
+    }
+
     /// De-registers (REGISTER with Expires: 0, bounded by `request_timeout`), closes the
     /// connection and stops the background task. An error means the de-registration could not
     /// be confirmed; the agent is stopped either way.
@@ -161,6 +194,9 @@ impl UserAgentHandle {
 
 struct Agent {
     cfg: Arc<PhoneConfig>,
+    calls: Arc<Calls>,
+    /// The connection calls send on (None while disconnected).
+    link: watch::Sender<Option<Link>>,
     local: LocalEnd,
     tls: Option<Arc<rustls::ClientConfig>>,
     registrar: Registrar,
@@ -201,6 +237,9 @@ impl Agent {
                         let _ = reply.send(result);
                         return;
                     }
+                    Some(Command::Dial(target, reply)) => {
+                        let _ = reply.send(self.calls.dial(&target));
+                    }
                     Some(Command::RegisterOnce(reply)) => {
                         let (result, at) = self.attempt_and_schedule().await;
                         next = at;
@@ -210,6 +249,7 @@ impl Agent {
                 reason = conn_lost => {
                     warn!(%reason, "SIP connection lost");
                     self.conn = None;
+                    self.link.send_replace(None);
                     self.registered = false;
                     if !matches!(*self.state.borrow(), RegistrationState::Failed(_)) {
                         next = self.schedule(&Err(PhoneError::Disconnected { reason: reason.clone() }));
@@ -241,8 +281,10 @@ impl Agent {
                 self.local.clone(),
                 self.tls.clone(),
                 self.events.clone(),
+                self.calls.clone(),
             )
             .await?;
+            self.link.send_replace(Some(conn.link()));
             self.conn = Some(conn);
         }
         self.conn.as_ref().ok_or(PhoneError::Stopped)

@@ -111,6 +111,16 @@ pub struct PhoneConfig {
     pub retry_max: Duration,
     /// Extra trusted root certificates (DER) for `wss://`, on top of the system store.
     pub extra_root_certs: Vec<Vec<u8>>,
+    /// Answer incoming calls at once (Exotel's agent flow: the server has Exotel ring the telecaller's SIP
+    /// user first and bridges the customer once answered).
+    pub auto_answer: bool,
+    /// How long a call may ring (either way) before it is given up.
+    pub ring_timeout: Duration,
+    /// A connected call with no RTP at all from the far end for this long (and nobody holding) is over: the
+    /// far end vanished without a BYE.
+    pub media_timeout: Duration,
+    /// ICE servers, codecs and sockets of the calls' media.
+    pub media: crate::media::MediaConfig,
 }
 
 impl PhoneConfig {
@@ -138,6 +148,10 @@ impl PhoneConfig {
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
             extra_root_certs: Vec::new(),
+            auto_answer: false,
+            ring_timeout: Duration::from_secs(90),
+            media_timeout: Duration::from_secs(30),
+            media: crate::media::MediaConfig::default(),
         }
     }
 

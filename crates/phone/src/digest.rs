@@ -7,7 +7,11 @@
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
+use rsip::headers::UntypedHeader as _;
+use tracing::debug;
+
 use crate::error::PhoneError;
+use crate::sip;
 
 /// Hash algorithms we can answer, in the spelling of RFC 8760.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +250,34 @@ fn parse_auth_params(input: &str) -> Result<Vec<(String, String)>, PhoneError> {
         params.push((name, value));
     }
     Ok(params)
+}
+
+/// The first supported digest challenge of a 401 (`WWW-Authenticate`) or 407 (`Proxy-Authenticate`).
+/// Picks the first challenge we can answer (RFC 8760 §2.4: the topmost supported one).
+pub(crate) fn pick_challenge(resp: &rsip::Response, proxy: bool) -> Result<Challenge, PhoneError> {
+    let values = sip::header_values(&resp.headers, |h| match h {
+        rsip::Header::WwwAuthenticate(v) if !proxy => Some(v.value()),
+        rsip::Header::ProxyAuthenticate(v) if proxy => Some(v.value()),
+        _ => None,
+    });
+    if values.is_empty() {
+        return Err(PhoneError::protocol(format!(
+            "{} without {}-Authenticate",
+            resp.status_code.code(),
+            if proxy { "Proxy" } else { "WWW" }
+        )));
+    }
+    let mut first_error = None;
+    for value in values {
+        match Challenge::parse(value, proxy) {
+            Ok(Some(challenge)) => return Ok(challenge),
+            Ok(None) => debug!(challenge = %sip::truncate(value), "skipping unsupported challenge"),
+            Err(err) => {
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| PhoneError::Protocol("no supported digest challenge".into())))
 }
 
 #[cfg(test)]

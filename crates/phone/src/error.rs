@@ -55,6 +55,17 @@ pub enum PhoneError {
     /// The user agent has been shut down; the handle is no longer usable.
     #[error("the user agent is shut down")]
     Stopped,
+    /// The call is over; nothing more can be done with it.
+    #[error("the call is over")]
+    CallOver,
+    /// A request the phone cannot carry out as asked (a number it cannot dial, DTMF that is not DTMF, a hold
+    /// before the answer).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The media engine failed: unusable SDP (answer 488), no common codec, a WebRTC failure, or a
+    /// media request that cannot be served now (e.g. DTMF without telephone-event).
+    #[error("media: {0}")]
+    Media(String),
 }
 
 impl PhoneError {

@@ -73,10 +73,13 @@ mod agent;
 pub mod audio;
 mod call;
 mod config;
+mod dialog;
 mod digest;
 mod error;
 mod incoming;
+pub mod media;
 mod registration;
+mod session;
 mod sip;
 mod transport;
 
@@ -85,3 +88,4 @@ pub use call::{Call, CallEvent, CallInput, CallRefusal, CallState, InvalidMove};
 pub use config::{Password, PhoneConfig, WsScheme};
 pub use error::{ConnectCause, PhoneError};
 pub use registration::Registration;
+pub use session::{AudioProvider, CallHandle, CallInfo};

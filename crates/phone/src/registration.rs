@@ -10,10 +10,10 @@ use rsip::prelude::{HeadersExt as _, ToTypedHeader as _};
 use tracing::{debug, warn};
 
 use crate::config::PhoneConfig;
-use crate::digest::Challenge;
+use crate::dialog::ALLOW;
+use crate::digest::{Challenge, pick_challenge};
 use crate::error::PhoneError;
-use crate::incoming::ALLOW;
-use crate::sip::{self, random_token};
+use crate::sip::{self, random_token, split_contact, split_list};
 use crate::transport::Connection;
 
 /// A successful registration (or de-registration when `expires == 0`).
@@ -344,113 +344,10 @@ impl Registrar {
     }
 }
 
-/// Picks the first challenge we can answer (RFC 8760 §2.4: the topmost supported one).
-fn pick_challenge(resp: &rsip::Response, proxy: bool) -> Result<Challenge, PhoneError> {
-    let values = sip::header_values(&resp.headers, |h| match h {
-        rsip::Header::WwwAuthenticate(v) if !proxy => Some(v.value()),
-        rsip::Header::ProxyAuthenticate(v) if proxy => Some(v.value()),
-        _ => None,
-    });
-    if values.is_empty() {
-        return Err(PhoneError::protocol(format!(
-            "{} without {}-Authenticate",
-            resp.status_code.code(),
-            if proxy { "Proxy" } else { "WWW" }
-        )));
-    }
-    let mut first_error = None;
-    for value in values {
-        match Challenge::parse(value, proxy) {
-            Ok(Some(challenge)) => return Ok(challenge),
-            Ok(None) => debug!(challenge = %sip::truncate(value), "skipping unsupported challenge"),
-            Err(err) => {
-                first_error.get_or_insert(err);
-            }
-        }
-    }
-    Err(first_error.unwrap_or_else(|| PhoneError::Protocol("no supported digest challenge".into())))
-}
-
-/// `name[=value]` header parameter.
-type ContactParam = (String, Option<String>);
-
-/// Splits one Contact value (`"name" <uri>;p=v;q` or `uri;p=v`) into the URI and its header
-/// parameters. `None` when the brackets are unbalanced.
-fn split_contact(value: &str) -> Option<(&str, Vec<ContactParam>)> {
-    let value = value.trim();
-    let (uri, rest) = match value.find('<') {
-        Some(open) => {
-            if value[..open].matches('"').count() % 2 == 1 {
-                // '<' inside the quoted display name: find the real one after the closing quote.
-                let close_quote = value[..].char_indices().filter(|(_, c)| *c == '"').nth(1)?.0;
-                let open = close_quote + value[close_quote..].find('<')?;
-                let close = open + value[open..].find('>')?;
-                (&value[open + 1..close], &value[close + 1..])
-            } else {
-                let close = open + value[open..].find('>')?;
-                (&value[open + 1..close], &value[close + 1..])
-            }
-        }
-        None => value.split_once(';').unwrap_or((value, "")),
-    };
-    let mut params = Vec::new();
-    let (mut in_quotes, mut start) = (false, 0);
-    let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
-    let mut push = |part: &str| {
-        let part = part.trim();
-        if part.is_empty() {
-            return;
-        }
-        match part.split_once('=') {
-            Some((n, v)) => params.push((n.trim().to_owned(), Some(v.trim().trim_matches('"').to_owned()))),
-            None => params.push((part.to_owned(), None)),
-        }
-    };
-    for (i, c) in rest.char_indices() {
-        match c {
-            '"' => in_quotes = !in_quotes,
-            ';' if !in_quotes => {
-                push(&rest[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    push(&rest[start..]);
-    if uri.trim().is_empty() {
-        None
-    } else {
-        Some((uri.trim(), params))
-    }
-}
-
-/// Splits a header value holding a comma-separated list of name-addr values, respecting quoted
-/// strings and `<...>`.
-fn split_list(value: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut in_quotes, mut in_angle, mut escaped, mut start) = (false, false, false, 0);
-    for (i, c) in value.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if in_quotes => escaped = true,
-            '"' => in_quotes = !in_quotes,
-            '<' if !in_quotes => in_angle = true,
-            '>' if !in_quotes => in_angle = false,
-            ',' if !in_quotes && !in_angle => {
-                parts.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&value[start..]);
-    parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::{split_contact, split_list};
+    use crate::sip::{split_contact, split_list};
 
     #[test]
     fn splits_contacts_with_quoted_params() {

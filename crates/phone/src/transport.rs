@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
+use rsip::headers::UntypedHeader as _;
 use rsip::prelude::HeadersExt as _;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -45,11 +46,54 @@ pub(crate) struct LocalEnd {
 
 /// One WebSocket connection to the SIP server.
 pub(crate) struct Connection {
+    link: Link,
+    tasks: Vec<JoinHandle<()>>,
+    pub local: LocalEnd,
+}
+
+/// What calls hold of a connection: a cheap clone that sends messages and runs client transactions on it
+/// (and fails with [`PhoneError::Disconnected`] once it is closed).
+#[derive(Clone)]
+pub(crate) struct Link {
     out: mpsc::Sender<Message>,
     pending: Pending,
     closed: watch::Receiver<Option<String>>,
-    tasks: Vec<JoinHandle<()>>,
     pub local: LocalEnd,
+}
+
+/// The responses of one client transaction, as they come (provisional ones included); the branch is
+/// forgotten when this is dropped.
+pub(crate) struct Responses {
+    rx: mpsc::Receiver<rsip::Response>,
+    pending: Pending,
+    branch: String,
+    closed: watch::Receiver<Option<String>>,
+}
+
+impl Responses {
+    /// The next response, or `Disconnected` once the connection is closed. Not bounded in time: callers
+    /// wrap it in their own timers.
+    pub(crate) async fn next(&mut self) -> Result<rsip::Response, PhoneError> {
+        match self.rx.recv().await {
+            Some(resp) => Ok(resp),
+            None => Err(PhoneError::Disconnected {
+                reason: self
+                    .closed
+                    .borrow()
+                    .clone()
+                    .unwrap_or_else(|| "connection closed".to_owned()),
+            }),
+        }
+    }
+}
+
+impl Drop for Responses {
+    fn drop(&mut self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.branch);
+    }
 }
 
 impl Drop for Connection {
@@ -104,6 +148,7 @@ impl Connection {
         local: LocalEnd,
         tls: Option<Arc<rustls::ClientConfig>>,
         events: broadcast::Sender<PhoneEvent>,
+        calls: Arc<crate::session::Calls>,
     ) -> Result<Self, PhoneError> {
         let url = cfg.ws_url.as_str();
         let mut request = url.into_client_request().map_err(|e| connect_error(url, e))?;
@@ -244,31 +289,76 @@ impl Connection {
             })
         };
 
-        let handler = tokio::spawn(crate::incoming::serve(
-            req_rx,
-            out_tx.clone(),
-            events,
-            cfg.user_agent.clone(),
-        ));
-
-        Ok(Self {
+        let link = Link {
             out: out_tx,
             pending,
             closed: closed_rx,
+            local: local.clone(),
+        };
+        let handler = tokio::spawn(crate::incoming::serve(req_rx, link.clone(), events, calls));
+
+        Ok(Self {
+            link,
             tasks: vec![writer, reader, handler],
             local,
         })
     }
 
-    /// Sends a request and waits for its final response (provisional ones are skipped). The
-    /// request's top Via must carry `branch`.
+    /// A handle on this connection for calls.
+    pub(crate) fn link(&self) -> Link {
+        self.link.clone()
+    }
+
     pub(crate) async fn transaction(
         &self,
         req: rsip::Request,
         branch: &str,
         wait: Duration,
     ) -> Result<rsip::Response, PhoneError> {
-        let (tx, mut rx) = mpsc::channel(4);
+        self.link.transaction(req, branch, wait).await
+    }
+
+    /// Resolves with the reason once the connection is closed.
+    pub(crate) async fn closed(&self) -> String {
+        wait_closed(self.link.closed.clone()).await
+    }
+
+    /// A watch that turns `Some(reason)` when the connection closes (see [`wait_closed`]).
+    pub(crate) fn closed_watch(&self) -> watch::Receiver<Option<String>> {
+        self.link.closed.clone()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.link.is_closed()
+    }
+
+    /// Sends a WebSocket close frame and waits briefly for the writer to flush it.
+    pub(crate) async fn close(self) {
+        if self.link.out.send(Message::Close(None)).await.is_ok() {
+            let _ = timeout(Duration::from_secs(1), self.closed()).await;
+        }
+    }
+}
+
+impl Link {
+    /// Starts a client transaction: registers `branch` (the top Via's of `req`), sends `req` and hands
+    /// back its responses as they come.
+    pub(crate) async fn start(&self, req: rsip::Request, branch: &str) -> Result<Responses, PhoneError> {
+        let (tx, rx) = mpsc::channel(16);
+        let key = transaction_key(branch, &req.method);
+        self.register_branch(&key, tx)?;
+        let responses = Responses {
+            rx,
+            pending: self.pending.clone(),
+            branch: key,
+            closed: self.closed.clone(),
+        };
+        self.send(rsip::SipMessage::Request(req)).await?;
+        Ok(responses)
+    }
+
+    /// Registers the waiter of a transaction under its key (see [`transaction_key`]).
+    fn register_branch(&self, branch: &str, tx: mpsc::Sender<rsip::Response>) -> Result<(), PhoneError> {
         if let Some(reason) = self.closed.borrow().clone() {
             return Err(PhoneError::Disconnected { reason });
         }
@@ -284,6 +374,20 @@ impl Connection {
                 .remove(branch);
             return Err(PhoneError::Disconnected { reason });
         }
+        Ok(())
+    }
+
+    /// Sends a request and waits for its final response (provisional ones are skipped). The
+    /// request's top Via must carry `branch`.
+    pub(crate) async fn transaction(
+        &self,
+        req: rsip::Request,
+        branch: &str,
+        wait: Duration,
+    ) -> Result<rsip::Response, PhoneError> {
+        let (tx, mut rx) = mpsc::channel(4);
+        let key = transaction_key(branch, &req.method);
+        self.register_branch(&key, tx)?;
         let result = async {
             self.send(rsip::SipMessage::Request(req)).await?;
             let deadline = Instant::now() + wait;
@@ -304,7 +408,7 @@ impl Connection {
         self.pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(branch);
+            .remove(&key);
         result
     }
 
@@ -326,25 +430,8 @@ impl Connection {
             .unwrap_or_else(|| "connection closed".to_owned())
     }
 
-    /// Resolves with the reason once the connection is closed.
-    pub(crate) async fn closed(&self) -> String {
-        wait_closed(self.closed.clone()).await
-    }
-
-    /// A watch that turns `Some(reason)` when the connection closes (see [`wait_closed`]).
-    pub(crate) fn closed_watch(&self) -> watch::Receiver<Option<String>> {
-        self.closed.clone()
-    }
-
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.borrow().is_some()
-    }
-
-    /// Sends a WebSocket close frame and waits briefly for the writer to flush it.
-    pub(crate) async fn close(self) {
-        if self.out.send(Message::Close(None)).await.is_ok() {
-            let _ = timeout(Duration::from_secs(1), self.closed()).await;
-        }
     }
 }
 
@@ -356,19 +443,48 @@ pub(crate) async fn wait_closed(mut rx: watch::Receiver<Option<String>>) -> Stri
     }
 }
 
+/// A client transaction is known by its branch and method (RFC 3261 §17.1.3): a CANCEL shares its INVITE's
+/// branch.
+fn transaction_key(branch: &str, method: &rsip::Method) -> String {
+    format!("{branch} {method}")
+}
+
 fn route_response(pending: &Pending, resp: rsip::Response, events: &broadcast::Sender<PhoneEvent>) {
-    let branch = match sip::top_via_branch(&resp) {
-        Ok(branch) => branch,
+    // The method is the CSeq's last word; the number is left to the transaction to check, so a response with
+    // a broken number still reaches it and fails it as a protocol error instead of leaving it waiting.
+    let key = sip::top_via_branch(&resp).and_then(|branch| {
+        let cseq = resp
+            .cseq_header()
+            .map_err(|_| PhoneError::Protocol("response without CSeq".into()))?;
+        let method = cseq
+            .value()
+            .split_whitespace()
+            .last()
+            .ok_or_else(|| PhoneError::Protocol("empty CSeq".into()))?;
+        Ok(format!("{branch} {}", method.to_ascii_uppercase()))
+    });
+    let branch = match key {
+        Ok(key) => key,
         Err(err) => {
             report_garbage(events, err, resp.to_string().as_bytes());
             return;
         }
     };
-    let waiter = pending
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&branch)
-        .cloned();
+    let waiter = {
+        let table = pending.lock().unwrap_or_else(PoisonError::into_inner);
+        table.get(&branch).cloned().or_else(|| {
+            // A method that matches nothing: when one transaction has this branch, it gets the response and
+            // refuses it as a protocol error (its own checks) instead of waiting for a time-out.
+            let prefix = branch.split_once(' ').map_or(branch.as_str(), |(b, _)| b);
+            let mut same = table
+                .iter()
+                .filter(|(key, _)| key.split_once(' ').is_some_and(|(b, _)| b == prefix));
+            match (same.next(), same.next()) {
+                (Some((_, tx)), None) => Some(tx.clone()),
+                _ => None,
+            }
+        })
+    };
     match waiter {
         Some(tx) => {
             if tx.try_send(resp).is_err() {

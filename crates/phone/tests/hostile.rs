@@ -212,7 +212,8 @@ async fn garbage_frames_are_reported_and_requests_are_answered() {
         "every garbage frame but the bare CRLF keep-alive is reported"
     );
 
-    // The connection still works: OPTIONS is answered 200, INVITE 501 (calls are not built yet).
+    // The connection still works: OPTIONS is answered 200; an INVITE without Contact (no dialog can come of
+    // it) is a 400 and a reported protocol error.
     let options = "OPTIONS sip:bob@x.invalid SIP/2.0\r\nVia: SIP/2.0/WS srv.invalid;branch=z9hG4bKopt1\r\n\
         From: <sip:srv@hostile.test>;tag=f1\r\nTo: <sip:bob@hostile.test>\r\nCall-ID: opt-1\r\nCSeq: 5 OPTIONS\r\n\
         Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
@@ -227,8 +228,12 @@ async fn garbage_frames_are_reported_and_requests_are_answered() {
     .await
     .unwrap();
     let resp = recv_response(&mut ws).await;
-    assert_eq!(resp.status_code.code(), 501);
+    assert_eq!(resp.status_code.code(), 400);
     assert_eq!(resp.call_id_header().unwrap().value(), "inv-1");
+    wait_for(&mut events, WITHIN, "ProtocolError for the INVITE", |e| {
+        matches!(e, PhoneEvent::ProtocolError(_))
+    })
+    .await;
     // A request without Call-ID/CSeq cannot be answered: reported, not answered, no crash.
     ws.send(Message::text(
         "NOTIFY sip:bob@x.invalid SIP/2.0\r\nVia: SIP/2.0/WS s.invalid;branch=z9hG4bKn\r\n\r\n",
@@ -504,5 +509,214 @@ async fn silent_server_is_detected_by_the_keepalive() {
     assert!(reason.contains("keep-alive"), "{reason}");
     drop(ws);
     alive_then_shutdown(&phone).await;
+    assert_no_panics();
+}
+
+/// An INVITE from the scripted server to `bob`, with `extra` header lines and an optional typed body.
+fn hostile_invite(call_id: &str, extra: &str, body: Option<(&str, &str)>) -> String {
+    let (content_type, body) = match body {
+        Some((t, b)) => (format!("Content-Type: {t}\r\n"), b),
+        None => (String::new(), ""),
+    };
+    format!(
+        "INVITE sip:bob@x.invalid;transport=ws SIP/2.0\r\nVia: SIP/2.0/WS srv.invalid;branch=z9hG4bK{call_id}\r\n\
+         From: \"Hostile\" <sip:9812345678@hostile.test>;tag=h1\r\nTo: <sip:bob@hostile.test>\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:far@srv.invalid;transport=ws>\r\nMax-Forwards: 70\r\n\
+         {extra}{content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A request in the dialog of `ok` (our 200 OK to the server's INVITE).
+fn in_dialog(ok: &rsip::Response, method: &str, cseq: u32, extra: &str, body: &str) -> String {
+    let contact = ok.contact_header().unwrap().value().to_owned();
+    let target = contact
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    format!(
+        "{method} {target} SIP/2.0\r\nVia: SIP/2.0/WS srv.invalid;branch=z9hG4bK{method}{cseq}\r\n\
+         From: \"Hostile\" <sip:9812345678@hostile.test>;tag=h1\r\nTo: {}\r\nCall-ID: {}\r\n\
+         CSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+        ok.to_header().unwrap().value(),
+        ok.call_id_header().unwrap().value(),
+        body.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_invites_are_refused_and_a_call_survives_broken_messages_in_its_dialog() {
+    use leadline_phone::audio::{self, AudioPath, Meter};
+    use leadline_phone::media::{MediaConfig, MediaSession};
+    init_tracing();
+    count_panics();
+    let (listener, url) = bind().await;
+    let mut cfg = config(&url);
+    cfg.media.bind_addrs = vec!["127.0.0.1:0".into()];
+    cfg.auto_answer = true;
+    let (phone, mut events) = UserAgent::start(cfg).unwrap();
+    let mut ws = accept(&listener).await;
+    let reg = recv_register(&mut ws).await;
+    ws.send(Message::text(answer(
+        &reg,
+        "200 OK",
+        "Contact: <{contact}>;expires=600\r\n",
+    )))
+    .await
+    .unwrap();
+    wait_for(&mut events, WITHIN, "Registered", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
+
+    // INVITEs no call can come of are refused with the fitting error, before anything rings.
+    let sdp = ("application/sdp", "v=0\r\nbanana\r\n");
+    let cases = [
+        ("no-sdp", String::new(), None, 488),
+        ("text", String::new(), Some(("text/plain", "hello")), 415),
+        ("bad-sdp", String::new(), Some(sdp), 488),
+    ];
+    for (call_id, extra, body, code) in &cases {
+        ws.send(Message::text(hostile_invite(call_id, extra, *body)))
+            .await
+            .unwrap();
+        let resp = recv_response(&mut ws).await;
+        assert_eq!(resp.status_code.code(), *code, "{call_id}: {resp}");
+    }
+    let no_tag = hostile_invite("no-tag", "", Some(sdp)).replace(";tag=h1", "");
+    ws.send(Message::text(no_tag)).await.unwrap();
+    assert_eq!(recv_response(&mut ws).await.status_code.code(), 400);
+    for method in ["BYE", "CANCEL"] {
+        let stray = hostile_invite("nobody", "", None)
+            .replace("INVITE sip:", &format!("{method} sip:"))
+            .replace("1 INVITE", &format!("1 {method}"));
+        ws.send(Message::text(stray)).await.unwrap();
+        assert_eq!(
+            recv_response(&mut ws).await.status_code.code(),
+            481,
+            "stray {method}"
+        );
+    }
+
+    // A real call: the server's side has real media (our own engine), offers, and the phone answers by itself.
+    let far_meter = Meter::new(None);
+    let far = MediaSession::new(
+        &MediaConfig {
+            bind_addrs: vec!["127.0.0.1:0".into()],
+            ..MediaConfig::default()
+        },
+        AudioPath {
+            capture: audio::tone(600.0, 0.3),
+            playback: std::sync::Arc::new(far_meter.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    let offer = far.create_offer().await.unwrap();
+    ws.send(Message::text(hostile_invite(
+        "real-call",
+        "X-Exotel-Callsid: exo-42\r\n",
+        Some(("application/sdp", &offer)),
+    )))
+    .await
+    .unwrap();
+    let ringing = recv_response(&mut ws).await;
+    assert_eq!(ringing.status_code.code(), 180, "{ringing}");
+    let ok = recv_response(&mut ws).await;
+    assert_eq!(ok.status_code.code(), 200, "{ok}");
+    assert_eq!(
+        ok.to_header().unwrap().value(),
+        ringing.to_header().unwrap().value(),
+        "one To tag"
+    );
+    far.accept_answer(std::str::from_utf8(&ok.body).unwrap())
+        .await
+        .unwrap();
+    ws.send(Message::text(in_dialog(&ok, "ACK", 1, "", "")))
+        .await
+        .unwrap();
+    let call = match wait_for(&mut events, WITHIN, "IncomingCall", |e| {
+        matches!(e, PhoneEvent::IncomingCall(_))
+    })
+    .await
+    {
+        PhoneEvent::IncomingCall(call) => call,
+        _ => unreachable!(),
+    };
+    assert_eq!(call.info().provider_call_id.as_deref(), Some("exo-42"));
+    assert_eq!(call.info().remote_user, "9812345678");
+    assert!(call.connected().await);
+
+    // Broken and hostile messages in the dialog: each answered or dropped, the call goes on.
+    ws.send(Message::text("\u{0}\u{1} not SIP")).await.unwrap();
+    ws.send(Message::text(in_dialog(
+        &ok,
+        "INVITE",
+        2,
+        "Content-Type: application/sdp\r\n",
+        "v=0\r\nbanana\r\n",
+    )))
+    .await
+    .unwrap();
+    assert_eq!(
+        recv_response(&mut ws).await.status_code.code(),
+        488,
+        "broken re-offer"
+    );
+    ws.send(Message::text(in_dialog(
+        &ok,
+        "INFO",
+        3,
+        "Content-Type: application/dtmf-relay\r\n",
+        "Signal=\u{7f}\r\n",
+    )))
+    .await
+    .unwrap();
+    assert_eq!(
+        recv_response(&mut ws).await.status_code.code(),
+        200,
+        "INFO without a digit"
+    );
+    ws.send(Message::text(in_dialog(&ok, "BYE", 1, "", "")))
+        .await
+        .unwrap();
+    assert_eq!(
+        recv_response(&mut ws).await.status_code.code(),
+        500,
+        "a BYE with an old CSeq"
+    );
+    ws.send(Message::text(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/WS x.invalid;branch=z9hG4bKnone\r\nFrom: <sip:a@b>;tag=1\r\n\
+         To: <sip:b@c>;tag=2\r\nCall-ID: none\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(call.info().call.state, leadline_phone::CallState::Connected);
+    let stats = far.stats();
+    assert!(
+        stats.packets_received > 50,
+        "audio flows through it all: {stats:?}"
+    );
+    let ours = call.info().media.unwrap();
+    assert!(ours.packets_received > 50, "{ours:?}");
+
+    // A proper BYE ends it, hung up there.
+    ws.send(Message::text(in_dialog(&ok, "BYE", 10, "", "")))
+        .await
+        .unwrap();
+    assert_eq!(recv_response(&mut ws).await.status_code.code(), 200);
+    assert_eq!(call.ended().await, leadline_model::CallEnd::HungUpThere);
+    far.close().await;
+    let server = tokio::spawn(async move {
+        if let Some(rsip::SipMessage::Request(unreg)) = recv_sip(&mut ws).await {
+            let _ = ws.send(Message::text(answer(&unreg, "200 OK", ""))).await;
+        }
+        ws
+    });
+    alive_then_shutdown(&phone).await;
+    drop(server.await.unwrap());
     assert_no_panics();
 }

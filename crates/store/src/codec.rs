@@ -222,6 +222,35 @@ pub(crate) mod write {
         Ok(n == 1)
     }
 
+    /// Fills what the cached call log `c.id` lacks from the server's copy `c`: the provider's facts that
+    /// the server merges in after the log was written (a click-to-call's answer and end times, talk time,
+    /// recording, call id). Like the server's merge, each only goes from empty to a value; the telecaller's
+    /// wrap-up is never touched. Answers whether the row changed.
+    pub(crate) fn fill_call_facts(conn: &Connection, c: &CallLog) -> Result<bool, StoreError> {
+        let n = conn
+            .prepare_cached(
+                "UPDATE call_logs SET
+                    answered_at = coalesce(answered_at, ?2),
+                    ended_at = coalesce(ended_at, ?3),
+                    duration_s = CASE WHEN duration_s = 0 THEN ?4 ELSE duration_s END,
+                    recording_url = coalesce(recording_url, ?5),
+                    provider_call_id = coalesce(provider_call_id, ?6)
+                 WHERE id = ?1
+                   AND ((answered_at IS NULL AND ?2 IS NOT NULL) OR (ended_at IS NULL AND ?3 IS NOT NULL)
+                        OR (duration_s = 0 AND ?4 <> 0) OR (recording_url IS NULL AND ?5 IS NOT NULL)
+                        OR (provider_call_id IS NULL AND ?6 IS NOT NULL))",
+            )?
+            .execute(params![
+                c.id.to_string(),
+                opt_ts(&c.answered_at),
+                opt_ts(&c.ended_at),
+                c.duration_s,
+                c.recording_url,
+                c.provider_call_id,
+            ])?;
+        Ok(n == 1)
+    }
+
     pub(crate) fn upsert_follow_up(conn: &Connection, f: &FollowUp) -> Result<(), StoreError> {
         conn.prepare_cached(
             "INSERT INTO follow_ups (id, lead_id, assigned_to, due_at, note, call_log_id, completed_at, created_at)

@@ -6,6 +6,12 @@
 //! user's disposition, notes and follow-up, and is queued for the server in the same transaction that
 //! removes the draft. A draft is never dropped silently: [`Store::unlogged_calls`] lists every one, and
 //! [`Store::recover_interrupted_calls`] ends those a crash left open at their last heartbeat.
+//!
+//! A click-to-call (the softphone's fallback: the server has the provider ring the telecaller's own phone,
+//! then the lead) is drafted with [`Store::begin_click_to_call`] under the id and provider call id the
+//! server answered ([`CallVia::ClickToCall`]). The desktop never sees such a call answered or ended, so its
+//! log carries no answer or end time and no talk time: the provider reports those (and the recording) to
+//! the server, which fills them into the log of the same id whichever arrives first.
 
 use leadline_model::{CallDirection, CallEnd, CallLog, FollowUpSpec, Id, Timestamp};
 use rusqlite::{OptionalExtension as _, params};
@@ -13,6 +19,39 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{opt_ts, parse_enum, parse_id, parse_opt_ts, parse_ts, ts};
 use crate::{Store, StoreError};
+
+/// How a call was placed, which says who sees it happen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallVia {
+    /// The desktop's own softphone call: the desktop sees its answer and end.
+    #[default]
+    Softphone,
+    /// A click-to-call: the provider rang the telecaller's own phone, then the lead. The provider, not the
+    /// desktop, sees the answer and the end, and reports them to the server.
+    ClickToCall,
+}
+
+impl CallVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Softphone => "softphone",
+            Self::ClickToCall => "click_to_call",
+        }
+    }
+}
+
+impl std::str::FromStr for CallVia {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "softphone" => Ok(Self::Softphone),
+            "click_to_call" => Ok(Self::ClickToCall),
+            other => Err(format!("unknown call route {other:?}")),
+        }
+    }
+}
 
 /// A call as the softphone knows it before the telecaller logs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +70,9 @@ pub struct CallDraft {
     /// The call's last sign of life (its start, answer or heartbeat).
     pub last_seen_at: Timestamp,
     pub device_id: Option<String>,
+    /// How the call was placed (a draft of an older cache: the softphone).
+    #[serde(default)]
+    pub via: CallVia,
 }
 
 impl CallDraft {
@@ -48,6 +90,26 @@ impl CallDraft {
             end_reason: None,
             last_seen_at: started_at,
             device_id: None,
+            via: CallVia::Softphone,
+        }
+    }
+
+    /// A click-to-call the server placed, starting at `started_at`: outbound to `remote` (the lead's
+    /// number), under the call log id and provider call id the server answered
+    /// (`leadline_model::ClickToCall`).
+    pub fn click_to_call(
+        call_log_id: Id,
+        lead_id: Id,
+        remote: impl Into<String>,
+        provider_call_id: impl Into<String>,
+        started_at: Timestamp,
+    ) -> Self {
+        Self {
+            id: call_log_id,
+            lead_id: Some(lead_id),
+            provider_call_id: Some(provider_call_id.into()),
+            via: CallVia::ClickToCall,
+            ..Self::new(CallDirection::Outbound, remote, started_at)
         }
     }
 
@@ -73,7 +135,7 @@ pub struct WrapUp {
 }
 
 const DRAFT_COLUMNS: &str = "id, lead_id, direction, remote, provider_call_id, started_at, answered_at, ended_at, \
-     end_reason, last_seen_at, device_id";
+     end_reason, last_seen_at, device_id, via";
 
 fn draft_from_row(r: &rusqlite::Row<'_>) -> Result<CallDraft, StoreError> {
     let text = |i: usize| r.get::<_, String>(i);
@@ -90,14 +152,41 @@ fn draft_from_row(r: &rusqlite::Row<'_>) -> Result<CallDraft, StoreError> {
         end_reason: opt(8)?.as_deref().map(parse_enum).transpose()?,
         last_seen_at: parse_ts(&text(9)?)?,
         device_id: opt(10)?,
+        via: parse_enum(&text(11)?)?,
     })
 }
 
 impl Store {
-    /// Records a call that has just started (or rung).
+    /// Records a call that has just started (or rung). A click-to-call draft needs its lead and provider
+    /// call id. An id that a draft or a call log has already is refused ([`StoreError::Invalid`]).
     pub fn begin_call(&mut self, draft: &CallDraft) -> Result<(), StoreError> {
+        if draft.via == CallVia::ClickToCall
+            && (draft.lead_id.is_none()
+                || draft
+                    .provider_call_id
+                    .as_deref()
+                    .is_none_or(|p| p.trim().is_empty()))
+        {
+            return Err(StoreError::Invalid(
+                "a click-to-call draft needs its lead and the provider's call id".into(),
+            ));
+        }
+        let taken: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM call_drafts WHERE id = ?1)
+                 OR EXISTS (SELECT 1 FROM call_logs WHERE id = ?1)",
+            [draft.id.to_string()],
+            |r| r.get(0),
+        )?;
+        if taken {
+            return Err(StoreError::Invalid(format!(
+                "call {} is recorded already",
+                draft.id
+            )));
+        }
         self.conn.execute(
-            &format!("INSERT INTO call_drafts ({DRAFT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            &format!(
+                "INSERT INTO call_drafts ({DRAFT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ),
             params![
                 draft.id.to_string(),
                 draft.lead_id.map(|l| l.to_string()),
@@ -110,9 +199,43 @@ impl Store {
                 draft.end_reason.map(CallEnd::as_str),
                 ts(&draft.last_seen_at),
                 draft.device_id,
+                draft.via.as_str(),
             ],
         )?;
         Ok(())
+    }
+
+    /// Drafts a click-to-call the server placed on lead `lead_id` (`leadline_model::ClickToCall`): under
+    /// the server's `call_log_id` and the provider's `call_sid`, outbound to the lead's number, from this
+    /// device, started at `started_at`. The lead must be in the cache (check before asking the server to
+    /// call). Recording the same call again (same id and call sid) answers the draft as it is.
+    pub fn begin_click_to_call(
+        &mut self,
+        call_log_id: Id,
+        lead_id: Id,
+        call_sid: &str,
+        started_at: Timestamp,
+    ) -> Result<CallDraft, StoreError> {
+        if let Some(existing) = self.call_draft(&call_log_id)? {
+            return if existing.via == CallVia::ClickToCall
+                && existing.lead_id == Some(lead_id)
+                && existing.provider_call_id.as_deref() == Some(call_sid)
+            {
+                Ok(existing)
+            } else {
+                Err(StoreError::Invalid(format!(
+                    "call {call_log_id} is recorded already as another call"
+                )))
+            };
+        }
+        let lead = self.get_lead(&lead_id)?;
+        let mut draft =
+            CallDraft::click_to_call(call_log_id, lead_id, lead.phone.as_str(), call_sid, started_at);
+        draft.device_id = Some(self.device_id()?);
+        self.begin_call(&draft)?;
+        // As stored (times to the cache's precision).
+        self.call_draft(&call_log_id)?
+            .ok_or_else(|| StoreError::NotFound(format!("call draft {call_log_id}")))
     }
 
     /// The drafted call `id`.
@@ -192,18 +315,22 @@ impl Store {
         Ok(out)
     }
 
-    /// Ends every call left open by a process that stopped mid-call, at its last sign of life, as
-    /// [`CallEnd::Interrupted`]; answers them. Run it before the softphone starts.
+    /// Ends every softphone call left open by a process that stopped mid-call, at its last sign of life,
+    /// as [`CallEnd::Interrupted`]; answers them. Run it before the softphone starts. Click-to-calls are
+    /// left as they are (the provider carries them, not this process; they wait for their wrap-up).
     pub fn recover_interrupted_calls(&mut self) -> Result<Vec<CallDraft>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let ids: Vec<String> = tx
-            .prepare("SELECT id FROM call_drafts WHERE ended_at IS NULL ORDER BY started_at, id")?
+            .prepare(
+                "SELECT id FROM call_drafts WHERE ended_at IS NULL AND via = 'softphone' ORDER BY started_at, id",
+            )?
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         tx.execute(
-            "UPDATE call_drafts SET ended_at = last_seen_at, end_reason = ?1 WHERE ended_at IS NULL",
+            "UPDATE call_drafts SET ended_at = last_seen_at, end_reason = ?1
+             WHERE ended_at IS NULL AND via = 'softphone'",
             [CallEnd::Interrupted.as_str()],
         )?;
         tx.commit()?;
@@ -218,13 +345,30 @@ impl Store {
 
     /// Logs the ended call `id` with the telecaller's `wrap`: the call log (the draft's id, times and
     /// provider id) is recorded and queued as [`Store::log_call`] does, and the draft removed, in one
-    /// transaction. A call still going, or one without a lead, is refused and stays.
+    /// transaction. A softphone call still going, or one without a lead, is refused and stays.
+    ///
+    /// A click-to-call is logged whether or not this device marked it ended (the wrap-up says it is
+    /// over), on its own lead only, with no answer or end time and no talk time: the provider's report,
+    /// merged on the server, fills those in (the server only fills what a log lacks).
     pub fn log_drafted_call(&mut self, id: &Id, wrap: &WrapUp) -> Result<CallLog, StoreError> {
         let draft = self
             .call_draft(id)?
             .ok_or_else(|| StoreError::NotFound(format!("call draft {id}")))?;
-        let Some(ended_at) = draft.ended_at else {
-            return Err(StoreError::Invalid(format!("call {id} is still going")));
+        let (answered_at, ended_at, duration_s) = match draft.via {
+            CallVia::Softphone => {
+                let Some(ended_at) = draft.ended_at else {
+                    return Err(StoreError::Invalid(format!("call {id} is still going")));
+                };
+                (draft.answered_at, Some(ended_at), draft.talk_seconds())
+            }
+            CallVia::ClickToCall => {
+                if wrap.lead_id.is_some_and(|l| Some(l) != draft.lead_id) {
+                    return Err(StoreError::Invalid(format!(
+                        "call {id} was placed to another lead; it is logged on its own lead"
+                    )));
+                }
+                (None, None, 0)
+            }
         };
         let lead_id = wrap.lead_id.or(draft.lead_id).ok_or_else(|| {
             StoreError::Invalid(format!("call {id} is with no lead: choose the lead to log it on"))
@@ -236,9 +380,9 @@ impl Store {
             telecaller_id: me.id,
             direction: draft.direction,
             started_at: draft.started_at,
-            answered_at: draft.answered_at,
-            ended_at: Some(ended_at),
-            duration_s: draft.talk_seconds(),
+            answered_at,
+            ended_at,
+            duration_s,
             disposition: wrap.disposition.clone(),
             outcome_tags: wrap.outcome_tags.clone(),
             notes: wrap.notes.clone(),

@@ -48,7 +48,7 @@ use rusqlite_migration::Migrations;
 
 pub use conflicts::{Conflict, ConflictField};
 pub use csv::{CALL_EXPORT_COLUMNS, CallExport, LEAD_EXPORT_COLUMNS, LeadExport, LocalImport, guard_formula};
-pub use drafts::{CallDraft, WrapUp};
+pub use drafts::{CallDraft, CallVia, WrapUp};
 pub use error::StoreError;
 pub use figures::{DEFAULT_CONVERSION_DISPOSITIONS, FiguresQuery, TodayFigures};
 pub use history::{CallHistoryPage, CallHistoryQuery};
@@ -118,6 +118,32 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version as usize, MIGRATION_DIR.dirs().count());
+    }
+
+    #[test]
+    fn call_drafts_of_an_older_cache_are_softphone_calls_after_the_upgrade() {
+        let migrations = MIGRATIONS.as_ref().expect("migrations load");
+        let mut conn = rusqlite::Connection::open_in_memory().expect("memory database");
+        search::register_functions(&conn).expect("functions");
+        migrations
+            .to_version(&mut conn, 6)
+            .expect("the schema before click-to-call");
+        conn.execute(
+            "INSERT INTO call_drafts (id, direction, remote, started_at, last_seen_at)
+             VALUES ('d1', 'outbound', '+919876543210', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .expect("an old draft");
+        migrations.to_latest(&mut conn).expect("upgrade");
+        let via: String = conn
+            .query_row("SELECT via FROM call_drafts WHERE id = 'd1'", [], |r| r.get(0))
+            .expect("via");
+        assert_eq!(via, "softphone");
+        assert!(
+            conn.execute("UPDATE call_drafts SET via = 'carrier_pigeon'", [])
+                .is_err(),
+            "only known routes"
+        );
     }
 
     #[test]

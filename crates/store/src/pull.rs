@@ -62,6 +62,9 @@ impl Store {
                 Change::CallLog(call) => {
                     if write::insert_call(&tx, call)? {
                         report.call_logs_added += 1;
+                    } else {
+                        // Known here: the server may have merged the provider's report into it since.
+                        write::fill_call_facts(&tx, call)?;
                     }
                     touched.insert(call.lead_id);
                 }

@@ -9,7 +9,7 @@ fn now() -> Timestamp {
 use leadline_model::sync::{Change, Cursor, LeadPatch, MutationOp, PROTOCOL_VERSION, PullPage};
 use leadline_model::*;
 use leadline_store::{
-    CallDraft, Clock, FiguresQuery, LeadFilter, LeadOrder, LeadOrderKey, LeadPageQuery, LeadQuery,
+    CallDraft, CallVia, Clock, FiguresQuery, LeadFilter, LeadOrder, LeadOrderKey, LeadPageQuery, LeadQuery,
     QueueQuery, Store, StoreError, StoreKey, WrapUp,
 };
 
@@ -667,4 +667,136 @@ fn a_call_cut_short_by_a_crash_is_ended_at_its_last_heartbeat_and_still_logged()
         .unwrap();
     assert_eq!((second.answered_at, second.duration_s), (None, 0));
     assert!(store.unlogged_calls().unwrap().is_empty());
+}
+
+#[test]
+fn a_click_to_call_is_drafted_under_the_servers_ids_and_logged_without_the_times_the_provider_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, me, asha) =
+        with_priya_and_asha(Store::open(&dir.path().join("cache.sqlite3"), &key()).unwrap());
+    let device = store.device_id().unwrap();
+    let t0 = now() - Duration::minutes(2);
+    let call_log_id = new_id();
+
+    // A lead the cache does not have cannot be drafted (check before asking the server to call).
+    assert!(matches!(
+        store.begin_click_to_call(new_id(), new_id(), "sid-x", t0),
+        Err(StoreError::NotFound(_))
+    ));
+    // A click-to-call draft needs its lead and provider call id.
+    let mut bare = CallDraft::click_to_call(new_id(), asha.id, asha.phone.as_str(), "", t0);
+    assert!(matches!(store.begin_call(&bare), Err(StoreError::Invalid(_))));
+    bare.provider_call_id = Some("sid-y".into());
+    bare.lead_id = None;
+    assert!(matches!(store.begin_call(&bare), Err(StoreError::Invalid(_))));
+
+    let draft = store
+        .begin_click_to_call(call_log_id, asha.id, "exo-c2c-1", t0)
+        .unwrap();
+    assert_eq!(draft.id, call_log_id);
+    assert_eq!(draft.lead_id, Some(asha.id));
+    assert_eq!(draft.direction, CallDirection::Outbound);
+    assert_eq!(draft.remote, asha.phone.as_str());
+    assert_eq!(draft.provider_call_id.as_deref(), Some("exo-c2c-1"));
+    assert_eq!(draft.via, CallVia::ClickToCall);
+    assert_eq!(draft.device_id.as_deref(), Some(device.as_str()));
+    assert_eq!(store.call_draft(&call_log_id).unwrap(), Some(draft.clone()));
+    // The same call again is the same draft; the id under another call is refused.
+    assert_eq!(
+        store
+            .begin_click_to_call(call_log_id, asha.id, "exo-c2c-1", t0)
+            .unwrap(),
+        draft
+    );
+    assert!(matches!(
+        store.begin_click_to_call(call_log_id, asha.id, "exo-c2c-2", t0),
+        Err(StoreError::Invalid(_))
+    ));
+    let mut same_id = CallDraft::new(CallDirection::Outbound, "+919800000001", t0);
+    same_id.id = call_log_id;
+    assert!(matches!(store.begin_call(&same_id), Err(StoreError::Invalid(_))));
+    // A restart does not end it: the provider carries the call, not this process.
+    assert!(store.recover_interrupted_calls().unwrap().is_empty());
+    assert_eq!(store.unlogged_calls().unwrap(), vec![draft.clone()]);
+
+    // The wrap-up logs it on its own lead only, open or ended here.
+    let wrap = WrapUp {
+        disposition: "interested".into(),
+        notes: "Will visit the Bandra showroom".into(),
+        follow_up: Some(FollowUpSpec {
+            due_at: t0 + Duration::days(2),
+            note: Some("bring the catalogue".into()),
+        }),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.log_drafted_call(
+            &call_log_id,
+            &WrapUp {
+                lead_id: Some(new_id()),
+                ..wrap.clone()
+            }
+        ),
+        Err(StoreError::Invalid(_))
+    ));
+    store
+        .end_call(&call_log_id, t0 + Duration::seconds(80), CallEnd::HungUpHere)
+        .unwrap();
+    let before = outbox_rows(&store);
+    let logged = store.log_drafted_call(&call_log_id, &wrap).unwrap();
+    assert_eq!(logged.id, call_log_id);
+    assert_eq!(logged.lead_id, asha.id);
+    assert_eq!(logged.telecaller_id, me.id);
+    assert_eq!(logged.direction, CallDirection::Outbound);
+    assert_eq!(logged.started_at, t0);
+    assert_eq!(
+        (logged.answered_at, logged.ended_at, logged.duration_s),
+        (None, None, 0)
+    );
+    assert_eq!(logged.provider_call_id.as_deref(), Some("exo-c2c-1"));
+    assert_eq!(logged.device_id.as_deref(), Some(device.as_str()));
+    assert_eq!(logged.notes, wrap.notes);
+    assert_eq!(outbox_rows(&store), before + 1, "queued once");
+    let queued = store.outbox_pending(10_000).unwrap();
+    assert!(
+        queued
+            .iter()
+            .any(|e| e.mutation.op == MutationOp::CreateCallLog(logged.clone()))
+    );
+    assert!(store.unlogged_calls().unwrap().is_empty());
+
+    // The server's copy, with the provider's report merged, fills what the cached log lacks; the
+    // wrap-up stays, and a second copy is not a new call.
+    let end = t0 + Duration::seconds(70);
+    let merged = CallLog {
+        answered_at: Some(end - Duration::seconds(42)),
+        ended_at: Some(end),
+        duration_s: 42,
+        recording_url: Some("https://rec.example/exo-c2c-1.mp3".into()),
+        notes: "(the server's copy of the notes)".into(),
+        ..logged.clone()
+    };
+    let report = store
+        .apply_pull_page(&page(vec![Change::CallLog(merged.clone())], "c2"))
+        .unwrap();
+    assert_eq!(report.call_logs_added, 0);
+    let cached = store.call_logs_for_lead(&asha.id).unwrap();
+    assert_eq!(cached.len(), 1);
+    assert_eq!(
+        cached[0],
+        CallLog {
+            notes: wrap.notes.clone(),
+            ..merged.clone()
+        }
+    );
+    // Filling never overwrites: a later copy with other facts changes nothing.
+    let other = CallLog {
+        duration_s: 7,
+        recording_url: Some("https://elsewhere/x.mp3".into()),
+        ..merged
+    };
+    store
+        .apply_pull_page(&page(vec![Change::CallLog(other)], "c3"))
+        .unwrap();
+    assert_eq!(store.call_logs_for_lead(&asha.id).unwrap(), cached);
 }

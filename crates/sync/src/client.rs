@@ -3,11 +3,14 @@ use std::time::Duration;
 
 use leadline_model::auth::ApiError;
 use leadline_model::sync::{Cursor, PullPage, PullQuery, PushBatch, PushResponse};
-use leadline_model::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest};
+use leadline_model::{
+    ClickToCall, ClickToCallRequest, Id, LoginRequest, LoginResponse, LogoutRequest, RefreshRequest,
+};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use crate::SyncError;
+use crate::error::CallError;
 
 /// Every request gives up after this long (`LEADLINE_HTTP_TIMEOUT_SECS` overrides it).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -299,6 +302,58 @@ impl Client {
             .post(url.clone())
             .bearer_auth(token)
             .json(batch)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, &e))?;
+        expect_json(resp, &url).await
+    }
+
+    /// Asks the server to place a click-to-call on lead `lead_id` (`POST /api/v1/calls/click-to-call`):
+    /// the telephony provider rings the caller's own phone (their agent number) first, then the lead.
+    /// Answers the provider's call id and the id the call's log must have (log it with
+    /// `leadline_store::Store::begin_click_to_call`; [`crate::place_click_to_call`] does both). Refreshes
+    /// an expired access token once, like [`Client::pull`].
+    ///
+    /// Errors: the server's refusals as [`SyncError::Call`] ([`CallError::NoAgentNumber`],
+    /// [`CallError::TelephonyNotConfigured`], [`CallError::LeadNotFound`], the provider's refusal, rate
+    /// limit, failure or timeout); no server at all is [`SyncError::Unreachable`] (offline). Not retried:
+    /// a second request would ring the telecaller twice.
+    pub async fn click_to_call(&self, lead_id: Id) -> Result<ClickToCall, SyncError> {
+        let token = self.token().ok_or(SyncError::Unauthorized)?;
+        let answer = match self.click_to_call_with(&token, lead_id).await {
+            Err(SyncError::Unauthorized) if self.can_refresh() => {
+                self.refresh_after(&token).await?;
+                let token = self.token().ok_or(SyncError::Unauthorized)?;
+                self.click_to_call_with(&token, lead_id).await
+            }
+            other => other,
+        };
+        answer.map_err(|e| match e {
+            SyncError::Server {
+                status,
+                code,
+                message,
+                retry_after,
+            } => match CallError::from_answer(status, &code, &message, retry_after) {
+                Some(call) => SyncError::Call(call),
+                None => SyncError::Server {
+                    status,
+                    code,
+                    message,
+                    retry_after,
+                },
+            },
+            other => other,
+        })
+    }
+
+    async fn click_to_call_with(&self, token: &str, lead_id: Id) -> Result<ClickToCall, SyncError> {
+        let url = self.url("api/v1/calls/click-to-call")?;
+        let resp = self
+            .http
+            .post(url.clone())
+            .bearer_auth(token)
+            .json(&ClickToCallRequest { lead_id })
             .send()
             .await
             .map_err(|e| unreachable(&url, &e))?;

@@ -1,6 +1,8 @@
 //! Leadline's client side of the API and its sync engine.
 //!
-//! - [`Client`]: the HTTP client (login, refresh, pull, push), with token rotation.
+//! - [`Client`]: the HTTP client (login, refresh, pull, push, click-to-call), with token rotation.
+//! - [`place_click_to_call`]: the softphone's fallback: the server has the provider ring the telecaller's
+//!   phone, then the lead, and the call is drafted in the cache under the server's call log id.
 //! - [`sync_once`]: one full round — push every pending outbox row in batches, then pull every page after the
 //!   cursor — usable from a script ([`pull_all`] and [`push_all`] are its halves).
 //! - [`Engine`]: the background engine the desktop runs: triggers (startup, local change, event socket,
@@ -10,15 +12,17 @@
 //! confirmation of its client mutation id, and the server applies each id once. Whatever is cut — the
 //! request, the answer, the process — the row is sent again and answered `duplicate`.
 
+mod calls;
 mod client;
 mod engine;
 mod error;
 mod events;
 mod shared;
 
+pub use calls::{PlacedCall, place_click_to_call};
 pub use client::{Client, DEFAULT_TIMEOUT, Tokens, request_timeout};
 pub use engine::{Connectivity, Engine, EngineConfig, SyncEvent, SyncStatus};
-pub use error::SyncError;
+pub use error::{CallError, SyncError};
 pub use shared::SharedStore;
 
 use leadline_model::sync::{Cursor, PROTOCOL_VERSION, PullPage, PushBatch};

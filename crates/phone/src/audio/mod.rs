@@ -64,3 +64,26 @@ impl std::fmt::Debug for AudioPath {
 mod synthetic;
 
 pub use synthetic::{Meter, MeterReading, NullPlayback, silence, tone};
+
+mod backend;
+mod convert;
+mod cpal_backend;
+mod devices;
+mod error;
+mod processing;
+mod queue;
+mod ringtone;
+
+pub use backend::{
+    AudioBackend, DeviceInfo, DeviceLabel, FaultCallback, InputCallback, OpenedStream, OutputCallback,
+    StreamFault,
+};
+pub use convert::StreamFormat;
+pub use cpal_backend::{CpalBackend, StreamPreferences};
+pub use devices::{
+    AudioDevices, AudioEvent, CallAudio, DevicePlayback, DeviceStream, RingHandle, WATCH_INTERVAL,
+};
+pub use error::{AudioError, Direction};
+pub use processing::{ProcessingSettings, VoiceProcessing};
+pub use queue::PlaybackStats;
+pub use ringtone::Ringtone;

@@ -20,6 +20,7 @@ pub struct FarEnd {
     events: Lines<BufReader<ChildStdout>>,
     /// Events read while waiting for another, in order.
     seen: Vec<Value>,
+    tone_hz: f64,
 }
 
 impl FarEnd {
@@ -46,8 +47,10 @@ impl FarEnd {
             stdin,
             events,
             seen: Vec::new(),
+            tone_hz: 0.0,
         };
-        far.expect("ready", Duration::from_secs(60)).await;
+        let ready = far.expect("ready", Duration::from_secs(60)).await;
+        far.tone_hz = ready["toneHz"].as_f64().expect("the far end says its tone");
         far
     }
 
@@ -64,12 +67,27 @@ impl FarEnd {
 
     /// Registers `user` with `password` on the proxy at `ws_url`, answering incoming calls when `auto_answer`.
     pub async fn register(&mut self, ws_url: &str, user: &str, password: &str, auto_answer: bool) {
-        self.send(json!({
+        self.register_with(ws_url, user, password, json!({ "autoAnswer": auto_answer }))
+            .await;
+    }
+
+    /// [`FarEnd::register`] with more start options (`autoAnswer`, `noTelephoneEvent`: leave RFC 4733
+    /// events out of its SDP so the other side sends DTMF by SIP INFO).
+    pub async fn register_with(&mut self, ws_url: &str, user: &str, password: &str, options: Value) {
+        let mut start = json!({
             "cmd": "start", "wsUrl": ws_url, "uri": format!("sip:{user}@{}", super::DOMAIN),
-            "password": password, "autoAnswer": auto_answer,
-        }))
-        .await;
+            "password": password,
+        });
+        if let (Some(start), Some(options)) = (start.as_object_mut(), options.as_object()) {
+            start.extend(options.clone());
+        }
+        self.send(start).await;
         self.expect("registered", Duration::from_secs(20)).await;
+    }
+
+    /// The frequency of the fake microphone's tone (Hz).
+    pub fn tone_hz(&self) -> f64 {
+        self.tone_hz
     }
 
     /// The next event named `name` (earlier ones of other names are kept for [`FarEnd::seen`]); panics
@@ -105,8 +123,9 @@ impl FarEnd {
         &self.seen
     }
 
-    /// The far end's WebRTC statistics (`packetsSent`, `packetsReceived`, `totalAudioEnergy`, `codec`) and
-    /// `peakLevel`, the loudest sample heard from the other side (0 to 1).
+    /// The far end's WebRTC statistics (`packetsSent`, `packetsReceived`, `totalAudioEnergy`, `codec`),
+    /// `peakLevel`, the loudest sample heard from the other side (0 to 1), and `dominantHz`, the strongest
+    /// frequency it last heard.
     pub async fn stats(&mut self) -> Value {
         self.send(json!({"cmd": "stats"})).await;
         self.expect("stats", Duration::from_secs(10)).await

@@ -19,8 +19,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use leadline_model::auth::ApiError;
+use leadline_model::telephony::{ClickToCall, ClickToCallRequest, codes};
 use leadline_model::{Id, LeadSource, Role, User};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::api::{ApiFailure, AuthUser};
 use crate::db::integrations::{self as store, CallbackOutcome, ImportOutcome, ImportPlan};
@@ -324,7 +325,7 @@ fn telephony(state: &AppState) -> Result<&ExotelRuntime, Fail> {
     state.integrations().exotel.as_ref().ok_or_else(|| {
         Fail::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "telephony_not_configured",
+            codes::TELEPHONY_NOT_CONFIGURED,
             "Exotel telephony is not configured on this server",
         )
     })
@@ -443,24 +444,6 @@ async fn handle_callback(
 
 // --- click-to-call --------------------------------------------------------------------------------
 
-/// The body of `POST /api/v1/calls/click-to-call`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct ClickToCallRequest {
-    pub lead_id: String,
-}
-
-/// The answer of `POST /api/v1/calls/click-to-call`.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ClickToCallResponse {
-    /// Exotel's id of the call (the call log's `provider_call_id` once the callback merged).
-    pub call_sid: String,
-    /// The id the desktop must give this call's log (Exotel echoes it in the callback).
-    #[schema(value_type = uuid::Uuid)]
-    pub call_log_id: Id,
-    /// Exotel's status of the call (`in-progress`: ringing the agent).
-    pub status: String,
-}
-
 /// `POST /api/v1/calls/click-to-call` `{lead_id}`: Exotel rings the caller's agent number, then the lead.
 #[utoipa::path(
     post,
@@ -468,7 +451,7 @@ pub struct ClickToCallResponse {
     tag = "integrations",
     request_body = ClickToCallRequest,
     responses(
-        (status = 200, description = "Exotel is ringing your agent number", body = ClickToCallResponse),
+        (status = 200, description = "Exotel is ringing your agent number", body = ClickToCall),
         (status = 400, description = "A bad body (`bad_request`, `bad_lead_id`)", body = ApiError),
         (status = 404, description = "No such lead in your scope (`not_found`)", body = ApiError),
         (status = 409, description = "You have no agent number (`no_agent_number`)", body = ApiError),
@@ -482,11 +465,22 @@ pub struct ClickToCallResponse {
 async fn click_to_call(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    body: Result<Json<ClickToCallRequest>, JsonRejection>,
-) -> Result<Json<ClickToCallResponse>, Fail> {
-    let Json(req) = body.map_err(|e| Fail::bad("bad_request", e.body_text()))?;
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<ClickToCall>, Fail> {
+    let Json(body) = body.map_err(|e| Fail::bad(codes::BAD_REQUEST, e.body_text()))?;
     let exotel = telephony(&state)?;
-    let lead_id = parse_id(&req.lead_id, "bad_lead_id", "lead_id")?;
+    // Read as JSON first, so that a `lead_id` that is not a UUID gets its own code.
+    let lead_text = body.get("lead_id").and_then(|v| v.as_str()).map(str::to_owned);
+    let req = match serde_json::from_value::<ClickToCallRequest>(body) {
+        Ok(req) => req,
+        Err(e) => match lead_text.as_deref().map(|t| Id::parse_str(t.trim())) {
+            // Padded with spaces: taken, as before the type was shared.
+            Some(Ok(lead_id)) => ClickToCallRequest { lead_id },
+            Some(Err(_)) => return Err(Fail::bad(codes::BAD_LEAD_ID, "lead_id must be a UUID")),
+            None => return Err(Fail::bad(codes::BAD_REQUEST, e.to_string())),
+        },
+    };
+    let lead_id = req.lead_id;
     let scope = Scope::for_user(&user);
     let caller = user.id;
     let (lead, agent) = state
@@ -501,7 +495,7 @@ async fn click_to_call(
     let agent = agent.ok_or_else(|| {
         Fail::new(
             StatusCode::CONFLICT,
-            "no_agent_number",
+            codes::NO_AGENT_NUMBER,
             "you have no agent number or SIP user to ring; ask an admin to set one",
         )
     })?;
@@ -519,7 +513,7 @@ async fn click_to_call(
         .await
         .map_err(exotel_failure)?;
     tracing::info!(call_sid = %call.call_sid, call_log_id = %call_log_id, "click-to-call placed");
-    Ok(Json(ClickToCallResponse {
+    Ok(Json(ClickToCall {
         call_sid: call.call_sid,
         call_log_id,
         status: call.status.as_str().to_owned(),
@@ -531,28 +525,28 @@ fn exotel_failure(e: ExotelError) -> Fail {
     match e {
         ExotelError::AuthFailed { .. } => Fail::new(
             StatusCode::BAD_GATEWAY,
-            "exotel_auth",
+            codes::EXOTEL_AUTH,
             "Exotel refused the server's credentials",
         ),
         ExotelError::RateLimited { retry_after, .. } => Fail::Status {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "exotel_rate_limited",
+            code: codes::EXOTEL_RATE_LIMITED,
             message: "Exotel's rate limit was reached; try again shortly".into(),
             retry_after: Some(retry_after.unwrap_or(5).max(1)),
         },
         ExotelError::Timeout => Fail::new(
             StatusCode::GATEWAY_TIMEOUT,
-            "exotel_timeout",
+            codes::EXOTEL_TIMEOUT,
             "Exotel did not answer in time",
         ),
         ExotelError::BadRequest { message } | ExotelError::Rejected { message, .. } => Fail::new(
             StatusCode::BAD_GATEWAY,
-            "exotel_rejected",
+            codes::EXOTEL_REJECTED,
             format!("Exotel refused the call: {message}"),
         ),
         other => Fail::new(
             StatusCode::BAD_GATEWAY,
-            "exotel_unavailable",
+            codes::EXOTEL_UNAVAILABLE,
             format!("talking to Exotel failed: {other}"),
         ),
     }
