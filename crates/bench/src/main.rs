@@ -5,6 +5,7 @@
 mod import;
 mod initial_sync;
 mod lead_search;
+mod phone;
 mod server;
 mod stats;
 mod store;
@@ -22,6 +23,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// The softphone: call set-up (dial → first RTP) for Leadline and for a browser softphone (JsSIP in
+    /// headless Chromium) calling the same far end through the same kamailio, then Leadline's CPU and
+    /// memory during one long call.
+    Phone {
+        /// Measured calls of each softphone (after one warm-up call each).
+        #[arg(long, default_value_t = 10)]
+        calls: u32,
+        /// Length of the long call, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// Lead-list search in the local cache (FTS5, phone-aware) against a raw SQLite LIKE scan.
     LeadSearch {
         /// Leads in the cache.
@@ -97,6 +109,11 @@ enum Bench {
 fn main() -> Result<()> {
     match Cli::parse().bench {
         Bench::LeadSearch { leads, runs } => lead_search::run(leads, runs),
+        Bench::Phone { calls, seconds } => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(phone::run(calls, seconds)),
         Bench::InitialSync { runs } => initial_sync::run(runs),
         Bench::Sync {
             leads,

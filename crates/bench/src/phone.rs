@@ -30,10 +30,14 @@ fn emit(value: &serde_json::Value) {
 fn cpu_time() -> Result<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("odd /proc/self/stat")?;
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("odd /proc/self/stat")?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the state field.
-    let ticks: u64 = fields.get(11).context("utime")?.parse::<u64>()? + fields.get(12).context("stime")?.parse::<u64>()?;
+    let ticks: u64 =
+        fields.get(11).context("utime")?.parse::<u64>()? + fields.get(12).context("stime")?.parse::<u64>()?;
     let per_second = 100; // USER_HZ on Linux
     Ok(Duration::from_millis(ticks * 1000 / per_second))
 }
@@ -153,7 +157,7 @@ pub async fn run(calls: u32, long_call_s: u64) -> Result<()> {
         "cpu_percent_of_core": cpu_percent, "rss_mib_peak_during_call": peak_rss, "vm_hwm_mib": hwm,
         "rss_mib_before_phone": rss_before,
         "packets_sent": media.packets_sent, "packets_received": media.packets_received,
-        "codec": format!("{:?}", media.codec), "far_tone_share": heard.tone_share,
+        "codec": format!("{:?}", media.send_codec), "mos": media.mos, "far_tone_share": heard.tone_share,
     }));
     phone.shutdown().await?;
     callee.quit().await;

@@ -10,9 +10,12 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
+use leadline_model::Id;
+
 use crate::call::CallEvent;
 use crate::config::{PhoneConfig, WsScheme};
 use crate::error::PhoneError;
+use crate::journal::CallJournal;
 use crate::registration::{Registrar, Registration};
 use crate::session::{AudioProvider, CallHandle, Calls};
 use crate::sip;
@@ -39,8 +42,11 @@ pub enum PhoneEvent {
     IncomingCall(CallHandle),
     /// Something happened to a call (also visible on its handle).
     Call { call_id: String, event: CallEvent },
-    /// The far end pressed a key (SIP INFO `application/dtmf-relay`).
+    /// The far end pressed a key (RFC 4733 event or SIP INFO `application/dtmf-relay`).
     DtmfReceived { call_id: String, digit: char },
+    /// A call event could not be written to the journal (the local store): the app must say so, since the
+    /// call may then be missing from the telecaller's list.
+    JournalFailed(String),
 }
 
 /// Registration state as seen by the UI.
@@ -61,7 +67,11 @@ pub enum RegistrationState {
 }
 
 enum Command {
-    Dial(String, oneshot::Sender<Result<CallHandle, PhoneError>>),
+    Dial(
+        String,
+        Option<Id>,
+        oneshot::Sender<Result<CallHandle, PhoneError>>,
+    ),
     RegisterOnce(oneshot::Sender<Result<Registration, PhoneError>>),
     Shutdown(oneshot::Sender<Result<(), PhoneError>>),
 }
@@ -85,6 +95,16 @@ impl UserAgent {
         config: PhoneConfig,
         audio: Arc<dyn AudioProvider>,
     ) -> Result<(UserAgentHandle, broadcast::Receiver<PhoneEvent>), PhoneError> {
+        Self::start_with(config, audio, None)
+    }
+
+    /// [`UserAgent::start_with_audio`], with every call recorded in `journal` as it happens (the local
+    /// store: `Arc<Mutex<Store>>`), so none goes unlogged.
+    pub fn start_with(
+        config: PhoneConfig,
+        audio: Arc<dyn AudioProvider>,
+        journal: Option<Arc<dyn CallJournal>>,
+    ) -> Result<(UserAgentHandle, broadcast::Receiver<PhoneEvent>), PhoneError> {
         let scheme = config.validate()?;
         let tls = match scheme {
             WsScheme::Wss => Some(transport::tls_config(&config)?),
@@ -96,7 +116,7 @@ impl UserAgent {
         let (cmd_tx, cmd_rx) = mpsc::channel(8);
         let cfg = Arc::new(config);
         let (link_tx, link_rx) = watch::channel(None);
-        let calls = Arc::new(Calls::new(cfg.clone(), events.clone(), audio, link_rx));
+        let calls = Arc::new(Calls::new(cfg.clone(), events.clone(), audio, journal, link_rx));
         let agent = Agent {
             local: LocalEnd {
                 scheme,
@@ -172,9 +192,14 @@ impl UserAgentHandle {
     /// Calls `target`: a phone number (dialled as `sip:<number>@<domain>`) or a SIP URI. The handle is
     /// returned at once, the call dialling; follow it with [`CallHandle::watch`] or the events.
     pub async fn dial(&self, target: &str) -> Result<CallHandle, PhoneError> {
+        self.dial_lead(target, None).await
+    }
+
+    /// [`UserAgentHandle::dial`] for a lead: the call's draft in the journal names it.
+    pub async fn dial_lead(&self, target: &str, lead_id: Option<Id>) -> Result<CallHandle, PhoneError> {
         let (tx, rx) = oneshot::channel();
         self.cmd
-            .send(Command::Dial(target.to_owned(), tx))
+            .send(Command::Dial(target.to_owned(), lead_id, tx))
             .await
             .map_err(|_| PhoneError::Stopped)?;
         rx.await.map_err(|_| PhoneError::Stopped)?
@@ -237,8 +262,8 @@ impl Agent {
                         let _ = reply.send(result);
                         return;
                     }
-                    Some(Command::Dial(target, reply)) => {
-                        let _ = reply.send(self.calls.dial(&target));
+                    Some(Command::Dial(target, lead_id, reply)) => {
+                        let _ = reply.send(self.calls.dial(&target, lead_id));
                     }
                     Some(Command::RegisterOnce(reply)) => {
                         let (result, at) = self.attempt_and_schedule().await;

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use leadline_model::{CallDirection, CallEnd};
+use leadline_model::{CallDirection, CallEnd, Id};
 use rsip::headers::UntypedHeader as _;
 use rsip::prelude::HeadersExt as _;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -34,6 +34,7 @@ use crate::config::PhoneConfig;
 use crate::dialog::{self, Dialog, LocalParty, SentInvite};
 use crate::digest::{Challenge, pick_challenge};
 use crate::error::PhoneError;
+use crate::journal::{CallJournal, JournalEntry, JournalWriter};
 use crate::media::{MediaSession, MediaState, MediaStats};
 use crate::sip::{self, random_token};
 use crate::transport::{Link, Responses};
@@ -66,6 +67,10 @@ pub(crate) fn silent_audio() -> Result<AudioPath, PhoneError> {
 pub struct CallInfo {
     /// The SIP Call-ID: the call's identity for the app.
     pub call_id: String,
+    /// The id of the call's draft in the journal, which its call log takes once wrapped up.
+    pub log_id: Id,
+    /// The lead the call is about, when the app said (outgoing) or knows.
+    pub lead_id: Option<Id>,
     pub direction: CallDirection,
     /// The far end's user part (a phone number for PSTN calls) and display name.
     pub remote_user: String,
@@ -237,6 +242,7 @@ pub(crate) struct Calls {
     cfg: Arc<PhoneConfig>,
     events: broadcast::Sender<PhoneEvent>,
     audio: Arc<dyn AudioProvider>,
+    journal: Option<Arc<dyn CallJournal>>,
     table: Mutex<HashMap<String, mpsc::Sender<rsip::Request>>>,
     link: watch::Receiver<Option<Link>>,
 }
@@ -246,12 +252,14 @@ impl Calls {
         cfg: Arc<PhoneConfig>,
         events: broadcast::Sender<PhoneEvent>,
         audio: Arc<dyn AudioProvider>,
+        journal: Option<Arc<dyn CallJournal>>,
         link: watch::Receiver<Option<Link>>,
     ) -> Self {
         Self {
             cfg,
             events,
             audio,
+            journal,
             table: Mutex::default(),
             link,
         }
@@ -347,6 +355,21 @@ impl Calls {
     ) {
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
         let (req_tx, req_rx) = mpsc::channel(32);
+        let journal = JournalWriter::new(self.journal.clone(), self.events.clone());
+        journal.write(JournalEntry::Started {
+            id: info.log_id,
+            direction: info.direction,
+            remote: journal_remote(&info),
+            lead_id: info.lead_id,
+            at: info.call.started_at,
+        });
+        if let Some(provider_call_id) = &info.provider_call_id {
+            journal.write(JournalEntry::ProviderId {
+                id: info.log_id,
+                provider_call_id: provider_call_id.clone(),
+            });
+        }
+        let log_id = info.log_id;
         let (info_tx, info_rx) = watch::channel(info);
         self.table
             .lock()
@@ -362,6 +385,10 @@ impl Calls {
             dialog,
             info: info_tx,
             media: None,
+            journal,
+            log_id,
+            last_heartbeat: Instant::now(),
+            dtmf_seen: 0,
             last_rx_packets: 0,
             last_rx_change: Instant::now(),
             transfer: None,
@@ -370,13 +397,19 @@ impl Calls {
     }
 
     /// Starts an outgoing call to `target` (a SIP URI or a number at our domain).
-    pub(crate) fn dial(self: &Arc<Self>, target: &str) -> Result<CallHandle, PhoneError> {
+    pub(crate) fn dial(
+        self: &Arc<Self>,
+        target: &str,
+        lead_id: Option<Id>,
+    ) -> Result<CallHandle, PhoneError> {
         let uri = self.target_uri(target)?;
         let link = self.current_link()?;
         let dialog = Dialog::outgoing(self.local_name_addr(), &uri, self.cfg.outbound_proxy.as_deref());
         let (_, user) = dialog::party(&uri);
         let info = CallInfo {
             call_id: dialog.call_id.clone(),
+            log_id: leadline_model::new_id(),
+            lead_id,
             direction: CallDirection::Outbound,
             remote_user: user,
             remote_name: None,
@@ -446,6 +479,8 @@ impl Calls {
         let provider_call_id = dialog::other_header(&invite.headers, "X-Exotel-Callsid").map(str::to_owned);
         let info = CallInfo {
             call_id: dialog.call_id.clone(),
+            log_id: leadline_model::new_id(),
+            lead_id: None,
             direction: CallDirection::Inbound,
             remote_user,
             remote_name,
@@ -462,6 +497,17 @@ impl Calls {
         info!(call_id = %handle.call_id, from = %sip::truncate(&from), "incoming call");
         tokio::spawn(task.incoming(invite, offer, me, cmds, inbound));
         let _ = self.events.send(PhoneEvent::IncomingCall(handle));
+    }
+}
+
+/// The other party as the journal keeps it: the number when the user part is one, else the SIP URI.
+fn journal_remote(info: &CallInfo) -> String {
+    let user = info.remote_user.trim();
+    let digits = user.strip_prefix('+').unwrap_or(user);
+    if !digits.is_empty() && digits.len() <= 20 && digits.chars().all(|c| c.is_ascii_digit()) {
+        user.to_owned()
+    } else {
+        info.remote_uri.clone()
     }
 }
 
@@ -486,6 +532,8 @@ pub(crate) async fn answer_stateless(
 /// SIP timer T1 and T2 (RFC 3261 §17): 2xx retransmission starts at T1 and doubles up to T2.
 const T1: Duration = Duration::from_millis(500);
 const T2: Duration = Duration::from_secs(4);
+/// How often a connected call tells the journal it is alive (a crash ends its draft at the last one).
+const HEARTBEAT: Duration = Duration::from_secs(5);
 /// 64 × T1: how long a transaction may go unanswered.
 const TIMER_B: Duration = Duration::from_secs(32);
 
@@ -494,6 +542,11 @@ struct CallTask {
     dialog: Dialog,
     info: watch::Sender<CallInfo>,
     media: Option<MediaSession>,
+    journal: JournalWriter,
+    log_id: Id,
+    last_heartbeat: Instant,
+    /// RFC 4733 digits from the far end already reported.
+    dtmf_seen: usize,
     last_rx_packets: u64,
     last_rx_change: Instant,
     /// A REFER in progress: its answer is sent when the far end's NOTIFY reports the outcome.
@@ -542,6 +595,18 @@ impl CallTask {
             });
         if let Some(event) = event {
             debug!(call_id = %self.dialog.call_id, ?event, "call event");
+            match &event {
+                CallEvent::Answered { at } => self.journal.write(JournalEntry::Answered {
+                    id: self.log_id,
+                    at: *at,
+                }),
+                CallEvent::Ended { at, reason, .. } => self.journal.write(JournalEntry::Ended {
+                    id: self.log_id,
+                    at: *at,
+                    reason: *reason,
+                }),
+                CallEvent::Ringing | CallEvent::HoldChanged { .. } => {}
+            }
             let _ = self.calls.events.send(PhoneEvent::Call {
                 call_id: self.call_id(),
                 event,
@@ -818,14 +883,20 @@ impl CallTask {
     fn take_provider_id(&self, headers: &rsip::Headers) {
         if let Some(id) = dialog::other_header(headers, "X-Exotel-Callsid") {
             let id = sip::truncate(id);
-            self.info.send_if_modified(|info| {
+            let fresh = self.info.send_if_modified(|info| {
                 if info.provider_call_id.is_none() {
-                    info.provider_call_id = Some(id);
+                    info.provider_call_id = Some(id.clone());
                     true
                 } else {
                     false
                 }
             });
+            if fresh {
+                self.journal.write(JournalEntry::ProviderId {
+                    id: self.log_id,
+                    provider_call_id: id,
+                });
+            }
         }
     }
 
@@ -1104,6 +1175,20 @@ impl CallTask {
         };
         let stats = media.stats();
         let received = stats.packets_received;
+        if self.last_heartbeat.elapsed() >= HEARTBEAT {
+            self.last_heartbeat = Instant::now();
+            self.journal.write(JournalEntry::Alive {
+                id: self.log_id,
+                at: chrono::Utc::now(),
+            });
+        }
+        for digit in stats.dtmf_received.chars().skip(self.dtmf_seen) {
+            let _ = self.calls.events.send(PhoneEvent::DtmfReceived {
+                call_id: self.dialog.call_id.clone(),
+                digit,
+            });
+        }
+        self.dtmf_seen = stats.dtmf_received.chars().count();
         self.info.send_modify(|info| {
             info.first_rtp_at = info.first_rtp_at.or(stats.first_rtp_at);
             info.media = Some(stats);

@@ -291,3 +291,72 @@ async fn a_far_end_that_vanishes_without_bye_ends_the_call_by_its_silence() {
     assert!(info.call.answered_at.is_some() && info.call.ended_at.is_some());
     phone.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_leadline_phones_talk_over_g711_and_dtmf_travels_as_rfc_4733_events() {
+    let kam = Kamailio::start().await;
+    // The callee: a second Leadline registered as the far end's account, answering at once, hearing 440 Hz.
+    let callee_meter = Meter::new(Some(OUR_TONE));
+    let mut callee_cfg = support::config(&kam.ws_url(), FAR_PASSWORD);
+    callee_cfg.username = FAR_USER.into();
+    callee_cfg.media.bind_addrs = vec!["127.0.0.1:0".into()];
+    callee_cfg.auto_answer = true;
+    let speaker = callee_meter.clone();
+    let callee_audio = move || {
+        Ok(AudioPath {
+            capture: audio::tone(1000.0, 0.3),
+            playback: Arc::new(speaker.clone()),
+        })
+    };
+    let (callee, mut callee_events) =
+        UserAgent::start_with_audio(callee_cfg, Arc::new(callee_audio)).unwrap();
+    support::wait_for(
+        &mut callee_events,
+        Duration::from_secs(20),
+        "callee registered",
+        |e| matches!(e, PhoneEvent::Registered { .. }),
+    )
+    .await;
+    // The caller offers G.711 μ-law only.
+    let caller_meter = Meter::new(Some(1000.0));
+    let (caller, _events) = leadline(&kam, &caller_meter, |cfg| {
+        cfg.media.codecs = vec![leadline_phone::media::Codec::Pcmu];
+    })
+    .await;
+
+    let call = caller.dial(FAR_USER).await.unwrap();
+    assert!(call.connected().await, "{:?}\n{}", call.info(), kam.log());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let info = call.info();
+    let media = info.media.clone().unwrap();
+    assert_eq!(
+        media.send_codec.map(|(c, _)| c),
+        Some(leadline_phone::media::Codec::Pcmu),
+        "{media:?}"
+    );
+    for (who, meter) in [("caller", &caller_meter), ("callee", &callee_meter)] {
+        let heard = meter.reading();
+        assert!(
+            heard.tone_share.unwrap_or(0.0) > 0.5,
+            "{who} did not hear the other's tone: {heard:?}"
+        );
+    }
+
+    // Both offered telephone-event: the digits go in the media and the callee reports each.
+    call.send_dtmf("159#").await.unwrap();
+    for want in ['1', '5', '9', '#'] {
+        match support::wait_for(&mut callee_events, Duration::from_secs(10), "DTMF", |e| {
+            matches!(e, PhoneEvent::DtmfReceived { .. })
+        })
+        .await
+        {
+            PhoneEvent::DtmfReceived { digit, .. } => assert_eq!(digit, want),
+            _ => unreachable!(),
+        }
+    }
+    assert!(call.info().media.unwrap().dtmf_packets_sent > 0);
+    call.hang_up().await;
+    assert_eq!(call.ended().await, CallEnd::HungUpHere);
+    caller.shutdown().await.unwrap();
+    callee.shutdown().await.unwrap();
+}
