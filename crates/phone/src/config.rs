@@ -114,6 +114,9 @@ pub struct PhoneConfig {
     /// Answer incoming calls at once (Exotel's agent flow: the server has Exotel ring the telecaller's SIP
     /// user first and bridges the customer once answered).
     pub auto_answer: bool,
+    /// How long our INVITE may go without any answer at all (not even 100 Trying) before the call fails as
+    /// timed out (RFC 3261 timer B: 32 s).
+    pub invite_timeout: Duration,
     /// How long a call may ring (either way) before it is given up.
     pub ring_timeout: Duration,
     /// A connected call with no RTP at all from the far end for this long (and nobody holding) is over: the
@@ -149,6 +152,7 @@ impl PhoneConfig {
             retry_max: Duration::from_secs(30),
             extra_root_certs: Vec::new(),
             auto_answer: false,
+            invite_timeout: Duration::from_secs(32),
             ring_timeout: Duration::from_secs(90),
             media_timeout: Duration::from_secs(30),
             media: crate::media::MediaConfig::default(),

@@ -684,8 +684,10 @@ impl CallTask {
         cmds: &mut mpsc::Receiver<Command>,
         inbound: &mut mpsc::Receiver<rsip::Request>,
     ) -> Result<Option<Responses>, PhoneError> {
+        let t0 = Instant::now();
         self.open_media().await?;
         let offer = self.media()?.create_offer().await?;
+        debug!(call_id = %self.dialog.call_id, elapsed = ?t0.elapsed(), "offer ready");
         let me = self.calls.me(&link);
         let mut auth: Option<(Challenge, u32)> = None;
         let mut hang_up_asked = false;
@@ -697,7 +699,7 @@ impl CallTask {
             let mut proceeding = false;
             let mut cancelled = false;
             let mut early_media = false;
-            let mut deadline = Instant::now() + TIMER_B;
+            let mut deadline = Instant::now() + self.cfg().invite_timeout;
             loop {
                 tokio::select! {
                     resp = responses.next() => {

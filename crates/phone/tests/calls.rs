@@ -14,7 +14,7 @@ use leadline_phone::audio::{self, AudioPath, Meter};
 use leadline_phone::{CallHandle, CallState, PhoneConfig, PhoneEvent, UserAgent, UserAgentHandle};
 use serde_json::json;
 use support::farend::FarEnd;
-use support::{FAR_PASSWORD, FAR_USER, Kamailio, PASSWORD, USER};
+use support::{FAR_PASSWORD, FAR_USER, Kamailio, PASSWORD, THIRD_PASSWORD, THIRD_USER, USER};
 use tokio::sync::broadcast;
 
 const OUR_TONE: f64 = 440.0;
@@ -108,6 +108,23 @@ async fn leadline_calls_the_browser_hears_it_holds_sends_dtmf_and_the_far_end_ha
         let got = far.expect("dtmf", Duration::from_secs(10)).await;
         assert_eq!(got["tone"], tone, "{got}");
     }
+
+    // Mute: the far end hears silence, then our tone again.
+    call.set_muted(true).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let muted = far.stats().await;
+    assert!(
+        muted["recentPeak"].as_f64().unwrap() < 0.01,
+        "still heard while muted: {muted}"
+    );
+    assert!(call.info().muted);
+    call.set_muted(false).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let unmuted = far.stats().await;
+    assert!(
+        unmuted["recentPeak"].as_f64().unwrap() > 0.05,
+        "silent after unmute: {unmuted}"
+    );
 
     // Hold: a re-INVITE with sendonly; the far end stops sending and says it is held; resume restarts it.
     call.hold(true).await.unwrap();
@@ -232,15 +249,27 @@ async fn refused_cancelled_and_missed_calls_end_with_their_reason() {
     );
     far.expect("failed", Duration::from_secs(10)).await;
 
-    // The far end declines: a refusal, typed.
+    // The far end is busy: 486, typed.
     let call = phone.dial(FAR_USER).await.unwrap();
     far.expect("incoming", Duration::from_secs(10)).await;
     wait_state(&call, CallState::Ringing).await;
-    far.send(json!({"cmd": "hangup"})).await;
+    far.send(json!({"cmd": "reject", "status": 486})).await;
     let end = tokio::time::timeout(Duration::from_secs(10), call.ended())
         .await
         .unwrap();
-    assert!(call.info().refusal.is_some(), "{end:?} {:?}", call.info());
+    assert_eq!(end, CallEnd::Busy);
+    assert_eq!(call.info().refusal, Some(leadline_phone::CallRefusal::Busy));
+
+    // The far end declines: 603, typed.
+    let call = phone.dial(FAR_USER).await.unwrap();
+    far.expect("incoming", Duration::from_secs(10)).await;
+    wait_state(&call, CallState::Ringing).await;
+    far.send(json!({"cmd": "reject", "status": 603})).await;
+    let end = tokio::time::timeout(Duration::from_secs(10), call.ended())
+        .await
+        .unwrap();
+    assert_eq!(end, CallEnd::Rejected);
+    assert_eq!(call.info().refusal, Some(leadline_phone::CallRefusal::Declined));
 
     // The browser calls us and gives up before we answer: a missed call.
     far.send(json!({"cmd": "call", "target": format!("sip:{USER}@{}", support::DOMAIN)}))
@@ -359,4 +388,46 @@ async fn two_leadline_phones_talk_over_g711_and_dtmf_travels_as_rfc_4733_events(
     assert_eq!(call.ended().await, CallEnd::HungUpHere);
     caller.shutdown().await.unwrap();
     callee.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_transfer_hands_the_far_end_to_the_target_and_ends_our_call() {
+    let kam = Kamailio::start().await;
+    let mut far = FarEnd::launch().await;
+    far.register_with(
+        &kam.ws_url(),
+        FAR_USER,
+        FAR_PASSWORD,
+        json!({"autoAnswer": true, "acceptRefer": true}),
+    )
+    .await;
+    let mut target = FarEnd::launch().await;
+    target
+        .register(&kam.ws_url(), THIRD_USER, THIRD_PASSWORD, true)
+        .await;
+    let meter = Meter::new(None);
+    let (phone, _events) = leadline(&kam, &meter, |_| {}).await;
+
+    let call = phone.dial(FAR_USER).await.unwrap();
+    assert!(call.connected().await);
+    far.expect("confirmed", Duration::from_secs(10)).await;
+    call.transfer(THIRD_USER).await.unwrap();
+    let refer = far.expect("refer", Duration::from_secs(10)).await;
+    assert!(refer["target"].as_str().unwrap().contains(THIRD_USER), "{refer}");
+    let incoming = target.expect("incoming", Duration::from_secs(20)).await;
+    assert!(
+        incoming["from"].as_str().unwrap().contains(FAR_USER),
+        "{incoming}"
+    );
+    target.expect("confirmed", Duration::from_secs(20)).await;
+    // The far end reported the transfer done: our leg is hung up here.
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), call.ended())
+            .await
+            .unwrap(),
+        CallEnd::HungUpHere
+    );
+    phone.shutdown().await.unwrap();
+    far.quit().await;
+    target.quit().await;
 }

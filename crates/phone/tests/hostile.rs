@@ -720,3 +720,215 @@ async fn hostile_invites_are_refused_and_a_call_survives_broken_messages_in_its_
     drop(server.await.unwrap());
     assert_no_panics();
 }
+
+/// The next request from the phone (responses and pings skipped).
+async fn recv_request(ws: &mut Ws) -> rsip::Request {
+    loop {
+        match tokio::time::timeout(WITHIN, recv_sip(ws)).await.unwrap() {
+            Some(rsip::SipMessage::Request(req)) => return req,
+            Some(rsip::SipMessage::Response(_)) => continue,
+            None => panic!("the phone went away"),
+        }
+    }
+}
+
+/// A response to the phone's INVITE (To tag `srv1`, our Contact), with an optional SDP body.
+fn answer_invite(invite: &rsip::Request, status: &str, extra: &str, sdp: Option<&str>) -> String {
+    let body = sdp.unwrap_or("");
+    let content_type = if sdp.is_some() {
+        "Content-Type: application/sdp\r\n"
+    } else {
+        ""
+    };
+    let vias: String = invite
+        .headers
+        .iter()
+        .filter_map(|h| match h {
+            rsip::Header::Via(v) => Some(format!("Via: {}\r\n", v.value())),
+            _ => None,
+        })
+        .collect();
+    format!(
+        "SIP/2.0 {status}\r\n{vias}From: {}\r\nTo: {};tag=srv1\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+         Contact: <sip:gw@srv.invalid;transport=ws>\r\n{extra}{content_type}Content-Length: {}\r\n\r\n{body}",
+        invite.from_header().unwrap().value(),
+        invite.to_header().unwrap().value(),
+        invite.call_id_header().unwrap().value(),
+        invite.cseq_header().unwrap().value(),
+        body.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_calls_take_early_media_and_type_busy_auth_failure_and_time_out() {
+    use leadline_model::CallEnd;
+    use leadline_phone::CallRefusal;
+    use leadline_phone::audio::{self, AudioPath, Meter};
+    use leadline_phone::media::{MediaConfig, MediaSession};
+    init_tracing();
+    count_panics();
+    let (listener, url) = bind().await;
+    let mut cfg = config(&url);
+    cfg.media.bind_addrs = vec!["127.0.0.1:0".into()];
+    cfg.invite_timeout = Duration::from_secs(2);
+    let (phone, mut events) = UserAgent::start(cfg).unwrap();
+    let mut ws = accept(&listener).await;
+    let reg = recv_register(&mut ws).await;
+    ws.send(Message::text(answer(
+        &reg,
+        "200 OK",
+        "Contact: <{contact}>;expires=600\r\n",
+    )))
+    .await
+    .unwrap();
+    wait_for(&mut events, WITHIN, "Registered", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
+
+    // Early media: 183 with an SDP answer from a real media engine, audio flows before the 200 (which
+    // carries no SDP), then the gateway hangs up.
+    let call = phone.dial("+919812345678").await.unwrap();
+    let invite = recv_request(&mut ws).await;
+    assert_eq!(invite.method, rsip::Method::Invite);
+    assert!(
+        invite
+            .uri
+            .to_string()
+            .starts_with("sip:+919812345678@hostile.test"),
+        "{}",
+        invite.uri
+    );
+    let gateway = MediaSession::new(
+        &MediaConfig {
+            bind_addrs: vec!["127.0.0.1:0".into()],
+            ..MediaConfig::default()
+        },
+        AudioPath {
+            capture: audio::tone(700.0, 0.3),
+            playback: std::sync::Arc::new(Meter::new(None)),
+        },
+    )
+    .await
+    .unwrap();
+    let sdp = gateway
+        .answer_offer(std::str::from_utf8(&invite.body).unwrap())
+        .await
+        .unwrap();
+    ws.send(Message::text(answer_invite(&invite, "100 Trying", "", None)))
+        .await
+        .unwrap();
+    ws.send(Message::text(answer_invite(
+        &invite,
+        "183 Session Progress",
+        "",
+        Some(&sdp),
+    )))
+    .await
+    .unwrap();
+    tokio::time::timeout(WITHIN, gateway.first_rtp())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.info().call.state, leadline_phone::CallState::Ringing);
+    ws.send(Message::text(answer_invite(
+        &invite,
+        "200 OK",
+        "X-Exotel-Callsid: out-7\r\n",
+        None,
+    )))
+    .await
+    .unwrap();
+    let ack = recv_request(&mut ws).await;
+    assert_eq!(ack.method, rsip::Method::Ack);
+    assert!(
+        ack.uri.to_string().contains("gw@srv.invalid"),
+        "ACK goes to the Contact: {ack}"
+    );
+    assert!(call.connected().await);
+    assert_eq!(call.info().provider_call_id.as_deref(), Some("out-7"));
+    let bye = format!(
+        "BYE sip:bob@x.invalid SIP/2.0\r\nVia: SIP/2.0/WS srv.invalid;branch=z9hG4bKbye1\r\nFrom: {};tag=srv1\r\n\
+         To: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        invite.to_header().unwrap().value(),
+        invite.from_header().unwrap().value(),
+        invite.call_id_header().unwrap().value()
+    );
+    ws.send(Message::text(bye)).await.unwrap();
+    assert_eq!(recv_response(&mut ws).await.status_code.code(), 200);
+    assert_eq!(call.ended().await, CallEnd::HungUpThere);
+    gateway.close().await;
+
+    // Busy: 486, ACKed on the INVITE's branch, typed.
+    let call = phone.dial("101").await.unwrap();
+    let invite = recv_request(&mut ws).await;
+    ws.send(Message::text(answer_invite(&invite, "486 Busy Here", "", None)))
+        .await
+        .unwrap();
+    let ack = recv_request(&mut ws).await;
+    assert_eq!(ack.method, rsip::Method::Ack);
+    assert_eq!(
+        ack.via_header().unwrap().value(),
+        invite.via_header().unwrap().value()
+    );
+    assert_eq!(call.ended().await, CallEnd::Busy);
+    assert_eq!(call.info().refusal, Some(CallRefusal::Busy));
+
+    // Credentials refused: a second challenge after the first was answered.
+    let call = phone.dial("102").await.unwrap();
+    let challenge = "Proxy-Authenticate: Digest realm=\"hostile.test\", nonce=\"n1\", qop=\"auth\"\r\n";
+    let invite = recv_request(&mut ws).await;
+    ws.send(Message::text(answer_invite(
+        &invite,
+        "407 Proxy Authentication Required",
+        challenge,
+        None,
+    )))
+    .await
+    .unwrap();
+    assert_eq!(recv_request(&mut ws).await.method, rsip::Method::Ack);
+    let again = recv_request(&mut ws).await;
+    assert_eq!(again.method, rsip::Method::Invite);
+    assert!(
+        again.to_string().contains("Proxy-Authorization: Digest"),
+        "{again}"
+    );
+    let challenge2 = challenge.replace("n1", "n2");
+    ws.send(Message::text(answer_invite(
+        &again,
+        "407 Proxy Authentication Required",
+        &challenge2,
+        None,
+    )))
+    .await
+    .unwrap();
+    assert_eq!(recv_request(&mut ws).await.method, rsip::Method::Ack);
+    call.ended().await;
+    assert_eq!(call.info().refusal, Some(CallRefusal::AuthFailed));
+
+    // Nothing at all comes back: the call fails as timed out (invite_timeout, 2 s here).
+    let call = phone.dial("103").await.unwrap();
+    let _ignored = recv_request(&mut ws).await;
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), call.ended())
+            .await
+            .unwrap(),
+        CallEnd::NoAnswer
+    );
+    assert_eq!(call.info().refusal, Some(CallRefusal::Timeout));
+
+    let server = tokio::spawn(async move {
+        while let Some(msg) = recv_sip(&mut ws).await {
+            if let rsip::SipMessage::Request(req) = msg
+                && req.method == rsip::Method::Register
+            {
+                let _ = ws.send(Message::text(answer(&req, "200 OK", ""))).await;
+                break;
+            }
+        }
+        ws
+    });
+    alive_then_shutdown(&phone).await;
+    drop(server.await.unwrap());
+    assert_no_panics();
+}

@@ -19,6 +19,9 @@ pub const PASSWORD: &str = "s3cr3t-pw";
 /// The far end's account on the test proxy (a browser softphone, see [`farend`]).
 pub const FAR_USER: &str = "farend";
 pub const FAR_PASSWORD: &str = "far-s3cr3t";
+/// A third account, the target of transfers.
+pub const THIRD_USER: &str = "carol";
+pub const THIRD_PASSWORD: &str = "th1rd-s3cr3t";
 
 pub mod farend;
 
@@ -119,6 +122,8 @@ impl Kamailio {
             .args(["-A", &format!("SIP_PASSWORD=\"{PASSWORD}\"")])
             .args(["-A", &format!("FAR_USER=\"{FAR_USER}\"")])
             .args(["-A", &format!("FAR_PASSWORD=\"{FAR_PASSWORD}\"")])
+            .args(["-A", &format!("THIRD_USER=\"{THIRD_USER}\"")])
+            .args(["-A", &format!("THIRD_PASSWORD=\"{THIRD_PASSWORD}\"")])
             .args(["-A", &format!("MAX_EXPIRES={}", opts.max_expires)])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
