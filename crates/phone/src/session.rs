@@ -790,8 +790,8 @@ impl CallTask {
                             }
                         }
                     }
-                    cmd = cmds.recv() => match cmd {
-                        Some(Command::HangUp | Command::Reject(_)) | None => {
+                    cmd = next_command(cmds) => match cmd {
+                        Command::HangUp | Command::Reject(_) => {
                             hang_up_asked = true;
                             if proceeding && !cancelled {
                                 self.send_cancel(&link, &sent).await;
@@ -801,7 +801,7 @@ impl CallTask {
                             // Before any provisional answer a CANCEL may not be sent: it goes once one
                             // comes, or the INVITE times out.
                         }
-                        Some(other) => self.refuse_command(other, "the call is not connected yet").await,
+                        other => self.refuse_command(other, "the call is not connected yet").await,
                     },
                     req = inbound.recv() => {
                         if let Some(req) = req {
@@ -986,7 +986,7 @@ impl CallTask {
                 Some(Command::Answer(tx))
             } else {
                 tokio::select! {
-                    cmd = cmds.recv() => cmd.or(Some(Command::HangUp)),
+                    cmd = next_command(cmds) => Some(cmd),
                     req = inbound.recv() => {
                         let Some(req) = req else { continue };
                         if self.ringing_request(invite, req).await {
@@ -1130,8 +1130,8 @@ impl CallTask {
                 }
             };
             tokio::select! {
-                cmd = cmds.recv() => {
-                    if let Flow::Over = self.command(cmd.unwrap_or(Command::HangUp)).await {
+                cmd = next_command(cmds) => {
+                    if let Flow::Over = self.command(cmd).await {
                         break;
                     }
                 }
@@ -1510,6 +1510,15 @@ impl CallTask {
             }));
             Flow::Continue
         }
+    }
+}
+
+/// The app's next command. Once every handle is gone no more can come, and the call goes on (it ends by
+/// the far end, its timers or its media) rather than being hung up for want of a handle.
+async fn next_command(cmds: &mut mpsc::Receiver<Command>) -> Command {
+    match cmds.recv().await {
+        Some(cmd) => cmd,
+        None => std::future::pending().await,
     }
 }
 

@@ -254,6 +254,7 @@ async fn refused_cancelled_and_missed_calls_end_with_their_reason() {
     far.expect("incoming", Duration::from_secs(10)).await;
     wait_state(&call, CallState::Ringing).await;
     far.send(json!({"cmd": "reject", "status": 486})).await;
+    far.expect("failed", Duration::from_secs(10)).await;
     let end = tokio::time::timeout(Duration::from_secs(10), call.ended())
         .await
         .unwrap();
@@ -265,6 +266,7 @@ async fn refused_cancelled_and_missed_calls_end_with_their_reason() {
     far.expect("incoming", Duration::from_secs(10)).await;
     wait_state(&call, CallState::Ringing).await;
     far.send(json!({"cmd": "reject", "status": 603})).await;
+    far.expect("failed", Duration::from_secs(10)).await;
     let end = tokio::time::timeout(Duration::from_secs(10), call.ended())
         .await
         .unwrap();
@@ -383,6 +385,7 @@ async fn two_leadline_phones_talk_over_g711_and_dtmf_travels_as_rfc_4733_events(
             _ => unreachable!(),
         }
     }
+    tokio::time::sleep(Duration::from_millis(1100)).await; // media figures refresh every second
     assert!(call.info().media.unwrap().dtmf_packets_sent > 0);
     call.hang_up().await;
     assert_eq!(call.ended().await, CallEnd::HungUpHere);
@@ -430,4 +433,101 @@ async fn a_blind_transfer_hands_the_far_end_to_the_target_and_ends_our_call() {
     phone.shutdown().await.unwrap();
     far.quit().await;
     target.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_outlives_its_registrar_going_down_and_calls_work_again_once_it_is_back() {
+    let port = support::free_port();
+    let mut kam = Kamailio::start_with(support::KamailioOptions {
+        port,
+        ..Default::default()
+    })
+    .await;
+    let callee_meter = Meter::new(Some(OUR_TONE));
+    let mut callee_cfg = support::config(&kam.ws_url(), FAR_PASSWORD);
+    callee_cfg.username = FAR_USER.into();
+    callee_cfg.media.bind_addrs = vec!["127.0.0.1:0".into()];
+    callee_cfg.auto_answer = true;
+    callee_cfg.media_timeout = Duration::from_secs(3);
+    let speaker = callee_meter.clone();
+    let callee_audio = move || {
+        Ok(AudioPath {
+            capture: audio::tone(1000.0, 0.3),
+            playback: Arc::new(speaker.clone()),
+        })
+    };
+    let (callee, mut callee_events) =
+        UserAgent::start_with_audio(callee_cfg, Arc::new(callee_audio)).unwrap();
+    support::wait_for(
+        &mut callee_events,
+        Duration::from_secs(20),
+        "callee registered",
+        |e| matches!(e, PhoneEvent::Registered { .. }),
+    )
+    .await;
+    let meter = Meter::new(Some(1000.0));
+    let (caller, mut events) = leadline(&kam, &meter, |_| {}).await;
+    let call = caller.dial(FAR_USER).await.unwrap();
+    assert!(call.connected().await);
+    let theirs = match support::wait_for(&mut callee_events, Duration::from_secs(10), "incoming", |e| {
+        matches!(e, PhoneEvent::IncomingCall(_))
+    })
+    .await
+    {
+        PhoneEvent::IncomingCall(call) => call,
+        _ => unreachable!(),
+    };
+
+    // The proxy dies mid-call: both phones lose their WebSocket, the media (peer to peer) goes on.
+    kam.stop();
+    support::wait_for(&mut events, Duration::from_secs(10), "disconnected", |e| {
+        matches!(e, PhoneEvent::Disconnected { .. })
+    })
+    .await;
+    let before = received(&call).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let during = received(&call).await;
+    assert!(
+        during > before + 50,
+        "audio stopped with the proxy: {before} → {during}"
+    );
+    assert_eq!(call.info().call.state, CallState::Connected);
+
+    // It comes back: both register again by themselves.
+    let kam = Kamailio::start_with(support::KamailioOptions {
+        port,
+        ..Default::default()
+    })
+    .await;
+    support::wait_for(&mut events, Duration::from_secs(20), "registered again", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
+    support::wait_for(
+        &mut callee_events,
+        Duration::from_secs(20),
+        "callee registered again",
+        |e| matches!(e, PhoneEvent::Registered { .. }),
+    )
+    .await;
+
+    // Hanging up the old call ends it here; the callee's side ends too (by the BYE, or by the silence that
+    // follows when the BYE cannot follow the far end's old connection).
+    call.hang_up().await;
+    assert_eq!(call.ended().await, CallEnd::HungUpHere);
+    let their_end = tokio::time::timeout(Duration::from_secs(15), theirs.ended())
+        .await
+        .unwrap();
+    assert!(
+        matches!(their_end, CallEnd::HungUpThere | CallEnd::Failed),
+        "{their_end:?}"
+    );
+
+    // And a new call goes through the restarted proxy.
+    let again = caller.dial(FAR_USER).await.unwrap();
+    assert!(again.connected().await, "{:?}\n{}", again.info(), kam.log());
+    again.hang_up().await;
+    assert_eq!(again.ended().await, CallEnd::HungUpHere);
+    caller.shutdown().await.unwrap();
+    callee.shutdown().await.unwrap();
 }

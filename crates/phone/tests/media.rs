@@ -349,3 +349,31 @@ async fn the_answer_keeps_the_offers_payload_types() {
     a.media.close().await;
     b.media.close().await;
 }
+
+/// A STUN server that never answers (a blocked or dead one, here a UDP socket that reads nothing) cannot
+/// hold a call up: gathering ends at `ice_gathering_timeout` and the offer goes out with its host candidate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_stun_server_delays_the_offer_by_the_gathering_timeout_only() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let cfg = MediaConfig {
+        stun_servers: vec![format!("stun:{}", silent.local_addr().unwrap())],
+        ice_gathering_timeout: Duration::from_millis(800),
+        ..config(&[Codec::Opus])
+    };
+    let media = MediaSession::new(
+        &cfg,
+        AudioPath {
+            capture: audio::silence(),
+            playback: Arc::new(audio::NullPlayback),
+        },
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let offer = media.create_offer().await.unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "gathering took {took:?}");
+    assert!(offer.contains("typ host"), "{offer}");
+    assert!(!offer.contains("typ srflx"), "{offer}");
+    media.close().await;
+}
