@@ -20,8 +20,8 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceConnectionState, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState, RTCSessionDescription,
-    Registry, SettingEngine, SettingEngineBuilder, register_default_interceptors,
+    RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState, RTCSessionDescription, Registry,
+    SettingEngine, SettingEngineBuilder, register_default_interceptors,
 };
 
 use crate::audio::{AudioPath, CaptureStream, FRAME_DURATION, FRAME_SAMPLES, Playback};
@@ -112,8 +112,6 @@ struct Shared {
     first_rtp: watch::Sender<Option<Instant>>,
     state: watch::Sender<MediaState>,
     gathered: watch::Sender<bool>,
-    /// Raised when ICE connects: DTLS starts then (see [`nudge_until_connected`]).
-    ice_connected: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -186,12 +184,6 @@ impl PeerConnectionEventHandler for Handler {
         self.shared
             .gathered
             .send_replace(state == RTCIceGatheringState::Complete);
-    }
-
-    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
-        if state == RTCIceConnectionState::Connected {
-            self.shared.ice_connected.notify_one();
-        }
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
@@ -379,7 +371,6 @@ impl MediaSession {
             first_rtp,
             state,
             gathered,
-            ice_connected: tokio::sync::Notify::new(),
         });
         // No codec on the encoding: the offer then carries every registered codec.
         let track = Arc::new(local_track(ssrc, None));
@@ -394,7 +385,6 @@ impl MediaSession {
                 dtmf_rx,
             )),
             tokio::spawn(playout_loop(Arc::clone(&shared), playback)),
-            tokio::spawn(nudge_until_connected(Arc::clone(&shared), Arc::clone(&track))),
         ];
         let session = Self {
             pc: tokio::sync::OnceCell::new(),
@@ -451,7 +441,7 @@ impl MediaSession {
                         shared: Arc::clone(&shared),
                     }))
                     .with_udp_addrs(cfg.bind_addrs.clone())
-                    .with_setting_engine(ice_pacing())
+                    .with_setting_engine(engine_settings())
                     .build()
                     .await
                     .map_err(|e| media_err("cannot open the media sockets", e))?;
@@ -873,37 +863,21 @@ impl Drop for MediaSession {
 }
 
 /// Reads the microphone, encodes and sends; sends DTMF in place of audio while a job runs.
-/// ICE connectivity checks every 20 ms instead of the crate's 200 ms (pion's default), 70 tries per pair:
-/// the same 1.4 s before a pair is given up, but a call's audio path is found in one or two round trips,
-/// about as fast as a browser (which paces its checks at 50 ms or less), instead of waiting up to 200 ms for
-/// the next check and again for the nomination.
-fn ice_pacing() -> SettingEngine {
+/// How the crate's connection set-up is tuned for calls.
+///
+/// * ICE connectivity checks every 20 ms instead of the crate's 200 ms (pion's default), 70 tries per pair:
+///   the same 1.4 s before a pair is given up, but the audio path is found in one or two round trips, about
+///   as fast as a browser (which paces its checks at 50 ms or less), instead of waiting up to 200 ms for the
+///   next check and again for the nomination.
+/// * Answering, we take the DTLS server's part (`a=setup:passive`; RFC 5763 lets the answerer pick either).
+///   As the client, the crate's first ClientHello waits in its DTLS layer for a ~200 ms timer once ICE
+///   connects (seen in `rtc_dtls` debug logs); as the server we answer the far end's ClientHello as it
+///   arrives. Incoming calls (Exotel's agent flow) are the ones we answer.
+fn engine_settings() -> SettingEngine {
     SettingEngineBuilder::new()
         .with_ice_connection_attempts(Some(Duration::from_millis(20)), Some(70))
+        .with_answering_dtls_role(rtc::peer_connection::transport::RTCDtlsRole::Server)
         .build()
-}
-
-/// Wakes the peer connection's driver when ICE connects, so the DTLS handshake starts at once.
-///
-/// `webrtc` 0.21's driver flushes what its core queued only when something wakes it: a datagram, a timer, an
-/// application write. The DTLS ClientHello the core prepares the moment ICE connects is queued while the
-/// driver handles the ICE event, and then waits for the driver's next timer, up to ~200 ms later (seen in
-/// its debug log: `Send ClientHello`, then the datagram's write 197 ms after; call set-up was ~50 ms slower
-/// than a browser's). An empty RTCP write is such an application wake: the crate refuses it (one
-/// `empty rtcp_packets` warning in its log) after it has woken the driver. A few more follow while DTLS has
-/// not finished, in case a later flight stalls the same way.
-async fn nudge_until_connected(shared: Arc<Shared>, track: Arc<TrackLocalStaticRTP>) {
-    shared.ice_connected.notified().await;
-    for _ in 0..5 {
-        if matches!(
-            *shared.state.borrow(),
-            MediaState::Connected | MediaState::Failed | MediaState::Closed
-        ) {
-            return;
-        }
-        let _ = track.write_rtcp(Vec::new()).await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn send_loop(
