@@ -172,6 +172,7 @@ impl Device {
                 recording_url: None,
                 provider_call_id: None,
                 device_id: Some(device_id.clone()),
+                quality: None,
             };
             store.log_call(&call).expect("log a call in the cache");
             ids.push(call.id.to_string());

@@ -236,6 +236,7 @@ fn call_log(lead: Id, telecaller: Id, started: leadline_model::Timestamp, k: usi
         recording_url: None,
         provider_call_id: None,
         device_id: Some("bench".to_owned()),
+        quality: None,
     }
 }
 

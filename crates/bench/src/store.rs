@@ -712,6 +712,7 @@ fn build(path: &Path, opts: &Options) -> Result<Shape> {
                 recording_url: None,
                 provider_call_id: None,
                 device_id: None,
+                quality: None,
             }));
         }
         made += count;

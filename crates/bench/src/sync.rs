@@ -194,6 +194,7 @@ async fn run_async(opts: Options) -> Result<()> {
                     recording_url: None,
                     provider_call_id: None,
                     device_id: Some("bench-device".into()),
+                    quality: None,
                 };
                 s.log_call(&call)?;
             }

@@ -181,6 +181,7 @@ pub fn log_call(store: &mut Store, a: LogCallArgs) -> Result<()> {
         recording_url: None,
         provider_call_id: a.provider_call_id,
         device_id: Some(store.device_id()?),
+        quality: None,
     };
     store
         .log_call(&call)

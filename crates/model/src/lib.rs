@@ -22,7 +22,8 @@ pub mod user;
 pub use api::{AssigneeFilter, LeadListQuery, LeadPage, LeadSort};
 pub use auth::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, SessionInfo};
 pub use call::{
-    CallDirection, CallEnd, CallLog, FollowUp, FollowUpSpec, follow_up_id_for_call, talk_seconds,
+    BadCallQuality, CallDirection, CallEnd, CallLog, CallQuality, FollowUp, FollowUpSpec,
+    follow_up_id_for_call, talk_seconds,
 };
 pub use disposition::{Disposition, DispositionCategory, default_catalogue};
 pub use enums::ParseEnumError;

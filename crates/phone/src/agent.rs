@@ -49,6 +49,28 @@ pub enum PhoneEvent {
     JournalFailed(String),
 }
 
+/// How the next call should be placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallRoute {
+    /// Through this softphone.
+    Softphone,
+    /// As a click-to-call (the provider rings the telecaller's own phone, then the lead), because the
+    /// softphone cannot carry it now.
+    ClickToCall(FallbackReason),
+}
+
+/// Why a call goes as a click-to-call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FallbackReason {
+    /// The softphone is not registered (no connection to the provider, wrong password, starting up).
+    NotRegistered,
+    /// No microphone to talk with.
+    NoMicrophone,
+    /// The last softphone call could not get its audio through (UDP blocked): see
+    /// [`CallFailure::suggests_click_to_call`](crate::CallFailure::suggests_click_to_call).
+    AudioBlocked,
+}
+
 /// Registration state as seen by the UI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistrationState {
@@ -177,6 +199,21 @@ impl UserAgentHandle {
     /// Current registration state.
     pub fn state(&self) -> RegistrationState {
         self.state.borrow().clone()
+    }
+
+    /// How a call placed now should go: through the softphone when it is registered and a microphone is
+    /// there, else as a click-to-call. `microphone`: whether the app could open an input device;
+    /// `audio_blocked`: whether the last softphone call failed for want of an audio path.
+    pub fn call_route(&self, microphone: bool, audio_blocked: bool) -> CallRoute {
+        if !microphone {
+            CallRoute::ClickToCall(FallbackReason::NoMicrophone)
+        } else if !matches!(self.state(), RegistrationState::Registered { .. }) {
+            CallRoute::ClickToCall(FallbackReason::NotRegistered)
+        } else if audio_blocked {
+            CallRoute::ClickToCall(FallbackReason::AudioBlocked)
+        } else {
+            CallRoute::Softphone
+        }
     }
 
     /// A watch on the registration state, for UIs that render it.

@@ -122,6 +122,9 @@ pub struct PhoneConfig {
     /// A connected call with no RTP at all from the far end for this long (and nobody holding) is over: the
     /// far end vanished without a BYE.
     pub media_timeout: Duration,
+    /// A call answered whose media has not connected (ICE and DTLS) this long after the answer has no audio
+    /// path (UDP blocked, a firewall): it ends as [`CallFailure::AudioPath`](crate::CallFailure::AudioPath).
+    pub media_connect_timeout: Duration,
     /// ICE servers, codecs and sockets of the calls' media.
     pub media: crate::media::MediaConfig,
 }
@@ -155,6 +158,7 @@ impl PhoneConfig {
             invite_timeout: Duration::from_secs(32),
             ring_timeout: Duration::from_secs(90),
             media_timeout: Duration::from_secs(30),
+            media_connect_timeout: Duration::from_secs(10),
             media: crate::media::MediaConfig::default(),
         }
     }

@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use leadline_model::{CallDirection, CallEnd, Id, Timestamp};
+use leadline_model::{CallDirection, CallEnd, CallQuality, Id, Timestamp};
 use leadline_store::{CallDraft, Store};
 use tokio::sync::{broadcast, mpsc};
 use tracing::warn;
@@ -49,6 +49,11 @@ pub enum JournalEntry {
         at: Timestamp,
         reason: CallEnd,
     },
+    /// The call's audio quality as measured (written when a call with media ends).
+    Quality {
+        id: Id,
+        quality: CallQuality,
+    },
 }
 
 /// Where the softphone records its calls. Called on a blocking thread, one entry at a time, in the order
@@ -78,6 +83,7 @@ impl CallJournal for Mutex<Store> {
             JournalEntry::Answered { id, at } => store.call_answered(id, *at),
             JournalEntry::Alive { id, at } => store.call_alive(id, *at),
             JournalEntry::Ended { id, at, reason } => store.end_call(id, *at, *reason),
+            JournalEntry::Quality { id, quality } => store.call_quality(id, quality),
         };
         result.map_err(|e| e.to_string())
     }

@@ -84,10 +84,10 @@ mod session;
 mod sip;
 mod transport;
 
-pub use agent::{PhoneEvent, RegistrationState, UserAgent, UserAgentHandle};
+pub use agent::{CallRoute, FallbackReason, PhoneEvent, RegistrationState, UserAgent, UserAgentHandle};
 pub use call::{Call, CallEvent, CallInput, CallRefusal, CallState, InvalidMove};
 pub use config::{Password, PhoneConfig, WsScheme};
 pub use error::{ConnectCause, PhoneError};
 pub use journal::{CallJournal, JournalEntry};
 pub use registration::Registration;
-pub use session::{AudioProvider, CallHandle, CallInfo};
+pub use session::{AudioProvider, CallFailure, CallHandle, CallInfo};

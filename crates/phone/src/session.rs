@@ -62,6 +62,28 @@ pub(crate) fn silent_audio() -> Result<AudioPath, PhoneError> {
     })
 }
 
+/// Why a call failed, when it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallFailure {
+    /// No audio path to the far end: ICE or DTLS failed (UDP blocked, a firewall), or the media sockets
+    /// could not be opened.
+    AudioPath,
+    /// The sound devices could not be opened (no microphone, the device busy).
+    NoMicrophone,
+    /// Connected, then no audio at all from the far end for `media_timeout`: it vanished without a BYE.
+    FarEndSilent,
+    /// The signalling went wrong: a broken answer, the connection lost, no ACK to our answer.
+    Signalling,
+}
+
+impl CallFailure {
+    /// Whether the call would likely work as a click-to-call (the provider rings the telecaller's own
+    /// phone): true when this desk cannot carry the audio, not when the far end or the network failed.
+    pub fn suggests_click_to_call(self) -> bool {
+        matches!(self, Self::AudioPath | Self::NoMicrophone)
+    }
+}
+
 /// What the app sees of a call.
 #[derive(Debug, Clone)]
 pub struct CallInfo {
@@ -84,7 +106,8 @@ pub struct CallInfo {
     pub muted: bool,
     /// Why an outgoing call was refused.
     pub refusal: Option<CallRefusal>,
-    /// Why the call failed, when it did.
+    /// Why the call failed, when it did: the kind, and the details for a person.
+    pub failure_kind: Option<CallFailure>,
     pub failure: Option<String>,
     /// Media figures, refreshed every second while the call has media.
     pub media: Option<MediaStats>,
@@ -388,6 +411,8 @@ impl Calls {
             journal,
             log_id,
             last_heartbeat: Instant::now(),
+            media_connected: false,
+            connected_since: Instant::now(),
             dtmf_seen: 0,
             last_rx_packets: 0,
             last_rx_change: Instant::now(),
@@ -418,6 +443,7 @@ impl Calls {
             call: Call::new(CallDirection::Outbound, chrono::Utc::now()),
             muted: false,
             refusal: None,
+            failure_kind: None,
             failure: None,
             media: None,
             first_rtp_at: None,
@@ -489,6 +515,7 @@ impl Calls {
             call: Call::new(CallDirection::Inbound, chrono::Utc::now()),
             muted: false,
             refusal: None,
+            failure_kind: None,
             failure: None,
             media: None,
             first_rtp_at: None,
@@ -545,6 +572,9 @@ struct CallTask {
     journal: JournalWriter,
     log_id: Id,
     last_heartbeat: Instant,
+    /// Whether the media ever connected (ICE and DTLS), and since when the call is connected.
+    media_connected: bool,
+    connected_since: Instant,
     /// RFC 4733 digits from the far end already reported.
     dtmf_seen: usize,
     last_rx_packets: u64,
@@ -614,6 +644,12 @@ impl CallTask {
         }
     }
 
+    /// Ends the call as failed, for `kind`.
+    fn fail(&self, kind: CallFailure, why: impl Into<String>) {
+        self.info.send_modify(|info| info.failure_kind = Some(kind));
+        self.apply(CallInput::Failed(why.into()));
+    }
+
     fn link(&self) -> Result<(Link, LocalParty), PhoneError> {
         let link = self.calls.current_link()?;
         let me = self.calls.me(&link);
@@ -621,7 +657,10 @@ impl CallTask {
     }
 
     async fn open_media(&mut self) -> Result<(), PhoneError> {
-        let audio = self.calls.audio.open()?;
+        let audio = self.calls.audio.open().inspect_err(|_| {
+            self.info
+                .send_modify(|info| info.failure_kind = Some(CallFailure::NoMicrophone));
+        })?;
         let media = MediaSession::new(&self.cfg().media, audio).await?;
         self.media = Some(media);
         self.last_rx_change = Instant::now();
@@ -637,6 +676,12 @@ impl CallTask {
         if let Some(media) = self.media.take() {
             let stats = media.stats();
             media.close().await;
+            if let Some(quality) = quality_of(&stats) {
+                self.journal.write(JournalEntry::Quality {
+                    id: self.log_id,
+                    quality,
+                });
+            }
             self.info.send_modify(|info| info.media = Some(stats));
         }
         if !self.is_over() {
@@ -666,7 +711,8 @@ impl CallTask {
             Ok(None) => None,
             Err(err) => {
                 warn!(call_id = %self.dialog.call_id, error = %err, "call failed");
-                self.apply(CallInput::Failed(err.to_string()));
+                let kind = self.info.borrow().failure_kind.unwrap_or(failure_of(&err));
+                self.fail(kind, err.to_string());
                 None
             }
         };
@@ -947,7 +993,8 @@ impl CallTask {
                 if let Ok((link, _)) = self.link() {
                     let _ = answer_stateless(&link, &invite, 500, "Server Internal Error").await;
                 }
-                self.apply(CallInput::Failed(err.to_string()));
+                let kind = self.info.borrow().failure_kind.unwrap_or(failure_of(&err));
+                self.fail(kind, err.to_string());
             }
         }
         self.finish().await;
@@ -1006,6 +1053,15 @@ impl CallTask {
                 Some(Command::Answer(reply)) => {
                     let result = self.answer(invite, offer, inbound).await;
                     let ok = result.is_ok();
+                    if let Err(err) = &result
+                        && !self.is_over()
+                    {
+                        // The caller must hear the end too: our final answer, with our tag.
+                        warn!(call_id = %self.dialog.call_id, error = %err, "cannot answer");
+                        let _ = self.respond(invite, 500, "Server Internal Error", None).await;
+                        let kind = self.info.borrow().failure_kind.unwrap_or(failure_of(err));
+                        self.fail(kind, err.to_string());
+                    }
                     let _ = reply.send(result);
                     return Ok(ok && !self.is_over());
                 }
@@ -1089,7 +1145,7 @@ impl CallTask {
                     if Instant::now() >= give_up {
                         warn!(call_id = %self.dialog.call_id, "no ACK for our 200 OK, hanging up");
                         self.bye().await;
-                        self.apply(CallInput::Failed("the caller never confirmed the answer (no ACK)".into()));
+                        self.fail(CallFailure::Signalling, "the caller never confirmed the answer (no ACK)");
                         return Ok(());
                     }
                     let _ = self.respond(invite, 200, "OK", Some(&answer)).await;
@@ -1111,6 +1167,7 @@ impl CallTask {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.last_rx_change = Instant::now();
+        self.connected_since = Instant::now();
         let mut media_state = self.media.as_ref().map(MediaSession::state_watch);
         while !self.is_over() {
             let media_failed = async {
@@ -1162,7 +1219,7 @@ impl CallTask {
                 () = media_failed => {
                     warn!(call_id = %self.dialog.call_id, "media failed (ICE or DTLS), ending the call");
                     self.bye().await;
-                    self.apply(CallInput::Failed("the audio connection failed (ICE/DTLS)".into()));
+                    self.fail(CallFailure::AudioPath, "the audio connection failed (ICE/DTLS)");
                     break;
                 }
             }
@@ -1177,6 +1234,9 @@ impl CallTask {
         };
         let stats = media.stats();
         let received = stats.packets_received;
+        if stats.state == MediaState::Connected {
+            self.media_connected = true;
+        }
         if self.last_heartbeat.elapsed() >= HEARTBEAT {
             self.last_heartbeat = Instant::now();
             self.journal.write(JournalEntry::Alive {
@@ -1195,6 +1255,17 @@ impl CallTask {
             info.first_rtp_at = info.first_rtp_at.or(stats.first_rtp_at);
             info.media = Some(stats);
         });
+        // Never connected at all (ICE or DTLS found no path, e.g. UDP blocked): the audio path failed.
+        if !self.media_connected && self.connected_since.elapsed() >= self.cfg().media_connect_timeout {
+            let waited = self.connected_since.elapsed().as_secs();
+            warn!(call_id = %self.dialog.call_id, waited, "no audio path to the far end, ending the call");
+            self.bye().await;
+            self.fail(
+                CallFailure::AudioPath,
+                format!("no audio path to the far end: ICE/DTLS did not connect in {waited} s"),
+            );
+            return Flow::Over;
+        }
         let held = matches!(self.state(), CallState::OnHold { .. });
         if received != self.last_rx_packets || held {
             self.last_rx_packets = received;
@@ -1205,10 +1276,10 @@ impl CallTask {
         if silent >= self.cfg().media_timeout {
             warn!(call_id = %self.dialog.call_id, ?silent, "no audio from the far end, ending the call");
             self.bye().await;
-            self.apply(CallInput::Failed(format!(
-                "no audio from the far end for {} s",
-                silent.as_secs()
-            )));
+            self.fail(
+                CallFailure::FarEndSilent,
+                format!("no audio from the far end for {} s", silent.as_secs()),
+            );
             return Flow::Over;
         }
         Flow::Continue
@@ -1510,6 +1581,42 @@ impl CallTask {
             }));
             Flow::Continue
         }
+    }
+}
+
+/// The figures kept with the call log, for a call that carried audio (none for one that never did: its MOS
+/// would be a guess about nothing).
+fn quality_of(stats: &MediaStats) -> Option<leadline_model::CallQuality> {
+    if stats.packets_received == 0 && stats.packets_sent == 0 {
+        return None;
+    }
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let quality = leadline_model::CallQuality {
+        mos: stats.mos.clamp(1.0, 5.0),
+        rtt_ms: stats.rtt_ms.and_then(finite).map(|v| v.clamp(0.0, 60_000.0)),
+        jitter_ms: finite(stats.jitter_ms).unwrap_or(0.0).clamp(0.0, 60_000.0),
+        loss: finite(stats.loss_fraction).unwrap_or(0.0).clamp(0.0, 1.0),
+        codec: stats
+            .receive_codec
+            .or(stats.send_codec.map(|(codec, _)| codec))
+            .map(|codec| codec.name().to_owned()),
+        remote_loss: stats
+            .remote_loss_fraction
+            .and_then(finite)
+            .map(|v| v.clamp(0.0, 1.0)),
+        remote_jitter_ms: stats
+            .remote_jitter_ms
+            .and_then(finite)
+            .map(|v| v.clamp(0.0, 60_000.0)),
+    };
+    quality.check().ok().map(|()| quality)
+}
+
+/// The kind of failure an error means: media errors are the audio path, the rest signalling.
+fn failure_of(err: &PhoneError) -> CallFailure {
+    match err {
+        PhoneError::Media(_) => CallFailure::AudioPath,
+        _ => CallFailure::Signalling,
     }
 }
 

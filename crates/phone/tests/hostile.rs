@@ -932,3 +932,90 @@ async fn outgoing_calls_take_early_media_and_type_busy_auth_failure_and_time_out
     drop(server.await.unwrap());
     assert_no_panics();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_audio_cannot_get_through_fails_as_blocked_and_advises_click_to_call() {
+    use leadline_phone::audio::{self, AudioPath, NullPlayback};
+    use leadline_phone::media::{MediaConfig, MediaSession};
+    use leadline_phone::{CallFailure, CallState};
+    init_tracing();
+    count_panics();
+    let (listener, url) = bind().await;
+    let mut cfg = config(&url);
+    cfg.media.bind_addrs = vec!["127.0.0.1:0".into()];
+    cfg.media_connect_timeout = Duration::from_secs(3);
+    let (phone, mut events) = UserAgent::start(cfg).unwrap();
+    let mut ws = accept(&listener).await;
+    let reg = recv_register(&mut ws).await;
+    ws.send(Message::text(answer(
+        &reg,
+        "200 OK",
+        "Contact: <{contact}>;expires=600\r\n",
+    )))
+    .await
+    .unwrap();
+    wait_for(&mut events, WITHIN, "Registered", |e| {
+        matches!(e, PhoneEvent::Registered { .. })
+    })
+    .await;
+
+    // The gateway answers with real SDP, then its media goes away before a single packet: like UDP
+    // blocked between the desk and the provider, ICE finds no path.
+    let call = phone.dial("+919812345678").await.unwrap();
+    let invite = recv_request(&mut ws).await;
+    let gateway = MediaSession::new(
+        &MediaConfig {
+            bind_addrs: vec!["127.0.0.1:0".into()],
+            ..MediaConfig::default()
+        },
+        AudioPath {
+            capture: audio::silence(),
+            playback: std::sync::Arc::new(NullPlayback),
+        },
+    )
+    .await
+    .unwrap();
+    let sdp = gateway
+        .answer_offer(std::str::from_utf8(&invite.body).unwrap())
+        .await
+        .unwrap();
+    gateway.close().await;
+    drop(gateway);
+    ws.send(Message::text(answer_invite(&invite, "200 OK", "", Some(&sdp))))
+        .await
+        .unwrap();
+    assert_eq!(recv_request(&mut ws).await.method, rsip::Method::Ack);
+    // Our BYE when the media fails: answer it.
+    let server = tokio::spawn(async move {
+        loop {
+            match recv_sip(&mut ws).await {
+                Some(rsip::SipMessage::Request(req)) if req.method == rsip::Method::Bye => {
+                    let ok = answer_invite(&req, "200 OK", "", None);
+                    let _ = ws.send(Message::text(ok)).await;
+                }
+                Some(rsip::SipMessage::Request(req)) if req.method == rsip::Method::Register => {
+                    let _ = ws.send(Message::text(answer(&req, "200 OK", ""))).await;
+                    break;
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        ws
+    });
+    let end = tokio::time::timeout(Duration::from_secs(20), call.ended())
+        .await
+        .unwrap();
+    let info = call.info();
+    assert_eq!(end, leadline_model::CallEnd::Failed, "{info:?}");
+    assert!(
+        info.failure.as_deref().unwrap_or("").contains("no audio path"),
+        "{info:?}"
+    );
+    assert_eq!(info.failure_kind, Some(CallFailure::AudioPath), "{info:?}");
+    assert!(info.failure_kind.unwrap().suggests_click_to_call());
+    assert!(matches!(info.call.state, CallState::Ended(_)));
+    alive_then_shutdown(&phone).await;
+    drop(server.await.unwrap());
+    assert_no_panics();
+}

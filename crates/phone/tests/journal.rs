@@ -96,6 +96,19 @@ async fn answered_refused_and_missed_calls_are_all_drafted_for_their_wrap_up() {
         "{done:?}"
     );
     assert!(done.talk_seconds() >= 1, "{done:?}");
+    // Its audio quality is kept with it (written as the call's media closes).
+    let mut quality = done.quality.clone();
+    for _ in 0..50 {
+        if quality.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        quality = draft(&store, &id).quality;
+    }
+    let quality = quality.expect("the answered call's quality figures");
+    assert!((3.5..=4.6).contains(&quality.mos), "{quality:?}");
+    assert!(quality.loss < 0.05 && quality.jitter_ms < 50.0, "{quality:?}");
+    assert_eq!(quality.codec.as_deref(), Some("opus"));
 
     // Refused by the network (nobody registered): drafted, ended failed, never answered.
     let refused = phone.dial("+919812345678").await.unwrap();
@@ -106,6 +119,7 @@ async fn answered_refused_and_missed_calls_are_all_drafted_for_their_wrap_up() {
         (failed.answered_at, failed.end_reason),
         (None, Some(CallEnd::Failed))
     );
+    assert_eq!(failed.quality, None, "no audio, no figures");
 
     // The far end calls and gives up before we answer: a missed call, drafted as one.
     let mut events = phone.subscribe();

@@ -120,6 +120,12 @@ async fn registrar_down_at_start_then_up_and_restarted() {
         } | RegistrationState::Registering
     ));
 
+    // Not registered: calls go as click-to-call.
+    assert_eq!(
+        phone.call_route(true, false),
+        leadline_phone::CallRoute::ClickToCall(leadline_phone::FallbackReason::NotRegistered)
+    );
+
     // The registrar comes up: the agent registers by itself.
     let mut kam = Kamailio::start_with(KamailioOptions {
         port,
@@ -131,6 +137,16 @@ async fn registrar_down_at_start_then_up_and_restarted() {
     })
     .await;
     assert_eq!(kam.contacts_of(USER).await.len(), 1);
+    use leadline_phone::{CallRoute, FallbackReason};
+    assert_eq!(phone.call_route(true, false), CallRoute::Softphone);
+    assert_eq!(
+        phone.call_route(false, false),
+        CallRoute::ClickToCall(FallbackReason::NoMicrophone)
+    );
+    assert_eq!(
+        phone.call_route(true, true),
+        CallRoute::ClickToCall(FallbackReason::AudioBlocked)
+    );
 
     // The registrar dies: the loss is noticed and reported...
     kam.stop();

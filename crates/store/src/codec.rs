@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use leadline_model::{CallLog, FollowUp, FollowUpSpec, Id, Lead, PhoneNumber, Timestamp};
+use leadline_model::{CallLog, CallQuality, FollowUp, FollowUpSpec, Id, Lead, PhoneNumber, Timestamp};
 use rusqlite::Row;
 
 use crate::StoreError;
@@ -83,7 +83,84 @@ pub(crate) fn lead_from_row(row: &Row<'_>) -> Result<Lead, StoreError> {
 
 pub(crate) const CALL_COLUMNS: &str = "id, lead_id, telecaller_id, direction, started_at, answered_at, \
      ended_at, duration_s, disposition, outcome_tags, notes, follow_up_due_at, follow_up_note, recording_url, \
-     provider_call_id, device_id";
+     provider_call_id, device_id, quality_mos, quality_rtt_ms, quality_jitter_ms, quality_loss, quality_codec, \
+     quality_remote_loss, quality_remote_jitter_ms";
+
+/// How many columns [`CALL_COLUMNS`] names (a query selecting more after them reads those from here on).
+pub(crate) const CALL_COLUMN_COUNT: usize = column_count(CALL_COLUMNS);
+
+/// The number of names in a comma-separated column list.
+const fn column_count(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let mut n = 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// The call quality columns (of `call_logs` and `call_drafts`), in the order [`quality_from_row`] reads
+/// them and [`QualityCols`] binds them.
+pub(crate) const QUALITY_COLUMNS: &str = "quality_mos, quality_rtt_ms, quality_jitter_ms, quality_loss, \
+     quality_codec, quality_remote_loss, quality_remote_jitter_ms";
+
+/// Reads the quality figures from the seven [`QUALITY_COLUMNS`] starting at column `first`: `None` when
+/// the row has none (no MOS).
+pub(crate) fn quality_from_row(row: &Row<'_>, first: usize) -> Result<Option<CallQuality>, StoreError> {
+    let Some(mos) = row.get::<_, Option<f64>>(first)? else {
+        return Ok(None);
+    };
+    let real = |i: usize| row.get::<_, Option<f64>>(first + i);
+    Ok(Some(CallQuality {
+        mos,
+        rtt_ms: real(1)?,
+        jitter_ms: real(2)?.unwrap_or_default(),
+        loss: real(3)?.unwrap_or_default(),
+        codec: row.get(first + 4)?,
+        remote_loss: real(5)?,
+        remote_jitter_ms: real(6)?,
+    }))
+}
+
+/// The values of the [`QUALITY_COLUMNS`] for some figures (all NULL for none).
+#[derive(Debug, Default)]
+pub(crate) struct QualityCols {
+    pub mos: Option<f64>,
+    pub rtt_ms: Option<f64>,
+    pub jitter_ms: Option<f64>,
+    pub loss: Option<f64>,
+    pub codec: Option<String>,
+    pub remote_loss: Option<f64>,
+    pub remote_jitter_ms: Option<f64>,
+}
+
+impl QualityCols {
+    pub(crate) fn of(q: Option<&CallQuality>) -> Self {
+        match q {
+            None => Self::default(),
+            Some(q) => Self {
+                mos: Some(q.mos),
+                rtt_ms: q.rtt_ms,
+                jitter_ms: Some(q.jitter_ms),
+                loss: Some(q.loss),
+                codec: q.codec.clone(),
+                remote_loss: q.remote_loss,
+                remote_jitter_ms: q.remote_jitter_ms,
+            },
+        }
+    }
+}
+
+/// Refuses implausible figures (see [`CallQuality::check`]) before they are stored or queued.
+pub(crate) fn check_quality(q: Option<&CallQuality>) -> Result<(), StoreError> {
+    q.map_or(Ok(()), |q| {
+        q.check().map_err(|e| StoreError::Invalid(e.to_string()))
+    })
+}
 
 pub(crate) fn call_from_row(row: &Row<'_>) -> Result<CallLog, StoreError> {
     let get = |i: usize| -> Result<String, StoreError> { Ok(row.get::<_, String>(i)?) };
@@ -111,6 +188,7 @@ pub(crate) fn call_from_row(row: &Row<'_>) -> Result<CallLog, StoreError> {
         recording_url: opt(13)?,
         provider_call_id: opt(14)?,
         device_id: opt(15)?,
+        quality: quality_from_row(row, 16)?,
     })
 }
 
@@ -193,12 +271,15 @@ pub(crate) mod write {
 
     /// Call logs are append-only: a second copy of the same id is ignored.
     pub(crate) fn insert_call(conn: &Connection, c: &CallLog) -> Result<bool, StoreError> {
+        let q = QualityCols::of(c.quality.as_ref());
         let n = conn
             .prepare_cached(
                 "INSERT INTO call_logs (id, lead_id, telecaller_id, direction, started_at, answered_at, ended_at,
                     duration_s, disposition, outcome_tags, notes, follow_up_due_at, follow_up_note,
-                    recording_url, provider_call_id, device_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                    recording_url, provider_call_id, device_id, quality_mos, quality_rtt_ms, quality_jitter_ms,
+                    quality_loss, quality_codec, quality_remote_loss, quality_remote_jitter_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                    ?17, ?18, ?19, ?20, ?21, ?22, ?23)
                  ON CONFLICT (id) DO NOTHING",
             )?
             .execute(params![
@@ -218,15 +299,24 @@ pub(crate) mod write {
                 c.recording_url,
                 c.provider_call_id,
                 c.device_id,
+                q.mos,
+                q.rtt_ms,
+                q.jitter_ms,
+                q.loss,
+                q.codec,
+                q.remote_loss,
+                q.remote_jitter_ms,
             ])?;
         Ok(n == 1)
     }
 
     /// Fills what the cached call log `c.id` lacks from the server's copy `c`: the provider's facts that
     /// the server merges in after the log was written (a click-to-call's answer and end times, talk time,
-    /// recording, call id). Like the server's merge, each only goes from empty to a value; the telecaller's
-    /// wrap-up is never touched. Answers whether the row changed.
+    /// recording, call id), and the call quality figures when the cached copy has none (all of them
+    /// together). Like the server's merge, each only goes from empty to a value; the telecaller's wrap-up
+    /// is never touched. Answers whether the row changed.
     pub(crate) fn fill_call_facts(conn: &Connection, c: &CallLog) -> Result<bool, StoreError> {
+        let q = QualityCols::of(c.quality.as_ref());
         let n = conn
             .prepare_cached(
                 "UPDATE call_logs SET
@@ -234,11 +324,20 @@ pub(crate) mod write {
                     ended_at = coalesce(ended_at, ?3),
                     duration_s = CASE WHEN duration_s = 0 THEN ?4 ELSE duration_s END,
                     recording_url = coalesce(recording_url, ?5),
-                    provider_call_id = coalesce(provider_call_id, ?6)
+                    provider_call_id = coalesce(provider_call_id, ?6),
+                    quality_rtt_ms = CASE WHEN quality_mos IS NULL THEN ?8 ELSE quality_rtt_ms END,
+                    quality_jitter_ms = CASE WHEN quality_mos IS NULL THEN ?9 ELSE quality_jitter_ms END,
+                    quality_loss = CASE WHEN quality_mos IS NULL THEN ?10 ELSE quality_loss END,
+                    quality_codec = CASE WHEN quality_mos IS NULL THEN ?11 ELSE quality_codec END,
+                    quality_remote_loss = CASE WHEN quality_mos IS NULL THEN ?12 ELSE quality_remote_loss END,
+                    quality_remote_jitter_ms =
+                        CASE WHEN quality_mos IS NULL THEN ?13 ELSE quality_remote_jitter_ms END,
+                    quality_mos = coalesce(quality_mos, ?7)
                  WHERE id = ?1
                    AND ((answered_at IS NULL AND ?2 IS NOT NULL) OR (ended_at IS NULL AND ?3 IS NOT NULL)
                         OR (duration_s = 0 AND ?4 <> 0) OR (recording_url IS NULL AND ?5 IS NOT NULL)
-                        OR (provider_call_id IS NULL AND ?6 IS NOT NULL))",
+                        OR (provider_call_id IS NULL AND ?6 IS NOT NULL)
+                        OR (quality_mos IS NULL AND ?7 IS NOT NULL))",
             )?
             .execute(params![
                 c.id.to_string(),
@@ -247,6 +346,13 @@ pub(crate) mod write {
                 c.duration_s,
                 c.recording_url,
                 c.provider_call_id,
+                q.mos,
+                q.rtt_ms,
+                q.jitter_ms,
+                q.loss,
+                q.codec,
+                q.remote_loss,
+                q.remote_jitter_ms,
             ])?;
         Ok(n == 1)
     }

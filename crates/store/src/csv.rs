@@ -88,7 +88,7 @@ pub const LEAD_EXPORT_COLUMNS: [&str; 15] = [
 ];
 
 /// The columns of a call-log export, in order.
-pub const CALL_EXPORT_COLUMNS: [&str; 17] = [
+pub const CALL_EXPORT_COLUMNS: [&str; 22] = [
     "id",
     "lead_id",
     "lead_name",
@@ -106,6 +106,11 @@ pub const CALL_EXPORT_COLUMNS: [&str; 17] = [
     "follow_up_note",
     "recording_url",
     "device_id",
+    "mos",
+    "rtt_ms",
+    "jitter_ms",
+    "loss",
+    "codec",
 ];
 
 /// Tags are written joined by this (the import splits on `;` and `|`).
@@ -208,7 +213,8 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT c.id, c.lead_id, l.name, l.phone, coalesce(u.username, c.telecaller_id), c.direction,
                     c.started_at, c.answered_at, c.ended_at, c.duration_s, c.disposition, c.outcome_tags,
-                    c.notes, c.follow_up_due_at, c.follow_up_note, c.recording_url, c.device_id
+                    c.notes, c.follow_up_due_at, c.follow_up_note, c.recording_url, c.device_id,
+                    c.quality_mos, c.quality_rtt_ms, c.quality_jitter_ms, c.quality_loss, c.quality_codec
              FROM call_logs c LEFT JOIN leads l ON l.id = c.lead_id
                   LEFT JOIN users u ON u.id = c.telecaller_id
              WHERE (?1 IS NULL OR c.lead_id = ?1) AND (?2 IS NULL OR c.started_at >= ?2)
@@ -232,6 +238,11 @@ impl Store {
                     0 | 1 | 3 | 5 | 6 | 7 | 8 => text(i)?,
                     9 => duration.to_string(),
                     11 => guard_formula(&tags).into_owned(),
+                    // Quality figures: numbers, empty without them.
+                    17..=20 => row
+                        .get::<_, Option<f64>>(i)?
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
                     _ => guard_formula(&text(i)?).into_owned(),
                 };
                 cells.push(cell);

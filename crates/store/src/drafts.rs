@@ -13,11 +13,14 @@
 //! log carries no answer or end time and no talk time: the provider reports those (and the recording) to
 //! the server, which fills them into the log of the same id whichever arrives first.
 
-use leadline_model::{CallDirection, CallEnd, CallLog, FollowUpSpec, Id, Timestamp};
+use leadline_model::{CallDirection, CallEnd, CallLog, CallQuality, FollowUpSpec, Id, Timestamp};
 use rusqlite::{OptionalExtension as _, params};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{opt_ts, parse_enum, parse_id, parse_opt_ts, parse_ts, ts};
+use crate::codec::{
+    QUALITY_COLUMNS, QualityCols, check_quality, opt_ts, parse_enum, parse_id, parse_opt_ts, parse_ts,
+    quality_from_row, ts,
+};
 use crate::{Store, StoreError};
 
 /// How a call was placed, which says who sees it happen.
@@ -73,6 +76,10 @@ pub struct CallDraft {
     /// How the call was placed (a draft of an older cache: the softphone).
     #[serde(default)]
     pub via: CallVia,
+    /// How the call sounded, as the softphone last measured it ([`Store::call_quality`]); the call log
+    /// takes it.
+    #[serde(default)]
+    pub quality: Option<CallQuality>,
 }
 
 impl CallDraft {
@@ -91,6 +98,7 @@ impl CallDraft {
             last_seen_at: started_at,
             device_id: None,
             via: CallVia::Softphone,
+            quality: None,
         }
     }
 
@@ -135,7 +143,8 @@ pub struct WrapUp {
 }
 
 const DRAFT_COLUMNS: &str = "id, lead_id, direction, remote, provider_call_id, started_at, answered_at, ended_at, \
-     end_reason, last_seen_at, device_id, via";
+     end_reason, last_seen_at, device_id, via, quality_mos, quality_rtt_ms, quality_jitter_ms, quality_loss, \
+     quality_codec, quality_remote_loss, quality_remote_jitter_ms";
 
 fn draft_from_row(r: &rusqlite::Row<'_>) -> Result<CallDraft, StoreError> {
     let text = |i: usize| r.get::<_, String>(i);
@@ -153,6 +162,7 @@ fn draft_from_row(r: &rusqlite::Row<'_>) -> Result<CallDraft, StoreError> {
         last_seen_at: parse_ts(&text(9)?)?,
         device_id: opt(10)?,
         via: parse_enum(&text(11)?)?,
+        quality: quality_from_row(r, 12)?,
     })
 }
 
@@ -171,6 +181,7 @@ impl Store {
                 "a click-to-call draft needs its lead and the provider's call id".into(),
             ));
         }
+        check_quality(draft.quality.as_ref())?;
         let taken: bool = self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM call_drafts WHERE id = ?1)
                  OR EXISTS (SELECT 1 FROM call_logs WHERE id = ?1)",
@@ -183,9 +194,11 @@ impl Store {
                 draft.id
             )));
         }
+        let q = QualityCols::of(draft.quality.as_ref());
         self.conn.execute(
             &format!(
-                "INSERT INTO call_drafts ({DRAFT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                "INSERT INTO call_drafts ({DRAFT_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
             ),
             params![
                 draft.id.to_string(),
@@ -200,6 +213,13 @@ impl Store {
                 ts(&draft.last_seen_at),
                 draft.device_id,
                 draft.via.as_str(),
+                q.mos,
+                q.rtt_ms,
+                q.jitter_ms,
+                q.loss,
+                q.codec,
+                q.remote_loss,
+                q.remote_jitter_ms,
             ],
         )?;
         Ok(())
@@ -267,6 +287,39 @@ impl Store {
             "UPDATE call_drafts SET provider_call_id = ?2 WHERE id = ?1",
             params![id.to_string(), provider_call_id],
         )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("call draft {id}")));
+        }
+        Ok(())
+    }
+
+    /// Sets (or replaces) the call's quality figures, as the softphone measured them: when the call ends,
+    /// and as often as it likes while it runs (the last figures stand, and the call log takes them). Works
+    /// on an ended call too, until it is logged. Implausible figures ([`CallQuality::check`]) are refused
+    /// ([`StoreError::Invalid`]) and the draft keeps what it had; an unknown (or already logged) call is
+    /// [`StoreError::NotFound`].
+    pub fn call_quality(&mut self, id: &Id, quality: &CallQuality) -> Result<(), StoreError> {
+        check_quality(Some(quality))?;
+        let q = QualityCols::of(Some(quality));
+        let sets = QUALITY_COLUMNS
+            .split(", ")
+            .enumerate()
+            .map(|(i, col)| format!("{col} = ?{}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n = self
+            .conn
+            .prepare_cached(&format!("UPDATE call_drafts SET {sets} WHERE id = ?1"))?
+            .execute(params![
+                id.to_string(),
+                q.mos,
+                q.rtt_ms,
+                q.jitter_ms,
+                q.loss,
+                q.codec,
+                q.remote_loss,
+                q.remote_jitter_ms,
+            ])?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("call draft {id}")));
         }
@@ -343,8 +396,8 @@ impl Store {
             .collect()
     }
 
-    /// Logs the ended call `id` with the telecaller's `wrap`: the call log (the draft's id, times and
-    /// provider id) is recorded and queued as [`Store::log_call`] does, and the draft removed, in one
+    /// Logs the ended call `id` with the telecaller's `wrap`: the call log (the draft's id, times,
+    /// provider id and quality figures) is recorded and queued as [`Store::log_call`] does, and the draft removed, in one
     /// transaction. A softphone call still going, or one without a lead, is refused and stays.
     ///
     /// A click-to-call is logged whether or not this device marked it ended (the wrap-up says it is
@@ -390,6 +443,7 @@ impl Store {
             recording_url: None,
             provider_call_id: draft.provider_call_id.clone(),
             device_id: draft.device_id.clone(),
+            quality: draft.quality.clone(),
         };
         self.log_call_and(&call, |tx| {
             tx.execute("DELETE FROM call_drafts WHERE id = ?1", [id.to_string()])?;

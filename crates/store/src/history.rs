@@ -4,7 +4,7 @@ use leadline_model::{CallLog, Id};
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{self, CALL_COLUMNS};
+use crate::codec::{self, CALL_COLUMN_COUNT, CALL_COLUMNS};
 use crate::cursor::{self, PageCursor};
 use crate::query::{Sql, page_limit, prefixed};
 use crate::{Store, StoreError};
@@ -43,8 +43,6 @@ pub struct CallHistoryPage {
     pub calls: Vec<CallLog>,
     pub next_cursor: Option<String>,
 }
-
-const CALL_COLUMN_COUNT: usize = 16;
 
 impl Store {
     /// A page of one lead's calls, newest first (ties by id), after `q.cursor`.

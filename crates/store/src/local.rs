@@ -230,6 +230,8 @@ impl Store {
 
     /// Records a finished call and queues it for the server. The lead must be in the cache. A call log
     /// with a follow-up also shows that follow-up at once (the server creates the same row, same id).
+    /// Implausible quality figures ([`leadline_model::CallQuality::check`]) are refused
+    /// ([`StoreError::Invalid`]), so the server never has to reject them.
     pub fn log_call(&mut self, call: &CallLog) -> Result<Mutation, StoreError> {
         self.log_call_and(call, |_| Ok(()))
     }
@@ -240,6 +242,7 @@ impl Store {
         call: &CallLog,
         also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
     ) -> Result<Mutation, StoreError> {
+        crate::codec::check_quality(call.quality.as_ref())?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -65,6 +65,7 @@ fn call(lead: &Lead, notes: &str) -> CallLog {
         recording_url: None,
         provider_call_id: None,
         device_id: None,
+        quality: None,
     }
 }
 

@@ -452,6 +452,11 @@ fn exports_filter_and_write_a_bom_when_asked() {
         recording_url: None,
         provider_call_id: None,
         device_id: None,
+        quality: Some(leadline_model::CallQuality {
+            rtt_ms: Some(85.5),
+            codec: Some("opus".into()),
+            ..leadline_model::CallQuality::new(4.2, 3.25, 0.015)
+        }),
     };
     store.log_call(&call).unwrap();
 
@@ -500,6 +505,8 @@ fn exports_filter_and_write_a_bom_when_asked() {
     assert_eq!(&row[9], "120");
     assert_eq!(&row[10], "interested");
     assert_eq!(&row[12], "'=1+1 wants \"gold\", call back\nafter Diwali");
+    let quality: Vec<&str> = (17..22).map(|i| &row[i]).collect();
+    assert_eq!(quality, ["4.2", "85.5", "3.25", "0.015", "opus"]);
     let none = store
         .export_call_logs_csv(
             Vec::new(),

@@ -263,6 +263,7 @@ fn run(steps: Vec<Step>) {
                     recording_url: None,
                     provider_call_id: None,
                     device_id: None,
+                    quality: None,
                 };
                 // A lead the server took away is not offered; here every lead stays assigned.
                 store.log_call(&c).unwrap();

@@ -132,6 +132,7 @@ impl Fixture {
             recording_url: None,
             provider_call_id: None,
             device_id: None,
+            quality: None,
         }
     }
 

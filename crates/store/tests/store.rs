@@ -63,6 +63,7 @@ fn call(lead: &Lead, notes: &str) -> CallLog {
         recording_url: None,
         provider_call_id: Some("exo-123".into()),
         device_id: None,
+        quality: None,
     }
 }
 
@@ -799,4 +800,167 @@ fn a_click_to_call_is_drafted_under_the_servers_ids_and_logged_without_the_times
         .apply_pull_page(&page(vec![Change::CallLog(other)], "c3"))
         .unwrap();
     assert_eq!(store.call_logs_for_lead(&asha.id).unwrap(), cached);
+}
+
+fn quality(mos: f64) -> CallQuality {
+    CallQuality {
+        rtt_ms: Some(142.5),
+        codec: Some("opus".into()),
+        remote_loss: Some(0.02),
+        remote_jitter_ms: Some(6.0),
+        ..CallQuality::new(mos, 4.75, 0.0125)
+    }
+}
+
+#[test]
+fn a_drafted_calls_quality_figures_go_into_its_log_and_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite3");
+    let (mut store, _, asha) = with_priya_and_asha(Store::open(&path, &key()).unwrap());
+    let t0 = now() - Duration::minutes(3);
+    let mut draft = CallDraft::new(CallDirection::Outbound, asha.phone.as_str(), t0);
+    draft.lead_id = Some(asha.id);
+    store.begin_call(&draft).unwrap();
+    assert_eq!(store.call_draft(&draft.id).unwrap().unwrap().quality, None);
+    store.call_answered(&draft.id, t0 + Duration::seconds(5)).unwrap();
+
+    // During the call, figures so far; at its end, the final ones replace them (even after the end).
+    store
+        .call_quality(&draft.id, &CallQuality::new(3.1, 20.0, 0.05))
+        .unwrap();
+    assert_eq!(
+        store.call_draft(&draft.id).unwrap().unwrap().quality,
+        Some(CallQuality::new(3.1, 20.0, 0.05))
+    );
+    store
+        .end_call(&draft.id, t0 + Duration::seconds(65), CallEnd::HungUpHere)
+        .unwrap();
+    store.call_quality(&draft.id, &quality(4.31)).unwrap();
+    // Implausible figures are refused and the draft keeps what it had; an unknown call is not found.
+    for bad in [
+        CallQuality::new(0.5, 1.0, 0.0),
+        CallQuality::new(4.0, 1.0, 1.5),
+        CallQuality::new(4.0, -3.0, 0.0),
+        CallQuality::new(f64::NAN, 1.0, 0.0),
+        CallQuality {
+            rtt_ms: Some(f64::INFINITY),
+            ..quality(4.0)
+        },
+    ] {
+        assert!(
+            matches!(store.call_quality(&draft.id, &bad), Err(StoreError::Invalid(_))),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        store.call_quality(&new_id(), &quality(4.0)),
+        Err(StoreError::NotFound(_))
+    ));
+    // A draft begun with bad figures is refused too.
+    let mut bad_draft = CallDraft::new(CallDirection::Inbound, "+919800000001", t0);
+    bad_draft.quality = Some(CallQuality::new(9.0, 0.0, 0.0));
+    assert!(matches!(
+        store.begin_call(&bad_draft),
+        Err(StoreError::Invalid(_))
+    ));
+    drop(store);
+
+    // The figures are in the file.
+    let mut store = Store::open(&path, &key()).unwrap();
+    assert_eq!(
+        store.call_draft(&draft.id).unwrap().unwrap().quality,
+        Some(quality(4.31))
+    );
+    let wrap = WrapUp {
+        disposition: "interested".into(),
+        ..Default::default()
+    };
+    let logged = store.log_drafted_call(&draft.id, &wrap).unwrap();
+    assert_eq!(logged.quality, Some(quality(4.31)));
+    assert_eq!(store.call_logs_for_lead(&asha.id).unwrap(), vec![logged.clone()]);
+    let history = store
+        .call_history(&leadline_store::CallHistoryQuery {
+            lead_id: asha.id,
+            search: None,
+            limit: None,
+            cursor: None,
+        })
+        .unwrap();
+    assert_eq!(history.calls, vec![logged.clone()]);
+    let queued = store.outbox_pending(10_000).unwrap();
+    let op = queued
+        .iter()
+        .find_map(|e| match &e.mutation.op {
+            MutationOp::CreateCallLog(c) if c.id == logged.id => Some(c.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(op.quality, Some(quality(4.31)));
+    // Also on the wire, as JSON the server reads.
+    let json = serde_json::to_value(&queued[queued.len() - 1].mutation).unwrap();
+    assert_eq!(json["data"]["quality"]["mos"], 4.31);
+    assert_eq!(json["data"]["quality"]["codec"], "opus");
+
+    // A log with bad figures is refused whole: nothing recorded, nothing queued.
+    let before = outbox_rows(&store);
+    let mut bad = call(&asha, "bad figures");
+    bad.quality = Some(CallQuality::new(4.0, 1.0, -0.5));
+    assert!(matches!(store.log_call(&bad), Err(StoreError::Invalid(_))));
+    assert_eq!(outbox_rows(&store), before);
+    assert_eq!(store.call_logs_for_lead(&asha.id).unwrap().len(), 1);
+}
+
+#[test]
+fn pulled_call_logs_bring_their_quality_and_fill_a_copy_without_it() {
+    let (mut store, _, asha) = with_priya_and_asha(Store::open_in_memory().unwrap());
+    // Another device's call, with figures, and an old-style one without.
+    let mut theirs = call(&asha, "from the other desk");
+    theirs.quality = Some(quality(3.9));
+    let old_style = call(&asha, "an older client's log");
+    // A log of this device without figures (logged before they were known).
+    let mine = call(&asha, "mine");
+    store.log_call(&mine).unwrap();
+    let report = store
+        .apply_pull_page(&page(
+            vec![
+                Change::CallLog(theirs.clone()),
+                Change::CallLog(old_style.clone()),
+                Change::CallLog(CallLog {
+                    quality: Some(quality(4.2)),
+                    ..mine.clone()
+                }),
+            ],
+            "c2",
+        ))
+        .unwrap();
+    assert_eq!(report.call_logs_added, 2);
+    let cached = store.call_logs_for_lead(&asha.id).unwrap();
+    let by_id = |id: Id| cached.iter().find(|c| c.id == id).unwrap().clone();
+    assert_eq!(by_id(theirs.id), theirs);
+    assert_eq!(by_id(old_style.id).quality, None);
+    assert_eq!(
+        by_id(mine.id).quality,
+        Some(quality(4.2)),
+        "filled: the copy lacked them"
+    );
+    // Fill-only: figures the cache has are never replaced.
+    store
+        .apply_pull_page(&page(
+            vec![Change::CallLog(CallLog {
+                quality: Some(quality(1.5)),
+                ..theirs.clone()
+            })],
+            "c3",
+        ))
+        .unwrap();
+    assert_eq!(
+        store
+            .call_logs_for_lead(&asha.id)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == theirs.id)
+            .unwrap()
+            .quality,
+        Some(quality(3.9))
+    );
 }

@@ -178,6 +178,7 @@ fn call(lead: &Lead, me: Id, notes: &str) -> CallLog {
         recording_url: None,
         provider_call_id: None,
         device_id: Some("test".into()),
+        quality: None,
     }
 }
 

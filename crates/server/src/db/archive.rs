@@ -17,7 +17,8 @@ pub const CLOSED_STATUSES: &[&str] = &["converted", "not_interested", "invalid",
 
 const CALL_COLS: &str = "id, lead_id, telecaller_id, direction, started_at, answered_at, ended_at, duration_s, \
      disposition, outcome_tags, notes, follow_up_due_at, follow_up_note, recording_url, provider_call_id, \
-     device_id, received_at, seq";
+     device_id, received_at, seq, quality_mos, quality_rtt_ms, quality_jitter_ms, quality_loss, quality_codec, \
+     quality_remote_loss, quality_remote_jitter_ms";
 const LEAD_COLS: &str = "id, name, phone, alternate_phone, email, city, source, interest, budget_inr, priority, \
      status, tags, assigned_to, team, created_at, updated_at, version, seq, phone_bidx, alternate_phone_bidx";
 const FOLLOW_UP_COLS: &str =

@@ -22,8 +22,8 @@ use leadline_model::ServerEvent;
 use leadline_model::SessionInfo;
 use leadline_model::sync::Change;
 use leadline_model::{
-    CallLog, Disposition, FollowUp, FollowUpSpec, Id, Lead, LeadSort, PhoneNumber, Role, Timestamp, User,
-    default_catalogue,
+    CallLog, CallQuality, Disposition, FollowUp, FollowUpSpec, Id, Lead, LeadSort, PhoneNumber, Role,
+    Timestamp, User, default_catalogue,
 };
 use rusqlite::Connection;
 use rusqlite_migration::Migrations;
@@ -431,11 +431,14 @@ pub fn insert_call_log(
     seq: i64,
 ) -> Result<(), DbError> {
     let pii = tx.pii;
+    let q = log.quality.as_ref();
     tx.execute(
         "INSERT INTO call_logs (id, lead_id, telecaller_id, direction, started_at, answered_at, ended_at,
            duration_s, disposition, outcome_tags, notes, follow_up_due_at, follow_up_note,
-           recording_url, provider_call_id, device_id, received_at, seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+           recording_url, provider_call_id, device_id, received_at, seq, quality_mos, quality_rtt_ms,
+           quality_jitter_ms, quality_loss, quality_codec, quality_remote_loss, quality_remote_jitter_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+           $19, $20, $21, $22, $23, $24, $25)",
         &params![
             id_text(&log.id),
             id_text(&log.lead_id),
@@ -460,6 +463,13 @@ pub fn insert_call_log(
             log.device_id.clone(),
             ts(received_at),
             seq,
+            q.map(|q| q.mos),
+            q.and_then(|q| q.rtt_ms),
+            q.map(|q| q.jitter_ms),
+            q.map(|q| q.loss),
+            q.and_then(|q| q.codec.clone()),
+            q.and_then(|q| q.remote_loss),
+            q.and_then(|q| q.remote_jitter_ms),
         ],
     )?;
     // Exotel callbacks that arrived before this log merge onto it now.
@@ -559,7 +569,20 @@ pub(crate) const LEAD_COLS: &str = "l.id, l.name, l.phone, l.alternate_phone, l.
 
 pub(crate) const CALL_COLS: &str = "c.id, c.lead_id, c.telecaller_id, c.direction, c.started_at, c.answered_at, \
      c.ended_at, c.duration_s, c.disposition, c.outcome_tags, c.notes, c.follow_up_due_at, c.follow_up_note, \
-     c.recording_url, c.provider_call_id, c.device_id, c.seq, l.seq";
+     c.recording_url, c.provider_call_id, c.device_id, c.quality_mos, c.quality_rtt_ms, c.quality_jitter_ms, \
+     c.quality_loss, c.quality_codec, c.quality_remote_loss, c.quality_remote_jitter_ms, c.seq, l.seq";
+/// How many columns [`CALL_COLS`] selects (a query selecting more after them reads those from here on).
+pub(crate) const CALL_COLS_LEN: usize = {
+    let bytes = CALL_COLS.as_bytes();
+    let (mut n, mut i) = (1, 0);
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
 
 pub(crate) const FOLLOW_UP_COLS: &str = "f.id, f.lead_id, f.assigned_to, f.due_at, f.note, f.call_log_id, \
      f.completed_at, f.created_at, f.seq, l.seq";
@@ -713,8 +736,20 @@ pub(crate) fn call_log_from_row(pii: &PiiKeys, row: &Row) -> Result<(CallLog, i6
         recording_url: row.get(13)?,
         provider_call_id: row.get(14)?,
         device_id: row.get(15)?,
+        quality: match row.get::<Option<f64>>(16)? {
+            None => None,
+            Some(mos) => Some(CallQuality {
+                mos,
+                rtt_ms: row.get(17)?,
+                jitter_ms: row.get::<Option<f64>>(18)?.unwrap_or_default(),
+                loss: row.get::<Option<f64>>(19)?.unwrap_or_default(),
+                codec: row.get(20)?,
+                remote_loss: row.get(21)?,
+                remote_jitter_ms: row.get(22)?,
+            }),
+        },
     };
-    Ok((log, row.get(16)?, row.get(17)?))
+    Ok((log, row.get(23)?, row.get(24)?))
 }
 
 /// Reads a follow-up from a row selected with [`FOLLOW_UP_COLS`]; also returns its seq and its lead's seq.

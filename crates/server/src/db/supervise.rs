@@ -10,7 +10,7 @@ use leadline_model::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Binder, CALL_COLS, DbError, FOLLOW_UP_COLS, LEAD_COLS, LeadFilter, Scope, Tx, assign_lead,
+    Binder, CALL_COLS, CALL_COLS_LEN, DbError, FOLLOW_UP_COLS, LEAD_COLS, LeadFilter, Scope, Tx, assign_lead,
     call_log_from_row, corrupt, follow_up_from_row, get_enum, get_id, get_opt_id, get_ts, id_text,
     lead_from_row, lead_list_sql, like_escape, ts, user_by_id,
 };
@@ -518,8 +518,13 @@ pub fn list_call_logs(
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         let (log, _, _) = call_log_from_row(pii, &row)?;
-        let telecaller_username: String = row.get(18)?;
-        let lead_row = Row::new(row.into_values().into_iter().skip(19).collect::<Vec<Value>>());
+        let telecaller_username: String = row.get(CALL_COLS_LEN)?;
+        let lead_row = Row::new(
+            row.into_values()
+                .into_iter()
+                .skip(CALL_COLS_LEN + 1)
+                .collect::<Vec<Value>>(),
+        );
         let (lead, _) = lead_from_row(pii, &lead_row)?;
         items.push(CallLogItem {
             log,

@@ -364,6 +364,11 @@ fn validate_call_log(tx: &mut Tx<'_>, log: &CallLog, now: &Timestamp) -> Result<
         log.device_id.as_deref(),
         MAX_SHORT_CHARS,
     )?;
+    if let Some(quality) = &log.quality {
+        quality
+            .check()
+            .map_err(|e| invalid("bad_quality", e.to_string()))?;
+    }
     Ok(())
 }
 

@@ -811,6 +811,7 @@ impl Generator {
                 recording_url: None,
                 provider_call_id: Some(c.provider_call_id.clone()),
                 device_id: Some("demo-seed".to_owned()),
+                quality: None,
             };
             db::insert_call_log(tx, &log, &c.ended_at, seq)?;
             seq += 1;

@@ -680,7 +680,7 @@ pub async fn call_logs(
 }
 
 /// The columns of the call-log export.
-pub const EXPORT_COLUMNS: [&str; 12] = [
+pub const EXPORT_COLUMNS: [&str; 17] = [
     "call_id",
     "started_at",
     "lead_name",
@@ -693,6 +693,11 @@ pub const EXPORT_COLUMNS: [&str; 12] = [
     "follow_up_due_at",
     "recording_url",
     "provider_call_id",
+    "mos",
+    "rtt_ms",
+    "jitter_ms",
+    "loss",
+    "codec",
 ];
 
 /// A free-text cell made safe for spreadsheets: one starting with `=`, `+`, `-`, `@`, tab or carriage
@@ -710,7 +715,7 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 fn export_record(item: &CallLogItem) -> Vec<String> {
     let log = &item.log;
     let text = |s: &str| spreadsheet_safe(s).into_owned();
-    vec![
+    let mut record = vec![
         log.id.hyphenated().to_string(),
         crate::db::ts(&log.started_at),
         text(&item.lead.name),
@@ -726,7 +731,18 @@ fn export_record(item: &CallLogItem) -> Vec<String> {
             .unwrap_or_default(),
         text(log.recording_url.as_deref().unwrap_or_default()),
         text(log.provider_call_id.as_deref().unwrap_or_default()),
-    ]
+    ];
+    // The call's quality figures (empty cells without them); numbers are never formula-like.
+    let q = log.quality.as_ref();
+    let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    record.extend([
+        number(q.map(|q| q.mos)),
+        number(q.and_then(|q| q.rtt_ms)),
+        number(q.map(|q| q.jitter_ms)),
+        number(q.map(|q| q.loss)),
+        text(q.and_then(|q| q.codec.as_deref()).unwrap_or_default()),
+    ]);
+    record
 }
 
 /// CSV text of some records (RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote or
@@ -772,7 +788,9 @@ struct ExportState {
     ),
     responses(
         (status = 200, description = "Every matching call log in your scope as CSV (a header row, CRLF lines), \
-         streamed as an attachment", content_type = "text/csv", body = String),
+         streamed as an attachment. Columns: call_id, started_at, lead_name, lead_phone, telecaller, direction, \
+         disposition, duration_s, notes, follow_up_due_at, recording_url, provider_call_id, and the call's \
+         quality figures mos, rtt_ms, jitter_ms, loss, codec (empty when the call has none)", content_type = "text/csv", body = String),
         (status = 400, description = "A bad query (`bad_request`, `bad_telecaller`, `bad_from`, `bad_to`, \
          `bad_disposition`, `bad_direction`, `bad_connected`, `bad_q`)", body = leadline_model::auth::ApiError),
     ),

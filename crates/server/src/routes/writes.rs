@@ -267,7 +267,9 @@ pub async fn push(
     responses(
         (status = 201, description = "Recorded", body = CallLog),
         (status = 200, description = "A call log with this id exists: the stored row", body = CallLog),
-        (status = 400, description = "A bad body (`bad_request`, `bad_disposition`, `bad_*`)", body = leadline_model::auth::ApiError),
+        (status = 400, description = "A bad body (`bad_request`, `bad_disposition`, `bad_quality`: call quality \
+         figures out of range — MOS 1 to 5, loss 0 to 1, times 0 to 60000 ms, finite numbers, codec 1 to 64 \
+         characters — `bad_*`)", body = leadline_model::auth::ApiError),
         (status = 403, description = "A call on a lead you may not log (`forbidden`)", body = leadline_model::auth::ApiError),
         (status = 404, description = "No such lead in your scope (`not_found`)", body = leadline_model::auth::ApiError),
         (status = 409, description = "The id belongs to a call log you may not see (`duplicate_id`)", body = leadline_model::auth::ApiError),

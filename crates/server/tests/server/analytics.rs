@@ -162,6 +162,7 @@ async fn hourly_buckets_follow_the_time_zone_and_add_up() {
         recording_url: None,
         provider_call_id: None,
         device_id: None,
+        quality: None,
     };
     db.tx(move |tx| {
         let seq = leadline_server::db::reserve_seqs(tx, 1)?;

@@ -745,6 +745,7 @@ async fn setup() -> (TestDb, RunningServer, FakeExotel, Fx) {
                 recording_url: Some(format!("{rec_base}/rec/authz.mp3")),
                 provider_call_id: Some("authz-recorded".to_owned()),
                 device_id: None,
+                quality: None,
             };
             let seq = db::reserve_seqs(tx, 1)?;
             db::insert_call_log(tx, &log, &Utc::now(), seq)?;

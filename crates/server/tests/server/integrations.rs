@@ -95,6 +95,7 @@ fn call_log(id: Id, lead: &Lead, provider_call_id: Option<&str>) -> CallLog {
         recording_url: None,
         provider_call_id: provider_call_id.map(str::to_owned),
         device_id: Some("desk-1".to_owned()),
+        quality: None,
     }
 }
 

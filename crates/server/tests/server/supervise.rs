@@ -1042,6 +1042,7 @@ async fn csv_export_parses_back_with_quoting_and_formula_defence() {
             recording_url: None,
             provider_call_id: Some("-1+1".into()),
             device_id: None,
+            quality: None,
         })
         .collect();
     let inserted = logs.clone();

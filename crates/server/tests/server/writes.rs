@@ -153,6 +153,7 @@ fn call(lead: Id, telecaller: Id, started: Timestamp, disposition: &str, device:
         recording_url: None,
         provider_call_id: None,
         device_id: Some(device.to_owned()),
+        quality: None,
     }
 }
 
