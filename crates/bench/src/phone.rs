@@ -4,6 +4,8 @@
 //! * Call set-up: from the dial to the first RTP packet received, for Leadline (`UserAgentHandle::dial` →
 //!   the media's first packet) and for a second browser softphone calling the same target (`ua.call` →
 //!   its inbound-rtp statistics, polled every 2 ms). Calls alternate, so both see the same machine.
+//! * Answered set-up: the same browser calls Leadline (answering at once, as in Exotel's agent flow),
+//!   timed the same way at the browser, against its calls to the browser far end.
 //! * One long call (60 s by default): Leadline's CPU time (user + system, this process) over the call's
 //!   wall time as a percentage of one core, and its resident memory (the process's peak RSS, VmHWM).
 
@@ -20,7 +22,7 @@ use serde_json::json;
 mod support;
 
 use support::farend::FarEnd;
-use support::{FAR_PASSWORD, FAR_USER, Kamailio, PASSWORD, USER};
+use support::{FAR_PASSWORD, FAR_USER, Kamailio, PASSWORD, THIRD_PASSWORD, THIRD_USER, USER};
 
 fn emit(value: &serde_json::Value) {
     println!("{value}");
@@ -74,7 +76,10 @@ pub async fn run(calls: u32, long_call_s: u64) -> Result<()> {
     browser.register(&ws, USER, PASSWORD, false).await;
 
     let (rss_before, _) = memory_mib()?;
-    let mut cfg = support::config(&ws, PASSWORD);
+    // Leadline is the third account: the browser caller is the first, the browser far end the second.
+    let mut cfg = support::config(&ws, THIRD_PASSWORD);
+    cfg.username = THIRD_USER.into();
+    cfg.auto_answer = true;
     cfg.media.bind_addrs = vec!["127.0.0.1:0".into()];
     let meter = Meter::new(Some(callee.tone_hz()));
     let speaker = meter.clone();
@@ -94,9 +99,11 @@ pub async fn run(calls: u32, long_call_s: u64) -> Result<()> {
         }
     }
     let target = format!("sip:{FAR_USER}@{}", support::DOMAIN);
+    let leadline_target = format!("sip:{THIRD_USER}@{}", support::DOMAIN);
 
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
+    let mut answered = Vec::new();
     // Round 0 warms both up (page JIT, codec init) and is not counted.
     for round in 0..=calls {
         let started = Instant::now();
@@ -118,16 +125,26 @@ pub async fn run(calls: u32, long_call_s: u64) -> Result<()> {
         callee.expect("ended", Duration::from_secs(10)).await;
         browser.expect("ended", Duration::from_secs(10)).await;
 
+        // The browser calls Leadline, which answers at once.
+        browser
+            .send(json!({"cmd": "call", "target": leadline_target}))
+            .await;
+        let got = browser.expect("first_rtp", Duration::from_secs(20)).await;
+        let answer_ms = got["ms"].as_f64().context("first_rtp without ms")?;
+        browser.send(json!({"cmd": "hangup"})).await;
+        browser.expect("ended", Duration::from_secs(10)).await;
+
         let Some(leadline_ms) = leadline_ms else {
             bail!("Leadline's call had no media");
         };
         emit(&json!({
             "bench": "phone", "kind": "setup", "round": round, "warmup": round == 0,
-            "leadline_ms": leadline_ms, "browser_ms": browser_ms,
+            "leadline_ms": leadline_ms, "browser_ms": browser_ms, "browser_to_leadline_ms": answer_ms,
         }));
         if round > 0 {
             ours.push(leadline_ms);
             theirs.push(browser_ms);
+            answered.push(answer_ms);
         }
     }
 
@@ -165,12 +182,15 @@ pub async fn run(calls: u32, long_call_s: u64) -> Result<()> {
 
     let leadline_setup = median(&mut ours);
     let browser_setup = median(&mut theirs);
+    let answered_setup = median(&mut answered);
     emit(&json!({
         "bench": "phone",
         "calls": calls,
         "leadline_setup_ms": leadline_setup,
         "browser_setup_ms": browser_setup,
         "setup_ratio": leadline_setup / browser_setup,
+        "leadline_answer_setup_ms": answered_setup,
+        "answer_setup_ratio": answered_setup / browser_setup,
         "cpu_percent_of_core": cpu_percent,
         "rss_mib": peak_rss,
         "call_seconds": long_call_s,

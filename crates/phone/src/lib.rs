@@ -1,8 +1,13 @@
-//! Leadline's SIP user agent over WebSocket (RFC 7118).
+//! Leadline's softphone: a SIP user agent over WebSocket (RFC 7118) with WebRTC audio.
 //!
-//! Issue 3 scope: connect to a SIP registrar over `ws://` or `wss://`, REGISTER with digest
-//! authentication and keep the registration alive. Calls (INVITE, SDP, media) come later and will
-//! plug into the layers below.
+//! It registers with the provider's WebSocket gateway (Exotel: `wss://voip.exotel.in:443/wss`, domain
+//! `<account_sid>.voip.exotel.com`) with digest authentication and keeps the registration alive; places
+//! and answers calls (INVITE with digest challenges, early media, CANCEL, typed refusals; ringing,
+//! answering, rejecting, auto-answer); holds, mutes, sends DTMF (RFC 4733 or SIP INFO), transfers (REFER)
+//! and hangs up either way; carries the audio with the `webrtc` crate (ICE, DTLS-SRTP, Opus with FEC,
+//! PCMU/PCMA, a jitter buffer with loss concealment, RTCP figures and an estimated MOS) between the OS sound
+//! devices ([`audio`]) and the far end ([`media`]); and writes every call into the local store as it happens
+//! ([`CallJournal`]), so that none goes unlogged, not even one a crash cuts short.
 //!
 //! # Usage
 //!
@@ -12,10 +17,20 @@
 //!
 //! let mut config = PhoneConfig::new("wss://voip.exotel.in:443/wss", "acme.voip.exotel.com", "agent7", "s3cret");
 //! config.display_name = Some("Agent 7".into());
+//! config.media.stun_servers = vec!["stun:stun.l.google.com:19302".into()];
 //! let (phone, mut events) = UserAgent::start(config)?;
 //! while let Ok(event) = events.recv().await {
 //!     match event {
-//!         PhoneEvent::Registered { expires } => println!("online for {expires}s"),
+//!         PhoneEvent::Registered { expires } => {
+//!             println!("online for {expires}s");
+//!             let call = phone.dial("+919812345678").await?;
+//!             if call.connected().await {
+//!                 call.send_dtmf("1").await?;
+//!                 call.hang_up().await;
+//!             }
+//!             println!("ended: {:?}", call.ended().await);
+//!         }
+//!         PhoneEvent::IncomingCall(call) => call.answer().await?,
 //!         PhoneEvent::RegistrationFailed(err) => eprintln!("{err}"),
 //!         _ => {}
 //!     }
@@ -37,10 +52,10 @@
 //!   transaction by the branch of their top Via, passes requests to the request handler and reports
 //!   garbage as [`PhoneEvent::ProtocolError`]. A writer task sends frames plus a WebSocket ping
 //!   every `keepalive_interval`; silence for `keepalive_interval + keepalive_timeout` closes the
-//!   connection. Client transactions are non-INVITE only for now: no retransmissions (WS is
-//!   reliable), provisional responses skipped, every wait bounded by `request_timeout`.
-//! * `incoming` — the UAS side: OPTIONS (server keep-alive pings) → 200 OK, ACK absorbed, other
-//!   requests → 501 Not Implemented. The dialog layer for calls will hook in here.
+//!   connection. Client transactions are keyed by branch and method (a CANCEL shares its INVITE's
+//!   branch); no retransmissions (WS is reliable); every wait is bounded.
+//! * `incoming` — requests from the server: those of a call's dialog go to its task, a new INVITE
+//!   starts an incoming call, OPTIONS → 200 OK, a request for an unknown dialog → 481, others → 501.
 //! * `digest` — RFC 2617 / RFC 7616 / RFC 8760 digest responses: MD5, MD5-sess, SHA-256,
 //!   SHA-256-sess; qop `auth` (preferred), `auth-int` or none; hex nonce counts.
 //! * `registration` — builds REGISTER requests. Via `SIP/2.0/WS(S) <random>.invalid;branch=z9hG4bK…`,
@@ -64,8 +79,16 @@
 //! * `call` — a call's life apart from SIP and media: [`CallState`] (dialling, ringing, connected,
 //!   on hold, ended), the moves a [`CallInput`] may make, the [`CallEvent`]s the app turns into the call's
 //!   draft in the store, and the typed [`CallRefusal`] of a final SIP answer (busy, not found,
-//!   unavailable, declined, auth failed, time-out, cancelled). The dialog layer (INVITE, CANCEL, BYE,
-//!   re-INVITE) will feed it.
+//!   unavailable, declined, auth failed, time-out, cancelled).
+//! * `dialog` — one dialog's identifiers, route set and sequence numbers, and the messages built from
+//!   them (INVITE, its ACK and CANCEL, in-dialog requests, answers with our tag). Pure.
+//! * `session` — one task per call, driving its dialog, its [`media::MediaSession`] and its [`Call`];
+//!   the app holds a [`CallHandle`] (live [`CallInfo`], answer, reject, hang up, mute, hold, DTMF,
+//!   transfer). A media that never connects ends the call as [`CallFailure::AudioPath`] (the hint to fall
+//!   back to click-to-call, see [`UserAgentHandle::call_route`]); a far end silent for `media_timeout`
+//!   ends it as [`CallFailure::FarEndSilent`].
+//! * `journal` — each call's entries (start, provider id, answer, heartbeat, end, quality) written in
+//!   order to the [`CallJournal`] (the store's call drafts) on the blocking pool.
 //!
 //! The password is held in [`Password`] (secrecy), which never appears in `Debug` output or logs.
 

@@ -478,6 +478,13 @@ async fn a_call_outlives_its_registrar_going_down_and_calls_work_again_once_it_i
         _ => unreachable!(),
     };
 
+    // Both sides connected and talking: the callee's media figures (refreshed only once its answer was
+    // ACKed) show the caller's first packet.
+    tokio::time::timeout(Duration::from_secs(10), theirs.first_rtp())
+        .await
+        .unwrap()
+        .expect("the callee hears the caller");
+
     // The proxy dies mid-call: both phones lose their WebSocket, the media (peer to peer) goes on.
     kam.stop();
     support::wait_for(&mut events, Duration::from_secs(10), "disconnected", |e| {
