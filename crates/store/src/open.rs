@@ -182,7 +182,27 @@ fn quiet(conn: &Connection) {
     }
 }
 
+/// Keys a throwaway in-memory database once per process, before any real key is set.
+///
+/// SQLCipher sets up its crypto provider (OpenSSL) when a key is first used. A CI run had one of several
+/// caches opened at once on test threads fail with "An error occurred with PRAGMA key or rekey" on a brand
+/// new file, once in many runs, never again on re-runs: the signature of that first set-up racing between
+/// threads. Doing it once, with every other first opener waiting on the `Once`, takes the race away.
+fn activate_sqlcipher() {
+    static ACTIVATED: std::sync::Once = std::sync::Once::new();
+    ACTIVATED.call_once(|| {
+        let warmed = Connection::open_in_memory().and_then(|c| {
+            c.execute_batch("PRAGMA key = 'leadline-warm-up';")?;
+            c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        });
+        if let Err(e) = warmed {
+            tracing::debug!(error = %e, "SQLCipher warm-up failed");
+        }
+    });
+}
+
 fn set_key(conn: &Connection, path: &Path, key: &StoreKey) -> Result<(), StoreError> {
+    activate_sqlcipher();
     let literal = key.sqlcipher_literal();
     let mut sql = zeroize::Zeroizing::new(String::with_capacity(literal.len() + 20));
     sql.push_str("PRAGMA key = \"");
