@@ -15,7 +15,8 @@ as_root() {
 # Debian packages: compilers and headers for the Rust crates (WebKitGTK for Tauri, OpenSSL: SQLCipher links
 # the system libcrypto), Node.js for the UI, Xvfb + WebKitWebDriver for the desktop end-to-end test,
 # kamailio (SIP over WebSocket) and Chromium (the browser softphone at the far end of calls) for the softphone
-# tests, cmake (the softphone builds libopus from source) and ALSA's headers (cpal, the audio devices). PostgreSQL's server binaries are checked for below.
+# tests, cmake (the softphone builds libopus from source), ALSA's headers (cpal, the audio devices), and a
+# D-Bus session with GNOME Keyring for the SIP-password keyring test. PostgreSQL's server binaries are checked for below.
 APT_PACKAGES=(
     build-essential pkg-config curl ca-certificates git file
     libssl-dev libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
@@ -24,6 +25,7 @@ APT_PACKAGES=(
     kamailio kamailio-websocket-modules kamailio-tls-modules
     chromium
     cmake libasound2-dev
+    dbus gnome-keyring
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -16,7 +16,8 @@ impl Password {
         Self(SecretString::from(password.into()))
     }
 
-    pub(crate) fn expose(&self) -> &str {
+    /// The password itself, for the digest answers and the keyring. Never log or display it.
+    pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
 }

@@ -96,6 +96,7 @@ mod agent;
 pub mod audio;
 mod call;
 mod config;
+pub mod credentials;
 mod dialog;
 mod digest;
 mod error;
