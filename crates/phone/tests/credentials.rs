@@ -68,21 +68,13 @@ fn sip_passwords_live_in_the_os_keyring_only() {
          exec '{}' --exact keyring_child --ignored --nocapture --test-threads=1",
         exe.display()
     );
-    let out = Command::new("dbus-run-session")
+    let mut in_session = Command::new("dbus-run-session");
+    in_session
         .args(["--", "sh", "-c", &script])
-        .env("HOME", home.path())
         .env("XDG_DATA_HOME", home.path().join(".local/share"))
         .env("XDG_RUNTIME_DIR", home.path())
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("KEYRING-CHILD-OK"),
-        "the keyring child failed: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    expect_child(in_session, home.path(), "KEYRING-CHILD-OK");
     // The keyring's files exist and do not hold the password in the clear.
     assert!(home.path().join(".local/share/keyrings").exists());
     assert!(
@@ -91,7 +83,8 @@ fn sip_passwords_live_in_the_os_keyring_only() {
     );
 
     // No session bus at all: a clear error, nothing written.
-    let no_bus = Command::new(&exe)
+    let mut no_bus = Command::new(&exe);
+    no_bus
         .args([
             "--exact",
             "no_keyring_child",
@@ -99,15 +92,19 @@ fn sip_passwords_live_in_the_os_keyring_only() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("HOME", home.path())
-        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/leadline-bus")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&no_bus.stdout);
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/leadline-bus");
+    expect_child(no_bus, home.path(), "NO-KEYRING-OK");
+}
+
+/// Runs a child with `home` as HOME; it must succeed and print `marker` (its last line when all held).
+fn expect_child(mut child: Command, home: &Path, marker: &str) {
+    let out = child.env("HOME", home).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        no_bus.status.success() && stdout.contains("NO-KEYRING-OK"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&no_bus.stderr)
+        out.status.success() && stdout.contains(marker),
+        "the child failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
