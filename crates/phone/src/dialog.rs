@@ -407,12 +407,12 @@ fn record_routes(headers: &rsip::Headers) -> Vec<String> {
         .collect()
 }
 
-/// `(number, method)` of a request's CSeq.
-pub(crate) fn cseq_of(req: &rsip::Request) -> Result<(u32, rsip::Method), PhoneError> {
+/// `(number, method)` of a request's or response's CSeq.
+pub(crate) fn cseq_of(msg: &impl rsip::message::HeadersExt) -> Result<(u32, rsip::Method), PhoneError> {
     use rsip::prelude::ToTypedHeader as _;
-    let header = req
+    let header = msg
         .cseq_header()
-        .map_err(|_| PhoneError::Protocol("request without CSeq".into()))?;
+        .map_err(|_| PhoneError::Protocol("message without CSeq".into()))?;
     let typed = header
         .typed()
         .map_err(|e| PhoneError::protocol(format!("bad CSeq {:?}: {e}", sip::truncate(header.value()))))?;

@@ -750,7 +750,7 @@ impl CallTask {
                 tokio::select! {
                     resp = responses.next() => {
                         let resp = resp?;
-                        if !matches!(dialog_cseq(&resp), Ok((seq, rsip::Method::Invite)) if seq == sent.cseq) {
+                        if !matches!(dialog::cseq_of(&resp), Ok((seq, rsip::Method::Invite)) if seq == sent.cseq) {
                             warn!(call_id = %self.dialog.call_id, "dropping an answer whose CSeq is not our INVITE's");
                             continue;
                         }
@@ -1202,7 +1202,7 @@ impl CallTask {
                     Some(resp) if (200..300).contains(&resp.status_code.code()) => {
                         // Our ACK was lost or the far end is slow: ACK again.
                         if let Ok((link, me)) = self.link()
-                            && let Ok((seq, _)) = dialog_cseq(&resp)
+                            && let Ok((seq, _)) = dialog::cseq_of(&resp)
                             && let Ok(ack) = self.dialog.ack(&me, seq)
                         {
                             let _ = link.send(rsip::SipMessage::Request(ack)).await;
@@ -1627,17 +1627,6 @@ async fn next_command(cmds: &mut mpsc::Receiver<Command>) -> Command {
         Some(cmd) => cmd,
         None => std::future::pending().await,
     }
-}
-
-fn dialog_cseq(resp: &rsip::Response) -> Result<(u32, rsip::Method), PhoneError> {
-    use rsip::prelude::ToTypedHeader as _;
-    let header = resp
-        .cseq_header()
-        .map_err(|_| PhoneError::Protocol("response without CSeq".into()))?;
-    let typed = header
-        .typed()
-        .map_err(|e| PhoneError::protocol(format!("bad CSeq: {e}")))?;
-    Ok((typed.seq, typed.method))
 }
 
 /// The digit of an `application/dtmf-relay` INFO body (`Signal=5`).
