@@ -296,7 +296,12 @@ async fn a_push_whose_answer_was_lost_is_sent_again_and_counted_once() {
 async fn edits_of_other_fields_merge_and_a_clash_on_one_field_is_kept_as_a_conflict() {
     let w = World::new().await;
     let (client, store) = w.device("priya", "priya").await;
-    let lead = my_leads(&store, 1).await.remove(0);
+    // The demo data is random: pick a lead both edits below really change.
+    let lead = my_leads(&store, usize::MAX)
+        .await
+        .into_iter()
+        .find(|l| l.status != LeadStatus::VisitScheduled && l.priority != LeadPriority::Low)
+        .expect("an open lead neither scheduled for a visit nor of low priority");
     let meera = w.token("meera").await;
 
     // The supervisor changes the priority while Priya (offline) changes the status: both survive.
