@@ -33,6 +33,103 @@ pub struct ClickToCall {
     pub status: String,
 }
 
+/// Exotel's WebRTC gateway, the default SIP-over-WebSocket server of a new desk.
+pub const EXOTEL_WSS_URL: &str = "wss://voip.exotel.in:443/wss";
+
+/// How this desk's softphone reaches the telephony provider, and which sound devices it uses: the settings
+/// form of the desktop app, kept in the local cache. The SIP password is not here: it lives in the OS
+/// keyring only.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PhoneSettings {
+    /// Register and take calls. Off: every call goes as a click-to-call.
+    pub enabled: bool,
+    /// `wss://host:port/path` (or `ws://` on a trusted network) of the SIP WebSocket server.
+    pub ws_url: String,
+    /// The SIP domain (Exotel: `<account_sid>.voip.exotel.com`).
+    pub domain: String,
+    /// The SIP user of this telecaller.
+    pub username: String,
+    /// The digest user name, when it differs from `username`.
+    pub auth_username: Option<String>,
+    /// Shown to the far end.
+    pub display_name: Option<String>,
+    /// `sip:proxy;lr`, when the provider wants one.
+    pub outbound_proxy: Option<String>,
+    /// `stun:host:port` URLs for ICE.
+    pub stun_servers: Vec<String>,
+    /// Answer incoming calls at once (Exotel's agent flow rings the telecaller before the customer).
+    pub auto_answer: bool,
+    /// Sound devices by id or name; absent: the system default.
+    pub input_device: Option<String>,
+    pub output_device: Option<String>,
+    /// Where incoming calls ring (a loudspeaker while the headset is on the desk); absent: the output device.
+    pub ringtone_device: Option<String>,
+    pub echo_cancellation: bool,
+    pub noise_suppression: bool,
+}
+
+impl Default for PhoneSettings {
+    /// Exotel's gateway, nothing filled in for the account, echo cancellation and noise suppression on.
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            ws_url: EXOTEL_WSS_URL.to_owned(),
+            domain: String::new(),
+            username: String::new(),
+            auth_username: None,
+            display_name: None,
+            outbound_proxy: None,
+            stun_servers: vec!["stun:stun.l.google.com:19302".to_owned()],
+            auto_answer: false,
+            input_device: None,
+            output_device: None,
+            ringtone_device: None,
+            echo_cancellation: true,
+            noise_suppression: true,
+        }
+    }
+}
+
+impl PhoneSettings {
+    /// What is wrong with these settings, as a sentence for the form; `Ok` when they can be used.
+    pub fn check(&self) -> Result<(), String> {
+        let url = self.ws_url.trim();
+        let Some(rest) = url.strip_prefix("wss://").or_else(|| url.strip_prefix("ws://")) else {
+            return Err(format!(
+                "The server address must start with wss:// (or ws://), not {url:?}."
+            ));
+        };
+        if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+            return Err(format!("The server address {url:?} names no host."));
+        }
+        let domain = self.domain.trim();
+        if domain.is_empty() || domain.contains(|c: char| c.is_whitespace() || c == '@' || c == '/') {
+            return Err("Enter the SIP domain, like 1234.voip.exotel.com.".to_owned());
+        }
+        let user = self.username.trim();
+        if user.is_empty() || user.contains(|c: char| c.is_whitespace() || c == '@' || c == ':') {
+            return Err("Enter the SIP user name (without @ or spaces).".to_owned());
+        }
+        if let Some(bad) = self
+            .stun_servers
+            .iter()
+            .find(|s| !(s.starts_with("stun:") || s.starts_with("stuns:")) || s.len() < 6)
+        {
+            return Err(format!("{bad:?} is not a STUN server (stun:host:port)."));
+        }
+        if let Some(proxy) = self.outbound_proxy.as_deref().filter(|p| !p.trim().is_empty())
+            && !(proxy.starts_with("sip:") || proxy.starts_with("sips:"))
+        {
+            return Err(format!(
+                "The outbound proxy {proxy:?} must be a SIP URI (sip:host;lr)."
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The `code`s of the error answers of `POST /api/v1/calls/click-to-call` (in an `ApiError`).
 pub mod codes {
     /// 400: the body is not a `ClickToCallRequest`.
@@ -77,5 +174,30 @@ mod tests {
         assert!(
             serde_json::from_value::<ClickToCallRequest>(serde_json::json!({"lead_id": "nope"})).is_err()
         );
+    }
+
+    #[test]
+    fn phone_settings_are_checked_with_a_reason() {
+        let good = PhoneSettings {
+            domain: "acme.voip.exotel.com".into(),
+            username: "agent7".into(),
+            ..PhoneSettings::default()
+        };
+        assert_eq!(good.check(), Ok(()));
+        let bad = |f: fn(&mut PhoneSettings)| {
+            let mut s = good.clone();
+            f(&mut s);
+            s.check().expect_err("must be refused")
+        };
+        assert!(bad(|s| s.ws_url = "https://voip.exotel.in".into()).contains("wss://"));
+        assert!(bad(|s| s.ws_url = "wss://".into()).contains("no host"));
+        assert!(bad(|s| s.domain = " ".into()).contains("SIP domain"));
+        assert!(bad(|s| s.username = "agent 7".into()).contains("user name"));
+        assert!(bad(|s| s.stun_servers = vec!["turn:x".into()]).contains("STUN"));
+        assert!(bad(|s| s.outbound_proxy = Some("proxy.example.com".into())).contains("SIP URI"));
+        // Older caches may hold fewer fields: the rest take their defaults.
+        let old: PhoneSettings = serde_json::from_str(r#"{"username":"a"}"#).expect("partial json");
+        assert_eq!(old.ws_url, EXOTEL_WSS_URL);
+        assert!(old.echo_cancellation);
     }
 }

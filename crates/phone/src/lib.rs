@@ -97,6 +97,7 @@ pub mod audio;
 mod call;
 mod config;
 pub mod credentials;
+pub mod desk;
 mod dialog;
 mod digest;
 mod error;
@@ -111,6 +112,9 @@ mod transport;
 pub use agent::{CallRoute, FallbackReason, PhoneEvent, RegistrationState, UserAgent, UserAgentHandle};
 pub use call::{Call, CallEvent, CallInput, CallRefusal, CallState, InvalidMove};
 pub use config::{Password, PhoneConfig, WsScheme};
+pub use desk::{
+    DeskAudio, DeskError, DeskEvent, DeskPhone, DeskState, DialOutcome, OffReason, OsKeyring, PasswordVault,
+};
 pub use error::{ConnectCause, PhoneError};
 pub use journal::{CallJournal, JournalEntry};
 pub use registration::Registration;

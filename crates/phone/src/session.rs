@@ -115,6 +115,13 @@ pub struct CallInfo {
     pub first_rtp_at: Option<std::time::Instant>,
 }
 
+impl CallInfo {
+    /// The call's quality figures so far (the ones its log keeps when it ends); none before any audio.
+    pub fn quality(&self) -> Option<leadline_model::CallQuality> {
+        self.media.as_ref().and_then(quality_of)
+    }
+}
+
 enum Command {
     Answer(oneshot::Sender<Result<(), PhoneError>>),
     Reject(u16),

@@ -1,6 +1,6 @@
 //! Read queries for the UI and the CLI.
 
-use leadline_model::{CallLog, FollowUp, Id, Lead, LeadStatus};
+use leadline_model::{CallLog, FollowUp, Id, Lead, LeadStatus, PhoneNumber};
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +102,19 @@ impl Store {
             .query_row([id.to_string()], |r| Ok(codec::lead_from_row(r)))
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("lead {id}")))?
+    }
+
+    /// The lead with this number (main or alternate), for putting a name to an incoming call; the most
+    /// recently updated when several share it.
+    pub fn lead_by_phone(&self, phone: &PhoneNumber) -> Result<Option<Lead>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {LEAD_COLUMNS} FROM leads WHERE removed = 0 AND (phone = ?1 OR alternate_phone = ?1)
+                 ORDER BY updated_at DESC, id LIMIT 1"
+            ))?
+            .query_row([phone.as_str()], |r| Ok(codec::lead_from_row(r)))
+            .optional()?
+            .transpose()
     }
 
     /// A lead's calls, newest first.

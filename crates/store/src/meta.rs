@@ -41,6 +41,22 @@ impl Store {
         Ok(())
     }
 
+    /// This desk's softphone settings (see [`PhoneSettings`](leadline_model::PhoneSettings)); the defaults
+    /// until some were saved. They belong to the desk, not to the account: signing in again keeps them.
+    pub fn phone_settings(&self) -> Result<leadline_model::PhoneSettings, StoreError> {
+        match self.meta_get("phone_settings")? {
+            Some(json) => Ok(serde_json::from_str(&json)?),
+            None => Ok(leadline_model::PhoneSettings::default()),
+        }
+    }
+
+    /// Keeps `settings` as this desk's softphone settings, after [`check`](leadline_model::PhoneSettings::check)
+    /// (an unusable value is [`StoreError::Invalid`] and nothing is written).
+    pub fn set_phone_settings(&mut self, settings: &leadline_model::PhoneSettings) -> Result<(), StoreError> {
+        settings.check().map_err(StoreError::Invalid)?;
+        Self::meta_set(&self.conn, "phone_settings", &serde_json::to_string(settings)?)
+    }
+
     /// This installation's id, minted on first use and kept for good.
     pub fn device_id(&mut self) -> Result<String, StoreError> {
         if let Some(id) = self.meta_get("device_id")? {

@@ -22,6 +22,11 @@ impl SharedStore {
         Self(Arc::new(Mutex::new(store)))
     }
 
+    /// The store behind the handle, for another library that shares it (the softphone's call journal).
+    pub fn shared(&self) -> Arc<Mutex<Store>> {
+        self.0.clone()
+    }
+
     /// Runs `f` with the store on the blocking pool.
     pub async fn run<R, F>(&self, f: F) -> Result<R, SyncError>
     where

@@ -50,6 +50,9 @@ pub struct KamailioOptions {
     pub max_expires: u32,
     /// Also serve wss:// on a second port, with a fresh self-signed certificate for 127.0.0.1.
     pub tls: bool,
+    /// The far end's SIP user ([`FAR_USER`] unless a test needs a phone number there, as a customer's call
+    /// from the PSTN carries).
+    pub far_user: String,
 }
 
 impl Default for KamailioOptions {
@@ -58,6 +61,7 @@ impl Default for KamailioOptions {
             port: free_port(),
             max_expires: 3600,
             tls: false,
+            far_user: FAR_USER.to_owned(),
         }
     }
 }
@@ -120,7 +124,7 @@ impl Kamailio {
             .args(["-l", &format!("tcp:127.0.0.1:{}", opts.port)])
             .args(["-A", &format!("SIP_USER=\"{USER}\"")])
             .args(["-A", &format!("SIP_PASSWORD=\"{PASSWORD}\"")])
-            .args(["-A", &format!("FAR_USER=\"{FAR_USER}\"")])
+            .args(["-A", &format!("FAR_USER=\"{}\"", opts.far_user)])
             .args(["-A", &format!("FAR_PASSWORD=\"{FAR_PASSWORD}\"")])
             .args(["-A", &format!("THIRD_USER=\"{THIRD_USER}\"")])
             .args(["-A", &format!("THIRD_PASSWORD=\"{THIRD_PASSWORD}\"")])
