@@ -5,12 +5,17 @@
 
 use std::path::Path;
 
-use leadline_model::{Lead, LeadStatus, Timestamp, User};
+use leadline_model::{
+    CallDirection, CallEnd, CallQuality, Id, Lead, LeadStatus, PhoneSettings, Timestamp, User,
+};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// The event the shell emits whenever [`AppStatus`] changes (sign-in, sync started or finished).
 pub const STATUS_EVENT: &str = "leadline://status";
+
+/// The event the shell emits for everything the softphone does: a [`PhoneEvent`].
+pub const PHONE_EVENT: &str = "leadline://phone";
 
 /// Every command failure, as the UI receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
@@ -40,6 +45,8 @@ pub enum ErrorCode {
     Server,
     /// The local cache failed.
     Storage,
+    /// The softphone cannot do it (no such call any more, the call refused the move, the keyring locked).
+    Phone,
     /// Anything else.
     Internal,
 }
@@ -115,6 +122,192 @@ pub struct LeadPage {
     pub truncated: bool,
 }
 
+/// The softphone's state, for the header's phone indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneState {
+    /// Switched off, or never set up: calls go as click-to-calls.
+    Off,
+    /// Set up, but the keyring holds no SIP password: open the phone settings.
+    NoPassword,
+    /// The keyring or the saved settings cannot be used (the detail says why).
+    Unavailable,
+    /// Connecting to the provider and registering.
+    Connecting,
+    /// Registered: calls go through the softphone, incoming calls ring here.
+    Ready,
+    /// The connection or registration failed; retrying by itself.
+    Retrying,
+    /// The provider refused the account (wrong password): fix the settings.
+    Failed,
+}
+
+/// The softphone as the header shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PhoneStatus {
+    pub state: PhoneState,
+    /// Why it is not ready, for people.
+    pub detail: Option<String>,
+    /// The last softphone call could not get its audio through: calls go to the telecaller's mobile for a
+    /// while.
+    pub audio_blocked: bool,
+    /// The calls going on now.
+    pub calls: Vec<CallView>,
+}
+
+/// Where a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStage {
+    Dialing,
+    Ringing,
+    Connected,
+    OnHold,
+    Ended,
+}
+
+/// One call, as the call bar and the incoming-call popup show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CallView {
+    pub call_id: String,
+    /// The id its call log takes when wrapped up.
+    pub log_id: Id,
+    pub lead_id: Option<Id>,
+    pub direction: CallDirection,
+    /// The far end: a phone number or SIP user.
+    pub remote: String,
+    pub remote_name: Option<String>,
+    pub stage: CallStage,
+    /// On hold by us, and by the far end.
+    pub held_here: bool,
+    pub held_there: bool,
+    pub muted: bool,
+    pub started_at: Timestamp,
+    pub answered_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    /// How it ended, once it has.
+    pub end: Option<CallEnd>,
+    /// Why it was refused or failed, for people.
+    pub problem: Option<String>,
+    /// It failed for want of an audio path or a microphone: offer to call through the mobile instead.
+    pub suggests_click_to_call: bool,
+    /// Live quality (refreshed every second while the call has audio).
+    pub quality: Option<CallQuality>,
+}
+
+/// Everything the shell tells the window about the phone (event [`PHONE_EVENT`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PhoneEvent {
+    /// The phone's state changed.
+    Status { status: PhoneStatus },
+    /// A call is coming in; `lead` is the cached lead with the caller's number.
+    Incoming {
+        call: Box<CallView>,
+        lead: Option<Box<Lead>>,
+    },
+    /// A call changed (state, mute, live quality).
+    Call { call: Box<CallView> },
+    /// The far end pressed a key.
+    Dtmf { call_id: String, digit: String },
+    /// A call could not be written to the local cache.
+    JournalFailed { message: String },
+}
+
+/// The phone settings form: the saved settings, and whether the keyring holds a password for them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PhoneSettingsView {
+    pub settings: PhoneSettings,
+    pub has_password: bool,
+}
+
+/// Arguments of `save_phone_settings`: a new password, or none to keep the keyring's.
+#[derive(Clone, Serialize, Deserialize, TS)]
+pub struct SavePhoneSettingsArgs {
+    pub settings: PhoneSettings,
+    #[serde(default)]
+    #[ts(optional)]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for SavePhoneSettingsArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavePhoneSettingsArgs")
+            .field("settings", &self.settings)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A sound device to choose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AudioDevice {
+    pub id: String,
+    pub name: String,
+    pub is_default: bool,
+}
+
+/// The sound devices of this computer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AudioDeviceList {
+    pub inputs: Vec<AudioDevice>,
+    pub outputs: Vec<AudioDevice>,
+}
+
+/// Arguments of `dial`: a number, and the lead it is about (needed for a click-to-call).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DialArgs {
+    pub number: String,
+    #[serde(default)]
+    #[ts(optional)]
+    pub lead_id: Option<Id>,
+}
+
+/// Why a call went to the telecaller's mobile instead of the softphone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackWhy {
+    /// The softphone is off or not registered.
+    NotRegistered,
+    NoMicrophone,
+    /// The last softphone call could not get its audio through.
+    AudioBlocked,
+    /// The telecaller asked for it.
+    Asked,
+}
+
+/// The answer of `dial` and `click_to_call`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "via", rename_all = "snake_case")]
+pub enum DialResult {
+    /// Through the softphone: follow the call's events.
+    Softphone { call: Box<CallView> },
+    /// The provider rings the telecaller's own phone first, then the lead; the call is logged under
+    /// `call_log_id` like any other.
+    ClickToCall { why: FallbackWhy, call_log_id: Id },
+}
+
+/// What to do to a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CallAction {
+    Answer,
+    Reject,
+    HangUp,
+    Mute,
+    Unmute,
+    Hold,
+    Resume,
+    /// Send keypad digits (`0-9*#`).
+    Dtmf {
+        digits: String,
+    },
+    /// Blind transfer to a number or SIP URI.
+    Transfer {
+        target: String,
+    },
+}
+
 /// Writes the TypeScript declarations of the IPC types, and of every model type they use, into `dir`.
 pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     // serde_json writes i64/u64 as JSON numbers, so they are `number` in TypeScript, not `bigint`.
@@ -124,5 +317,13 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     LoginArgs::export_all(&cfg)?;
     ListLeadsArgs::export_all(&cfg)?;
     LeadPage::export_all(&cfg)?;
+    PhoneStatus::export_all(&cfg)?;
+    PhoneEvent::export_all(&cfg)?;
+    PhoneSettingsView::export_all(&cfg)?;
+    SavePhoneSettingsArgs::export_all(&cfg)?;
+    AudioDeviceList::export_all(&cfg)?;
+    DialArgs::export_all(&cfg)?;
+    DialResult::export_all(&cfg)?;
+    CallAction::export_all(&cfg)?;
     Ok(())
 }

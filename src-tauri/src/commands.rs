@@ -2,7 +2,12 @@
 
 use tauri::State;
 
-use crate::api::{AppStatus, CommandError, LeadPage, ListLeadsArgs, LoginArgs};
+use leadline_model::Id;
+
+use crate::api::{
+    AppStatus, AudioDeviceList, CallAction, CallView, CommandError, DialArgs, DialResult, LeadPage,
+    ListLeadsArgs, LoginArgs, PhoneSettingsView, PhoneStatus, SavePhoneSettingsArgs,
+};
 use crate::shell::Shell;
 
 #[tauri::command]
@@ -24,4 +29,47 @@ pub async fn sync_now(shell: State<'_, Shell>) -> Result<AppStatus, CommandError
 #[tauri::command]
 pub async fn list_leads(shell: State<'_, Shell>, query: ListLeadsArgs) -> Result<LeadPage, CommandError> {
     shell.list_leads(query).await
+}
+
+#[tauri::command]
+pub async fn phone_status(shell: State<'_, Shell>) -> Result<PhoneStatus, CommandError> {
+    shell.phone_status().await
+}
+
+#[tauri::command]
+pub async fn phone_settings(shell: State<'_, Shell>) -> Result<PhoneSettingsView, CommandError> {
+    shell.phone_settings().await
+}
+
+#[tauri::command]
+pub async fn save_phone_settings(
+    shell: State<'_, Shell>,
+    args: SavePhoneSettingsArgs,
+) -> Result<PhoneStatus, CommandError> {
+    tracing::debug!(?args, "save_phone_settings");
+    shell.save_phone_settings(args).await
+}
+
+#[tauri::command]
+pub async fn audio_devices(shell: State<'_, Shell>) -> Result<AudioDeviceList, CommandError> {
+    shell.audio_devices().await
+}
+
+#[tauri::command]
+pub async fn dial(shell: State<'_, Shell>, args: DialArgs) -> Result<DialResult, CommandError> {
+    shell.dial(args).await
+}
+
+#[tauri::command]
+pub async fn click_to_call(shell: State<'_, Shell>, lead_id: Id) -> Result<DialResult, CommandError> {
+    shell.click_to_call(lead_id).await
+}
+
+#[tauri::command]
+pub async fn call_action(
+    shell: State<'_, Shell>,
+    call_id: String,
+    action: CallAction,
+) -> Result<CallView, CommandError> {
+    shell.call_action(&call_id, action).await
 }

@@ -1,17 +1,22 @@
 //! Leadline's desktop shell: a thin Tauri layer over leadline-store and leadline-sync.
 //!
-//! Commands (see [`commands`]): `app_status`, `login`, `sync_now`, `list_leads`; their argument and answer
-//! types are in [`api`], exported to TypeScript for the UI. The shell emits [`api::STATUS_EVENT`] whenever
-//! the status changes.
+//! Commands (see [`commands`]): `app_status`, `login`, `sync_now`, `list_leads`, and the softphone's
+//! `phone_status`, `phone_settings`, `save_phone_settings`, `audio_devices`, `dial`, `click_to_call`,
+//! `call_action`; their argument and answer types are in [`api`], exported to TypeScript for the UI. The
+//! shell emits [`api::STATUS_EVENT`] whenever the status changes and [`api::PHONE_EVENT`] for everything
+//! the softphone does.
 //!
 //! Environment:
 //! - `LEADLINE_DATA_DIR`: where the local cache (`leadline.sqlite3`) lives; default: the app data folder.
 //! - `LEADLINE_SERVER_URL`, `LEADLINE_USER`, `LEADLINE_PASSWORD`: when all three are set, the app signs in
 //!   and syncs at startup (demo runs and end-to-end tests).
+//! - `LEADLINE_AUDIO`: `silent` or `tone` for synthetic call audio (machines without sound); default: the
+//!   OS devices chosen in the phone settings.
 //! - `RUST_LOG`: log filter (default `info`).
 
 pub mod api;
 mod commands;
+mod phone;
 mod shell;
 mod token;
 
@@ -21,7 +26,7 @@ use tauri::{Emitter, Manager};
 
 pub use shell::{CACHE_FILE, Shell};
 
-use crate::api::{LoginArgs, STATUS_EVENT};
+use crate::api::{LoginArgs, PHONE_EVENT, PhoneEvent, STATUS_EVENT};
 
 /// Starts the app; returns when its last window closes.
 pub fn run() {
@@ -32,6 +37,13 @@ pub fn run() {
             commands::login,
             commands::sync_now,
             commands::list_leads,
+            commands::phone_status,
+            commands::phone_settings,
+            commands::save_phone_settings,
+            commands::audio_devices,
+            commands::dial,
+            commands::click_to_call,
+            commands::call_action,
         ])
         .setup(|app| {
             let data_dir = data_dir(app.handle())?;
@@ -61,8 +73,36 @@ async fn start(app: tauri::AppHandle) {
     if let Err(e) = shell.restore_session().await {
         tracing::warn!(error = %e.message, "cannot restore the previous session");
     }
+    let emitter = app.clone();
+    shell
+        .start_phone(move |event| {
+            if let PhoneEvent::Incoming { .. } = &event {
+                bring_to_front(&emitter);
+            }
+            if let Err(e) = emitter.emit(PHONE_EVENT, event) {
+                tracing::warn!(error = %e, "cannot emit a phone event");
+            }
+        })
+        .await;
     if let Some(args) = auto_login_args() {
         shell.auto_login(args).await;
+    }
+}
+
+/// An incoming call shows the window even when it was minimised or behind others.
+fn bring_to_front(app: &tauri::AppHandle) {
+    let Some(window) = app.webview_windows().into_values().next() else {
+        return;
+    };
+    let shown = window
+        .unminimize()
+        .and_then(|()| window.show())
+        .and_then(|()| window.set_focus());
+    if let Err(e) = shown {
+        tracing::warn!(error = %e, "cannot bring the window forward for an incoming call");
+    }
+    if let Err(e) = window.request_user_attention(Some(tauri::UserAttentionType::Critical)) {
+        tracing::debug!(error = %e, "cannot ask for attention");
     }
 }
 

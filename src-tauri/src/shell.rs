@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use leadline_phone::{DeskAudio, DeskPhone, PasswordVault};
 use leadline_store::{KeyStorage, LeadQuery, Store, StoreError};
 use leadline_sync::{Client, SharedStore, SyncError};
 
@@ -39,24 +40,50 @@ pub struct Shell {
     tokens: Arc<TokenVault>,
     /// Told every status change (the app emits it to the UI as an event).
     notifier: OnceLock<Notifier>,
+    /// The softphone (none when the cache could not be opened: it keeps its settings and calls there).
+    phone: Option<DeskPhone>,
 }
 
 type Notifier = Box<dyn Fn(AppStatus) + Send + Sync>;
 
 impl Shell {
     /// Opens (or creates) the cache in `data_dir`. Never fails: a broken cache is reported by the commands.
+    /// The softphone uses the sound devices `LEADLINE_AUDIO` names and the OS keyring.
     pub fn open(data_dir: &Path) -> Self {
+        Self::open_with(data_dir, crate::phone::audio_from_env(), crate::phone::keyring())
+    }
+
+    /// [`Shell::open`], with the softphone's sound and password vault given.
+    pub fn open_with(data_dir: &Path, audio: DeskAudio, vault: Arc<dyn PasswordVault>) -> Self {
         let store = open_store(data_dir).map(SharedStore::new);
         if let Err(e) = &store {
             tracing::error!(error = %e.message, "cannot open the local cache");
         }
+        let phone = store
+            .as_ref()
+            .ok()
+            .map(|s| DeskPhone::new(s.shared(), audio, vault));
         Self {
             store,
             activity: Mutex::new(Activity::default()),
             sync_gate: tokio::sync::Mutex::new(()),
             tokens: Arc::default(),
             notifier: OnceLock::new(),
+            phone,
         }
+    }
+
+    pub(crate) fn desk_phone(&self) -> Option<&DeskPhone> {
+        self.phone.as_ref()
+    }
+
+    pub(crate) fn shared_store(&self) -> Result<&SharedStore, CommandError> {
+        self.store()
+    }
+
+    /// The signed-in session's client, if any.
+    pub(crate) fn client(&self) -> Option<Arc<Client>> {
+        self.activity().session.as_ref().map(|s| s.client.clone())
     }
 
     /// Calls `f` with the new status whenever a sign-in or sync starts or ends. Set once; later calls are
@@ -328,7 +355,7 @@ fn storage(e: StoreError) -> CommandError {
 
 /// Sorts a sync failure into the codes the UI knows, with a sentence for people; the technical detail goes
 /// to the log.
-fn sync_failure(e: SyncError) -> CommandError {
+pub(crate) fn sync_failure(e: SyncError) -> CommandError {
     tracing::debug!(error = %e, "sync failure");
     match &e {
         SyncError::BadUrl(_) => CommandError::new(ErrorCode::InvalidInput, e.to_string()),

@@ -3,4 +3,4 @@
 /**
  * What kind of failure a [`CommandError`] is; the UI picks its wording and remedy from it.
  */
-export type ErrorCode = "invalid_input" | "invalid_credentials" | "session_expired" | "not_signed_in" | "network" | "server" | "storage" | "internal";
+export type ErrorCode = "invalid_input" | "invalid_credentials" | "session_expired" | "not_signed_in" | "network" | "server" | "storage" | "phone" | "internal";
