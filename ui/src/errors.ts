@@ -24,6 +24,8 @@ export function describeError(err: unknown): ErrorText {
       return { title: "The server reported a problem", detail: e.message };
     case "storage":
       return { title: "The local database failed", detail: e.message };
+    case "phone":
+      return { title: "The phone could not do that", detail: e.message };
     case "ipc_unavailable":
       return { title: "Leadline's desktop shell is not running", detail: "Open Leadline from its app icon." };
     default:

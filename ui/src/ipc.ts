@@ -6,14 +6,26 @@ import { invoke as tauriInvoke } from "@tauri-apps/api/core";
 import { listen as tauriListen } from "@tauri-apps/api/event";
 
 import type { AppStatus } from "./bindings/AppStatus";
+import type { AudioDeviceList } from "./bindings/AudioDeviceList";
+import type { CallAction } from "./bindings/CallAction";
+import type { CallView } from "./bindings/CallView";
 import type { CommandError } from "./bindings/CommandError";
+import type { DialArgs } from "./bindings/DialArgs";
+import type { DialResult } from "./bindings/DialResult";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { LeadPage } from "./bindings/LeadPage";
 import type { ListLeadsArgs } from "./bindings/ListLeadsArgs";
 import type { LoginArgs } from "./bindings/LoginArgs";
+import type { PhoneEvent } from "./bindings/PhoneEvent";
+import type { PhoneSettingsView } from "./bindings/PhoneSettingsView";
+import type { PhoneStatus } from "./bindings/PhoneStatus";
+import type { SavePhoneSettingsArgs } from "./bindings/SavePhoneSettingsArgs";
 
 /** The event the shell emits when the app status changes (see STATUS_EVENT in src-tauri/src/api.rs). */
 export const STATUS_EVENT = "leadline://status";
+
+/** The event the shell emits for everything the softphone does (PHONE_EVENT in src-tauri/src/api.rs). */
+export const PHONE_EVENT = "leadline://phone";
 
 /** Codes the shell sends, plus two the UI adds for failures that never reached a command. */
 export type IpcErrorCode = ErrorCode | "ipc_unavailable" | "unknown";
@@ -37,6 +49,7 @@ const ERROR_CODES: readonly ErrorCode[] = [
   "network",
   "server",
   "storage",
+  "phone",
   "internal",
 ];
 
@@ -77,6 +90,16 @@ export interface Api {
   listLeads(query: ListLeadsArgs): Promise<LeadPage>;
   /** Calls `handler` with every status the shell emits; resolves to an unsubscribe function. */
   onStatus(handler: (status: AppStatus) => void): Promise<() => void>;
+  phoneStatus(): Promise<PhoneStatus>;
+  phoneSettings(): Promise<PhoneSettingsView>;
+  savePhoneSettings(args: SavePhoneSettingsArgs): Promise<PhoneStatus>;
+  audioDevices(): Promise<AudioDeviceList>;
+  /** Calls through the softphone, or through the telecaller's mobile when the softphone cannot. */
+  dial(args: DialArgs): Promise<DialResult>;
+  clickToCall(leadId: string): Promise<DialResult>;
+  callAction(callId: string, action: CallAction): Promise<CallView>;
+  /** Calls `handler` with every phone event; resolves to an unsubscribe function. */
+  onPhone(handler: (event: PhoneEvent) => void): Promise<() => void>;
 }
 
 /** Builds the API over an invoke/listen pair (the real ones in the app; plain functions in tests). */
@@ -96,6 +119,20 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     onStatus: async (handler) => {
       try {
         return await listen(STATUS_EVENT, (payload) => handler(payload as AppStatus));
+      } catch (raw) {
+        throw toIpcError(raw);
+      }
+    },
+    phoneStatus: () => call<PhoneStatus>("phone_status"),
+    phoneSettings: () => call<PhoneSettingsView>("phone_settings"),
+    savePhoneSettings: (args) => call<PhoneStatus>("save_phone_settings", { args }),
+    audioDevices: () => call<AudioDeviceList>("audio_devices"),
+    dial: (args) => call<DialResult>("dial", { args }),
+    clickToCall: (leadId) => call<DialResult>("click_to_call", { leadId }),
+    callAction: (callId, action) => call<CallView>("call_action", { callId, action }),
+    onPhone: async (handler) => {
+      try {
+        return await listen(PHONE_EVENT, (payload) => handler(payload as PhoneEvent));
       } catch (raw) {
         throw toIpcError(raw);
       }

@@ -7,8 +7,11 @@ import { describeCommandError, describeError, type ErrorText } from "../errors";
 import { LEAD_STATUSES, STATUS_LABELS, formatCount, formatRelative } from "../format";
 import { useDebounced, useNow } from "../hooks";
 import type { Api } from "../ipc";
+import { usePhone } from "../phone";
 import { LeadTable } from "./LeadTable";
 import { Logo } from "./Logo";
+import { CallPanel, PhoneIndicator } from "./Phone";
+import { PhoneSettingsDialog } from "./PhoneSettingsDialog";
 
 /** How many rows one list shows; search narrows it down. */
 export const PAGE_LIMIT = 1000;
@@ -28,6 +31,8 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   const [listError, setListError] = useState<ErrorText | null>(null);
   const [syncError, setSyncError] = useState<ErrorText | null>(null);
   const [syncing, setSyncing] = useState(false);
+  const phone = usePhone(api);
+  const [phoneSettingsOpen, setPhoneSettingsOpen] = useState(false);
 
   // Reload whenever the filter changes or a sync brought new data.
   useEffect(() => {
@@ -100,6 +105,7 @@ export function LeadScreen({ api, status, onStatus }: Props) {
           <button type="button" className="btn btn-secondary" onClick={syncNow} disabled={busy} data-testid="sync-now">
             {busy ? "Syncing…" : "Sync now"}
           </button>
+          <PhoneIndicator status={phone.model.status} onOpenSettings={() => setPhoneSettingsOpen(true)} />
         </div>
         <div className="user" title={status.server_url ?? undefined}>
           <span className="avatar" aria-hidden="true">
@@ -118,6 +124,18 @@ export function LeadScreen({ api, status, onStatus }: Props) {
         <div className="banner banner-error" role="alert">
           <strong>{lastError.title}.</strong> {lastError.detail}
         </div>
+      )}
+
+      <CallPanel phone={phone} />
+      {phoneSettingsOpen && (
+        <PhoneSettingsDialog
+          api={api}
+          onSaved={(s) => {
+            phone.setStatus(s);
+            setPhoneSettingsOpen(false);
+          }}
+          onClose={() => setPhoneSettingsOpen(false)}
+        />
       )}
 
       <main className="content">
@@ -172,6 +190,7 @@ export function LeadScreen({ api, status, onStatus }: Props) {
               <LeadTable
                 leads={page.leads}
                 now={now}
+                onCall={(lead) => void phone.callLead(lead)}
                 emptyText={
                   filtered
                     ? "No leads match this search."

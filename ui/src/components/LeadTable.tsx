@@ -7,9 +7,11 @@ interface Props {
   now: Date;
   /** Shown instead of rows when `leads` is empty. */
   emptyText: string;
+  /** Calls the lead (a Call button per row when given). */
+  onCall?: (lead: Lead) => void;
 }
 
-export function LeadTable({ leads, now, emptyText }: Props) {
+export function LeadTable({ leads, now, emptyText, onCall }: Props) {
   if (leads.length === 0) {
     return (
       <div className="empty" data-testid="lead-empty">
@@ -30,6 +32,11 @@ export function LeadTable({ leads, now, emptyText }: Props) {
           <th scope="col" className="num">
             Updated
           </th>
+          {onCall && (
+            <th scope="col">
+              <span className="sr-only">Call</span>
+            </th>
+          )}
         </tr>
       </thead>
       <tbody>
@@ -56,6 +63,21 @@ export function LeadTable({ leads, now, emptyText }: Props) {
             <td className="num muted" title={new Date(lead.updated_at).toLocaleString("en-IN")}>
               {formatRelative(lead.updated_at, now)}
             </td>
+            {onCall && (
+              <td>
+                <button
+                  type="button"
+                  className="btn btn-secondary btn-call"
+                  aria-label={`Call ${lead.name}`}
+                  data-testid="call-lead"
+                  disabled={lead.status === "do_not_call"}
+                  title={lead.status === "do_not_call" ? "This lead asked not to be called" : undefined}
+                  onClick={() => onCall(lead)}
+                >
+                  Call
+                </button>
+              </td>
+            )}
           </tr>
         ))}
       </tbody>

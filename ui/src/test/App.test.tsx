@@ -7,7 +7,7 @@ import type { LeadPage } from "../bindings/LeadPage";
 import type { ListLeadsArgs } from "../bindings/ListLeadsArgs";
 import { ErrorBoundary } from "../components/ErrorBoundary";
 import { IpcError, type Api } from "../ipc";
-import { lead, status } from "./fixtures";
+import { fakePhone, lead, status } from "./fixtures";
 
 afterEach(cleanup);
 
@@ -27,6 +27,7 @@ function fakeApi(initial: AppStatus, leads = [lead({ name: "Asha Rao" }), lead({
       return { leads: hits, total: leads.length, truncated: false };
     },
     onStatus: async () => () => {},
+    ...fakePhone().api,
   };
   return { api, queries };
 }

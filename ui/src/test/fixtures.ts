@@ -1,5 +1,10 @@
 import type { AppStatus } from "../bindings/AppStatus";
+import type { CallView } from "../bindings/CallView";
 import type { Lead } from "../bindings/Lead";
+import type { PhoneEvent } from "../bindings/PhoneEvent";
+import type { PhoneSettings } from "../bindings/PhoneSettings";
+import type { PhoneStatus } from "../bindings/PhoneStatus";
+import type { Api } from "../ipc";
 
 let seq = 0;
 
@@ -43,4 +48,109 @@ export function status(overrides: Partial<AppStatus> = {}): AppStatus {
     last_error: null,
     ...overrides,
   };
+}
+
+export function phoneStatus(overrides: Partial<PhoneStatus> = {}): PhoneStatus {
+  return { state: "ready", detail: null, audio_blocked: false, calls: [], ...overrides };
+}
+
+export function callView(overrides: Partial<CallView> = {}): CallView {
+  seq += 1;
+  return {
+    call_id: `call-${seq}@leadline`,
+    log_id: `01936f4e-8c2a-7000-9000-${String(seq).padStart(12, "0")}`,
+    lead_id: null,
+    direction: "outbound",
+    remote: "+919876543210",
+    remote_name: null,
+    stage: "dialing",
+    held_here: false,
+    held_there: false,
+    muted: false,
+    started_at: "2026-11-25T10:00:00Z",
+    answered_at: null,
+    ended_at: null,
+    end: null,
+    problem: null,
+    suggests_click_to_call: false,
+    quality: null,
+    ...overrides,
+  };
+}
+
+export function phoneSettings(overrides: Partial<PhoneSettings> = {}): PhoneSettings {
+  return {
+    enabled: false,
+    ws_url: "wss://voip.exotel.in:443/wss",
+    domain: "",
+    username: "",
+    auth_username: null,
+    display_name: null,
+    outbound_proxy: null,
+    stun_servers: ["stun:stun.l.google.com:19302"],
+    auto_answer: false,
+    input_device: null,
+    output_device: null,
+    ringtone_device: null,
+    echo_cancellation: true,
+    noise_suppression: true,
+    ...overrides,
+  };
+}
+
+type PhoneApi = Pick<
+  Api,
+  | "phoneStatus"
+  | "phoneSettings"
+  | "savePhoneSettings"
+  | "audioDevices"
+  | "dial"
+  | "clickToCall"
+  | "callAction"
+  | "onPhone"
+>;
+
+/** The phone half of an Api: records every call, and lets the test emit the shell's phone events. */
+export function fakePhone(initial: PhoneStatus = phoneStatus({ state: "off" })) {
+  const calls: Array<[string, unknown]> = [];
+  /** The calls `dial` answered, in order. */
+  const dialled: CallView[] = [];
+  const listeners: Array<(e: PhoneEvent) => void> = [];
+  const api: PhoneApi = {
+    phoneStatus: async () => initial,
+    phoneSettings: async () => ({ settings: phoneSettings(), has_password: false }),
+    savePhoneSettings: async (args) => {
+      calls.push(["savePhoneSettings", args]);
+      return phoneStatus({ state: "ready" });
+    },
+    audioDevices: async () => ({
+      inputs: [{ id: "alsa:headset", name: "USB Headset", is_default: false }],
+      outputs: [{ id: "alsa:speakers", name: "Speakers", is_default: true }],
+    }),
+    dial: async (args) => {
+      calls.push(["dial", args]);
+      const call = callView({ lead_id: args.lead_id ?? null, remote: args.number });
+      dialled.push(call);
+      return { via: "softphone", call };
+    },
+    clickToCall: async (leadId) => {
+      calls.push(["clickToCall", leadId]);
+      return { via: "click_to_call", why: "asked", call_log_id: "01936f4e-8c2a-7000-9000-000000000999" };
+    },
+    callAction: async (callId, action) => {
+      calls.push(["callAction", { callId, action }]);
+      return callView({ call_id: callId, stage: "connected" });
+    },
+    onPhone: async (handler) => {
+      listeners.push(handler);
+      return () => {
+        const i = listeners.indexOf(handler);
+        if (i >= 0) listeners.splice(i, 1);
+      };
+    },
+  };
+  const emit = (e: PhoneEvent) => {
+    for (const l of listeners.slice()) l(e);
+  };
+  return { api, calls, dialled, emit };
 }

@@ -1,0 +1,280 @@
+import { useState } from "react";
+
+import type { CallView } from "../bindings/CallView";
+import type { Lead } from "../bindings/Lead";
+import type { PhoneStatus } from "../bindings/PhoneStatus";
+import { STATUS_LABELS, formatPhone } from "../format";
+import { useNow } from "../hooks";
+import {
+  PHONE_STATE_LABELS,
+  callTimer,
+  qualityGrade,
+  qualityText,
+  stageText,
+  type PhoneControls,
+} from "../phone";
+
+/** The header's phone pill: state at a glance, the settings one click away. */
+export function PhoneIndicator({ status, onOpenSettings }: { status: PhoneStatus | null; onOpenSettings: () => void }) {
+  const state = status?.state ?? "off";
+  const tone =
+    state === "ready" ? "pill-online" : state === "connecting" || state === "retrying" ? "pill-busy" : "pill-offline";
+  const title = [status?.detail, status?.audio_blocked ? "Calls go through your mobile for a while: the network blocked the last call's audio." : null]
+    .filter(Boolean)
+    .join(" ");
+  return (
+    <button
+      type="button"
+      className={`pill pill-button ${tone}`}
+      onClick={onOpenSettings}
+      title={title || "Phone settings"}
+      data-testid="phone-state"
+      data-state={status ? state : "unknown"}
+    >
+      <span className="pill-dot" aria-hidden="true" />
+      {status ? PHONE_STATE_LABELS[state] : "Phone…"}
+    </button>
+  );
+}
+
+/** Who a call is with: the lead's name when known, else the number. */
+function party(call: CallView, lead: Lead | undefined): { name: string; sub: string } {
+  const number = call.remote.startsWith("+") ? formatPhone(call.remote) : call.remote;
+  if (lead) return { name: lead.name, sub: formatPhone(lead.phone) };
+  return { name: call.remote_name ?? number, sub: call.remote_name ? number : "" };
+}
+
+const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
+
+function ActiveCall({ call, lead, phone }: { call: CallView; lead: Lead | undefined; phone: PhoneControls }) {
+  const now = useNow(1000);
+  const [pad, setPad] = useState(false);
+  const [transfer, setTransfer] = useState<string | null>(null);
+  const who = party(call, lead);
+  const talking = call.stage === "connected" || call.stage === "on_hold";
+  const act = phone.act;
+  const q = call.quality;
+  return (
+    <div className="call" data-testid="active-call" data-stage={call.stage} role="region" aria-label={`Call with ${who.name}`}>
+      <div className="call-who">
+        <div className="call-name" data-testid="call-name">
+          {who.name}
+        </div>
+        <div className="call-sub">
+          {who.sub && <span className="phone">{who.sub}</span>}
+          <span data-testid="call-stage">{stageText(call)}</span>
+          {talking && (
+            <span className="call-timer" data-testid="call-timer">
+              {callTimer(call, now)}
+            </span>
+          )}
+          {q && (
+            <span className={`quality quality-${qualityGrade(q)}`} title={qualityText(q)} data-testid="call-quality">
+              <span className="quality-bars" aria-hidden="true">
+                <i />
+                <i />
+                <i />
+              </span>
+              {qualityGrade(q) === "good" ? "Clear" : qualityGrade(q) === "fair" ? "Fair" : "Poor line"}
+            </span>
+          )}
+        </div>
+        {phone.model.received && talking && (
+          <div className="call-sub" data-testid="dtmf-received">
+            They pressed: {phone.model.received}
+          </div>
+        )}
+      </div>
+      <div className="call-actions">
+        {talking && (
+          <>
+            <button
+              type="button"
+              className={`btn btn-secondary ${call.muted ? "btn-on" : ""}`}
+              aria-pressed={call.muted}
+              onClick={() => act(call.call_id, { action: call.muted ? "unmute" : "mute" })}
+            >
+              {call.muted ? "Unmute" : "Mute"}
+            </button>
+            <button
+              type="button"
+              className={`btn btn-secondary ${call.held_here ? "btn-on" : ""}`}
+              aria-pressed={call.held_here}
+              onClick={() => act(call.call_id, { action: call.held_here ? "resume" : "hold" })}
+            >
+              {call.held_here ? "Resume" : "Hold"}
+            </button>
+            <button type="button" className="btn btn-secondary" aria-expanded={pad} onClick={() => setPad(!pad)}>
+              Keypad
+            </button>
+            <button type="button" className="btn btn-secondary" onClick={() => setTransfer(transfer === null ? "" : null)}>
+              Transfer
+            </button>
+          </>
+        )}
+        <button
+          type="button"
+          className="btn btn-danger"
+          onClick={() => act(call.call_id, { action: "hang_up" })}
+          data-testid="hang-up"
+        >
+          {call.stage === "dialing" || call.stage === "ringing" ? "Cancel" : "Hang up"}
+        </button>
+      </div>
+      {pad && talking && (
+        <div className="keypad" role="group" aria-label="Keypad" data-testid="keypad">
+          {KEYS.map((k) => (
+            <button
+              key={k}
+              type="button"
+              className="btn btn-secondary"
+              onClick={() => act(call.call_id, { action: "dtmf", digits: k })}
+            >
+              {k}
+            </button>
+          ))}
+        </div>
+      )}
+      {transfer !== null && talking && (
+        <form
+          className="transfer"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (transfer.trim()) act(call.call_id, { action: "transfer", target: transfer.trim() });
+          }}
+        >
+          <input
+            className="input"
+            aria-label="Transfer to"
+            placeholder="Number or SIP address"
+            value={transfer}
+            onChange={(e) => setTransfer(e.target.value)}
+          />
+          <button type="submit" className="btn btn-primary" disabled={!transfer.trim()}>
+            Transfer
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
+
+/** The incoming call, over everything: who is calling (their lead card when the number is known). */
+function IncomingCall({ call, lead, phone }: { call: CallView; lead: Lead | undefined; phone: PhoneControls }) {
+  const who = party(call, lead);
+  return (
+    <div className="incoming-backdrop">
+      <div className="incoming" role="alertdialog" aria-label="Incoming call" data-testid="incoming-call">
+        <div className="incoming-title">Incoming call</div>
+        <div className="call-name">{who.name}</div>
+        {who.sub && <div className="phone">{who.sub}</div>}
+        {lead ? (
+          <dl className="lead-card" data-testid="incoming-lead">
+            <dt>Status</dt>
+            <dd>{STATUS_LABELS[lead.status]}</dd>
+            {lead.city && (
+              <>
+                <dt>City</dt>
+                <dd>{lead.city}</dd>
+              </>
+            )}
+            {lead.interest && (
+              <>
+                <dt>Interest</dt>
+                <dd>{lead.interest}</dd>
+              </>
+            )}
+          </dl>
+        ) : (
+          <p className="muted">Not one of your leads.</p>
+        )}
+        <div className="incoming-actions">
+          <button type="button" className="btn btn-danger" onClick={() => phone.act(call.call_id, { action: "reject" })}>
+            Decline
+          </button>
+          <button
+            type="button"
+            className="btn btn-ok"
+            autoFocus
+            onClick={() => phone.act(call.call_id, { action: "answer" })}
+          >
+            Answer
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+/** Any number, typed. */
+function DialBox({ phone }: { phone: PhoneControls }) {
+  const [number, setNumber] = useState("");
+  return (
+    <form
+      className="dialbox"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (number.trim()) {
+          void phone.callNumber(number.trim());
+          setNumber("");
+        }
+      }}
+    >
+      <input
+        className="input"
+        type="tel"
+        aria-label="Number to call"
+        placeholder="Call a number"
+        value={number}
+        onChange={(e) => setNumber(e.target.value)}
+        data-testid="dial-number"
+      />
+      <button type="submit" className="btn btn-secondary" disabled={!number.trim()}>
+        Call
+      </button>
+    </form>
+  );
+}
+
+/** Calls going on, the incoming popup, and what the last call or click-to-call left to say. */
+export function CallPanel({ phone }: { phone: PhoneControls }) {
+  const { model } = phone;
+  const incoming = model.calls.find((c) => c.direction === "inbound" && c.stage === "ringing");
+  const active = model.calls.filter((c) => c !== incoming);
+  const ended = model.ended;
+  const endedLead = ended?.lead ?? null;
+  return (
+    <section className="call-panel" aria-label="Phone">
+      {active.map((c) => (
+        <ActiveCall key={c.call_id} call={c} lead={model.leads[c.call_id]} phone={phone} />
+      ))}
+      {incoming && <IncomingCall call={incoming} lead={model.leads[incoming.call_id]} phone={phone} />}
+      {ended && (
+        <div className="banner banner-error" role="alert" data-testid="call-problem">
+          <strong>{stageText(ended.call)}.</strong> {ended.call.problem}
+          {ended.call.suggests_click_to_call && endedLead && (
+            <button type="button" className="btn btn-secondary banner-action" onClick={() => phone.callViaMobile(endedLead)}>
+              Call {endedLead.name} through my mobile
+            </button>
+          )}
+          <button type="button" className="banner-close" aria-label="Dismiss" onClick={phone.dismiss}>
+            ×
+          </button>
+        </div>
+      )}
+      {model.notice && (
+        <div
+          className={`banner ${model.notice.tone === "error" ? "banner-error" : "banner-info"}`}
+          role={model.notice.tone === "error" ? "alert" : "status"}
+          data-testid="phone-notice"
+        >
+          {model.notice.text}
+          <button type="button" className="banner-close" aria-label="Dismiss" onClick={phone.dismiss}>
+            ×
+          </button>
+        </div>
+      )}
+      {active.length === 0 && <DialBox phone={phone} />}
+    </section>
+  );
+}

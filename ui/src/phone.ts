@@ -1,0 +1,278 @@
+// The softphone as the window knows it: the shell's status and events folded into one state, and what the
+// call bar shows of it (stage words, timer, quality grade). No network and no SIP here: the shell does both.
+
+import { useCallback, useEffect, useReducer } from "react";
+
+import type { CallEnd } from "./bindings/CallEnd";
+import type { CallQuality } from "./bindings/CallQuality";
+import type { CallView } from "./bindings/CallView";
+import type { DialResult } from "./bindings/DialResult";
+import type { FallbackWhy } from "./bindings/FallbackWhy";
+import type { Lead } from "./bindings/Lead";
+import type { PhoneEvent } from "./bindings/PhoneEvent";
+import type { PhoneState } from "./bindings/PhoneState";
+import type { PhoneStatus } from "./bindings/PhoneStatus";
+import { describeError } from "./errors";
+import type { Api } from "./ipc";
+
+/** A call that ended with something to say (refused, failed), kept on screen until dismissed. */
+export interface EndedCall {
+  call: CallView;
+  lead: Lead | null;
+}
+
+export interface PhoneModel {
+  status: PhoneStatus | null;
+  /** Calls going on, by id, in the order they began. */
+  calls: CallView[];
+  /** The lead of each call the window knows one for (incoming: matched by number; outgoing: the one dialled). */
+  leads: Record<string, Lead>;
+  /** The last call that ended with a problem. */
+  ended: EndedCall | null;
+  /** One line about what just happened ("Your mobile rings first…", a failure). */
+  notice: { tone: "info" | "error"; text: string } | null;
+  /** Digits the far end pressed in the current call. */
+  received: string;
+}
+
+export const initialPhone: PhoneModel = {
+  status: null,
+  calls: [],
+  leads: {},
+  ended: null,
+  notice: null,
+  received: "",
+};
+
+export type PhoneAction =
+  | { type: "status"; status: PhoneStatus }
+  | { type: "event"; event: PhoneEvent }
+  | { type: "dialled"; result: DialResult; lead: Lead | null }
+  | { type: "notice"; tone: "info" | "error"; text: string }
+  | { type: "dismiss" };
+
+function upsert(calls: CallView[], call: CallView): CallView[] {
+  const i = calls.findIndex((c) => c.call_id === call.call_id);
+  if (call.stage === "ended") return i < 0 ? calls : calls.filter((c) => c.call_id !== call.call_id);
+  if (i < 0) return [...calls, call];
+  const next = calls.slice();
+  next[i] = call;
+  return next;
+}
+
+/** Folds one status or event into the model. Pure, so the window's behaviour is testable without a shell. */
+export function phoneReducer(state: PhoneModel, action: PhoneAction): PhoneModel {
+  switch (action.type) {
+    case "status":
+      return { ...state, status: action.status, calls: action.status.calls.filter((c) => c.stage !== "ended") };
+    case "dialled": {
+      const r = action.result;
+      if (r.via === "softphone") {
+        const leads = action.lead ? { ...state.leads, [r.call.call_id]: action.lead } : state.leads;
+        return { ...state, calls: upsert(state.calls, r.call), leads, ended: null, notice: null, received: "" };
+      }
+      const who = action.lead?.name ?? "the lead";
+      return {
+        ...state,
+        ended: null,
+        notice: {
+          tone: "info",
+          text: `Calling ${who} through your mobile: it rings first, then ${who}. ${FALLBACK_WORDS[r.why]}`,
+        },
+      };
+    }
+    case "notice":
+      return { ...state, notice: { tone: action.tone, text: action.text } };
+    case "dismiss":
+      return { ...state, notice: null, ended: null };
+    case "event": {
+      const e = action.event;
+      switch (e.kind) {
+        case "status":
+          return phoneReducer(state, { type: "status", status: e.status });
+        case "incoming": {
+          const leads = e.lead ? { ...state.leads, [e.call.call_id]: e.lead } : state.leads;
+          return { ...state, calls: upsert(state.calls, e.call), leads, received: "" };
+        }
+        case "call": {
+          const call = e.call;
+          const lead = state.leads[call.call_id] ?? null;
+          let ended = state.ended;
+          if (call.stage === "ended" && (call.problem || call.suggests_click_to_call)) {
+            ended = { call, lead };
+          }
+          return { ...state, calls: upsert(state.calls, call), ended };
+        }
+        case "dtmf":
+          return { ...state, received: (state.received + e.digit).slice(-24) };
+        case "journal_failed":
+          return {
+            ...state,
+            notice: {
+              tone: "error",
+              text: `A call could not be saved on this computer (${e.message}). Note it down and log it by hand.`,
+            },
+          };
+      }
+    }
+  }
+  return state;
+}
+
+const FALLBACK_WORDS: Record<FallbackWhy, string> = {
+  not_registered: "(The softphone is not connected.)",
+  no_microphone: "(No microphone was found on this computer.)",
+  audio_blocked: "(The network blocked the audio of the last softphone call.)",
+  asked: "",
+};
+
+/** The header's words for the phone's state. */
+export const PHONE_STATE_LABELS: Record<PhoneState, string> = {
+  off: "Phone off",
+  no_password: "Phone: password needed",
+  unavailable: "Phone unavailable",
+  connecting: "Phone connecting…",
+  ready: "Phone ready",
+  retrying: "Phone reconnecting…",
+  failed: "Phone: sign-in refused",
+};
+
+/** What the call bar says a call is doing. */
+export function stageText(call: CallView): string {
+  switch (call.stage) {
+    case "dialing":
+      return "Calling…";
+    case "ringing":
+      return call.direction === "inbound" ? "Incoming call" : "Ringing…";
+    case "connected":
+      return call.muted ? "Connected · muted" : "Connected";
+    case "on_hold":
+      return call.held_here ? "On hold" : "Held by the other side";
+    case "ended":
+      return END_WORDS[call.end ?? "failed"];
+  }
+}
+
+export const END_WORDS: Record<CallEnd, string> = {
+  hung_up_here: "Call ended",
+  hung_up_there: "They hung up",
+  busy: "Busy",
+  no_answer: "No answer",
+  rejected: "Declined",
+  cancelled: "Cancelled",
+  failed: "Call failed",
+  interrupted: "Call interrupted",
+};
+
+/** `m:ss` (or `h:mm:ss`) since the call was answered; `0:00` before. */
+export function callTimer(call: CallView, now: Date): string {
+  if (!call.answered_at) return "0:00";
+  const s = Math.max(0, Math.floor((now.getTime() - new Date(call.answered_at).getTime()) / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+export type QualityGrade = "good" | "fair" | "poor";
+
+/** MOS 4 and up sounds good, 3.6 and up fair (ITU-T G.107's "some users dissatisfied" starts near 3.6). */
+export function qualityGrade(q: CallQuality): QualityGrade {
+  if (q.mos >= 4.0) return "good";
+  if (q.mos >= 3.6) return "fair";
+  return "poor";
+}
+
+/** The quality figures as one line for a tooltip. */
+export function qualityText(q: CallQuality): string {
+  const parts = [`MOS ${q.mos.toFixed(1)}`];
+  if (q.rtt_ms != null) parts.push(`delay ${Math.round(q.rtt_ms)} ms`);
+  parts.push(`jitter ${Math.round(q.jitter_ms)} ms`);
+  parts.push(`loss ${(q.loss * 100).toFixed(1)} %`);
+  if (q.codec) parts.push(q.codec);
+  return parts.join(" · ");
+}
+
+/** The phone model, kept current from the shell, and the moves the window makes on it. */
+export function usePhone(api: Api) {
+  const [model, dispatch] = useReducer(phoneReducer, initialPhone);
+
+  useEffect(() => {
+    let unlisten: (() => void) | undefined;
+    let cancelled = false;
+    api
+      .onPhone((event) => dispatch({ type: "event", event }))
+      .then((u) => {
+        if (cancelled) u();
+        else unlisten = u;
+        return api.phoneStatus();
+      })
+      .then((status) => {
+        if (!cancelled) dispatch({ type: "status", status });
+      })
+      .catch((e: unknown) => {
+        if (!cancelled) dispatch({ type: "notice", tone: "error", text: describeError(e).detail });
+      });
+    return () => {
+      cancelled = true;
+      unlisten?.();
+    };
+  }, [api]);
+
+  const fail = useCallback((e: unknown) => {
+    const t = describeError(e);
+    dispatch({ type: "notice", tone: "error", text: `${t.title}: ${t.detail}` });
+  }, []);
+
+  const callLead = useCallback(
+    async (lead: Lead) => {
+      try {
+        dispatch({ type: "dialled", result: await api.dial({ number: lead.phone, lead_id: lead.id }), lead });
+      } catch (e) {
+        fail(e);
+      }
+    },
+    [api, fail],
+  );
+
+  const callNumber = useCallback(
+    async (number: string) => {
+      try {
+        dispatch({ type: "dialled", result: await api.dial({ number }), lead: null });
+      } catch (e) {
+        fail(e);
+      }
+    },
+    [api, fail],
+  );
+
+  const callViaMobile = useCallback(
+    async (lead: Lead) => {
+      try {
+        dispatch({ type: "dialled", result: await api.clickToCall(lead.id), lead });
+      } catch (e) {
+        fail(e);
+      }
+    },
+    [api, fail],
+  );
+
+  const act = useCallback(
+    async (callId: string, action: Parameters<Api["callAction"]>[1]) => {
+      try {
+        const call = await api.callAction(callId, action);
+        dispatch({ type: "event", event: { kind: "call", call } });
+      } catch (e) {
+        fail(e);
+      }
+    },
+    [api, fail],
+  );
+
+  const setStatus = useCallback((status: PhoneStatus) => dispatch({ type: "status", status }), []);
+  const dismiss = useCallback(() => dispatch({ type: "dismiss" }), []);
+
+  return { model, callLead, callNumber, callViaMobile, act, setStatus, dismiss };
+}
+
+export type PhoneControls = ReturnType<typeof usePhone>;
