@@ -10,16 +10,12 @@
 //! ~/.cargo/bin is searched too).
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
+mod app;
+mod phone;
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use leadline_e2e::{
-    DEMO_PASSWORD, DEMO_USER, DemoServer, Guard, built_binary, find_tool, free_port, wait_for_port,
-    workspace_root,
-};
-
-/// How long the app may take to sign in, sync and show the list (a cold WebKit start under load is slow).
-const READY_WITHIN: Duration = Duration::from_secs(120);
+use app::{App, Launch, eventually, text_of, texts};
+use fantoccini::{Client, Locator};
+use leadline_e2e::{DEMO_USER, DemoServer, workspace_root};
 
 /// Priya's leads in the server's database, and the name of one of them.
 fn priyas_leads(server: &DemoServer) -> (u64, String) {
@@ -45,125 +41,23 @@ fn priyas_leads(server: &DemoServer) -> (u64, String) {
     (u64::try_from(count).expect("a count is never negative"), name)
 }
 
-/// Polls `check` until it returns `Some`, or fails with `what` after [`READY_WITHIN`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, fantoccini::error::CmdError>>,
-{
-    let deadline = tokio::time::Instant::now() + READY_WITHIN;
-    let mut last_error = None;
-    loop {
-        match check().await {
-            Ok(Some(value)) => return value,
-            Ok(None) => {}
-            Err(e) => last_error = Some(e.to_string()),
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gave up waiting for {what} after {READY_WITHIN:?} (last WebDriver error: {last_error:?})"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-async fn texts(client: &Client, css: &str) -> Result<Vec<String>, fantoccini::error::CmdError> {
-    let mut out = Vec::new();
-    for element in client.find_all(Locator::Css(css)).await? {
-        out.push(element.text().await?);
-    }
-    Ok(out)
-}
-
-async fn text_of(client: &Client, css: &str) -> Result<Option<String>, fantoccini::error::CmdError> {
-    Ok(match client.find_all(Locator::Css(css)).await?.first() {
-        Some(element) => Some(element.text().await?),
-        None => None,
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desktop_app_lists_and_searches_the_signed_in_users_leads() {
-    let app_bin = built_binary("leadline-desktop", "leadline-desktop");
-    let xvfb = find_tool("Xvfb", "apt-get install xvfb");
-    let tauri_driver = find_tool("tauri-driver", "cargo install tauri-driver --locked");
-    let webkit_driver = find_tool("WebKitWebDriver", "apt-get install webkit2gtk-driver");
     let tmp = tempfile::tempdir().expect("temp dir");
-
     // The server, seeded with the demo data set.
     let server = DemoServer::start();
     let (expected, needle_name) = priyas_leads(&server);
     assert!(expected > 0, "the demo data set gives priya no leads");
 
-    // A private X server; -displayfd makes it pick a free display and tell us which.
-    let mut display = Guard::spawn(
-        "Xvfb",
-        std::process::Command::new(&xvfb).args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x800x24",
-            "-nolisten",
-            "tcp",
-        ]),
-    );
-    let display_no = display
-        .read_stdout_line_matching(Duration::from_secs(30), |line| {
-            let n = line.trim();
-            (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then(|| n.to_owned())
-        })
-        .expect("Xvfb printed its display number");
-
-    // tauri-driver, which starts WebKitWebDriver, which starts the app with this environment.
-    let port = free_port();
-    let native_port = free_port();
-    let driver_path = std::env::join_paths(
-        std::iter::once(webkit_driver.parent().expect("a directory").to_owned()).chain(
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-        ),
-    )
-    .expect("PATH");
-    let _driver = Guard::spawn(
-        "tauri-driver",
-        std::process::Command::new(&tauri_driver)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("PATH", driver_path)
-            .env("DISPLAY", format!(":{display_no}"))
-            .env("LEADLINE_DATA_DIR", tmp.path().join("app"))
-            .env("LEADLINE_SERVER_URL", &server.url)
-            .env("LEADLINE_USER", DEMO_USER)
-            .env("LEADLINE_PASSWORD", DEMO_PASSWORD)
-            // No accessibility bus or GPU under Xvfb; keep WebKitGTK from looking for them.
-            .env("NO_AT_BRIDGE", "1")
-            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS"),
-    );
-    wait_for_port(port, Duration::from_secs(30));
-    // tauri-driver listens before the WebKitWebDriver it starts does; a session asked for in between is
-    // refused ("Connection refused" from tauri-driver), so wait for both.
-    wait_for_port(native_port, Duration::from_secs(30));
-
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "wry".into());
-    caps.insert(
-        "tauri:options".into(),
-        serde_json::json!({ "application": app_bin.to_string_lossy() }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("start a WebDriver session with the app");
-
-    let outcome = drive(&client, expected, &needle_name).await;
-    let closed = client.close().await;
+    let app = App::launch(Launch {
+        server_url: &server.url,
+        home: tmp.path(),
+        env: Vec::new(),
+        keyring: false,
+    })
+    .await;
+    let outcome = drive(&app.client, expected, &needle_name).await;
+    let closed = app.close().await;
     outcome.unwrap_or_else(|e| panic!("{e}"));
     closed.expect("close the WebDriver session");
 }

@@ -215,7 +215,13 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
             </label>
             <label className="field">
               <span>STUN servers (one per line)</span>
-              <textarea className="input" rows={2} value={stun} onChange={(e) => setStun(e.target.value)} />
+              <textarea
+                className="input"
+                rows={2}
+                value={stun}
+                onChange={(e) => setStun(e.target.value)}
+                data-testid="phone-stun"
+              />
             </label>
           </details>
           <label className="check">

@@ -1,7 +1,7 @@
 //! The far end of a call: a browser softphone (JsSIP in headless Chromium with its fake audio device,
 //! `tests/fixtures/farend`) run as a child process and driven by JSON lines.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/farend")
+    super::fixtures_dir().join("farend")
 }
 
 /// One browser softphone. Killed on drop.

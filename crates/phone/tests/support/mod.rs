@@ -41,8 +41,25 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
+/// The workspace's `tests/fixtures`, found upwards from the crate that includes this module (the phone's
+/// tests, the bench, the end-to-end tests).
+pub fn fixtures_dir() -> PathBuf {
+    let mut dir = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    loop {
+        let candidate = dir.join("tests/fixtures");
+        if candidate.join("kamailio").is_dir() {
+            return candidate;
+        }
+        assert!(
+            dir.pop(),
+            "no tests/fixtures/kamailio above {}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+    }
+}
+
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kamailio/kamailio.cfg")
+    fixtures_dir().join("kamailio/kamailio.cfg")
 }
 
 pub struct KamailioOptions {

@@ -1,0 +1,191 @@
+//! The real desktop app under test: a private Xvfb display, `tauri-driver` (which starts WebKitWebDriver,
+//! which starts `leadline-desktop` with auto sign-in from the environment), a WebDriver session on it, and
+//! the polling helpers the tests read the window with.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, Guard, built_binary, find_tool, free_port, wait_for_port};
+
+/// How long the app may take to sign in, sync and show the list (a cold WebKit start under load is slow).
+pub const READY_WITHIN: Duration = Duration::from_secs(120);
+
+/// The password that unlocks the test's own GNOME keyring.
+const KEYRING_UNLOCK: &str = "leadline-e2e-unlock";
+
+pub struct Launch<'a> {
+    pub server_url: &'a str,
+    /// Where the app keeps its cache, and the HOME of its keyring.
+    pub home: &'a Path,
+    /// More environment for the app.
+    pub env: Vec<(&'static str, String)>,
+    /// Run the app on a private D-Bus session with an unlocked GNOME keyring (its Secret Service), as on a
+    /// desktop; without it the app finds no keyring at all.
+    pub keyring: bool,
+}
+
+/// The app and what it runs on; everything is stopped when this drops.
+pub struct App {
+    pub client: Client,
+    _driver: Guard,
+    _display: Guard,
+}
+
+impl App {
+    pub async fn launch(opts: Launch<'_>) -> Self {
+        let app_bin = built_binary("leadline-desktop", "leadline-desktop");
+        let xvfb = find_tool("Xvfb", "apt-get install xvfb");
+        let tauri_driver = find_tool("tauri-driver", "cargo install tauri-driver --locked");
+        let webkit_driver = find_tool("WebKitWebDriver", "apt-get install webkit2gtk-driver");
+
+        // A private X server; -displayfd makes it pick a free display and tell us which.
+        let mut display = Guard::spawn(
+            "Xvfb",
+            Command::new(&xvfb).args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ]),
+        );
+        let display_no = display
+            .read_stdout_line_matching(Duration::from_secs(30), |line| {
+                let n = line.trim();
+                (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then(|| n.to_owned())
+            })
+            .expect("Xvfb printed its display number");
+
+        let port = free_port();
+        let native_port = free_port();
+        let driver_path = std::env::join_paths(
+            std::iter::once(webkit_driver.parent().expect("a directory").to_owned()).chain(
+                std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+            ),
+        )
+        .expect("PATH");
+        let driver_args = format!(
+            "'{}' --port {port} --native-port {native_port}",
+            tauri_driver.display()
+        );
+        let mut command = if opts.keyring {
+            for tool in ["/usr/bin/dbus-run-session", "/usr/bin/gnome-keyring-daemon"] {
+                assert!(
+                    Path::new(tool).exists(),
+                    "{tool} is required: install the Debian packages `dbus` and `gnome-keyring`"
+                );
+            }
+            let mut c = Command::new("dbus-run-session");
+            c.args([
+                "--",
+                "sh",
+                "-c",
+                &format!(
+                    "echo {KEYRING_UNLOCK} | gnome-keyring-daemon --unlock >/dev/null 2>&1; exec {driver_args}"
+                ),
+            ])
+            .env_remove("DBUS_SESSION_BUS_ADDRESS");
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("exec {driver_args}")])
+                .env_remove("DBUS_SESSION_BUS_ADDRESS");
+            c
+        };
+        command
+            .env("PATH", driver_path)
+            .env("DISPLAY", format!(":{display_no}"))
+            .env("HOME", opts.home)
+            .env("XDG_DATA_HOME", opts.home.join(".local/share"))
+            .env("XDG_RUNTIME_DIR", opts.home)
+            .env("LEADLINE_DATA_DIR", opts.home.join("app"))
+            .env("LEADLINE_SERVER_URL", opts.server_url)
+            .env("LEADLINE_USER", DEMO_USER)
+            .env("LEADLINE_PASSWORD", DEMO_PASSWORD)
+            // No accessibility bus or GPU under Xvfb; keep WebKitGTK from looking for them.
+            .env("NO_AT_BRIDGE", "1")
+            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        for (k, v) in &opts.env {
+            command.env(k, v);
+        }
+        let driver = Guard::spawn("tauri-driver", &mut command);
+        wait_for_port(port, Duration::from_secs(30));
+        // tauri-driver listens before the WebKitWebDriver it starts does; a session asked for in between is
+        // refused ("Connection refused" from tauri-driver), so wait for both.
+        wait_for_port(native_port, Duration::from_secs(30));
+
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app_bin.to_string_lossy() }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("start a WebDriver session with the app");
+        Self {
+            client,
+            _driver: driver,
+            _display: display,
+        }
+    }
+
+    /// Ends the WebDriver session (the app quits).
+    pub async fn close(self) -> Result<(), String> {
+        self.client.close().await.map_err(|e| e.to_string())
+    }
+}
+
+pub type Found<T> = Result<Option<T>, fantoccini::error::CmdError>;
+
+/// Polls `check` until it returns `Some`, or fails with `what` after [`READY_WITHIN`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Found<T>>,
+{
+    let deadline = tokio::time::Instant::now() + READY_WITHIN;
+    let mut last_error = None;
+    loop {
+        match check().await {
+            Ok(Some(value)) => return value,
+            Ok(None) => {}
+            Err(e) => last_error = Some(e.to_string()),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what} after {READY_WITHIN:?} (last WebDriver error: {last_error:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub async fn texts(client: &Client, css: &str) -> Result<Vec<String>, fantoccini::error::CmdError> {
+    let mut out = Vec::new();
+    for element in client.find_all(Locator::Css(css)).await? {
+        out.push(element.text().await?);
+    }
+    Ok(out)
+}
+
+pub async fn text_of(client: &Client, css: &str) -> Found<String> {
+    Ok(match client.find_all(Locator::Css(css)).await?.first() {
+        Some(element) => Some(element.text().await?),
+        None => None,
+    })
+}
+
+/// The value of `attr` on the first element `css` finds.
+pub async fn attr_of(client: &Client, css: &str, attr: &str) -> Found<String> {
+    Ok(match client.find_all(Locator::Css(css)).await?.first() {
+        Some(element) => element.attr(attr).await?,
+        None => None,
+    })
+}

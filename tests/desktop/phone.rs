@@ -1,0 +1,300 @@
+//! End-to-end: the softphone in the real desktop app. The app runs on a private D-Bus session with an
+//! unlocked GNOME keyring (a desktop's Secret Service) under Xvfb; a real kamailio (WebSocket) sits in the
+//! middle and a browser softphone (JsSIP in headless Chromium) registers as one of priya's leads, by the
+//! lead's own number. Through the window only: the phone settings are filled in (the password lands in the
+//! keyring and in no file), the phone registers, the lead is called from the lead list and the far end
+//! hears the app's microphone (a 440 Hz tone, `LEADLINE_AUDIO=tone`) while the call bar shows the live
+//! timer and quality; then the lead calls back and the incoming popup names them from the cache. Screenshots
+//! of the call bar and the popup go to docs/screenshots/.
+
+use std::path::Path;
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, DemoServer, http, workspace_root};
+use serde_json::json;
+
+use crate::app::{App, Launch, attr_of, eventually, text_of};
+
+#[path = "../../crates/phone/tests/support/mod.rs"]
+#[allow(dead_code, clippy::all)]
+mod support;
+
+use support::farend::FarEnd;
+use support::{DOMAIN, FAR_PASSWORD, Kamailio, KamailioOptions, PASSWORD, USER};
+
+/// WebDriver key codes.
+const CONTROL: char = '\u{E009}';
+const BACKSPACE: char = '\u{E003}';
+
+/// One of priya's open leads that may be called, with a number no other lead of hers has: (name, E.164
+/// phone), read through the API (the server's database keeps phone numbers encrypted).
+fn callable_lead(server: &DemoServer) -> (String, String) {
+    let token = http::login(server.addr(), DEMO_USER, DEMO_PASSWORD);
+    let page = http::request(
+        server.addr(),
+        "GET",
+        "/api/v1/leads?limit=500",
+        Some(&token),
+        None,
+    )
+    .expect("list priya's leads");
+    assert_eq!(page.status, 200, "{}", page.raw);
+    let leads = page.body["leads"].as_array().cloned().unwrap_or_default();
+    let phones: Vec<&str> = leads.iter().filter_map(|l| l["phone"].as_str()).collect();
+    leads
+        .iter()
+        .filter(|l| {
+            let status = l["status"].as_str().unwrap_or_default();
+            !["do_not_call", "invalid", "converted", "not_interested"].contains(&status)
+        })
+        .filter_map(|l| Some((l["name"].as_str()?.to_owned(), l["phone"].as_str()?.to_owned())))
+        .filter(|(_, phone)| phones.iter().filter(|p| *p == phone).count() == 1)
+        .max_by_key(|(name, _)| name.len())
+        .expect("priya has a lead to call")
+}
+
+fn contains(dir: &Path, needle: &[u8]) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        if path.is_dir() && !path.is_symlink() {
+            contains(&path, needle)
+        } else {
+            std::fs::read(&path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_in_the_window() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let server = DemoServer::start();
+    let (lead_name, lead_phone) = callable_lead(&server);
+
+    // The lead's phone is a browser softphone registered under the lead's number.
+    let kam = Kamailio::start_with(KamailioOptions {
+        far_user: lead_phone.clone(),
+        ..KamailioOptions::default()
+    })
+    .await;
+    let mut far = FarEnd::launch().await;
+    far.register(&kam.ws_url(), &lead_phone, FAR_PASSWORD, true).await;
+
+    let app = App::launch(Launch {
+        server_url: &server.url,
+        home: tmp.path(),
+        env: vec![("LEADLINE_AUDIO", "tone".to_owned())],
+        keyring: true,
+    })
+    .await;
+    let outcome = drive(&app.client, &kam, &mut far, &lead_name).await;
+    let closed = app.close().await;
+    far.quit().await;
+    if let Err(e) = outcome {
+        panic!("{e}\n--- kamailio ---\n{}", kam.log());
+    }
+    closed.expect("close the WebDriver session");
+    assert!(
+        !contains(tmp.path(), PASSWORD.as_bytes()),
+        "the SIP password is in a plain file under the app's HOME"
+    );
+}
+
+type Step = Result<(), String>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+async fn click(client: &Client, css: &str) -> Step {
+    client
+        .find(Locator::Css(css))
+        .await
+        .map_err(|e| format!("find {css}: {e}"))?
+        .click()
+        .await
+        .map_err(|e| format!("click {css}: {e}"))
+}
+
+/// Replaces the text of a field the way a person does: select all, type over it.
+async fn type_into(client: &Client, css: &str, text: &str) -> Step {
+    let field = client
+        .find(Locator::Css(css))
+        .await
+        .map_err(|e| format!("find {css}: {e}"))?;
+    field.click().await.map_err(err)?;
+    field
+        .send_keys(&format!("{CONTROL}a{CONTROL}{BACKSPACE}{text}"))
+        .await
+        .map_err(|e| format!("type into {css}: {e}"))
+}
+
+async fn screenshot(client: &Client, name: &str) -> Step {
+    let png = client
+        .screenshot()
+        .await
+        .map_err(|e| format!("screenshot: {e}"))?;
+    let shot = workspace_root().join("docs/screenshots").join(name);
+    std::fs::write(&shot, &png).map_err(|e| format!("write {}: {e}", shot.display()))?;
+    eprintln!("saved {}", shot.display());
+    Ok(())
+}
+
+async fn drive(client: &Client, kam: &Kamailio, far: &mut FarEnd, lead_name: &str) -> Step {
+    eventually("the lead list", || async {
+        Ok(client
+            .find_all(Locator::Css("[data-testid=lead-row]"))
+            .await?
+            .first()
+            .map(|_| ()))
+    })
+    .await;
+    let state = eventually("the phone's state", || async {
+        attr_of(client, "[data-testid=phone-state]", "data-state")
+            .await
+            .map(|s| s.filter(|s| s != "unknown"))
+    })
+    .await;
+    if state != "off" {
+        return Err(format!("a new desk's phone should be off, it is {state:?}"));
+    }
+
+    // The phone settings, through the form.
+    click(client, "[data-testid=phone-state]").await?;
+    eventually("the phone settings form", || async {
+        attr_of(client, "[data-testid=phone-username]", "value").await
+    })
+    .await;
+    click(client, "[data-testid=phone-enabled]").await?;
+    type_into(client, "[data-testid=phone-ws-url]", &kam.ws_url()).await?;
+    type_into(client, "[data-testid=phone-domain]", DOMAIN).await?;
+    type_into(client, "[data-testid=phone-username]", USER).await?;
+    type_into(client, "[data-testid=phone-password]", PASSWORD).await?;
+    // No STUN on a machine without the internet: the loopback candidates are enough.
+    click(client, "[data-testid=phone-settings] details summary").await?;
+    type_into(client, "[data-testid=phone-stun]", "").await?;
+    click(client, "[data-testid=phone-save]").await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = attr_of(client, "[data-testid=phone-state]", "data-state")
+            .await
+            .map_err(err)?;
+        let error = text_of(client, "[data-testid=phone-settings-error]")
+            .await
+            .map_err(err)?;
+        if let Some(e) = error {
+            return Err(format!("the settings were refused: {e}"));
+        }
+        if state.as_deref() == Some("ready") {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let title = attr_of(client, "[data-testid=phone-state]", "title")
+                .await
+                .map_err(err)?;
+            let alerts = crate::app::texts(client, "[role=alert], [role=status]")
+                .await
+                .map_err(err)?;
+            let dialog = text_of(client, "[data-testid=phone-settings]")
+                .await
+                .map_err(err)?;
+            screenshot(client, "failed-phone-setup.png").await?;
+            return Err(format!(
+                "the phone did not register: state {state:?}, {title:?}, alerts {alerts:?}, dialog {dialog:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    if kam.contacts_of(USER).await.is_empty() {
+        return Err("the app says ready but kamailio has no contact for it".into());
+    }
+
+    // Call the lead from the list.
+    let search = client
+        .find(Locator::Css("[data-testid=search]"))
+        .await
+        .map_err(err)?;
+    search.send_keys(lead_name).await.map_err(err)?;
+    let call_button = format!("button[aria-label=\"Call {lead_name}\"]");
+    eventually("the lead's Call button", || async {
+        Ok(client
+            .find_all(Locator::Css(&call_button))
+            .await?
+            .first()
+            .map(|_| ()))
+    })
+    .await;
+    click(client, &call_button).await?;
+    far.expect("confirmed", Duration::from_secs(30)).await;
+    eventually("the call bar to show the connected call", || async {
+        let stage = attr_of(client, "[data-testid=active-call]", "data-stage").await?;
+        let name = text_of(client, "[data-testid=call-name]").await?;
+        Ok((stage.as_deref() == Some("connected") && name.as_deref() == Some(lead_name)).then_some(()))
+    })
+    .await;
+    let quality = eventually("live call quality", || async {
+        attr_of(client, "[data-testid=call-quality]", "title").await
+    })
+    .await;
+    if !quality.contains("MOS") || !quality.contains("opus") {
+        return Err(format!("the quality figures read {quality:?}"));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let timer = text_of(client, "[data-testid=call-timer]").await.map_err(err)?;
+    if timer.as_deref().is_none_or(|t| t == "0:00") {
+        return Err(format!("the call timer does not run: {timer:?}"));
+    }
+    let stats = far.stats().await;
+    let heard = stats["dominantHz"].as_f64().unwrap_or(0.0);
+    if (heard - 440.0).abs() > 40.0 || stats["packetsReceived"].as_u64().unwrap_or(0) < 50 {
+        return Err(format!(
+            "the lead did not hear the app's 440 Hz microphone: {stats}"
+        ));
+    }
+    screenshot(client, "call.png").await?;
+    click(client, "[data-testid=hang-up]").await?;
+    let ended = far.expect("ended", Duration::from_secs(15)).await;
+    if ended["originator"] != "remote" {
+        return Err(format!("the far end saw {ended}"));
+    }
+    eventually("the call bar to go", || async {
+        Ok(client
+            .find_all(Locator::Css("[data-testid=active-call]"))
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await;
+
+    // The lead calls back: the popup names them from the cache, and the call is answered from it.
+    far.send(json!({"cmd": "call", "target": format!("sip:{USER}@{DOMAIN}")}))
+        .await;
+    let caller = eventually("the incoming-call popup", || async {
+        text_of(client, "[data-testid=incoming-call]").await
+    })
+    .await;
+    if !caller.contains(lead_name) {
+        return Err(format!("the popup does not name the lead: {caller:?}"));
+    }
+    screenshot(client, "incoming-call.png").await?;
+    click(client, "[data-testid=incoming-call] .btn-ok").await?;
+    far.expect("confirmed", Duration::from_secs(30)).await;
+    eventually("the answered call in the call bar", || async {
+        let stage = attr_of(client, "[data-testid=active-call]", "data-stage").await?;
+        Ok((stage.as_deref() == Some("connected")).then_some(()))
+    })
+    .await;
+    far.send(json!({"cmd": "hangup"})).await;
+    eventually("the call to end", || async {
+        Ok(client
+            .find_all(Locator::Css("[data-testid=active-call]"))
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await;
+    Ok(())
+}
