@@ -145,6 +145,9 @@ pub enum PhoneState {
 /// The softphone as the header shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct PhoneStatus {
+    /// Grows at every change of `state`: of two statuses (a command's answer and an event), the window keeps
+    /// the one with the higher version.
+    pub version: u64,
     pub state: PhoneState,
     /// Why it is not ready, for people.
     pub detail: Option<String>,

@@ -209,8 +209,10 @@ impl Shell {
 }
 
 fn status_of(phone: &DeskPhone) -> PhoneStatus {
-    let (state, detail) = state_view(&phone.state());
+    let (version, desk_state) = phone.versioned_state();
+    let (state, detail) = state_view(&desk_state);
     PhoneStatus {
+        version,
         state,
         detail,
         audio_blocked: phone.audio_blocked(),

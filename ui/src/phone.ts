@@ -63,8 +63,18 @@ function upsert(calls: CallView[], call: CallView): CallView[] {
 /** Folds one status or event into the model. Pure, so the window's behaviour is testable without a shell. */
 export function phoneReducer(state: PhoneModel, action: PhoneAction): PhoneModel {
   switch (action.type) {
-    case "status":
-      return { ...state, status: action.status, calls: action.status.calls.filter((c) => c.stage !== "ended") };
+    case "status": {
+      // A command's answer and the events race: keep the newer state, and take the calls only from a status
+      // newer than the one shown (the call events keep them current in between).
+      const shown = state.status;
+      if (shown && action.status.version < shown.version) return state;
+      const newer = !shown || action.status.version > shown.version;
+      return {
+        ...state,
+        status: action.status,
+        calls: newer ? action.status.calls.filter((c) => c.stage !== "ended") : state.calls,
+      };
+    }
     case "dialled": {
       const r = action.result;
       if (r.via === "softphone") {

@@ -149,7 +149,9 @@ struct Inner {
     running: tokio::sync::Mutex<Option<Running>>,
     calls: Mutex<HashMap<String, CallHandle>>,
     audio_blocked_since: Mutex<Option<Instant>>,
-    state: watch::Sender<DeskState>,
+    /// The state, with a version that grows at every change (a window reading the state through a command
+    /// and through events at once keeps the newer one).
+    state: watch::Sender<(u64, DeskState)>,
     events: broadcast::Sender<DeskEvent>,
 }
 
@@ -172,7 +174,7 @@ impl DeskPhone {
                 running: tokio::sync::Mutex::new(None),
                 calls: Mutex::new(HashMap::new()),
                 audio_blocked_since: Mutex::new(None),
-                state: watch::channel(DeskState::Off(OffReason::Disabled)).0,
+                state: watch::channel((0, DeskState::Off(OffReason::Disabled))).0,
                 events,
             }),
         }
@@ -190,11 +192,16 @@ impl DeskPhone {
 
     /// The softphone's state now.
     pub fn state(&self) -> DeskState {
+        self.inner.state.borrow().1.clone()
+    }
+
+    /// The state now and its version, which grows at every change.
+    pub fn versioned_state(&self) -> (u64, DeskState) {
         self.inner.state.borrow().clone()
     }
 
-    /// A watch on the state.
-    pub fn watch_state(&self) -> watch::Receiver<DeskState> {
+    /// A watch on the state (and its version).
+    pub fn watch_state(&self) -> watch::Receiver<(u64, DeskState)> {
         self.inner.state.subscribe()
     }
 
@@ -465,11 +472,12 @@ impl DeskPhone {
     }
 
     fn set_state(&self, state: DeskState) {
-        let changed = self.inner.state.send_if_modified(|s| {
+        let changed = self.inner.state.send_if_modified(|(version, s)| {
             if *s == state {
                 false
             } else {
                 *s = state.clone();
+                *version += 1;
                 true
             }
         });

@@ -109,10 +109,10 @@ fn settings(kam: &Kamailio) -> PhoneSettings {
 
 async fn until_state(desk: &DeskPhone, what: &str, pred: impl Fn(&DeskState) -> bool) -> DeskState {
     let mut watch = desk.watch_state();
-    let got = tokio::time::timeout(Duration::from_secs(20), watch.wait_for(|s| pred(s)))
+    let got = tokio::time::timeout(Duration::from_secs(20), watch.wait_for(|(_, s)| pred(s)))
         .await
         .unwrap_or_else(|_| panic!("no state {what}; now {:?}", desk.state()));
-    got.unwrap().clone()
+    got.unwrap().1.clone()
 }
 
 fn registered(s: &DeskState) -> bool {

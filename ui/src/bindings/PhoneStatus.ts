@@ -5,7 +5,12 @@ import type { PhoneState } from "./PhoneState";
 /**
  * The softphone as the header shows it.
  */
-export type PhoneStatus = { state: PhoneState, 
+export type PhoneStatus = { 
+/**
+ * Grows at every change of `state`: of two statuses (a command's answer and an event), the window keeps
+ * the one with the higher version.
+ */
+version: number, state: PhoneState, 
 /**
  * Why it is not ready, for people.
  */

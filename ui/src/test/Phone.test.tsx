@@ -60,6 +60,19 @@ describe("phoneReducer", () => {
     expect(s.ended).toBeNull();
   });
 
+  it("keeps the newer phone state when a command's answer arrives after the event it raced", () => {
+    let s = phoneReducer(initialPhone, { type: "status", status: phoneStatus({ version: 1, state: "off" }) });
+    // The phone registered (event, version 3) before the save command's answer (version 2) came back.
+    s = phoneReducer(s, { type: "event", event: { kind: "status", status: phoneStatus({ version: 3, state: "ready" }) } });
+    s = phoneReducer(s, { type: "status", status: phoneStatus({ version: 2, state: "connecting" }) });
+    expect(s.status?.state).toBe("ready");
+    // A status of the same version does not wipe the calls the events brought.
+    const call = callView({ stage: "connected" });
+    s = phoneReducer(s, { type: "event", event: { kind: "call", call } });
+    s = phoneReducer(s, { type: "status", status: phoneStatus({ version: 3, state: "ready", calls: [] }) });
+    expect(s.calls).toEqual([call]);
+  });
+
   it("times the call from its answer and grades its quality", () => {
     const call = callView({ stage: "connected", answered_at: "2026-11-25T10:00:00Z" });
     expect(callTimer(call, new Date("2026-11-25T10:01:07Z"))).toBe("1:07");
@@ -209,7 +222,7 @@ describe("incoming calls", () => {
     act(() =>
       phone.emit({
         kind: "status",
-        status: phoneStatus({ state: "failed", detail: "authentication failed for realm \"x\"" }),
+        status: phoneStatus({ version: 2, state: "failed", detail: "authentication failed for realm \"x\"" }),
       }),
     );
     await waitFor(() => expect(screen.getByTestId("phone-state").getAttribute("data-state")).toBe("failed"));
@@ -228,7 +241,7 @@ describe("phone settings", () => {
     phone.api.savePhoneSettings = async (args) => {
       phone.calls.push(["savePhoneSettings", args]);
       if (refuse) throw new IpcError("invalid_input", "The server address must start with wss://");
-      return phoneStatus({ state: "connecting" });
+      return phoneStatus({ version: 2, state: "connecting" });
     };
     appWith(phone);
     fireEvent.click(await screen.findByTestId("phone-state"));

@@ -51,7 +51,7 @@ export function status(overrides: Partial<AppStatus> = {}): AppStatus {
 }
 
 export function phoneStatus(overrides: Partial<PhoneStatus> = {}): PhoneStatus {
-  return { state: "ready", detail: null, audio_blocked: false, calls: [], ...overrides };
+  return { version: 1, state: "ready", detail: null, audio_blocked: false, calls: [], ...overrides };
 }
 
 export function callView(overrides: Partial<CallView> = {}): CallView {
@@ -121,7 +121,7 @@ export function fakePhone(initial: PhoneStatus = phoneStatus({ state: "off" })) 
     phoneSettings: async () => ({ settings: phoneSettings(), has_password: false }),
     savePhoneSettings: async (args) => {
       calls.push(["savePhoneSettings", args]);
-      return phoneStatus({ state: "ready" });
+      return phoneStatus({ version: initial.version + 1, state: "ready" });
     },
     audioDevices: async () => ({
       inputs: [{ id: "alsa:headset", name: "USB Headset", is_default: false }],
