@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use leadline_model::{Id, Lead, PhoneNumber, PhoneSettings};
+use leadline_model::{Id, Lead, PhoneSettings};
 use leadline_store::{Store, StoreError};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -536,15 +536,16 @@ async fn follow_events(
         match event {
             PhoneEvent::IncomingCall(call) => {
                 let info = call.info();
-                let lead = match PhoneNumber::parse(&info.remote_user) {
-                    Ok(number) => desk
-                        .with_store(move |s| s.lead_by_phone(&number))
-                        .await
-                        .unwrap_or_else(|e| {
-                            tracing::warn!(error = %e, "cannot look the caller up");
+                // The session found the caller's lead by number (the store is its journal).
+                let lead = match info.lead_id {
+                    Some(id) => desk.with_store(move |s| s.get_lead(&id)).await.map_or_else(
+                        |e| {
+                            tracing::warn!(error = %e, "cannot read the caller's lead");
                             None
-                        }),
-                    Err(_) => None,
+                        },
+                        Some,
+                    ),
+                    None => None,
                 };
                 let ring = if settings.auto_answer {
                     None

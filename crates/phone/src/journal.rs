@@ -60,10 +60,30 @@ pub enum JournalEntry {
 /// the call's events happened.
 pub trait CallJournal: Send + Sync + 'static {
     fn record(&self, entry: &JournalEntry) -> Result<(), String>;
+
+    /// The lead whose number an incoming caller's `remote` user part is, when the journal knows one: the
+    /// call is then drafted on that lead from its first moment. Called on a blocking thread.
+    fn lead_for_number(&self, remote: &str) -> Option<Id> {
+        let _ = remote;
+        None
+    }
 }
 
-/// The local store is the journal: each entry is one write to the call's draft.
+/// The local store is the journal: each entry is one write to the call's draft; a caller's number is looked
+/// up among the cached leads (main and alternate numbers, in E.164).
 impl CallJournal for Mutex<Store> {
+    fn lead_for_number(&self, remote: &str) -> Option<Id> {
+        let number = leadline_model::PhoneNumber::parse(remote).ok()?;
+        let store = self.lock().unwrap_or_else(PoisonError::into_inner);
+        match store.lead_by_phone(&number) {
+            Ok(lead) => lead.map(|l| l.id),
+            Err(e) => {
+                warn!(error = %e, "cannot look the caller's number up");
+                None
+            }
+        }
+    }
+
     fn record(&self, entry: &JournalEntry) -> Result<(), String> {
         let mut store = self.lock().unwrap_or_else(PoisonError::into_inner);
         let result = match entry {

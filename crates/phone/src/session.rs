@@ -510,10 +510,21 @@ impl Calls {
             .map(|(u, _)| u.to_owned())
             .unwrap_or_default();
         let provider_call_id = dialog::other_header(&invite.headers, "X-Exotel-Callsid").map(str::to_owned);
+        // The caller's lead, from the journal (the store's cached leads), before anything rings.
+        let lead_id = match self.journal.clone() {
+            Some(journal) => {
+                let who = remote_user.clone();
+                tokio::task::spawn_blocking(move || journal.lead_for_number(&who))
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            None => None,
+        };
         let info = CallInfo {
             call_id: dialog.call_id.clone(),
             log_id: leadline_model::new_id(),
-            lead_id: None,
+            lead_id,
             direction: CallDirection::Inbound,
             remote_user,
             remote_name,

@@ -404,6 +404,7 @@ async fn a_lead_is_called_and_calls_back_each_call_followed_live_and_journalled(
         unreachable!()
     };
     assert_eq!(incoming.direction, CallDirection::Inbound);
+    assert_eq!(incoming.lead_id, Some(lead.id));
     assert_eq!(
         caller.map(|l| (l.id, l.name)),
         Some((lead.id, "Asha Kulkarni".to_owned())),
@@ -432,6 +433,11 @@ async fn a_lead_is_called_and_calls_back_each_call_followed_live_and_journalled(
         })
         .expect("the incoming call is journalled and ended");
     assert_eq!(draft.direction, CallDirection::Inbound);
+    assert_eq!(
+        draft.lead_id,
+        Some(lead.id),
+        "drafted on the caller's lead from its first moment"
+    );
     assert!(draft.quality.is_some(), "{draft:?}");
 
     phone.stop().await;

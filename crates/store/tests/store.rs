@@ -964,3 +964,75 @@ fn pulled_call_logs_bring_their_quality_and_fill_a_copy_without_it() {
         Some(quality(3.9))
     );
 }
+
+#[test]
+fn a_callers_number_finds_the_lead_by_main_or_alternate_number_but_not_a_removed_one() {
+    let mut store = Store::open_in_memory().unwrap();
+    let me = user("priya");
+    store.set_account("http://server", &me).unwrap();
+    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
+    let mut ravi = lead("Ravi Pillai", "+919845012345", &me, LeadStatus::Contacted);
+    ravi.alternate_phone = Some(PhoneNumber::parse("+918022334455").unwrap());
+    let gone = lead("Gone Away", "+919900011122", &me, LeadStatus::New);
+    store
+        .apply_pull_page(&page(
+            vec![
+                Change::Lead(asha.clone()),
+                Change::Lead(ravi.clone()),
+                Change::Lead(gone.clone()),
+            ],
+            "c1",
+        ))
+        .unwrap();
+    store
+        .apply_pull_page(&page(vec![Change::LeadRemoved { lead_id: gone.id }], "c2"))
+        .unwrap();
+    let find = |n: &str| {
+        store
+            .lead_by_phone(&PhoneNumber::parse(n).unwrap())
+            .unwrap()
+            .map(|l| l.name)
+    };
+    assert_eq!(find("098765 43210").as_deref(), Some("Asha Kulkarni"));
+    assert_eq!(
+        find("+91 80 2233 4455").as_deref(),
+        Some("Ravi Pillai"),
+        "by the alternate number"
+    );
+    assert_eq!(find("+919900011122"), None, "a lead that left the list");
+    assert_eq!(find("+919811100001"), None);
+}
+
+#[test]
+fn phone_settings_are_kept_after_a_check_and_survive_a_new_sign_in() {
+    let mut store = Store::open_in_memory().unwrap();
+    assert_eq!(store.phone_settings().unwrap(), PhoneSettings::default());
+    let settings = PhoneSettings {
+        enabled: true,
+        domain: "acme.voip.exotel.com".into(),
+        username: "agent7".into(),
+        input_device: Some("alsa:plughw:CARD=Headset,DEV=0".into()),
+        ..PhoneSettings::default()
+    };
+    store.set_phone_settings(&settings).unwrap();
+    let bad = PhoneSettings {
+        ws_url: "http://nope".into(),
+        ..settings.clone()
+    };
+    assert!(matches!(
+        store.set_phone_settings(&bad),
+        Err(leadline_store::StoreError::Invalid(_))
+    ));
+    assert_eq!(
+        store.phone_settings().unwrap(),
+        settings,
+        "a refused value changes nothing"
+    );
+    store.set_account("http://server", &user("priya")).unwrap();
+    store.set_account("http://server", &user("arjun")).unwrap();
+    assert_eq!(
+        store.phone_settings().unwrap(),
+        settings,
+        "the desk's, not the account's"
+    );
+}
