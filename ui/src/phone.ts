@@ -33,6 +33,9 @@ export interface PhoneModel {
   notice: { tone: "info" | "error"; text: string } | null;
   /** Digits the far end pressed in the current call. */
   received: string;
+  /** Calls known to have ended: a late, older view of one (a command's answer that raced its end) must not
+   * bring it back. */
+  gone: Record<string, true>;
 }
 
 export const initialPhone: PhoneModel = {
@@ -42,6 +45,7 @@ export const initialPhone: PhoneModel = {
   ended: null,
   notice: null,
   received: "",
+  gone: {},
 };
 
 export type PhoneAction =
@@ -51,13 +55,18 @@ export type PhoneAction =
   | { type: "notice"; tone: "info" | "error"; text: string }
   | { type: "dismiss" };
 
-function upsert(calls: CallView[], call: CallView): CallView[] {
+function upsert(calls: CallView[], call: CallView, gone: Record<string, true>): CallView[] {
   const i = calls.findIndex((c) => c.call_id === call.call_id);
   if (call.stage === "ended") return i < 0 ? calls : calls.filter((c) => c.call_id !== call.call_id);
+  if (gone[call.call_id]) return calls;
   if (i < 0) return [...calls, call];
   const next = calls.slice();
   next[i] = call;
   return next;
+}
+
+function markGone(gone: Record<string, true>, call: CallView): Record<string, true> {
+  return call.stage === "ended" && !gone[call.call_id] ? { ...gone, [call.call_id]: true } : gone;
 }
 
 /** Folds one status or event into the model. Pure, so the window's behaviour is testable without a shell. */
@@ -72,14 +81,17 @@ export function phoneReducer(state: PhoneModel, action: PhoneAction): PhoneModel
       return {
         ...state,
         status: action.status,
-        calls: newer ? action.status.calls.filter((c) => c.stage !== "ended") : state.calls,
+        calls: newer ? action.status.calls.filter((c) => c.stage !== "ended" && !state.gone[c.call_id]) : state.calls,
       };
     }
     case "dialled": {
       const r = action.result;
       if (r.via === "softphone") {
         const leads = action.lead ? { ...state.leads, [r.call.call_id]: action.lead } : state.leads;
-        return { ...state, calls: upsert(state.calls, r.call), leads, ended: null, notice: null, received: "" };
+        // The call's events may have come first; they are newer than this answer.
+        const known = state.calls.some((c) => c.call_id === r.call.call_id);
+        const calls = known ? state.calls : upsert(state.calls, r.call, state.gone);
+        return { ...state, calls, leads, ended: null, notice: null, received: "" };
       }
       const who = action.lead?.name ?? "the lead";
       return {
@@ -102,16 +114,16 @@ export function phoneReducer(state: PhoneModel, action: PhoneAction): PhoneModel
           return phoneReducer(state, { type: "status", status: e.status });
         case "incoming": {
           const leads = e.lead ? { ...state.leads, [e.call.call_id]: e.lead } : state.leads;
-          return { ...state, calls: upsert(state.calls, e.call), leads, received: "" };
+          return { ...state, calls: upsert(state.calls, e.call, state.gone), leads, received: "" };
         }
         case "call": {
           const call = e.call;
           const lead = state.leads[call.call_id] ?? null;
           let ended = state.ended;
-          if (call.stage === "ended" && (call.problem || call.suggests_click_to_call)) {
+          if (call.stage === "ended" && !state.gone[call.call_id] && (call.problem || call.suggests_click_to_call)) {
             ended = { call, lead };
           }
-          return { ...state, calls: upsert(state.calls, call), ended };
+          return { ...state, calls: upsert(state.calls, call, state.gone), ended, gone: markGone(state.gone, call) };
         }
         case "dtmf":
           return { ...state, received: (state.received + e.digit).slice(-24) };
@@ -267,11 +279,11 @@ export function usePhone(api: Api) {
     [api, fail],
   );
 
+  // The call's events (which follow every change at once) update the view; the answer only tells failure.
   const act = useCallback(
     async (callId: string, action: Parameters<Api["callAction"]>[1]) => {
       try {
-        const call = await api.callAction(callId, action);
-        dispatch({ type: "event", event: { kind: "call", call } });
+        await api.callAction(callId, action);
       } catch (e) {
         fail(e);
       }

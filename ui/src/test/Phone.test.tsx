@@ -60,6 +60,21 @@ describe("phoneReducer", () => {
     expect(s.ended).toBeNull();
   });
 
+  it("never brings back a call whose end came before an older view of it", () => {
+    const call = callView({ stage: "dialing" });
+    // The call failed at once: its end event beat the dial command's answer.
+    let s = phoneReducer(initialPhone, { type: "event", event: { kind: "call", call: { ...call, stage: "ended", end: "failed" } } });
+    s = phoneReducer(s, { type: "dialled", result: { via: "softphone", call }, lead: asha });
+    expect(s.calls).toEqual([]);
+    s = phoneReducer(s, { type: "event", event: { kind: "call", call: { ...call, stage: "connected" } } });
+    expect(s.calls).toEqual([]);
+    // And the dial answer does not overwrite newer news of the call.
+    const next = callView({ stage: "dialing" });
+    s = phoneReducer(s, { type: "event", event: { kind: "call", call: { ...next, stage: "ringing" } } });
+    s = phoneReducer(s, { type: "dialled", result: { via: "softphone", call: next }, lead: asha });
+    expect(s.calls.map((c) => c.stage)).toEqual(["ringing"]);
+  });
+
   it("keeps the newer phone state when a command's answer arrives after the event it raced", () => {
     let s = phoneReducer(initialPhone, { type: "status", status: phoneStatus({ version: 1, state: "off" }) });
     // The phone registered (event, version 3) before the save command's answer (version 2) came back.
@@ -201,6 +216,7 @@ describe("incoming calls", () => {
     await waitFor(() =>
       expect(phone.calls).toContainEqual(["callAction", { callId: ringing.call_id, action: { action: "answer" } }]),
     );
+    act(() => phone.emit({ kind: "call", call: { ...ringing, stage: "connected", answered_at: new Date().toISOString() } }));
     // Answered: the popup gives way to the call bar.
     await waitFor(() => expect(screen.queryByTestId("incoming-call")).toBeNull());
     expect(screen.getByTestId("active-call").textContent).toContain("Asha Rao");
