@@ -648,11 +648,21 @@ impl CallTask {
                     id: self.log_id,
                     at: *at,
                 }),
-                CallEvent::Ended { at, reason, .. } => self.journal.write(JournalEntry::Ended {
-                    id: self.log_id,
-                    at: *at,
-                    reason: *reason,
-                }),
+                CallEvent::Ended { at, reason, .. } => {
+                    // The figures so far go in before the end, so a draft seen ended already has them (the
+                    // final ones replace them once the media is closed).
+                    if let Some(quality) = self.media.as_ref().and_then(|m| quality_of(&m.stats())) {
+                        self.journal.write(JournalEntry::Quality {
+                            id: self.log_id,
+                            quality,
+                        });
+                    }
+                    self.journal.write(JournalEntry::Ended {
+                        id: self.log_id,
+                        at: *at,
+                        reason: *reason,
+                    });
+                }
                 CallEvent::Ringing | CallEvent::HoldChanged { .. } => {}
             }
             let _ = self.calls.events.send(PhoneEvent::Call {

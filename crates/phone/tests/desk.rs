@@ -416,6 +416,11 @@ async fn a_lead_is_called_and_calls_back_each_call_followed_live_and_journalled(
     })
     .await;
     far.expect("confirmed", Duration::from_secs(10)).await;
+    // Some audio first, so the call has quality figures to keep.
+    next_event(&mut events, "live quality of the incoming call", |e| {
+        matches!(e, DeskEvent::Call(info) if info.call_id == incoming.call_id && info.quality().is_some())
+    })
+    .await;
     far.send(json!({"cmd": "hangup"})).await;
     next_event(&mut events, "hung up there", |e| {
         call_in_state(e, |s| *s == CallState::Ended(CallEnd::HungUpThere))
