@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use leadline_model::{
-    CallDirection, CallEnd, CallQuality, Id, Lead, LeadStatus, PhoneSettings, Timestamp, User,
+    CallDirection, CallEnd, CallQuality, Disposition, FollowUpSpec, Id, Lead, LeadStatus, PhoneSettings,
+    Timestamp, User,
 };
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -77,6 +78,12 @@ pub struct AppStatus {
     pub syncing: bool,
     /// Why the last sign-in or sync failed; cleared by the next success.
     pub last_error: Option<CommandError>,
+    /// Local changes (calls logged, edits) waiting for the server.
+    pub pending: u64,
+    /// Changes the server refused for good.
+    pub rejected: u64,
+    /// Calls waiting for their wrap-up.
+    pub unlogged: u64,
 }
 
 /// Arguments of the `login` command.
@@ -311,6 +318,47 @@ pub enum CallAction {
     },
 }
 
+/// A call waiting for its wrap-up (a softphone call, or a click-to-call placed from this desk).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct UnloggedCall {
+    /// The id its call log takes.
+    pub log_id: Id,
+    /// The lead it was with; none for a caller whose number matched no lead (the form asks which).
+    pub lead: Option<Lead>,
+    pub direction: CallDirection,
+    /// The other party: an E.164 number or a SIP URI.
+    pub remote: String,
+    /// Placed through the telecaller's mobile (the provider reports its times later).
+    pub click_to_call: bool,
+    pub started_at: Timestamp,
+    pub answered_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub end: Option<CallEnd>,
+    /// Talk time so far, in seconds.
+    pub talk_seconds: i64,
+    /// A softphone call still going: it can be wrapped up once it ends.
+    pub ongoing: bool,
+}
+
+/// The wrap-up form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct WrapUpArgs {
+    /// The lead, when the call has none yet.
+    #[serde(default)]
+    #[ts(optional)]
+    pub lead_id: Option<Id>,
+    /// A code of the disposition catalogue.
+    pub disposition: String,
+    #[serde(default)]
+    pub outcome_tags: Vec<String>,
+    /// Markdown.
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    #[ts(optional)]
+    pub follow_up: Option<FollowUpSpec>,
+}
+
 /// Writes the TypeScript declarations of the IPC types, and of every model type they use, into `dir`.
 pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     // serde_json writes i64/u64 as JSON numbers, so they are `number` in TypeScript, not `bigint`.
@@ -328,5 +376,8 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     DialArgs::export_all(&cfg)?;
     DialResult::export_all(&cfg)?;
     CallAction::export_all(&cfg)?;
+    UnloggedCall::export_all(&cfg)?;
+    WrapUpArgs::export_all(&cfg)?;
+    Disposition::export_all(&cfg)?;
     Ok(())
 }

@@ -2,11 +2,12 @@
 
 use tauri::State;
 
-use leadline_model::Id;
+use leadline_model::{Disposition, Id};
 
 use crate::api::{
     AppStatus, AudioDeviceList, CallAction, CallView, CommandError, DialArgs, DialResult, LeadPage,
-    ListLeadsArgs, LoginArgs, PhoneSettingsView, PhoneStatus, SavePhoneSettingsArgs,
+    ListLeadsArgs, LoginArgs, PhoneSettingsView, PhoneStatus, SavePhoneSettingsArgs, UnloggedCall,
+    WrapUpArgs,
 };
 use crate::shell::Shell;
 
@@ -72,4 +73,19 @@ pub async fn call_action(
     action: CallAction,
 ) -> Result<CallView, CommandError> {
     shell.call_action(&call_id, action).await
+}
+
+#[tauri::command]
+pub async fn unlogged_calls(shell: State<'_, Shell>) -> Result<Vec<UnloggedCall>, CommandError> {
+    shell.unlogged_calls().await
+}
+
+#[tauri::command]
+pub async fn dispositions(shell: State<'_, Shell>) -> Result<Vec<Disposition>, CommandError> {
+    shell.dispositions().await
+}
+
+#[tauri::command]
+pub async fn wrap_up(shell: State<'_, Shell>, log_id: Id, args: WrapUpArgs) -> Result<(), CommandError> {
+    shell.wrap_up(log_id, args).await
 }

@@ -2,7 +2,7 @@
 //!
 //! Commands (see [`commands`]): `app_status`, `login`, `sync_now`, `list_leads`, and the softphone's
 //! `phone_status`, `phone_settings`, `save_phone_settings`, `audio_devices`, `dial`, `click_to_call`,
-//! `call_action`; their argument and answer types are in [`api`], exported to TypeScript for the UI. The
+//! `call_action`, and the wrap-up's `unlogged_calls`, `dispositions`, `wrap_up`; their argument and answer types are in [`api`], exported to TypeScript for the UI. The
 //! shell emits [`api::STATUS_EVENT`] whenever the status changes and [`api::PHONE_EVENT`] for everything
 //! the softphone does.
 //!
@@ -19,6 +19,7 @@ mod commands;
 mod phone;
 mod shell;
 mod token;
+mod wrapup;
 
 use std::path::PathBuf;
 
@@ -44,6 +45,9 @@ pub fn run() {
             commands::dial,
             commands::click_to_call,
             commands::call_action,
+            commands::unlogged_calls,
+            commands::dispositions,
+            commands::wrap_up,
         ])
         .setup(|app| {
             let data_dir = data_dir(app.handle())?;

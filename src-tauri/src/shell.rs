@@ -139,11 +139,13 @@ impl Shell {
     }
 
     pub async fn status(&self) -> Result<AppStatus, CommandError> {
-        let (sync, lead_count) = {
+        let (sync, lead_count, pending, unlogged) = {
             let store = self.store()?.lock();
             (
                 store.sync_state().map_err(storage)?,
                 store.count_leads().map_err(storage)?,
+                store.pending_count().map_err(storage)?,
+                store.unlogged_calls().map_err(storage)?.len() as u64,
             )
         };
         let activity = self.activity();
@@ -155,6 +157,9 @@ impl Shell {
             last_sync_at: sync.last_sync_at,
             syncing: activity.syncing,
             last_error: activity.last_error.clone(),
+            pending: pending.pending,
+            rejected: pending.rejected,
+            unlogged,
         })
     }
 
@@ -224,7 +229,10 @@ impl Shell {
         self.notify().await;
         let before = client.tokens();
         let outcome = match self.store() {
-            Ok(store) => leadline_sync::pull_all(client, store).await.map_err(sync_failure),
+            // A full round: this device's changes (calls logged offline) go up, then the server's come down.
+            Ok(store) => leadline_sync::sync_once(client, store)
+                .await
+                .map_err(sync_failure),
             Err(e) => Err(e),
         };
         if let Some(tokens) = client.tokens()
@@ -237,10 +245,11 @@ impl Shell {
         let error = match outcome {
             Ok(report) => {
                 tracing::info!(
-                    pages = report.pages,
-                    leads = report.leads_upserted,
-                    removed = report.leads_removed,
-                    newly_assigned = report.leads_assigned.len(),
+                    pushed = report.push.confirmed,
+                    pages = report.pull.pages,
+                    leads = report.pull.leads_upserted,
+                    removed = report.pull.leads_removed,
+                    newly_assigned = report.pull.leads_assigned.len(),
                     "synced"
                 );
                 None
@@ -349,7 +358,7 @@ fn open_store(data_dir: &Path) -> Result<Store, CommandError> {
     Ok(store)
 }
 
-fn storage(e: StoreError) -> CommandError {
+pub(crate) fn storage(e: StoreError) -> CommandError {
     CommandError::new(ErrorCode::Storage, e.to_string())
 }
 

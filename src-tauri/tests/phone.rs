@@ -11,7 +11,7 @@ use std::sync::Arc;
 use leadline_desktop::Shell;
 use leadline_desktop::api::{
     CallAction, DialArgs, DialResult, ErrorCode, FallbackWhy, ListLeadsArgs, LoginArgs, PhoneState,
-    SavePhoneSettingsArgs,
+    SavePhoneSettingsArgs, WrapUpArgs,
 };
 use leadline_model::PhoneSettings;
 use leadline_phone::audio::{self, AudioPath, NullPlayback};
@@ -154,6 +154,72 @@ async fn a_call_the_softphone_cannot_carry_goes_to_the_telecallers_mobile_throug
         requests[0].field("CustomField"),
         Some(call_log_id.to_string().as_str()),
         "the call is logged under the id the server gave it"
+    );
+
+    // The call waits for its wrap-up, listed with its lead; the status counts it.
+    let waiting = shell.unlogged_calls().await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].log_id, call_log_id);
+    assert_eq!(waiting[0].lead.as_ref().map(|l| l.id), Some(lead.id));
+    assert!(waiting[0].click_to_call && !waiting[0].ongoing);
+    assert_eq!(shell.status().await.unwrap().unlogged, 1);
+    let catalogue = shell.dispositions().await.unwrap();
+    let needs_follow_up = catalogue.iter().find(|d| d.requires_follow_up).unwrap();
+    let refused = shell
+        .wrap_up(
+            call_log_id,
+            WrapUpArgs {
+                lead_id: None,
+                disposition: needs_follow_up.code.clone(),
+                outcome_tags: Vec::new(),
+                notes: "wants the catalogue".into(),
+                follow_up: None,
+            },
+        )
+        .await
+        .expect_err("a follow-up is needed");
+    assert_eq!(refused.code, ErrorCode::InvalidInput);
+    assert!(refused.message.contains("follow-up"), "{}", refused.message);
+    let due = chrono::Utc::now() + chrono::Duration::days(1);
+    shell
+        .wrap_up(
+            call_log_id,
+            WrapUpArgs {
+                lead_id: None,
+                disposition: needs_follow_up.code.clone(),
+                outcome_tags: vec![" bridal ".into(), "".into()],
+                notes: "Wants the **kundan** set".into(),
+                follow_up: Some(leadline_model::FollowUpSpec {
+                    due_at: due,
+                    note: Some("send the catalogue".into()),
+                }),
+            },
+        )
+        .await
+        .unwrap();
+    let status = shell.status().await.unwrap();
+    assert_eq!(
+        (status.unlogged, status.pending),
+        (0, 1),
+        "logged here, waiting for the server"
+    );
+    // A sync sends it: the server has the log under the id it gave the call.
+    let status = shell.sync_now().await.unwrap();
+    assert_eq!((status.pending, status.last_error), (0, None));
+    let on_server: (String, String) =
+        rusqlite::Connection::open(server_dir.path().join("leadline-server.sqlite3"))
+            .unwrap()
+            .query_row(
+                "SELECT disposition, outcome_tags FROM call_logs WHERE id = ?1",
+                [call_log_id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+    assert_eq!(on_server.0, needs_follow_up.code);
+    assert!(
+        on_server.1.contains("bridal") && !on_server.1.contains(' '),
+        "{}",
+        on_server.1
     );
 
     // Asked for outright, too.

@@ -149,7 +149,7 @@ pub fn wrap_up(store: &mut Store, a: WrapUpArgs) -> Result<()> {
     })?;
     let wrap = WrapUp {
         lead_id: None,
-        disposition: disposition(store, &a.disposition, a.follow_up.is_some())?,
+        disposition: a.disposition.clone(),
         outcome_tags: Vec::new(),
         notes: a.notes.unwrap_or_default(),
         follow_up: a.follow_up.map(|t| FollowUpSpec {
@@ -157,8 +157,9 @@ pub fn wrap_up(store: &mut Store, a: WrapUpArgs) -> Result<()> {
             note: a.follow_up_note,
         }),
     };
+    // The store checks the form against the catalogue (disposition, follow-up it needs).
     let log = store
-        .log_drafted_call(&a.call, &wrap)
+        .wrap_up_call(&a.call, &wrap)
         .with_context(|| format!("cannot log call {}", a.call))?;
     println!("{}", log.id);
     Ok(())

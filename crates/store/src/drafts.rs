@@ -396,6 +396,45 @@ impl Store {
             .collect()
     }
 
+    /// The wrap-up form's save: [`Store::log_drafted_call`] after checking the form against this cache's
+    /// disposition catalogue: the disposition must be one of it (`unknown disposition …`), one that
+    /// requires a follow-up must have one, and a follow-up must fall after the call began. A refused form
+    /// is [`StoreError::Invalid`] with a sentence for people, and nothing is written.
+    pub fn wrap_up_call(&mut self, id: &Id, wrap: &WrapUp) -> Result<CallLog, StoreError> {
+        let draft = self
+            .call_draft(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("call draft {id}")))?;
+        let catalogue = self.dispositions()?;
+        if catalogue.is_empty() {
+            return Err(StoreError::Invalid(
+                "no disposition catalogue yet: sync once while online".to_owned(),
+            ));
+        }
+        let Some(d) = catalogue.iter().find(|d| d.code == wrap.disposition) else {
+            let codes: Vec<&str> = catalogue.iter().map(|d| d.code.as_str()).collect();
+            return Err(StoreError::Invalid(format!(
+                "unknown disposition {:?}; one of: {}",
+                wrap.disposition,
+                codes.join(", ")
+            )));
+        };
+        match &wrap.follow_up {
+            None if d.requires_follow_up => {
+                return Err(StoreError::Invalid(format!(
+                    "\"{}\" needs a follow-up time",
+                    d.label
+                )));
+            }
+            Some(f) if f.due_at <= draft.started_at => {
+                return Err(StoreError::Invalid(
+                    "the follow-up must be after the call".to_owned(),
+                ));
+            }
+            _ => {}
+        }
+        self.log_drafted_call(id, wrap)
+    }
+
     /// Logs the ended call `id` with the telecaller's `wrap`: the call log (the draft's id, times,
     /// provider id and quality figures) is recorded and queued as [`Store::log_call`] does, and the draft removed, in one
     /// transaction. A softphone call still going, or one without a lead, is refused and stays.

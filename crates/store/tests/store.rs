@@ -1036,3 +1036,75 @@ fn phone_settings_are_kept_after_a_check_and_survive_a_new_sign_in() {
         "the desk's, not the account's"
     );
 }
+
+#[test]
+fn the_wrap_up_form_is_checked_against_the_catalogue_before_the_call_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _me, asha) =
+        with_priya_and_asha(Store::open(&dir.path().join("cache.sqlite3"), &key()).unwrap());
+    let t0 = now() - Duration::minutes(3);
+    let mut draft = CallDraft::new(CallDirection::Outbound, asha.phone.as_str(), t0);
+    draft.lead_id = Some(asha.id);
+    store.begin_call(&draft).unwrap();
+    store.call_answered(&draft.id, t0 + Duration::seconds(5)).unwrap();
+    store
+        .end_call(&draft.id, t0 + Duration::seconds(40), CallEnd::HungUpHere)
+        .unwrap();
+    let refused = |store: &mut Store, wrap: WrapUp| match store.wrap_up_call(&draft.id, &wrap) {
+        Err(StoreError::Invalid(why)) => why,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let before = outbox_rows(&store);
+    let why = refused(
+        &mut store,
+        WrapUp {
+            disposition: "teleported".into(),
+            ..Default::default()
+        },
+    );
+    assert!(
+        why.contains("unknown disposition") && why.contains("interested"),
+        "{why}"
+    );
+    // "Interested" needs a follow-up (the catalogue says so).
+    let why = refused(
+        &mut store,
+        WrapUp {
+            disposition: "interested".into(),
+            ..Default::default()
+        },
+    );
+    assert!(why.contains("needs a follow-up"), "{why}");
+    let why = refused(
+        &mut store,
+        WrapUp {
+            disposition: "interested".into(),
+            follow_up: Some(FollowUpSpec {
+                due_at: t0 - Duration::hours(1),
+                note: None,
+            }),
+            ..Default::default()
+        },
+    );
+    assert!(why.contains("after the call"), "{why}");
+    assert_eq!(outbox_rows(&store), before, "nothing written");
+    assert!(
+        store.call_draft(&draft.id).unwrap().is_some(),
+        "the call still waits"
+    );
+
+    // "Not interested" needs none: logged and queued, the draft gone.
+    let logged = store
+        .wrap_up_call(
+            &draft.id,
+            &WrapUp {
+                disposition: "not_interested".into(),
+                notes: "Bought elsewhere".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!((logged.lead_id, logged.duration_s), (asha.id, 35));
+    assert_eq!(outbox_rows(&store), before + 1);
+    assert!(store.unlogged_calls().unwrap().is_empty());
+}

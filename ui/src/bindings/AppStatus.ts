@@ -33,4 +33,16 @@ syncing: boolean,
 /**
  * Why the last sign-in or sync failed; cleared by the next success.
  */
-last_error: CommandError | null, };
+last_error: CommandError | null, 
+/**
+ * Local changes (calls logged, edits) waiting for the server.
+ */
+pending: number, 
+/**
+ * Changes the server refused for good.
+ */
+rejected: number, 
+/**
+ * Calls waiting for their wrap-up.
+ */
+unlogged: number, };
