@@ -27,9 +27,9 @@ use support::{DOMAIN, FAR_PASSWORD, Kamailio, KamailioOptions, PASSWORD, USER};
 const CONTROL: char = '\u{E009}';
 const BACKSPACE: char = '\u{E003}';
 
-/// One of priya's open leads that may be called, with a number no other lead of hers has: (name, E.164
+/// One of priya's open leads that may be called, with a number no other lead of hers has: (id, name, E.164
 /// phone), read through the API (the server's database keeps phone numbers encrypted).
-fn callable_lead(server: &DemoServer) -> (String, String) {
+fn callable_lead(server: &DemoServer) -> (String, String, String) {
     let token = http::login(server.addr(), DEMO_USER, DEMO_PASSWORD);
     let page = http::request(
         server.addr(),
@@ -48,9 +48,15 @@ fn callable_lead(server: &DemoServer) -> (String, String) {
             let status = l["status"].as_str().unwrap_or_default();
             !["do_not_call", "invalid", "converted", "not_interested"].contains(&status)
         })
-        .filter_map(|l| Some((l["name"].as_str()?.to_owned(), l["phone"].as_str()?.to_owned())))
-        .filter(|(_, phone)| phones.iter().filter(|p| *p == phone).count() == 1)
-        .max_by_key(|(name, _)| name.len())
+        .filter_map(|l| {
+            Some((
+                l["id"].as_str()?.to_owned(),
+                l["name"].as_str()?.to_owned(),
+                l["phone"].as_str()?.to_owned(),
+            ))
+        })
+        .filter(|(_, _, phone)| phones.iter().filter(|p| *p == phone).count() == 1)
+        .max_by_key(|(_, name, _)| name.len())
         .expect("priya has a lead to call")
 }
 
@@ -72,7 +78,7 @@ fn contains(dir: &Path, needle: &[u8]) -> bool {
 async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_in_the_window() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let server = DemoServer::start();
-    let (lead_name, lead_phone) = callable_lead(&server);
+    let (lead_id, lead_name, lead_phone) = callable_lead(&server);
 
     // The lead's phone is a browser softphone registered under the lead's number.
     let kam = Kamailio::start_with(KamailioOptions {
@@ -91,6 +97,11 @@ async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_
     })
     .await;
     let outcome = drive(&app.client, &kam, &mut far, &lead_name).await;
+    let outcome = match outcome {
+        // The call logged in the wrap-up form reached the server, with its follow-up.
+        Ok(()) => logged_on_server(&server, &lead_id).await,
+        Err(e) => Err(e),
+    };
     let closed = app.close().await;
     far.quit().await;
     if let Err(e) = outcome {
@@ -269,6 +280,45 @@ async fn drive(client: &Client, kam: &Kamailio, far: &mut FarEnd, lead_name: &st
     })
     .await;
 
+    // The wrap-up form opens by itself on the call: key 2 (store visit booked), a note, tomorrow 11 am.
+    let facts = eventually("the wrap-up form", || async {
+        text_of(client, "[data-testid=wrapup]").await
+    })
+    .await;
+    if !facts.contains(lead_name) {
+        return Err(format!("the wrap-up form is not about the lead: {facts:?}"));
+    }
+    let body = client.find(Locator::Css("body")).await.map_err(err)?;
+    body.send_keys("2").await.map_err(err)?;
+    eventually("the disposition picked by its hotkey", || async {
+        let checked = attr_of(client, "[data-testid=disposition-visit_booked]", "aria-checked").await?;
+        Ok((checked.as_deref() == Some("true")).then_some(()))
+    })
+    .await;
+    type_into(
+        client,
+        "[data-testid=wrapup-notes]",
+        "Coming **Saturday** for the bridal set",
+    )
+    .await?;
+    let pick = client
+        .find(Locator::XPath("//button[normalize-space()='Tomorrow 11 am']"))
+        .await
+        .map_err(err)?;
+    pick.click().await.map_err(err)?;
+    screenshot(client, "wrap-up.png").await?;
+    click(client, "[data-testid=wrapup-save]").await?;
+    eventually("the wrap-up form to close", || async {
+        let error = text_of(client, "[data-testid=wrapup-error]").await?;
+        let open = client.find_all(Locator::Css("[data-testid=wrapup]")).await?.len();
+        Ok(match (error, open) {
+            (Some(e), _) => Some(Err(format!("the wrap-up was refused: {e}"))),
+            (None, 0) => Some(Ok(())),
+            _ => None,
+        })
+    })
+    .await?;
+
     // The lead calls back: the popup names them from the cache, and the call is answered from it.
     far.send(json!({"cmd": "call", "target": format!("sip:{USER}@{DOMAIN}")}))
         .await;
@@ -297,4 +347,31 @@ async fn drive(client: &Client, kam: &Kamailio, far: &mut FarEnd, lead_name: &st
     })
     .await;
     Ok(())
+}
+
+/// The call logged in the form is on the server (the app syncs right after the wrap-up), with the
+/// disposition, the notes and a follow-up due tomorrow at 11.
+async fn logged_on_server(server: &DemoServer, lead_id: &str) -> Step {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let found: Option<(String, Option<String>)> = server
+            .db()
+            .query_row(
+                "SELECT disposition, follow_up_due_at FROM call_logs
+                 WHERE lead_id = ?1 AND disposition = 'visit_booked' ORDER BY started_at DESC LIMIT 1",
+                [lead_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok();
+        if let Some((_, due)) = found {
+            return match due {
+                Some(due) if due.contains("T") => Ok(()),
+                other => Err(format!("the logged call has no follow-up: {other:?}")),
+            };
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err("the call logged in the wrap-up form never reached the server".into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

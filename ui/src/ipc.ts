@@ -12,6 +12,7 @@ import type { CallView } from "./bindings/CallView";
 import type { CommandError } from "./bindings/CommandError";
 import type { DialArgs } from "./bindings/DialArgs";
 import type { DialResult } from "./bindings/DialResult";
+import type { Disposition } from "./bindings/Disposition";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { LeadPage } from "./bindings/LeadPage";
 import type { ListLeadsArgs } from "./bindings/ListLeadsArgs";
@@ -20,6 +21,8 @@ import type { PhoneEvent } from "./bindings/PhoneEvent";
 import type { PhoneSettingsView } from "./bindings/PhoneSettingsView";
 import type { PhoneStatus } from "./bindings/PhoneStatus";
 import type { SavePhoneSettingsArgs } from "./bindings/SavePhoneSettingsArgs";
+import type { UnloggedCall } from "./bindings/UnloggedCall";
+import type { WrapUpArgs } from "./bindings/WrapUpArgs";
 
 /** The event the shell emits when the app status changes (see STATUS_EVENT in src-tauri/src/api.rs). */
 export const STATUS_EVENT = "leadline://status";
@@ -100,6 +103,11 @@ export interface Api {
   callAction(callId: string, action: CallAction): Promise<CallView>;
   /** Calls `handler` with every phone event; resolves to an unsubscribe function. */
   onPhone(handler: (event: PhoneEvent) => void): Promise<() => void>;
+  /** Calls waiting for their wrap-up, oldest first. */
+  unloggedCalls(): Promise<UnloggedCall[]>;
+  dispositions(): Promise<Disposition[]>;
+  /** Logs the call (offline too; the next sync sends it). */
+  wrapUp(logId: string, args: WrapUpArgs): Promise<void>;
 }
 
 /** Builds the API over an invoke/listen pair (the real ones in the app; plain functions in tests). */
@@ -130,6 +138,9 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     dial: (args) => call<DialResult>("dial", { args }),
     clickToCall: (leadId) => call<DialResult>("click_to_call", { leadId }),
     callAction: (callId, action) => call<CallView>("call_action", { callId, action }),
+    unloggedCalls: () => call<UnloggedCall[]>("unlogged_calls"),
+    dispositions: () => call<Disposition[]>("dispositions"),
+    wrapUp: (logId, args) => call<void>("wrap_up", { logId, args }),
     onPhone: async (handler) => {
       try {
         return await listen(PHONE_EVENT, (payload) => handler(payload as PhoneEvent));

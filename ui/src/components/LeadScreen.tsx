@@ -1,6 +1,8 @@
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 
 import type { AppStatus } from "../bindings/AppStatus";
+import type { Disposition } from "../bindings/Disposition";
+import type { UnloggedCall } from "../bindings/UnloggedCall";
 import type { LeadPage } from "../bindings/LeadPage";
 import type { LeadStatus } from "../bindings/LeadStatus";
 import { describeCommandError, describeError, type ErrorText } from "../errors";
@@ -12,6 +14,7 @@ import { LeadTable } from "./LeadTable";
 import { Logo } from "./Logo";
 import { CallPanel, PhoneIndicator } from "./Phone";
 import { PhoneSettingsDialog } from "./PhoneSettingsDialog";
+import { WrapUpDialog } from "./WrapUpDialog";
 
 /** How many rows one list shows; search narrows it down. */
 export const PAGE_LIMIT = 1000;
@@ -33,6 +36,54 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   const [syncing, setSyncing] = useState(false);
   const phone = usePhone(api);
   const [phoneSettingsOpen, setPhoneSettingsOpen] = useState(false);
+  const [unlogged, setUnlogged] = useState<UnloggedCall[]>([]);
+  const [dispositions, setDispositions] = useState<Disposition[]>([]);
+  const [wrapping, setWrapping] = useState<string | null>(null);
+  const autoOpened = useRef(new Set<string>());
+
+  const refreshUnlogged = useCallback(() => {
+    api
+      .unloggedCalls()
+      .then(setUnlogged)
+      .catch(() => {});
+  }, [api]);
+
+  useEffect(() => {
+    api
+      .dispositions()
+      .then(setDispositions)
+      .catch(() => {});
+  }, [api, status.last_sync_at]);
+
+  // A call ended or a click-to-call was placed: the list of calls to log changed.
+  const endedCount = Object.keys(phone.model.gone).length;
+  useEffect(() => {
+    refreshUnlogged();
+  }, [refreshUnlogged, endedCount, phone.model.notice, status.unlogged]);
+
+  // When a call is over, its form opens on its own (once; "Later" leaves it in the list).
+  const talking = phone.model.calls.length > 0;
+  useEffect(() => {
+    if (wrapping !== null || talking) return;
+    const next = unlogged.find((c) => !c.ongoing && !autoOpened.current.has(c.log_id));
+    if (next) {
+      autoOpened.current.add(next.log_id);
+      setWrapping(next.log_id);
+    }
+  }, [unlogged, wrapping, talking]);
+
+  function logged() {
+    setWrapping(null);
+    refreshUnlogged();
+    // Send it now when online; offline it waits in the outbox and the header counts it.
+    api
+      .syncNow()
+      .then(onStatus)
+      .catch(() => {});
+  }
+
+  const wrapCall = unlogged.find((c) => c.log_id === wrapping) ?? null;
+  const toLog = unlogged.filter((c) => !c.ongoing);
 
   // Reload whenever the filter changes or a sync brought new data.
   useEffect(() => {
@@ -102,6 +153,21 @@ export function LeadScreen({ api, status, onStatus }: Props) {
           <span className="sync-meta">
             <strong data-testid="lead-count">{status.lead_count}</strong> leads
           </span>
+          {status.pending > 0 && (
+            <span className="sync-meta" data-testid="pending-count" title="Saved on this computer, waiting for the server">
+              <strong>{status.pending}</strong> to send
+            </span>
+          )}
+          {toLog.length > 0 && (
+            <button
+              type="button"
+              className="btn btn-warn"
+              onClick={() => setWrapping(toLog[0]?.log_id ?? null)}
+              data-testid="unlogged-count"
+            >
+              {toLog.length === 1 ? "1 call to log" : `${toLog.length} calls to log`}
+            </button>
+          )}
           <button type="button" className="btn btn-secondary" onClick={syncNow} disabled={busy} data-testid="sync-now">
             {busy ? "Syncing…" : "Sync now"}
           </button>
@@ -127,6 +193,16 @@ export function LeadScreen({ api, status, onStatus }: Props) {
       )}
 
       <CallPanel phone={phone} />
+      {wrapCall && (
+        <WrapUpDialog
+          key={wrapCall.log_id}
+          api={api}
+          call={wrapCall}
+          dispositions={dispositions}
+          onLogged={logged}
+          onLater={() => setWrapping(null)}
+        />
+      )}
       {phoneSettingsOpen && (
         <PhoneSettingsDialog
           api={api}

@@ -7,7 +7,7 @@ import type { LeadPage } from "../bindings/LeadPage";
 import type { ListLeadsArgs } from "../bindings/ListLeadsArgs";
 import { ErrorBoundary } from "../components/ErrorBoundary";
 import { IpcError, type Api } from "../ipc";
-import { fakePhone, lead, status } from "./fixtures";
+import { fakePhone, fakeWrapUp, lead, status } from "./fixtures";
 
 afterEach(cleanup);
 
@@ -28,6 +28,7 @@ function fakeApi(initial: AppStatus, leads = [lead({ name: "Asha Rao" }), lead({
     },
     onStatus: async () => () => {},
     ...fakePhone().api,
+    ...fakeWrapUp().api,
   };
   return { api, queries };
 }

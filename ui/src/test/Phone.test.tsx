@@ -6,7 +6,7 @@ import type { CallView } from "../bindings/CallView";
 import type { LeadPage } from "../bindings/LeadPage";
 import { IpcError, type Api } from "../ipc";
 import { callTimer, initialPhone, phoneReducer, qualityGrade } from "../phone";
-import { callView, fakePhone, lead, phoneSettings, phoneStatus, status } from "./fixtures";
+import { callView, fakePhone, fakeWrapUp, lead, phoneSettings, phoneStatus, status } from "./fixtures";
 
 afterEach(cleanup);
 
@@ -21,6 +21,7 @@ function appWith(phone = fakePhone(phoneStatus({ state: "ready" }))) {
     listLeads: async (): Promise<LeadPage> => ({ leads: [asha, meena], total: 2, truncated: false }),
     onStatus: async () => () => {},
     ...phone.api,
+    ...fakeWrapUp().api,
   };
   render(<App api={api} />);
   return phone;

@@ -1,9 +1,12 @@
 import type { AppStatus } from "../bindings/AppStatus";
 import type { CallView } from "../bindings/CallView";
+import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
 import type { PhoneEvent } from "../bindings/PhoneEvent";
 import type { PhoneSettings } from "../bindings/PhoneSettings";
 import type { PhoneStatus } from "../bindings/PhoneStatus";
+import type { UnloggedCall } from "../bindings/UnloggedCall";
+import type { WrapUpArgs } from "../bindings/WrapUpArgs";
 import type { Api } from "../ipc";
 
 let seq = 0;
@@ -46,6 +49,9 @@ export function status(overrides: Partial<AppStatus> = {}): AppStatus {
     last_sync_at: "2026-11-25T09:58:00Z",
     syncing: false,
     last_error: null,
+    pending: 0,
+    rejected: 0,
+    unlogged: 0,
     ...overrides,
   };
 }
@@ -153,4 +159,45 @@ export function fakePhone(initial: PhoneStatus = phoneStatus({ state: "off" })) 
     for (const l of listeners.slice()) l(e);
   };
   return { api, calls, dialled, emit };
+}
+
+export const CATALOGUE: Disposition[] = [
+  { code: "interested", label: "Interested – send catalogue", category: "connected", requires_follow_up: true, hotkey: 1 },
+  { code: "visit_booked", label: "Store visit booked", category: "connected", requires_follow_up: true, hotkey: 2 },
+  { code: "not_interested", label: "Not interested", category: "connected", requires_follow_up: false, hotkey: 6 },
+  { code: "no_answer", label: "Ringing, no answer", category: "not_connected", requires_follow_up: true, hotkey: 7 },
+];
+
+export function unloggedCall(overrides: Partial<UnloggedCall> = {}): UnloggedCall {
+  seq += 1;
+  return {
+    log_id: `01936f4e-8c2a-7000-a000-${String(seq).padStart(12, "0")}`,
+    lead: null,
+    direction: "outbound",
+    remote: "+919876543210",
+    click_to_call: false,
+    started_at: "2026-11-25T10:00:00Z",
+    answered_at: "2026-11-25T10:00:05Z",
+    ended_at: "2026-11-25T10:01:10Z",
+    end: "hung_up_here",
+    talk_seconds: 65,
+    ongoing: false,
+    ...overrides,
+  };
+}
+
+/** The wrap-up half of an Api over a list of calls to log; `wrapUp` logs (removes) one and records it. */
+export function fakeWrapUp(calls: UnloggedCall[] = []) {
+  const list = calls.slice();
+  const logged: Array<[string, WrapUpArgs]> = [];
+  const api: Pick<Api, "unloggedCalls" | "dispositions" | "wrapUp"> = {
+    unloggedCalls: async () => list.slice(),
+    dispositions: async () => CATALOGUE,
+    wrapUp: async (logId, args) => {
+      logged.push([logId, args]);
+      const i = list.findIndex((c) => c.log_id === logId);
+      if (i >= 0) list.splice(i, 1);
+    },
+  };
+  return { api, list, logged };
 }

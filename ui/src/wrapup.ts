@@ -1,0 +1,57 @@
+// The wrap-up form's pure parts: follow-up quick picks, the datetime-local round trip, the talk time.
+
+/** A `<input type="datetime-local">` value (local time, minutes) for `d`. */
+export function toLocalInput(d: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** The instant a datetime-local value means (local time); `null` for an empty or broken value. */
+export function fromLocalInput(v: string): Date | null {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(v)) return null;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export interface QuickPick {
+  label: string;
+  at: (now: Date) => Date;
+}
+
+/** The follow-up times telecallers pick most: in an hour, tomorrow at 11, a week on at 11. */
+export const QUICK_PICKS: QuickPick[] = [
+  {
+    label: "In 1 hour",
+    at: (now) => {
+      const d = new Date(now.getTime() + 60 * 60_000);
+      d.setSeconds(0, 0);
+      return d;
+    },
+  },
+  {
+    label: "Tomorrow 11 am",
+    at: (now) => {
+      const d = new Date(now);
+      d.setDate(d.getDate() + 1);
+      d.setHours(11, 0, 0, 0);
+      return d;
+    },
+  },
+  {
+    label: "Next week",
+    at: (now) => {
+      const d = new Date(now);
+      d.setDate(d.getDate() + 7);
+      d.setHours(11, 0, 0, 0);
+      return d;
+    },
+  },
+];
+
+/** `1 min 05 s`, `42 s`. */
+export function formatTalk(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  const m = Math.floor(seconds / 60);
+  const s = String(seconds % 60).padStart(2, "0");
+  return `${m} min ${s} s`;
+}
