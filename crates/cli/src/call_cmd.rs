@@ -119,23 +119,12 @@ pub async fn call(dir: &Path, a: CallArgs) -> Result<()> {
     Ok(())
 }
 
-/// The catalogue's disposition `code`, checked against the follow-up it needs.
+/// The catalogue's disposition `code`, checked against the follow-up it needs (the store's check).
 pub(crate) fn disposition(store: &Store, code: &str, has_follow_up: bool) -> Result<String> {
-    let catalogue = store.dispositions()?;
-    if catalogue.is_empty() {
-        bail!("no disposition catalogue yet; run `leadline sync` once while online");
-    }
-    let Some(d) = catalogue.iter().find(|d| d.code == code) else {
-        let codes: Vec<_> = catalogue.iter().map(|d| d.code.as_str()).collect();
-        bail!("unknown disposition {code:?}; one of: {}", codes.join(", "));
-    };
-    if d.requires_follow_up && !has_follow_up {
-        bail!(
-            "disposition {:?} needs a follow-up time: add --follow-up <RFC 3339 time>",
-            d.code
-        );
-    }
-    Ok(d.code.clone())
+    let d = store.checked_disposition(code, has_follow_up).context(
+        "check --disposition (and --follow-up <RFC 3339 time>); `leadline sync` fetches the catalogue",
+    )?;
+    Ok(d.code)
 }
 
 /// `leadline wrap-up <call>`: logs a drafted call (works offline; the next sync sends it).

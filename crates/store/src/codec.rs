@@ -138,6 +138,24 @@ pub(crate) struct QualityCols {
     pub remote_jitter_ms: Option<f64>,
 }
 
+/// `head` (a statement's own parameters, from `params!`), then the seven quality values in
+/// [`QUALITY_COLUMNS`] order: every statement that writes quality columns binds them last.
+pub(crate) fn with_quality<'a>(
+    head: &[&'a dyn rusqlite::ToSql],
+    q: &'a QualityCols,
+) -> rusqlite::ParamsFromIter<Vec<&'a dyn rusqlite::ToSql>> {
+    let tail: [&dyn rusqlite::ToSql; 7] = [
+        &q.mos,
+        &q.rtt_ms,
+        &q.jitter_ms,
+        &q.loss,
+        &q.codec,
+        &q.remote_loss,
+        &q.remote_jitter_ms,
+    ];
+    rusqlite::params_from_iter(head.iter().copied().chain(tail).collect())
+}
+
 impl QualityCols {
     pub(crate) fn of(q: Option<&CallQuality>) -> Self {
         match q {
@@ -282,7 +300,8 @@ pub(crate) mod write {
                     ?17, ?18, ?19, ?20, ?21, ?22, ?23)
                  ON CONFLICT (id) DO NOTHING",
             )?
-            .execute(params![
+            .execute(with_quality(
+params![
                 c.id.to_string(),
                 c.lead_id.to_string(),
                 c.telecaller_id.to_string(),
@@ -299,14 +318,9 @@ pub(crate) mod write {
                 c.recording_url,
                 c.provider_call_id,
                 c.device_id,
-                q.mos,
-                q.rtt_ms,
-                q.jitter_ms,
-                q.loss,
-                q.codec,
-                q.remote_loss,
-                q.remote_jitter_ms,
-            ])?;
+            ],
+            &q,
+        ))?;
         Ok(n == 1)
     }
 
@@ -339,21 +353,17 @@ pub(crate) mod write {
                         OR (provider_call_id IS NULL AND ?6 IS NOT NULL)
                         OR (quality_mos IS NULL AND ?7 IS NOT NULL))",
             )?
-            .execute(params![
-                c.id.to_string(),
-                opt_ts(&c.answered_at),
-                opt_ts(&c.ended_at),
-                c.duration_s,
-                c.recording_url,
-                c.provider_call_id,
-                q.mos,
-                q.rtt_ms,
-                q.jitter_ms,
-                q.loss,
-                q.codec,
-                q.remote_loss,
-                q.remote_jitter_ms,
-            ])?;
+            .execute(with_quality(
+                params![
+                    c.id.to_string(),
+                    opt_ts(&c.answered_at),
+                    opt_ts(&c.ended_at),
+                    c.duration_s,
+                    c.recording_url,
+                    c.provider_call_id,
+                ],
+                &q,
+            ))?;
         Ok(n == 1)
     }
 

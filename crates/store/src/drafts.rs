@@ -13,13 +13,15 @@
 //! log carries no answer or end time and no talk time: the provider reports those (and the recording) to
 //! the server, which fills them into the log of the same id whichever arrives first.
 
-use leadline_model::{CallDirection, CallEnd, CallLog, CallQuality, FollowUpSpec, Id, Timestamp};
+use leadline_model::{
+    CallDirection, CallEnd, CallLog, CallQuality, Disposition, FollowUpSpec, Id, Timestamp,
+};
 use rusqlite::{OptionalExtension as _, params};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{
     QUALITY_COLUMNS, QualityCols, check_quality, opt_ts, parse_enum, parse_id, parse_opt_ts, parse_ts,
-    quality_from_row, ts,
+    quality_from_row, ts, with_quality,
 };
 use crate::{Store, StoreError};
 
@@ -200,27 +202,23 @@ impl Store {
                 "INSERT INTO call_drafts ({DRAFT_COLUMNS})
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
             ),
-            params![
-                draft.id.to_string(),
-                draft.lead_id.map(|l| l.to_string()),
-                draft.direction.as_str(),
-                draft.remote,
-                draft.provider_call_id,
-                ts(&draft.started_at),
-                opt_ts(&draft.answered_at),
-                opt_ts(&draft.ended_at),
-                draft.end_reason.map(CallEnd::as_str),
-                ts(&draft.last_seen_at),
-                draft.device_id,
-                draft.via.as_str(),
-                q.mos,
-                q.rtt_ms,
-                q.jitter_ms,
-                q.loss,
-                q.codec,
-                q.remote_loss,
-                q.remote_jitter_ms,
-            ],
+            with_quality(
+                params![
+                    draft.id.to_string(),
+                    draft.lead_id.map(|l| l.to_string()),
+                    draft.direction.as_str(),
+                    draft.remote,
+                    draft.provider_call_id,
+                    ts(&draft.started_at),
+                    opt_ts(&draft.answered_at),
+                    opt_ts(&draft.ended_at),
+                    draft.end_reason.map(CallEnd::as_str),
+                    ts(&draft.last_seen_at),
+                    draft.device_id,
+                    draft.via.as_str(),
+                ],
+                &q,
+            ),
         )?;
         Ok(())
     }
@@ -310,16 +308,7 @@ impl Store {
         let n = self
             .conn
             .prepare_cached(&format!("UPDATE call_drafts SET {sets} WHERE id = ?1"))?
-            .execute(params![
-                id.to_string(),
-                q.mos,
-                q.rtt_ms,
-                q.jitter_ms,
-                q.loss,
-                q.codec,
-                q.remote_loss,
-                q.remote_jitter_ms,
-            ])?;
+            .execute(with_quality(params![id.to_string(),], &q))?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("call draft {id}")));
         }
@@ -404,35 +393,43 @@ impl Store {
         let draft = self
             .call_draft(id)?
             .ok_or_else(|| StoreError::NotFound(format!("call draft {id}")))?;
+        self.checked_disposition(&wrap.disposition, wrap.follow_up.is_some())?;
+        if wrap
+            .follow_up
+            .as_ref()
+            .is_some_and(|f| f.due_at <= draft.started_at)
+        {
+            return Err(StoreError::Invalid(
+                "the follow-up must be after the call".to_owned(),
+            ));
+        }
+        self.log_drafted_call(id, wrap)
+    }
+
+    /// The catalogue's disposition `code`, checked against the follow-up it needs: an empty catalogue
+    /// (never synced), an unknown code (`unknown disposition …; one of: …`) and a missing follow-up the
+    /// disposition requires are [`StoreError::Invalid`] with a sentence for people.
+    pub fn checked_disposition(&self, code: &str, has_follow_up: bool) -> Result<Disposition, StoreError> {
         let catalogue = self.dispositions()?;
         if catalogue.is_empty() {
             return Err(StoreError::Invalid(
                 "no disposition catalogue yet: sync once while online".to_owned(),
             ));
         }
-        let Some(d) = catalogue.iter().find(|d| d.code == wrap.disposition) else {
+        let Some(d) = catalogue.iter().find(|d| d.code == code) else {
             let codes: Vec<&str> = catalogue.iter().map(|d| d.code.as_str()).collect();
             return Err(StoreError::Invalid(format!(
-                "unknown disposition {:?}; one of: {}",
-                wrap.disposition,
+                "unknown disposition {code:?}; one of: {}",
                 codes.join(", ")
             )));
         };
-        match &wrap.follow_up {
-            None if d.requires_follow_up => {
-                return Err(StoreError::Invalid(format!(
-                    "\"{}\" needs a follow-up time",
-                    d.label
-                )));
-            }
-            Some(f) if f.due_at <= draft.started_at => {
-                return Err(StoreError::Invalid(
-                    "the follow-up must be after the call".to_owned(),
-                ));
-            }
-            _ => {}
+        if d.requires_follow_up && !has_follow_up {
+            return Err(StoreError::Invalid(format!(
+                "\"{}\" needs a follow-up time",
+                d.label
+            )));
         }
-        self.log_drafted_call(id, wrap)
+        Ok(d.clone())
     }
 
     /// Logs the ended call `id` with the telecaller's `wrap`: the call log (the draft's id, times,
