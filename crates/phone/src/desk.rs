@@ -331,6 +331,15 @@ impl DeskPhone {
 
     /// How a call placed now would go.
     pub async fn route(&self) -> CallRoute {
+        let agent = self.agent().await;
+        self.route_for(agent.as_ref()).await
+    }
+
+    /// [`DeskPhone::route`] with the running agent already in hand.
+    async fn route_for(&self, agent: Option<&UserAgentHandle>) -> CallRoute {
+        let Some(agent) = agent else {
+            return CallRoute::ClickToCall(FallbackReason::NotRegistered);
+        };
         let microphone = self.has_microphone().await;
         let blocked = {
             let mut since = lock(&self.inner.audio_blocked_since);
@@ -339,10 +348,7 @@ impl DeskPhone {
             }
             since.is_some()
         };
-        match self.agent().await {
-            Some(agent) => agent.call_route(microphone, blocked),
-            None => CallRoute::ClickToCall(FallbackReason::NotRegistered),
-        }
+        agent.call_route(microphone, blocked)
     }
 
     /// Calls `number` (about `lead`, when given) through the softphone, or answers that it should go as a
@@ -352,16 +358,17 @@ impl DeskPhone {
         if number.is_empty() {
             return Err(DeskError::Settings("Enter a number to call.".into()));
         }
-        let route = self.route().await;
-        let (CallRoute::Softphone, Some(agent)) = (route, self.agent().await) else {
-            return Ok(DialOutcome::ClickToCall(match route {
-                CallRoute::ClickToCall(reason) => reason,
-                CallRoute::Softphone => FallbackReason::NotRegistered,
-            }));
-        };
-        let call = agent.dial_lead(number, lead).await?;
-        self.follow_call(call.clone(), None);
-        Ok(DialOutcome::Softphone(call))
+        let agent = self.agent().await;
+        match (self.route_for(agent.as_ref()).await, agent) {
+            (CallRoute::Softphone, Some(agent)) => {
+                let call = agent.dial_lead(number, lead).await?;
+                self.follow_call(call.clone(), None);
+                Ok(DialOutcome::Softphone(call))
+            }
+            (CallRoute::ClickToCall(reason), _) => Ok(DialOutcome::ClickToCall(reason)),
+            // `route_for` never answers the softphone without an agent.
+            (CallRoute::Softphone, None) => Ok(DialOutcome::ClickToCall(FallbackReason::NotRegistered)),
+        }
     }
 
     /// The call with this id, while it goes on.
