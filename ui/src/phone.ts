@@ -246,38 +246,23 @@ export function usePhone(api: Api) {
     dispatch({ type: "notice", tone: "error", text: `${t.title}: ${t.detail}` });
   }, []);
 
+  // Every way of placing a call: ask the shell, fold the answer in, or show why it failed.
+  const place = useCallback(
+    async (ask: () => Promise<DialResult>, lead: Lead | null) => {
+      try {
+        dispatch({ type: "dialled", result: await ask(), lead });
+      } catch (e) {
+        fail(e);
+      }
+    },
+    [fail],
+  );
   const callLead = useCallback(
-    async (lead: Lead) => {
-      try {
-        dispatch({ type: "dialled", result: await api.dial({ number: lead.phone, lead_id: lead.id }), lead });
-      } catch (e) {
-        fail(e);
-      }
-    },
-    [api, fail],
+    (lead: Lead) => place(() => api.dial({ number: lead.phone, lead_id: lead.id }), lead),
+    [api, place],
   );
-
-  const callNumber = useCallback(
-    async (number: string) => {
-      try {
-        dispatch({ type: "dialled", result: await api.dial({ number }), lead: null });
-      } catch (e) {
-        fail(e);
-      }
-    },
-    [api, fail],
-  );
-
-  const callViaMobile = useCallback(
-    async (lead: Lead) => {
-      try {
-        dispatch({ type: "dialled", result: await api.clickToCall(lead.id), lead });
-      } catch (e) {
-        fail(e);
-      }
-    },
-    [api, fail],
-  );
+  const callNumber = useCallback((number: string) => place(() => api.dial({ number }), null), [api, place]);
+  const callViaMobile = useCallback((lead: Lead) => place(() => api.clickToCall(lead.id), lead), [api, place]);
 
   // The call's events (which follow every change at once) update the view; the answer only tells failure.
   const act = useCallback(

@@ -4,6 +4,7 @@ import type { AppStatus } from "../bindings/AppStatus";
 import { describeCommandError, describeError, type ErrorText } from "../errors";
 import type { Api } from "../ipc";
 import { Logo } from "./Logo";
+import { TextField } from "./TextField";
 
 interface Props {
   api: Api;
@@ -61,39 +62,30 @@ export function LoginScreen({ api, status, onStatus }: Props) {
         )}
         {autoSigningIn && !error && <div className="banner banner-info">Signing in and syncing your leads…</div>}
 
-        <label className="field">
-          <span>Server address</span>
-          <input
-            className="input"
-            type="url"
-            placeholder="https://crm.yourstore.in"
-            autoComplete="url"
-            value={serverUrl}
-            onChange={(e) => setServerUrl(e.target.value)}
-            data-testid="login-server"
-          />
-        </label>
-        <label className="field">
-          <span>Username</span>
-          <input
-            className="input"
-            autoComplete="username"
-            value={username}
-            onChange={(e) => setUsername(e.target.value)}
-            data-testid="login-username"
-          />
-        </label>
-        <label className="field">
-          <span>Password</span>
-          <input
-            className="input"
-            type="password"
-            autoComplete="current-password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            data-testid="login-password"
-          />
-        </label>
+        <TextField
+          label="Server address"
+          type="url"
+          placeholder="https://crm.yourstore.in"
+          autoComplete="url"
+          value={serverUrl}
+          onChange={setServerUrl}
+          testId="login-server"
+        />
+        <TextField
+          label="Username"
+          autoComplete="username"
+          value={username}
+          onChange={setUsername}
+          testId="login-username"
+        />
+        <TextField
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={setPassword}
+          testId="login-password"
+        />
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || autoSigningIn}>
           {busy ? "Signing in…" : "Sign in"}
         </button>

@@ -5,6 +5,7 @@ import type { PhoneSettings } from "../bindings/PhoneSettings";
 import type { PhoneStatus } from "../bindings/PhoneStatus";
 import { describeError, type ErrorText } from "../errors";
 import type { Api } from "../ipc";
+import { TextField } from "./TextField";
 
 interface Props {
   api: Api;
@@ -146,73 +147,52 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
         </label>
         <fieldset disabled={!settings.enabled}>
           <legend>Account (from your telephony provider)</legend>
-          <label className="field">
-            <span>Server</span>
-            <input
-              className="input"
-              value={settings.ws_url}
-              onChange={(e) => set("ws_url", e.target.value)}
-              data-testid="phone-ws-url"
-            />
-          </label>
-          <label className="field">
-            <span>SIP domain</span>
-            <input
-              className="input"
-              placeholder="1234.voip.exotel.com"
-              value={settings.domain}
-              onChange={(e) => set("domain", e.target.value)}
-              data-testid="phone-domain"
-            />
-          </label>
-          <label className="field">
-            <span>SIP user</span>
-            <input
-              className="input"
-              value={settings.username}
-              onChange={(e) => set("username", e.target.value)}
-              data-testid="phone-username"
-            />
-          </label>
-          <label className="field">
-            <span>Password</span>
-            <input
-              className="input"
-              type="password"
-              autoComplete="new-password"
-              placeholder={hasPassword ? "Saved in the system keyring (type to replace)" : ""}
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              data-testid="phone-password"
-            />
-          </label>
+          <TextField
+            label="Server"
+            value={settings.ws_url}
+            onChange={(v) => set("ws_url", v)}
+            testId="phone-ws-url"
+          />
+          <TextField
+            label="SIP domain"
+            placeholder="1234.voip.exotel.com"
+            value={settings.domain}
+            onChange={(v) => set("domain", v)}
+            testId="phone-domain"
+          />
+          <TextField
+            label="SIP user"
+            value={settings.username}
+            onChange={(v) => set("username", v)}
+            testId="phone-username"
+          />
+          <TextField
+            label="Password"
+            type="password"
+            autoComplete="new-password"
+            placeholder={hasPassword ? "Saved in the system keyring (type to replace)" : ""}
+            value={password}
+            onChange={setPassword}
+            testId="phone-password"
+          />
           <details>
             <summary>Advanced</summary>
-            <label className="field">
-              <span>Authentication user (if different)</span>
-              <input
-                className="input"
-                value={settings.auth_username ?? ""}
-                onChange={(e) => set("auth_username", e.target.value)}
-              />
-            </label>
-            <label className="field">
-              <span>Name shown to callers</span>
-              <input
-                className="input"
-                value={settings.display_name ?? ""}
-                onChange={(e) => set("display_name", e.target.value)}
-              />
-            </label>
-            <label className="field">
-              <span>Outbound proxy</span>
-              <input
-                className="input"
-                placeholder="sip:proxy.example.com;lr"
-                value={settings.outbound_proxy ?? ""}
-                onChange={(e) => set("outbound_proxy", e.target.value)}
-              />
-            </label>
+            <TextField
+              label="Authentication user (if different)"
+              value={settings.auth_username ?? ""}
+              onChange={(v) => set("auth_username", v)}
+            />
+            <TextField
+              label="Name shown to callers"
+              value={settings.display_name ?? ""}
+              onChange={(v) => set("display_name", v)}
+            />
+            <TextField
+              label="Outbound proxy"
+              placeholder="sip:proxy.example.com;lr"
+              value={settings.outbound_proxy ?? ""}
+              onChange={(v) => set("outbound_proxy", v)}
+            />
             <label className="field">
               <span>STUN servers (one per line)</span>
               <textarea
