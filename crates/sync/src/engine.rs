@@ -201,6 +201,21 @@ impl Engine {
         let _ = self.tx.send(Trigger::SyncNow);
     }
 
+    /// Syncs now and waits for that round to end (`timeout` at most); answers the status after it. A round
+    /// already running when this is called does not count: its data may predate the call.
+    pub async fn sync_now_and_wait(&self, timeout: Duration) -> SyncStatus {
+        let mut status = self.status.clone();
+        let asked_at = Utc::now();
+        self.sync_now();
+        let finished = status.wait_for(|s| {
+            (!s.syncing && s.last_attempt_at.is_some_and(|t| t >= asked_at)) || s.session_ended
+        });
+        match tokio::time::timeout(timeout, finished).await {
+            Ok(Ok(s)) => s.clone(),
+            _ => self.status.borrow().clone(),
+        }
+    }
+
     /// Stops the engine, letting a running round finish its current step.
     pub async fn shutdown(mut self) {
         let _ = self.tx.send(Trigger::Shutdown);

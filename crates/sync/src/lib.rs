@@ -7,11 +7,14 @@
 //!   cursor — usable from a script ([`pull_all`] and [`push_all`] are its halves).
 //! - [`Engine`]: the background engine the desktop runs: triggers (startup, local change, event socket,
 //!   timer), backoff with jitter, offline detection, a status stream and typed events.
+//! - [`Notices`] / [`Alerts`]: what the desktop notifies (assignments, follow-ups due, missed calls), held
+//!   back during a call.
 //!
 //! Exactly once: an outbox row leaves the local cache only in the transaction that records the server's
 //! confirmation of its client mutation id, and the server applies each id once. Whatever is cut — the
 //! request, the answer, the process — the row is sent again and answered `duplicate`.
 
+mod alerts;
 mod calls;
 mod client;
 mod engine;
@@ -19,6 +22,7 @@ mod error;
 mod events;
 mod shared;
 
+pub use alerts::{Alert, AlertKind, Alerts, BURST, FOLLOW_UP_SCAN, Notices};
 pub use calls::{PlacedCall, place_click_to_call};
 pub use client::{Client, DEFAULT_TIMEOUT, Tokens, request_timeout};
 pub use engine::{Connectivity, Engine, EngineConfig, SyncEvent, SyncStatus};

@@ -576,3 +576,96 @@ async fn the_engine_hears_an_assignment_at_once_and_reports_status() {
     }
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_announce_an_assignment_and_a_due_follow_up_and_sync_now_waits_for_its_round() {
+    let mut w = World::new().await;
+    let (client, store) = w.device("priya", "priya-notices").await;
+    // One follow-up of hers already due when the desk starts (the demo's backlog is done first: it would
+    // be one summary).
+    let lead = my_leads(&store, 1).await.remove(0);
+    let lead_id = lead.id;
+    store
+        .run(move |s| {
+            for f in s.open_follow_ups()? {
+                s.complete_follow_up(&f.id, Utc::now())?;
+            }
+            s.schedule_follow_up(&lead_id, Utc::now() - chrono::Duration::minutes(2), None)
+        })
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let notices = leadline_sync::Notices::new(store.clone(), move |alert| {
+        let _ = tx.send(alert);
+    });
+    notices.set_user(Some(me(&store).await));
+    let config = EngineConfig {
+        periodic: Duration::from_secs(3600),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(client.clone(), store.clone(), config);
+    let watcher = notices.watch(&engine);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let first = tokio::time::timeout_at(deadline, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.kind, leadline_sync::AlertKind::FollowUpDue);
+    assert_eq!(first.title, format!("Call back {}", lead.name));
+    assert_eq!(first.lead_id, Some(lead.id));
+
+    // Wait for the socket, then the supervisor assigns a lead.
+    let mut status = engine.status();
+    while !status.borrow_and_update().events_connected {
+        tokio::time::timeout_at(deadline, status.changed())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let other: String = w
+        .db()
+        .query_row(
+            "SELECT id FROM leads WHERE assigned_to IS NOT (SELECT id FROM users WHERE username = 'priya')
+             ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let meera = w.token("meera").await;
+    let priya = w.user_id("priya").await;
+    w.rest(
+        &meera,
+        reqwest::Method::POST,
+        "/api/v1/leads/assign",
+        serde_json::json!({"lead_ids": [other], "to": priya, "reason": "walk-in enquiry"}),
+    )
+    .await;
+    let alert = tokio::time::timeout_at(deadline, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alert.kind, leadline_sync::AlertKind::LeadsAssigned);
+    assert_eq!(alert.lead_id.map(|id| id.to_string()), Some(other));
+    assert_eq!(alert.title, "New lead assigned to you");
+
+    // During a call the next one waits for the call's end.
+    notices.set_on_call(true);
+    notices.missed_call("+912240001234", None, None);
+    assert!(rx.try_recv().is_err());
+    notices.set_on_call(false);
+    assert_eq!(rx.try_recv().unwrap().kind, leadline_sync::AlertKind::MissedCall);
+
+    // "Sync now" answers after its own round: online now, offline once the server is gone.
+    let s = engine.sync_now_and_wait(Duration::from_secs(20)).await;
+    assert_eq!(s.connectivity, leadline_sync::Connectivity::Online);
+    assert!(s.last_error.is_none(), "{s:?}");
+    w.stop().await;
+    let s = engine.sync_now_and_wait(Duration::from_secs(20)).await;
+    assert_eq!(s.connectivity, leadline_sync::Connectivity::Offline, "{s:?}");
+    assert!(s.last_error.is_some() && s.next_retry_at.is_some(), "{s:?}");
+    engine.shutdown().await;
+    tokio::time::timeout(Duration::from_secs(5), watcher)
+        .await
+        .unwrap()
+        .unwrap();
+}
