@@ -18,6 +18,26 @@ pub const STATUS_EVENT: &str = "leadline://status";
 /// The event the shell emits for everything the softphone does: a [`PhoneEvent`].
 pub const PHONE_EVENT: &str = "leadline://phone";
 
+/// The event the shell emits when the user clicked a notification about a lead: an [`OpenLead`].
+pub const OPEN_LEAD_EVENT: &str = "leadline://open-lead";
+
+/// A lead to bring forward (a notification was clicked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct OpenLead {
+    pub lead_id: Id,
+}
+
+/// Whether the server can be reached, as far as the app knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// Not tried yet (not signed in, or just started).
+    Unknown,
+    Online,
+    /// The last attempt could not reach the server: work goes on from the cache, changes wait.
+    Offline,
+}
+
 /// Every command failure, as the UI receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
 #[error("{message} ({code:?})")]
@@ -76,12 +96,18 @@ pub struct AppStatus {
     pub last_sync_at: Option<Timestamp>,
     /// A sign-in or sync is running now.
     pub syncing: bool,
+    /// Online, offline (working from the cache), or not known yet.
+    pub connection: Connection,
+    /// After a failed sync: when the next try is due (sooner if the server comes back and says so).
+    pub next_retry_at: Option<Timestamp>,
     /// Why the last sign-in or sync failed; cleared by the next success.
     pub last_error: Option<CommandError>,
     /// Local changes (calls logged, edits) waiting for the server.
     pub pending: u64,
     /// Changes the server refused for good.
     pub rejected: u64,
+    /// Edits of this user that lost to someone else's and wait for a decision.
+    pub conflicts: u64,
     /// Calls waiting for their wrap-up.
     pub unlogged: u64,
 }
@@ -364,6 +390,7 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     // serde_json writes i64/u64 as JSON numbers, so they are `number` in TypeScript, not `bigint`.
     let cfg = ts_rs::Config::new().with_large_int("number").with_out_dir(dir);
     AppStatus::export_all(&cfg)?;
+    OpenLead::export_all(&cfg)?;
     CommandError::export_all(&cfg)?;
     LoginArgs::export_all(&cfg)?;
     ListLeadsArgs::export_all(&cfg)?;

@@ -2,7 +2,7 @@
 
 use tauri::State;
 
-use leadline_model::{Disposition, Id};
+use leadline_model::{Disposition, Id, Lead};
 
 use crate::api::{
     AppStatus, AudioDeviceList, CallAction, CallView, CommandError, DialArgs, DialResult, LeadPage,
@@ -20,6 +20,16 @@ pub async fn app_status(shell: State<'_, Shell>) -> Result<AppStatus, CommandErr
 pub async fn login(shell: State<'_, Shell>, args: LoginArgs) -> Result<AppStatus, CommandError> {
     tracing::debug!(?args, "login");
     shell.login(args).await
+}
+
+#[tauri::command]
+pub async fn logout(shell: State<'_, Shell>) -> Result<AppStatus, CommandError> {
+    shell.logout().await
+}
+
+#[tauri::command]
+pub async fn get_lead(shell: State<'_, Shell>, lead_id: Id) -> Result<Lead, CommandError> {
+    shell.get_lead(lead_id).await
 }
 
 #[tauri::command]

@@ -1,10 +1,14 @@
 //! Leadline's desktop shell: a thin Tauri layer over leadline-store and leadline-sync.
 //!
-//! Commands (see [`commands`]): `app_status`, `login`, `sync_now`, `list_leads`, and the softphone's
+//! Commands (see [`commands`]): `app_status`, `login`, `logout`, `sync_now`, `list_leads`, `get_lead`, and the softphone's
 //! `phone_status`, `phone_settings`, `save_phone_settings`, `audio_devices`, `dial`, `click_to_call`,
 //! `call_action`, and the wrap-up's `unlogged_calls`, `dispositions`, `wrap_up`; their argument and answer types are in [`api`], exported to TypeScript for the UI. The
-//! shell emits [`api::STATUS_EVENT`] whenever the status changes and [`api::PHONE_EVENT`] for everything
-//! the softphone does.
+//! shell emits [`api::STATUS_EVENT`] whenever the status changes, [`api::PHONE_EVENT`] for everything
+//! the softphone does, and [`api::OPEN_LEAD_EVENT`] when a notification about a lead is clicked.
+//!
+//! Once signed in, leadline-sync's engine syncs in the background; its notices (new leads, follow-ups
+//! due, missed calls; none during a call) become desktop notifications, and the tray icon shows the
+//! status (see [`desktop`]).
 //!
 //! Environment:
 //! - `LEADLINE_DATA_DIR`: where the local cache (`leadline.sqlite3`) lives; default: the app data folder.
@@ -16,6 +20,7 @@
 
 pub mod api;
 mod commands;
+mod desktop;
 mod phone;
 mod shell;
 mod token;
@@ -36,6 +41,8 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::login,
+            commands::logout,
+            commands::get_lead,
             commands::sync_now,
             commands::list_leads,
             commands::phone_status,
@@ -54,11 +61,17 @@ pub fn run() {
             tracing::info!(data_dir = %data_dir.display(), "starting");
             let shell = Shell::open(&data_dir);
             let emitter = app.handle().clone();
+            let tray = desktop::tray(app.handle());
             shell.on_status(move |status| {
+                if let Some(tray) = &tray {
+                    desktop::show_status(tray, &status);
+                }
                 if let Err(e) = emitter.emit(STATUS_EVENT, status) {
                     tracing::warn!(error = %e, "cannot emit the status event");
                 }
             });
+            let handle = app.handle().clone();
+            shell.on_alert(move |alert| desktop::notify(&handle, alert));
             app.manage(shell);
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { start(handle).await });
@@ -81,7 +94,7 @@ async fn start(app: tauri::AppHandle) {
     shell
         .start_phone(move |event| {
             if let PhoneEvent::Incoming { .. } = &event {
-                bring_to_front(&emitter);
+                desktop::bring_to_front(&emitter);
             }
             if let Err(e) = emitter.emit(PHONE_EVENT, event) {
                 tracing::warn!(error = %e, "cannot emit a phone event");
@@ -90,23 +103,6 @@ async fn start(app: tauri::AppHandle) {
         .await;
     if let Some(args) = auto_login_args() {
         shell.auto_login(args).await;
-    }
-}
-
-/// An incoming call shows the window even when it was minimised or behind others.
-fn bring_to_front(app: &tauri::AppHandle) {
-    let Some(window) = app.webview_windows().into_values().next() else {
-        return;
-    };
-    let shown = window
-        .unminimize()
-        .and_then(|()| window.show())
-        .and_then(|()| window.set_focus());
-    if let Err(e) = shown {
-        tracing::warn!(error = %e, "cannot bring the window forward for an incoming call");
-    }
-    if let Err(e) = window.request_user_attention(Some(tauri::UserAttentionType::Critical)) {
-        tracing::debug!(error = %e, "cannot ask for attention");
     }
 }
 

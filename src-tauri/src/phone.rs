@@ -16,6 +16,7 @@ use crate::api::{
     ErrorCode, FallbackWhy, PhoneEvent, PhoneSettingsView, PhoneState, PhoneStatus, SavePhoneSettingsArgs,
 };
 use crate::shell::{Shell, sync_failure};
+use leadline_sync::{Notices, SharedStore};
 
 /// How the desk's calls sound: the OS devices, unless `LEADLINE_AUDIO` says `silent` (no microphone: calls
 /// go as click-to-calls) or `tone` (a 440 Hz tone as the microphone; demo and end-to-end runs on machines
@@ -67,11 +68,18 @@ impl Shell {
         };
         let mut events = phone.subscribe();
         let watched = phone.clone();
+        let notices = self.notices().cloned();
+        let store = self.shared_store().ok().cloned();
         tokio::spawn(async move {
             use tokio::sync::broadcast::error::RecvError;
             loop {
                 match events.recv().await {
-                    Ok(event) => emit(event_view(&watched, event)),
+                    Ok(event) => {
+                        if let (Some(notices), Some(store)) = (&notices, &store) {
+                            tell_notices(notices, store, &event).await;
+                        }
+                        emit(event_view(&watched, event));
+                    }
                     Err(RecvError::Lagged(n)) => tracing::warn!(missed = n, "phone events dropped"),
                     Err(RecvError::Closed) => break,
                 }
@@ -217,6 +225,27 @@ fn status_of(phone: &DeskPhone) -> PhoneStatus {
         detail,
         audio_blocked: phone.audio_blocked(),
         calls: phone.calls().iter().map(call_view).collect(),
+    }
+}
+
+/// Calls decide do-not-disturb, and a missed call is a notification.
+async fn tell_notices(notices: &Notices, store: &SharedStore, event: &DeskEvent) {
+    let call = match event {
+        DeskEvent::Incoming { call, .. } | DeskEvent::Call(call) => call,
+        _ => return,
+    };
+    notices.call_changed(&call.call_id, call.is_live());
+    if call.is_missed() {
+        let lead = match call.lead_id {
+            Some(id) => store.run(move |s| s.get_lead(&id)).await.ok(),
+            None => None,
+        };
+        notices.missed_call(
+            &call.call_id,
+            &call.remote_user,
+            call.remote_name.as_deref(),
+            lead.as_ref(),
+        );
     }
 }
 

@@ -4,12 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
 
 use leadline_phone::{DeskAudio, DeskPhone, PasswordVault};
 use leadline_store::{KeyStorage, LeadQuery, Store, StoreError};
-use leadline_sync::{Client, SharedStore, SyncError};
+use leadline_sync::{
+    Alert, Client, Connectivity, Engine, EngineConfig, Notices, SharedStore, SyncError, SyncEvent, SyncStatus,
+};
+use tokio::task::JoinHandle;
 
-use crate::api::{AppStatus, CommandError, ErrorCode, LeadPage, ListLeadsArgs, LoginArgs};
+use crate::api::{AppStatus, CommandError, Connection, ErrorCode, LeadPage, ListLeadsArgs, LoginArgs};
 use crate::token::{self, TokenVault};
 
 /// The cache file inside the data directory.
@@ -18,33 +22,59 @@ pub const CACHE_FILE: &str = "leadline.sqlite3";
 /// The most leads one `list_leads` answers (below the store's own cap, so "one more" tells truncation).
 pub const MAX_LIST_LIMIT: u32 = 2_000;
 
-/// A signed-in connection to the server.
+/// How long "Sync now" waits for its round before answering with the status so far.
+const SYNC_NOW_WAIT: Duration = Duration::from_secs(90);
+
+/// A signed-in connection to the server, and the engine that keeps the cache in step with it.
 struct Session {
     client: Arc<Client>,
     account: String,
+    engine: Option<Arc<Engine>>,
+    /// The tasks that follow the engine (status to the UI, tokens to the keyring, notifications).
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 #[derive(Default)]
 struct Activity {
     session: Option<Session>,
+    /// A sign-in (and its first pull) is running.
     syncing: bool,
+    /// Why the last sign-in or its first pull failed; the engine's own errors come from its status.
     last_error: Option<CommandError>,
 }
 
-pub struct Shell {
+/// What the shell's background tasks share with the commands.
+struct Core {
     /// `Err` when the cache could not be opened; every command then reports why.
     store: Result<SharedStore, CommandError>,
     activity: Mutex<Activity>,
-    /// Held for the length of a sign-in or sync, so two never run at once.
-    sync_gate: tokio::sync::Mutex<()>,
     tokens: Arc<TokenVault>,
     /// Told every status change (the app emits it to the UI as an event).
     notifier: OnceLock<Notifier>,
+}
+
+pub struct Shell {
+    core: Arc<Core>,
+    /// Held for the length of a sign-in, so two never run at once.
+    sync_gate: tokio::sync::Mutex<()>,
     /// The softphone (none when the cache could not be opened: it keeps its settings and calls there).
     phone: Option<DeskPhone>,
+    /// The desktop notifications (none without a cache).
+    notices: Option<Notices>,
+    /// Where the notifications go (the app shows them with the OS).
+    alert_sink: Arc<OnceLock<AlertSink>>,
 }
 
 type Notifier = Box<dyn Fn(AppStatus) + Send + Sync>;
+type AlertSink = Box<dyn Fn(Alert) + Send + Sync>;
 
 impl Shell {
     /// Opens (or creates) the cache in `data_dir`. Never fails: a broken cache is reported by the commands.
@@ -63,14 +93,40 @@ impl Shell {
             .as_ref()
             .ok()
             .map(|s| DeskPhone::new(s.shared(), audio, vault));
-        Self {
-            store,
-            activity: Mutex::new(Activity::default()),
-            sync_gate: tokio::sync::Mutex::new(()),
-            tokens: Arc::default(),
-            notifier: OnceLock::new(),
-            phone,
+        let alert_sink: Arc<OnceLock<AlertSink>> = Arc::default();
+        let notices = store.as_ref().ok().map(|s| {
+            let sink = alert_sink.clone();
+            Notices::new(s.clone(), move |alert| match sink.get() {
+                Some(show) => show(alert),
+                None => tracing::debug!(title = %alert.title, "no notification sink; not shown"),
+            })
+        });
+        if let (Some(notices), Ok(store)) = (&notices, &store) {
+            notices.set_user(store.lock().me().ok().map(|u| u.id));
         }
+        Self {
+            core: Arc::new(Core {
+                store,
+                activity: Mutex::new(Activity::default()),
+                tokens: Arc::default(),
+                notifier: OnceLock::new(),
+            }),
+            sync_gate: tokio::sync::Mutex::new(()),
+            phone,
+            notices,
+            alert_sink,
+        }
+    }
+
+    /// Calls `f` with every desktop notification to show. Set once; later calls are ignored.
+    pub fn on_alert(&self, f: impl Fn(Alert) + Send + Sync + 'static) {
+        if self.alert_sink.set(Box::new(f)).is_err() {
+            tracing::warn!("a notification sink is already set");
+        }
+    }
+
+    pub(crate) fn notices(&self) -> Option<&Notices> {
+        self.notices.as_ref()
     }
 
     pub(crate) fn desk_phone(&self) -> Option<&DeskPhone> {
@@ -89,39 +145,35 @@ impl Shell {
     /// Calls `f` with the new status whenever a sign-in or sync starts or ends. Set once; later calls are
     /// ignored.
     pub fn on_status(&self, f: impl Fn(AppStatus) + Send + Sync + 'static) {
-        if self.notifier.set(Box::new(f)).is_err() {
+        if self.core.notifier.set(Box::new(f)).is_err() {
             tracing::warn!("a status listener is already set");
         }
     }
 
-    /// Tells the listener the current status. Must not be called while holding the store lock.
     async fn notify(&self) {
-        let Some(notifier) = self.notifier.get() else {
-            return;
-        };
-        match self.status().await {
-            Ok(status) => notifier(status),
-            Err(e) => tracing::warn!(error = %e.message, "cannot read the status to report it"),
-        }
+        self.core.notify().await;
     }
 
     fn activity(&self) -> MutexGuard<'_, Activity> {
-        self.activity.lock().unwrap_or_else(PoisonError::into_inner)
+        self.core.activity()
     }
 
     fn store(&self) -> Result<&SharedStore, CommandError> {
-        self.store.as_ref().map_err(Clone::clone)
+        self.core.store()
     }
 
-    /// Picks up the session of an earlier run when the account's token is still in the keyring.
+    /// Picks up the session of an earlier run when the account's token is still in the keyring, and starts
+    /// syncing. Call inside the async runtime.
     pub async fn restore_session(&self) -> Result<(), CommandError> {
         let state = self.store()?.lock().sync_state().map_err(storage)?;
         let (Some(server_url), Some(user)) = (state.server_url, state.user) else {
             return Ok(());
         };
         let account = token::account(&server_url, &user.username);
+        let lookup = account.clone();
         let Some(tokens) = self
-            .blocking_vault(move |v| v.load_tokens(&account))
+            .core
+            .blocking_vault(move |v| v.load_tokens(&lookup))
             .await
             .flatten()
         else {
@@ -130,41 +182,89 @@ impl Shell {
         let client = Client::new(&server_url)
             .map_err(sync_failure)?
             .with_tokens(tokens);
-        self.activity().session = Some(Session {
-            client: Arc::new(client),
-            account: token::account(&server_url, &user.username),
-        });
+        self.begin_session(Arc::new(client), account, user.id)?;
         tracing::info!(user = %user.username, "restored the session from the keyring");
+        self.notify().await;
         Ok(())
     }
 
-    pub async fn status(&self) -> Result<AppStatus, CommandError> {
-        let (sync, lead_count, pending, unlogged) = {
-            let store = self.store()?.lock();
-            (
-                store.sync_state().map_err(storage)?,
-                store.count_leads().map_err(storage)?,
-                store.pending_count().map_err(storage)?,
-                store.unlogged_calls().map_err(storage)?.len() as u64,
-            )
-        };
-        let activity = self.activity();
-        Ok(AppStatus {
-            signed_in: activity.session.is_some(),
-            user: sync.user,
-            server_url: sync.server_url,
-            lead_count,
-            last_sync_at: sync.last_sync_at,
-            syncing: activity.syncing,
-            last_error: activity.last_error.clone(),
-            pending: pending.pending,
-            rejected: pending.rejected,
-            unlogged,
-        })
+    /// Keeps the session and starts its engine: background sync (local changes pushed at once, the
+    /// server's events heard, retries with backoff), its status to the UI, refreshed tokens to the keyring,
+    /// and the notifications.
+    fn begin_session(
+        &self,
+        client: Arc<Client>,
+        account: String,
+        me: leadline_model::Id,
+    ) -> Result<(), CommandError> {
+        let store = self.store()?.clone();
+        let engine = Arc::new(Engine::start((*client).clone(), store, EngineConfig::default()));
+        let mut tasks = Vec::new();
+        let mut status = engine.status();
+        let core = self.core.clone();
+        tasks.push(tokio::spawn(async move {
+            while status.changed().await.is_ok() {
+                core.notify().await;
+            }
+        }));
+        let mut events = engine.subscribe();
+        let core = self.core.clone();
+        let (watched, owner) = (client.clone(), account.clone());
+        tasks.push(tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match events.recv().await {
+                    Ok(SyncEvent::TokensChanged) => {
+                        if let Some(tokens) = watched.tokens() {
+                            let owner = owner.clone();
+                            core.blocking_vault(move |v| v.store_tokens(&owner, &tokens))
+                                .await;
+                        }
+                    }
+                    Ok(SyncEvent::SessionEnded) => {
+                        core.end_session(CommandError::new(
+                            ErrorCode::SessionExpired,
+                            "Your session has ended; sign in again to sync.",
+                        ))
+                        .await;
+                        break;
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        }));
+        if let Some(notices) = &self.notices {
+            notices.set_user(Some(me));
+            tasks.push(notices.watch(&engine));
+        }
+        let previous = self.activity().session.replace(Session {
+            client,
+            account,
+            engine: Some(engine),
+            tasks,
+        });
+        drop(previous);
+        Ok(())
     }
 
-    /// Signs in and pulls. A failed sign-in is an `Err`; a sign-in whose first pull failed is `Ok`, with the
-    /// pull's error in [`AppStatus::last_error`].
+    /// A local change was written (a call logged): the engine pushes it soon.
+    pub(crate) fn local_change(&self) {
+        if let Some(engine) = self.engine() {
+            engine.local_change();
+        }
+    }
+
+    fn engine(&self) -> Option<Arc<Engine>> {
+        self.activity().session.as_ref().and_then(|s| s.engine.clone())
+    }
+
+    pub async fn status(&self) -> Result<AppStatus, CommandError> {
+        self.core.status().await
+    }
+
+    /// Signs in, pulls, and starts syncing in the background. A failed sign-in is an `Err`; a sign-in whose
+    /// first pull failed is `Ok`, with the pull's error in [`AppStatus::last_error`].
     pub async fn login(&self, args: LoginArgs) -> Result<AppStatus, CommandError> {
         let server_url = args.server_url.trim().trim_end_matches('/').to_owned();
         let username = args.username.trim().to_owned();
@@ -184,47 +284,80 @@ impl Shell {
         self.store()?
             .lock()
             .set_account(&server_url, &login.user)
-            .map_err(storage)?;
+            .map_err(|e| match e {
+                StoreError::Invalid(why) => CommandError::new(ErrorCode::InvalidInput, why),
+                e => storage(e),
+            })?;
         let account = token::account(&server_url, &login.user.username);
         if let Some(tokens) = client.tokens() {
             let account = account.clone();
-            self.blocking_vault(move |v| v.store_tokens(&account, &tokens))
+            self.core
+                .blocking_vault(move |v| v.store_tokens(&account, &tokens))
                 .await;
         }
         let client = Arc::new(client);
-        {
+        // The previous session (another account, another server) ends here; the engine starts after the
+        // first pull.
+        let previous = {
             let mut activity = self.activity();
-            activity.session = Some(Session {
+            activity.last_error = None;
+            activity.session.replace(Session {
                 client: client.clone(),
                 account: account.clone(),
-            });
-            activity.last_error = None;
-        }
+                engine: None,
+                tasks: Vec::new(),
+            })
+        };
+        drop(previous);
         tracing::info!(user = %login.user.username, server = %server_url, "signed in");
-        self.pull(&client, &account).await;
+        self.first_pull(&client, &account).await;
+        self.begin_session(client, account, login.user.id)?;
         self.status().await
     }
 
-    /// Pulls now. `Err` only when there is no session or it has ended; other failures land in `last_error`.
+    /// Ends the session: the engine stops, the server forgets the tokens (when it can be reached), the
+    /// keyring forgets them too. The cache stays, with any change not sent yet (the next sign-in of the
+    /// same account sends it).
+    pub async fn logout(&self) -> Result<AppStatus, CommandError> {
+        let session = self.activity().session.take();
+        if let Some(session) = session {
+            if let Err(e) = session.client.logout().await {
+                tracing::info!(error = %e, "the server was not told of the sign-out; the token expires on its own");
+            }
+            let account = session.account.clone();
+            self.core.blocking_vault(move |v| v.forget(&account)).await;
+            tracing::info!("signed out");
+        }
+        if let Some(notices) = &self.notices {
+            notices.set_user(None);
+        }
+        self.activity().last_error = None;
+        self.notify().await;
+        self.status().await
+    }
+
+    /// Syncs now and answers when that round is over. `Err` only when there is no session or it has ended;
+    /// other failures (offline) land in `last_error`.
     pub async fn sync_now(&self) -> Result<AppStatus, CommandError> {
-        let _gate = self.sync_gate.lock().await;
-        let (client, account) = self
-            .activity()
-            .session
-            .as_ref()
-            .map(|s| (s.client.clone(), s.account.clone()))
+        let engine = self
+            .engine()
             .ok_or_else(|| CommandError::new(ErrorCode::NotSignedIn, "Sign in to sync your leads."))?;
-        if let Some(e) = self.pull(&client, &account).await
-            && e.code == ErrorCode::SessionExpired
-        {
-            return Err(e);
+        let after = engine.sync_now_and_wait(SYNC_NOW_WAIT).await;
+        if after.session_ended {
+            let why = CommandError::new(
+                ErrorCode::SessionExpired,
+                "Your session has ended; sign in again to sync.",
+            );
+            // The engine's own report of it may come later; the answer must already say signed out.
+            self.core.end_session(why.clone()).await;
+            return Err(why);
         }
         self.status().await
     }
 
-    /// Runs one pull; records its outcome in the activity and returns its error, if any. When the client
+    /// The sign-in's first round, before the engine starts: its outcome is the sign-in's. When the client
     /// refreshed its tokens meanwhile, keeps the new pair in the keyring (the old refresh token is used up).
-    async fn pull(&self, client: &Client, account: &str) -> Option<CommandError> {
+    async fn first_pull(&self, client: &Client, account: &str) -> Option<CommandError> {
         self.activity().syncing = true;
         self.notify().await;
         let before = client.tokens();
@@ -239,7 +372,8 @@ impl Shell {
             && Some(&tokens) != before.as_ref()
         {
             let account = account.to_owned();
-            self.blocking_vault(move |v| v.store_tokens(&account, &tokens))
+            self.core
+                .blocking_vault(move |v| v.store_tokens(&account, &tokens))
                 .await;
         }
         let error = match outcome {
@@ -259,21 +393,10 @@ impl Shell {
                 Some(e)
             }
         };
-        let ended = {
+        {
             let mut activity = self.activity();
             activity.syncing = false;
             activity.last_error = error.clone();
-            if error
-                .as_ref()
-                .is_some_and(|e| e.code == ErrorCode::SessionExpired)
-            {
-                activity.session.take()
-            } else {
-                None
-            }
-        };
-        if let Some(session) = ended {
-            self.blocking_vault(move |v| v.forget(&session.account)).await;
         }
         self.notify().await;
         error
@@ -300,6 +423,17 @@ impl Shell {
         })
     }
 
+    /// One lead of the cache (a notification's click, the incoming-call card).
+    pub async fn get_lead(&self, id: leadline_model::Id) -> Result<leadline_model::Lead, CommandError> {
+        self.store()?.lock().get_lead(&id).map_err(|e| match e {
+            StoreError::NotFound(_) => CommandError::new(
+                ErrorCode::InvalidInput,
+                "That lead is no longer on this computer (it may have been reassigned).",
+            ),
+            e => storage(e),
+        })
+    }
+
     /// The sign-in the app does at startup when the environment names an account: like [`Shell::login`],
     /// but a failure is kept in the status (for the sign-in screen) since no caller waits for it.
     pub async fn auto_login(&self, args: LoginArgs) {
@@ -316,6 +450,88 @@ impl Shell {
             self.notify().await;
         }
     }
+}
+
+impl Core {
+    fn activity(&self) -> MutexGuard<'_, Activity> {
+        self.activity.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn store(&self) -> Result<&SharedStore, CommandError> {
+        self.store.as_ref().map_err(Clone::clone)
+    }
+
+    /// Tells the listener the current status. Must not be called while holding the store lock.
+    async fn notify(&self) {
+        let Some(notifier) = self.notifier.get() else {
+            return;
+        };
+        match self.status().await {
+            Ok(status) => notifier(status),
+            Err(e) => tracing::warn!(error = %e.message, "cannot read the status to report it"),
+        }
+    }
+
+    async fn status(&self) -> Result<AppStatus, CommandError> {
+        let (sync, lead_count, pending, unlogged) = {
+            let store = self.store()?.lock();
+            (
+                store.sync_state().map_err(storage)?,
+                store.count_leads().map_err(storage)?,
+                store.pending_count().map_err(storage)?,
+                store.unlogged_calls().map_err(storage)?.len() as u64,
+            )
+        };
+        let activity = self.activity();
+        let engine: Option<SyncStatus> = activity
+            .session
+            .as_ref()
+            .and_then(|s| s.engine.as_ref())
+            .map(|e| e.status().borrow().clone());
+        let engine_tried = engine.as_ref().filter(|e| e.last_attempt_at.is_some());
+        let last_error = match engine_tried {
+            Some(e) => e.last_error.as_ref().map(|message| engine_error(e, message)),
+            None => activity.last_error.clone(),
+        };
+        let connection = match (&engine_tried, &last_error) {
+            (Some(e), _) => match e.connectivity {
+                Connectivity::Online => Connection::Online,
+                Connectivity::Offline => Connection::Offline,
+                Connectivity::Unknown => Connection::Unknown,
+            },
+            (None, Some(e)) if e.code == ErrorCode::Network => Connection::Offline,
+            (None, _) if sync.last_sync_at.is_some() && activity.session.is_some() => Connection::Online,
+            (None, _) => Connection::Unknown,
+        };
+        Ok(AppStatus {
+            signed_in: activity.session.is_some(),
+            user: sync.user,
+            server_url: sync.server_url,
+            lead_count,
+            last_sync_at: sync.last_sync_at,
+            syncing: activity.syncing || engine.as_ref().is_some_and(|e| e.syncing),
+            connection,
+            next_retry_at: engine.as_ref().and_then(|e| e.next_retry_at),
+            last_error,
+            pending: pending.pending,
+            rejected: pending.rejected,
+            conflicts: pending.conflicts,
+            unlogged,
+        })
+    }
+
+    /// The engine says the session is over: forget the tokens, keep the reason for the sign-in screen.
+    async fn end_session(&self, why: CommandError) {
+        let session = self.activity().session.take();
+        if let Some(session) = &session {
+            let account = session.account.clone();
+            self.blocking_vault(move |v| v.forget(&account)).await;
+        }
+        self.activity().last_error = Some(why);
+        self.notify().await;
+        // Dropping the session aborts its tasks, maybe the caller's own: nothing may follow.
+        drop(session);
+    }
 
     /// Keyring calls may block on D-Bus; keep them off the async workers. `None` if the call panicked.
     async fn blocking_vault<T: Send + 'static>(
@@ -330,6 +546,24 @@ impl Shell {
                 None
             }
         }
+    }
+}
+
+/// The engine's last failure as the UI knows failures.
+fn engine_error(status: &SyncStatus, message: &str) -> CommandError {
+    if status.session_ended {
+        CommandError::new(
+            ErrorCode::SessionExpired,
+            "Your session has ended; sign in again to sync.",
+        )
+    } else if status.connectivity == Connectivity::Offline {
+        CommandError::new(
+            ErrorCode::Network,
+            "Leadline could not connect to the server. Your work is saved on this computer and is sent \
+             when the connection is back.",
+        )
+    } else {
+        CommandError::new(ErrorCode::Server, message.to_owned())
     }
 }
 

@@ -72,6 +72,7 @@ impl Shell {
                 e => storage(e),
             })?;
         tracing::info!(call = %logged.id, lead = %logged.lead_id, disposition = %logged.disposition, "call logged");
+        self.local_change();
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use leadline_desktop::api::{ErrorCode, ListLeadsArgs, LoginArgs};
+use leadline_desktop::api::{AppStatus, Connection, ErrorCode, ListLeadsArgs, LoginArgs};
 use leadline_desktop::{CACHE_FILE, Shell};
 use leadline_model::LeadStatus;
 use leadline_server::demo::{self, DEMO_PASSWORD, SeedOutcome};
@@ -34,6 +34,18 @@ async fn start(dir: &std::path::Path, listen: SocketAddr, secret: &str) -> Runni
     leadline_server::start(&config)
         .await
         .expect("start leadline-server")
+}
+
+/// The status once no sync runs (the engine's rounds after sign-in are done).
+async fn settled(shell: &Shell) -> AppStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = shell.status().await.expect("status");
+        if !status.syncing || std::time::Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 fn login(url: &str, password: &str) -> LoginArgs {
@@ -105,20 +117,28 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
     assert_eq!(status.user.as_ref().map(|u| u.username.as_str()), Some(USER));
     assert_eq!(status.lead_count, expected);
     assert!(
-        status.last_sync_at.is_some() && status.last_error.is_none() && !status.syncing,
+        status.last_sync_at.is_some() && status.last_error.is_none(),
         "{status:?}"
     );
     assert!(app_dir.path().join(CACHE_FILE).is_file());
-    // The UI heard of it twice: signed in and syncing (so it can show the list filling), then done.
+    // The background engine syncs again as its event socket connects; then all is quiet and online.
+    let status = settled(&shell).await;
+    assert_eq!(status.connection, Connection::Online, "{status:?}");
+    assert_eq!(
+        (status.pending, status.conflicts, status.last_error),
+        (0, 0, None)
+    );
+    // The UI heard of it: signed in and syncing (so it can show the list filling), then done.
     {
         let reported = reported.lock().unwrap();
         let syncing = reported
             .iter()
             .position(|s| s.signed_in && s.syncing)
             .expect("a signed-in, syncing status");
-        let last = reported.last().expect("statuses");
         assert!(
-            syncing < reported.len() - 1 && !last.syncing && last.lead_count == expected,
+            reported[syncing..]
+                .iter()
+                .any(|s| !s.syncing && s.lead_count == expected && s.connection == Connection::Online),
             "{reported:?}"
         );
     }
@@ -175,6 +195,11 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
         Some(ErrorCode::Network),
         "{status:?}"
     );
+    assert_eq!(status.connection, Connection::Offline);
+    assert!(
+        status.next_retry_at.is_some(),
+        "the engine retries on its own: {status:?}"
+    );
     assert!(status.signed_in && status.lead_count == expected);
 
     // Back with another signing key: the old access token is refused, but the device session lives in the
@@ -188,6 +213,7 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
     let status = shell.sync_now().await.expect("refreshed and synced");
     assert_eq!((status.lead_count, status.last_error), (expected, None));
     assert!(status.signed_in);
+    assert_eq!(status.connection, Connection::Online);
 
     // A supervisor revokes the session: the next sync ends it, the user must sign in.
     let priya = status.user.as_ref().expect("user").id;
@@ -212,6 +238,26 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
     let status = again.status().await.expect("status");
     assert_eq!(status.user.map(|u| u.username), Some(USER.to_owned()));
     assert_eq!(status.lead_count, expected);
+
+    // Signed in again and out: the session ends and is not restored (its tokens are forgotten; this
+    // machine has no keyring, so they were in this shell's memory); the cache stays for offline reading.
+    again
+        .login(login(&url, DEMO_PASSWORD))
+        .await
+        .expect("sign in again");
+    again.restore_session().await.expect("restore");
+    assert!(again.status().await.expect("status").signed_in);
+    let status = again.logout().await.expect("sign out");
+    assert!(!status.signed_in && status.lead_count == expected, "{status:?}");
+    assert_eq!(
+        again.sync_now().await.expect_err("signed out").code,
+        ErrorCode::NotSignedIn
+    );
+    again.restore_session().await.expect("restore");
+    assert!(
+        !again.status().await.expect("status").signed_in,
+        "signed out for good"
+    );
     server.stop().await.expect("stop server");
 }
 

@@ -82,3 +82,10 @@ export function formatCount(n: number): string {
 export function formatInr(n: number): string {
   return `₹${n.toLocaleString("en-IN")}`;
 }
+
+/** A time of day as the user's clock shows it: `3:05 pm`. */
+export function formatClock(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "—";
+  return d.toLocaleTimeString("en-IN", { hour: "numeric", minute: "2-digit" });
+}

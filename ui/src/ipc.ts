@@ -14,9 +14,11 @@ import type { DialArgs } from "./bindings/DialArgs";
 import type { DialResult } from "./bindings/DialResult";
 import type { Disposition } from "./bindings/Disposition";
 import type { ErrorCode } from "./bindings/ErrorCode";
+import type { Lead } from "./bindings/Lead";
 import type { LeadPage } from "./bindings/LeadPage";
 import type { ListLeadsArgs } from "./bindings/ListLeadsArgs";
 import type { LoginArgs } from "./bindings/LoginArgs";
+import type { OpenLead } from "./bindings/OpenLead";
 import type { PhoneEvent } from "./bindings/PhoneEvent";
 import type { PhoneSettingsView } from "./bindings/PhoneSettingsView";
 import type { PhoneStatus } from "./bindings/PhoneStatus";
@@ -29,6 +31,9 @@ export const STATUS_EVENT = "leadline://status";
 
 /** The event the shell emits for everything the softphone does (PHONE_EVENT in src-tauri/src/api.rs). */
 export const PHONE_EVENT = "leadline://phone";
+
+/** The event the shell emits when a notification about a lead was clicked (OPEN_LEAD_EVENT). */
+export const OPEN_LEAD_EVENT = "leadline://open-lead";
 
 /** Codes the shell sends, plus two the UI adds for failures that never reached a command. */
 export type IpcErrorCode = ErrorCode | "ipc_unavailable" | "unknown";
@@ -89,7 +94,12 @@ export type ListenFn = (event: string, handler: (payload: unknown) => void) => P
 export interface Api {
   appStatus(): Promise<AppStatus>;
   login(args: LoginArgs): Promise<AppStatus>;
+  /** Ends the session; the cache stays (with anything not sent yet). */
+  logout(): Promise<AppStatus>;
   syncNow(): Promise<AppStatus>;
+  getLead(leadId: string): Promise<Lead>;
+  /** Calls `handler` when a notification about a lead was clicked; resolves to an unsubscribe function. */
+  onOpenLead(handler: (event: OpenLead) => void): Promise<() => void>;
   listLeads(query: ListLeadsArgs): Promise<LeadPage>;
   /** Calls `handler` with every status the shell emits; resolves to an unsubscribe function. */
   onStatus(handler: (status: AppStatus) => void): Promise<() => void>;
@@ -122,7 +132,16 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
   return {
     appStatus: () => call<AppStatus>("app_status"),
     login: (args) => call<AppStatus>("login", { args }),
+    logout: () => call<AppStatus>("logout"),
     syncNow: () => call<AppStatus>("sync_now"),
+    getLead: (leadId) => call<Lead>("get_lead", { leadId }),
+    onOpenLead: async (handler) => {
+      try {
+        return await listen(OPEN_LEAD_EVENT, (payload) => handler(payload as OpenLead));
+      } catch (raw) {
+        throw toIpcError(raw);
+      }
+    },
     listLeads: (query) => call<LeadPage>("list_leads", { query }),
     onStatus: async (handler) => {
       try {

@@ -120,6 +120,22 @@ impl CallInfo {
     pub fn quality(&self) -> Option<leadline_model::CallQuality> {
         self.media.as_ref().and_then(quality_of)
     }
+
+    /// An incoming call nobody answered: the caller gave up, or it rang out. (One the telecaller declined is
+    /// not missed.)
+    pub fn is_missed(&self) -> bool {
+        self.direction == CallDirection::Inbound
+            && self.call.answered_at.is_none()
+            && matches!(
+                self.call.state,
+                CallState::Ended(CallEnd::Cancelled | CallEnd::NoAnswer)
+            )
+    }
+
+    /// Not over yet (dialling, ringing, talking or on hold).
+    pub fn is_live(&self) -> bool {
+        !matches!(self.call.state, CallState::Ended(_))
+    }
 }
 
 enum Command {

@@ -65,6 +65,10 @@ pub struct Alerts {
     /// The signed-in user: only their follow-ups are announced.
     me: Option<Id>,
     on_call: bool,
+    /// Calls not over yet, by call id: do not disturb while any is.
+    live_calls: HashSet<String>,
+    /// Missed calls already told, by call id (a call's end may be reported more than once).
+    missed_told: HashSet<String>,
     held: Vec<Alert>,
     follow_ups_told: HashSet<(Id, Timestamp)>,
 }
@@ -82,6 +86,7 @@ impl Alerts {
         if self.me != me {
             *self = Self {
                 on_call: self.on_call,
+                live_calls: std::mem::take(&mut self.live_calls),
                 ..Self::new(me)
             };
         }
@@ -95,6 +100,20 @@ impl Alerts {
         }
         let held = std::mem::take(&mut self.held);
         collapse(held, "while you were on a call")
+    }
+
+    /// A call changed: do not disturb while any call is live; answers what was held when the last ends.
+    pub fn call_changed(&mut self, call_id: &str, live: bool) -> Vec<Alert> {
+        if live {
+            self.live_calls.insert(call_id.to_owned());
+        } else {
+            self.live_calls.remove(call_id);
+        }
+        let on_call = !self.live_calls.is_empty();
+        if on_call == self.on_call {
+            return Vec::new();
+        }
+        self.set_on_call(on_call)
     }
 
     /// Alerts that are due now, or none while a call is on (they are held until it ends).
@@ -162,13 +181,20 @@ impl Alerts {
         self.deliver(alerts)
     }
 
-    /// An incoming call nobody answered: the caller's number and, when known, lead.
+    /// An incoming call nobody answered: the caller's number and, when known, lead. Told once per call id.
     pub fn missed_call(
         &mut self,
+        call_id: &str,
         number: &str,
         caller_name: Option<&str>,
         lead: Option<&Lead>,
     ) -> Vec<Alert> {
+        if self.missed_told.len() > 1_000 {
+            self.missed_told.clear();
+        }
+        if !self.missed_told.insert(call_id.to_owned()) {
+            return Vec::new();
+        }
         let who = match (lead, caller_name.filter(|n| !n.trim().is_empty())) {
             (Some(lead), _) => format!("{} ({})", lead.name, lead.phone),
             (None, Some(name)) => format!("{name} ({number})"),
@@ -368,8 +394,14 @@ impl Notices {
         self.show(released);
     }
 
-    pub fn missed_call(&self, number: &str, caller_name: Option<&str>, lead: Option<&Lead>) {
-        let alerts = self.with(|a| a.missed_call(number, caller_name, lead));
+    /// A call changed (see [`Alerts::call_changed`]).
+    pub fn call_changed(&self, call_id: &str, live: bool) {
+        let released = self.with(|a| a.call_changed(call_id, live));
+        self.show(released);
+    }
+
+    pub fn missed_call(&self, call_id: &str, number: &str, caller_name: Option<&str>, lead: Option<&Lead>) {
+        let alerts = self.with(|a| a.missed_call(call_id, number, caller_name, lead));
         self.show(alerts);
     }
 

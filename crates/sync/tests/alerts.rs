@@ -200,7 +200,7 @@ fn a_backlog_of_follow_ups_is_one_summary_and_others_follow_ups_are_not_told() {
 fn missed_calls_name_the_lead_or_the_number() {
     let (_store, me, leads) = cache(1);
     let mut alerts = Alerts::new(Some(me.id));
-    let known = alerts.missed_call("+919876543200", None, Some(&leads[0]));
+    let known = alerts.missed_call("call-1", "+919876543200", None, Some(&leads[0]));
     assert_eq!(known[0].kind, AlertKind::MissedCall);
     assert_eq!(known[0].lead_id, Some(leads[0].id));
     assert!(
@@ -208,11 +208,17 @@ fn missed_calls_name_the_lead_or_the_number() {
         "{}",
         known[0].body
     );
-    let stranger = alerts.missed_call("+912240001234", Some("Kiran"), None);
+    let stranger = alerts.missed_call("call-2", "+912240001234", Some("Kiran"), None);
     assert_eq!(stranger[0].lead_id, None);
     assert_eq!(
         stranger[0].body,
         "Kiran (+912240001234) called; not one of your leads."
+    );
+    assert!(
+        alerts
+            .missed_call("call-2", "+912240001234", Some("Kiran"), None)
+            .is_empty(),
+        "told once per call"
     );
 }
 
@@ -221,7 +227,11 @@ fn nothing_pops_up_during_a_call_and_what_came_is_shown_after() {
     let (mut store, me, leads) = cache(6);
     let mut alerts = Alerts::new(Some(me.id));
     assert!(alerts.set_on_call(true).is_empty());
-    assert!(alerts.missed_call("+912240001234", None, None).is_empty());
+    assert!(
+        alerts
+            .missed_call("call-3", "+912240001234", None, None)
+            .is_empty()
+    );
     assert!(
         alerts
             .on_sync_event(
@@ -284,5 +294,34 @@ fn another_user_starts_afresh() {
         alerts.follow_ups_due(&store, t).unwrap().len(),
         1,
         "a new sign-in hears it again"
+    );
+}
+
+#[test]
+fn do_not_disturb_lasts_while_any_call_is_live() {
+    let (_store, me, _leads) = cache(1);
+    let mut alerts = Alerts::new(Some(me.id));
+    assert!(alerts.call_changed("a", true).is_empty());
+    assert!(
+        alerts.call_changed("b", true).is_empty(),
+        "a second call (a transfer, a call waiting)"
+    );
+    assert!(
+        alerts
+            .missed_call("call-4", "+912240001234", None, None)
+            .is_empty()
+    );
+    assert!(alerts.call_changed("a", false).is_empty(), "b is still on");
+    assert!(
+        alerts.call_changed("a", false).is_empty(),
+        "a repeated end changes nothing"
+    );
+    let after = alerts.call_changed("b", false);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].kind, AlertKind::MissedCall);
+    assert_eq!(
+        alerts.missed_call("call-5", "+912240001234", None, None).len(),
+        1,
+        "free again"
     );
 }

@@ -650,7 +650,7 @@ async fn notices_announce_an_assignment_and_a_due_follow_up_and_sync_now_waits_f
 
     // During a call the next one waits for the call's end.
     notices.set_on_call(true);
-    notices.missed_call("+912240001234", None, None);
+    notices.missed_call("call-1", "+912240001234", None, None);
     assert!(rx.try_recv().is_err());
     notices.set_on_call(false);
     assert_eq!(rx.try_recv().unwrap().kind, leadline_sync::AlertKind::MissedCall);

@@ -2,14 +2,16 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 import type { AppStatus } from "../bindings/AppStatus";
 import type { Disposition } from "../bindings/Disposition";
+import type { Lead } from "../bindings/Lead";
 import type { UnloggedCall } from "../bindings/UnloggedCall";
 import type { LeadPage } from "../bindings/LeadPage";
 import type { LeadStatus } from "../bindings/LeadStatus";
 import { describeCommandError, describeError, type ErrorText } from "../errors";
-import { LEAD_STATUSES, STATUS_LABELS, formatCount, formatRelative } from "../format";
+import { LEAD_STATUSES, STATUS_LABELS, formatClock, formatCount, formatRelative } from "../format";
 import { useDebounced, useNow } from "../hooks";
 import type { Api } from "../ipc";
 import { usePhone } from "../phone";
+import { LeadCard } from "./LeadCard";
 import { LeadTable } from "./LeadTable";
 import { Logo } from "./Logo";
 import { CallPanel, PhoneIndicator } from "./Phone";
@@ -40,6 +42,33 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   const [dispositions, setDispositions] = useState<Disposition[]>([]);
   const [wrapping, setWrapping] = useState<string | null>(null);
   const autoOpened = useRef(new Set<string>());
+  const [focused, setFocused] = useState<Lead | null>(null);
+  const [focusError, setFocusError] = useState<ErrorText | null>(null);
+
+  // A click on a notification about a lead brings that lead to the top.
+  useEffect(() => {
+    let unlisten: (() => void) | undefined;
+    let cancelled = false;
+    api
+      .onOpenLead(({ lead_id }) => {
+        api
+          .getLead(lead_id)
+          .then((l) => {
+            setFocused(l);
+            setFocusError(null);
+          })
+          .catch((e: unknown) => setFocusError(describeError(e)));
+      })
+      .then((u) => {
+        if (cancelled) u();
+        else unlisten = u;
+      })
+      .catch(() => {});
+    return () => {
+      cancelled = true;
+      unlisten?.();
+    };
+  }, [api]);
 
   const refreshUnlogged = useCallback(() => {
     api
@@ -121,17 +150,30 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   }
 
   const busy = syncing || status.syncing;
-  const offline = status.last_error?.code === "network";
+  const offline = status.connection === "offline" || status.last_error?.code === "network";
+  const waiting =
+    status.pending > 0
+      ? ` ${status.pending === 1 ? "1 change waits" : `${status.pending} changes wait`} to be sent.`
+      : "";
+  const retry = status.next_retry_at ? ` Leadline tries again at ${formatClock(status.next_retry_at)}.` : "";
   const lastError =
     syncError ??
     (offline
       ? {
           title: "You're offline",
-          detail: "The server can't be reached, so these are the leads saved on this computer. Press Sync now to try again.",
+          detail: `The server can't be reached. Keep working: leads are read from this computer and the calls you log are saved here and sent when the connection is back.${waiting}${retry}`,
         }
       : status.last_error
         ? describeCommandError(status.last_error)
         : null);
+
+  async function signOut() {
+    try {
+      onStatus(await api.logout());
+    } catch (e) {
+      setSyncError(describeError(e));
+    }
+  }
   const filtered = debouncedSearch !== "" || statusFilter !== "";
   const userName = status.user?.name ?? status.user?.username ?? "";
 
@@ -183,6 +225,9 @@ export function LeadScreen({ api, status, onStatus }: Props) {
             </div>
             <div className="user-role">{status.user?.team ?? status.user?.role ?? ""}</div>
           </div>
+          <button type="button" className="btn btn-link" onClick={signOut} data-testid="sign-out">
+            Sign out
+          </button>
         </div>
       </header>
 
@@ -215,6 +260,14 @@ export function LeadScreen({ api, status, onStatus }: Props) {
       )}
 
       <main className="content">
+        {focusError && (
+          <div className="banner banner-error" role="alert">
+            <strong>{focusError.title}.</strong> {focusError.detail}
+          </div>
+        )}
+        {focused && (
+          <LeadCard lead={focused} onCall={(l) => void phone.callLead(l)} onClose={() => setFocused(null)} />
+        )}
         <div className="toolbar">
           <div>
             <h1>My leads</h1>

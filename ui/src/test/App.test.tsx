@@ -7,13 +7,14 @@ import type { LeadPage } from "../bindings/LeadPage";
 import type { ListLeadsArgs } from "../bindings/ListLeadsArgs";
 import { ErrorBoundary } from "../components/ErrorBoundary";
 import { IpcError, type Api } from "../ipc";
-import { fakePhone, fakeWrapUp, lead, status } from "./fixtures";
+import { fakePhone, fakeWrapUp, lead, status, fakeSession } from "./fixtures";
 
 afterEach(cleanup);
 
 /** An Api over plain data, recording the list queries it got. */
 function fakeApi(initial: AppStatus, leads = [lead({ name: "Asha Rao" }), lead({ name: "Meena Iyer" })]) {
   const queries: ListLeadsArgs[] = [];
+  const session = fakeSession(leads);
   const api: Api = {
     appStatus: async () => initial,
     login: async () => {
@@ -29,8 +30,9 @@ function fakeApi(initial: AppStatus, leads = [lead({ name: "Asha Rao" }), lead({
     onStatus: async () => () => {},
     ...fakePhone().api,
     ...fakeWrapUp().api,
+    ...session.api,
   };
-  return { api, queries };
+  return { api, queries, session };
 }
 
 it("asks to sign in when there is no session, and explains a refused password", async () => {
@@ -89,4 +91,56 @@ it("shows a message, not a blank window, when rendering fails", () => {
   }
   expect(screen.getByRole("alert").textContent).toContain("render exploded");
   expect(screen.getByRole("button", { name: "Reload Leadline" })).toBeTruthy();
+});
+
+it("says offline from the engine's status, with what waits and when it retries", async () => {
+  const { api } = fakeApi(
+    status({
+      connection: "offline",
+      pending: 2,
+      next_retry_at: "2026-11-25T10:15:00Z",
+      last_error: { code: "network", message: "Leadline could not connect to the server." },
+    }),
+  );
+  render(<App api={api} />);
+  const banner = (await screen.findByRole("alert")).textContent ?? "";
+  expect(banner).toContain("You're offline");
+  expect(banner).toContain("2 changes wait to be sent");
+  expect(banner).toMatch(/tries again at \d{1,2}:\d{2}/);
+  expect(screen.getByTestId("sync-status").textContent).toContain("Offline");
+  expect(screen.getByTestId("pending-count").textContent).toContain("2");
+});
+
+it("says online when the engine reached the server", async () => {
+  const { api } = fakeApi(status({ connection: "online" }));
+  render(<App api={api} />);
+  await screen.findByTestId("user-name");
+  expect(screen.getByTestId("sync-status").textContent).toContain("Online");
+  expect(screen.queryByRole("alert")).toBeNull();
+});
+
+it("brings the lead of a clicked notification to the top, and says when it is gone", async () => {
+  const asha = lead({ name: "Asha Rao", city: "Pune", interest: "Kundan bridal set", tags: ["wedding"] });
+  const { api, session } = fakeApi(status(), [asha]);
+  render(<App api={api} />);
+  await screen.findByTestId("lead-table");
+  session.openLead(asha.id);
+  const card = await screen.findByTestId("focused-lead");
+  expect(screen.getByTestId("focused-lead-name").textContent).toBe("Asha Rao");
+  expect(card.textContent).toContain("Kundan bridal set");
+  expect(card.textContent).toContain("wedding");
+  expect(screen.getByTestId("focused-lead-call").textContent).toBe("Call Asha");
+  fireEvent.click(screen.getByRole("button", { name: "Close the lead card" }));
+  expect(screen.queryByTestId("focused-lead")).toBeNull();
+
+  session.openLead("01936f4e-8c2a-7000-8000-0000000dead0");
+  expect((await screen.findByRole("alert")).textContent).toContain("no longer on this computer");
+});
+
+it("signs out to the sign-in screen", async () => {
+  const { api, session } = fakeApi(status());
+  render(<App api={api} />);
+  fireEvent.click(await screen.findByTestId("sign-out"));
+  await screen.findByTestId("login-form");
+  expect(session.logouts()).toBe(1);
 });

@@ -6,7 +6,7 @@ import type { CallView } from "../bindings/CallView";
 import type { LeadPage } from "../bindings/LeadPage";
 import { IpcError, type Api } from "../ipc";
 import { callTimer, initialPhone, phoneReducer, qualityGrade } from "../phone";
-import { callView, fakePhone, fakeWrapUp, lead, phoneSettings, phoneStatus, status } from "./fixtures";
+import { callView, fakePhone, fakeWrapUp, lead, phoneSettings, phoneStatus, status, fakeSession } from "./fixtures";
 
 afterEach(cleanup);
 
@@ -22,6 +22,7 @@ function appWith(phone = fakePhone(phoneStatus({ state: "ready" }))) {
     onStatus: async () => () => {},
     ...phone.api,
     ...fakeWrapUp().api,
+    ...fakeSession([asha, meena]).api,
   };
   render(<App api={api} />);
   return phone;

@@ -6,7 +6,7 @@ import type { LeadPage } from "../bindings/LeadPage";
 import { Markdown } from "../components/Markdown";
 import { IpcError, type Api } from "../ipc";
 import { QUICK_PICKS, formatTalk, fromLocalInput, toLocalInput } from "../wrapup";
-import { callView, fakePhone, fakeWrapUp, lead, phoneStatus, status, unloggedCall } from "./fixtures";
+import { callView, fakePhone, fakeWrapUp, lead, phoneStatus, status, unloggedCall, fakeSession } from "./fixtures";
 
 afterEach(cleanup);
 
@@ -28,6 +28,7 @@ function appWith(wrap = fakeWrapUp(), phone = fakePhone(phoneStatus({ state: "re
     onStatus: async () => () => {},
     ...phone.api,
     ...wrap.api,
+    ...fakeSession([asha]).api,
   };
   render(<App api={api} />);
   return { wrap, phone, syncs: () => syncs };

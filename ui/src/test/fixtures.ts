@@ -7,7 +7,7 @@ import type { PhoneSettings } from "../bindings/PhoneSettings";
 import type { PhoneStatus } from "../bindings/PhoneStatus";
 import type { UnloggedCall } from "../bindings/UnloggedCall";
 import type { WrapUpArgs } from "../bindings/WrapUpArgs";
-import type { Api } from "../ipc";
+import { IpcError, type Api } from "../ipc";
 
 let seq = 0;
 
@@ -48,9 +48,12 @@ export function status(overrides: Partial<AppStatus> = {}): AppStatus {
     lead_count: 2,
     last_sync_at: "2026-11-25T09:58:00Z",
     syncing: false,
+    connection: "online",
+    next_retry_at: null,
     last_error: null,
     pending: 0,
     rejected: 0,
+    conflicts: 0,
     unlogged: 0,
     ...overrides,
   };
@@ -200,4 +203,33 @@ export function fakeWrapUp(calls: UnloggedCall[] = []) {
     },
   };
   return { api, list, logged };
+}
+
+/** The session part of the Api: sign-out (answers `signedOut`), leads by id, and notification clicks the
+ * test fires with `openLead`. */
+export function fakeSession(leads: Lead[] = [], signedOut: AppStatus = status({ signed_in: false })) {
+  let handler: ((e: { lead_id: string }) => void) | null = null;
+  let logouts = 0;
+  const api: Pick<Api, "logout" | "getLead" | "onOpenLead"> = {
+    logout: async () => {
+      logouts += 1;
+      return signedOut;
+    },
+    getLead: async (id) => {
+      const found = leads.find((l) => l.id === id);
+      if (!found) throw new IpcError("invalid_input", "That lead is no longer on this computer.");
+      return found;
+    },
+    onOpenLead: async (h) => {
+      handler = h;
+      return () => {
+        handler = null;
+      };
+    },
+  };
+  return {
+    api,
+    openLead: (leadId: string) => handler?.({ lead_id: leadId }),
+    logouts: () => logouts,
+  };
 }
