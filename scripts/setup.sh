@@ -16,7 +16,8 @@ as_root() {
 # the system libcrypto), Node.js for the UI, Xvfb + WebKitWebDriver for the desktop end-to-end test,
 # kamailio (SIP over WebSocket) and Chromium (the browser softphone at the far end of calls) for the softphone
 # tests, cmake (the softphone builds libopus from source), ALSA's headers (cpal, the audio devices), and a
-# D-Bus session with GNOME Keyring for the SIP-password keyring test. PostgreSQL's server binaries are checked for below.
+# D-Bus session with GNOME Keyring and the notification daemon for the desktop tests (SIP password in the
+# keyring, desktop notifications). PostgreSQL's server binaries are checked for below.
 APT_PACKAGES=(
     build-essential pkg-config curl ca-certificates git file
     libssl-dev libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
@@ -25,7 +26,7 @@ APT_PACKAGES=(
     kamailio kamailio-websocket-modules kamailio-tls-modules
     chromium
     cmake libasound2-dev
-    dbus gnome-keyring
+    dbus gnome-keyring notification-daemon
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

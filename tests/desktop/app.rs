@@ -12,6 +12,10 @@ use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, Guard, built_binary, find_tool, fre
 /// How long the app may take to sign in, sync and show the list (a cold WebKit start under load is slow).
 pub const READY_WITHIN: Duration = Duration::from_secs(120);
 
+/// The notification daemon of GNOME (Debian's `notification-daemon`): it shows the notifications and sends
+/// their clicks back.
+const NOTIFICATION_DAEMON: &str = "/usr/lib/notification-daemon/notification-daemon";
+
 /// The password that unlocks the test's own GNOME keyring.
 const KEYRING_UNLOCK: &str = "leadline-e2e-unlock";
 
@@ -21,10 +25,17 @@ pub struct Launch<'a> {
     pub home: &'a Path,
     /// More environment for the app.
     pub env: Vec<(&'static str, String)>,
-    /// Run the app on a private D-Bus session with an unlocked GNOME keyring (its Secret Service), as on a
-    /// desktop; without it the app finds no keyring at all.
-    pub keyring: bool,
+    /// Run the app on a private D-Bus session bus as on a desktop: an unlocked GNOME keyring (its Secret
+    /// Service), the notification daemon, and `dbus-monitor` writing the notifications traffic to
+    /// [`MONITOR_LOG`] under `home` (the bus address is in [`BUS_ADDRESS`]). Without it the app finds no
+    /// keyring and no notification service at all.
+    pub desktop_bus: bool,
 }
+
+/// Under the launch's `home`: what `dbus-monitor` saw of the notifications.
+pub const MONITOR_LOG: &str = "dbus-monitor.log";
+/// Under the launch's `home`: the private session bus's address.
+pub const BUS_ADDRESS: &str = "dbus-address";
 
 /// The app and what it runs on; everything is stopped when this drops.
 pub struct App {
@@ -72,20 +83,31 @@ impl App {
             "'{}' --port {port} --native-port {native_port}",
             tauri_driver.display()
         );
-        let mut command = if opts.keyring {
-            for tool in ["/usr/bin/dbus-run-session", "/usr/bin/gnome-keyring-daemon"] {
+        let mut command = if opts.desktop_bus {
+            for (tool, package) in [
+                ("/usr/bin/dbus-run-session", "dbus"),
+                ("/usr/bin/dbus-monitor", "dbus"),
+                ("/usr/bin/gnome-keyring-daemon", "gnome-keyring"),
+                (NOTIFICATION_DAEMON, "notification-daemon"),
+            ] {
                 assert!(
                     Path::new(tool).exists(),
-                    "{tool} is required: install the Debian packages `dbus` and `gnome-keyring`"
+                    "{tool} is required: install the Debian package `{package}`"
                 );
             }
+            let home = opts.home.display();
             let mut c = Command::new("dbus-run-session");
             c.args([
                 "--",
                 "sh",
                 "-c",
                 &format!(
-                    "echo {KEYRING_UNLOCK} | gnome-keyring-daemon --unlock >/dev/null 2>&1; exec {driver_args}"
+                    "echo \"$DBUS_SESSION_BUS_ADDRESS\" > '{home}/{BUS_ADDRESS}'; \
+                     echo {KEYRING_UNLOCK} | gnome-keyring-daemon --unlock >/dev/null 2>&1; \
+                     dbus-monitor --session \"interface='org.freedesktop.Notifications'\" \"type='method_return'\" \
+                       > '{home}/{MONITOR_LOG}' 2>&1 & \
+                     {NOTIFICATION_DAEMON} >/dev/null 2>&1 & \
+                     exec {driver_args}"
                 ),
             ])
             .env_remove("DBUS_SESSION_BUS_ADDRESS");

@@ -12,6 +12,7 @@
 
 mod app;
 mod phone;
+mod workday;
 
 use app::{App, Launch, eventually, text_of, texts};
 use fantoccini::{Client, Locator};
@@ -53,7 +54,7 @@ async fn desktop_app_lists_and_searches_the_signed_in_users_leads() {
         server_url: &server.url,
         home: tmp.path(),
         env: Vec::new(),
-        keyring: false,
+        desktop_bus: false,
     })
     .await;
     let outcome = drive(&app.client, expected, &needle_name).await;

@@ -77,7 +77,7 @@ fn contains(dir: &Path, needle: &[u8]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_in_the_window() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let server = DemoServer::start();
+    let mut server = DemoServer::start();
     let (lead_id, lead_name, lead_phone) = callable_lead(&server);
 
     // The lead's phone is a browser softphone registered under the lead's number.
@@ -93,13 +93,21 @@ async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_
         server_url: &server.url,
         home: tmp.path(),
         env: vec![("LEADLINE_AUDIO", "tone".to_owned())],
-        keyring: true,
+        desktop_bus: true,
     })
     .await;
     let outcome = drive(&app.client, &kam, &mut far, &lead_name).await;
     let outcome = match outcome {
         // The call logged in the wrap-up form reached the server, with its follow-up.
         Ok(()) => logged_on_server(&server, &lead_id).await,
+        Err(e) => Err(e),
+    };
+    // Then the server goes down and comes back, and a supervisor assigns a lead (tests/desktop/workday.rs).
+    let outcome = match outcome {
+        Ok(()) => {
+            crate::workday::offline_and_back_then_notified(&app.client, &mut server, &lead_id, tmp.path())
+                .await
+        }
         Err(e) => Err(e),
     };
     let closed = app.close().await;
@@ -114,13 +122,13 @@ async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_
     );
 }
 
-type Step = Result<(), String>;
+pub(crate) type Step = Result<(), String>;
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-async fn click(client: &Client, css: &str) -> Step {
+pub(crate) async fn click(client: &Client, css: &str) -> Step {
     client
         .find(Locator::Css(css))
         .await
@@ -143,7 +151,7 @@ async fn type_into(client: &Client, css: &str, text: &str) -> Step {
         .map_err(|e| format!("type into {css}: {e}"))
 }
 
-async fn screenshot(client: &Client, name: &str) -> Step {
+pub(crate) async fn screenshot(client: &Client, name: &str) -> Step {
     let png = client
         .screenshot()
         .await

@@ -149,7 +149,10 @@ export function LeadScreen({ api, status, onStatus }: Props) {
     }
   }
 
-  const busy = syncing || status.syncing;
+  // The first download and the user's own "Sync now" say "Syncing…"; the engine's background rounds (a
+  // push after each call, retries while offline) only pulse the dot, so the header does not flicker.
+  const busy = syncing || (status.syncing && status.last_sync_at === null);
+  const background = status.syncing && !busy;
   const offline = status.connection === "offline" || status.last_error?.code === "network";
   const waiting =
     status.pending > 0
@@ -185,7 +188,10 @@ export function LeadScreen({ api, status, onStatus }: Props) {
           <span className="brand-name">Leadline</span>
         </div>
         <div className="sync" data-testid="sync-status">
-          <span className={`pill ${busy ? "pill-busy" : offline ? "pill-offline" : "pill-online"}`}>
+          <span
+            className={`pill ${busy ? "pill-busy" : offline ? "pill-offline" : "pill-online"}${background ? " pill-background" : ""}`}
+            title={background ? (offline ? "Trying to reach the server…" : "Syncing in the background…") : undefined}
+          >
             <span className="pill-dot" aria-hidden="true" />
             {busy ? "Syncing…" : offline ? "Offline" : "Online"}
           </span>

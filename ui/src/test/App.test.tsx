@@ -144,3 +144,24 @@ it("signs out to the sign-in screen", async () => {
   await screen.findByTestId("login-form");
   expect(session.logouts()).toBe(1);
 });
+
+it("keeps saying offline while the engine retries in the background, and Sync now stays available", async () => {
+  const { api } = fakeApi(
+    status({ connection: "offline", syncing: true, last_error: { code: "network", message: "unreachable" } }),
+  );
+  render(<App api={api} />);
+  await screen.findByTestId("user-name");
+  expect(screen.getByTestId("sync-status").textContent).toContain("Offline");
+  expect(screen.getByTestId("sync-status").textContent).not.toContain("Syncing");
+  const button = screen.getByTestId("sync-now") as HTMLButtonElement;
+  expect(button.disabled).toBe(false);
+  expect(button.textContent).toBe("Sync now");
+});
+
+it("says syncing while the first download runs", async () => {
+  const { api } = fakeApi(status({ syncing: true, last_sync_at: null, lead_count: 0 }), []);
+  render(<App api={api} />);
+  await screen.findByTestId("user-name");
+  expect(screen.getByTestId("sync-status").textContent).toContain("Syncing…");
+  expect((screen.getByTestId("sync-now") as HTMLButtonElement).disabled).toBe(true);
+});
