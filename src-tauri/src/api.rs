@@ -385,12 +385,69 @@ pub struct WrapUpArgs {
     pub follow_up: Option<FollowUpSpec>,
 }
 
+/// The home screen: today's figures against the goals, the charts, and who to call next. From the cache
+/// alone, so it works offline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Dashboard {
+    /// Calls logged today (local day).
+    pub calls_made: u64,
+    /// Of those, answered.
+    pub connected: u64,
+    pub talk_time_s: u64,
+    pub conversions: u64,
+    pub follow_ups_done: u64,
+    /// Open follow-ups due today, and due before now (earlier days included).
+    pub follow_ups_due_today: u64,
+    pub follow_ups_overdue: u64,
+    /// The daily goal the supervisor set (the user's own, else the team's); none when not set.
+    pub goal: Option<DailyGoal>,
+    /// Calls per local hour of today: 24 entries, `[0]` from midnight.
+    pub hourly: Vec<u64>,
+    /// Today's calls per disposition, most frequent first.
+    pub dispositions: Vec<DispositionCount>,
+    /// The next leads to call, overdue follow-ups first.
+    pub queue: Vec<QueueItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DailyGoal {
+    pub calls: u64,
+    pub conversions: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DispositionCount {
+    pub code: String,
+    /// The catalogue's label (the code when the catalogue no longer has it).
+    pub label: String,
+    pub count: u64,
+}
+
+/// Why a lead is next in line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueWhy {
+    OverdueFollowUp,
+    FollowUpToday,
+    Hot,
+    HighPriority,
+    New,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct QueueItem {
+    pub lead: Lead,
+    pub why: QueueWhy,
+    pub follow_up_due_at: Option<Timestamp>,
+}
+
 /// Writes the TypeScript declarations of the IPC types, and of every model type they use, into `dir`.
 pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     // serde_json writes i64/u64 as JSON numbers, so they are `number` in TypeScript, not `bigint`.
     let cfg = ts_rs::Config::new().with_large_int("number").with_out_dir(dir);
     AppStatus::export_all(&cfg)?;
     OpenLead::export_all(&cfg)?;
+    Dashboard::export_all(&cfg)?;
     CommandError::export_all(&cfg)?;
     LoginArgs::export_all(&cfg)?;
     ListLeadsArgs::export_all(&cfg)?;

@@ -5,8 +5,8 @@ use tauri::State;
 use leadline_model::{Disposition, Id, Lead};
 
 use crate::api::{
-    AppStatus, AudioDeviceList, CallAction, CallView, CommandError, DialArgs, DialResult, LeadPage,
-    ListLeadsArgs, LoginArgs, PhoneSettingsView, PhoneStatus, SavePhoneSettingsArgs, UnloggedCall,
+    AppStatus, AudioDeviceList, CallAction, CallView, CommandError, Dashboard, DialArgs, DialResult,
+    LeadPage, ListLeadsArgs, LoginArgs, PhoneSettingsView, PhoneStatus, SavePhoneSettingsArgs, UnloggedCall,
     WrapUpArgs,
 };
 use crate::shell::Shell;
@@ -30,6 +30,11 @@ pub async fn logout(shell: State<'_, Shell>) -> Result<AppStatus, CommandError> 
 #[tauri::command]
 pub async fn get_lead(shell: State<'_, Shell>, lead_id: Id) -> Result<Lead, CommandError> {
     shell.get_lead(lead_id).await
+}
+
+#[tauri::command]
+pub async fn dashboard(shell: State<'_, Shell>) -> Result<Dashboard, CommandError> {
+    shell.dashboard().await
 }
 
 #[tauri::command]

@@ -1,6 +1,6 @@
 //! Leadline's desktop shell: a thin Tauri layer over leadline-store and leadline-sync.
 //!
-//! Commands (see [`commands`]): `app_status`, `login`, `logout`, `sync_now`, `list_leads`, `get_lead`, and the softphone's
+//! Commands (see [`commands`]): `app_status`, `login`, `logout`, `sync_now`, `list_leads`, `get_lead`, `dashboard`, and the softphone's
 //! `phone_status`, `phone_settings`, `save_phone_settings`, `audio_devices`, `dial`, `click_to_call`,
 //! `call_action`, and the wrap-up's `unlogged_calls`, `dispositions`, `wrap_up`; their argument and answer types are in [`api`], exported to TypeScript for the UI. The
 //! shell emits [`api::STATUS_EVENT`] whenever the status changes, [`api::PHONE_EVENT`] for everything
@@ -21,6 +21,7 @@
 pub mod api;
 mod commands;
 mod desktop;
+mod home;
 mod phone;
 mod shell;
 mod token;
@@ -43,6 +44,7 @@ pub fn run() {
             commands::login,
             commands::logout,
             commands::get_lead,
+            commands::dashboard,
             commands::sync_now,
             commands::list_leads,
             commands::phone_status,

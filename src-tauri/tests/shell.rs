@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use leadline_desktop::api::{AppStatus, Connection, ErrorCode, ListLeadsArgs, LoginArgs};
+use leadline_desktop::api::{AppStatus, Connection, ErrorCode, ListLeadsArgs, LoginArgs, QueueWhy};
 use leadline_desktop::{CACHE_FILE, Shell};
 use leadline_model::LeadStatus;
 use leadline_server::demo::{self, DEMO_PASSWORD, SeedOutcome};
@@ -81,6 +81,10 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
         "{status:?}"
     );
     assert_eq!(
+        shell.dashboard().await.expect_err("nobody signed in").code,
+        ErrorCode::NotSignedIn
+    );
+    assert_eq!(
         shell.sync_now().await.expect_err("no session").code,
         ErrorCode::NotSignedIn
     );
@@ -142,6 +146,25 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
             "{reported:?}"
         );
     }
+
+    // The home screen, from the cache: the demo's overdue follow-ups head the queue; the charts add up.
+    let home = shell.dashboard().await.expect("dashboard");
+    assert!(
+        !home.queue.is_empty() && home.queue.len() <= 8,
+        "{:?}",
+        home.queue.len()
+    );
+    assert_eq!(home.queue[0].why, QueueWhy::OverdueFollowUp);
+    assert!(home.queue[0].follow_up_due_at.is_some());
+    assert!(home.follow_ups_overdue > 0);
+    assert_eq!(home.hourly.len(), 24);
+    assert_eq!(home.hourly.iter().sum::<u64>(), home.calls_made);
+    assert_eq!(
+        home.dispositions.iter().map(|d| d.count).sum::<u64>(),
+        home.calls_made
+    );
+    assert!(home.dispositions.iter().all(|d| !d.label.is_empty()));
+    assert_eq!(home.goal, None, "the demo sets no goal");
 
     let all = shell.list_leads(ListLeadsArgs::default()).await.expect("list");
     assert_eq!(

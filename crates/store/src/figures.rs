@@ -4,7 +4,7 @@ use leadline_model::{Id, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::bulk::prepare_hinted;
-use crate::codec::ts;
+use crate::codec::{parse_ts, ts};
 use crate::query::Clock;
 use crate::{Store, StoreError};
 
@@ -50,7 +50,49 @@ pub struct TodayFigures {
     pub follow_ups_overdue: u64,
 }
 
+/// How one user's day went, for the dashboard's charts: calls per local hour and per disposition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayBreakdown {
+    /// Calls logged today that started in each local hour, `[0]` being midnight to 1 am (24 entries).
+    pub hourly: Vec<u64>,
+    /// Today's logged calls per disposition code, most frequent first (ties by code).
+    pub dispositions: Vec<(String, u64)>,
+}
+
 impl Store {
+    /// Today's calls of `user_id` (or the signed-in user) by local hour and by disposition.
+    pub fn today_breakdown(&self, user_id: Option<Id>, clock: &Clock) -> Result<DayBreakdown, StoreError> {
+        let user_id = match user_id {
+            Some(u) => u,
+            None => self
+                .sync_state()?
+                .user
+                .map(|u| u.id)
+                .ok_or_else(|| StoreError::NotFound("signed-in user".into()))?,
+        };
+        let (start, end) = clock.today()?;
+        let mut stmt = prepare_hinted(
+            &self.conn,
+            "SELECT started_at, disposition FROM call_logs INDEXED BY call_logs_by_caller
+             WHERE telecaller_id = ?1 AND started_at >= ?2 AND started_at < ?3",
+        )?;
+        let mut rows = stmt.query(rusqlite::params![user_id.to_string(), ts(&start), ts(&end)])?;
+        let mut hourly = vec![0_u64; 24];
+        let mut by_code = std::collections::BTreeMap::<String, u64>::new();
+        while let Some(row) = rows.next()? {
+            let started = parse_ts(&row.get::<_, String>(0)?)?;
+            // Hours since local midnight: the day starts at `start`, so no zone arithmetic is needed.
+            let hour = (started - start).num_hours().clamp(0, 23) as usize;
+            if let Some(slot) = hourly.get_mut(hour) {
+                *slot += 1;
+            }
+            *by_code.entry(row.get::<_, String>(1)?).or_default() += 1;
+        }
+        let mut dispositions: Vec<(String, u64)> = by_code.into_iter().collect();
+        dispositions.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(DayBreakdown { hourly, dispositions })
+    }
+
     /// Today's figures for `q.user_id` (or the signed-in user).
     pub fn today_figures(&self, q: &FiguresQuery, clock: &Clock) -> Result<TodayFigures, StoreError> {
         let user_id = match q.user_id {

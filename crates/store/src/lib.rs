@@ -50,7 +50,7 @@ pub use conflicts::{Conflict, ConflictField};
 pub use csv::{CALL_EXPORT_COLUMNS, CallExport, LEAD_EXPORT_COLUMNS, LeadExport, LocalImport, guard_formula};
 pub use drafts::{CallDraft, CallVia, WrapUp};
 pub use error::StoreError;
-pub use figures::{DEFAULT_CONVERSION_DISPOSITIONS, FiguresQuery, TodayFigures};
+pub use figures::{DEFAULT_CONVERSION_DISPOSITIONS, DayBreakdown, FiguresQuery, TodayFigures};
 pub use history::{CallHistoryPage, CallHistoryQuery};
 pub use key::{KeySource, KeyStorage, LoadedKey, StoreKey};
 pub use leads::{LeadQuery, MAX_PAGE, StatusCount};

@@ -86,7 +86,7 @@ impl Store {
             }
             tx.execute_batch(
                 "DELETE FROM lead_search; DELETE FROM follow_ups; DELETE FROM call_logs; DELETE FROM leads;
-                 DELETE FROM users; DELETE FROM meta WHERE key IN ('cursor', 'last_sync_at', 'caught_up_at');",
+                 DELETE FROM users; DELETE FROM meta WHERE key IN ('cursor', 'last_sync_at', 'caught_up_at', 'goals');",
             )?;
         }
         Self::meta_set(&tx, "server_url", server_url)?;
@@ -140,6 +140,31 @@ impl Store {
         Self::meta_set(&tx, "last_error", error.unwrap_or(""))?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The daily goals of the user's team as the server last gave them (the dashboard works offline).
+    pub fn goals(&self) -> Result<Vec<leadline_model::analytics::Goal>, StoreError> {
+        match self.meta_get("goals")? {
+            Some(json) => Ok(serde_json::from_str(&json)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Keeps the goals the server gave.
+    pub fn set_goals(&mut self, goals: &[leadline_model::analytics::Goal]) -> Result<(), StoreError> {
+        Self::meta_set(&self.conn, "goals", &serde_json::to_string(goals)?)
+    }
+
+    /// The goal that applies to `user_id`: their own, else their team's default.
+    pub fn goal_for(
+        &self,
+        user_id: &leadline_model::Id,
+    ) -> Result<Option<leadline_model::analytics::Goal>, StoreError> {
+        let goals = self.goals()?;
+        let own = goals.iter().find(|g| g.user_id.as_ref() == Some(user_id));
+        Ok(own
+            .or_else(|| goals.iter().find(|g| g.user_id.is_none()))
+            .cloned())
     }
 
     /// The disposition catalogue as the server last sent it, in its order.

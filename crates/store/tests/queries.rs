@@ -889,6 +889,37 @@ fn todays_figures_count_the_local_day_of_the_signed_in_user() {
         fresh.today_figures(&q, &clock()),
         Err(StoreError::NotFound(_))
     ));
+
+    // The charts: today's three calls of mine by local hour (00:30, 10:30 and 11:30 IST) and disposition.
+    let day = f.store.today_breakdown(None, &clock()).unwrap();
+    assert_eq!(day.hourly.len(), 24);
+    assert_eq!((day.hourly[0], day.hourly[10], day.hourly[11]), (1, 1, 1));
+    assert_eq!(
+        day.hourly.iter().sum::<u64>(),
+        3,
+        "yesterday's and someone else's are not counted"
+    );
+    assert_eq!(
+        day.dispositions,
+        vec![
+            ("converted".to_owned(), 1),
+            ("interested".to_owned(), 1),
+            ("no_answer".to_owned(), 1)
+        ]
+    );
+    // In UTC the day holds 05:00 and 06:00.
+    let utc = f
+        .store
+        .today_breakdown(Some(f.me.id), &Clock::new(at(NOW), 0))
+        .unwrap();
+    assert_eq!(
+        (utc.hourly[5], utc.hourly[6], utc.hourly.iter().sum::<u64>()),
+        (1, 1, 2)
+    );
+    assert!(matches!(
+        fresh.today_breakdown(None, &clock()),
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[test]

@@ -280,6 +280,32 @@ impl Client {
         }
     }
 
+    /// The daily goals of the user's team (`GET /api/v1/goals`): the team default and per-telecaller ones.
+    /// Refreshes an expired access token once, like [`Client::pull`].
+    pub async fn goals(&self) -> Result<Vec<leadline_model::analytics::Goal>, SyncError> {
+        let token = self.token().ok_or(SyncError::Unauthorized)?;
+        match self.goals_with(&token).await {
+            Err(SyncError::Unauthorized) if self.can_refresh() => {
+                self.refresh_after(&token).await?;
+                let token = self.token().ok_or(SyncError::Unauthorized)?;
+                self.goals_with(&token).await
+            }
+            other => other,
+        }
+    }
+
+    async fn goals_with(&self, token: &str) -> Result<Vec<leadline_model::analytics::Goal>, SyncError> {
+        let url = self.url("api/v1/goals")?;
+        let resp = self
+            .http
+            .get(url.clone())
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, &e))?;
+        expect_json(resp, &url).await
+    }
+
     /// Sends local changes (`POST /api/v1/sync/push`); the answer has one result per mutation. Refreshes an
     /// expired access token once, like [`Client::pull`]. Safe to repeat: the server applies each client
     /// mutation id once.

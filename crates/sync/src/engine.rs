@@ -170,6 +170,7 @@ impl Engine {
             status: status_tx,
             events: events.clone(),
             failures: 0,
+            goals_at: None,
         };
         let task = tokio::spawn(worker.run(rx));
         Self {
@@ -244,7 +245,12 @@ struct Worker {
     status: Arc<watch::Sender<SyncStatus>>,
     events: broadcast::Sender<SyncEvent>,
     failures: u32,
+    /// When the goals were last fetched.
+    goals_at: Option<Instant>,
 }
+
+/// How often the team's goals are fetched again.
+const GOALS_EVERY: Duration = Duration::from_secs(600);
 
 impl Worker {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Trigger>) {
@@ -328,9 +334,25 @@ impl Worker {
                     s.next_retry_at = None;
                 });
                 self.announce(report);
+                self.refresh_goals().await;
                 Instant::now() + self.config.periodic
             }
             Err(e) => self.failed(&e),
+        }
+    }
+
+    /// The team's goals change rarely: fetched after a good round at most every [`GOALS_EVERY`], kept in the
+    /// cache for the dashboard. A failure only waits for the next round.
+    async fn refresh_goals(&mut self) {
+        if self.goals_at.is_some_and(|t| t.elapsed() < GOALS_EVERY) {
+            return;
+        }
+        match self.client.goals().await {
+            Ok(goals) => match self.store.run(move |s| s.set_goals(&goals)).await {
+                Ok(()) => self.goals_at = Some(Instant::now()),
+                Err(e) => tracing::warn!(error = %e, "cannot keep the goals"),
+            },
+            Err(e) => tracing::info!(error = %e, "cannot fetch the goals"),
         }
     }
 

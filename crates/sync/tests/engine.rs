@@ -599,6 +599,16 @@ async fn notices_announce_an_assignment_and_a_due_follow_up_and_sync_now_waits_f
         let _ = tx.send(alert);
     });
     notices.set_user(Some(me(&store).await));
+    // Meera set priya's daily goal: the engine brings it into the cache for the dashboard.
+    let meera = w.token("meera").await;
+    let priya = w.user_id("priya").await;
+    w.rest(
+        &meera,
+        reqwest::Method::PUT,
+        "/api/v1/goals",
+        serde_json::json!({"user_id": priya, "daily_calls": 80, "daily_conversions": 4}),
+    )
+    .await;
     let config = EngineConfig {
         periodic: Duration::from_secs(3600),
         ..EngineConfig::default()
@@ -631,8 +641,6 @@ async fn notices_announce_an_assignment_and_a_due_follow_up_and_sync_now_waits_f
             |r| r.get(0),
         )
         .unwrap();
-    let meera = w.token("meera").await;
-    let priya = w.user_id("priya").await;
     w.rest(
         &meera,
         reqwest::Method::POST,
@@ -659,6 +667,12 @@ async fn notices_announce_an_assignment_and_a_due_follow_up_and_sync_now_waits_f
     let s = engine.sync_now_and_wait(Duration::from_secs(20)).await;
     assert_eq!(s.connectivity, leadline_sync::Connectivity::Online);
     assert!(s.last_error.is_none(), "{s:?}");
+    let goal = store
+        .run(move |s| s.goal_for(&priya))
+        .await
+        .unwrap()
+        .expect("priya's goal");
+    assert_eq!((goal.daily_calls, goal.daily_conversions), (80, 4));
     w.stop().await;
     let s = engine.sync_now_and_wait(Duration::from_secs(20)).await;
     assert_eq!(s.connectivity, leadline_sync::Connectivity::Offline, "{s:?}");

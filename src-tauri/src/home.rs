@@ -1,0 +1,88 @@
+//! The home screen's command: today's figures, goals, charts and the call queue, all from the cache
+//! (`Store::today_figures`, `today_breakdown`, `goal_for`, `next_leads`).
+
+use leadline_store::{Clock, FiguresQuery, QueueQuery, QueueReason, StoreError};
+
+use crate::api::{CommandError, DailyGoal, Dashboard, DispositionCount, ErrorCode, QueueItem, QueueWhy};
+use crate::shell::{Shell, storage};
+
+/// How many leads the home screen lines up.
+pub const QUEUE_LENGTH: u32 = 8;
+
+/// A lead called this recently waits before it is offered again.
+pub const RECALL_AFTER_MINUTES: u32 = 30;
+
+impl Shell {
+    pub async fn dashboard(&self) -> Result<Dashboard, CommandError> {
+        let store = self.shared_store()?.lock();
+        let clock = Clock::system();
+        let me = store.me().map_err(|e| match e {
+            StoreError::NotSignedIn => CommandError::new(ErrorCode::NotSignedIn, "Sign in to see your day."),
+            e => storage(e),
+        })?;
+        let figures = store
+            .today_figures(
+                &FiguresQuery {
+                    user_id: Some(me.id),
+                    ..FiguresQuery::default()
+                },
+                &clock,
+            )
+            .map_err(storage)?;
+        let day = store.today_breakdown(Some(me.id), &clock).map_err(storage)?;
+        let catalogue = store.dispositions().map_err(storage)?;
+        let goal = store.goal_for(&me.id).map_err(storage)?.map(|g| DailyGoal {
+            calls: g.daily_calls.max(0).unsigned_abs(),
+            conversions: g.daily_conversions.max(0).unsigned_abs(),
+        });
+        let queue = store
+            .next_leads(
+                &QueueQuery {
+                    assigned_to: Some(me.id),
+                    skip_called_within_minutes: RECALL_AFTER_MINUTES,
+                    limit: Some(QUEUE_LENGTH),
+                    cursor: None,
+                },
+                &clock,
+            )
+            .map_err(storage)?;
+        Ok(Dashboard {
+            calls_made: figures.calls_made,
+            connected: figures.connected,
+            talk_time_s: figures.talk_time_s,
+            conversions: figures.conversions,
+            follow_ups_done: figures.follow_ups_done,
+            follow_ups_due_today: figures.follow_ups_due_today,
+            follow_ups_overdue: figures.follow_ups_overdue,
+            goal,
+            hourly: day.hourly,
+            dispositions: day
+                .dispositions
+                .into_iter()
+                .map(|(code, count)| DispositionCount {
+                    label: catalogue
+                        .iter()
+                        .find(|d| d.code == code)
+                        .map_or_else(|| code.clone(), |d| d.label.clone()),
+                    code,
+                    count,
+                })
+                .collect(),
+            queue: queue
+                .entries
+                .into_iter()
+                .map(|e| QueueItem {
+                    why: match e.reason {
+                        QueueReason::OverdueFollowUp => QueueWhy::OverdueFollowUp,
+                        QueueReason::FollowUpToday => QueueWhy::FollowUpToday,
+                        QueueReason::Hot => QueueWhy::Hot,
+                        QueueReason::HighPriority => QueueWhy::HighPriority,
+                        QueueReason::New => QueueWhy::New,
+                    },
+                    lead: e.lead,
+                    follow_up_due_at: e.follow_up_due_at,
+                })
+                .collect(),
+        })
+    }
+}
