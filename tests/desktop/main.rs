@@ -16,7 +16,7 @@ mod workday;
 
 use app::{App, Launch, eventually, text_of, texts};
 use fantoccini::{Client, Locator};
-use leadline_e2e::{DEMO_USER, DemoServer, workspace_root};
+use leadline_e2e::{DEMO_USER, DemoServer};
 
 /// Priya's leads in the server's database, and the name of one of them.
 fn priyas_leads(server: &DemoServer) -> (u64, String) {
@@ -77,6 +77,34 @@ async fn drive(client: &Client, expected: u64, needle_name: &str) -> Result<(), 
         Ok(count.filter(|c| c.trim() == expected.to_string()))
     })
     .await;
+
+    // The app opens on the day: today's figures and the queue, the demo's overdue follow-ups first.
+    let first = eventually("the home screen's call queue", || async {
+        let items = texts(client, "[data-testid=queue-item]").await?;
+        Ok(items.into_iter().next())
+    })
+    .await;
+    if !first.contains("Follow-up due") {
+        return Err(format!(
+            "the queue does not start with an overdue follow-up: {first:?}"
+        ));
+    }
+    let calls = text_of(client, "[data-testid=tile-calls]")
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    if !calls.contains("Calls today") {
+        return Err(format!("no calls tile: {calls:?}"));
+    }
+    phone::screenshot(client, "home.png").await?;
+    client
+        .find(Locator::Css("[data-testid=tab-leads]"))
+        .await
+        .map_err(|e| e.to_string())?
+        .click()
+        .await
+        .map_err(|e| e.to_string())?;
+
     let rows = eventually("the lead rows", || async {
         let rows = client
             .find_all(Locator::Css("[data-testid=lead-row]"))
@@ -99,14 +127,7 @@ async fn drive(client: &Client, expected: u64, needle_name: &str) -> Result<(), 
         ));
     }
 
-    let png = client
-        .screenshot()
-        .await
-        .map_err(|e| format!("screenshot: {e}"))?;
-    let shot = workspace_root().join("docs/screenshots/lead-list.png");
-    std::fs::create_dir_all(shot.parent().expect("a folder")).map_err(|e| e.to_string())?;
-    std::fs::write(&shot, &png).map_err(|e| format!("write {}: {e}", shot.display()))?;
-    eprintln!("saved {}", shot.display());
+    phone::screenshot(client, "lead-list.png").await?;
 
     // Search by the lead's full name: the list narrows to rows that all carry it, the lead among them.
     let search = client

@@ -157,12 +157,24 @@ pub(crate) async fn screenshot(client: &Client, name: &str) -> Step {
         .await
         .map_err(|e| format!("screenshot: {e}"))?;
     let shot = workspace_root().join("docs/screenshots").join(name);
+    std::fs::create_dir_all(shot.parent().expect("a folder")).map_err(|e| e.to_string())?;
     std::fs::write(&shot, &png).map_err(|e| format!("write {}: {e}", shot.display()))?;
     eprintln!("saved {}", shot.display());
     Ok(())
 }
 
 async fn drive(client: &Client, kam: &Kamailio, far: &mut FarEnd, lead_name: &str) -> Step {
+    eventually("the home screen", || async {
+        Ok(client
+            .find_all(Locator::Css("[data-testid=tab-leads]"))
+            .await?
+            .first()
+            .cloned())
+    })
+    .await
+    .click()
+    .await
+    .map_err(err)?;
     eventually("the lead list", || async {
         Ok(client
             .find_all(Locator::Css("[data-testid=lead-row]"))

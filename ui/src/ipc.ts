@@ -10,6 +10,7 @@ import type { AudioDeviceList } from "./bindings/AudioDeviceList";
 import type { CallAction } from "./bindings/CallAction";
 import type { CallView } from "./bindings/CallView";
 import type { CommandError } from "./bindings/CommandError";
+import type { Dashboard } from "./bindings/Dashboard";
 import type { DialArgs } from "./bindings/DialArgs";
 import type { DialResult } from "./bindings/DialResult";
 import type { Disposition } from "./bindings/Disposition";
@@ -98,6 +99,8 @@ export interface Api {
   logout(): Promise<AppStatus>;
   syncNow(): Promise<AppStatus>;
   getLead(leadId: string): Promise<Lead>;
+  /** Today's figures, goal, charts and call queue (from the cache). */
+  dashboard(): Promise<Dashboard>;
   /** Calls `handler` when a notification about a lead was clicked; resolves to an unsubscribe function. */
   onOpenLead(handler: (event: OpenLead) => void): Promise<() => void>;
   listLeads(query: ListLeadsArgs): Promise<LeadPage>;
@@ -135,6 +138,7 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     logout: () => call<AppStatus>("logout"),
     syncNow: () => call<AppStatus>("sync_now"),
     getLead: (leadId) => call<Lead>("get_lead", { leadId }),
+    dashboard: () => call<Dashboard>("dashboard"),
     onOpenLead: async (handler) => {
       try {
         return await listen(OPEN_LEAD_EVENT, (payload) => handler(payload as OpenLead));

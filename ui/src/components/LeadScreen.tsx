@@ -11,6 +11,7 @@ import { LEAD_STATUSES, STATUS_LABELS, formatClock, formatCount, formatRelative 
 import { useDebounced, useNow } from "../hooks";
 import type { Api } from "../ipc";
 import { usePhone } from "../phone";
+import { Home } from "./Home";
 import { LeadCard } from "./LeadCard";
 import { LeadTable } from "./LeadTable";
 import { Logo } from "./Logo";
@@ -43,6 +44,22 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   const [wrapping, setWrapping] = useState<string | null>(null);
   const autoOpened = useRef(new Set<string>());
   const [focused, setFocused] = useState<Lead | null>(null);
+  const [view, setView] = useState<"home" | "leads">("home");
+  const searchRef = useRef<HTMLInputElement>(null);
+
+  // "/" goes to the lead list's search from anywhere outside a text field.
+  useEffect(() => {
+    function onKey(e: KeyboardEvent) {
+      if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey) return;
+      const target = e.target as HTMLElement | null;
+      if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+      e.preventDefault();
+      setView("leads");
+      window.setTimeout(() => searchRef.current?.focus(), 0);
+    }
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
   const [focusError, setFocusError] = useState<ErrorText | null>(null);
 
   // A click on a notification about a lead brings that lead to the top.
@@ -243,6 +260,28 @@ export function LeadScreen({ api, status, onStatus }: Props) {
         </div>
       )}
 
+      <nav className="tabs" aria-label="Screens">
+        <button
+          type="button"
+          className={`tab${view === "home" ? " tab-active" : ""}`}
+          aria-current={view === "home" ? "page" : undefined}
+          onClick={() => setView("home")}
+          data-testid="tab-home"
+        >
+          Today
+        </button>
+        <button
+          type="button"
+          className={`tab${view === "leads" ? " tab-active" : ""}`}
+          aria-current={view === "leads" ? "page" : undefined}
+          onClick={() => setView("leads")}
+          data-testid="tab-leads"
+          title="Shortcut: / searches"
+        >
+          Leads
+        </button>
+      </nav>
+
       <CallPanel phone={phone} />
       {wrapCall && (
         <WrapUpDialog
@@ -265,6 +304,7 @@ export function LeadScreen({ api, status, onStatus }: Props) {
         />
       )}
 
+
       <main className="content">
         {focusError && (
           <div className="banner banner-error" role="alert">
@@ -274,68 +314,82 @@ export function LeadScreen({ api, status, onStatus }: Props) {
         {focused && (
           <LeadCard lead={focused} onCall={(l) => void phone.callLead(l)} onClose={() => setFocused(null)} />
         )}
-        <div className="toolbar">
-          <div>
-            <h1>My leads</h1>
-            <p className="subtitle" data-testid="shown-count">
-              {page === null
-                ? "Loading…"
-                : filtered
-                  ? `${formatCount(page.leads.length)} of ${formatCount(page.total)} leads match`
-                  : `${formatCount(page.leads.length)} leads, most recently updated first`}
-              {page?.truncated ? ` (first ${formatCount(PAGE_LIMIT)} shown; search to narrow down)` : ""}
-            </p>
-          </div>
-          <div className="filters">
-            <input
-              type="search"
-              className="input search"
-              placeholder="Search name, phone or notes"
-              aria-label="Search leads"
-              data-testid="search"
-              value={search}
-              onChange={(e) => setSearch(e.target.value)}
-            />
-            <select
-              className="input"
-              aria-label="Filter by status"
-              data-testid="status-filter"
-              value={statusFilter}
-              onChange={(e) => setStatusFilter(e.target.value as LeadStatus | "")}
-            >
-              <option value="">All statuses</option>
-              {LEAD_STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {STATUS_LABELS[s]}
-                </option>
-              ))}
-            </select>
-          </div>
-        </div>
-
-        {listError ? (
-          <div className="banner banner-error" role="alert">
-            <strong>{listError.title}.</strong> {listError.detail}
-          </div>
+        {view === "home" ? (
+          <Home
+            api={api}
+            status={status}
+            callsSeen={endedCount + phone.model.calls.length}
+            busy={talking || wrapCall !== null}
+            onCall={(l) => void phone.callLead(l)}
+            onOpen={(l) => setFocused(l)}
+          />
         ) : (
-          <div className="card">
-            {page === null ? (
-              <div className="empty">Loading leads…</div>
+          <>
+            <div className="toolbar">
+              <div>
+                <h1>My leads</h1>
+                <p className="subtitle" data-testid="shown-count">
+                  {page === null
+                    ? "Loading…"
+                    : filtered
+                      ? `${formatCount(page.leads.length)} of ${formatCount(page.total)} leads match`
+                      : `${formatCount(page.leads.length)} leads, most recently updated first`}
+                  {page?.truncated ? ` (first ${formatCount(PAGE_LIMIT)} shown; search to narrow down)` : ""}
+                </p>
+              </div>
+              <div className="filters">
+                <input
+                  type="search"
+                  className="input search"
+                  placeholder="Search name, phone or notes"
+                  aria-label="Search leads"
+                  data-testid="search"
+                  ref={searchRef}
+                  value={search}
+                  onChange={(e) => setSearch(e.target.value)}
+                />
+                <select
+                  className="input"
+                  aria-label="Filter by status"
+                  data-testid="status-filter"
+                  value={statusFilter}
+                  onChange={(e) => setStatusFilter(e.target.value as LeadStatus | "")}
+                >
+                  <option value="">All statuses</option>
+                  {LEAD_STATUSES.map((s) => (
+                    <option key={s} value={s}>
+                      {STATUS_LABELS[s]}
+                    </option>
+                  ))}
+                </select>
+              </div>
+            </div>
+
+            {listError ? (
+              <div className="banner banner-error" role="alert">
+                <strong>{listError.title}.</strong> {listError.detail}
+              </div>
             ) : (
-              <LeadTable
-                leads={page.leads}
-                now={now}
-                onCall={(lead) => void phone.callLead(lead)}
-                emptyText={
-                  filtered
-                    ? "No leads match this search."
-                    : busy
-                      ? "Downloading your leads…"
-                      : "No leads assigned to you yet. Press Sync now to check again."
-                }
-              />
+              <div className="card">
+                {page === null ? (
+                  <div className="empty">Loading leads…</div>
+                ) : (
+                  <LeadTable
+                    leads={page.leads}
+                    now={now}
+                    onCall={(lead) => void phone.callLead(lead)}
+                    emptyText={
+                      filtered
+                        ? "No leads match this search."
+                        : busy
+                          ? "Downloading your leads…"
+                          : "No leads assigned to you yet. Press Sync now to check again."
+                    }
+                  />
+                )}
+              </div>
             )}
-          </div>
+          </>
         )}
       </main>
     </div>

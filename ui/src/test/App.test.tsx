@@ -7,7 +7,7 @@ import type { LeadPage } from "../bindings/LeadPage";
 import type { ListLeadsArgs } from "../bindings/ListLeadsArgs";
 import { ErrorBoundary } from "../components/ErrorBoundary";
 import { IpcError, type Api } from "../ipc";
-import { fakePhone, fakeWrapUp, lead, status, fakeSession } from "./fixtures";
+import { fakePhone, fakeWrapUp, lead, status, fakeSession, openLeads } from "./fixtures";
 
 afterEach(cleanup);
 
@@ -57,6 +57,7 @@ it("shows the user's leads and filters them by search", async () => {
   render(<App api={api} />);
 
   expect((await screen.findByTestId("user-name")).textContent).toBe("Priya Raman");
+  await openLeads();
   await waitFor(() => expect(screen.getAllByTestId("lead-row")).toHaveLength(2));
   expect(screen.getByTestId("lead-count").textContent).toBe("2");
 
@@ -123,6 +124,7 @@ it("brings the lead of a clicked notification to the top, and says when it is go
   const asha = lead({ name: "Asha Rao", city: "Pune", interest: "Kundan bridal set", tags: ["wedding"] });
   const { api, session } = fakeApi(status(), [asha]);
   render(<App api={api} />);
+  await openLeads();
   await screen.findByTestId("lead-table");
   session.openLead(asha.id);
   const card = await screen.findByTestId("focused-lead");

@@ -6,7 +6,7 @@ import type { CallView } from "../bindings/CallView";
 import type { LeadPage } from "../bindings/LeadPage";
 import { IpcError, type Api } from "../ipc";
 import { callTimer, initialPhone, phoneReducer, qualityGrade } from "../phone";
-import { callView, fakePhone, fakeWrapUp, lead, phoneSettings, phoneStatus, status, fakeSession } from "./fixtures";
+import { callView, fakePhone, fakeWrapUp, lead, phoneSettings, phoneStatus, status, fakeSession, openLeads } from "./fixtures";
 
 afterEach(cleanup);
 
@@ -105,6 +105,7 @@ describe("calling", () => {
   it("calls a lead from the list, shows the call live, and drives it with the buttons", async () => {
     const phone = appWith();
     await waitFor(() => expect(screen.getByTestId("phone-state").textContent).toContain("Phone ready"));
+    await openLeads();
     const rows = await screen.findAllByTestId("lead-row");
     // A lead who asked not to be called cannot be called.
     expect((within(rows[1]!).getByTestId("call-lead") as HTMLButtonElement).disabled).toBe(true);

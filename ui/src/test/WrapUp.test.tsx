@@ -6,7 +6,7 @@ import type { LeadPage } from "../bindings/LeadPage";
 import { Markdown } from "../components/Markdown";
 import { IpcError, type Api } from "../ipc";
 import { QUICK_PICKS, formatTalk, fromLocalInput, toLocalInput } from "../wrapup";
-import { callView, fakePhone, fakeWrapUp, lead, phoneStatus, status, unloggedCall, fakeSession } from "./fixtures";
+import { callView, fakePhone, fakeWrapUp, lead, phoneStatus, status, unloggedCall, fakeSession, openLeads } from "./fixtures";
 
 afterEach(cleanup);
 
@@ -63,6 +63,7 @@ describe("the wrap-up form", () => {
     const wrap = fakeWrapUp();
     const phone = fakePhone(phoneStatus({ state: "ready" }));
     const app = appWith(wrap, phone);
+    await openLeads();
     await screen.findAllByTestId("lead-row");
     expect(screen.queryByTestId("wrapup")).toBeNull();
 

@@ -1,5 +1,6 @@
 import type { AppStatus } from "../bindings/AppStatus";
 import type { CallView } from "../bindings/CallView";
+import type { Dashboard } from "../bindings/Dashboard";
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
 import type { PhoneEvent } from "../bindings/PhoneEvent";
@@ -207,10 +208,33 @@ export function fakeWrapUp(calls: UnloggedCall[] = []) {
 
 /** The session part of the Api: sign-out (answers `signedOut`), leads by id, and notification clicks the
  * test fires with `openLead`. */
-export function fakeSession(leads: Lead[] = [], signedOut: AppStatus = status({ signed_in: false })) {
+/** A home screen over `leads`: all of them queued as new, nothing called yet. */
+export function dashboard(leads: Lead[] = [], overrides: Partial<Dashboard> = {}): Dashboard {
+  return {
+    calls_made: 0,
+    connected: 0,
+    talk_time_s: 0,
+    conversions: 0,
+    follow_ups_done: 0,
+    follow_ups_due_today: 0,
+    follow_ups_overdue: 0,
+    goal: null,
+    hourly: Array.from({ length: 24 }, () => 0),
+    dispositions: [],
+    queue: leads.map((lead) => ({ lead, why: "new", follow_up_due_at: null })),
+    ...overrides,
+  };
+}
+
+export function fakeSession(
+  leads: Lead[] = [],
+  signedOut: AppStatus = status({ signed_in: false }),
+  home: () => Dashboard = () => dashboard(leads),
+) {
   let handler: ((e: { lead_id: string }) => void) | null = null;
   let logouts = 0;
-  const api: Pick<Api, "logout" | "getLead" | "onOpenLead"> = {
+  const api: Pick<Api, "logout" | "getLead" | "onOpenLead" | "dashboard"> = {
+    dashboard: async () => home(),
     logout: async () => {
       logouts += 1;
       return signedOut;
@@ -232,4 +256,10 @@ export function fakeSession(leads: Lead[] = [], signedOut: AppStatus = status({ 
     openLead: (leadId: string) => handler?.({ lead_id: leadId }),
     logouts: () => logouts,
   };
+}
+
+/** Goes to the lead list (the app opens on the home screen). */
+export async function openLeads() {
+  const { fireEvent, screen } = await import("@testing-library/react");
+  fireEvent.click(await screen.findByTestId("tab-leads"));
 }

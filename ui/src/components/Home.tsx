@@ -1,0 +1,304 @@
+import { useCallback, useEffect, useState } from "react";
+
+import type { AppStatus } from "../bindings/AppStatus";
+import type { Dashboard } from "../bindings/Dashboard";
+import type { Lead } from "../bindings/Lead";
+import type { QueueItem } from "../bindings/QueueItem";
+import { describeError, type ErrorText } from "../errors";
+import { formatClock, formatPhone, formatRelative } from "../format";
+import type { Api } from "../ipc";
+import { PriorityBadge } from "./Badges";
+
+interface Props {
+  api: Api;
+  status: AppStatus;
+  /** Changes whenever a call starts or ends, so the figures follow the calls. */
+  callsSeen: number;
+  onCall: (lead: Lead) => void;
+  onOpen: (lead: Lead) => void;
+  /** No "call next" while a call or a form is open. */
+  busy: boolean;
+}
+
+/** The home screen: today against the goals, the charts, and who to call next (N calls the first). */
+export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
+  const [data, setData] = useState<Dashboard | null>(null);
+  const [error, setError] = useState<ErrorText | null>(null);
+
+  const load = useCallback(() => {
+    api
+      .dashboard()
+      .then((d) => {
+        setData(d);
+        setError(null);
+      })
+      .catch((e: unknown) => setError(describeError(e)));
+  }, [api]);
+
+  // Logged calls (pending changes, a sync) and calls ending change the figures; the clock moves the queue.
+  useEffect(() => {
+    load();
+  }, [load, status.pending, status.unlogged, status.last_sync_at, status.lead_count, callsSeen]);
+  useEffect(() => {
+    const timer = window.setInterval(load, 60_000);
+    return () => window.clearInterval(timer);
+  }, [load]);
+
+  const next = data?.queue[0] ?? null;
+  useEffect(() => {
+    function onKey(e: KeyboardEvent) {
+      if (e.key !== "n" && e.key !== "N") return;
+      if (e.ctrlKey || e.metaKey || e.altKey || busy || !next) return;
+      const target = e.target as HTMLElement | null;
+      if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+      e.preventDefault();
+      onCall(next.lead);
+    }
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [next, busy, onCall]);
+
+  if (error) {
+    return (
+      <div className="banner banner-error" role="alert">
+        <strong>{error.title}.</strong> {error.detail}{" "}
+        <button type="button" className="btn btn-link" onClick={load}>
+          Try again
+        </button>
+      </div>
+    );
+  }
+  if (data === null) {
+    return (
+      <div className="home" aria-busy="true" data-testid="home-loading">
+        <div className="tiles">
+          {[0, 1, 2, 3, 4].map((i) => (
+            <div key={i} className="tile skeleton" />
+          ))}
+        </div>
+        <div className="home-grid">
+          <div className="card skeleton skeleton-block" />
+          <div className="card skeleton skeleton-block" />
+        </div>
+      </div>
+    );
+  }
+
+  const connectedShare = data.calls_made > 0 ? Math.round((100 * data.connected) / data.calls_made) : 0;
+  return (
+    <div className="home" data-testid="home">
+      <div className="tiles">
+        <Tile label="Calls today" value={data.calls_made} goal={data.goal?.calls} testId="tile-calls" />
+        <Tile
+          label="Connected"
+          value={data.connected}
+          note={data.calls_made > 0 ? `${connectedShare}% of calls` : "No calls yet"}
+          testId="tile-connected"
+        />
+        <Tile label="Talk time" value={formatDuration(data.talk_time_s)} testId="tile-talk" />
+        <Tile label="Conversions" value={data.conversions} goal={data.goal?.conversions} testId="tile-conversions" />
+        <Tile
+          label="Follow-ups done"
+          value={data.follow_ups_done}
+          note={`${data.follow_ups_overdue} overdue · ${data.follow_ups_due_today} due today`}
+          warn={data.follow_ups_overdue > 0}
+          testId="tile-follow-ups"
+        />
+      </div>
+      {data.goal === null && (
+        <p className="muted goal-note">Your supervisor has not set a daily goal; the figures count your day so far.</p>
+      )}
+
+      <div className="home-grid">
+        <section className="card home-queue" aria-labelledby="queue-title">
+          <div className="section-head">
+            <h2 id="queue-title">Next to call</h2>
+            <button
+              type="button"
+              className="btn btn-primary"
+              disabled={!next || busy}
+              onClick={() => next && onCall(next.lead)}
+              data-testid="call-next"
+              title="Shortcut: N"
+            >
+              {next ? `Call ${next.lead.name.split(" ")[0]}` : "Call next"} <kbd>N</kbd>
+            </button>
+          </div>
+          {data.queue.length === 0 ? (
+            <p className="empty" data-testid="queue-empty">
+              Nobody is waiting: no follow-ups due and no new or hot leads. New leads appear here as your supervisor
+              assigns them.
+            </p>
+          ) : (
+            <ol className="queue" data-testid="queue">
+              {data.queue.map((item) => (
+                <li key={item.lead.id} className="queue-item" data-testid="queue-item">
+                  <button type="button" className="queue-lead" onClick={() => onOpen(item.lead)}>
+                    <span className="lead-name">{item.lead.name}</span>
+                    <span className="lead-sub">
+                      {formatPhone(item.lead.phone)}
+                      {item.lead.city ? ` · ${item.lead.city}` : ""}
+                    </span>
+                  </button>
+                  <span className={`why why-${item.why}`}>{whyText(item)}</span>
+                  <PriorityBadge priority={item.lead.priority} />
+                  <button
+                    type="button"
+                    className="btn btn-secondary btn-call"
+                    onClick={() => onCall(item.lead)}
+                    disabled={busy || item.lead.status === "do_not_call"}
+                    aria-label={`Call ${item.lead.name}`}
+                  >
+                    Call
+                  </button>
+                </li>
+              ))}
+            </ol>
+          )}
+        </section>
+
+        <div className="home-charts">
+          <section className="card chart-card" aria-labelledby="hourly-title">
+            <h2 id="hourly-title">Calls by hour</h2>
+            <HourlyChart hourly={data.hourly} />
+          </section>
+          <section className="card chart-card" aria-labelledby="dispositions-title">
+            <h2 id="dispositions-title">Outcomes today</h2>
+            {data.dispositions.length === 0 ? (
+              <p className="muted">No calls logged today yet.</p>
+            ) : (
+              <ul className="bars" data-testid="disposition-chart">
+                {data.dispositions.map((d) => (
+                  <li key={d.code} className="bar-row">
+                    <span className="bar-label">{d.label}</span>
+                    <span className="bar-track" aria-hidden="true">
+                      <span
+                        className="bar-fill"
+                        style={{ width: `${(100 * d.count) / Math.max(...data.dispositions.map((x) => x.count))}%` }}
+                      />
+                    </span>
+                    <span className="bar-count">{d.count}</span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function Tile({
+  label,
+  value,
+  goal,
+  note,
+  warn,
+  testId,
+}: {
+  label: string;
+  value: number | string;
+  goal?: number;
+  note?: string;
+  warn?: boolean;
+  testId: string;
+}) {
+  const n = typeof value === "number" ? value : 0;
+  const pct = goal ? Math.min(100, Math.round((100 * n) / goal)) : null;
+  return (
+    <div className={`tile${warn ? " tile-warn" : ""}`} data-testid={testId}>
+      <div className="tile-label">{label}</div>
+      <div className="tile-value">
+        {value}
+        {goal ? <span className="tile-goal"> / {goal}</span> : null}
+      </div>
+      {pct !== null && (
+        <div
+          className="progress"
+          role="progressbar"
+          aria-label={`${label}: ${pct}% of the goal`}
+          aria-valuenow={pct}
+          aria-valuemin={0}
+          aria-valuemax={100}
+        >
+          <span style={{ width: `${pct}%` }} />
+        </div>
+      )}
+      {note && <div className="tile-note">{note}</div>}
+    </div>
+  );
+}
+
+/** Bars per hour over the working day (9 am to 8 pm, widened to any hour that has calls). */
+export function HourlyChart({ hourly }: { hourly: number[] }) {
+  const busyHours = hourly.map((n, h) => (n > 0 ? h : -1)).filter((h) => h >= 0);
+  const first = Math.min(9, ...busyHours);
+  const last = Math.max(20, ...busyHours);
+  const hours = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  const max = Math.max(1, ...hourly);
+  const total = hourly.reduce((a, b) => a + b, 0);
+  const summary =
+    total === 0
+      ? "No calls yet today"
+      : hours
+          .filter((h) => (hourly[h] ?? 0) > 0)
+          .map((h) => `${hourLabel(h)}: ${hourly[h]}`)
+          .join(", ");
+  const width = hours.length * 28;
+  return (
+    <svg
+      className="hourly"
+      viewBox={`0 0 ${width} 130`}
+      role="img"
+      aria-label={`Calls by hour. ${summary}`}
+      data-testid="hourly-chart"
+    >
+      {hours.map((h, i) => {
+        const n = hourly[h] ?? 0;
+        const height = (100 * n) / max;
+        return (
+          <g key={h} transform={`translate(${i * 28 + 4}, 0)`}>
+            <rect className="hour-bar" x={0} y={105 - height} width={20} height={height} rx={3} data-count={n} />
+            {n > 0 && (
+              <text className="hour-count" x={10} y={100 - height} textAnchor="middle">
+                {n}
+              </text>
+            )}
+            <text className="hour-label" x={10} y={122} textAnchor="middle">
+              {h % 12 === 0 ? 12 : h % 12}
+            </text>
+          </g>
+        );
+      })}
+    </svg>
+  );
+}
+
+function hourLabel(h: number): string {
+  const suffix = h < 12 ? "am" : "pm";
+  return `${h % 12 === 0 ? 12 : h % 12} ${suffix}`;
+}
+
+export function formatDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${seconds % 60}s`;
+  return `${seconds}s`;
+}
+
+function whyText(item: QueueItem): string {
+  switch (item.why) {
+    case "overdue_follow_up":
+      return item.follow_up_due_at ? `Follow-up due ${formatRelative(item.follow_up_due_at)}` : "Follow-up overdue";
+    case "follow_up_today":
+      return item.follow_up_due_at ? `Follow-up at ${formatClock(item.follow_up_due_at)}` : "Follow-up today";
+    case "hot":
+      return "Hot lead";
+    case "high_priority":
+      return "High priority";
+    case "new":
+      return "New lead";
+  }
+}
