@@ -104,3 +104,34 @@ pub async fn dispositions(shell: State<'_, Shell>) -> Result<Vec<Disposition>, C
 pub async fn wrap_up(shell: State<'_, Shell>, log_id: Id, args: WrapUpArgs) -> Result<(), CommandError> {
     shell.wrap_up(log_id, args).await
 }
+
+/// How the last run ended, when it did not end cleanly (shown once: answered, it is forgotten).
+#[tauri::command]
+pub async fn unclean_exit(
+    run: State<'_, crate::RunState>,
+) -> Result<Option<crate::runlog::UncleanExit>, CommandError> {
+    Ok(run
+        .unclean
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take())
+}
+
+/// Saves a report of the last unclean exit (the end of the logs) for support; answers its path.
+#[tauri::command]
+pub async fn save_crash_report(
+    run: State<'_, crate::RunState>,
+    exit: crate::runlog::UncleanExit,
+) -> Result<String, CommandError> {
+    let data_dir = run.data_dir.clone();
+    tokio::task::spawn_blocking(move || crate::runlog::save_report(&data_dir, &exit))
+        .await
+        .map_err(|e| CommandError::new(crate::api::ErrorCode::Internal, e.to_string()))?
+        .map(|p| p.display().to_string())
+        .map_err(|e| {
+            CommandError::new(
+                crate::api::ErrorCode::Storage,
+                format!("The report could not be saved: {e}"),
+            )
+        })
+}

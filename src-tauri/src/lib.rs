@@ -23,6 +23,7 @@ mod commands;
 mod desktop;
 mod home;
 mod phone;
+pub mod runlog;
 mod shell;
 mod token;
 mod wrapup;
@@ -35,10 +36,23 @@ pub use shell::{CACHE_FILE, Shell};
 
 use crate::api::{LoginArgs, PHONE_EVENT, PhoneEvent, STATUS_EVENT};
 
+/// What the app knows of its own run: where its data is, and whether the last run ended uncleanly.
+pub struct RunState {
+    pub data_dir: PathBuf,
+    pub unclean: std::sync::Mutex<Option<runlog::UncleanExit>>,
+    marker: runlog::Marker,
+}
+
 /// Starts the app; returns when its last window closes.
 pub fn run() {
     init_tracing();
-    let result = tauri::Builder::default()
+    runlog::log_panics();
+    let built = tauri::Builder::default()
+        // First: a second start hands over to the running app (its window comes forward) and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("Leadline was started again; showing this window");
+            desktop::bring_to_front(app);
+        }))
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::login,
@@ -57,10 +71,22 @@ pub fn run() {
             commands::unlogged_calls,
             commands::dispositions,
             commands::wrap_up,
+            commands::unclean_exit,
+            commands::save_crash_report,
         ])
         .setup(|app| {
             let data_dir = data_dir(app.handle())?;
-            tracing::info!(data_dir = %data_dir.display(), "starting");
+            runlog::start_file_log(&data_dir);
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "starting");
+            let (marker, unclean) = runlog::Marker::arm(&data_dir);
+            if let Some(exit) = &unclean {
+                tracing::warn!(started_at = ?exit.started_at, "the last run did not end cleanly");
+            }
+            app.manage(RunState {
+                data_dir: data_dir.clone(),
+                unclean: std::sync::Mutex::new(unclean),
+                marker,
+            });
             let shell = Shell::open(&data_dir);
             let emitter = app.handle().clone();
             let tray = desktop::tray(app.handle());
@@ -79,11 +105,22 @@ pub fn run() {
             tauri::async_runtime::spawn(async move { start(handle).await });
             Ok(())
         })
-        .run(tauri::generate_context!("../tauri.conf.json"));
-    if let Err(e) = result {
-        tracing::error!(error = %e, "Leadline stopped with an error");
-        std::process::exit(1);
-    }
+        .build(tauri::generate_context!("../tauri.conf.json"));
+    let app = match built {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "Leadline could not start");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| {
+        if let tauri::RunEvent::Exit = event {
+            if let Some(run) = app.try_state::<RunState>() {
+                run.marker.disarm();
+            }
+            tracing::info!("stopped");
+        }
+    });
 }
 
 /// Restores the previous session, then signs in from the environment if asked to.
@@ -124,9 +161,19 @@ fn data_dir(app: &tauri::AppHandle) -> Result<PathBuf, tauri::Error> {
     }
 }
 
+/// Logs to stderr and, once the data folder is known, to the rolling log files (see [`runlog`]).
 fn init_tracing() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let file = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(runlog::LateFile);
     // A second init (tests) is harmless.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer())
+        .with(file)
+        .try_init();
 }

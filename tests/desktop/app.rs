@@ -40,6 +40,8 @@ pub const BUS_ADDRESS: &str = "dbus-address";
 /// The app and what it runs on; everything is stopped when this drops.
 pub struct App {
     pub client: Client,
+    /// The X display the app shows on (`:N`).
+    pub display: String,
     _driver: Guard,
     _display: Guard,
 }
@@ -154,6 +156,7 @@ impl App {
             .expect("start a WebDriver session with the app");
         Self {
             client,
+            display: format!(":{display_no}"),
             _driver: driver,
             _display: display,
         }

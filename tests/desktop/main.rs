@@ -58,9 +58,74 @@ async fn desktop_app_lists_and_searches_the_signed_in_users_leads() {
     })
     .await;
     let outcome = drive(&app.client, expected, &needle_name).await;
-    let closed = app.close().await;
+    // Then the app dies as in a power cut (SIGKILL): the next start says so and saves a report.
+    let killed = kill_app(tmp.path());
+    let _ = app.close().await;
+    outcome.unwrap_or_else(|e| panic!("{e}"));
+    killed.unwrap_or_else(|e| panic!("{e}"));
+
+    let again = App::launch(Launch {
+        server_url: &server.url,
+        home: tmp.path(),
+        env: Vec::new(),
+        desktop_bus: false,
+    })
+    .await;
+    let outcome = after_the_crash(&again.client, tmp.path()).await;
+    let closed = again.close().await;
     outcome.unwrap_or_else(|e| panic!("{e}"));
     closed.expect("close the WebDriver session");
+}
+
+/// Kills the app whose run marker is under `home` with SIGKILL.
+fn kill_app(home: &std::path::Path) -> Result<(), String> {
+    let marker = std::fs::read_to_string(home.join("app/running")).map_err(|e| format!("run marker: {e}"))?;
+    let pid = marker
+        .lines()
+        .find_map(|l| l.strip_prefix("pid="))
+        .ok_or_else(|| format!("no pid in the run marker {marker:?}"))?;
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", pid])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("kill -KILL {pid}: {status}"));
+    }
+    // Gone before the next start looks at the marker.
+    let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
+    for _ in 0..100 {
+        if !proc.exists() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err(format!("process {pid} still runs after SIGKILL"))
+}
+
+/// The prompt after the crash: the report it saves holds the end of the killed run's log.
+async fn after_the_crash(client: &Client, home: &std::path::Path) -> Result<(), String> {
+    let text = eventually("the crash prompt", || async {
+        text_of(client, "[data-testid=crash-prompt]").await
+    })
+    .await;
+    if !text.contains("closed unexpectedly") || !text.contains("Your work is safe") {
+        return Err(format!("the crash prompt says {text:?}"));
+    }
+    phone::screenshot(client, "crash-prompt.png").await?;
+    phone::click(client, "[data-testid=crash-save]").await?;
+    let path = eventually("the saved report's path", || async {
+        text_of(client, "[data-testid=crash-report-path] code").await
+    })
+    .await;
+    if !path.starts_with(&home.join("app/crash-reports").display().to_string()) {
+        return Err(format!("the report went to {path:?}"));
+    }
+    let report = std::fs::read_to_string(&path).map_err(|e| format!("read {path}: {e}"))?;
+    // The first run's log lines: its sign-in and sync.
+    if !report.contains("did not end cleanly") || !report.contains("signed in") {
+        return Err(format!("the report lacks the killed run's log:\n{report}"));
+    }
+    Ok(())
 }
 
 /// The checks, apart from setup, so the session is closed whatever they find.

@@ -107,6 +107,7 @@ async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_
         Ok(()) => {
             crate::workday::offline_and_back_then_notified(&app.client, &mut server, &lead_id, tmp.path())
                 .await
+                .and(crate::workday::a_second_start_hands_over(&app, tmp.path()).await)
         }
         Err(e) => Err(e),
     };

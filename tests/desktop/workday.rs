@@ -12,9 +12,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, DemoServer, http};
+use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, DemoServer, built_binary, http};
 
-use crate::app::{BUS_ADDRESS, MONITOR_LOG, eventually, text_of};
+use crate::app::{App, BUS_ADDRESS, MONITOR_LOG, eventually, text_of};
 use crate::phone::{Step, click, err, screenshot};
 
 pub async fn offline_and_back_then_notified(
@@ -131,6 +131,48 @@ pub async fn offline_and_back_then_notified(
         return Err(format!("the card shows {shown:?}, not the assigned {new_name:?}"));
     }
     screenshot(client, "notification-lead.png").await?;
+    Ok(())
+}
+
+/// Starting Leadline again on the same desktop (the same session bus) opens no second app: the new process
+/// hands over to the running one and exits, and the running one goes on.
+pub async fn a_second_start_hands_over(app: &App, home: &Path) -> Step {
+    let bus = std::fs::read_to_string(home.join(BUS_ADDRESS)).map_err(err)?;
+    let mut second = std::process::Command::new(built_binary("leadline-desktop", "leadline-desktop"))
+        .env("DBUS_SESSION_BUS_ADDRESS", bus.trim())
+        .env("DISPLAY", &app.display)
+        .env("HOME", home)
+        .env("XDG_RUNTIME_DIR", home)
+        .env("LEADLINE_DATA_DIR", home.join("app-second"))
+        .env("NO_AT_BRIDGE", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(err)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = second.try_wait().map_err(err)? {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            return Err("a second Leadline kept running next to the first".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if !status.success() {
+        return Err(format!("the second start ended with {status}"));
+    }
+    if home.join("app-second/leadline.sqlite3").exists() {
+        return Err("the second start opened a cache of its own".into());
+    }
+    let user = text_of(&app.client, "[data-testid=user-name]")
+        .await
+        .map_err(err)?;
+    if !user.is_some_and(|u| u.contains("Priya")) {
+        return Err("the first app no longer answers".into());
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 
 import type { AppStatus } from "./bindings/AppStatus";
+import { CrashPrompt } from "./components/CrashPrompt";
 import { LeadScreen } from "./components/LeadScreen";
 import { LoginScreen } from "./components/LoginScreen";
 import { Logo } from "./components/Logo";
@@ -53,9 +54,20 @@ export function App({ api }: { api: Api }) {
       </div>
     );
   }
-  if (!status.signed_in) {
-    // Keyed by server and user, so a status that fills them in (auto sign-in) refreshes the form.
-    return <LoginScreen key={`${status.server_url}|${status.user?.id}|${status.last_error?.message}`} api={api} status={status} onStatus={setStatus} />;
-  }
-  return <LeadScreen api={api} status={status} onStatus={setStatus} />;
+  return (
+    <>
+      {status.signed_in ? (
+        <LeadScreen api={api} status={status} onStatus={setStatus} />
+      ) : (
+        // Keyed by server and user, so a status that fills them in (auto sign-in) refreshes the form.
+        <LoginScreen
+          key={`${status.server_url}|${status.user?.id}|${status.last_error?.message}`}
+          api={api}
+          status={status}
+          onStatus={setStatus}
+        />
+      )}
+      <CrashPrompt api={api} />
+    </>
+  );
 }

@@ -24,6 +24,7 @@ import type { PhoneEvent } from "./bindings/PhoneEvent";
 import type { PhoneSettingsView } from "./bindings/PhoneSettingsView";
 import type { PhoneStatus } from "./bindings/PhoneStatus";
 import type { SavePhoneSettingsArgs } from "./bindings/SavePhoneSettingsArgs";
+import type { UncleanExit } from "./bindings/UncleanExit";
 import type { UnloggedCall } from "./bindings/UnloggedCall";
 import type { WrapUpArgs } from "./bindings/WrapUpArgs";
 
@@ -99,6 +100,10 @@ export interface Api {
   logout(): Promise<AppStatus>;
   syncNow(): Promise<AppStatus>;
   getLead(leadId: string): Promise<Lead>;
+  /** How the last run ended when it did not end cleanly (asked once at start). */
+  uncleanExit(): Promise<UncleanExit | null>;
+  /** Saves a report of that exit for support; answers the file's path. */
+  saveCrashReport(exit: UncleanExit): Promise<string>;
   /** Today's figures, goal, charts and call queue (from the cache). */
   dashboard(): Promise<Dashboard>;
   /** Calls `handler` when a notification about a lead was clicked; resolves to an unsubscribe function. */
@@ -139,6 +144,8 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     syncNow: () => call<AppStatus>("sync_now"),
     getLead: (leadId) => call<Lead>("get_lead", { leadId }),
     dashboard: () => call<Dashboard>("dashboard"),
+    uncleanExit: () => call<UncleanExit | null>("unclean_exit"),
+    saveCrashReport: (exit) => call<string>("save_crash_report", { exit }),
     onOpenLead: async (handler) => {
       try {
         return await listen(OPEN_LEAD_EVENT, (payload) => handler(payload as OpenLead));

@@ -167,3 +167,34 @@ it("says syncing while the first download runs", async () => {
   expect(screen.getByTestId("sync-status").textContent).toContain("Syncing…");
   expect((screen.getByTestId("sync-now") as HTMLButtonElement).disabled).toBe(true);
 });
+
+it("after an unclean exit, says the work is safe and saves a report once", async () => {
+  const { api } = fakeApi(status());
+  let asked = 0;
+  const saved: unknown[] = [];
+  api.uncleanExit = async () => {
+    asked += 1;
+    return { started_at: "2026-11-25T04:30:00Z" };
+  };
+  api.saveCrashReport = async (exit) => {
+    saved.push(exit);
+    return "/home/priya/.local/share/in.leadline.desktop/crash-reports/leadline-report.txt";
+  };
+  render(<App api={api} />);
+  const prompt = await screen.findByTestId("crash-prompt");
+  expect(prompt.textContent).toContain("Your work is safe");
+  expect(prompt.textContent).toContain("25 Nov 2026");
+  fireEvent.click(screen.getByTestId("crash-save"));
+  expect((await screen.findByTestId("crash-report-path")).textContent).toContain("crash-reports/leadline-report.txt");
+  expect(saved).toEqual([{ started_at: "2026-11-25T04:30:00Z" }]);
+  fireEvent.click(screen.getByRole("button", { name: "Done" }));
+  expect(screen.queryByTestId("crash-prompt")).toBeNull();
+  expect(asked).toBe(1);
+});
+
+it("shows no crash prompt after a clean exit", async () => {
+  const { api } = fakeApi(status());
+  render(<App api={api} />);
+  await screen.findByTestId("user-name");
+  expect(screen.queryByTestId("crash-prompt")).toBeNull();
+});

@@ -233,8 +233,10 @@ export function fakeSession(
 ) {
   let handler: ((e: { lead_id: string }) => void) | null = null;
   let logouts = 0;
-  const api: Pick<Api, "logout" | "getLead" | "onOpenLead" | "dashboard"> = {
+  const api: Pick<Api, "logout" | "getLead" | "onOpenLead" | "dashboard" | "uncleanExit" | "saveCrashReport"> = {
     dashboard: async () => home(),
+    uncleanExit: async () => null,
+    saveCrashReport: async () => "/tmp/report.txt",
     logout: async () => {
       logouts += 1;
       return signedOut;
