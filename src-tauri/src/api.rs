@@ -448,6 +448,7 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     AppStatus::export_all(&cfg)?;
     OpenLead::export_all(&cfg)?;
     Dashboard::export_all(&cfg)?;
+    leadline_model::DeskPreferences::export_all(&cfg)?;
     crate::runlog::UncleanExit::export_all(&cfg)?;
     CommandError::export_all(&cfg)?;
     LoginArgs::export_all(&cfg)?;

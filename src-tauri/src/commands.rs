@@ -135,3 +135,16 @@ pub async fn save_crash_report(
             )
         })
 }
+
+#[tauri::command]
+pub async fn preferences(shell: State<'_, Shell>) -> Result<leadline_model::DeskPreferences, CommandError> {
+    shell.preferences().await
+}
+
+#[tauri::command]
+pub async fn save_preferences(
+    shell: State<'_, Shell>,
+    preferences: leadline_model::DeskPreferences,
+) -> Result<leadline_model::DeskPreferences, CommandError> {
+    shell.save_preferences(preferences).await
+}

@@ -86,3 +86,19 @@ impl Shell {
         })
     }
 }
+
+impl Shell {
+    /// This desk's preferences (theme, start minimised).
+    pub async fn preferences(&self) -> Result<leadline_model::DeskPreferences, CommandError> {
+        self.shared_store()?.lock().preferences().map_err(storage)
+    }
+
+    pub async fn save_preferences(
+        &self,
+        preferences: leadline_model::DeskPreferences,
+    ) -> Result<leadline_model::DeskPreferences, CommandError> {
+        let mut store = self.shared_store()?.lock();
+        store.set_preferences(&preferences).map_err(storage)?;
+        store.preferences().map_err(storage)
+    }
+}

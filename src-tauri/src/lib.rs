@@ -73,6 +73,8 @@ pub fn run() {
             commands::wrap_up,
             commands::unclean_exit,
             commands::save_crash_report,
+            commands::preferences,
+            commands::save_preferences,
         ])
         .setup(|app| {
             let data_dir = data_dir(app.handle())?;
@@ -88,6 +90,7 @@ pub fn run() {
                 marker,
             });
             let shell = Shell::open(&data_dir);
+            start_minimised_if_asked(app.handle(), &shell);
             let emitter = app.handle().clone();
             let tray = desktop::tray(app.handle());
             shell.on_status(move |status| {
@@ -142,6 +145,26 @@ async fn start(app: tauri::AppHandle) {
         .await;
     if let Some(args) = auto_login_args() {
         shell.auto_login(args).await;
+    }
+}
+
+/// `--minimised` (an autostart entry) or the saved preference: start in the taskbar. Minimised rather
+/// than hidden, so the app stays reachable on desktops without a tray.
+fn start_minimised_if_asked(app: &tauri::AppHandle, shell: &Shell) {
+    let flag = std::env::args().any(|a| a == "--minimised" || a == "--minimized");
+    let preferred = shell
+        .shared_store()
+        .ok()
+        .and_then(|s| s.lock().preferences().ok())
+        .is_some_and(|p| p.start_minimised);
+    if !(flag || preferred) {
+        return;
+    }
+    tracing::info!("starting minimised");
+    for window in app.webview_windows().into_values() {
+        if let Err(e) = window.minimize() {
+            tracing::warn!(error = %e, "cannot start minimised");
+        }
     }
 }
 

@@ -7,11 +7,19 @@ import { LoginScreen } from "./components/LoginScreen";
 import { Logo } from "./components/Logo";
 import { describeError, type ErrorText } from "./errors";
 import type { Api } from "./ipc";
+import { applyTheme } from "./theme";
 
 /** Sign-in screen until there is a session, then the lead list. Follows the shell's status events. */
 export function App({ api }: { api: Api }) {
   const [status, setStatus] = useState<AppStatus | null>(null);
   const [fatal, setFatal] = useState<ErrorText | null>(null);
+
+  useEffect(() => {
+    api
+      .preferences()
+      .then((p) => applyTheme(p.theme))
+      .catch(() => {});
+  }, [api]);
 
   useEffect(() => {
     let unlisten: (() => void) | undefined;

@@ -13,6 +13,7 @@ import type { CommandError } from "./bindings/CommandError";
 import type { Dashboard } from "./bindings/Dashboard";
 import type { DialArgs } from "./bindings/DialArgs";
 import type { DialResult } from "./bindings/DialResult";
+import type { DeskPreferences } from "./bindings/DeskPreferences";
 import type { Disposition } from "./bindings/Disposition";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { Lead } from "./bindings/Lead";
@@ -104,6 +105,8 @@ export interface Api {
   uncleanExit(): Promise<UncleanExit | null>;
   /** Saves a report of that exit for support; answers the file's path. */
   saveCrashReport(exit: UncleanExit): Promise<string>;
+  preferences(): Promise<DeskPreferences>;
+  savePreferences(preferences: DeskPreferences): Promise<DeskPreferences>;
   /** Today's figures, goal, charts and call queue (from the cache). */
   dashboard(): Promise<Dashboard>;
   /** Calls `handler` when a notification about a lead was clicked; resolves to an unsubscribe function. */
@@ -145,6 +148,8 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     getLead: (leadId) => call<Lead>("get_lead", { leadId }),
     dashboard: () => call<Dashboard>("dashboard"),
     uncleanExit: () => call<UncleanExit | null>("unclean_exit"),
+    preferences: () => call<DeskPreferences>("preferences"),
+    savePreferences: (preferences) => call<DeskPreferences>("save_preferences", { preferences }),
     saveCrashReport: (exit) => call<string>("save_crash_report", { exit }),
     onOpenLead: async (handler) => {
       try {

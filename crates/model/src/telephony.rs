@@ -201,3 +201,25 @@ mod tests {
         assert!(old.echo_cancellation);
     }
 }
+
+/// The app's look, as the user picked it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// Follow the operating system's light or dark setting.
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+/// How this desk's app behaves (kept in the local cache, like [`PhoneSettings`]).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeskPreferences {
+    pub theme: Theme,
+    /// Start in the taskbar (minimised) instead of with the window open: for an app started at login.
+    pub start_minimised: bool,
+}

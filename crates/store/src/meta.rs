@@ -57,6 +57,21 @@ impl Store {
         Self::meta_set(&self.conn, "phone_settings", &serde_json::to_string(settings)?)
     }
 
+    /// This desk's preferences (theme, start minimised); the defaults until some were saved.
+    pub fn preferences(&self) -> Result<leadline_model::DeskPreferences, StoreError> {
+        match self.meta_get("preferences")? {
+            Some(json) => Ok(serde_json::from_str(&json)?),
+            None => Ok(leadline_model::DeskPreferences::default()),
+        }
+    }
+
+    pub fn set_preferences(
+        &mut self,
+        preferences: &leadline_model::DeskPreferences,
+    ) -> Result<(), StoreError> {
+        Self::meta_set(&self.conn, "preferences", &serde_json::to_string(preferences)?)
+    }
+
     /// This installation's id, minted on first use and kept for good.
     pub fn device_id(&mut self) -> Result<String, StoreError> {
         if let Some(id) = self.meta_get("device_id")? {

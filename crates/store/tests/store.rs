@@ -1028,6 +1028,12 @@ fn phone_settings_are_kept_after_a_check_and_survive_a_new_sign_in() {
         settings,
         "a refused value changes nothing"
     );
+    assert_eq!(store.preferences().unwrap(), DeskPreferences::default());
+    let prefs = DeskPreferences {
+        theme: Theme::Dark,
+        start_minimised: true,
+    };
+    store.set_preferences(&prefs).unwrap();
     store.set_account("http://server", &user("priya")).unwrap();
     store.set_account("http://server", &user("arjun")).unwrap();
     assert_eq!(
@@ -1035,6 +1041,7 @@ fn phone_settings_are_kept_after_a_check_and_survive_a_new_sign_in() {
         settings,
         "the desk's, not the account's"
     );
+    assert_eq!(store.preferences().unwrap(), prefs, "the desk's too");
 }
 
 #[test]

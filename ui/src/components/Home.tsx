@@ -7,6 +7,7 @@ import type { QueueItem } from "../bindings/QueueItem";
 import { describeError, type ErrorText } from "../errors";
 import { formatClock, formatPhone, formatRelative } from "../format";
 import type { Api } from "../ipc";
+import { isTyping } from "../shortcuts";
 import { PriorityBadge } from "./Badges";
 
 interface Props {
@@ -49,8 +50,7 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
     function onKey(e: KeyboardEvent) {
       if (e.key !== "n" && e.key !== "N") return;
       if (e.ctrlKey || e.metaKey || e.altKey || busy || !next) return;
-      const target = e.target as HTMLElement | null;
-      if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+      if (isTyping(e)) return;
       e.preventDefault();
       onCall(next.lead);
     }

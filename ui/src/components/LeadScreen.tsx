@@ -10,6 +10,7 @@ import { describeCommandError, describeError, type ErrorText } from "../errors";
 import { LEAD_STATUSES, STATUS_LABELS, formatClock, formatCount, formatRelative } from "../format";
 import { useDebounced, useNow } from "../hooks";
 import type { Api } from "../ipc";
+import { isTyping } from "../shortcuts";
 import { usePhone } from "../phone";
 import { Home } from "./Home";
 import { LeadCard } from "./LeadCard";
@@ -17,6 +18,8 @@ import { LeadTable } from "./LeadTable";
 import { Logo } from "./Logo";
 import { CallPanel, PhoneIndicator } from "./Phone";
 import { PhoneSettingsDialog } from "./PhoneSettingsDialog";
+import { PreferencesDialog } from "./PreferencesDialog";
+import { ShortcutSheet } from "./ShortcutSheet";
 import { WrapUpDialog } from "./WrapUpDialog";
 
 /** How many rows one list shows; search narrows it down. */
@@ -39,6 +42,7 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   const [syncing, setSyncing] = useState(false);
   const phone = usePhone(api);
   const [phoneSettingsOpen, setPhoneSettingsOpen] = useState(false);
+  const [prefsOpen, setPrefsOpen] = useState(false);
   const [unlogged, setUnlogged] = useState<UnloggedCall[]>([]);
   const [dispositions, setDispositions] = useState<Disposition[]>([]);
   const [wrapping, setWrapping] = useState<string | null>(null);
@@ -47,12 +51,18 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   const [view, setView] = useState<"home" | "leads">("home");
   const searchRef = useRef<HTMLInputElement>(null);
 
-  // "/" goes to the lead list's search from anywhere outside a text field.
+  const [cheatSheet, setCheatSheet] = useState(false);
+
+  // "/" goes to the lead list's search and "?" shows the shortcuts, from anywhere outside a text field.
   useEffect(() => {
     function onKey(e: KeyboardEvent) {
-      if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey) return;
-      const target = e.target as HTMLElement | null;
-      if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+      if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e)) return;
+      if (e.key === "?") {
+        e.preventDefault();
+        setCheatSheet((open) => !open);
+        return;
+      }
+      if (e.key !== "/") return;
       e.preventDefault();
       setView("leads");
       window.setTimeout(() => searchRef.current?.focus(), 0);
@@ -248,6 +258,19 @@ export function LeadScreen({ api, status, onStatus }: Props) {
             </div>
             <div className="user-role">{status.user?.team ?? status.user?.role ?? ""}</div>
           </div>
+          <button
+            type="button"
+            className="btn btn-link"
+            onClick={() => setCheatSheet(true)}
+            aria-label="Keyboard shortcuts"
+            title="Keyboard shortcuts (?)"
+            data-testid="open-shortcuts"
+          >
+            ?
+          </button>
+          <button type="button" className="btn btn-link" onClick={() => setPrefsOpen(true)} data-testid="open-preferences">
+            Preferences
+          </button>
           <button type="button" className="btn btn-link" onClick={signOut} data-testid="sign-out">
             Sign out
           </button>
@@ -293,6 +316,8 @@ export function LeadScreen({ api, status, onStatus }: Props) {
           onLater={() => setWrapping(null)}
         />
       )}
+      {prefsOpen && <PreferencesDialog api={api} onClose={() => setPrefsOpen(false)} />}
+      {cheatSheet && <ShortcutSheet onClose={() => setCheatSheet(false)} />}
       {phoneSettingsOpen && (
         <PhoneSettingsDialog
           api={api}

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 
 import type { CallView } from "../bindings/CallView";
 import type { Lead } from "../bindings/Lead";
@@ -241,6 +241,25 @@ export function CallPanel({ phone }: { phone: PhoneControls }) {
   const { model } = phone;
   const incoming = model.calls.find((c) => c.direction === "inbound" && c.stage === "ringing");
   const active = model.calls.filter((c) => c !== incoming);
+  const current = active[0];
+
+  // Ctrl+Enter answers, Ctrl+D declines, Ctrl+H hangs up, Ctrl+M mutes (see shortcuts.ts); from any field.
+  useEffect(() => {
+    function onKey(e: KeyboardEvent) {
+      if (!e.ctrlKey || e.altKey || e.metaKey || e.shiftKey) return;
+      const key = e.key.toLowerCase();
+      let done = true;
+      if (key === "enter" && incoming) phone.act(incoming.call_id, { action: "answer" });
+      else if (key === "d" && incoming) phone.act(incoming.call_id, { action: "reject" });
+      else if (key === "h" && current) phone.act(current.call_id, { action: "hang_up" });
+      else if (key === "m" && current && (current.stage === "connected" || current.stage === "on_hold"))
+        phone.act(current.call_id, { action: current.muted ? "unmute" : "mute" });
+      else done = false;
+      if (done) e.preventDefault();
+    }
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [incoming, current, phone]);
   const ended = model.ended;
   const endedLead = ended?.lead ?? null;
   return (

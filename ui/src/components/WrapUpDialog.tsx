@@ -6,6 +6,7 @@ import type { UnloggedCall } from "../bindings/UnloggedCall";
 import { describeError, type ErrorText } from "../errors";
 import { formatPhone } from "../format";
 import type { Api } from "../ipc";
+import { isTyping } from "../shortcuts";
 import { END_WORDS } from "../phone";
 import { QUICK_PICKS, formatTalk, fromLocalInput, toLocalInput } from "../wrapup";
 import { Markdown } from "./Markdown";
@@ -80,8 +81,7 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
   // Keys 1–9 pick a disposition, unless the telecaller is typing.
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      const target = e.target as HTMLElement | null;
-      if (target && (target.tagName === "TEXTAREA" || target.tagName === "INPUT" || target.isContentEditable)) return;
+      if (isTyping(e)) return;
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       const d = dispositions.find((x) => x.hotkey !== null && String(x.hotkey) === e.key);
       if (d) {

@@ -306,3 +306,50 @@ async function lastDialledCall(phone: ReturnType<typeof fakePhone>): Promise<Cal
   await waitFor(() => expect(screen.getByTestId("active-call")).toBeTruthy());
   return phone.dialled[phone.dialled.length - 1]!;
 }
+
+describe("call shortcuts", () => {
+  it("answers, declines, mutes and hangs up from the keyboard", async () => {
+    const phone = appWith();
+    const acts = () =>
+      phone.calls
+        .filter(([name]) => name === "callAction")
+        .map(([, a]) => {
+          const { callId, action } = a as { callId: string; action: { action: string } };
+          return [callId, action.action];
+        });
+    await waitFor(() => expect(screen.getByTestId("phone-state").textContent).toContain("Phone ready"));
+    const ringing = callView({ direction: "inbound", stage: "ringing", remote: asha.phone });
+    phone.emit({ kind: "incoming", call: ringing, lead: asha });
+    await screen.findByTestId("incoming-call");
+    fireEvent.keyDown(window, { key: "Enter", ctrlKey: true });
+    await waitFor(() => expect(acts()).toContainEqual([ringing.call_id, "answer"]));
+
+    phone.emit({ kind: "call", call: { ...ringing, stage: "connected", answered_at: new Date().toISOString() } });
+    await waitFor(() => expect(screen.getByTestId("active-call").getAttribute("data-stage")).toBe("connected"));
+    fireEvent.keyDown(window, { key: "m", ctrlKey: true });
+    fireEvent.keyDown(window, { key: "h", ctrlKey: true });
+    expect(acts()).toContainEqual([ringing.call_id, "mute"]);
+    expect(acts()).toContainEqual([ringing.call_id, "hang_up"]);
+    // Plain letters are not shortcuts.
+    const before = acts().length;
+    fireEvent.keyDown(window, { key: "h" });
+    expect(acts().length).toBe(before);
+
+    const second = callView({ direction: "inbound", stage: "ringing", remote: meena.phone });
+    phone.emit({ kind: "incoming", call: second, lead: meena });
+    await screen.findByTestId("incoming-call");
+    fireEvent.keyDown(window, { key: "d", ctrlKey: true });
+    expect(acts()).toContainEqual([second.call_id, "reject"]);
+  });
+});
+
+it("lists the shortcuts on ?", async () => {
+  appWith();
+  await screen.findByTestId("user-name");
+  fireEvent.keyDown(window, { key: "?" });
+  const sheet = await screen.findByTestId("shortcuts");
+  expect(sheet.textContent).toContain("Ctrl+H");
+  expect(sheet.textContent).toContain("Call the next lead");
+  fireEvent.click(screen.getByRole("button", { name: "Close" }));
+  expect(screen.queryByTestId("shortcuts")).toBeNull();
+});

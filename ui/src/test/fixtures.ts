@@ -1,6 +1,7 @@
 import type { AppStatus } from "../bindings/AppStatus";
 import type { CallView } from "../bindings/CallView";
 import type { Dashboard } from "../bindings/Dashboard";
+import type { DeskPreferences } from "../bindings/DeskPreferences";
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
 import type { PhoneEvent } from "../bindings/PhoneEvent";
@@ -233,7 +234,16 @@ export function fakeSession(
 ) {
   let handler: ((e: { lead_id: string }) => void) | null = null;
   let logouts = 0;
-  const api: Pick<Api, "logout" | "getLead" | "onOpenLead" | "dashboard" | "uncleanExit" | "saveCrashReport"> = {
+  let prefs: DeskPreferences = { theme: "system", start_minimised: false };
+  const api: Pick<
+    Api,
+    "logout" | "getLead" | "onOpenLead" | "dashboard" | "uncleanExit" | "saveCrashReport" | "preferences" | "savePreferences"
+  > = {
+    preferences: async () => prefs,
+    savePreferences: async (p) => {
+      prefs = p;
+      return p;
+    },
     dashboard: async () => home(),
     uncleanExit: async () => null,
     saveCrashReport: async () => "/tmp/report.txt",
@@ -256,6 +266,7 @@ export function fakeSession(
   return {
     api,
     openLead: (leadId: string) => handler?.({ lead_id: leadId }),
+    prefs: () => prefs,
     logouts: () => logouts,
   };
 }

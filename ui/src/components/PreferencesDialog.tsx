@@ -1,0 +1,84 @@
+import { useEffect, useState } from "react";
+
+import type { DeskPreferences } from "../bindings/DeskPreferences";
+import type { Theme } from "../bindings/Theme";
+import { describeError, type ErrorText } from "../errors";
+import type { Api } from "../ipc";
+import { applyTheme } from "../theme";
+
+const THEMES: Array<[Theme, string]> = [
+  ["system", "Same as the computer"],
+  ["light", "Light"],
+  ["dark", "Dark"],
+];
+
+/** The app's preferences: theme (applied at once) and starting minimised. */
+export function PreferencesDialog({ api, onClose }: { api: Api; onClose: () => void }) {
+  const [prefs, setPrefs] = useState<DeskPreferences | null>(null);
+  const [error, setError] = useState<ErrorText | null>(null);
+
+  useEffect(() => {
+    api
+      .preferences()
+      .then(setPrefs)
+      .catch((e: unknown) => setError(describeError(e)));
+  }, [api]);
+
+  async function save(next: DeskPreferences) {
+    setPrefs(next);
+    applyTheme(next.theme);
+    try {
+      setPrefs(await api.savePreferences(next));
+      setError(null);
+    } catch (e) {
+      setError(describeError(e));
+    }
+  }
+
+  return (
+    <div className="dialog-backdrop">
+      <div className="dialog" role="dialog" aria-labelledby="prefs-title" data-testid="preferences">
+        <h2 id="prefs-title">Preferences</h2>
+        {error && (
+          <div className="banner banner-error" role="alert">
+            <strong>{error.title}.</strong> {error.detail}
+          </div>
+        )}
+        {prefs && (
+          <>
+            <fieldset>
+              <legend>Theme</legend>
+              {THEMES.map(([value, label]) => (
+                <label key={value} className="check">
+                  <input
+                    type="radio"
+                    name="theme"
+                    value={value}
+                    checked={prefs.theme === value}
+                    onChange={() => void save({ ...prefs, theme: value })}
+                    data-testid={`theme-${value}`}
+                  />
+                  {label}
+                </label>
+              ))}
+            </fieldset>
+            <label className="check">
+              <input
+                type="checkbox"
+                checked={prefs.start_minimised}
+                onChange={(e) => void save({ ...prefs, start_minimised: e.target.checked })}
+                data-testid="start-minimised"
+              />
+              Start minimised (for starting Leadline when you sign in to the computer)
+            </label>
+          </>
+        )}
+        <div className="dialog-actions">
+          <button type="button" className="btn btn-primary" onClick={onClose} autoFocus>
+            Done
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,59 @@
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, expect, it } from "vitest";
+
+import { App } from "../App";
+import type { LeadPage } from "../bindings/LeadPage";
+import type { Api } from "../ipc";
+import { applyTheme, isDark } from "../theme";
+import { fakePhone, fakeSession, fakeWrapUp, status } from "./fixtures";
+
+afterEach(cleanup);
+
+function appWith(session = fakeSession()) {
+  const api: Api = {
+    appStatus: async () => status(),
+    login: async () => status(),
+    syncNow: async () => status(),
+    listLeads: async (): Promise<LeadPage> => ({ leads: [], total: 0, truncated: false }),
+    onStatus: async () => () => {},
+    ...fakePhone().api,
+    ...fakeWrapUp().api,
+    ...session.api,
+  };
+  render(<App api={api} />);
+  return session;
+}
+
+it("switches the theme at once and keeps it with the start-minimised choice", async () => {
+  const session = appWith();
+  await waitFor(() => expect(document.documentElement.dataset.theme).toBe("light"));
+  fireEvent.click(await screen.findByTestId("open-preferences"));
+  fireEvent.click(await screen.findByTestId("theme-dark"));
+  expect(document.documentElement.dataset.theme).toBe("dark");
+  fireEvent.click(screen.getByTestId("start-minimised"));
+  await waitFor(() => expect(session.prefs()).toEqual({ theme: "dark", start_minimised: true }));
+  fireEvent.click(screen.getByRole("button", { name: "Done" }));
+  expect(screen.queryByTestId("preferences")).toBeNull();
+});
+
+it("follows the computer when the theme is 'system'", () => {
+  const listeners: Array<() => void> = [];
+  let dark = false;
+  const original = window.matchMedia;
+  window.matchMedia = ((query: string) => ({
+    matches: query.includes("dark") && dark,
+    addEventListener: (_: string, f: () => void) => listeners.push(f),
+    removeEventListener: () => {},
+  })) as unknown as typeof window.matchMedia;
+  try {
+    applyTheme("system");
+    expect(document.documentElement.dataset.theme).toBe("light");
+    dark = true;
+    listeners.forEach((f) => f());
+    expect(document.documentElement.dataset.theme).toBe("dark");
+    expect(isDark("light")).toBe(false);
+    expect(isDark("dark")).toBe(true);
+  } finally {
+    window.matchMedia = original;
+  }
+});
