@@ -385,6 +385,15 @@ pub struct WrapUpArgs {
     pub follow_up: Option<FollowUpSpec>,
 }
 
+/// An open follow-up of the signed-in user, with its lead, for the follow-ups screen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct FollowUpItem {
+    pub id: Id,
+    pub due_at: Timestamp,
+    pub note: Option<String>,
+    pub lead: Lead,
+}
+
 /// The home screen: today's figures against the goals, the charts, and who to call next. From the cache
 /// alone, so it works offline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -448,6 +457,7 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     AppStatus::export_all(&cfg)?;
     OpenLead::export_all(&cfg)?;
     Dashboard::export_all(&cfg)?;
+    FollowUpItem::export_all(&cfg)?;
     leadline_model::DeskPreferences::export_all(&cfg)?;
     crate::runlog::UncleanExit::export_all(&cfg)?;
     CommandError::export_all(&cfg)?;

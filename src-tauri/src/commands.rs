@@ -148,3 +148,41 @@ pub async fn save_preferences(
 ) -> Result<leadline_model::DeskPreferences, CommandError> {
     shell.save_preferences(preferences).await
 }
+
+#[tauri::command]
+pub async fn follow_ups(shell: State<'_, Shell>) -> Result<Vec<crate::api::FollowUpItem>, CommandError> {
+    shell.follow_ups().await
+}
+
+#[tauri::command]
+pub async fn complete_follow_up(shell: State<'_, Shell>, id: Id) -> Result<(), CommandError> {
+    shell.complete_follow_up(id).await
+}
+
+#[tauri::command]
+pub async fn reschedule_follow_up(
+    shell: State<'_, Shell>,
+    id: Id,
+    due_at: leadline_model::Timestamp,
+) -> Result<(), CommandError> {
+    shell.reschedule_follow_up(id, due_at).await
+}
+
+/// Saves the follow-up as a calendar file in the Downloads folder (the data folder when there is none).
+#[tauri::command]
+pub async fn export_follow_up(
+    app: tauri::AppHandle,
+    shell: State<'_, Shell>,
+    run: State<'_, crate::RunState>,
+    id: Id,
+) -> Result<String, CommandError> {
+    use tauri::Manager as _;
+    let dir = app
+        .path()
+        .download_dir()
+        .unwrap_or_else(|_| run.data_dir.join("calendar"));
+    shell
+        .export_follow_up(id, &dir)
+        .await
+        .map(|p| p.display().to_string())
+}

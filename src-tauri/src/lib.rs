@@ -21,6 +21,7 @@
 pub mod api;
 mod commands;
 mod desktop;
+mod followups;
 mod home;
 mod phone;
 pub mod runlog;
@@ -74,6 +75,10 @@ pub fn run() {
             commands::unclean_exit,
             commands::save_crash_report,
             commands::preferences,
+            commands::follow_ups,
+            commands::complete_follow_up,
+            commands::reschedule_follow_up,
+            commands::export_follow_up,
             commands::save_preferences,
         ])
         .setup(|app| {

@@ -166,6 +166,67 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
     assert!(home.dispositions.iter().all(|d| !d.label.is_empty()));
     assert_eq!(home.goal, None, "the demo sets no goal");
 
+    // Follow-ups: priya's open ones, soonest first; one done, one moved, one saved to the calendar — each
+    // a change for the server, which the engine sends by itself.
+    let follow_ups = shell.follow_ups().await.expect("follow-ups");
+    assert!(follow_ups.len() >= 3, "{}", follow_ups.len());
+    assert!(follow_ups.windows(2).all(|w| w[0].due_at <= w[1].due_at));
+    let (done, moved, saved) = (&follow_ups[0], &follow_ups[1], &follow_ups[2]);
+    shell.complete_follow_up(done.id).await.expect("done");
+    assert_eq!(
+        shell
+            .complete_follow_up(done.id)
+            .await
+            .expect_err("done twice")
+            .code,
+        ErrorCode::InvalidInput
+    );
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(
+        shell
+            .reschedule_follow_up(moved.id, past)
+            .await
+            .expect_err("a past time")
+            .code,
+        ErrorCode::InvalidInput
+    );
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    shell
+        .reschedule_follow_up(moved.id, tomorrow)
+        .await
+        .expect("moved");
+    let after = shell.follow_ups().await.expect("follow-ups");
+    assert_eq!(after.len(), follow_ups.len() - 1);
+    assert!(!after.iter().any(|f| f.id == done.id));
+    let moved_now = after.iter().find(|f| f.id == moved.id).expect("still open");
+    assert_eq!(moved_now.due_at.timestamp(), tomorrow.timestamp());
+    let downloads = tempfile::tempdir().expect("temp dir");
+    let ics = shell
+        .export_follow_up(saved.id, downloads.path())
+        .await
+        .expect("calendar file");
+    let text = std::fs::read_to_string(&ics).expect("read the .ics");
+    assert!(
+        text.starts_with("BEGIN:VCALENDAR\r\n") && text.contains(&saved.lead.name),
+        "{text}"
+    );
+    assert_eq!(
+        shell
+            .export_follow_up(done.id, downloads.path())
+            .await
+            .expect_err("done")
+            .code,
+        ErrorCode::InvalidInput
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while shell.status().await.expect("status").pending > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the follow-up changes were never sent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
     let all = shell.list_leads(ListLeadsArgs::default()).await.expect("list");
     assert_eq!(
         (all.leads.len() as u64, all.total, all.truncated),

@@ -162,6 +162,17 @@ async fn drive(client: &Client, expected: u64, needle_name: &str) -> Result<(), 
         return Err(format!("no calls tile: {calls:?}"));
     }
     phone::screenshot(client, "home.png").await?;
+
+    // The follow-ups screen: the demo's overdue ones, grouped.
+    phone::click(client, "[data-testid=tab-follow-ups]").await?;
+    let overdue = eventually("the overdue follow-ups", || async {
+        text_of(client, "[data-testid=follow-ups-overdue] h2").await
+    })
+    .await;
+    if !overdue.starts_with("Overdue") {
+        return Err(format!("the follow-ups screen shows {overdue:?}"));
+    }
+    phone::screenshot(client, "follow-ups.png").await?;
     client
         .find(Locator::Css("[data-testid=tab-leads]"))
         .await

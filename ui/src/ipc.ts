@@ -16,6 +16,7 @@ import type { DialResult } from "./bindings/DialResult";
 import type { DeskPreferences } from "./bindings/DeskPreferences";
 import type { Disposition } from "./bindings/Disposition";
 import type { ErrorCode } from "./bindings/ErrorCode";
+import type { FollowUpItem } from "./bindings/FollowUpItem";
 import type { Lead } from "./bindings/Lead";
 import type { LeadPage } from "./bindings/LeadPage";
 import type { ListLeadsArgs } from "./bindings/ListLeadsArgs";
@@ -105,6 +106,12 @@ export interface Api {
   uncleanExit(): Promise<UncleanExit | null>;
   /** Saves a report of that exit for support; answers the file's path. */
   saveCrashReport(exit: UncleanExit): Promise<string>;
+  /** This user's open follow-ups, soonest first. */
+  followUps(): Promise<FollowUpItem[]>;
+  completeFollowUp(id: string): Promise<void>;
+  rescheduleFollowUp(id: string, dueAt: string): Promise<void>;
+  /** Saves the follow-up as a calendar file (.ics); answers its path. */
+  exportFollowUp(id: string): Promise<string>;
   preferences(): Promise<DeskPreferences>;
   savePreferences(preferences: DeskPreferences): Promise<DeskPreferences>;
   /** Today's figures, goal, charts and call queue (from the cache). */
@@ -148,6 +155,10 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     getLead: (leadId) => call<Lead>("get_lead", { leadId }),
     dashboard: () => call<Dashboard>("dashboard"),
     uncleanExit: () => call<UncleanExit | null>("unclean_exit"),
+    followUps: () => call<FollowUpItem[]>("follow_ups"),
+    completeFollowUp: (id) => call<void>("complete_follow_up", { id }),
+    rescheduleFollowUp: (id, dueAt) => call<void>("reschedule_follow_up", { id, dueAt }),
+    exportFollowUp: (id) => call<string>("export_follow_up", { id }),
     preferences: () => call<DeskPreferences>("preferences"),
     savePreferences: (preferences) => call<DeskPreferences>("save_preferences", { preferences }),
     saveCrashReport: (exit) => call<string>("save_crash_report", { exit }),

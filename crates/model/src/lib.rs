@@ -10,6 +10,7 @@ pub mod admin;
 pub mod analytics;
 pub mod api;
 pub mod auth;
+pub mod calendar;
 pub mod call;
 pub mod disposition;
 pub mod events;

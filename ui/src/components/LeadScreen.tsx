@@ -12,6 +12,7 @@ import { useDebounced, useNow } from "../hooks";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { usePhone } from "../phone";
+import { FollowUps } from "./FollowUps";
 import { Home } from "./Home";
 import { LeadCard } from "./LeadCard";
 import { LeadTable } from "./LeadTable";
@@ -48,7 +49,7 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   const [wrapping, setWrapping] = useState<string | null>(null);
   const autoOpened = useRef(new Set<string>());
   const [focused, setFocused] = useState<Lead | null>(null);
-  const [view, setView] = useState<"home" | "leads">("home");
+  const [view, setView] = useState<"home" | "leads" | "follow-ups">("home");
   const searchRef = useRef<HTMLInputElement>(null);
 
   const [cheatSheet, setCheatSheet] = useState(false);
@@ -303,6 +304,15 @@ export function LeadScreen({ api, status, onStatus }: Props) {
         >
           Leads
         </button>
+        <button
+          type="button"
+          className={`tab${view === "follow-ups" ? " tab-active" : ""}`}
+          aria-current={view === "follow-ups" ? "page" : undefined}
+          onClick={() => setView("follow-ups")}
+          data-testid="tab-follow-ups"
+        >
+          Follow-ups
+        </button>
       </nav>
 
       <CallPanel phone={phone} />
@@ -347,6 +357,19 @@ export function LeadScreen({ api, status, onStatus }: Props) {
             busy={talking || wrapCall !== null}
             onCall={(l) => void phone.callLead(l)}
             onOpen={(l) => setFocused(l)}
+          />
+        ) : view === "follow-ups" ? (
+          <FollowUps
+            api={api}
+            refreshKey={`${status.last_sync_at}|${status.pending}|${endedCount}`}
+            onCall={(l) => void phone.callLead(l)}
+            onOpen={(l) => setFocused(l)}
+            onChanged={() => {
+              api
+                .appStatus()
+                .then(onStatus)
+                .catch(() => {});
+            }}
           />
         ) : (
           <>

@@ -1,6 +1,7 @@
 import type { AppStatus } from "../bindings/AppStatus";
 import type { CallView } from "../bindings/CallView";
 import type { Dashboard } from "../bindings/Dashboard";
+import type { FollowUpItem } from "../bindings/FollowUpItem";
 import type { DeskPreferences } from "../bindings/DeskPreferences";
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
@@ -227,6 +228,31 @@ export function dashboard(leads: Lead[] = [], overrides: Partial<Dashboard> = {}
   };
 }
 
+/** Follow-ups over plain data: done ones leave the list, moved ones move, exports answer a path. */
+export function fakeFollowUps(items: FollowUpItem[] = []) {
+  const list = items.slice();
+  const log: string[] = [];
+  const api: Pick<Api, "followUps" | "completeFollowUp" | "rescheduleFollowUp" | "exportFollowUp"> = {
+    followUps: async () => list.slice().sort((a, b) => a.due_at.localeCompare(b.due_at)),
+    completeFollowUp: async (id) => {
+      log.push(`done ${id}`);
+      const i = list.findIndex((f) => f.id === id);
+      if (i < 0) throw new IpcError("invalid_input", "That follow-up is done or no longer yours.");
+      list.splice(i, 1);
+    },
+    rescheduleFollowUp: async (id, dueAt) => {
+      log.push(`move ${id} ${dueAt}`);
+      const f = list.find((x) => x.id === id);
+      if (f) f.due_at = dueAt;
+    },
+    exportFollowUp: async (id) => {
+      log.push(`ics ${id}`);
+      return `/home/priya/Downloads/call-back-${id}.ics`;
+    },
+  };
+  return { api, list, log };
+}
+
 export function fakeSession(
   leads: Lead[] = [],
   signedOut: AppStatus = status({ signed_in: false }),
@@ -237,8 +263,20 @@ export function fakeSession(
   let prefs: DeskPreferences = { theme: "system", start_minimised: false };
   const api: Pick<
     Api,
-    "logout" | "getLead" | "onOpenLead" | "dashboard" | "uncleanExit" | "saveCrashReport" | "preferences" | "savePreferences"
+    | "logout"
+    | "getLead"
+    | "onOpenLead"
+    | "dashboard"
+    | "uncleanExit"
+    | "saveCrashReport"
+    | "preferences"
+    | "savePreferences"
+    | "followUps"
+    | "completeFollowUp"
+    | "rescheduleFollowUp"
+    | "exportFollowUp"
   > = {
+    ...fakeFollowUps().api,
     preferences: async () => prefs,
     savePreferences: async (p) => {
       prefs = p;

@@ -1,0 +1,201 @@
+import { useCallback, useEffect, useState } from "react";
+
+import type { FollowUpItem } from "../bindings/FollowUpItem";
+import type { Lead } from "../bindings/Lead";
+import { describeError, type ErrorText } from "../errors";
+import { formatPhone, formatRelative } from "../format";
+import type { Api } from "../ipc";
+import { QUICK_PICKS } from "../wrapup";
+
+interface Props {
+  api: Api;
+  /** Changes when something may have changed the follow-ups (a sync, a logged call). */
+  refreshKey: string;
+  onCall: (lead: Lead) => void;
+  onOpen: (lead: Lead) => void;
+  /** Tells the app a change waits to be sent. */
+  onChanged: () => void;
+}
+
+type Group = "overdue" | "today" | "upcoming";
+
+const GROUP_TITLES: Record<Group, string> = {
+  overdue: "Overdue",
+  today: "Later today",
+  upcoming: "Upcoming",
+};
+
+/** Which group a follow-up is in, by the local day. */
+export function groupOf(dueAt: string, now: Date): Group {
+  const due = new Date(dueAt);
+  if (due.getTime() < now.getTime()) return "overdue";
+  const endOfDay = new Date(now);
+  endOfDay.setHours(24, 0, 0, 0);
+  return due.getTime() < endOfDay.getTime() ? "today" : "upcoming";
+}
+
+/** Follow-ups: overdue, later today, upcoming; each can be called, marked done, moved or put in a calendar. */
+export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props) {
+  const [items, setItems] = useState<FollowUpItem[] | null>(null);
+  const [error, setError] = useState<ErrorText | null>(null);
+  /** The last action's failure (kept across the reload that follows it). */
+  const [actionError, setActionError] = useState<ErrorText | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [moving, setMoving] = useState<string | null>(null);
+
+  const load = useCallback(() => {
+    api
+      .followUps()
+      .then((list) => {
+        setItems(list);
+        setError(null);
+      })
+      .catch((e: unknown) => setError(describeError(e)));
+  }, [api]);
+
+  useEffect(() => {
+    load();
+  }, [load, refreshKey]);
+
+  async function run(what: () => Promise<unknown>, done: string | null) {
+    try {
+      await what();
+      setNotice(done);
+      setActionError(null);
+      onChanged();
+    } catch (e) {
+      setNotice(null);
+      setActionError(describeError(e));
+    }
+    load();
+  }
+
+  async function exportIcs(item: FollowUpItem) {
+    try {
+      const path = await api.exportFollowUp(item.id);
+      setNotice(`Saved ${path}: open it to add the call-back to your calendar.`);
+      setActionError(null);
+    } catch (e) {
+      setActionError(describeError(e));
+    }
+  }
+
+  if (items === null && !error) {
+    return (
+      <div className="card skeleton skeleton-block" aria-busy="true" data-testid="follow-ups-loading" />
+    );
+  }
+  const shownError = actionError ?? error;
+  const now = new Date();
+  const groups: Record<Group, FollowUpItem[]> = { overdue: [], today: [], upcoming: [] };
+  for (const item of items ?? []) groups[groupOf(item.due_at, now)].push(item);
+
+  return (
+    <div className="follow-ups" data-testid="follow-ups">
+      {shownError && (
+        <div className="banner banner-error" role="alert">
+          <strong>{shownError.title}.</strong> {shownError.detail}
+        </div>
+      )}
+      {notice && (
+        <div className="banner banner-info" role="status" data-testid="follow-ups-notice">
+          {notice}
+        </div>
+      )}
+      {items !== null && items.length === 0 && (
+        <p className="empty card" data-testid="follow-ups-empty">
+          No follow-ups waiting. When a call ends with a promise to call back, the call log form schedules one here.
+        </p>
+      )}
+      {(Object.keys(groups) as Group[])
+        .filter((g) => groups[g].length > 0)
+        .map((g) => (
+          <section key={g} className="card follow-up-group" aria-labelledby={`fu-${g}`} data-testid={`follow-ups-${g}`}>
+            <h2 id={`fu-${g}`}>
+              {GROUP_TITLES[g]} <span className="count">{groups[g].length}</span>
+            </h2>
+            <ul className="follow-up-list">
+              {groups[g].map((item) => (
+                <li key={item.id} className="follow-up" data-testid="follow-up">
+                  <button type="button" className="queue-lead" onClick={() => onOpen(item.lead)}>
+                    <span className="lead-name">{item.lead.name}</span>
+                    <span className="lead-sub">
+                      {formatPhone(item.lead.phone)}
+                      {item.note ? ` · ${item.note}` : ""}
+                    </span>
+                  </button>
+                  <span className={`why why-${g === "overdue" ? "overdue_follow_up" : "follow_up_today"}`}>
+                    {g === "overdue"
+                      ? `Due ${formatRelative(item.due_at, now)}`
+                      : new Date(item.due_at).toLocaleString("en-IN", {
+                          weekday: g === "upcoming" ? "short" : undefined,
+                          day: g === "upcoming" ? "numeric" : undefined,
+                          month: g === "upcoming" ? "short" : undefined,
+                          hour: "numeric",
+                          minute: "2-digit",
+                        })}
+                  </span>
+                  <div className="follow-up-actions">
+                    <button
+                      type="button"
+                      className="btn btn-secondary"
+                      onClick={() => onCall(item.lead)}
+                      disabled={item.lead.status === "do_not_call"}
+                      aria-label={`Call ${item.lead.name}`}
+                    >
+                      Call
+                    </button>
+                    <button
+                      type="button"
+                      className="btn btn-secondary"
+                      onClick={() => void run(() => api.completeFollowUp(item.id), `Done: ${item.lead.name}.`)}
+                      aria-label={`Mark the follow-up with ${item.lead.name} done`}
+                    >
+                      Done
+                    </button>
+                    <button
+                      type="button"
+                      className="btn btn-secondary"
+                      aria-expanded={moving === item.id}
+                      onClick={() => setMoving(moving === item.id ? null : item.id)}
+                    >
+                      Move
+                    </button>
+                    <button
+                      type="button"
+                      className="btn btn-secondary"
+                      onClick={() => void exportIcs(item)}
+                      aria-label={`Add the follow-up with ${item.lead.name} to the calendar`}
+                    >
+                      Calendar
+                    </button>
+                  </div>
+                  {moving === item.id && (
+                    <div className="quick-picks" role="group" aria-label={`Move the follow-up with ${item.lead.name}`}>
+                      {QUICK_PICKS.map((p) => (
+                        <button
+                          key={p.label}
+                          type="button"
+                          className="btn btn-secondary"
+                          onClick={() => {
+                            setMoving(null);
+                            const at = p.at(new Date());
+                            void run(
+                              () => api.rescheduleFollowUp(item.id, at.toISOString()),
+                              `Moved ${item.lead.name} to ${at.toLocaleString("en-IN", { dateStyle: "medium", timeStyle: "short" })}.`,
+                            );
+                          }}
+                        >
+                          {p.label}
+                        </button>
+                      ))}
+                    </div>
+                  )}
+                </li>
+              ))}
+            </ul>
+          </section>
+        ))}
+    </div>
+  );
+}
