@@ -69,7 +69,7 @@ impl Shell {
                 .map_err(storage)?
                 .into_iter()
                 .find(|f| f.id == id)
-                .ok_or_else(|| gone())?;
+                .ok_or_else(gone)?;
             let lead = store.get_lead(&follow_up.lead_id).map_err(follow_up_failure)?;
             (follow_up, lead)
         };
