@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use leadline_model::{
-    CallDirection, CallEnd, CallQuality, Disposition, FollowUpSpec, Id, Lead, LeadStatus, PhoneSettings,
-    Timestamp, User,
+    CallDirection, CallEnd, CallQuality, Disposition, Id, Lead, LeadPriority, LeadSource, LeadStatus,
+    PhoneSettings, Timestamp, User,
 };
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -366,23 +366,103 @@ pub struct UnloggedCall {
     pub ongoing: bool,
 }
 
-/// The wrap-up form.
+/// The lead list's filter bar and scroll position: which leads, in what order, from where. Empty fields do
+/// not filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct LeadListArgs {
+    /// Name (word prefixes), phone in any form, or words of call notes.
+    #[serde(default)]
+    #[ts(optional)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub statuses: Vec<LeadStatus>,
+    #[serde(default)]
+    pub priorities: Vec<LeadPriority>,
+    #[serde(default)]
+    pub sources: Vec<LeadSource>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub follow_up: Option<FollowUpWhen>,
+    /// Created in `[created_from, created_until)`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub created_from: Option<Timestamp>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub created_until: Option<Timestamp>,
+    #[serde(default)]
+    pub sort: ListSort,
+    /// Rows per page (at most the store's page cap).
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+    /// The previous page's `next_cursor`; none for the first page.
+    #[serde(default)]
+    #[ts(optional)]
+    pub cursor: Option<String>,
+}
+
+/// Leads by their earliest open follow-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUpWhen {
+    Overdue,
+    Today,
+    OverdueOrToday,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    #[default]
+    UpdatedAt,
+    CreatedAt,
+    Name,
+    NextFollowUp,
+    Priority,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ListSort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for ListSort {
+    /// Most recently updated first.
+    fn default() -> Self {
+        Self {
+            key: SortKey::UpdatedAt,
+            descending: true,
+        }
+    }
+}
+
+/// One page of the lead list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-pub struct WrapUpArgs {
-    /// The lead, when the call has none yet.
+pub struct LeadListView {
+    pub leads: Vec<Lead>,
+    /// Pass back as `cursor` for the next page; none on the last.
+    pub next_cursor: Option<String>,
+    /// First page only: how many leads the filter lists, and per status (the status filter aside, so each
+    /// status chip says what choosing it would list).
+    pub matched: Option<u64>,
+    pub by_status: Vec<StatusTally>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct StatusTally {
+    pub status: LeadStatus,
+    pub count: u64,
+}
+
+/// The lead-list export: the list's filter and order; with `only`, just those leads (a selection).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct ExportLeadsArgs {
+    pub list: LeadListArgs,
     #[serde(default)]
     #[ts(optional)]
-    pub lead_id: Option<Id>,
-    /// A code of the disposition catalogue.
-    pub disposition: String,
-    #[serde(default)]
-    pub outcome_tags: Vec<String>,
-    /// Markdown.
-    #[serde(default)]
-    pub notes: String,
-    #[serde(default)]
-    #[ts(optional)]
-    pub follow_up: Option<FollowUpSpec>,
+    pub only: Option<Vec<Id>>,
 }
 
 /// An open follow-up of the signed-in user, with its lead, for the follow-ups screen.
@@ -458,6 +538,8 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     OpenLead::export_all(&cfg)?;
     Dashboard::export_all(&cfg)?;
     FollowUpItem::export_all(&cfg)?;
+    LeadListView::export_all(&cfg)?;
+    ExportLeadsArgs::export_all(&cfg)?;
     leadline_model::DeskPreferences::export_all(&cfg)?;
     crate::runlog::UncleanExit::export_all(&cfg)?;
     CommandError::export_all(&cfg)?;
@@ -473,7 +555,7 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     DialResult::export_all(&cfg)?;
     CallAction::export_all(&cfg)?;
     UnloggedCall::export_all(&cfg)?;
-    WrapUpArgs::export_all(&cfg)?;
+    leadline_model::WrapUp::export_all(&cfg)?;
     Disposition::export_all(&cfg)?;
     Ok(())
 }

@@ -7,7 +7,6 @@ use leadline_model::{Disposition, Id, Lead};
 use crate::api::{
     AppStatus, AudioDeviceList, CallAction, CallView, CommandError, Dashboard, DialArgs, DialResult,
     LeadPage, ListLeadsArgs, LoginArgs, PhoneSettingsView, PhoneStatus, SavePhoneSettingsArgs, UnloggedCall,
-    WrapUpArgs,
 };
 use crate::shell::Shell;
 
@@ -101,7 +100,11 @@ pub async fn dispositions(shell: State<'_, Shell>) -> Result<Vec<Disposition>, C
 }
 
 #[tauri::command]
-pub async fn wrap_up(shell: State<'_, Shell>, log_id: Id, args: WrapUpArgs) -> Result<(), CommandError> {
+pub async fn wrap_up(
+    shell: State<'_, Shell>,
+    log_id: Id,
+    args: leadline_model::WrapUp,
+) -> Result<(), CommandError> {
     shell.wrap_up(log_id, args).await
 }
 
@@ -176,13 +179,40 @@ pub async fn export_follow_up(
     run: State<'_, crate::RunState>,
     id: Id,
 ) -> Result<String, CommandError> {
-    use tauri::Manager as _;
-    let dir = app
-        .path()
-        .download_dir()
-        .unwrap_or_else(|_| run.data_dir.join("calendar"));
+    let dir = downloads(&app, &run);
     shell
         .export_follow_up(id, &dir)
         .await
         .map(|p| p.display().to_string())
+}
+
+#[tauri::command]
+pub async fn lead_page(
+    shell: State<'_, Shell>,
+    args: crate::api::LeadListArgs,
+) -> Result<crate::api::LeadListView, CommandError> {
+    shell.lead_page(args).await
+}
+
+/// Saves the lead list (or the selection) as CSV in the Downloads folder; answers the path and the count.
+#[tauri::command]
+pub async fn export_leads(
+    app: tauri::AppHandle,
+    shell: State<'_, Shell>,
+    run: State<'_, crate::RunState>,
+    args: crate::api::ExportLeadsArgs,
+) -> Result<(String, u64), CommandError> {
+    let dir = downloads(&app, &run);
+    shell
+        .export_leads(args, &dir)
+        .await
+        .map(|(p, n)| (p.display().to_string(), n))
+}
+
+/// The user's Downloads folder, or the data folder's `exports` where there is none.
+fn downloads(app: &tauri::AppHandle, run: &crate::RunState) -> std::path::PathBuf {
+    use tauri::Manager as _;
+    app.path()
+        .download_dir()
+        .unwrap_or_else(|_| run.data_dir.join("exports"))
 }

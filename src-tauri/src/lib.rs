@@ -23,6 +23,7 @@ mod commands;
 mod desktop;
 mod followups;
 mod home;
+mod leadlist;
 mod phone;
 pub mod runlog;
 mod shell;
@@ -75,6 +76,8 @@ pub fn run() {
             commands::unclean_exit,
             commands::save_crash_report,
             commands::preferences,
+            commands::lead_page,
+            commands::export_leads,
             commands::follow_ups,
             commands::complete_follow_up,
             commands::reschedule_follow_up,

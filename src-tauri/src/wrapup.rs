@@ -4,7 +4,7 @@
 use leadline_model::{Disposition, Id};
 use leadline_store::{CallVia, StoreError, WrapUp};
 
-use crate::api::{CommandError, ErrorCode, UnloggedCall, WrapUpArgs};
+use crate::api::{CommandError, ErrorCode, UnloggedCall};
 use crate::shell::{Shell, storage};
 
 impl Shell {
@@ -46,7 +46,7 @@ impl Shell {
     }
 
     /// Logs the call `log_id` as the form says. Works offline: the next sync sends it.
-    pub async fn wrap_up(&self, log_id: Id, args: WrapUpArgs) -> Result<(), CommandError> {
+    pub async fn wrap_up(&self, log_id: Id, args: WrapUp) -> Result<(), CommandError> {
         let wrap = WrapUp {
             lead_id: args.lead_id,
             disposition: args.disposition.trim().to_owned(),
@@ -58,6 +58,7 @@ impl Shell {
                 .collect(),
             notes: args.notes.trim().to_owned(),
             follow_up: args.follow_up,
+            lead_status: args.lead_status,
         };
         let logged = self
             .shared_store()?

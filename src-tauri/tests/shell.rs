@@ -4,7 +4,10 @@
 
 use std::net::SocketAddr;
 
-use leadline_desktop::api::{AppStatus, Connection, ErrorCode, ListLeadsArgs, LoginArgs, QueueWhy};
+use leadline_desktop::api::{
+    AppStatus, Connection, ErrorCode, ExportLeadsArgs, LeadListArgs, ListLeadsArgs, ListSort, LoginArgs,
+    QueueWhy, SortKey,
+};
 use leadline_desktop::{CACHE_FILE, Shell};
 use leadline_model::LeadStatus;
 use leadline_server::demo::{self, DEMO_PASSWORD, SeedOutcome};
@@ -226,6 +229,101 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+
+    // The lead list's pages: the first counts every match, the next continues where it stopped.
+    let first = shell
+        .lead_page(LeadListArgs {
+            limit: Some(50),
+            ..LeadListArgs::default()
+        })
+        .await
+        .expect("first page");
+    assert_eq!((first.leads.len(), first.matched), (50, Some(expected)));
+    assert_eq!(first.by_status.iter().map(|t| t.count).sum::<u64>(), expected);
+    let second = shell
+        .lead_page(LeadListArgs {
+            limit: Some(50),
+            cursor: first.next_cursor.clone(),
+            ..LeadListArgs::default()
+        })
+        .await
+        .expect("second page");
+    assert_eq!((second.leads.len(), second.matched), (50, None));
+    assert!(
+        second
+            .leads
+            .iter()
+            .all(|l| !first.leads.iter().any(|f| f.id == l.id))
+    );
+    assert!(
+        first.leads[49].updated_at >= second.leads[0].updated_at,
+        "most recently updated first"
+    );
+    let follow_ups = shell
+        .lead_page(LeadListArgs {
+            statuses: vec![LeadStatus::FollowUp],
+            sort: ListSort {
+                key: SortKey::Name,
+                descending: false,
+            },
+            ..LeadListArgs::default()
+        })
+        .await
+        .expect("filtered");
+    let tally = follow_ups
+        .by_status
+        .iter()
+        .find(|t| t.status == LeadStatus::FollowUp)
+        .map(|t| t.count);
+    assert_eq!(follow_ups.matched, tally);
+    assert!(follow_ups.leads.iter().all(|l| l.status == LeadStatus::FollowUp));
+    assert!(
+        follow_ups
+            .leads
+            .windows(2)
+            .all(|w| w[0].name.to_lowercase() <= w[1].name.to_lowercase())
+    );
+    assert_eq!(
+        shell
+            .lead_page(LeadListArgs {
+                cursor: Some("not a cursor".into()),
+                ..LeadListArgs::default()
+            })
+            .await
+            .expect_err("a forged cursor")
+            .code,
+        ErrorCode::InvalidInput
+    );
+    // Exported: the filter's leads, or a selection of them, to a CSV file.
+    let downloads = tempfile::tempdir().expect("temp dir");
+    let (path, n) = shell
+        .export_leads(
+            ExportLeadsArgs {
+                list: LeadListArgs {
+                    statuses: vec![LeadStatus::FollowUp],
+                    ..LeadListArgs::default()
+                },
+                only: None,
+            },
+            downloads.path(),
+        )
+        .await
+        .expect("export");
+    assert_eq!(Some(n), follow_ups.matched);
+    let text = std::fs::read_to_string(&path).expect("read the export");
+    assert_eq!(text.lines().count() as u64, n + 1);
+    let picked = vec![first.leads[0].id, first.leads[1].id];
+    let (_, n) = shell
+        .export_leads(
+            ExportLeadsArgs {
+                list: LeadListArgs::default(),
+                only: Some(picked),
+            },
+            downloads.path(),
+        )
+        .await
+        .expect("export the selection");
+    assert_eq!(n, 2);
 
     let all = shell.list_leads(ListLeadsArgs::default()).await.expect("list");
     assert_eq!(

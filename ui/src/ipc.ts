@@ -18,6 +18,9 @@ import type { Disposition } from "./bindings/Disposition";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { FollowUpItem } from "./bindings/FollowUpItem";
 import type { Lead } from "./bindings/Lead";
+import type { ExportLeadsArgs } from "./bindings/ExportLeadsArgs";
+import type { LeadListArgs } from "./bindings/LeadListArgs";
+import type { LeadListView } from "./bindings/LeadListView";
 import type { LeadPage } from "./bindings/LeadPage";
 import type { ListLeadsArgs } from "./bindings/ListLeadsArgs";
 import type { LoginArgs } from "./bindings/LoginArgs";
@@ -28,7 +31,7 @@ import type { PhoneStatus } from "./bindings/PhoneStatus";
 import type { SavePhoneSettingsArgs } from "./bindings/SavePhoneSettingsArgs";
 import type { UncleanExit } from "./bindings/UncleanExit";
 import type { UnloggedCall } from "./bindings/UnloggedCall";
-import type { WrapUpArgs } from "./bindings/WrapUpArgs";
+import type { WrapUp } from "./bindings/WrapUp";
 
 /** The event the shell emits when the app status changes (see STATUS_EVENT in src-tauri/src/api.rs). */
 export const STATUS_EVENT = "leadline://status";
@@ -119,6 +122,10 @@ export interface Api {
   /** Calls `handler` when a notification about a lead was clicked; resolves to an unsubscribe function. */
   onOpenLead(handler: (event: OpenLead) => void): Promise<() => void>;
   listLeads(query: ListLeadsArgs): Promise<LeadPage>;
+  /** One page of the lead list (filters, order, cursor); the first page also counts the matches. */
+  leadPage(args: LeadListArgs): Promise<LeadListView>;
+  /** Saves the list (or `only` those leads) as CSV in Downloads; answers the path and the count. */
+  exportLeads(args: ExportLeadsArgs): Promise<[string, number]>;
   /** Calls `handler` with every status the shell emits; resolves to an unsubscribe function. */
   onStatus(handler: (status: AppStatus) => void): Promise<() => void>;
   phoneStatus(): Promise<PhoneStatus>;
@@ -135,7 +142,7 @@ export interface Api {
   unloggedCalls(): Promise<UnloggedCall[]>;
   dispositions(): Promise<Disposition[]>;
   /** Logs the call (offline too; the next sync sends it). */
-  wrapUp(logId: string, args: WrapUpArgs): Promise<void>;
+  wrapUp(logId: string, args: WrapUp): Promise<void>;
 }
 
 /** Builds the API over an invoke/listen pair (the real ones in the app; plain functions in tests). */
@@ -170,6 +177,8 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
       }
     },
     listLeads: (query) => call<LeadPage>("list_leads", { query }),
+    leadPage: (args) => call<LeadListView>("lead_page", { args }),
+    exportLeads: (args) => call<[string, number]>("export_leads", { args }),
     onStatus: async (handler) => {
       try {
         return await listen(STATUS_EVENT, (payload) => handler(payload as AppStatus));

@@ -43,6 +43,9 @@ pub struct WrapUpArgs {
     /// A note for the follow-up.
     #[arg(long)]
     follow_up_note: Option<String>,
+    /// The lead's new status, when the call moved it along (e.g. `converted`).
+    #[arg(long)]
+    status: Option<leadline_model::LeadStatus>,
 }
 
 /// Why a click-to-call failed, in words for the telecaller.
@@ -145,6 +148,7 @@ pub fn wrap_up(store: &mut Store, a: WrapUpArgs) -> Result<()> {
             due_at: t.with_timezone(&Utc),
             note: a.follow_up_note,
         }),
+        lead_status: a.status,
     };
     // The store checks the form against the catalogue (disposition, follow-up it needs).
     let log = store

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::enums::string_enum;
-use crate::{Id, Timestamp};
+use crate::{Id, LeadStatus, Timestamp};
 
 string_enum! {
     /// Who placed the call.
@@ -48,6 +48,30 @@ pub struct FollowUpSpec {
     pub due_at: Timestamp,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// The wrap-up form: what the telecaller adds to a drafted call to log it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrapUp {
+    /// The lead the call was with; required when the draft has none (an unknown incoming number).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub lead_id: Option<Id>,
+    /// A code of the disposition catalogue.
+    pub disposition: String,
+    #[serde(default)]
+    pub outcome_tags: Vec<String>,
+    /// Markdown.
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub follow_up: Option<FollowUpSpec>,
+    /// The lead's new status, when the call moved it along (logged with the call, as one edit of the lead).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub lead_status: Option<LeadStatus>,
 }
 
 /// One call with a lead. Append-only: once written it is never edited, so it never conflicts in sync.

@@ -23,7 +23,7 @@ pub mod user;
 pub use api::{AssigneeFilter, LeadListQuery, LeadPage, LeadSort};
 pub use auth::{LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, SessionInfo};
 pub use call::{
-    BadCallQuality, CallDirection, CallEnd, CallLog, CallQuality, FollowUp, FollowUpSpec,
+    BadCallQuality, CallDirection, CallEnd, CallLog, CallQuality, FollowUp, FollowUpSpec, WrapUp,
     follow_up_id_for_call, talk_seconds,
 };
 pub use disposition::{Disposition, DispositionCategory, default_catalogue};

@@ -22,7 +22,7 @@
 //! with [`ImportOptions::merge_duplicates`], fill that lead's empty fields (queued as an ordinary edit).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use chrono::{SubsecRound, Utc};
@@ -34,10 +34,14 @@ use leadline_model::{Id, Lead, LeadSource, LeadStatus, PhoneNumber, Timestamp, n
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{ts, write};
+use crate::codec::{LEAD_COLUMNS, lead_from_row, ts, write};
 use crate::local::{edit_lead, enqueue, lead_in};
+use crate::query::{Clock, LeadPageQuery};
 use crate::search::index_columns;
 use crate::{Store, StoreError};
+
+/// Leads read per page by the lead-list export (memory stays bounded on a 100,000-lead cache).
+pub const EXPORT_PAGE: u32 = 1_000;
 
 /// Which leads an export writes, and how.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -152,6 +156,36 @@ fn tags_cell(json: &str) -> Result<String, StoreError> {
     Ok(tags.join(TAG_SEPARATOR))
 }
 
+/// One lead as a row of [`LEAD_EXPORT_COLUMNS`]. Free text is guarded against formulas; phones (validated
+/// E.164), enum codes, ids, timestamps and numbers never look like one.
+fn lead_cells(lead: &Lead, usernames: &HashMap<String, String>) -> [String; 15] {
+    let guarded = |t: Option<&str>| guard_formula(t.unwrap_or_default()).into_owned();
+    let assignee = lead.assigned_to.map(|id| {
+        let id = id.to_string();
+        usernames.get(&id).cloned().unwrap_or(id)
+    });
+    [
+        guarded(Some(&lead.name)),
+        lead.phone.to_string(),
+        lead.alternate_phone
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        guarded(lead.email.as_deref()),
+        guarded(lead.city.as_deref()),
+        lead.source.as_str().to_owned(),
+        guarded(lead.interest.as_deref()),
+        lead.budget_inr.map(|b| b.to_string()).unwrap_or_default(),
+        lead.priority.as_str().to_owned(),
+        lead.status.as_str().to_owned(),
+        guard_formula(&lead.tags.join(TAG_SEPARATOR)).into_owned(),
+        guarded(assignee.as_deref()),
+        lead.id.to_string(),
+        ts(&lead.created_at),
+        ts(&lead.updated_at),
+    ]
+}
+
 impl Store {
     /// Writes the listed leads (optionally filtered) as CSV to `w`, newest-updated first, streaming.
     /// Answers how many leads were written. `assigned_to` is the assignee's username when the cache knows
@@ -159,50 +193,67 @@ impl Store {
     pub fn export_leads_csv<W: Write>(&self, w: W, opts: &LeadExport) -> Result<u64, StoreError> {
         let mut out = csv_writer(w, opts.bom)?;
         out.write_record(LEAD_EXPORT_COLUMNS)?;
-        let mut stmt = self.conn.prepare(
-            "SELECT l.name, l.phone, l.alternate_phone, l.email, l.city, l.source, l.interest, l.budget_inr,
-                    l.priority, l.status, l.tags, coalesce(u.username, l.assigned_to), l.id, l.created_at,
-                    l.updated_at
-             FROM leads l LEFT JOIN users u ON u.id = l.assigned_to
-             WHERE l.removed = 0 AND (?1 IS NULL OR l.status = ?1) AND (?2 IS NULL OR l.assigned_to = ?2)
-             ORDER BY l.updated_at DESC, l.id DESC",
-        )?;
+        let usernames = self.usernames()?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {LEAD_COLUMNS} FROM leads
+             WHERE removed = 0 AND (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR assigned_to = ?2)
+             ORDER BY updated_at DESC, id DESC"
+        ))?;
         let mut rows = stmt.query(params![
             opts.status.map(|s| s.as_str()),
             opts.assigned_to.map(|i| i.to_string())
         ])?;
         let mut n = 0_u64;
         while let Some(row) = rows.next()? {
-            let text = |i: usize| -> Result<String, StoreError> {
-                Ok(row.get::<_, Option<String>>(i)?.unwrap_or_default())
-            };
-            let budget: Option<i64> = row.get(7)?;
-            let tags = tags_cell(&row.get::<_, String>(10)?)?;
-            let guarded =
-                |i: usize| -> Result<String, StoreError> { Ok(guard_formula(&text(i)?).into_owned()) };
-            // Phones (validated E.164), enum codes, ids, timestamps and numbers are never formula-like.
-            let cells: [String; 15] = [
-                guarded(0)?,
-                text(1)?,
-                text(2)?,
-                guarded(3)?,
-                guarded(4)?,
-                text(5)?,
-                guarded(6)?,
-                budget.map(|b| b.to_string()).unwrap_or_default(),
-                text(8)?,
-                text(9)?,
-                guard_formula(&tags).into_owned(),
-                guarded(11)?,
-                text(12)?,
-                text(13)?,
-                text(14)?,
-            ];
-            out.write_record(&cells)?;
+            out.write_record(lead_cells(&lead_from_row(row)?, &usernames))?;
             n += 1;
         }
         out.flush()?;
         Ok(n)
+    }
+
+    /// Writes the lead list as the screen shows it — `query`'s filter and order, every page — as CSV to
+    /// `w`; with `only`, just those of its leads (a selection). Answers how many leads were written.
+    pub fn export_lead_list_csv<W: Write>(
+        &self,
+        w: W,
+        query: &LeadPageQuery,
+        only: Option<&[Id]>,
+        bom: bool,
+        clock: &Clock,
+    ) -> Result<u64, StoreError> {
+        let mut out = csv_writer(w, bom)?;
+        out.write_record(LEAD_EXPORT_COLUMNS)?;
+        let usernames = self.usernames()?;
+        let only: Option<HashSet<&Id>> = only.map(|ids| ids.iter().collect());
+        let mut page_query = LeadPageQuery {
+            limit: Some(EXPORT_PAGE),
+            cursor: None,
+            ..query.clone()
+        };
+        let mut n = 0_u64;
+        loop {
+            let page = self.list_lead_page(&page_query, clock)?;
+            for lead in &page.leads {
+                if only.as_ref().is_none_or(|ids| ids.contains(&lead.id)) {
+                    out.write_record(lead_cells(lead, &usernames))?;
+                    n += 1;
+                }
+            }
+            match page.next_cursor {
+                Some(next) => page_query.cursor = Some(next),
+                None => break,
+            }
+        }
+        out.flush()?;
+        Ok(n)
+    }
+
+    /// Usernames by user id, for the `assigned_to` column.
+    fn usernames(&self) -> Result<HashMap<String, String>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id, username FROM users")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Writes the call logs (optionally filtered) as CSV to `w`, newest first, streaming. Answers how many

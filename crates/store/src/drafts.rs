@@ -13,9 +13,7 @@
 //! log carries no answer or end time and no talk time: the provider reports those (and the recording) to
 //! the server, which fills them into the log of the same id whichever arrives first.
 
-use leadline_model::{
-    CallDirection, CallEnd, CallLog, CallQuality, Disposition, FollowUpSpec, Id, Timestamp,
-};
+use leadline_model::{CallDirection, CallEnd, CallLog, CallQuality, Disposition, Id, Timestamp};
 use rusqlite::{OptionalExtension as _, params};
 use serde::{Deserialize, Serialize};
 
@@ -129,20 +127,7 @@ impl CallDraft {
     }
 }
 
-/// What the telecaller adds to a drafted call to log it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WrapUp {
-    /// The lead the call was with; required when the draft has none (an unknown incoming number).
-    #[serde(default)]
-    pub lead_id: Option<Id>,
-    pub disposition: String,
-    #[serde(default)]
-    pub outcome_tags: Vec<String>,
-    #[serde(default)]
-    pub notes: String,
-    #[serde(default)]
-    pub follow_up: Option<FollowUpSpec>,
-}
+pub use leadline_model::WrapUp;
 
 const DRAFT_COLUMNS: &str = "id, lead_id, direction, remote, provider_call_id, started_at, answered_at, ended_at, \
      end_reason, last_seen_at, device_id, via, quality_mos, quality_rtt_ms, quality_jitter_ms, quality_loss, \
@@ -483,6 +468,19 @@ impl Store {
         };
         self.log_call_and(&call, |tx| {
             tx.execute("DELETE FROM call_drafts WHERE id = ?1", [id.to_string()])?;
+            // The lead's new status goes with the call, as an edit of the lead (none when it is the same).
+            if let Some(status) = wrap.lead_status
+                && crate::local::listed_lead(tx, &lead_id)?.status != status
+            {
+                crate::local::edit_lead(
+                    tx,
+                    &lead_id,
+                    &leadline_model::sync::LeadPatch {
+                        status: Some(status),
+                        ..Default::default()
+                    },
+                )?;
+            }
             Ok(())
         })?;
         Ok(call)

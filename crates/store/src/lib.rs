@@ -47,7 +47,9 @@ use rusqlite::Connection;
 use rusqlite_migration::Migrations;
 
 pub use conflicts::{Conflict, ConflictField};
-pub use csv::{CALL_EXPORT_COLUMNS, CallExport, LEAD_EXPORT_COLUMNS, LeadExport, LocalImport, guard_formula};
+pub use csv::{
+    CALL_EXPORT_COLUMNS, CallExport, EXPORT_PAGE, LEAD_EXPORT_COLUMNS, LeadExport, LocalImport, guard_formula,
+};
 pub use drafts::{CallDraft, CallVia, WrapUp};
 pub use error::StoreError;
 pub use figures::{DEFAULT_CONVERSION_DISPOSITIONS, DayBreakdown, FiguresQuery, TodayFigures};

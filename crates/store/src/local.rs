@@ -94,7 +94,7 @@ fn follow_up_in(conn: &Connection, id: &Id) -> Result<Option<FollowUp>, StoreErr
 }
 
 /// A listed lead (not taken away from this user), or `NotFound`.
-fn listed_lead(conn: &Connection, id: &Id) -> Result<Lead, StoreError> {
+pub(crate) fn listed_lead(conn: &Connection, id: &Id) -> Result<Lead, StoreError> {
     let removed: Option<bool> = conn
         .prepare_cached("SELECT removed FROM leads WHERE id = ?1")?
         .query_row([id.to_string()], |r| r.get(0))

@@ -518,3 +518,82 @@ fn exports_filter_and_write_a_bom_when_asked() {
         .unwrap();
     assert_eq!(none, 0);
 }
+
+#[test]
+fn the_lead_list_exports_as_filtered_and_selected_in_its_order_with_the_same_rows() {
+    let me = user("priya");
+    let mut store = signed_in(&me);
+    let mut leads: Vec<Lead> = (0..2_100)
+        .map(|i| lead(&format!("Lead {i:04}"), &format!("+9198200{i:05}"), &me))
+        .collect();
+    for (i, l) in leads.iter_mut().enumerate() {
+        l.status = if i % 3 == 2 {
+            LeadStatus::New
+        } else {
+            LeadStatus::Interested
+        };
+    }
+    pull(&mut store, &leads);
+    let clock = leadline_store::Clock::new(now(), 330);
+    let query = leadline_store::LeadPageQuery {
+        filter: leadline_store::LeadFilter {
+            statuses: vec![LeadStatus::Interested],
+            ..Default::default()
+        },
+        sort: leadline_store::LeadOrder {
+            key: leadline_store::LeadOrderKey::Name,
+            descending: false,
+        },
+        ..Default::default()
+    };
+    // Every page of the filter (1,400 leads: two pages of the export), in the list's order.
+    let mut out = Vec::new();
+    let n = store
+        .export_lead_list_csv(&mut out, &query, None, false, &clock)
+        .unwrap();
+    assert_eq!(n, 1_400);
+    assert!(n > u64::from(leadline_store::EXPORT_PAGE));
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    let names: Vec<String> = reader.records().map(|r| r.unwrap()[0].to_owned()).collect();
+    let mut expected: Vec<String> = leads
+        .iter()
+        .filter(|l| l.status == LeadStatus::Interested)
+        .map(|l| l.name.clone())
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+
+    // The same rows as the plain export writes for those leads.
+    let mut plain = Vec::new();
+    store
+        .export_leads_csv(
+            &mut plain,
+            &LeadExport {
+                status: Some(LeadStatus::Interested),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let mut a: Vec<String> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut b: Vec<String> = String::from_utf8(plain)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+
+    // A selection: just those, with a BOM.
+    let picked = [leads[0].id, leads[3].id, leads[2].id];
+    let mut out = Vec::new();
+    let n = store
+        .export_lead_list_csv(&mut out, &query, Some(&picked), true, &clock)
+        .unwrap();
+    assert_eq!(n, 2, "lead 2 is new: outside the filter");
+    assert!(out.starts_with(b"\xEF\xBB\xBFname,"));
+}

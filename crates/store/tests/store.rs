@@ -1100,18 +1100,27 @@ fn the_wrap_up_form_is_checked_against_the_catalogue_before_the_call_is_logged()
         "the call still waits"
     );
 
-    // "Not interested" needs none: logged and queued, the draft gone.
+    // "Not interested" needs none: logged and queued with the lead's new status, the draft gone.
     let logged = store
         .wrap_up_call(
             &draft.id,
             &WrapUp {
                 disposition: "not_interested".into(),
                 notes: "Bought elsewhere".into(),
+                lead_status: Some(LeadStatus::NotInterested),
                 ..Default::default()
             },
         )
         .unwrap();
     assert_eq!((logged.lead_id, logged.duration_s), (asha.id, 35));
-    assert_eq!(outbox_rows(&store), before + 1);
+    assert_eq!(
+        outbox_rows(&store),
+        before + 2,
+        "the call log and the lead's edit"
+    );
+    assert_eq!(
+        store.get_lead(&asha.id).unwrap().status,
+        LeadStatus::NotInterested
+    );
     assert!(store.unlogged_calls().unwrap().is_empty());
 }

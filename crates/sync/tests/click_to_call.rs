@@ -161,6 +161,7 @@ fn wrap_up(now: DateTime<Utc>) -> WrapUp {
             due_at: (now + chrono::Duration::days(3)).trunc_subsecs(0),
             note: Some("confirm the visit".into()),
         }),
+        lead_status: None,
     }
 }
 

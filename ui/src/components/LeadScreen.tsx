@@ -4,18 +4,16 @@ import type { AppStatus } from "../bindings/AppStatus";
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
 import type { UnloggedCall } from "../bindings/UnloggedCall";
-import type { LeadPage } from "../bindings/LeadPage";
-import type { LeadStatus } from "../bindings/LeadStatus";
 import { describeCommandError, describeError, type ErrorText } from "../errors";
-import { LEAD_STATUSES, STATUS_LABELS, formatClock, formatCount, formatRelative } from "../format";
-import { useDebounced, useNow } from "../hooks";
+import { formatClock, formatRelative } from "../format";
+import { useNow } from "../hooks";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { usePhone } from "../phone";
 import { FollowUps } from "./FollowUps";
 import { Home } from "./Home";
 import { LeadCard } from "./LeadCard";
-import { LeadTable } from "./LeadTable";
+import { LeadList } from "./LeadList";
 import { Logo } from "./Logo";
 import { CallPanel, PhoneIndicator } from "./Phone";
 import { PhoneSettingsDialog } from "./PhoneSettingsDialog";
@@ -23,8 +21,6 @@ import { PreferencesDialog } from "./PreferencesDialog";
 import { ShortcutSheet } from "./ShortcutSheet";
 import { WrapUpDialog } from "./WrapUpDialog";
 
-/** How many rows one list shows; search narrows it down. */
-export const PAGE_LIMIT = 1000;
 
 interface Props {
   api: Api;
@@ -34,11 +30,6 @@ interface Props {
 
 export function LeadScreen({ api, status, onStatus }: Props) {
   const now = useNow(30_000);
-  const [search, setSearch] = useState("");
-  const [statusFilter, setStatusFilter] = useState<LeadStatus | "">("");
-  const debouncedSearch = useDebounced(search.trim(), 250);
-  const [page, setPage] = useState<LeadPage | null>(null);
-  const [listError, setListError] = useState<ErrorText | null>(null);
   const [syncError, setSyncError] = useState<ErrorText | null>(null);
   const [syncing, setSyncing] = useState(false);
   const phone = usePhone(api);
@@ -142,29 +133,6 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   const wrapCall = unlogged.find((c) => c.log_id === wrapping) ?? null;
   const toLog = unlogged.filter((c) => !c.ongoing);
 
-  // Reload whenever the filter changes or a sync brought new data.
-  useEffect(() => {
-    let cancelled = false;
-    api
-      .listLeads({
-        search: debouncedSearch || undefined,
-        status: statusFilter || undefined,
-        limit: PAGE_LIMIT,
-      })
-      .then((p) => {
-        if (!cancelled) {
-          setPage(p);
-          setListError(null);
-        }
-      })
-      .catch((e: unknown) => {
-        if (!cancelled) setListError(describeError(e));
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, [api, debouncedSearch, statusFilter, status.last_sync_at, status.lead_count]);
-
   async function syncNow() {
     setSyncing(true);
     setSyncError(null);
@@ -205,7 +173,6 @@ export function LeadScreen({ api, status, onStatus }: Props) {
       setSyncError(describeError(e));
     }
   }
-  const filtered = debouncedSearch !== "" || statusFilter !== "";
   const userName = status.user?.name ?? status.user?.username ?? "";
 
   return (
@@ -372,72 +339,15 @@ export function LeadScreen({ api, status, onStatus }: Props) {
             }}
           />
         ) : (
-          <>
-            <div className="toolbar">
-              <div>
-                <h1>My leads</h1>
-                <p className="subtitle" data-testid="shown-count">
-                  {page === null
-                    ? "Loading…"
-                    : filtered
-                      ? `${formatCount(page.leads.length)} of ${formatCount(page.total)} leads match`
-                      : `${formatCount(page.leads.length)} leads, most recently updated first`}
-                  {page?.truncated ? ` (first ${formatCount(PAGE_LIMIT)} shown; search to narrow down)` : ""}
-                </p>
-              </div>
-              <div className="filters">
-                <input
-                  type="search"
-                  className="input search"
-                  placeholder="Search name, phone or notes"
-                  aria-label="Search leads"
-                  data-testid="search"
-                  ref={searchRef}
-                  value={search}
-                  onChange={(e) => setSearch(e.target.value)}
-                />
-                <select
-                  className="input"
-                  aria-label="Filter by status"
-                  data-testid="status-filter"
-                  value={statusFilter}
-                  onChange={(e) => setStatusFilter(e.target.value as LeadStatus | "")}
-                >
-                  <option value="">All statuses</option>
-                  {LEAD_STATUSES.map((s) => (
-                    <option key={s} value={s}>
-                      {STATUS_LABELS[s]}
-                    </option>
-                  ))}
-                </select>
-              </div>
-            </div>
-
-            {listError ? (
-              <div className="banner banner-error" role="alert">
-                <strong>{listError.title}.</strong> {listError.detail}
-              </div>
-            ) : (
-              <div className="card">
-                {page === null ? (
-                  <div className="empty">Loading leads…</div>
-                ) : (
-                  <LeadTable
-                    leads={page.leads}
-                    now={now}
-                    onCall={(lead) => void phone.callLead(lead)}
-                    emptyText={
-                      filtered
-                        ? "No leads match this search."
-                        : busy
-                          ? "Downloading your leads…"
-                          : "No leads assigned to you yet. Press Sync now to check again."
-                    }
-                  />
-                )}
-              </div>
-            )}
-          </>
+          <LeadList
+            api={api}
+            now={now}
+            refreshKey={`${status.last_sync_at}|${status.lead_count}`}
+            busy={busy}
+            onCall={(l) => void phone.callLead(l)}
+            onOpen={(l) => setFocused(l)}
+            searchRef={searchRef}
+          />
         )}
       </main>
     </div>

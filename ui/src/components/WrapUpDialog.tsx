@@ -2,9 +2,10 @@ import { useEffect, useState } from "react";
 
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
+import type { LeadStatus } from "../bindings/LeadStatus";
 import type { UnloggedCall } from "../bindings/UnloggedCall";
 import { describeError, type ErrorText } from "../errors";
-import { formatPhone } from "../format";
+import { LEAD_STATUSES, STATUS_LABELS, formatPhone } from "../format";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { END_WORDS } from "../phone";
@@ -74,6 +75,7 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
   const [due, setDue] = useState("");
   const [dueNote, setDueNote] = useState("");
   const [lead, setLead] = useState<Lead | null>(call.lead);
+  const [status, setStatus] = useState<LeadStatus | "">("");
   const [error, setError] = useState<ErrorText | null>(null);
   const [saving, setSaving] = useState(false);
   const chosen = dispositions.find((d) => d.code === code) ?? null;
@@ -113,6 +115,7 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
         outcome_tags: [],
         notes,
         follow_up: dueAt ? { due_at: dueAt.toISOString(), note: dueNote.trim() || null } : undefined,
+        lead_status: status || undefined,
       });
       onLogged();
     } catch (err) {
@@ -202,6 +205,24 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
             onChange={(e) => setDueNote(e.target.value)}
           />
         </fieldset>
+        {lead && (
+          <label className="field">
+            <span>Lead status</span>
+            <select
+              className="input"
+              value={status}
+              onChange={(e) => setStatus(e.target.value as LeadStatus | "")}
+              data-testid="wrapup-status"
+            >
+              <option value="">Keep: {STATUS_LABELS[lead.status]}</option>
+              {LEAD_STATUSES.filter((s) => s !== lead.status).map((s) => (
+                <option key={s} value={s}>
+                  {STATUS_LABELS[s]}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         {error && (
           <div className="banner banner-error" role="alert" data-testid="wrapup-error">
             <strong>{error.title}.</strong> {error.detail}

@@ -1,19 +1,17 @@
-import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, expect, it } from "vitest";
 
 import { App } from "../App";
 import type { AppStatus } from "../bindings/AppStatus";
 import type { LeadPage } from "../bindings/LeadPage";
-import type { ListLeadsArgs } from "../bindings/ListLeadsArgs";
 import { ErrorBoundary } from "../components/ErrorBoundary";
 import { IpcError, type Api } from "../ipc";
 import { fakePhone, fakeWrapUp, lead, status, fakeSession, openLeads } from "./fixtures";
 
 afterEach(cleanup);
 
-/** An Api over plain data, recording the list queries it got. */
+/** An Api over plain data (the session part records the list queries it got). */
 function fakeApi(initial: AppStatus, leads = [lead({ name: "Asha Rao" }), lead({ name: "Meena Iyer" })]) {
-  const queries: ListLeadsArgs[] = [];
   const session = fakeSession(leads);
   const api: Api = {
     appStatus: async () => initial,
@@ -21,18 +19,13 @@ function fakeApi(initial: AppStatus, leads = [lead({ name: "Asha Rao" }), lead({
       throw new IpcError("invalid_credentials", "username or password is wrong");
     },
     syncNow: async () => initial,
-    listLeads: async (q): Promise<LeadPage> => {
-      queries.push(q);
-      const needle = q.search?.toLowerCase();
-      const hits = needle ? leads.filter((l) => l.name.toLowerCase().includes(needle)) : leads;
-      return { leads: hits, total: leads.length, truncated: false };
-    },
+    listLeads: async (): Promise<LeadPage> => ({ leads, total: leads.length, truncated: false }),
     onStatus: async () => () => {},
     ...fakePhone().api,
     ...fakeWrapUp().api,
     ...session.api,
   };
-  return { api, queries, session };
+  return { api, session };
 }
 
 it("asks to sign in when there is no session, and explains a refused password", async () => {
@@ -52,20 +45,77 @@ it("asks to sign in when there is no session, and explains a refused password", 
   );
 });
 
-it("shows the user's leads and filters them by search", async () => {
-  const { api, queries } = fakeApi(status());
+it("shows the user's leads and filters them by search, status and priority", async () => {
+  const leads = [
+    lead({ name: "Asha Rao", status: "interested", priority: "hot" }),
+    lead({ name: "Meena Iyer", status: "new" }),
+    lead({ name: "Meera Shah", status: "interested" }),
+  ];
+  const { api, session } = fakeApi(status({ lead_count: 3 }), leads);
   render(<App api={api} />);
 
   expect((await screen.findByTestId("user-name")).textContent).toBe("Priya Raman");
   await openLeads();
-  await waitFor(() => expect(screen.getAllByTestId("lead-row")).toHaveLength(2));
-  expect(screen.getByTestId("lead-count").textContent).toBe("2");
+  await waitFor(() => expect(screen.getAllByTestId("lead-row")).toHaveLength(3));
+  expect(screen.getByTestId("lead-count").textContent).toBe("3");
+  expect(screen.getByTestId("shown-count").textContent).toBe("3 leads");
+  expect(screen.getByTestId("status-chip-interested").textContent).toContain("2");
 
-  fireEvent.change(screen.getByTestId("search"), { target: { value: "meena" } });
+  fireEvent.change(screen.getByTestId("search"), { target: { value: "mee" } });
+  await waitFor(() => expect(screen.getAllByTestId("lead-row")).toHaveLength(2));
+  expect(screen.getByTestId("shown-count").textContent).toContain("2 leads match");
+  expect(session.list.queries[session.list.queries.length - 1]).toMatchObject({ search: "mee" });
+
+  fireEvent.click(screen.getByTestId("status-chip-interested"));
   await waitFor(() => expect(screen.getAllByTestId("lead-row")).toHaveLength(1));
-  expect(screen.getByText("Meena Iyer")).toBeTruthy();
-  expect(screen.getByTestId("shown-count").textContent).toContain("1 of 2 leads match");
-  expect(queries[queries.length - 1]).toMatchObject({ search: "meena" });
+  expect(screen.getByText("Meera Shah")).toBeTruthy();
+  expect(screen.getByTestId("status-chip-interested").getAttribute("aria-pressed")).toBe("true");
+
+  fireEvent.change(screen.getByTestId("search"), { target: { value: "" } });
+  fireEvent.change(screen.getByTestId("priority-filter"), { target: { value: "hot" } });
+  await waitFor(() => expect(screen.getByText("Asha Rao")).toBeTruthy());
+  expect(screen.getAllByTestId("lead-row")).toHaveLength(1);
+  expect(session.list.queries[session.list.queries.length - 1]).toMatchObject({
+    statuses: ["interested"],
+    priorities: ["hot"],
+  });
+
+  fireEvent.change(screen.getByTestId("priority-filter"), { target: { value: "low" } });
+  expect((await screen.findByTestId("lead-empty")).textContent).toContain("No leads match these filters");
+});
+
+it("scrolls through many leads page by page, drawing only what is in view, and exports a selection", async () => {
+  const many = Array.from({ length: 950 }, (_, i) => lead({ name: `Lead ${String(i).padStart(4, "0")}` }));
+  const { api, session } = fakeApi(status({ lead_count: 950 }), many);
+  render(<App api={api} />);
+  await openLeads();
+  await waitFor(() => expect(screen.getByTestId("shown-count").textContent).toBe("950 leads"));
+  // Without layout (jsdom) the table draws its first screenful, not 200 or 950 rows.
+  const drawn = screen.getAllByTestId("lead-row").length;
+  expect(drawn).toBeGreaterThan(10);
+  expect(drawn).toBeLessThan(100);
+  // The last rows of the loaded page ask for the next one.
+  const scroller = screen.getByTestId("lead-scroller");
+  Object.defineProperty(scroller, "clientHeight", { value: 560, configurable: true });
+  scroller.scrollTop = 190 * 56;
+  fireEvent.scroll(scroller);
+  await waitFor(() => expect(session.list.queries.some((q) => q.cursor === "200")).toBe(true));
+  await waitFor(() =>
+    expect(screen.getByTestId("lead-table").getAttribute("aria-rowcount")).toBe(String(400 + 1)),
+  );
+
+  scroller.scrollTop = 0;
+  fireEvent.scroll(scroller);
+  const rows = await screen.findAllByTestId("lead-row");
+  fireEvent.click(within(rows[0]!).getByRole("checkbox"));
+  fireEvent.click(within(rows[2]!).getByRole("checkbox"));
+  expect(screen.getByTestId("selection-bar").textContent).toContain("2 selected");
+  fireEvent.click(screen.getByTestId("export-selected"));
+  expect((await screen.findByTestId("export-notice")).textContent).toContain("Saved 2 leads");
+  expect(session.list.exports[0]!.only).toEqual([many[0]!.id, many[2]!.id]);
+  fireEvent.click(screen.getByTestId("export-list"));
+  await waitFor(() => expect(session.list.exports).toHaveLength(2));
+  expect(session.list.exports[1]!.only).toBeUndefined();
 });
 
 it("shows a sync failure in a banner and the header as offline", async () => {

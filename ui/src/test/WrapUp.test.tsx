@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { App } from "../App";
 import type { LeadPage } from "../bindings/LeadPage";
 import { Markdown } from "../components/Markdown";
+import { STATUS_LABELS } from "../format";
 import { IpcError, type Api } from "../ipc";
 import { QUICK_PICKS, formatTalk, fromLocalInput, toLocalInput } from "../wrapup";
 import { callView, fakePhone, fakeWrapUp, lead, phoneStatus, status, unloggedCall, fakeSession, openLeads } from "./fixtures";
@@ -91,6 +92,11 @@ describe("the wrap-up form", () => {
     expect(within(form).getByText("Saturday").tagName).toBe("STRONG");
     fireEvent.click(within(form).getByRole("button", { name: "Tomorrow 11 am" }));
     expect((within(form).getByTestId("wrapup-due") as HTMLInputElement).value).toMatch(/T11:00$/);
+    // The lead moves along the pipeline with the call; its present status is the default ("keep").
+    const statusSelect = within(form).getByTestId("wrapup-status") as HTMLSelectElement;
+    expect(statusSelect.value).toBe("");
+    expect(statusSelect.options[0]!.textContent).toBe(`Keep: ${STATUS_LABELS[asha.status]}`);
+    fireEvent.change(statusSelect, { target: { value: "visit_scheduled" } });
 
     fireEvent.click(within(form).getByTestId("wrapup-save"));
     await waitFor(() => expect(screen.queryByTestId("wrapup")).toBeNull());
@@ -100,6 +106,7 @@ describe("the wrap-up form", () => {
     expect(args.disposition).toBe("visit_booked");
     expect(args.notes).toBe("Coming **Saturday** with 2 friends");
     expect(new Date(args.follow_up!.due_at).getHours()).toBe(11);
+    expect(args.lead_status).toBe("visit_scheduled");
     // Logged: sent at once when online.
     await waitFor(() => expect(app.syncs()).toBeGreaterThan(0));
   });
@@ -141,6 +148,7 @@ describe("the wrap-up form", () => {
     fireEvent.click(within(again).getByTestId("wrapup-save"));
     await waitFor(() => expect(wrap.logged).toHaveLength(1));
     expect(wrap.logged[0]![1]).toMatchObject({ lead_id: asha.id, disposition: "not_interested" });
+    expect(wrap.logged[0]![1].lead_status).toBeUndefined();
     await waitFor(() => expect(screen.getByTestId("unlogged-count").textContent).toBe("1 call to log"));
   });
 });

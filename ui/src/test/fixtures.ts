@@ -1,6 +1,8 @@
 import type { AppStatus } from "../bindings/AppStatus";
 import type { CallView } from "../bindings/CallView";
 import type { Dashboard } from "../bindings/Dashboard";
+import type { ExportLeadsArgs } from "../bindings/ExportLeadsArgs";
+import type { LeadListArgs } from "../bindings/LeadListArgs";
 import type { FollowUpItem } from "../bindings/FollowUpItem";
 import type { DeskPreferences } from "../bindings/DeskPreferences";
 import type { Disposition } from "../bindings/Disposition";
@@ -9,7 +11,8 @@ import type { PhoneEvent } from "../bindings/PhoneEvent";
 import type { PhoneSettings } from "../bindings/PhoneSettings";
 import type { PhoneStatus } from "../bindings/PhoneStatus";
 import type { UnloggedCall } from "../bindings/UnloggedCall";
-import type { WrapUpArgs } from "../bindings/WrapUpArgs";
+import type { WrapUp } from "../bindings/WrapUp";
+import { LEAD_STATUSES } from "../format";
 import { IpcError, type Api } from "../ipc";
 
 let seq = 0;
@@ -195,7 +198,7 @@ export function unloggedCall(overrides: Partial<UnloggedCall> = {}): UnloggedCal
 /** The wrap-up half of an Api over a list of calls to log; `wrapUp` logs (removes) one and records it. */
 export function fakeWrapUp(calls: UnloggedCall[] = []) {
   const list = calls.slice();
-  const logged: Array<[string, WrapUpArgs]> = [];
+  const logged: Array<[string, WrapUp]> = [];
   const api: Pick<Api, "unloggedCalls" | "dispositions" | "wrapUp"> = {
     unloggedCalls: async () => list.slice(),
     dispositions: async () => CATALOGUE,
@@ -253,6 +256,40 @@ export function fakeFollowUps(items: FollowUpItem[] = []) {
   return { api, list, log };
 }
 
+/** The lead list over plain data: search by name, status and priority filters, pages by offset. */
+export function fakeLeadList(leads: Lead[]) {
+  const queries: LeadListArgs[] = [];
+  const exports: ExportLeadsArgs[] = [];
+  const api: Pick<Api, "leadPage" | "exportLeads"> = {
+    leadPage: async (args) => {
+      queries.push(args);
+      const needle = args.search?.toLowerCase();
+      const base = leads.filter(
+        (l) =>
+          (!needle || l.name.toLowerCase().includes(needle)) &&
+          (args.priorities.length === 0 || args.priorities.includes(l.priority)),
+      );
+      const hits = base.filter((l) => args.statuses.length === 0 || args.statuses.includes(l.status));
+      const start = args.cursor ? Number(args.cursor) : 0;
+      const limit = args.limit ?? 200;
+      const end = Math.min(hits.length, start + limit);
+      return {
+        leads: hits.slice(start, end),
+        next_cursor: end < hits.length ? String(end) : null,
+        matched: args.cursor ? null : hits.length,
+        by_status: args.cursor
+          ? []
+          : LEAD_STATUSES.map((s) => ({ status: s, count: base.filter((l) => l.status === s).length })),
+      };
+    },
+    exportLeads: async (args) => {
+      exports.push(args);
+      return ["/home/priya/Downloads/leads.csv", args.only?.length ?? leads.length];
+    },
+  };
+  return { api, queries, exports };
+}
+
 export function fakeSession(
   leads: Lead[] = [],
   signedOut: AppStatus = status({ signed_in: false }),
@@ -261,6 +298,7 @@ export function fakeSession(
   let handler: ((e: { lead_id: string }) => void) | null = null;
   let logouts = 0;
   let prefs: DeskPreferences = { theme: "system", start_minimised: false };
+  const list = fakeLeadList(leads);
   const api: Pick<
     Api,
     | "logout"
@@ -275,8 +313,11 @@ export function fakeSession(
     | "completeFollowUp"
     | "rescheduleFollowUp"
     | "exportFollowUp"
+    | "leadPage"
+    | "exportLeads"
   > = {
     ...fakeFollowUps().api,
+    ...list.api,
     preferences: async () => prefs,
     savePreferences: async (p) => {
       prefs = p;
@@ -305,6 +346,7 @@ export function fakeSession(
     api,
     openLead: (leadId: string) => handler?.({ lead_id: leadId }),
     prefs: () => prefs,
+    list,
     logouts: () => logouts,
   };
 }

@@ -1,0 +1,324 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+
+import type { FollowUpWhen } from "../bindings/FollowUpWhen";
+import type { Lead } from "../bindings/Lead";
+import type { LeadListArgs } from "../bindings/LeadListArgs";
+import type { LeadPriority } from "../bindings/LeadPriority";
+import type { LeadSource } from "../bindings/LeadSource";
+import type { LeadStatus } from "../bindings/LeadStatus";
+import type { SortKey } from "../bindings/SortKey";
+import type { StatusTally } from "../bindings/StatusTally";
+import { describeError, type ErrorText } from "../errors";
+import { LEAD_STATUSES, PRIORITY_LABELS, SOURCE_LABELS, STATUS_LABELS, formatCount } from "../format";
+import { useDebounced } from "../hooks";
+import type { Api } from "../ipc";
+import { LeadTable } from "./LeadTable";
+
+/** Rows per page the list asks for as it scrolls. */
+export const PAGE_SIZE = 200;
+
+const SORTS: Array<[SortKey, boolean, string]> = [
+  ["updated_at", true, "Recently updated"],
+  ["next_follow_up", false, "Next follow-up"],
+  ["priority", true, "Priority"],
+  ["name", false, "Name A–Z"],
+  ["created_at", true, "Newest"],
+];
+
+const FOLLOW_UPS: Array<[FollowUpWhen | "", string]> = [
+  ["", "Any follow-up"],
+  ["overdue", "Follow-up overdue"],
+  ["today", "Follow-up today"],
+  ["overdue_or_today", "Overdue or today"],
+];
+
+interface Props {
+  api: Api;
+  now: Date;
+  /** Changes when the cache may have changed (a sync, a new lead count). */
+  refreshKey: string;
+  busy: boolean;
+  onCall: (lead: Lead) => void;
+  onOpen: (lead: Lead) => void;
+  searchRef: React.RefObject<HTMLInputElement | null>;
+}
+
+/** The lead list: filters, instant search, a virtual table over every match, multi-select, CSV export. */
+export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef }: Props) {
+  const [search, setSearch] = useState("");
+  const [statuses, setStatuses] = useState<LeadStatus[]>([]);
+  const [priority, setPriority] = useState<LeadPriority | "">("");
+  const [source, setSource] = useState<LeadSource | "">("");
+  const [followUp, setFollowUp] = useState<FollowUpWhen | "">("");
+  const [createdFrom, setCreatedFrom] = useState("");
+  const [createdUntil, setCreatedUntil] = useState("");
+  const [sortIndex, setSortIndex] = useState(0);
+  const debouncedSearch = useDebounced(search.trim(), 200);
+
+  const [leads, setLeads] = useState<Lead[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [matched, setMatched] = useState<number | null>(null);
+  const [tallies, setTallies] = useState<StatusTally[]>([]);
+  const [error, setError] = useState<ErrorText | null>(null);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [notice, setNotice] = useState<string | null>(null);
+  const loadingMore = useRef(false);
+
+  const [sortKey, descending] = SORTS[sortIndex] ?? SORTS[0]!;
+  const args: LeadListArgs = {
+    search: debouncedSearch || undefined,
+    statuses,
+    priorities: priority ? [priority] : [],
+    sources: source ? [source] : [],
+    follow_up: followUp || undefined,
+    created_from: createdFrom ? localDay(createdFrom, 0) : undefined,
+    // The "to" day is included: up to the next midnight.
+    created_until: createdUntil ? localDay(createdUntil, 1) : undefined,
+    sort: { key: sortKey, descending },
+    limit: PAGE_SIZE,
+  };
+  const argsKey = JSON.stringify(args);
+
+  // A new filter or new data: the first page again, and the counts.
+  useEffect(() => {
+    let cancelled = false;
+    loadingMore.current = false;
+    api
+      .leadPage(JSON.parse(argsKey) as LeadListArgs)
+      .then((page) => {
+        if (cancelled) return;
+        setLeads(page.leads);
+        setNext(page.next_cursor);
+        setMatched(page.matched ?? page.leads.length);
+        setTallies(page.by_status);
+        setError(null);
+      })
+      .catch((e: unknown) => {
+        if (!cancelled) setError(describeError(e));
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [api, argsKey, refreshKey]);
+
+  const loadMore = useCallback(() => {
+    if (!next || loadingMore.current) return;
+    loadingMore.current = true;
+    api
+      .leadPage({ ...(JSON.parse(argsKey) as LeadListArgs), cursor: next })
+      .then((page) => {
+        setLeads((prev) => [...(prev ?? []), ...page.leads]);
+        setNext(page.next_cursor);
+      })
+      .catch((e: unknown) => setError(describeError(e)))
+      .finally(() => {
+        loadingMore.current = false;
+      });
+  }, [api, argsKey, next]);
+
+  function toggleStatus(s: LeadStatus) {
+    setStatuses((prev) => (prev.includes(s) ? prev.filter((x) => x !== s) : [...prev, s]));
+  }
+
+  function select(ids: string[], on: boolean) {
+    setSelected((prev) => {
+      const nextSet = new Set(prev);
+      for (const id of ids) {
+        if (on) nextSet.add(id);
+        else nextSet.delete(id);
+      }
+      return nextSet;
+    });
+  }
+
+  async function exportCsv(onlySelected: boolean) {
+    try {
+      const [path, count] = await api.exportLeads({
+        list: { ...args, limit: undefined },
+        only: onlySelected ? [...selected] : undefined,
+      });
+      setNotice(`Saved ${formatCount(count)} leads to ${path}`);
+      setError(null);
+    } catch (e) {
+      setError(describeError(e));
+    }
+  }
+
+  const filtered =
+    debouncedSearch !== "" || statuses.length > 0 || !!priority || !!source || !!followUp || !!createdFrom || !!createdUntil;
+  const tally = (s: LeadStatus) => tallies.find((t) => t.status === s)?.count ?? 0;
+
+  return (
+    <>
+      <div className="toolbar">
+        <div>
+          <h1>My leads</h1>
+          <p className="subtitle" data-testid="shown-count">
+            {matched === null
+              ? "Loading…"
+              : filtered
+                ? `${formatCount(matched)} leads match`
+                : `${formatCount(matched)} leads`}
+          </p>
+        </div>
+        <div className="filters">
+          <input
+            type="search"
+            className="input search"
+            placeholder="Search name, phone or notes"
+            aria-label="Search leads"
+            data-testid="search"
+            ref={searchRef}
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+          />
+          <select
+            className="input"
+            aria-label="Order"
+            value={sortIndex}
+            onChange={(e) => setSortIndex(Number(e.target.value))}
+            data-testid="sort"
+          >
+            {SORTS.map(([, , label], i) => (
+              <option key={label} value={i}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <div className="filter-bar" role="group" aria-label="Filters">
+        <div className="chips" role="group" aria-label="Status">
+          {LEAD_STATUSES.map((s) => (
+            <button
+              key={s}
+              type="button"
+              className={`chip${statuses.includes(s) ? " chip-on" : ""}`}
+              aria-pressed={statuses.includes(s)}
+              onClick={() => toggleStatus(s)}
+              data-testid={`status-chip-${s}`}
+            >
+              {STATUS_LABELS[s]} <span className="chip-count">{formatCount(tally(s))}</span>
+            </button>
+          ))}
+        </div>
+        <select
+          className="input"
+          aria-label="Filter by priority"
+          value={priority}
+          onChange={(e) => setPriority(e.target.value as LeadPriority | "")}
+          data-testid="priority-filter"
+        >
+          <option value="">Any priority</option>
+          {(Object.keys(PRIORITY_LABELS) as LeadPriority[]).map((p) => (
+            <option key={p} value={p}>
+              {PRIORITY_LABELS[p]}
+            </option>
+          ))}
+        </select>
+        <select
+          className="input"
+          aria-label="Filter by source"
+          value={source}
+          onChange={(e) => setSource(e.target.value as LeadSource | "")}
+          data-testid="source-filter"
+        >
+          <option value="">Any source</option>
+          {(Object.keys(SOURCE_LABELS) as LeadSource[]).map((s) => (
+            <option key={s} value={s}>
+              {SOURCE_LABELS[s]}
+            </option>
+          ))}
+        </select>
+        <select
+          className="input"
+          aria-label="Filter by follow-up"
+          value={followUp}
+          onChange={(e) => setFollowUp(e.target.value as FollowUpWhen | "")}
+          data-testid="follow-up-filter"
+        >
+          {FOLLOW_UPS.map(([value, label]) => (
+            <option key={label} value={value}>
+              {label}
+            </option>
+          ))}
+        </select>
+        <label className="date-filter">
+          Created from
+          <input
+            className="input"
+            type="date"
+            value={createdFrom}
+            onChange={(e) => setCreatedFrom(e.target.value)}
+            data-testid="created-from"
+          />
+        </label>
+        <label className="date-filter">
+          to
+          <input
+            className="input"
+            type="date"
+            value={createdUntil}
+            onChange={(e) => setCreatedUntil(e.target.value)}
+            data-testid="created-until"
+          />
+        </label>
+        <button type="button" className="btn btn-secondary" onClick={() => void exportCsv(false)} data-testid="export-list">
+          Export CSV
+        </button>
+      </div>
+      {selected.size > 0 && (
+        <div className="selection-bar" role="status" data-testid="selection-bar">
+          <strong>{formatCount(selected.size)} selected</strong>
+          <button type="button" className="btn btn-secondary" onClick={() => void exportCsv(true)} data-testid="export-selected">
+            Export selected
+          </button>
+          <button type="button" className="btn btn-link" onClick={() => setSelected(new Set())}>
+            Clear
+          </button>
+        </div>
+      )}
+      {notice && (
+        <div className="banner banner-info" role="status" data-testid="export-notice">
+          {notice}
+        </div>
+      )}
+      {error ? (
+        <div className="banner banner-error" role="alert">
+          <strong>{error.title}.</strong> {error.detail}
+        </div>
+      ) : (
+        <div className="card list-card">
+          {leads === null ? (
+            <div className="empty">Loading leads…</div>
+          ) : (
+            <LeadTable
+              leads={leads}
+              now={now}
+              onCall={onCall}
+              onOpen={onOpen}
+              selected={selected}
+              onSelect={select}
+              onEndReached={loadMore}
+              more={next !== null}
+              emptyText={
+                filtered
+                  ? "No leads match these filters."
+                  : busy
+                    ? "Downloading your leads…"
+                    : "No leads assigned to you yet. Press Sync now to check again."
+              }
+            />
+          )}
+        </div>
+      )}
+    </>
+  );
+}
+
+/** Local midnight of the `yyyy-mm-dd` day, `plusDays` later, as an instant. */
+function localDay(day: string, plusDays: number): string {
+  const d = new Date(`${day}T00:00:00`);
+  d.setDate(d.getDate() + plusDays);
+  return d.toISOString();
+}
