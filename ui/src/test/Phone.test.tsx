@@ -119,6 +119,7 @@ describe("calling", () => {
     // The shell reports the answer, then live quality.
     expect(screen.getByRole("region", { name: "Call with Asha Rao" })).toBeTruthy();
     const callId = (await lastDialledCall(phone)).call_id;
+    await phone.ready();
     act(() =>
       phone.emit({
         kind: "call",
@@ -172,6 +173,7 @@ describe("calling", () => {
     const phone = appWith();
     fireEvent.click((await screen.findAllByRole("button", { name: "Call Asha Rao" }))[0]!);
     const callId = (await lastDialledCall(phone)).call_id;
+    await phone.ready();
     act(() =>
       phone.emit({
         kind: "call",
@@ -210,6 +212,7 @@ describe("incoming calls", () => {
     const phone = appWith();
     await screen.findByTestId("phone-state");
     const ringing = callView({ direction: "inbound", stage: "ringing", remote: asha.phone });
+    await phone.ready();
     act(() => phone.emit({ kind: "incoming", call: ringing, lead: asha }));
     const popup = await screen.findByTestId("incoming-call");
     expect(popup.textContent).toContain("Asha Rao");
@@ -238,6 +241,7 @@ describe("incoming calls", () => {
   it("follows the phone's state in the header", async () => {
     const phone = appWith(fakePhone(phoneStatus({ state: "connecting" })));
     await waitFor(() => expect(screen.getByTestId("phone-state").textContent).toContain("connecting"));
+    await phone.ready();
     act(() =>
       phone.emit({
         kind: "status",
@@ -319,6 +323,7 @@ describe("call shortcuts", () => {
         });
     await waitFor(() => expect(screen.getByTestId("phone-state").textContent).toContain("Phone ready"));
     const ringing = callView({ direction: "inbound", stage: "ringing", remote: asha.phone });
+    await phone.ready();
     phone.emit({ kind: "incoming", call: ringing, lead: asha });
     await screen.findByTestId("incoming-call");
     // The keys act once the panel's key handler follows the call (effects run after the render shows it).

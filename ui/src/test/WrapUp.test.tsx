@@ -70,6 +70,7 @@ describe("the wrap-up form", () => {
 
     // The call ends: its draft is now among the calls to log, and the form opens on it.
     wrap.list.push(ended);
+    await phone.ready();
     act(() => phone.emit({ kind: "call", call: callView({ stage: "ended", end: "hung_up_here" }) }));
     const form = await screen.findByTestId("wrapup");
     expect(form.textContent).toContain("Log the call with Asha Rao");

@@ -1,3 +1,6 @@
+import { waitFor } from "@testing-library/react";
+import { expect } from "vitest";
+
 import type { AppStatus } from "../bindings/AppStatus";
 import type { CallView } from "../bindings/CallView";
 import type { Dashboard } from "../bindings/Dashboard";
@@ -167,7 +170,9 @@ export function fakePhone(initial: PhoneStatus = phoneStatus({ state: "off" })) 
   const emit = (e: PhoneEvent) => {
     for (const l of listeners.slice()) l(e);
   };
-  return { api, calls, dialled, emit };
+  /** Resolves once the app listens to phone events (an event emitted before is lost, as in the app). */
+  const ready = () => waitFor(() => expect(listeners.length).toBeGreaterThan(0));
+  return { api, calls, dialled, emit, ready };
 }
 
 export const CATALOGUE: Disposition[] = [
