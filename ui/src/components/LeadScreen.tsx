@@ -10,6 +10,7 @@ import { useNow } from "../hooks";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { usePhone } from "../phone";
+import { ErrorBoundary } from "./ErrorBoundary";
 import { FollowUps } from "./FollowUps";
 import { Home } from "./Home";
 import { LeadCard } from "./LeadCard";
@@ -316,39 +317,41 @@ export function LeadScreen({ api, status, onStatus }: Props) {
         {focused && (
           <LeadCard lead={focused} onCall={(l) => void phone.callLead(l)} onClose={() => setFocused(null)} />
         )}
-        {view === "home" ? (
-          <Home
-            api={api}
-            status={status}
-            callsSeen={endedCount + phone.model.calls.length}
-            busy={talking || wrapCall !== null}
-            onCall={(l) => void phone.callLead(l)}
-            onOpen={(l) => setFocused(l)}
-          />
-        ) : view === "follow-ups" ? (
-          <FollowUps
-            api={api}
-            refreshKey={`${status.last_sync_at}|${status.pending}|${endedCount}`}
-            onCall={(l) => void phone.callLead(l)}
-            onOpen={(l) => setFocused(l)}
-            onChanged={() => {
-              api
-                .appStatus()
-                .then(onStatus)
-                .catch(() => {});
-            }}
-          />
-        ) : (
-          <LeadList
-            api={api}
-            now={now}
-            refreshKey={`${status.last_sync_at}|${status.lead_count}`}
-            busy={busy}
-            onCall={(l) => void phone.callLead(l)}
-            onOpen={(l) => setFocused(l)}
-            searchRef={searchRef}
-          />
-        )}
+        <ErrorBoundary key={view} screen={view === "home" ? "Today" : view === "leads" ? "lead list" : "follow-ups"}>
+          {view === "home" ? (
+            <Home
+              api={api}
+              status={status}
+              callsSeen={endedCount + phone.model.calls.length}
+              busy={talking || wrapCall !== null}
+              onCall={(l) => void phone.callLead(l)}
+              onOpen={(l) => setFocused(l)}
+            />
+          ) : view === "follow-ups" ? (
+            <FollowUps
+              api={api}
+              refreshKey={`${status.last_sync_at}|${status.pending}|${endedCount}`}
+              onCall={(l) => void phone.callLead(l)}
+              onOpen={(l) => setFocused(l)}
+              onChanged={() => {
+                api
+                  .appStatus()
+                  .then(onStatus)
+                  .catch(() => {});
+              }}
+            />
+          ) : (
+            <LeadList
+              api={api}
+              now={now}
+              refreshKey={`${status.last_sync_at}|${status.lead_count}`}
+              busy={busy}
+              onCall={(l) => void phone.callLead(l)}
+              onOpen={(l) => setFocused(l)}
+              searchRef={searchRef}
+            />
+          )}
+        </ErrorBoundary>
       </main>
     </div>
   );

@@ -248,3 +248,32 @@ it("shows no crash prompt after a clean exit", async () => {
   await screen.findByTestId("user-name");
   expect(screen.queryByTestId("crash-prompt")).toBeNull();
 });
+
+it("a screen that fails shows a recoverable message; the header and the other screens go on", async () => {
+  const { api } = fakeApi(status());
+  let broken = true;
+  const good = api.dashboard;
+  api.dashboard = async () => {
+    const d = await good();
+    // A malformed answer (no queue) makes the Today screen throw while drawing.
+    return broken ? ({ ...d, queue: undefined } as unknown as typeof d) : d;
+  };
+  const original = console.error;
+  console.error = () => {};
+  try {
+    render(<App api={api} />);
+    const problem = await screen.findByTestId("screen-error");
+    expect(problem.textContent).toContain("The Today screen hit a problem");
+    expect(screen.getByTestId("user-name").textContent).toBe("Priya Raman");
+    fireEvent.click(screen.getByTestId("tab-leads"));
+    await waitFor(() => expect(screen.getAllByTestId("lead-row")).toHaveLength(2));
+    fireEvent.click(screen.getByTestId("tab-home"));
+    const again = await screen.findByRole("button", { name: "Try again" });
+    broken = false;
+    fireEvent.click(again);
+    await screen.findAllByTestId("queue-item");
+    expect(screen.queryByTestId("screen-error")).toBeNull();
+  } finally {
+    console.error = original;
+  }
+});
