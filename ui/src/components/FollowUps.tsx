@@ -57,7 +57,14 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
     load();
   }, [load, refreshKey]);
 
-  async function run(what: () => Promise<unknown>, done: string | null) {
+  /** Runs a change. `optimistic` shows its result at once; a refusal puts the list back as it was. */
+  async function run(
+    what: () => Promise<unknown>,
+    done: string | null,
+    optimistic?: (list: FollowUpItem[]) => FollowUpItem[],
+  ) {
+    const before = items;
+    if (optimistic && before) setItems(optimistic(before));
     try {
       await what();
       setNotice(done);
@@ -66,6 +73,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
     } catch (e) {
       setNotice(null);
       setActionError(describeError(e));
+      if (optimistic) setItems(before);
     }
     load();
   }
@@ -148,7 +156,13 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                     <button
                       type="button"
                       className="btn btn-secondary"
-                      onClick={() => void run(() => api.completeFollowUp(item.id), `Done: ${item.lead.name}.`)}
+                      onClick={() =>
+                        void run(
+                          () => api.completeFollowUp(item.id),
+                          `Done: ${item.lead.name}.`,
+                          (list) => list.filter((f) => f.id !== item.id),
+                        )
+                      }
                       aria-label={`Mark the follow-up with ${item.lead.name} done`}
                     >
                       Done
@@ -183,6 +197,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                             void run(
                               () => api.rescheduleFollowUp(item.id, at.toISOString()),
                               `Moved ${item.lead.name} to ${at.toLocaleString("en-IN", { dateStyle: "medium", timeStyle: "short" })}.`,
+                              (list) => list.map((f) => (f.id === item.id ? { ...f, due_at: at.toISOString() } : f)),
                             );
                           }}
                         >

@@ -4,7 +4,7 @@ import { afterEach, expect, it, vi } from "vitest";
 import type { FollowUpItem } from "../bindings/FollowUpItem";
 import type { Lead } from "../bindings/Lead";
 import { FollowUps, groupOf } from "../components/FollowUps";
-import type { Api } from "../ipc";
+import { IpcError, type Api } from "../ipc";
 import { fakeFollowUps, lead } from "./fixtures";
 
 afterEach(cleanup);
@@ -87,4 +87,20 @@ it("says what to do when there are none, and shows a refusal", async () => {
   );
   fireEvent.click(await screen.findByRole("button", { name: "Mark the follow-up with Asha Rao done" }));
   expect((await screen.findByRole("alert")).textContent).toContain("done or no longer yours");
+});
+
+it("shows a change at once and puts it back when the shell refuses it", async () => {
+  const { fake } = renderWith([item("f1", asha, -30), item("f2", ravi, 600)]);
+  await screen.findAllByTestId("follow-up");
+  let release: (() => void) | null = null;
+  fake.api.completeFollowUp = () =>
+    new Promise<void>((_, reject) => {
+      release = () => reject(new IpcError("storage", "the cache is locked"));
+    });
+  fireEvent.click(screen.getByRole("button", { name: "Mark the follow-up with Asha Rao done" }));
+  // Gone at once, before the shell answers.
+  await waitFor(() => expect(screen.getAllByTestId("follow-up")).toHaveLength(1));
+  release!();
+  expect((await screen.findByRole("alert")).textContent).toContain("the cache is locked");
+  await waitFor(() => expect(screen.getAllByTestId("follow-up")).toHaveLength(2));
 });
