@@ -16,6 +16,8 @@ import { LeadTable } from "./LeadTable";
 
 /** Rows per page the list asks for as it scrolls. */
 export const PAGE_SIZE = 200;
+/** At most this many rows are reloaded in one page after a sync (the store's page cap). */
+const MAX_ROWS_KEPT = 5_000;
 
 const SORTS: Array<[SortKey, boolean, string]> = [
   ["updated_at", true, "Recently updated"],
@@ -78,13 +80,23 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
     limit: PAGE_SIZE,
   };
   const argsKey = JSON.stringify(args);
+  /** The filter the shown rows belong to: a page that comes back for an older one is dropped. */
+  const shownKey = useRef(argsKey);
+  shownKey.current = argsKey;
 
-  // A new filter or new data: the first page again, and the counts.
+  // A new filter: the first page again, and the counts. New data (a sync) under the same filter: as many
+  // rows as are loaded, so the list does not jump back to the top while the telecaller scrolls.
+  const loadedFor = useRef<{ key: string; count: number }>({ key: "", count: 0 });
+  loadedFor.current.count = leads?.length ?? 0;
   useEffect(() => {
     let cancelled = false;
     loadingMore.current = false;
+    const sameFilter = loadedFor.current.key === argsKey;
+    loadedFor.current.key = argsKey;
+    const query = JSON.parse(argsKey) as LeadListArgs;
+    if (sameFilter) query.limit = Math.min(MAX_ROWS_KEPT, Math.max(PAGE_SIZE, loadedFor.current.count));
     api
-      .leadPage(JSON.parse(argsKey) as LeadListArgs)
+      .leadPage(query)
       .then((page) => {
         if (cancelled) return;
         setLeads(page.leads);
@@ -104,9 +116,11 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
   const loadMore = useCallback(() => {
     if (!next || loadingMore.current) return;
     loadingMore.current = true;
+    const key = argsKey;
     api
-      .leadPage({ ...(JSON.parse(argsKey) as LeadListArgs), cursor: next })
+      .leadPage({ ...(JSON.parse(key) as LeadListArgs), cursor: next })
       .then((page) => {
+        if (shownKey.current !== key) return;
         setLeads((prev) => [...(prev ?? []), ...page.leads]);
         setNext(page.next_cursor);
       })

@@ -1,4 +1,4 @@
-import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, expect, it } from "vitest";
 
 import { App } from "../App";
@@ -87,6 +87,11 @@ it("shows the user's leads and filters them by search, status and priority", asy
 it("scrolls through many leads page by page, drawing only what is in view, and exports a selection", async () => {
   const many = Array.from({ length: 950 }, (_, i) => lead({ name: `Lead ${String(i).padStart(4, "0")}` }));
   const { api, session } = fakeApi(status({ lead_count: 950 }), many);
+  let statusHandler: ((s: AppStatus) => void) | null = null;
+  api.onStatus = async (h) => {
+    statusHandler = (s) => act(() => h(s));
+    return () => {};
+  };
   render(<App api={api} />);
   await openLeads();
   await waitFor(() => expect(screen.getByTestId("shown-count").textContent).toBe("950 leads"));
@@ -100,6 +105,17 @@ it("scrolls through many leads page by page, drawing only what is in view, and e
   scroller.scrollTop = 190 * 56;
   fireEvent.scroll(scroller);
   await waitFor(() => expect(session.list.queries.some((q) => q.cursor === "200")).toBe(true));
+  await waitFor(() =>
+    expect(screen.getByTestId("lead-table").getAttribute("aria-rowcount")).toBe(String(400 + 1)),
+  );
+
+  // A sync under the same filter reloads every loaded row, not just the first page.
+  const before = session.list.queries.length;
+  statusHandler!(status({ lead_count: 950, last_sync_at: "2026-11-25T10:30:00Z" }));
+  await waitFor(() => expect(session.list.queries.length).toBeGreaterThan(before));
+  const reload = session.list.queries[session.list.queries.length - 1]!;
+  expect(reload.limit).toBe(400);
+  expect(reload.cursor).toBeUndefined();
   await waitFor(() =>
     expect(screen.getByTestId("lead-table").getAttribute("aria-rowcount")).toBe(String(400 + 1)),
   );
