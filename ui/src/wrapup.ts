@@ -55,3 +55,23 @@ export function formatTalk(seconds: number): string {
   const s = String(seconds % 60).padStart(2, "0");
   return `${m} min ${s} s`;
 }
+
+/** Outcome tags telecallers at a jewellery showroom use most; any other can be typed. */
+export const COMMON_TAGS: readonly string[] = [
+  "wedding",
+  "price concern",
+  "gold rate",
+  "making charges",
+  "send catalogue on WhatsApp",
+  "family to decide",
+  "old gold exchange",
+  "EMI",
+];
+
+/** `tags` with `tag` added (trimmed, once, case-insensitive) or removed when it is there. */
+export function toggleTag(tags: readonly string[], tag: string): string[] {
+  const t = tag.trim();
+  if (!t) return [...tags];
+  const has = tags.some((x) => x.toLowerCase() === t.toLowerCase());
+  return has ? tags.filter((x) => x.toLowerCase() !== t.toLowerCase()) : [...tags, t];
+}

@@ -9,7 +9,7 @@ import { LEAD_STATUSES, STATUS_LABELS, formatPhone } from "../format";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { END_WORDS } from "../phone";
-import { QUICK_PICKS, formatTalk, fromLocalInput, toLocalInput } from "../wrapup";
+import { COMMON_TAGS, QUICK_PICKS, formatTalk, fromLocalInput, toLocalInput, toggleTag } from "../wrapup";
 import { Markdown } from "./Markdown";
 
 interface Props {
@@ -76,6 +76,8 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
   const [dueNote, setDueNote] = useState("");
   const [lead, setLead] = useState<Lead | null>(call.lead);
   const [status, setStatus] = useState<LeadStatus | "">("");
+  const [tags, setTags] = useState<string[]>([]);
+  const [tagInput, setTagInput] = useState("");
   const [error, setError] = useState<ErrorText | null>(null);
   const [saving, setSaving] = useState(false);
   const chosen = dispositions.find((d) => d.code === code) ?? null;
@@ -112,7 +114,7 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
       await api.wrapUp(call.log_id, {
         lead_id: call.lead ? undefined : lead?.id,
         disposition: code,
-        outcome_tags: [],
+        outcome_tags: tagInput.trim() ? toggleTag(tags, tagInput) : tags,
         notes,
         follow_up: dueAt ? { due_at: dueAt.toISOString(), note: dueNote.trim() || null } : undefined,
         lead_status: status || undefined,
@@ -158,6 +160,37 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
               </button>
             ))}
           </div>
+        </fieldset>
+        <fieldset>
+          <legend>Outcome tags</legend>
+          <div className="chips" role="group" aria-label="Outcome tags">
+            {[...COMMON_TAGS, ...tags.filter((t) => !COMMON_TAGS.includes(t))].map((t) => (
+              <button
+                key={t}
+                type="button"
+                className={`chip${tags.includes(t) ? " chip-on" : ""}`}
+                aria-pressed={tags.includes(t)}
+                onClick={() => setTags(toggleTag(tags, t))}
+              >
+                {t}
+              </button>
+            ))}
+          </div>
+          <input
+            className="input"
+            aria-label="Another tag"
+            placeholder="Another tag (Enter adds it)"
+            value={tagInput}
+            onChange={(e) => setTagInput(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter") {
+                e.preventDefault();
+                setTags(toggleTag(tags, tagInput));
+                setTagInput("");
+              }
+            }}
+            data-testid="wrapup-tag"
+          />
         </fieldset>
         <fieldset>
           <legend>

@@ -6,7 +6,7 @@ import type { LeadPage } from "../bindings/LeadPage";
 import { Markdown } from "../components/Markdown";
 import { STATUS_LABELS } from "../format";
 import { IpcError, type Api } from "../ipc";
-import { QUICK_PICKS, formatTalk, fromLocalInput, toLocalInput } from "../wrapup";
+import { QUICK_PICKS, formatTalk, fromLocalInput, toLocalInput, toggleTag } from "../wrapup";
 import { callView, fakePhone, fakeWrapUp, lead, phoneStatus, status, unloggedCall, fakeSession, openLeads } from "./fixtures";
 
 afterEach(cleanup);
@@ -36,6 +36,12 @@ function appWith(wrap = fakeWrapUp(), phone = fakePhone(phoneStatus({ state: "re
 }
 
 describe("wrap-up helpers", () => {
+  it("toggles outcome tags once each, whatever their case", () => {
+    expect(toggleTag([], " EMI ")).toEqual(["EMI"]);
+    expect(toggleTag(["EMI"], "emi")).toEqual([]);
+    expect(toggleTag(["EMI"], "   ")).toEqual(["EMI"]);
+  });
+
   it("picks follow-up times telecallers use and round-trips the time field", () => {
     const now = new Date(2026, 10, 25, 15, 42, 30);
     const [hour, tomorrow, week] = QUICK_PICKS.map((q) => q.at(now));
@@ -98,6 +104,12 @@ describe("the wrap-up form", () => {
     expect(statusSelect.value).toBe("");
     expect(statusSelect.options[0]!.textContent).toBe(`Keep: ${STATUS_LABELS[asha.status]}`);
     fireEvent.change(statusSelect, { target: { value: "visit_scheduled" } });
+    // Outcome tags: a common one toggled on, and one typed.
+    fireEvent.click(within(form).getByRole("button", { name: "gold rate" }));
+    const tagField = within(form).getByTestId("wrapup-tag");
+    fireEvent.change(tagField, { target: { value: " Akshaya Tritiya " } });
+    fireEvent.keyDown(tagField, { key: "Enter" });
+    expect(within(form).getByRole("button", { name: "Akshaya Tritiya" }).getAttribute("aria-pressed")).toBe("true");
 
     fireEvent.click(within(form).getByTestId("wrapup-save"));
     await waitFor(() => expect(screen.queryByTestId("wrapup")).toBeNull());
@@ -108,6 +120,7 @@ describe("the wrap-up form", () => {
     expect(args.notes).toBe("Coming **Saturday** with 2 friends");
     expect(new Date(args.follow_up!.due_at).getHours()).toBe(11);
     expect(args.lead_status).toBe("visit_scheduled");
+    expect(args.outcome_tags).toEqual(["gold rate", "Akshaya Tritiya"]);
     // Logged: sent at once when online.
     await waitFor(() => expect(app.syncs()).toBeGreaterThan(0));
   });
