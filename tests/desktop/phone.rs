@@ -130,13 +130,23 @@ pub(crate) fn err(e: impl std::fmt::Display) -> String {
 }
 
 pub(crate) async fn click(client: &Client, css: &str) -> Step {
-    client
+    let element = client
         .find(Locator::Css(css))
         .await
-        .map_err(|e| format!("find {css}: {e}"))?
-        .click()
+        .map_err(|e| format!("find {css}: {e}"))?;
+    reveal(client, &element).await?;
+    element.click().await.map_err(|e| format!("click {css}: {e}"))
+}
+
+/// Scrolls `element` to the middle of its scroller: WebKitWebDriver does not reach an element below the
+/// fold of a scrolling dialog by itself.
+pub(crate) async fn reveal(client: &Client, element: &fantoccini::elements::Element) -> Step {
+    let arg = serde_json::to_value(element).map_err(err)?;
+    client
+        .execute("arguments[0].scrollIntoView({block: 'center'});", vec![arg])
         .await
-        .map_err(|e| format!("click {css}: {e}"))
+        .map(drop)
+        .map_err(|e| format!("scroll into view: {e}"))
 }
 
 /// Replaces the text of a field the way a person does: select all, type over it.
@@ -145,7 +155,8 @@ async fn type_into(client: &Client, css: &str, text: &str) -> Step {
         .find(Locator::Css(css))
         .await
         .map_err(|e| format!("find {css}: {e}"))?;
-    field.click().await.map_err(err)?;
+    reveal(client, &field).await?;
+    field.click().await.map_err(|e| format!("click {css}: {e}"))?;
     field
         .send_keys(&format!("{CONTROL}a{CONTROL}{BACKSPACE}{text}"))
         .await
@@ -326,7 +337,10 @@ async fn drive(client: &Client, kam: &Kamailio, far: &mut FarEnd, lead_name: &st
         .find(Locator::XPath("//button[normalize-space()='Tomorrow 11 am']"))
         .await
         .map_err(err)?;
-    pick.click().await.map_err(err)?;
+    reveal(client, &pick).await?;
+    pick.click()
+        .await
+        .map_err(|e| format!("click 'Tomorrow 11 am': {e}"))?;
     screenshot(client, "wrap-up.png").await?;
     click(client, "[data-testid=wrapup-save]").await?;
     eventually("the wrap-up form to close", || async {

@@ -7,17 +7,22 @@ import { LoginScreen } from "./components/LoginScreen";
 import { Logo } from "./components/Logo";
 import { describeError, type ErrorText } from "./errors";
 import type { Api } from "./ipc";
+import { type Language, LanguageContext } from "./i18n";
 import { applyTheme } from "./theme";
 
 /** Sign-in screen until there is a session, then the lead list. Follows the shell's status events. */
 export function App({ api }: { api: Api }) {
   const [status, setStatus] = useState<AppStatus | null>(null);
   const [fatal, setFatal] = useState<ErrorText | null>(null);
+  const [language, setLanguage] = useState<Language>("en");
 
   useEffect(() => {
     api
       .preferences()
-      .then((p) => applyTheme(p.theme))
+      .then((p) => {
+        applyTheme(p.theme);
+        setLanguage(p.language);
+      })
       .catch(() => {});
   }, [api]);
 
@@ -63,9 +68,9 @@ export function App({ api }: { api: Api }) {
     );
   }
   return (
-    <>
+    <LanguageContext.Provider value={language}>
       {status.signed_in ? (
-        <LeadScreen api={api} status={status} onStatus={setStatus} />
+        <LeadScreen api={api} status={status} onStatus={setStatus} onLanguage={setLanguage} />
       ) : (
         // Keyed by server and user, so a status that fills them in (auto sign-in) refreshes the form.
         <LoginScreen
@@ -76,6 +81,6 @@ export function App({ api }: { api: Api }) {
         />
       )}
       <CrashPrompt api={api} />
-    </>
+    </LanguageContext.Provider>
   );
 }

@@ -15,7 +15,9 @@ export function applyTheme(theme: Theme) {
   const root = document.documentElement;
   root.dataset.theme = isDark(theme) ? "dark" : "light";
   if (followSystem) {
-    window.matchMedia(DARK_QUERY).removeEventListener("change", followSystem);
+    if (typeof window.matchMedia === "function") {
+      window.matchMedia(DARK_QUERY).removeEventListener("change", followSystem);
+    }
     followSystem = null;
   }
   if (theme === "system" && typeof window.matchMedia === "function") {

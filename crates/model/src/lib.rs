@@ -31,7 +31,9 @@ pub use enums::ParseEnumError;
 pub use events::{AnnouncementRequest, EventMessage, ServerEvent};
 pub use lead::{Lead, LeadPriority, LeadSource, LeadStatus};
 pub use phone::{DEFAULT_REGION, PhoneError, PhoneNumber, with_stored_numbers};
-pub use telephony::{ClickToCall, ClickToCallRequest, DeskPreferences, EXOTEL_WSS_URL, PhoneSettings, Theme};
+pub use telephony::{
+    ClickToCall, ClickToCallRequest, DeskPreferences, EXOTEL_WSS_URL, Language, PhoneSettings, Theme,
+};
 pub use user::{Role, User};
 
 /// Identifiers are UUIDv7: time-ordered, so a device can mint them offline and they still index well.

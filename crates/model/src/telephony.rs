@@ -214,6 +214,16 @@ pub enum Theme {
     Dark,
 }
 
+/// The language of the app's screens.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    #[default]
+    En,
+    Hi,
+}
+
 /// How this desk's app behaves (kept in the local cache, like [`PhoneSettings`]).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,4 +232,5 @@ pub struct DeskPreferences {
     pub theme: Theme,
     /// Start in the taskbar (minimised) instead of with the window open: for an app started at login.
     pub start_minimised: bool,
+    pub language: Language,
 }

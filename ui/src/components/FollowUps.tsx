@@ -4,6 +4,7 @@ import type { FollowUpItem } from "../bindings/FollowUpItem";
 import type { Lead } from "../bindings/Lead";
 import { describeError, type ErrorText } from "../errors";
 import { formatPhone, formatRelative } from "../format";
+import { type Key, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { QUICK_PICKS } from "../wrapup";
 
@@ -19,10 +20,10 @@ interface Props {
 
 type Group = "overdue" | "today" | "upcoming";
 
-const GROUP_TITLES: Record<Group, string> = {
-  overdue: "Overdue",
-  today: "Later today",
-  upcoming: "Upcoming",
+const GROUP_TITLES: Record<Group, Key> = {
+  overdue: "fu.overdue",
+  today: "fu.today",
+  upcoming: "fu.upcoming",
 };
 
 /** Which group a follow-up is in, by the local day. */
@@ -36,6 +37,7 @@ export function groupOf(dueAt: string, now: Date): Group {
 
 /** Follow-ups: overdue, later today, upcoming; each can be called, marked done, moved or put in a calendar. */
 export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props) {
+  const t = useT();
   const [items, setItems] = useState<FollowUpItem[] | null>(null);
   const [error, setError] = useState<ErrorText | null>(null);
   /** The last action's failure (kept across the reload that follows it). */
@@ -112,7 +114,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
       )}
       {items !== null && items.length === 0 && (
         <p className="empty card" data-testid="follow-ups-empty">
-          No follow-ups waiting. When a call ends with a promise to call back, the call log form schedules one here.
+          {t("fu.empty")}
         </p>
       )}
       {(Object.keys(groups) as Group[])
@@ -120,7 +122,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
         .map((g) => (
           <section key={g} className="card follow-up-group" aria-labelledby={`fu-${g}`} data-testid={`follow-ups-${g}`}>
             <h2 id={`fu-${g}`}>
-              {GROUP_TITLES[g]} <span className="count">{groups[g].length}</span>
+              {t(GROUP_TITLES[g])} <span className="count">{groups[g].length}</span>
             </h2>
             <ul className="follow-up-list">
               {groups[g].map((item) => (
@@ -134,7 +136,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                   </button>
                   <span className={`why why-${g === "overdue" ? "overdue_follow_up" : "follow_up_today"}`}>
                     {g === "overdue"
-                      ? `Due ${formatRelative(item.due_at, now)}`
+                      ? t("fu.due", { when: formatRelative(item.due_at, now) })
                       : new Date(item.due_at).toLocaleString("en-IN", {
                           weekday: g === "upcoming" ? "short" : undefined,
                           day: g === "upcoming" ? "numeric" : undefined,
@@ -149,9 +151,9 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                       className="btn btn-secondary"
                       onClick={() => onCall(item.lead)}
                       disabled={item.lead.status === "do_not_call"}
-                      aria-label={`Call ${item.lead.name}`}
+                      aria-label={t("action.callName", { name: item.lead.name })}
                     >
-                      Call
+                      {t("action.call")}
                     </button>
                     <button
                       type="button"
@@ -165,7 +167,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                       }
                       aria-label={`Mark the follow-up with ${item.lead.name} done`}
                     >
-                      Done
+                      {t("fu.done")}
                     </button>
                     <button
                       type="button"
@@ -173,7 +175,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                       aria-expanded={moving === item.id}
                       onClick={() => setMoving(moving === item.id ? null : item.id)}
                     >
-                      Move
+                      {t("fu.move")}
                     </button>
                     <button
                       type="button"
@@ -181,7 +183,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                       onClick={() => void exportIcs(item)}
                       aria-label={`Add the follow-up with ${item.lead.name} to the calendar`}
                     >
-                      Calendar
+                      {t("fu.calendar")}
                     </button>
                   </div>
                   {moving === item.id && (

@@ -6,6 +6,7 @@ import type { Lead } from "../bindings/Lead";
 import type { QueueItem } from "../bindings/QueueItem";
 import { describeError, type ErrorText } from "../errors";
 import { formatClock, formatPhone, formatRelative } from "../format";
+import { useT } from "../i18n";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { PriorityBadge } from "./Badges";
@@ -23,6 +24,7 @@ interface Props {
 
 /** The home screen: today against the goals, the charts, and who to call next (N calls the first). */
 export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
+  const t = useT();
   const [data, setData] = useState<Dashboard | null>(null);
   const [error, setError] = useState<ErrorText | null>(null);
 
@@ -63,7 +65,7 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
       <div className="banner banner-error" role="alert">
         <strong>{error.title}.</strong> {error.detail}{" "}
         <button type="button" className="btn btn-link" onClick={load}>
-          Try again
+          {t("action.tryAgain")}
         </button>
       </div>
     );
@@ -88,31 +90,36 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
   return (
     <div className="home" data-testid="home">
       <div className="tiles">
-        <Tile label="Calls today" value={data.calls_made} goal={data.goal?.calls} testId="tile-calls" />
+        <Tile label={t("home.callsToday")} value={data.calls_made} goal={data.goal?.calls} testId="tile-calls" />
         <Tile
-          label="Connected"
+          label={t("home.connected")}
           value={data.connected}
-          note={data.calls_made > 0 ? `${connectedShare}% of calls` : "No calls yet"}
+          note={data.calls_made > 0 ? t("home.connectedShare", { pct: connectedShare }) : t("home.noCallsYet")}
           testId="tile-connected"
         />
-        <Tile label="Talk time" value={formatDuration(data.talk_time_s)} testId="tile-talk" />
-        <Tile label="Conversions" value={data.conversions} goal={data.goal?.conversions} testId="tile-conversions" />
+        <Tile label={t("home.talkTime")} value={formatDuration(data.talk_time_s)} testId="tile-talk" />
         <Tile
-          label="Follow-ups done"
+          label={t("home.conversions")}
+          value={data.conversions}
+          goal={data.goal?.conversions}
+          testId="tile-conversions"
+        />
+        <Tile
+          label={t("home.followUpsDone")}
           value={data.follow_ups_done}
-          note={`${data.follow_ups_overdue} overdue · ${data.follow_ups_due_today} due today`}
+          note={t("home.followUpsNote", { overdue: data.follow_ups_overdue, today: data.follow_ups_due_today })}
           warn={data.follow_ups_overdue > 0}
           testId="tile-follow-ups"
         />
       </div>
       {data.goal === null && (
-        <p className="muted goal-note">Your supervisor has not set a daily goal; the figures count your day so far.</p>
+        <p className="muted goal-note">{t("home.noGoal")}</p>
       )}
 
       <div className="home-grid">
         <section className="card home-queue" aria-labelledby="queue-title">
           <div className="section-head">
-            <h2 id="queue-title">Next to call</h2>
+            <h2 id="queue-title">{t("home.nextToCall")}</h2>
             <button
               type="button"
               className="btn btn-primary"
@@ -121,13 +128,12 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
               data-testid="call-next"
               title="Shortcut: N"
             >
-              {next ? `Call ${next.lead.name.split(" ")[0]}` : "Call next"} <kbd>N</kbd>
+              {next ? t("action.callName", { name: next.lead.name.split(" ")[0] ?? "" }) : t("home.callNext")} <kbd>N</kbd>
             </button>
           </div>
           {data.queue.length === 0 ? (
             <p className="empty" data-testid="queue-empty">
-              Nobody is waiting: no follow-ups due and no new or hot leads. New leads appear here as your supervisor
-              assigns them.
+              {t("home.queueEmpty")}
             </p>
           ) : (
             <ol className="queue" data-testid="queue">
@@ -140,16 +146,16 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
                       {item.lead.city ? ` · ${item.lead.city}` : ""}
                     </span>
                   </button>
-                  <span className={`why why-${item.why}`}>{whyText(item)}</span>
+                  <span className={`why why-${item.why}`}>{whyText(item, t)}</span>
                   <PriorityBadge priority={item.lead.priority} />
                   <button
                     type="button"
                     className="btn btn-secondary btn-call"
                     onClick={() => onCall(item.lead)}
                     disabled={busy || item.lead.status === "do_not_call"}
-                    aria-label={`Call ${item.lead.name}`}
+                    aria-label={t("action.callName", { name: item.lead.name })}
                   >
-                    Call
+                    {t("action.call")}
                   </button>
                 </li>
               ))}
@@ -159,13 +165,13 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
 
         <div className="home-charts">
           <section className="card chart-card" aria-labelledby="hourly-title">
-            <h2 id="hourly-title">Calls by hour</h2>
+            <h2 id="hourly-title">{t("home.callsByHour")}</h2>
             <HourlyChart hourly={data.hourly} />
           </section>
           <section className="card chart-card" aria-labelledby="dispositions-title">
-            <h2 id="dispositions-title">Outcomes today</h2>
+            <h2 id="dispositions-title">{t("home.outcomes")}</h2>
             {data.dispositions.length === 0 ? (
-              <p className="muted">No calls logged today yet.</p>
+              <p className="muted">{t("home.noOutcomes")}</p>
             ) : (
               <ul className="bars" data-testid="disposition-chart">
                 {data.dispositions.map((d) => (
@@ -204,6 +210,7 @@ function Tile({
   warn?: boolean;
   testId: string;
 }) {
+  const t = useT();
   const n = typeof value === "number" ? value : 0;
   const pct = goal ? Math.min(100, Math.round((100 * n) / goal)) : null;
   return (
@@ -217,7 +224,7 @@ function Tile({
         <div
           className="progress"
           role="progressbar"
-          aria-label={`${label}: ${pct}% of the goal`}
+          aria-label={t("home.goalProgress", { label, pct })}
           aria-valuenow={pct}
           aria-valuemin={0}
           aria-valuemax={100}
@@ -288,17 +295,21 @@ export function formatDuration(seconds: number): string {
   return `${seconds}s`;
 }
 
-function whyText(item: QueueItem): string {
+function whyText(item: QueueItem, t: ReturnType<typeof useT>): string {
   switch (item.why) {
     case "overdue_follow_up":
-      return item.follow_up_due_at ? `Follow-up due ${formatRelative(item.follow_up_due_at)}` : "Follow-up overdue";
+      return item.follow_up_due_at
+        ? t("why.overdue", { when: formatRelative(item.follow_up_due_at) })
+        : t("why.overdueNoTime");
     case "follow_up_today":
-      return item.follow_up_due_at ? `Follow-up at ${formatClock(item.follow_up_due_at)}` : "Follow-up today";
+      return item.follow_up_due_at
+        ? t("why.today", { time: formatClock(item.follow_up_due_at) })
+        : t("why.todayNoTime");
     case "hot":
-      return "Hot lead";
+      return t("why.hot");
     case "high_priority":
-      return "High priority";
+      return t("why.high");
     case "new":
-      return "New lead";
+      return t("why.new");
   }
 }

@@ -7,6 +7,7 @@ import type { UnloggedCall } from "../bindings/UnloggedCall";
 import { describeCommandError, describeError, type ErrorText } from "../errors";
 import { formatClock, formatRelative } from "../format";
 import { useNow } from "../hooks";
+import { type Key, type Language, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { usePhone } from "../phone";
@@ -27,9 +28,21 @@ interface Props {
   api: Api;
   status: AppStatus;
   onStatus: (status: AppStatus) => void;
+  /** The language was changed in the preferences. */
+  onLanguage?: (language: Language) => void;
 }
 
-export function LeadScreen({ api, status, onStatus }: Props) {
+type View = "home" | "leads" | "follow-ups";
+
+/** The screens, in tab order. */
+const TABS: ReadonlyArray<[View, Key]> = [
+  ["home", "tab.today"],
+  ["leads", "tab.leads"],
+  ["follow-ups", "tab.followUps"],
+];
+
+export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
+  const t = useT();
   const now = useNow(30_000);
   const [syncError, setSyncError] = useState<ErrorText | null>(null);
   const [syncing, setSyncing] = useState(false);
@@ -41,7 +54,7 @@ export function LeadScreen({ api, status, onStatus }: Props) {
   const [wrapping, setWrapping] = useState<string | null>(null);
   const autoOpened = useRef(new Set<string>());
   const [focused, setFocused] = useState<Lead | null>(null);
-  const [view, setView] = useState<"home" | "leads" | "follow-ups">("home");
+  const [view, setView] = useState<View>("home");
   const searchRef = useRef<HTMLInputElement>(null);
 
   const [cheatSheet, setCheatSheet] = useState(false);
@@ -186,20 +199,24 @@ export function LeadScreen({ api, status, onStatus }: Props) {
         <div className="sync" data-testid="sync-status">
           <span
             className={`pill ${busy ? "pill-busy" : offline ? "pill-offline" : "pill-online"}${background ? " pill-background" : ""}`}
-            title={background ? (offline ? "Trying to reach the server…" : "Syncing in the background…") : undefined}
+            title={
+              background ? (offline ? t("status.tryingServer") : t("status.syncingBackground")) : undefined
+            }
           >
             <span className="pill-dot" aria-hidden="true" />
-            {busy ? "Syncing…" : offline ? "Offline" : "Online"}
+            {busy ? t("status.syncing") : offline ? t("status.offline") : t("status.online")}
           </span>
           <span className="sync-meta">
-            {status.last_sync_at ? `Synced ${formatRelative(status.last_sync_at, now)}` : "Not synced yet"}
+            {status.last_sync_at
+              ? t("status.synced", { when: formatRelative(status.last_sync_at, now) })
+              : t("status.notSynced")}
           </span>
           <span className="sync-meta">
-            <strong data-testid="lead-count">{status.lead_count}</strong> leads
+            <strong data-testid="lead-count">{status.lead_count}</strong> {t("status.leads")}
           </span>
           {status.pending > 0 && (
-            <span className="sync-meta" data-testid="pending-count" title="Saved on this computer, waiting for the server">
-              <strong>{status.pending}</strong> to send
+            <span className="sync-meta" data-testid="pending-count" title={t("status.toSendTitle")}>
+              <strong>{status.pending}</strong> {t("status.toSend")}
             </span>
           )}
           {toLog.length > 0 && (
@@ -209,11 +226,11 @@ export function LeadScreen({ api, status, onStatus }: Props) {
               onClick={() => setWrapping(toLog[0]?.log_id ?? null)}
               data-testid="unlogged-count"
             >
-              {toLog.length === 1 ? "1 call to log" : `${toLog.length} calls to log`}
+              {toLog.length === 1 ? t("status.callToLog") : t("status.callsToLog", { n: toLog.length })}
             </button>
           )}
           <button type="button" className="btn btn-secondary" onClick={syncNow} disabled={busy} data-testid="sync-now">
-            {busy ? "Syncing…" : "Sync now"}
+            {busy ? t("status.syncing") : t("action.syncNow")}
           </button>
           <PhoneIndicator status={phone.model.status} onOpenSettings={() => setPhoneSettingsOpen(true)} />
         </div>
@@ -231,17 +248,17 @@ export function LeadScreen({ api, status, onStatus }: Props) {
             type="button"
             className="btn btn-link"
             onClick={() => setCheatSheet(true)}
-            aria-label="Keyboard shortcuts"
+            aria-label={t("action.shortcuts")}
             title="Keyboard shortcuts (?)"
             data-testid="open-shortcuts"
           >
             ?
           </button>
           <button type="button" className="btn btn-link" onClick={() => setPrefsOpen(true)} data-testid="open-preferences">
-            Preferences
+            {t("action.preferences")}
           </button>
           <button type="button" className="btn btn-link" onClick={signOut} data-testid="sign-out">
-            Sign out
+            {t("action.signOut")}
           </button>
         </div>
       </header>
@@ -252,35 +269,19 @@ export function LeadScreen({ api, status, onStatus }: Props) {
         </div>
       )}
 
-      <nav className="tabs" aria-label="Screens">
-        <button
-          type="button"
-          className={`tab${view === "home" ? " tab-active" : ""}`}
-          aria-current={view === "home" ? "page" : undefined}
-          onClick={() => setView("home")}
-          data-testid="tab-home"
-        >
-          Today
-        </button>
-        <button
-          type="button"
-          className={`tab${view === "leads" ? " tab-active" : ""}`}
-          aria-current={view === "leads" ? "page" : undefined}
-          onClick={() => setView("leads")}
-          data-testid="tab-leads"
-          title="Shortcut: / searches"
-        >
-          Leads
-        </button>
-        <button
-          type="button"
-          className={`tab${view === "follow-ups" ? " tab-active" : ""}`}
-          aria-current={view === "follow-ups" ? "page" : undefined}
-          onClick={() => setView("follow-ups")}
-          data-testid="tab-follow-ups"
-        >
-          Follow-ups
-        </button>
+      <nav className="tabs" aria-label={t("tabs.label")}>
+        {TABS.map(([id, label]) => (
+          <button
+            key={id}
+            type="button"
+            className={`tab${view === id ? " tab-active" : ""}`}
+            aria-current={view === id ? "page" : undefined}
+            onClick={() => setView(id)}
+            data-testid={`tab-${id}`}
+          >
+            {t(label)}
+          </button>
+        ))}
       </nav>
 
       <CallPanel phone={phone} />
@@ -294,7 +295,9 @@ export function LeadScreen({ api, status, onStatus }: Props) {
           onLater={() => setWrapping(null)}
         />
       )}
-      {prefsOpen && <PreferencesDialog api={api} onClose={() => setPrefsOpen(false)} />}
+      {prefsOpen && (
+        <PreferencesDialog api={api} onClose={() => setPrefsOpen(false)} onLanguage={(l) => onLanguage?.(l)} />
+      )}
       {cheatSheet && <ShortcutSheet onClose={() => setCheatSheet(false)} />}
       {phoneSettingsOpen && (
         <PhoneSettingsDialog

@@ -1,10 +1,16 @@
 import { useEffect, useState } from "react";
 
 import type { DeskPreferences } from "../bindings/DeskPreferences";
+import type { Language } from "../bindings/Language";
 import type { Theme } from "../bindings/Theme";
 import { describeError, type ErrorText } from "../errors";
 import type { Api } from "../ipc";
 import { applyTheme } from "../theme";
+
+const LANGUAGES: Array<[Language, string]> = [
+  ["en", "English"],
+  ["hi", "हिन्दी (Hindi)"],
+];
 
 const THEMES: Array<[Theme, string]> = [
   ["system", "Same as the computer"],
@@ -12,8 +18,16 @@ const THEMES: Array<[Theme, string]> = [
   ["dark", "Dark"],
 ];
 
-/** The app's preferences: theme (applied at once) and starting minimised. */
-export function PreferencesDialog({ api, onClose }: { api: Api; onClose: () => void }) {
+/** The app's preferences: language and theme (applied at once), starting minimised. */
+export function PreferencesDialog({
+  api,
+  onClose,
+  onLanguage,
+}: {
+  api: Api;
+  onClose: () => void;
+  onLanguage: (language: Language) => void;
+}) {
   const [prefs, setPrefs] = useState<DeskPreferences | null>(null);
   const [error, setError] = useState<ErrorText | null>(null);
 
@@ -27,6 +41,7 @@ export function PreferencesDialog({ api, onClose }: { api: Api; onClose: () => v
   async function save(next: DeskPreferences) {
     setPrefs(next);
     applyTheme(next.theme);
+    onLanguage(next.language);
     try {
       setPrefs(await api.savePreferences(next));
       setError(null);
@@ -46,6 +61,22 @@ export function PreferencesDialog({ api, onClose }: { api: Api; onClose: () => v
         )}
         {prefs && (
           <>
+            <fieldset>
+              <legend>Language</legend>
+              {LANGUAGES.map(([value, label]) => (
+                <label key={value} className="check" lang={value}>
+                  <input
+                    type="radio"
+                    name="language"
+                    value={value}
+                    checked={prefs.language === value}
+                    onChange={() => void save({ ...prefs, language: value })}
+                    data-testid={`language-${value}`}
+                  />
+                  {label}
+                </label>
+              ))}
+            </fieldset>
             <fieldset>
               <legend>Theme</legend>
               {THEMES.map(([value, label]) => (

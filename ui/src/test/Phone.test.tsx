@@ -353,8 +353,12 @@ describe("call shortcuts", () => {
 it("lists the shortcuts on ?", async () => {
   appWith();
   await screen.findByTestId("user-name");
-  fireEvent.keyDown(window, { key: "?" });
-  const sheet = await screen.findByTestId("shortcuts");
+  // Pressed until the screen's key handler is in place (effects run after the render that shows it).
+  await waitFor(() => {
+    if (!screen.queryByTestId("shortcuts")) fireEvent.keyDown(window, { key: "?" });
+    expect(screen.getByTestId("shortcuts")).toBeTruthy();
+  });
+  const sheet = screen.getByTestId("shortcuts");
   expect(sheet.textContent).toContain("Ctrl+H");
   expect(sheet.textContent).toContain("Call the next lead");
   fireEvent.click(screen.getByRole("button", { name: "Close" }));

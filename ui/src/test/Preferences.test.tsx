@@ -4,6 +4,7 @@ import { afterEach, expect, it } from "vitest";
 import { App } from "../App";
 import type { LeadPage } from "../bindings/LeadPage";
 import type { Api } from "../ipc";
+import { translate } from "../i18n";
 import { applyTheme, isDark } from "../theme";
 import { fakePhone, fakeSession, fakeWrapUp, status } from "./fixtures";
 
@@ -31,7 +32,7 @@ it("switches the theme at once and keeps it with the start-minimised choice", as
   fireEvent.click(await screen.findByTestId("theme-dark"));
   expect(document.documentElement.dataset.theme).toBe("dark");
   fireEvent.click(screen.getByTestId("start-minimised"));
-  await waitFor(() => expect(session.prefs()).toEqual({ theme: "dark", start_minimised: true }));
+  await waitFor(() => expect(session.prefs()).toEqual({ theme: "dark", start_minimised: true, language: "en" }));
   fireEvent.click(screen.getByRole("button", { name: "Done" }));
   expect(screen.queryByTestId("preferences")).toBeNull();
 });
@@ -56,4 +57,22 @@ it("follows the computer when the theme is 'system'", () => {
   } finally {
     window.matchMedia = original;
   }
+});
+
+it("speaks Hindi when asked: tabs, header and the Today screen", async () => {
+  appWith();
+  expect((await screen.findByTestId("tab-home")).textContent).toBe("Today");
+  fireEvent.click(screen.getByTestId("open-preferences"));
+  fireEvent.click(await screen.findByTestId("language-hi"));
+  fireEvent.click(screen.getByRole("button", { name: "Done" }));
+  await waitFor(() => expect(screen.getByTestId("tab-home").textContent).toBe("आज"));
+  expect(screen.getByTestId("tab-leads").textContent).toBe("लीड्स");
+  expect(screen.getByTestId("sync-now").textContent).toBe("अभी सिंक करें");
+  expect((await screen.findByTestId("tile-calls")).textContent).toContain("आज की कॉल");
+});
+
+it("has every Hindi string and fills placeholders", () => {
+  expect(translate("hi", "action.callName", { name: "आशा" })).toBe("आशा को कॉल करें");
+  expect(translate("en", "status.callsToLog", { n: 3 })).toBe("3 calls to log");
+  expect(translate("en", "status.synced", {})).toBe("Synced {when}");
 });

@@ -302,7 +302,7 @@ export function fakeSession(
 ) {
   let handler: ((e: { lead_id: string }) => void) | null = null;
   let logouts = 0;
-  let prefs: DeskPreferences = { theme: "system", start_minimised: false };
+  let prefs: DeskPreferences = { theme: "system", start_minimised: false, language: "en" };
   const list = fakeLeadList(leads);
   const api: Pick<
     Api,
