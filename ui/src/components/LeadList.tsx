@@ -11,6 +11,7 @@ import type { StatusTally } from "../bindings/StatusTally";
 import { describeError, type ErrorText } from "../errors";
 import { LEAD_STATUSES, PRIORITY_LABELS, SOURCE_LABELS, STATUS_LABELS, formatCount } from "../format";
 import { useDebounced } from "../hooks";
+import { type Key, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { LeadTable } from "./LeadTable";
 
@@ -19,19 +20,19 @@ export const PAGE_SIZE = 200;
 /** At most this many rows are reloaded in one page after a sync (the store's page cap). */
 const MAX_ROWS_KEPT = 5_000;
 
-const SORTS: Array<[SortKey, boolean, string]> = [
-  ["updated_at", true, "Recently updated"],
-  ["next_follow_up", false, "Next follow-up"],
-  ["priority", true, "Priority"],
-  ["name", false, "Name A–Z"],
-  ["created_at", true, "Newest"],
+const SORTS: Array<[SortKey, boolean, Key]> = [
+  ["updated_at", true, "sort.updated"],
+  ["next_follow_up", false, "sort.followUp"],
+  ["priority", true, "sort.priority"],
+  ["name", false, "sort.name"],
+  ["created_at", true, "sort.created"],
 ];
 
-const FOLLOW_UPS: Array<[FollowUpWhen | "", string]> = [
-  ["", "Any follow-up"],
-  ["overdue", "Follow-up overdue"],
-  ["today", "Follow-up today"],
-  ["overdue_or_today", "Overdue or today"],
+const FOLLOW_UPS: Array<[FollowUpWhen | "", Key]> = [
+  ["", "filter.anyFollowUp"],
+  ["overdue", "filter.overdue"],
+  ["today", "filter.today"],
+  ["overdue_or_today", "filter.overdueOrToday"],
 ];
 
 interface Props {
@@ -47,6 +48,7 @@ interface Props {
 
 /** The lead list: filters, instant search, a virtual table over every match, multi-select, CSV export. */
 export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef }: Props) {
+  const t = useT();
   const [search, setSearch] = useState("");
   const [statuses, setStatuses] = useState<LeadStatus[]>([]);
   const [priority, setPriority] = useState<LeadPriority | "">("");
@@ -151,7 +153,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
         list: { ...args, limit: undefined },
         only: onlySelected ? [...selected] : undefined,
       });
-      setNotice(`Saved ${formatCount(count)} leads to ${path}`);
+      setNotice(t("list.saved", { n: formatCount(count), path }));
       setError(null);
     } catch (e) {
       setError(describeError(e));
@@ -166,21 +168,19 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
     <>
       <div className="toolbar">
         <div>
-          <h1>My leads</h1>
+          <h1>{t("list.title")}</h1>
           <p className="subtitle" data-testid="shown-count">
             {matched === null
-              ? "Loading…"
-              : filtered
-                ? `${formatCount(matched)} leads match`
-                : `${formatCount(matched)} leads`}
+              ? t("list.loading")
+              : t(filtered ? "list.matching" : "list.count", { n: formatCount(matched) })}
           </p>
         </div>
         <div className="filters">
           <input
             type="search"
             className="input search"
-            placeholder="Search name, phone or notes"
-            aria-label="Search leads"
+            placeholder={t("list.search")}
+            aria-label={t("list.searchLabel")}
             data-testid="search"
             ref={searchRef}
             value={search}
@@ -188,21 +188,21 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
           />
           <select
             className="input"
-            aria-label="Order"
+            aria-label={t("list.order")}
             value={sortIndex}
             onChange={(e) => setSortIndex(Number(e.target.value))}
             data-testid="sort"
           >
             {SORTS.map(([, , label], i) => (
               <option key={label} value={i}>
-                {label}
+                {t(label)}
               </option>
             ))}
           </select>
         </div>
       </div>
-      <div className="filter-bar" role="group" aria-label="Filters">
-        <div className="chips" role="group" aria-label="Status">
+      <div className="filter-bar" role="group" aria-label={t("filter.label")}>
+        <div className="chips" role="group" aria-label={t("filter.status")}>
           {LEAD_STATUSES.map((s) => (
             <button
               key={s}
@@ -218,12 +218,12 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
         </div>
         <select
           className="input"
-          aria-label="Filter by priority"
+          aria-label={t("filter.priority")}
           value={priority}
           onChange={(e) => setPriority(e.target.value as LeadPriority | "")}
           data-testid="priority-filter"
         >
-          <option value="">Any priority</option>
+          <option value="">{t("filter.anyPriority")}</option>
           {(Object.keys(PRIORITY_LABELS) as LeadPriority[]).map((p) => (
             <option key={p} value={p}>
               {PRIORITY_LABELS[p]}
@@ -232,12 +232,12 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
         </select>
         <select
           className="input"
-          aria-label="Filter by source"
+          aria-label={t("filter.source")}
           value={source}
           onChange={(e) => setSource(e.target.value as LeadSource | "")}
           data-testid="source-filter"
         >
-          <option value="">Any source</option>
+          <option value="">{t("filter.anySource")}</option>
           {(Object.keys(SOURCE_LABELS) as LeadSource[]).map((s) => (
             <option key={s} value={s}>
               {SOURCE_LABELS[s]}
@@ -246,19 +246,19 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
         </select>
         <select
           className="input"
-          aria-label="Filter by follow-up"
+          aria-label={t("filter.followUp")}
           value={followUp}
           onChange={(e) => setFollowUp(e.target.value as FollowUpWhen | "")}
           data-testid="follow-up-filter"
         >
           {FOLLOW_UPS.map(([value, label]) => (
             <option key={label} value={value}>
-              {label}
+              {t(label)}
             </option>
           ))}
         </select>
         <label className="date-filter">
-          Created from
+          {t("filter.createdFrom")}
           <input
             className="input"
             type="date"
@@ -268,7 +268,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
           />
         </label>
         <label className="date-filter">
-          to
+          {t("filter.createdTo")}
           <input
             className="input"
             type="date"
@@ -278,17 +278,17 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
           />
         </label>
         <button type="button" className="btn btn-secondary" onClick={() => void exportCsv(false)} data-testid="export-list">
-          Export CSV
+          {t("list.export")}
         </button>
       </div>
       {selected.size > 0 && (
         <div className="selection-bar" role="status" data-testid="selection-bar">
-          <strong>{formatCount(selected.size)} selected</strong>
+          <strong>{t("list.selected", { n: formatCount(selected.size) })}</strong>
           <button type="button" className="btn btn-secondary" onClick={() => void exportCsv(true)} data-testid="export-selected">
-            Export selected
+            {t("list.exportSelected")}
           </button>
           <button type="button" className="btn btn-link" onClick={() => setSelected(new Set())}>
-            Clear
+            {t("list.clear")}
           </button>
         </div>
       )}
@@ -304,7 +304,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
       ) : (
         <div className="card list-card">
           {leads === null ? (
-            <div className="empty">Loading leads…</div>
+            <div className="empty">{t("list.loadingLeads")}</div>
           ) : (
             <LeadTable
               leads={leads}
@@ -316,11 +316,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
               onEndReached={loadMore}
               more={next !== null}
               emptyText={
-                filtered
-                  ? "No leads match these filters."
-                  : busy
-                    ? "Downloading your leads…"
-                    : "No leads assigned to you yet. Press Sync now to check again."
+                filtered ? t("list.noMatch") : busy ? t("list.downloading") : t("list.none")
               }
             />
           )}

@@ -69,6 +69,10 @@ it("speaks Hindi when asked: tabs, header and the Today screen", async () => {
   expect(screen.getByTestId("tab-leads").textContent).toBe("लीड्स");
   expect(screen.getByTestId("sync-now").textContent).toBe("अभी सिंक करें");
   expect((await screen.findByTestId("tile-calls")).textContent).toContain("आज की कॉल");
+  fireEvent.click(screen.getByTestId("tab-leads"));
+  expect((await screen.findByRole("heading", { name: "मेरी लीड्स" })).tagName).toBe("H1");
+  await waitFor(() => expect(screen.getByTestId("shown-count").textContent).toBe("0 लीड्स"));
+  expect(screen.getByTestId("export-list").textContent).toBe("CSV निकालें");
 });
 
 it("has every Hindi string and fills placeholders", () => {
