@@ -97,6 +97,16 @@ const en = {
   "list.downloading": "Downloading your leads…",
   "list.none": "No leads assigned to you yet. Press Sync now to check again.",
   "list.loadingLeads": "Loading leads…",
+  "keys.title": "Keyboard shortcuts",
+  "keys.next": "Call the next lead (Today screen)",
+  "keys.search": "Search your leads",
+  "keys.answer": "Answer the incoming call",
+  "keys.decline": "Decline the incoming call",
+  "keys.hangUp": "Hang up, or cancel a call that is ringing",
+  "keys.mute": "Mute or unmute",
+  "keys.disposition": "Pick the disposition (call log form)",
+  "keys.help": "Show these shortcuts",
+  "action.close": "Close",
 } as const;
 
 export type Key = keyof typeof en;
@@ -191,6 +201,16 @@ const hi: Record<Key, string> = {
   "list.downloading": "आपकी लीड्स डाउनलोड हो रही हैं…",
   "list.none": "अभी आपको कोई लीड नहीं दी गई है। दोबारा देखने के लिए अभी सिंक करें दबाएँ।",
   "list.loadingLeads": "लीड्स लोड हो रही हैं…",
+  "keys.title": "कीबोर्ड शॉर्टकट",
+  "keys.next": "अगली लीड को कॉल करें (आज स्क्रीन)",
+  "keys.search": "अपनी लीड्स खोजें",
+  "keys.answer": "आती कॉल उठाएँ",
+  "keys.decline": "आती कॉल काटें",
+  "keys.hangUp": "कॉल खत्म करें, या बजती कॉल रद्द करें",
+  "keys.mute": "म्यूट करें या हटाएँ",
+  "keys.disposition": "नतीजा चुनें (कॉल फ़ॉर्म)",
+  "keys.help": "ये शॉर्टकट दिखाएँ",
+  "action.close": "बंद करें",
 };
 
 const TABLES: Record<Language, Record<Key, string>> = { en, hi };

@@ -1,13 +1,15 @@
+import type { Key } from "./i18n";
+
 /** The keyboard shortcuts, as the cheat sheet (press ?) lists them. Each is handled where it acts. */
-export const SHORTCUTS: ReadonlyArray<{ keys: string; what: string }> = [
-  { keys: "N", what: "Call the next lead (Today screen)" },
-  { keys: "/", what: "Search your leads" },
-  { keys: "Ctrl+Enter", what: "Answer the incoming call" },
-  { keys: "Ctrl+D", what: "Decline the incoming call" },
-  { keys: "Ctrl+H", what: "Hang up, or cancel a call that is ringing" },
-  { keys: "Ctrl+M", what: "Mute or unmute" },
-  { keys: "1 – 9", what: "Pick the disposition (call log form)" },
-  { keys: "?", what: "Show these shortcuts" },
+export const SHORTCUTS: ReadonlyArray<{ keys: string; what: Key }> = [
+  { keys: "N", what: "keys.next" },
+  { keys: "/", what: "keys.search" },
+  { keys: "Ctrl+Enter", what: "keys.answer" },
+  { keys: "Ctrl+D", what: "keys.decline" },
+  { keys: "Ctrl+H", what: "keys.hangUp" },
+  { keys: "Ctrl+M", what: "keys.mute" },
+  { keys: "1 – 9", what: "keys.disposition" },
+  { keys: "?", what: "keys.help" },
 ];
 
 /** Whether a key press goes to a text field (where letters and digits are text, not shortcuts). */
