@@ -145,6 +145,28 @@ impl World {
         v
     }
 
+    /// The supervisor (token `supervisor`) assigns priya an unassigned or someone else's lead; its id.
+    async fn give_priya_a_lead(&self, supervisor: &str) -> String {
+        let lead_id: String = self
+            .db()
+        .query_row(
+                "SELECT id FROM leads WHERE assigned_to IS NOT (SELECT id FROM users WHERE username = 'priya')
+                 ORDER BY id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let priya = self.user_id("priya").await;
+        self.rest(
+            supervisor,
+            reqwest::Method::POST,
+            "/api/v1/leads/assign",
+            serde_json::json!({"lead_ids": [lead_id], "to": priya, "reason": "walk-in enquiry"}),
+        )
+        .await;
+        lead_id
+    }
+
     async fn user_id(&self, username: &str) -> Id {
         let db = self.db();
         let id: String = db
@@ -528,24 +550,8 @@ async fn the_engine_hears_an_assignment_at_once_and_reports_status() {
     }
 
     // The supervisor assigns an unassigned or someone else's lead to Priya.
-    let lead_id: String = w
-        .db()
-        .query_row(
-            "SELECT id FROM leads WHERE assigned_to IS NOT (SELECT id FROM users WHERE username = 'priya')
-             ORDER BY id LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
     let meera = w.token("meera").await;
-    let priya = w.user_id("priya").await;
-    w.rest(
-        &meera,
-        reqwest::Method::POST,
-        "/api/v1/leads/assign",
-        serde_json::json!({"lead_ids": [lead_id], "to": priya, "reason": "walk-in enquiry"}),
-    )
-    .await;
+    let lead_id = w.give_priya_a_lead(&meera).await;
     let assigned = loop {
         match tokio::time::timeout_at(deadline, events.recv())
             .await
@@ -632,22 +638,7 @@ async fn notices_announce_an_assignment_and_a_due_follow_up_and_sync_now_waits_f
             .unwrap()
             .unwrap();
     }
-    let other: String = w
-        .db()
-        .query_row(
-            "SELECT id FROM leads WHERE assigned_to IS NOT (SELECT id FROM users WHERE username = 'priya')
-             ORDER BY id LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    w.rest(
-        &meera,
-        reqwest::Method::POST,
-        "/api/v1/leads/assign",
-        serde_json::json!({"lead_ids": [other], "to": priya, "reason": "walk-in enquiry"}),
-    )
-    .await;
+    let other = w.give_priya_a_lead(&meera).await;
     let alert = tokio::time::timeout_at(deadline, rx.recv())
         .await
         .unwrap()
