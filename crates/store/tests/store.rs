@@ -360,6 +360,20 @@ fn the_device_id_is_stable() {
 }
 
 /// Pages of a first sync: `n` leads of `me`, one call each, and a follow-up on the first.
+/// A time after now on the same Indian calendar day, whatever the hour the test runs at: halfway
+/// between now and the coming midnight in IST (UTC+5:30).
+fn later_today_in_india() -> Timestamp {
+    let now = now();
+    let ist = chrono::FixedOffset::east_opt(330 * 60).unwrap();
+    let midnight = (now.with_timezone(&ist).date_naive() + Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_local_timezone(ist)
+        .unwrap()
+        .with_timezone(&Utc);
+    now + (midnight - now) / 2
+}
+
 fn first_sync_pages(me: &User, n: usize) -> (Vec<Lead>, PullPage) {
     let leads: Vec<Lead> = (0..n)
         .map(|i| lead(&format!("Lead {i}"), &format!("98200{i:05}"), me, LeadStatus::New))
@@ -374,7 +388,7 @@ fn first_sync_pages(me: &User, n: usize) -> (Vec<Lead>, PullPage) {
         id: new_id(),
         lead_id: leads[0].id,
         assigned_to: me.id,
-        due_at: now() + Duration::hours(2),
+        due_at: later_today_in_india(),
         note: Some("call back".into()),
         call_log_id: None,
         completed_at: None,
