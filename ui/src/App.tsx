@@ -2,19 +2,22 @@ import { useEffect, useState } from "react";
 
 import type { AppStatus } from "./bindings/AppStatus";
 import { CrashPrompt } from "./components/CrashPrompt";
+import { ErrorBoundary } from "./components/ErrorBoundary";
 import { LeadScreen } from "./components/LeadScreen";
 import { LoginScreen } from "./components/LoginScreen";
 import { Logo } from "./components/Logo";
-import { describeError, type ErrorText } from "./errors";
+import { describeError } from "./errors";
 import type { Api } from "./ipc";
-import { type Language, LanguageContext } from "./i18n";
+import { type Language, LanguageContext, translate } from "./i18n";
 import { applyTheme } from "./theme";
 
 /** Sign-in screen until there is a session, then the lead list. Follows the shell's status events. */
 export function App({ api }: { api: Api }) {
   const [status, setStatus] = useState<AppStatus | null>(null);
-  const [fatal, setFatal] = useState<ErrorText | null>(null);
+  const [fatal, setFatal] = useState<{ error: unknown } | null>(null);
   const [language, setLanguage] = useState<Language>("en");
+  // The splash stays until the language is known, so a Hindi desk never flashes an English screen first.
+  const [languageKnown, setLanguageKnown] = useState(false);
 
   useEffect(() => {
     api
@@ -23,8 +26,14 @@ export function App({ api }: { api: Api }) {
         applyTheme(p.theme);
         setLanguage(p.language);
       })
-      .catch(() => {});
+      .catch(() => {})
+      .finally(() => setLanguageKnown(true));
   }, [api]);
+
+  // Screen readers read the window in its language.
+  useEffect(() => {
+    document.documentElement.lang = language;
+  }, [language]);
 
   useEffect(() => {
     let unlisten: (() => void) | undefined;
@@ -41,7 +50,7 @@ export function App({ api }: { api: Api }) {
         if (!cancelled) setStatus((prev) => prev ?? s);
       })
       .catch((e: unknown) => {
-        if (!cancelled) setFatal(describeError(e));
+        if (!cancelled) setFatal({ error: e });
       });
     return () => {
       cancelled = true;
@@ -50,37 +59,41 @@ export function App({ api }: { api: Api }) {
   }, [api]);
 
   if (fatal) {
+    const text = describeError(fatal.error, language);
     return (
       <div className="fatal" role="alert">
         <div className="fatal-card">
-          <h1>{fatal.title}</h1>
-          <p>{fatal.detail}</p>
+          <h1>{text.title}</h1>
+          <p>{text.detail}</p>
         </div>
       </div>
     );
   }
-  if (status === null) {
+  if (status === null || !languageKnown) {
     return (
       <div className="splash">
         <Logo size={48} />
-        <p className="muted">Opening Leadline…</p>
+        <p className="muted">{translate(language, "app.opening")}</p>
       </div>
     );
   }
   return (
     <LanguageContext.Provider value={language}>
-      {status.signed_in ? (
-        <LeadScreen api={api} status={status} onStatus={setStatus} onLanguage={setLanguage} />
-      ) : (
-        // Keyed by server and user, so a status that fills them in (auto sign-in) refreshes the form.
-        <LoginScreen
-          key={`${status.server_url}|${status.user?.id}|${status.last_error?.message}`}
-          api={api}
-          status={status}
-          onStatus={setStatus}
-        />
-      )}
-      <CrashPrompt api={api} />
+      {/* The boundary of main.tsx is outside the language; this one says a failure in the app's language. */}
+      <ErrorBoundary>
+        {status.signed_in ? (
+          <LeadScreen api={api} status={status} onStatus={setStatus} onLanguage={setLanguage} />
+        ) : (
+          // Keyed by server and user, so a status that fills them in (auto sign-in) refreshes the form.
+          <LoginScreen
+            key={`${status.server_url}|${status.user?.id}|${status.last_error?.message}`}
+            api={api}
+            status={status}
+            onStatus={setStatus}
+          />
+        )}
+        <CrashPrompt api={api} />
+      </ErrorBoundary>
     </LanguageContext.Provider>
   );
 }

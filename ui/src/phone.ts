@@ -1,7 +1,7 @@
 // The softphone as the window knows it: the shell's status and events folded into one state, and what the
 // call bar shows of it (stage words, timer, quality grade). No network and no SIP here: the shell does both.
 
-import { useCallback, useEffect, useReducer } from "react";
+import { useCallback, useEffect, useReducer, useRef } from "react";
 
 import type { CallEnd } from "./bindings/CallEnd";
 import type { CallQuality } from "./bindings/CallQuality";
@@ -13,6 +13,7 @@ import type { PhoneEvent } from "./bindings/PhoneEvent";
 import type { PhoneState } from "./bindings/PhoneState";
 import type { PhoneStatus } from "./bindings/PhoneStatus";
 import { describeError } from "./errors";
+import { type Key, type Language, translate, useLanguage } from "./i18n";
 import type { Api } from "./ipc";
 
 /** A call that ended with something to say (refused, failed), kept on screen until dismissed. */
@@ -48,10 +49,11 @@ export const initialPhone: PhoneModel = {
   gone: {},
 };
 
+/** `lang` is the language of the notices the action makes (English when not given). */
 export type PhoneAction =
   | { type: "status"; status: PhoneStatus }
-  | { type: "event"; event: PhoneEvent }
-  | { type: "dialled"; result: DialResult; lead: Lead | null }
+  | { type: "event"; event: PhoneEvent; lang?: Language }
+  | { type: "dialled"; result: DialResult; lead: Lead | null; lang?: Language }
   | { type: "notice"; tone: "info" | "error"; text: string }
   | { type: "dismiss" };
 
@@ -93,13 +95,15 @@ export function phoneReducer(state: PhoneModel, action: PhoneAction): PhoneModel
         const calls = known ? state.calls : upsert(state.calls, r.call, state.gone);
         return { ...state, calls, leads, ended: null, notice: null, received: "" };
       }
-      const who = action.lead?.name ?? "the lead";
+      const lang = action.lang ?? "en";
+      const who = action.lead?.name ?? translate(lang, "phone.theLead");
+      const why = FALLBACK_KEYS[r.why];
       return {
         ...state,
         ended: null,
         notice: {
           tone: "info",
-          text: `Calling ${who} through your mobile: it rings first, then ${who}. ${FALLBACK_WORDS[r.why]}`,
+          text: translate(lang, "phone.viaMobile", { who, why: why ? translate(lang, why) : "" }),
         },
       };
     }
@@ -132,7 +136,7 @@ export function phoneReducer(state: PhoneModel, action: PhoneAction): PhoneModel
             ...state,
             notice: {
               tone: "error",
-              text: `A call could not be saved on this computer (${e.message}). Note it down and log it by hand.`,
+              text: translate(action.lang ?? "en", "phone.journalFailed", { message: e.message }),
             },
           };
       }
@@ -141,50 +145,71 @@ export function phoneReducer(state: PhoneModel, action: PhoneAction): PhoneModel
   return state;
 }
 
-const FALLBACK_WORDS: Record<FallbackWhy, string> = {
-  not_registered: "(The softphone is not connected.)",
-  no_microphone: "(No microphone was found on this computer.)",
-  audio_blocked: "(The network blocked the audio of the last softphone call.)",
-  asked: "",
+/** Why a call went through the mobile (nothing to add when the telecaller asked for it). */
+const FALLBACK_KEYS: Record<FallbackWhy, Key | null> = {
+  not_registered: "phone.why.not_registered",
+  no_microphone: "phone.why.no_microphone",
+  audio_blocked: "phone.why.audio_blocked",
+  asked: null,
 };
 
-/** The header's words for the phone's state. */
-export const PHONE_STATE_LABELS: Record<PhoneState, string> = {
-  off: "Phone off",
-  no_password: "Phone: password needed",
-  unavailable: "Phone unavailable",
-  connecting: "Phone connecting…",
-  ready: "Phone ready",
-  retrying: "Phone reconnecting…",
-  failed: "Phone: sign-in refused",
+const PHONE_STATE_KEYS: Record<PhoneState, Key> = {
+  off: "phone.state.off",
+  no_password: "phone.state.no_password",
+  unavailable: "phone.state.unavailable",
+  connecting: "phone.state.connecting",
+  ready: "phone.state.ready",
+  retrying: "phone.state.retrying",
+  failed: "phone.state.failed",
 };
 
-/** What the call bar says a call is doing. */
-export function stageText(call: CallView): string {
+/** The header's words for the phone's state, in `lang`. */
+export function phoneStateLabel(state: PhoneState, lang: Language = "en"): string {
+  return translate(lang, PHONE_STATE_KEYS[state]);
+}
+
+/** The header's words for the phone's state, in English (`phoneStateLabel` gives other languages). */
+export const PHONE_STATE_LABELS = Object.fromEntries(
+  (Object.keys(PHONE_STATE_KEYS) as PhoneState[]).map((s) => [s, phoneStateLabel(s)]),
+) as Record<PhoneState, string>;
+
+/** What the call bar says a call is doing, in `lang`. */
+export function stageText(call: CallView, lang: Language = "en"): string {
+  const t = (key: Key) => translate(lang, key);
   switch (call.stage) {
     case "dialing":
-      return "Calling…";
+      return t("call.stage.dialing");
     case "ringing":
-      return call.direction === "inbound" ? "Incoming call" : "Ringing…";
+      return call.direction === "inbound" ? t("call.stage.incoming") : t("call.stage.ringing");
     case "connected":
-      return call.muted ? "Connected · muted" : "Connected";
+      return call.muted ? t("call.stage.connectedMuted") : t("call.stage.connected");
     case "on_hold":
-      return call.held_here ? "On hold" : "Held by the other side";
+      return call.held_here ? t("call.stage.onHold") : t("call.stage.heldThere");
     case "ended":
-      return END_WORDS[call.end ?? "failed"];
+      return endWords(call.end ?? "failed", lang);
   }
 }
 
-export const END_WORDS: Record<CallEnd, string> = {
-  hung_up_here: "Call ended",
-  hung_up_there: "They hung up",
-  busy: "Busy",
-  no_answer: "No answer",
-  rejected: "Declined",
-  cancelled: "Cancelled",
-  failed: "Call failed",
-  interrupted: "Call interrupted",
+const END_KEYS: Record<CallEnd, Key> = {
+  hung_up_here: "call.end.hung_up_here",
+  hung_up_there: "call.end.hung_up_there",
+  busy: "call.end.busy",
+  no_answer: "call.end.no_answer",
+  rejected: "call.end.rejected",
+  cancelled: "call.end.cancelled",
+  failed: "call.end.failed",
+  interrupted: "call.end.interrupted",
 };
+
+/** How a call ended, in `lang` ("They hung up"). */
+export function endWords(end: CallEnd, lang: Language = "en"): string {
+  return translate(lang, END_KEYS[end]);
+}
+
+/** How a call ended, in English (`endWords` gives other languages). */
+export const END_WORDS = Object.fromEntries(
+  (Object.keys(END_KEYS) as CallEnd[]).map((e) => [e, endWords(e)]),
+) as Record<CallEnd, string>;
 
 /** `m:ss` (or `h:mm:ss`) since the call was answered; `0:00` before. */
 export function callTimer(call: CallView, now: Date): string {
@@ -205,25 +230,35 @@ export function qualityGrade(q: CallQuality): QualityGrade {
   return "poor";
 }
 
-/** The quality figures as one line for a tooltip. */
-export function qualityText(q: CallQuality): string {
+/** The quality grade in a word or two, in `lang` ("Clear", "Poor line"). */
+export function qualityWords(grade: QualityGrade, lang: Language = "en"): string {
+  return translate(lang, grade === "good" ? "call.quality.good" : grade === "fair" ? "call.quality.fair" : "call.quality.poor");
+}
+
+/** The quality figures as one line for a tooltip, in `lang`. */
+export function qualityText(q: CallQuality, lang: Language = "en"): string {
   const parts = [`MOS ${q.mos.toFixed(1)}`];
-  if (q.rtt_ms != null) parts.push(`delay ${Math.round(q.rtt_ms)} ms`);
-  parts.push(`jitter ${Math.round(q.jitter_ms)} ms`);
-  parts.push(`loss ${(q.loss * 100).toFixed(1)} %`);
+  if (q.rtt_ms != null) parts.push(translate(lang, "call.quality.delay", { ms: Math.round(q.rtt_ms) }));
+  parts.push(translate(lang, "call.quality.jitter", { ms: Math.round(q.jitter_ms) }));
+  parts.push(translate(lang, "call.quality.loss", { pct: (q.loss * 100).toFixed(1) }));
   if (q.codec) parts.push(q.codec);
   return parts.join(" · ");
 }
 
-/** The phone model, kept current from the shell, and the moves the window makes on it. */
+/** The phone model, kept current from the shell, and the moves the window makes on it. Its notices are in
+ * the app's language (from the language context). */
 export function usePhone(api: Api) {
   const [model, dispatch] = useReducer(phoneReducer, initialPhone);
+  // Read when a notice is made, so a change of language needs no new subscription.
+  const language = useLanguage();
+  const lang = useRef(language);
+  lang.current = language;
 
   useEffect(() => {
     let unlisten: (() => void) | undefined;
     let cancelled = false;
     api
-      .onPhone((event) => dispatch({ type: "event", event }))
+      .onPhone((event) => dispatch({ type: "event", event, lang: lang.current }))
       .then((u) => {
         if (cancelled) u();
         else unlisten = u;
@@ -233,7 +268,7 @@ export function usePhone(api: Api) {
         if (!cancelled) dispatch({ type: "status", status });
       })
       .catch((e: unknown) => {
-        if (!cancelled) dispatch({ type: "notice", tone: "error", text: describeError(e).detail });
+        if (!cancelled) dispatch({ type: "notice", tone: "error", text: describeError(e, lang.current).detail });
       });
     return () => {
       cancelled = true;
@@ -242,7 +277,7 @@ export function usePhone(api: Api) {
   }, [api]);
 
   const fail = useCallback((e: unknown) => {
-    const t = describeError(e);
+    const t = describeError(e, lang.current);
     dispatch({ type: "notice", tone: "error", text: `${t.title}: ${t.detail}` });
   }, []);
 
@@ -250,7 +285,7 @@ export function usePhone(api: Api) {
   const place = useCallback(
     async (ask: () => Promise<DialResult>, lead: Lead | null) => {
       try {
-        dispatch({ type: "dialled", result: await ask(), lead });
+        dispatch({ type: "dialled", result: await ask(), lead, lang: lang.current });
       } catch (e) {
         fail(e);
       }

@@ -1,5 +1,7 @@
 // The wrap-up form's pure parts: follow-up quick picks, the datetime-local round trip, the talk time.
 
+import { type Key, type Language, translate } from "./i18n";
+
 /** A `<input type="datetime-local">` value (local time, minutes) for `d`. */
 export function toLocalInput(d: Date): string {
   const pad = (n: number) => String(n).padStart(2, "0");
@@ -14,7 +16,9 @@ export function fromLocalInput(v: string): Date | null {
 }
 
 export interface QuickPick {
+  /** The English label (`quickPickLabel` gives it in another language). */
   label: string;
+  key: Key;
   at: (now: Date) => Date;
 }
 
@@ -22,6 +26,7 @@ export interface QuickPick {
 export const QUICK_PICKS: QuickPick[] = [
   {
     label: "In 1 hour",
+    key: "pick.hour",
     at: (now) => {
       const d = new Date(now.getTime() + 60 * 60_000);
       d.setSeconds(0, 0);
@@ -30,6 +35,7 @@ export const QUICK_PICKS: QuickPick[] = [
   },
   {
     label: "Tomorrow 11 am",
+    key: "pick.tomorrow",
     at: (now) => {
       const d = new Date(now);
       d.setDate(d.getDate() + 1);
@@ -39,6 +45,7 @@ export const QUICK_PICKS: QuickPick[] = [
   },
   {
     label: "Next week",
+    key: "pick.week",
     at: (now) => {
       const d = new Date(now);
       d.setDate(d.getDate() + 7);
@@ -48,12 +55,17 @@ export const QUICK_PICKS: QuickPick[] = [
   },
 ];
 
-/** `1 min 05 s`, `42 s`. */
-export function formatTalk(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
+/** A quick pick's label in `lang`. */
+export function quickPickLabel(pick: QuickPick, lang: Language = "en"): string {
+  return translate(lang, pick.key);
+}
+
+/** `1 min 05 s`, `42 s` (`1 मिनट 05 सेकंड` in Hindi). */
+export function formatTalk(seconds: number, lang: Language = "en"): string {
+  if (seconds < 60) return translate(lang, "talk.seconds", { s: seconds });
   const m = Math.floor(seconds / 60);
   const s = String(seconds % 60).padStart(2, "0");
-  return `${m} min ${s} s`;
+  return translate(lang, "talk.minutes", { m, s });
 }
 
 /** Outcome tags telecallers at a jewellery showroom use most; any other can be typed. */
@@ -67,6 +79,26 @@ export const COMMON_TAGS: readonly string[] = [
   "old gold exchange",
   "EMI",
 ];
+
+const TAG_KEYS: Record<string, Key> = {
+  wedding: "tag.wedding",
+  "price concern": "tag.priceConcern",
+  "gold rate": "tag.goldRate",
+  "making charges": "tag.makingCharges",
+  "send catalogue on WhatsApp": "tag.catalogue",
+  "family to decide": "tag.family",
+  "old gold exchange": "tag.oldGold",
+  EMI: "tag.emi",
+};
+
+/**
+ * How a tag reads in `lang`. The common tags are saved in English whatever the language (so the supervisor's
+ * reports count them together) and shown translated; a tag the telecaller typed is shown as typed.
+ */
+export function tagLabel(tag: string, lang: Language = "en"): string {
+  const key = Object.prototype.hasOwnProperty.call(TAG_KEYS, tag) ? TAG_KEYS[tag] : undefined;
+  return key ? translate(lang, key) : tag;
+}
 
 /** `tags` with `tag` added (trimmed, once, case-insensitive) or removed when it is there. */
 export function toggleTag(tags: readonly string[], tag: string): string[] {

@@ -1,16 +1,19 @@
 import type { LeadPriority } from "../bindings/LeadPriority";
 import type { LeadStatus } from "../bindings/LeadStatus";
-import { PRIORITY_LABELS, STATUS_LABELS } from "../format";
+import { priorityLabel, statusLabel } from "../format";
+import { useLanguage } from "../i18n";
 
 export function StatusBadge({ status }: { status: LeadStatus }) {
-  return <span className={`badge status-${status}`}>{STATUS_LABELS[status]}</span>;
+  const lang = useLanguage();
+  return <span className={`badge status-${status}`}>{statusLabel(status, lang)}</span>;
 }
 
 export function PriorityBadge({ priority }: { priority: LeadPriority }) {
+  const lang = useLanguage();
   return (
     <span className={`priority priority-${priority}`}>
       <span className="priority-dot" aria-hidden="true" />
-      {PRIORITY_LABELS[priority]}
+      {priorityLabel(priority, lang)}
     </span>
   );
 }

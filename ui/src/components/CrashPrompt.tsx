@@ -2,10 +2,13 @@ import { useEffect, useState } from "react";
 
 import type { UncleanExit } from "../bindings/UncleanExit";
 import { describeError, type ErrorText } from "../errors";
+import { localeOf, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 
 /** After a crash or a kill: says the work is safe and offers a report for support (the end of the logs). */
 export function CrashPrompt({ api }: { api: Api }) {
+  const lang = useLanguage();
+  const t = useT();
   const [exit, setExit] = useState<UncleanExit | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [error, setError] = useState<ErrorText | null>(null);
@@ -20,7 +23,9 @@ export function CrashPrompt({ api }: { api: Api }) {
 
   if (!exit || !open) return null;
   const when = exit.started_at
-    ? new Date(exit.started_at).toLocaleString("en-IN", { dateStyle: "medium", timeStyle: "short" })
+    ? new Intl.DateTimeFormat(localeOf(lang), { dateStyle: "medium", timeStyle: "short" }).format(
+        new Date(exit.started_at),
+      )
     : null;
 
   async function save() {
@@ -29,7 +34,7 @@ export function CrashPrompt({ api }: { api: Api }) {
       setSaved(await api.saveCrashReport(exit));
       setError(null);
     } catch (e) {
-      setError(describeError(e));
+      setError(describeError(e, lang));
     }
   }
 
@@ -43,29 +48,27 @@ export function CrashPrompt({ api }: { api: Api }) {
         aria-describedby="crash-text"
         data-testid="crash-prompt"
       >
-        <h2 id="crash-title">Leadline closed unexpectedly</h2>
-        <p id="crash-text">
-          The last session{when ? ` (started ${when})` : ""} did not end normally. Your work is safe: every call and
-          change is saved on this computer as you go. You can save a report for your support team.
-        </p>
+        <h2 id="crash-title">{t("crash.title")}</h2>
+        <p id="crash-text">{t("crash.text", { started: when ? t("crash.started", { when }) : "" })}</p>
         {saved && (
           <p className="banner" data-testid="crash-report-path">
-            Report saved to <code>{saved}</code>
+            {t("crash.savedTo")} <code>{saved}</code>
           </p>
         )}
         {error && (
           <p className="banner banner-error" role="alert">
-            {error.title}. {error.detail}
+            {error.title}
+            {t("ui.stop")} {error.detail}
           </p>
         )}
         <div className="dialog-actions">
           {!saved && (
             <button type="button" className="btn btn-secondary" onClick={save} data-testid="crash-save">
-              Save a report
+              {t("crash.save")}
             </button>
           )}
           <button type="button" className="btn btn-primary" onClick={() => setOpen(false)} autoFocus>
-            {saved ? "Done" : "Dismiss"}
+            {saved ? t("action.done") : t("action.dismiss")}
           </button>
         </div>
       </div>

@@ -1,5 +1,6 @@
 import type { Lead } from "../bindings/Lead";
-import { SOURCE_LABELS, formatInr, formatPhone } from "../format";
+import { formatInr, formatPhone, sourceLabel } from "../format";
+import { useLanguage, useT } from "../i18n";
 import { PriorityBadge, StatusBadge } from "./Badges";
 
 interface Props {
@@ -10,9 +11,11 @@ interface Props {
 
 /** The lead a notification pointed at, brought to the top of the screen with its Call button. */
 export function LeadCard({ lead, onCall, onClose }: Props) {
+  const lang = useLanguage();
+  const t = useT();
   const dnc = lead.status === "do_not_call";
   return (
-    <section className="card focus-card" aria-label={`Lead ${lead.name}`} data-testid="focused-lead" data-lead-id={lead.id}>
+    <section className="card focus-card" aria-label={t("card.label", { name: lead.name })} data-testid="focused-lead" data-lead-id={lead.id}>
       <div className="focus-card-main">
         <h2 data-testid="focused-lead-name">{lead.name}</h2>
         <div className="focus-card-facts">
@@ -20,7 +23,7 @@ export function LeadCard({ lead, onCall, onClose }: Props) {
           {lead.city && <span>{lead.city}</span>}
           {lead.interest && <span>{lead.interest}</span>}
           {lead.budget_inr !== null && <span>{formatInr(lead.budget_inr)}</span>}
-          <span className="muted">{SOURCE_LABELS[lead.source]}</span>
+          <span className="muted">{sourceLabel(lead.source, lang)}</span>
           <PriorityBadge priority={lead.priority} />
           <StatusBadge status={lead.status} />
         </div>
@@ -39,14 +42,14 @@ export function LeadCard({ lead, onCall, onClose }: Props) {
           type="button"
           className="btn btn-primary"
           disabled={dnc}
-          title={dnc ? "This lead asked not to be called" : undefined}
+          title={dnc ? t("card.doNotCall") : undefined}
           onClick={() => onCall(lead)}
           data-testid="focused-lead-call"
         >
-          Call {lead.name.split(" ")[0]}
+          {t("action.callName", { name: lead.name.split(" ")[0] ?? lead.name })}
         </button>
-        <button type="button" className="btn btn-secondary" onClick={onClose} aria-label="Close the lead card">
-          Close
+        <button type="button" className="btn btn-secondary" onClick={onClose} aria-label={t("card.close")}>
+          {t("action.close")}
         </button>
       </div>
     </section>

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 
 import type { AppStatus } from "../bindings/AppStatus";
 import { describeCommandError, describeError, type ErrorText } from "../errors";
+import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { Logo } from "./Logo";
 import { TextField } from "./TextField";
@@ -13,23 +14,28 @@ interface Props {
 }
 
 export function LoginScreen({ api, status, onStatus }: Props) {
+  const lang = useLanguage();
+  const t = useT();
   const [serverUrl, setServerUrl] = useState(status?.server_url ?? "");
   const [username, setUsername] = useState(status?.user?.username ?? "");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ErrorText | null>(
-    status?.last_error ? describeCommandError(status.last_error) : null,
+    status?.last_error ? describeCommandError(status.last_error, lang) : null,
   );
 
   async function submit(e: FormEvent) {
     e.preventDefault();
     const missing = [
-      serverUrl.trim() ? null : "server address",
-      username.trim() ? null : "username",
-      password ? null : "password",
-    ].filter((x): x is string => x !== null);
+      serverUrl.trim() ? null : "login.missing.server",
+      username.trim() ? null : "login.missing.username",
+      password ? null : "login.missing.password",
+    ].filter((x): x is Key => x !== null);
     if (missing.length > 0) {
-      setError({ title: "Check the form", detail: `Enter your ${missing.join(", ")}.` });
+      setError({
+        title: t("err.invalidInput"),
+        detail: t("login.missing", { fields: missing.map((k) => t(k)).join(", ") }),
+      });
       return;
     }
     setBusy(true);
@@ -37,7 +43,7 @@ export function LoginScreen({ api, status, onStatus }: Props) {
     try {
       onStatus(await api.login({ server_url: serverUrl.trim(), username: username.trim(), password }));
     } catch (err) {
-      setError(describeError(err));
+      setError(describeError(err, lang));
       setBusy(false);
     }
   }
@@ -51,19 +57,23 @@ export function LoginScreen({ api, status, onStatus }: Props) {
           <Logo size={40} />
           <div>
             <div className="brand-name">Leadline</div>
-            <div className="muted">Sign in to start calling</div>
+            <div className="muted">{t("login.tagline")}</div>
           </div>
         </div>
 
         {error && (
           <div className="banner banner-error" role="alert" data-testid="login-error">
-            <strong>{error.title}.</strong> {error.detail}
+            <strong>
+              {error.title}
+              {t("ui.stop")}
+            </strong>{" "}
+            {error.detail}
           </div>
         )}
-        {autoSigningIn && !error && <div className="banner banner-info">Signing in and syncing your leads…</div>}
+        {autoSigningIn && !error && <div className="banner banner-info">{t("login.autoSigningIn")}</div>}
 
         <TextField
-          label="Server address"
+          label={t("login.server")}
           type="url"
           placeholder="https://crm.yourstore.in"
           autoComplete="url"
@@ -72,14 +82,14 @@ export function LoginScreen({ api, status, onStatus }: Props) {
           testId="login-server"
         />
         <TextField
-          label="Username"
+          label={t("login.username")}
           autoComplete="username"
           value={username}
           onChange={setUsername}
           testId="login-username"
         />
         <TextField
-          label="Password"
+          label={t("login.password")}
           type="password"
           autoComplete="current-password"
           value={password}
@@ -87,7 +97,7 @@ export function LoginScreen({ api, status, onStatus }: Props) {
           testId="login-password"
         />
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || autoSigningIn}>
-          {busy ? "Signing in…" : "Sign in"}
+          {busy ? t("login.signingIn") : t("login.signIn")}
         </button>
       </form>
     </div>

@@ -3,23 +3,27 @@ import { useEffect, useState } from "react";
 import type { CallView } from "../bindings/CallView";
 import type { Lead } from "../bindings/Lead";
 import type { PhoneStatus } from "../bindings/PhoneStatus";
-import { STATUS_LABELS, formatPhone } from "../format";
+import { formatPhone, statusLabel } from "../format";
 import { useNow } from "../hooks";
+import { useLanguage, useT } from "../i18n";
 import {
-  PHONE_STATE_LABELS,
   callTimer,
+  phoneStateLabel,
   qualityGrade,
   qualityText,
+  qualityWords,
   stageText,
   type PhoneControls,
 } from "../phone";
 
 /** The header's phone pill: state at a glance, the settings one click away. */
 export function PhoneIndicator({ status, onOpenSettings }: { status: PhoneStatus | null; onOpenSettings: () => void }) {
+  const lang = useLanguage();
+  const t = useT();
   const state = status?.state ?? "off";
   const tone =
     state === "ready" ? "pill-online" : state === "connecting" || state === "retrying" ? "pill-busy" : "pill-offline";
-  const title = [status?.detail, status?.audio_blocked ? "Calls go through your mobile for a while: the network blocked the last call's audio." : null]
+  const title = [status?.detail, status?.audio_blocked ? t("phone.audioBlocked") : null]
     .filter(Boolean)
     .join(" ");
   return (
@@ -27,12 +31,12 @@ export function PhoneIndicator({ status, onOpenSettings }: { status: PhoneStatus
       type="button"
       className={`pill pill-button ${tone}`}
       onClick={onOpenSettings}
-      title={title || "Phone settings"}
+      title={title || t("phone.settings")}
       data-testid="phone-state"
       data-state={status ? state : "unknown"}
     >
       <span className="pill-dot" aria-hidden="true" />
-      {status ? PHONE_STATE_LABELS[state] : "Phone…"}
+      {status ? phoneStateLabel(state, lang) : t("phone.unknown")}
     </button>
   );
 }
@@ -47,6 +51,8 @@ function party(call: CallView, lead: Lead | undefined): { name: string; sub: str
 const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 
 function ActiveCall({ call, lead, phone }: { call: CallView; lead: Lead | undefined; phone: PhoneControls }) {
+  const lang = useLanguage();
+  const t = useT();
   const now = useNow(1000);
   const [pad, setPad] = useState(false);
   const [transfer, setTransfer] = useState<string | null>(null);
@@ -55,33 +61,33 @@ function ActiveCall({ call, lead, phone }: { call: CallView; lead: Lead | undefi
   const act = phone.act;
   const q = call.quality;
   return (
-    <div className="call" data-testid="active-call" data-stage={call.stage} role="region" aria-label={`Call with ${who.name}`}>
+    <div className="call" data-testid="active-call" data-stage={call.stage} role="region" aria-label={t("call.with", { name: who.name })}>
       <div className="call-who">
         <div className="call-name" data-testid="call-name">
           {who.name}
         </div>
         <div className="call-sub">
           {who.sub && <span className="phone">{who.sub}</span>}
-          <span data-testid="call-stage">{stageText(call)}</span>
+          <span data-testid="call-stage">{stageText(call, lang)}</span>
           {talking && (
             <span className="call-timer" data-testid="call-timer">
               {callTimer(call, now)}
             </span>
           )}
           {q && (
-            <span className={`quality quality-${qualityGrade(q)}`} title={qualityText(q)} data-testid="call-quality">
+            <span className={`quality quality-${qualityGrade(q)}`} title={qualityText(q, lang)} data-testid="call-quality">
               <span className="quality-bars" aria-hidden="true">
                 <i />
                 <i />
                 <i />
               </span>
-              {qualityGrade(q) === "good" ? "Clear" : qualityGrade(q) === "fair" ? "Fair" : "Poor line"}
+              {qualityWords(qualityGrade(q), lang)}
             </span>
           )}
         </div>
         {phone.model.received && talking && (
           <div className="call-sub" data-testid="dtmf-received">
-            They pressed: {phone.model.received}
+            {t("call.received", { digits: phone.model.received })}
           </div>
         )}
       </div>
@@ -94,7 +100,7 @@ function ActiveCall({ call, lead, phone }: { call: CallView; lead: Lead | undefi
               aria-pressed={call.muted}
               onClick={() => act(call.call_id, { action: call.muted ? "unmute" : "mute" })}
             >
-              {call.muted ? "Unmute" : "Mute"}
+              {call.muted ? t("call.unmute") : t("call.mute")}
             </button>
             <button
               type="button"
@@ -102,13 +108,13 @@ function ActiveCall({ call, lead, phone }: { call: CallView; lead: Lead | undefi
               aria-pressed={call.held_here}
               onClick={() => act(call.call_id, { action: call.held_here ? "resume" : "hold" })}
             >
-              {call.held_here ? "Resume" : "Hold"}
+              {call.held_here ? t("call.resume") : t("call.hold")}
             </button>
             <button type="button" className="btn btn-secondary" aria-expanded={pad} onClick={() => setPad(!pad)}>
-              Keypad
+              {t("call.keypad")}
             </button>
             <button type="button" className="btn btn-secondary" onClick={() => setTransfer(transfer === null ? "" : null)}>
-              Transfer
+              {t("call.transfer")}
             </button>
           </>
         )}
@@ -118,11 +124,11 @@ function ActiveCall({ call, lead, phone }: { call: CallView; lead: Lead | undefi
           onClick={() => act(call.call_id, { action: "hang_up" })}
           data-testid="hang-up"
         >
-          {call.stage === "dialing" || call.stage === "ringing" ? "Cancel" : "Hang up"}
+          {call.stage === "dialing" || call.stage === "ringing" ? t("action.cancel") : t("call.hangUp")}
         </button>
       </div>
       {pad && talking && (
-        <div className="keypad" role="group" aria-label="Keypad" data-testid="keypad">
+        <div className="keypad" role="group" aria-label={t("call.keypad")} data-testid="keypad">
           {KEYS.map((k) => (
             <button
               key={k}
@@ -145,13 +151,13 @@ function ActiveCall({ call, lead, phone }: { call: CallView; lead: Lead | undefi
         >
           <input
             className="input"
-            aria-label="Transfer to"
-            placeholder="Number or SIP address"
+            aria-label={t("call.transferTo")}
+            placeholder={t("call.transferPlaceholder")}
             value={transfer}
             onChange={(e) => setTransfer(e.target.value)}
           />
           <button type="submit" className="btn btn-primary" disabled={!transfer.trim()}>
-            Transfer
+            {t("call.transfer")}
           </button>
         </form>
       )}
@@ -161,36 +167,38 @@ function ActiveCall({ call, lead, phone }: { call: CallView; lead: Lead | undefi
 
 /** The incoming call, over everything: who is calling (their lead card when the number is known). */
 function IncomingCall({ call, lead, phone }: { call: CallView; lead: Lead | undefined; phone: PhoneControls }) {
+  const lang = useLanguage();
+  const t = useT();
   const who = party(call, lead);
   return (
     <div className="incoming-backdrop">
-      <div className="incoming" role="alertdialog" aria-label="Incoming call" data-testid="incoming-call">
-        <div className="incoming-title">Incoming call</div>
+      <div className="incoming" role="alertdialog" aria-label={t("call.stage.incoming")} data-testid="incoming-call">
+        <div className="incoming-title">{t("call.stage.incoming")}</div>
         <div className="call-name">{who.name}</div>
         {who.sub && <div className="phone">{who.sub}</div>}
         {lead ? (
           <dl className="lead-card" data-testid="incoming-lead">
-            <dt>Status</dt>
-            <dd>{STATUS_LABELS[lead.status]}</dd>
+            <dt>{t("lead.status")}</dt>
+            <dd>{statusLabel(lead.status, lang)}</dd>
             {lead.city && (
               <>
-                <dt>City</dt>
+                <dt>{t("lead.city")}</dt>
                 <dd>{lead.city}</dd>
               </>
             )}
             {lead.interest && (
               <>
-                <dt>Interest</dt>
+                <dt>{t("lead.interest")}</dt>
                 <dd>{lead.interest}</dd>
               </>
             )}
           </dl>
         ) : (
-          <p className="muted">Not one of your leads.</p>
+          <p className="muted">{t("call.notYourLead")}</p>
         )}
         <div className="incoming-actions">
           <button type="button" className="btn btn-danger" onClick={() => phone.act(call.call_id, { action: "reject" })}>
-            Decline
+            {t("call.decline")}
           </button>
           <button
             type="button"
@@ -198,7 +206,7 @@ function IncomingCall({ call, lead, phone }: { call: CallView; lead: Lead | unde
             autoFocus
             onClick={() => phone.act(call.call_id, { action: "answer" })}
           >
-            Answer
+            {t("call.answer")}
           </button>
         </div>
       </div>
@@ -208,6 +216,7 @@ function IncomingCall({ call, lead, phone }: { call: CallView; lead: Lead | unde
 
 /** Any number, typed. */
 function DialBox({ phone }: { phone: PhoneControls }) {
+  const t = useT();
   const [number, setNumber] = useState("");
   return (
     <form
@@ -223,14 +232,14 @@ function DialBox({ phone }: { phone: PhoneControls }) {
       <input
         className="input"
         type="tel"
-        aria-label="Number to call"
-        placeholder="Call a number"
+        aria-label={t("dial.label")}
+        placeholder={t("dial.placeholder")}
         value={number}
         onChange={(e) => setNumber(e.target.value)}
         data-testid="dial-number"
       />
       <button type="submit" className="btn btn-secondary" disabled={!number.trim()}>
-        Call
+        {t("action.call")}
       </button>
     </form>
   );
@@ -238,6 +247,8 @@ function DialBox({ phone }: { phone: PhoneControls }) {
 
 /** Calls going on, the incoming popup, and what the last call or click-to-call left to say. */
 export function CallPanel({ phone }: { phone: PhoneControls }) {
+  const lang = useLanguage();
+  const t = useT();
   const { model } = phone;
   const incoming = model.calls.find((c) => c.direction === "inbound" && c.stage === "ringing");
   const active = model.calls.filter((c) => c !== incoming);
@@ -263,20 +274,24 @@ export function CallPanel({ phone }: { phone: PhoneControls }) {
   const ended = model.ended;
   const endedLead = ended?.lead ?? null;
   return (
-    <section className="call-panel" aria-label="Phone">
+    <section className="call-panel" aria-label={t("phone.panel")}>
       {active.map((c) => (
         <ActiveCall key={c.call_id} call={c} lead={model.leads[c.call_id]} phone={phone} />
       ))}
       {incoming && <IncomingCall call={incoming} lead={model.leads[incoming.call_id]} phone={phone} />}
       {ended && (
         <div className="banner banner-error" role="alert" data-testid="call-problem">
-          <strong>{stageText(ended.call)}.</strong> {ended.call.problem}
+          <strong>
+            {stageText(ended.call, lang)}
+            {t("ui.stop")}
+          </strong>{" "}
+          {ended.call.problem}
           {ended.call.suggests_click_to_call && endedLead && (
             <button type="button" className="btn btn-secondary banner-action" onClick={() => phone.callViaMobile(endedLead)}>
-              Call {endedLead.name} through my mobile
+              {t("call.viaMyMobile", { name: endedLead.name })}
             </button>
           )}
-          <button type="button" className="banner-close" aria-label="Dismiss" onClick={phone.dismiss}>
+          <button type="button" className="banner-close" aria-label={t("action.dismiss")} onClick={phone.dismiss}>
             ×
           </button>
         </div>
@@ -288,7 +303,7 @@ export function CallPanel({ phone }: { phone: PhoneControls }) {
           data-testid="phone-notice"
         >
           {model.notice.text}
-          <button type="button" className="banner-close" aria-label="Dismiss" onClick={phone.dismiss}>
+          <button type="button" className="banner-close" aria-label={t("action.dismiss")} onClick={phone.dismiss}>
             ×
           </button>
         </div>

@@ -4,6 +4,7 @@ import type { AudioDeviceList } from "../bindings/AudioDeviceList";
 import type { PhoneSettings } from "../bindings/PhoneSettings";
 import type { PhoneStatus } from "../bindings/PhoneStatus";
 import { describeError, type ErrorText } from "../errors";
+import { useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { TextField } from "./TextField";
 
@@ -20,6 +21,8 @@ function opt(v: string): string | null {
 
 /** The softphone's account and sound devices. The password goes to the system keyring, never to a file. */
 export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
+  const lang = useLanguage();
+  const t = useT();
   const [settings, setSettings] = useState<PhoneSettings | null>(null);
   const [hasPassword, setHasPassword] = useState(false);
   const [password, setPassword] = useState("");
@@ -39,7 +42,7 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
         setStun(view.settings.stun_servers.join("\n"));
       })
       .catch((e: unknown) => {
-        if (!cancelled) setError(describeError(e));
+        if (!cancelled) setError(describeError(e, lang));
       });
     api
       .audioDevices()
@@ -53,21 +56,27 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
     return () => {
       cancelled = true;
     };
+    // A failure is told in the language of the moment the settings load (a change of language does not load
+    // them again, which would lose the edits).
   }, [api]);
 
   if (settings === null) {
     return (
       <div className="dialog-backdrop">
-        <div className="dialog" role="dialog" aria-label="Phone settings">
+        <div className="dialog" role="dialog" aria-label={t("phone.settings")}>
           {error ? (
             <div className="banner banner-error" role="alert">
-              <strong>{error.title}.</strong> {error.detail}
+              <strong>
+                {error.title}
+                {t("ui.stop")}
+              </strong>{" "}
+              {error.detail}
             </div>
           ) : (
-            <p className="muted">Loading phone settings…</p>
+            <p className="muted">{t("ps.loading")}</p>
           )}
           <button type="button" className="btn btn-secondary" onClick={onClose}>
-            Close
+            {t("action.close")}
           </button>
         </div>
       </div>
@@ -98,7 +107,7 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
       });
       onSaved(status);
     } catch (err) {
-      setError(describeError(err));
+      setError(describeError(err, lang));
     } finally {
       setSaving(false);
     }
@@ -118,15 +127,15 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
         onChange={(e) => set(key, opt(e.target.value))}
         data-testid={testId}
       >
-        <option value="">{key === "ringtone_device" ? "Same as the speaker" : "System default"}</option>
+        <option value="">{key === "ringtone_device" ? t("ps.sameAsSpeaker") : t("ps.systemDefault")}</option>
         {list.map((d) => (
           <option key={d.id} value={d.id}>
             {d.name}
-            {d.is_default ? " (default)" : ""}
+            {d.is_default ? t("ps.isDefault") : ""}
           </option>
         ))}
         {settings[key] && !list.some((d) => d.id === settings[key]) && (
-          <option value={settings[key] ?? ""}>{settings[key]} (not plugged in)</option>
+          <option value={settings[key] ?? ""}>{t("ps.notPluggedIn", { name: settings[key] ?? "" })}</option>
         )}
       </select>
     </label>
@@ -134,8 +143,8 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
 
   return (
     <div className="dialog-backdrop">
-      <form className="dialog" role="dialog" aria-label="Phone settings" onSubmit={save} data-testid="phone-settings">
-        <h2>Phone</h2>
+      <form className="dialog" role="dialog" aria-label={t("phone.settings")} onSubmit={save} data-testid="phone-settings">
+        <h2>{t("ps.title")}</h2>
         <label className="check">
           <input
             type="checkbox"
@@ -143,58 +152,58 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
             onChange={(e) => set("enabled", e.target.checked)}
             data-testid="phone-enabled"
           />
-          Make and take calls on this computer (off: calls ring your mobile first)
+          {t("ps.enabled")}
         </label>
         <fieldset disabled={!settings.enabled}>
-          <legend>Account (from your telephony provider)</legend>
+          <legend>{t("ps.account")}</legend>
           <TextField
-            label="Server"
+            label={t("ps.server")}
             value={settings.ws_url}
             onChange={(v) => set("ws_url", v)}
             testId="phone-ws-url"
           />
           <TextField
-            label="SIP domain"
+            label={t("ps.domain")}
             placeholder="1234.voip.exotel.com"
             value={settings.domain}
             onChange={(v) => set("domain", v)}
             testId="phone-domain"
           />
           <TextField
-            label="SIP user"
+            label={t("ps.user")}
             value={settings.username}
             onChange={(v) => set("username", v)}
             testId="phone-username"
           />
           <TextField
-            label="Password"
+            label={t("ps.password")}
             type="password"
             autoComplete="new-password"
-            placeholder={hasPassword ? "Saved in the system keyring (type to replace)" : ""}
+            placeholder={hasPassword ? t("ps.passwordSaved") : ""}
             value={password}
             onChange={setPassword}
             testId="phone-password"
           />
           <details>
-            <summary>Advanced</summary>
+            <summary>{t("ps.advanced")}</summary>
             <TextField
-              label="Authentication user (if different)"
+              label={t("ps.authUser")}
               value={settings.auth_username ?? ""}
               onChange={(v) => set("auth_username", v)}
             />
             <TextField
-              label="Name shown to callers"
+              label={t("ps.displayName")}
               value={settings.display_name ?? ""}
               onChange={(v) => set("display_name", v)}
             />
             <TextField
-              label="Outbound proxy"
+              label={t("ps.proxy")}
               placeholder="sip:proxy.example.com;lr"
               value={settings.outbound_proxy ?? ""}
               onChange={(v) => set("outbound_proxy", v)}
             />
             <label className="field">
-              <span>STUN servers (one per line)</span>
+              <span>{t("ps.stun")}</span>
               <textarea
                 className="input"
                 rows={2}
@@ -210,18 +219,18 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
               checked={settings.auto_answer}
               onChange={(e) => set("auto_answer", e.target.checked)}
             />
-            Answer incoming calls at once (for calls the provider connects to you)
+            {t("ps.autoAnswer")}
           </label>
         </fieldset>
         <fieldset>
-          <legend>Sound</legend>
+          <legend>{t("ps.sound")}</legend>
           {devices === null ? (
-            <p className="muted">Looking for sound devices…</p>
+            <p className="muted">{t("ps.lookingForDevices")}</p>
           ) : (
             <>
-              {deviceSelect("Microphone", "input_device", devices.inputs, "phone-input")}
-              {deviceSelect("Speaker or headset", "output_device", devices.outputs, "phone-output")}
-              {deviceSelect("Ring on", "ringtone_device", devices.outputs, "phone-ringtone")}
+              {deviceSelect(t("ps.microphone"), "input_device", devices.inputs, "phone-input")}
+              {deviceSelect(t("ps.speaker"), "output_device", devices.outputs, "phone-output")}
+              {deviceSelect(t("ps.ringOn"), "ringtone_device", devices.outputs, "phone-ringtone")}
             </>
           )}
           <label className="check">
@@ -230,7 +239,7 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
               checked={settings.echo_cancellation}
               onChange={(e) => set("echo_cancellation", e.target.checked)}
             />
-            Echo cancellation
+            {t("ps.echo")}
           </label>
           <label className="check">
             <input
@@ -238,20 +247,24 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
               checked={settings.noise_suppression}
               onChange={(e) => set("noise_suppression", e.target.checked)}
             />
-            Noise suppression
+            {t("ps.noise")}
           </label>
         </fieldset>
         {error && (
           <div className="banner banner-error" role="alert" data-testid="phone-settings-error">
-            <strong>{error.title}.</strong> {error.detail}
+            <strong>
+              {error.title}
+              {t("ui.stop")}
+            </strong>{" "}
+            {error.detail}
           </div>
         )}
         <div className="dialog-actions">
           <button type="button" className="btn btn-secondary" onClick={onClose}>
-            Cancel
+            {t("action.cancel")}
           </button>
           <button type="submit" className="btn btn-primary" disabled={saving} data-testid="phone-save">
-            {saving ? "Saving…" : "Save"}
+            {saving ? t("action.saving") : t("action.save")}
           </button>
         </div>
       </form>

@@ -4,18 +4,20 @@ import type { DeskPreferences } from "../bindings/DeskPreferences";
 import type { Language } from "../bindings/Language";
 import type { Theme } from "../bindings/Theme";
 import { describeError, type ErrorText } from "../errors";
+import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { applyTheme } from "../theme";
 
+/** Each language by its own name, so whoever switched by mistake finds the way back. */
 const LANGUAGES: Array<[Language, string]> = [
   ["en", "English"],
   ["hi", "हिन्दी (Hindi)"],
 ];
 
-const THEMES: Array<[Theme, string]> = [
-  ["system", "Same as the computer"],
-  ["light", "Light"],
-  ["dark", "Dark"],
+const THEMES: Array<[Theme, Key]> = [
+  ["system", "prefs.themeSystem"],
+  ["light", "prefs.themeLight"],
+  ["dark", "prefs.themeDark"],
 ];
 
 /** The app's preferences: language and theme (applied at once), starting minimised. */
@@ -28,6 +30,8 @@ export function PreferencesDialog({
   onClose: () => void;
   onLanguage: (language: Language) => void;
 }) {
+  const lang = useLanguage();
+  const t = useT();
   const [prefs, setPrefs] = useState<DeskPreferences | null>(null);
   const [error, setError] = useState<ErrorText | null>(null);
 
@@ -35,7 +39,8 @@ export function PreferencesDialog({
     api
       .preferences()
       .then(setPrefs)
-      .catch((e: unknown) => setError(describeError(e)));
+      .catch((e: unknown) => setError(describeError(e, lang)));
+    // A failure is told in the language of the moment the dialog opens.
   }, [api]);
 
   async function save(next: DeskPreferences) {
@@ -46,23 +51,27 @@ export function PreferencesDialog({
       setPrefs(await api.savePreferences(next));
       setError(null);
     } catch (e) {
-      setError(describeError(e));
+      setError(describeError(e, next.language));
     }
   }
 
   return (
     <div className="dialog-backdrop">
       <div className="dialog" role="dialog" aria-labelledby="prefs-title" data-testid="preferences">
-        <h2 id="prefs-title">Preferences</h2>
+        <h2 id="prefs-title">{t("action.preferences")}</h2>
         {error && (
           <div className="banner banner-error" role="alert">
-            <strong>{error.title}.</strong> {error.detail}
+            <strong>
+              {error.title}
+              {t("ui.stop")}
+            </strong>{" "}
+            {error.detail}
           </div>
         )}
         {prefs && (
           <>
             <fieldset>
-              <legend>Language</legend>
+              <legend>{t("prefs.language")}</legend>
               {LANGUAGES.map(([value, label]) => (
                 <label key={value} className="check" lang={value}>
                   <input
@@ -78,8 +87,8 @@ export function PreferencesDialog({
               ))}
             </fieldset>
             <fieldset>
-              <legend>Theme</legend>
-              {THEMES.map(([value, label]) => (
+              <legend>{t("prefs.theme")}</legend>
+              {THEMES.map(([value, key]) => (
                 <label key={value} className="check">
                   <input
                     type="radio"
@@ -89,7 +98,7 @@ export function PreferencesDialog({
                     onChange={() => void save({ ...prefs, theme: value })}
                     data-testid={`theme-${value}`}
                   />
-                  {label}
+                  {t(key)}
                 </label>
               ))}
             </fieldset>
@@ -100,13 +109,13 @@ export function PreferencesDialog({
                 onChange={(e) => void save({ ...prefs, start_minimised: e.target.checked })}
                 data-testid="start-minimised"
               />
-              Start minimised (for starting Leadline when you sign in to the computer)
+              {t("prefs.startMinimised")}
             </label>
           </>
         )}
         <div className="dialog-actions">
           <button type="button" className="btn btn-primary" onClick={onClose} autoFocus>
-            Done
+            {t("action.done")}
           </button>
         </div>
       </div>

@@ -5,11 +5,21 @@ import type { Lead } from "../bindings/Lead";
 import type { LeadStatus } from "../bindings/LeadStatus";
 import type { UnloggedCall } from "../bindings/UnloggedCall";
 import { describeError, type ErrorText } from "../errors";
-import { LEAD_STATUSES, STATUS_LABELS, formatPhone } from "../format";
+import { LEAD_STATUSES, formatPhone, statusLabel } from "../format";
+import { useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
-import { END_WORDS } from "../phone";
-import { COMMON_TAGS, QUICK_PICKS, formatTalk, fromLocalInput, toLocalInput, toggleTag } from "../wrapup";
+import { endWords } from "../phone";
+import {
+  COMMON_TAGS,
+  QUICK_PICKS,
+  formatTalk,
+  fromLocalInput,
+  quickPickLabel,
+  tagLabel,
+  toLocalInput,
+  toggleTag,
+} from "../wrapup";
 import { Markdown } from "./Markdown";
 
 interface Props {
@@ -25,6 +35,7 @@ interface Props {
 
 /** Finds the lead of a call from an unknown number. */
 function LeadPicker({ api, onPick }: { api: Api; onPick: (lead: Lead) => void }) {
+  const t = useT();
   const [search, setSearch] = useState("");
   const [hits, setHits] = useState<Lead[]>([]);
   useEffect(() => {
@@ -33,7 +44,7 @@ function LeadPicker({ api, onPick }: { api: Api; onPick: (lead: Lead) => void })
       setHits([]);
       return;
     }
-    const t = setTimeout(() => {
+    const timer = setTimeout(() => {
       api
         .listLeads({ search: search.trim(), limit: 8 })
         .then((p) => {
@@ -45,15 +56,15 @@ function LeadPicker({ api, onPick }: { api: Api; onPick: (lead: Lead) => void })
     }, 200);
     return () => {
       cancelled = true;
-      clearTimeout(t);
+      clearTimeout(timer);
     };
   }, [api, search]);
   return (
     <div className="lead-picker">
       <input
         className="input"
-        aria-label="Find the lead"
-        placeholder="Which lead was it? Name or number"
+        aria-label={t("wrap.findLead")}
+        placeholder={t("wrap.findLeadPlaceholder")}
         value={search}
         onChange={(e) => setSearch(e.target.value)}
         data-testid="wrapup-lead-search"
@@ -69,6 +80,8 @@ function LeadPicker({ api, onPick }: { api: Api; onPick: (lead: Lead) => void })
 
 /** The call-logging form, filled in from the call: disposition (keys 1–9), notes, follow-up. */
 export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now = () => new Date() }: Props) {
+  const lang = useLanguage();
+  const t = useT();
   const [code, setCode] = useState<string | null>(null);
   const [notes, setNotes] = useState("");
   const [preview, setPreview] = useState(false);
@@ -100,12 +113,12 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
   async function save(e: React.FormEvent) {
     e.preventDefault();
     if (!code) {
-      setError({ title: "Choose a disposition", detail: "Pick what came of the call (keys 1–9)." });
+      setError({ title: t("wrap.chooseDisposition"), detail: t("wrap.chooseDisposition.detail") });
       return;
     }
     const dueAt = due ? fromLocalInput(due) : null;
     if (due && !dueAt) {
-      setError({ title: "Check the follow-up time", detail: "It is not a date and time." });
+      setError({ title: t("wrap.checkTime"), detail: t("wrap.checkTime.detail") });
       return;
     }
     setSaving(true);
@@ -121,7 +134,7 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
       });
       onLogged();
     } catch (err) {
-      setError(describeError(err));
+      setError(describeError(err, lang));
     } finally {
       setSaving(false);
     }
@@ -129,23 +142,23 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
 
   const who = call.lead?.name ?? lead?.name ?? (call.remote.startsWith("+") ? formatPhone(call.remote) : call.remote);
   const facts = [
-    call.direction === "inbound" ? "Incoming" : "Outgoing",
-    call.click_to_call ? "through your mobile" : null,
-    call.end ? END_WORDS[call.end] : call.ongoing ? "still going" : null,
-    call.talk_seconds > 0 ? `talked ${formatTalk(call.talk_seconds)}` : null,
+    call.direction === "inbound" ? t("wrap.incoming") : t("wrap.outgoing"),
+    call.click_to_call ? t("wrap.viaMobile") : null,
+    call.end ? endWords(call.end, lang) : call.ongoing ? t("wrap.ongoing") : null,
+    call.talk_seconds > 0 ? t("wrap.talked", { time: formatTalk(call.talk_seconds, lang) }) : null,
   ].filter(Boolean);
 
   return (
     <div className="dialog-backdrop">
-      <form className="dialog wrapup" role="dialog" aria-label="Log the call" onSubmit={save} data-testid="wrapup">
-        <h2>Log the call with {who}</h2>
+      <form className="dialog wrapup" role="dialog" aria-label={t("wrap.dialog")} onSubmit={save} data-testid="wrapup">
+        <h2>{t("wrap.title", { who })}</h2>
         <p className="muted" data-testid="wrapup-facts">
           {facts.join(" · ")}
         </p>
-        {!call.lead && (lead ? <p>Lead: {lead.name}</p> : <LeadPicker api={api} onPick={setLead} />)}
+        {!call.lead && (lead ? <p>{t("wrap.lead", { name: lead.name })}</p> : <LeadPicker api={api} onPick={setLead} />)}
         <fieldset>
-          <legend>What came of it</legend>
-          <div className="dispositions" role="radiogroup" aria-label="Disposition">
+          <legend>{t("wrap.outcome")}</legend>
+          <div className="dispositions" role="radiogroup" aria-label={t("wrap.disposition")}>
             {dispositions.map((d) => (
               <button
                 key={d.code}
@@ -162,24 +175,24 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
           </div>
         </fieldset>
         <fieldset>
-          <legend>Outcome tags</legend>
-          <div className="chips" role="group" aria-label="Outcome tags">
-            {[...COMMON_TAGS, ...tags.filter((t) => !COMMON_TAGS.includes(t))].map((t) => (
+          <legend>{t("wrap.tags")}</legend>
+          <div className="chips" role="group" aria-label={t("wrap.tags")}>
+            {[...COMMON_TAGS, ...tags.filter((x) => !COMMON_TAGS.includes(x))].map((tag) => (
               <button
-                key={t}
+                key={tag}
                 type="button"
-                className={`chip${tags.includes(t) ? " chip-on" : ""}`}
-                aria-pressed={tags.includes(t)}
-                onClick={() => setTags(toggleTag(tags, t))}
+                className={`chip${tags.includes(tag) ? " chip-on" : ""}`}
+                aria-pressed={tags.includes(tag)}
+                onClick={() => setTags(toggleTag(tags, tag))}
               >
-                {t}
+                {tagLabel(tag, lang)}
               </button>
             ))}
           </div>
           <input
             className="input"
-            aria-label="Another tag"
-            placeholder="Another tag (Enter adds it)"
+            aria-label={t("wrap.anotherTag")}
+            placeholder={t("wrap.anotherTagPlaceholder")}
             value={tagInput}
             onChange={(e) => setTagInput(e.target.value)}
             onKeyDown={(e) => {
@@ -194,9 +207,9 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
         </fieldset>
         <fieldset>
           <legend>
-            Notes{" "}
+            {t("wrap.notes")}{" "}
             <button type="button" className="link" onClick={() => setPreview(!preview)}>
-              {preview ? "Edit" : "Preview"}
+              {preview ? t("wrap.edit") : t("wrap.preview")}
             </button>
           </legend>
           {preview ? (
@@ -205,8 +218,8 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
             <textarea
               className="input"
               rows={4}
-              aria-label="Notes"
-              placeholder="What they said, what they want (Markdown: **bold**, - lists)"
+              aria-label={t("wrap.notes")}
+              placeholder={t("wrap.notesPlaceholder")}
               value={notes}
               onChange={(e) => setNotes(e.target.value)}
               data-testid="wrapup-notes"
@@ -214,43 +227,46 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
           )}
         </fieldset>
         <fieldset>
-          <legend>Follow-up{chosen?.requires_follow_up ? " (needed)" : ""}</legend>
+          <legend>
+            {t("wrap.followUp")}
+            {chosen?.requires_follow_up ? t("wrap.needed") : ""}
+          </legend>
           <div className="quick-picks">
             {QUICK_PICKS.map((q) => (
               <button key={q.label} type="button" className="btn btn-secondary" onClick={() => setDue(toLocalInput(q.at(now())))}>
-                {q.label}
+                {quickPickLabel(q, lang)}
               </button>
             ))}
           </div>
           <input
             className="input"
             type="datetime-local"
-            aria-label="Follow-up time"
+            aria-label={t("wrap.followUpTime")}
             value={due}
             onChange={(e) => setDue(e.target.value)}
             data-testid="wrapup-due"
           />
           <input
             className="input"
-            aria-label="Follow-up note"
-            placeholder="What to do then"
+            aria-label={t("wrap.followUpNote")}
+            placeholder={t("wrap.followUpNotePlaceholder")}
             value={dueNote}
             onChange={(e) => setDueNote(e.target.value)}
           />
         </fieldset>
         {lead && (
           <label className="field">
-            <span>Lead status</span>
+            <span>{t("wrap.leadStatus")}</span>
             <select
               className="input"
               value={status}
               onChange={(e) => setStatus(e.target.value as LeadStatus | "")}
               data-testid="wrapup-status"
             >
-              <option value="">Keep: {STATUS_LABELS[lead.status]}</option>
+              <option value="">{t("wrap.keep", { status: statusLabel(lead.status, lang) })}</option>
               {LEAD_STATUSES.filter((s) => s !== lead.status).map((s) => (
                 <option key={s} value={s}>
-                  {STATUS_LABELS[s]}
+                  {statusLabel(s, lang)}
                 </option>
               ))}
             </select>
@@ -258,15 +274,19 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
         )}
         {error && (
           <div className="banner banner-error" role="alert" data-testid="wrapup-error">
-            <strong>{error.title}.</strong> {error.detail}
+            <strong>
+              {error.title}
+              {t("ui.stop")}
+            </strong>{" "}
+            {error.detail}
           </div>
         )}
         <div className="dialog-actions">
           <button type="button" className="btn btn-secondary" onClick={onLater}>
-            Later
+            {t("wrap.later")}
           </button>
           <button type="submit" className="btn btn-primary" disabled={saving || call.ongoing} data-testid="wrapup-save">
-            {saving ? "Saving…" : "Log call"}
+            {saving ? t("action.saving") : t("wrap.save")}
           </button>
         </div>
       </form>

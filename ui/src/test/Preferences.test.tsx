@@ -64,7 +64,8 @@ it("speaks Hindi when asked: tabs, header and the Today screen", async () => {
   expect((await screen.findByTestId("tab-home")).textContent).toBe("Today");
   fireEvent.click(screen.getByTestId("open-preferences"));
   fireEvent.click(await screen.findByTestId("language-hi"));
-  fireEvent.click(screen.getByRole("button", { name: "Done" }));
+  // The dialog itself switches at once.
+  fireEvent.click(await screen.findByRole("button", { name: "हो गया" }));
   await waitFor(() => expect(screen.getByTestId("tab-home").textContent).toBe("आज"));
   expect(screen.getByTestId("tab-leads").textContent).toBe("लीड्स");
   expect(screen.getByTestId("sync-now").textContent).toBe("अभी सिंक करें");
