@@ -153,6 +153,19 @@ pub async fn save_preferences(
 }
 
 #[tauri::command]
+pub async fn remember_screen(
+    shell: State<'_, Shell>,
+    screen: leadline_model::DeskScreen,
+) -> Result<(), CommandError> {
+    shell.remember_screen(screen).await
+}
+
+#[tauri::command]
+pub fn screen_ready(screen: leadline_model::DeskScreen) {
+    crate::home::screen_ready(screen);
+}
+
+#[tauri::command]
 pub async fn follow_ups(shell: State<'_, Shell>) -> Result<Vec<crate::api::FollowUpItem>, CommandError> {
     shell.follow_ups().await
 }

@@ -1,6 +1,10 @@
 //! The home screen's command: today's figures, goals, charts and the call queue, all from the cache
-//! (`Store::today_figures`, `today_breakdown`, `goal_for`, `next_leads`).
+//! (`Store::today_figures`, `today_breakdown`, `goal_for`, `next_leads`); the desk's preferences, the
+//! screen it opens on, and the start-up time of each screen.
 
+use std::sync::Mutex;
+
+use leadline_model::DeskScreen;
 use leadline_store::{Clock, FiguresQuery, QueueQuery, QueueReason, StoreError};
 
 use crate::api::{CommandError, DailyGoal, Dashboard, DispositionCount, ErrorCode, QueueItem, QueueWhy};
@@ -101,4 +105,31 @@ impl Shell {
         store.set_preferences(&preferences).map_err(storage)?;
         store.preferences().map_err(storage)
     }
+
+    /// Keeps the screen the user went to, so the next start opens on it; the other preferences stay.
+    pub async fn remember_screen(&self, screen: DeskScreen) -> Result<(), CommandError> {
+        let mut store = self.shared_store()?.lock();
+        let mut preferences = store.preferences().map_err(storage)?;
+        if preferences.screen != screen {
+            preferences.screen = screen;
+            store.set_preferences(&preferences).map_err(storage)?;
+        }
+        Ok(())
+    }
 }
+
+/// The UI says a screen first showed its content and takes input: the start-up time goes to the log (once
+/// per screen and run), where support reads it and `leadline-bench app` measures it.
+pub fn screen_ready(screen: DeskScreen) {
+    static TOLD: Mutex<Vec<DeskScreen>> = Mutex::new(Vec::new());
+    let mut told = TOLD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if told.contains(&screen) {
+        return;
+    }
+    told.push(screen);
+    let since_start_ms = crate::runlog::since_start().as_secs_f64() * 1e3;
+    tracing::info!(?screen, since_start_ms, "{SCREEN_READY}");
+}
+
+/// The log message of [`screen_ready`].
+pub const SCREEN_READY: &str = "screen ready";

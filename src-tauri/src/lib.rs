@@ -1,6 +1,6 @@
 //! Leadline's desktop shell: a thin Tauri layer over leadline-store and leadline-sync.
 //!
-//! Commands (see [`commands`]): `app_status`, `login`, `logout`, `sync_now`, `list_leads`, `get_lead`, `dashboard`, and the softphone's
+//! Commands (see [`commands`]): `app_status`, `login`, `logout`, `sync_now`, `list_leads`, `get_lead`, `dashboard`, `remember_screen`, `screen_ready`, and the softphone's
 //! `phone_status`, `phone_settings`, `save_phone_settings`, `audio_devices`, `dial`, `click_to_call`,
 //! `call_action`, and the wrap-up's `unlogged_calls`, `dispositions`, `wrap_up`; their argument and answer types are in [`api`], exported to TypeScript for the UI. The
 //! shell emits [`api::STATUS_EVENT`] whenever the status changes, [`api::PHONE_EVENT`] for everything
@@ -47,6 +47,7 @@ pub struct RunState {
 
 /// Starts the app; returns when its last window closes.
 pub fn run() {
+    runlog::mark_start();
     init_tracing();
     runlog::log_panics();
     let built = tauri::Builder::default()
@@ -83,6 +84,8 @@ pub fn run() {
             commands::reschedule_follow_up,
             commands::export_follow_up,
             commands::save_preferences,
+            commands::remember_screen,
+            commands::screen_ready,
         ])
         .setup(|app| {
             let data_dir = data_dir(app.handle())?;

@@ -23,6 +23,17 @@ const MARKER: &str = "running";
 const LOG_PREFIX: &str = "leadline.log";
 
 static LOG_FILE: OnceLock<RollingFileAppender> = OnceLock::new();
+static STARTED: OnceLock<std::time::Instant> = OnceLock::new();
+
+/// Notes the start of the run (first thing in `run`); later calls do nothing.
+pub fn mark_start() {
+    STARTED.get_or_init(std::time::Instant::now);
+}
+
+/// Time since [`mark_start`].
+pub fn since_start() -> std::time::Duration {
+    STARTED.get_or_init(std::time::Instant::now).elapsed()
+}
 
 /// The log file writer for tracing: the rolling file once [`start_file_log`] ran, nothing before.
 #[derive(Clone, Copy, Default)]

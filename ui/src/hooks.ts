@@ -1,5 +1,8 @@
 import { useEffect, useState } from "react";
 
+import type { DeskScreen } from "./bindings/DeskScreen";
+import type { Api } from "./ipc";
+
 /** `value`, but only after it has stopped changing for `delayMs`. */
 export function useDebounced<T>(value: T, delayMs: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -18,4 +21,24 @@ export function useNow(intervalMs: number): Date {
     return () => clearInterval(timer);
   }, [intervalMs]);
   return now;
+}
+
+/** The screens each API (one per app run) has been told are ready. */
+const toldReady = new WeakMap<object, Set<DeskScreen>>();
+
+/**
+ * Tells the shell, once per run and screen, that `screen` first showed its content (`shown`): after the
+ * browser has painted it. The start-up time goes to the log; `leadline-bench app` measures it.
+ */
+export function useReadyMark(api: Pick<Api, "screenReady">, screen: DeskScreen, shown: boolean) {
+  useEffect(() => {
+    if (!shown) return;
+    const told = toldReady.get(api) ?? new Set<DeskScreen>();
+    toldReady.set(api, told);
+    if (told.has(screen)) return;
+    told.add(screen);
+    const afterPaint = () => window.setTimeout(() => api.screenReady(screen).catch(() => {}), 0);
+    if (typeof window.requestAnimationFrame === "function") window.requestAnimationFrame(afterPaint);
+    else afterPaint();
+  }, [api, screen, shown]);
 }

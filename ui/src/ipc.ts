@@ -14,6 +14,7 @@ import type { Dashboard } from "./bindings/Dashboard";
 import type { DialArgs } from "./bindings/DialArgs";
 import type { DialResult } from "./bindings/DialResult";
 import type { DeskPreferences } from "./bindings/DeskPreferences";
+import type { DeskScreen } from "./bindings/DeskScreen";
 import type { Disposition } from "./bindings/Disposition";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { FollowUpItem } from "./bindings/FollowUpItem";
@@ -117,6 +118,10 @@ export interface Api {
   exportFollowUp(id: string): Promise<string>;
   preferences(): Promise<DeskPreferences>;
   savePreferences(preferences: DeskPreferences): Promise<DeskPreferences>;
+  /** Keeps the screen the user went to: the next start opens on it. */
+  rememberScreen(screen: DeskScreen): Promise<void>;
+  /** Tells the shell a screen first showed its content (its start-up time goes to the log). */
+  screenReady(screen: DeskScreen): Promise<void>;
   /** Today's figures, goal, charts and call queue (from the cache). */
   dashboard(): Promise<Dashboard>;
   /** Calls `handler` when a notification about a lead was clicked; resolves to an unsubscribe function. */
@@ -168,6 +173,8 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     exportFollowUp: (id) => call<string>("export_follow_up", { id }),
     preferences: () => call<DeskPreferences>("preferences"),
     savePreferences: (preferences) => call<DeskPreferences>("save_preferences", { preferences }),
+    rememberScreen: (screen) => call<void>("remember_screen", { screen }),
+    screenReady: (screen) => call<void>("screen_ready", { screen }),
     saveCrashReport: (exit) => call<string>("save_crash_report", { exit }),
     onOpenLead: async (handler) => {
       try {

@@ -32,7 +32,7 @@ pub use events::{AnnouncementRequest, EventMessage, ServerEvent};
 pub use lead::{Lead, LeadPriority, LeadSource, LeadStatus};
 pub use phone::{DEFAULT_REGION, PhoneError, PhoneNumber, with_stored_numbers};
 pub use telephony::{
-    ClickToCall, ClickToCallRequest, DeskPreferences, EXOTEL_WSS_URL, Language, PhoneSettings, Theme,
+    ClickToCall, ClickToCallRequest, DeskPreferences, DeskScreen, EXOTEL_WSS_URL, Language, PhoneSettings, Theme,
 };
 pub use user::{Role, User};
 

@@ -233,4 +233,18 @@ pub struct DeskPreferences {
     /// Start in the taskbar (minimised) instead of with the window open: for an app started at login.
     pub start_minimised: bool,
     pub language: Language,
+    /// The screen the app opens on: the one the user left it on.
+    pub screen: DeskScreen,
+}
+
+/// The desktop app's main screens (its tabs).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeskScreen {
+    /// The day's figures and the next-lead queue.
+    #[default]
+    Today,
+    Leads,
+    FollowUps,
 }

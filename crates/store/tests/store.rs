@@ -1047,6 +1047,7 @@ fn phone_settings_are_kept_after_a_check_and_survive_a_new_sign_in() {
         theme: Theme::Dark,
         start_minimised: true,
         language: Language::Hi,
+        screen: DeskScreen::Leads,
     };
     store.set_preferences(&prefs).unwrap();
     store.set_account("http://server", &user("priya")).unwrap();

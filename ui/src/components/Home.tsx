@@ -6,6 +6,7 @@ import type { Lead } from "../bindings/Lead";
 import type { QueueItem } from "../bindings/QueueItem";
 import { describeError, type ErrorText } from "../errors";
 import { formatClock, formatPhone, formatRelative } from "../format";
+import { useReadyMark } from "../hooks";
 import { useT } from "../i18n";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
@@ -27,6 +28,7 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
   const t = useT();
   const [data, setData] = useState<Dashboard | null>(null);
   const [error, setError] = useState<ErrorText | null>(null);
+  useReadyMark(api, "today", data !== null);
 
   const load = useCallback(() => {
     api

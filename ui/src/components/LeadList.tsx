@@ -10,7 +10,7 @@ import type { SortKey } from "../bindings/SortKey";
 import type { StatusTally } from "../bindings/StatusTally";
 import { describeError, type ErrorText } from "../errors";
 import { LEAD_STATUSES, PRIORITY_LABELS, SOURCE_LABELS, STATUS_LABELS, formatCount } from "../format";
-import { useDebounced } from "../hooks";
+import { useDebounced, useReadyMark } from "../hooks";
 import { type Key, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { LeadTable } from "./LeadTable";
@@ -67,6 +67,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [notice, setNotice] = useState<string | null>(null);
   const loadingMore = useRef(false);
+  useReadyMark(api, "leads", leads !== null);
 
   const [sortKey, descending] = SORTS[sortIndex] ?? SORTS[0]!;
   const args: LeadListArgs = {

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import type { AppStatus } from "../bindings/AppStatus";
+import type { DeskScreen } from "../bindings/DeskScreen";
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
 import type { UnloggedCall } from "../bindings/UnloggedCall";
@@ -34,6 +35,10 @@ interface Props {
 
 type View = "home" | "leads" | "follow-ups";
 
+/** The preference's name of each screen (`home` is the Today screen). */
+const SCREEN_OF: Record<View, DeskScreen> = { home: "today", leads: "leads", "follow-ups": "follow-ups" };
+const VIEW_OF: Record<DeskScreen, View> = { today: "home", leads: "leads", "follow-ups": "follow-ups" };
+
 /** The screens, in tab order. */
 const TABS: ReadonlyArray<[View, Key]> = [
   ["home", "tab.today"],
@@ -54,7 +59,21 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
   const [wrapping, setWrapping] = useState<string | null>(null);
   const autoOpened = useRef(new Set<string>());
   const [focused, setFocused] = useState<Lead | null>(null);
-  const [view, setView] = useState<View>("home");
+  // The screen the app was left on (a preference); nothing is shown until it is known, a local read.
+  const [view, setShown] = useState<View | null>(null);
+  useEffect(() => {
+    api
+      .preferences()
+      .then((p) => setShown((v) => v ?? VIEW_OF[p.screen] ?? "home"))
+      .catch(() => setShown((v) => v ?? "home"));
+  }, [api]);
+  const setView = useCallback(
+    (next: View) => {
+      setShown(next);
+      api.rememberScreen(SCREEN_OF[next]).catch(() => {});
+    },
+    [api],
+  );
   const searchRef = useRef<HTMLInputElement>(null);
 
   const [cheatSheet, setCheatSheet] = useState(false);
@@ -75,7 +94,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
     }
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, []);
+  }, [setView]);
   const [focusError, setFocusError] = useState<ErrorText | null>(null);
 
   // A click on a notification about a lead brings that lead to the top.
@@ -320,6 +339,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
         {focused && (
           <LeadCard lead={focused} onCall={(l) => void phone.callLead(l)} onClose={() => setFocused(null)} />
         )}
+        {view !== null && (
         <ErrorBoundary key={view} screen={view === "home" ? "Today" : view === "leads" ? "lead list" : "follow-ups"}>
           {view === "home" ? (
             <Home
@@ -355,6 +375,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
             />
           )}
         </ErrorBoundary>
+        )}
       </main>
     </div>
   );

@@ -293,3 +293,21 @@ it("a screen that fails shows a recoverable message; the header and the other sc
     console.error = original;
   }
 });
+
+it("opens on the screen it was left on, remembers a new one, and tells the shell when the list is ready", async () => {
+  const { api, session } = fakeApi(status({ lead_count: 2 }));
+  await api.rememberScreen("leads");
+  const first = render(<App api={api} />);
+  await waitFor(() => expect(screen.getAllByTestId("lead-row")).toHaveLength(2));
+  expect(screen.getByTestId("tab-leads").getAttribute("aria-current")).toBe("page");
+  expect(screen.queryByTestId("home-loading")).toBeNull();
+  await waitFor(() => expect(session.ready()).toEqual(["leads"]));
+
+  fireEvent.click(screen.getByTestId("tab-follow-ups"));
+  await waitFor(() => expect(session.prefs().screen).toBe("follow-ups"));
+  expect(session.prefs().language).toBe("en");
+  first.unmount();
+
+  render(<App api={api} />);
+  await waitFor(() => expect(screen.getByTestId("tab-follow-ups").getAttribute("aria-current")).toBe("page"));
+});

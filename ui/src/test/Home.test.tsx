@@ -15,17 +15,37 @@ const ravi = lead({ name: "Ravi Kumar", priority: "hot" });
 function renderHome(load: () => Promise<Dashboard>, busy = false) {
   const onCall = vi.fn<(l: Lead) => void>();
   const onOpen = vi.fn<(l: Lead) => void>();
-  const api = { dashboard: load } as unknown as Api;
+  const ready = vi.fn(async (_screen: string) => {});
+  const api = { dashboard: load, screenReady: ready } as unknown as Api;
   const view = render(
     <Home api={api} status={status()} callsSeen={0} onCall={onCall} onOpen={onOpen} busy={busy} />,
   );
-  return { onCall, onOpen, view };
+  return { onCall, onOpen, view, ready, api };
 }
 
 describe("Home", () => {
-  it("shows skeletons while loading", () => {
-    renderHome(() => new Promise(() => {}));
+  it("shows skeletons while loading", async () => {
+    const { ready } = renderHome(() => new Promise(() => {}));
     expect(screen.getByTestId("home-loading").getAttribute("aria-busy")).toBe("true");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ready).not.toHaveBeenCalled();
+  });
+
+  it("tells the shell once that the screen is ready, when the day is shown", async () => {
+    const { ready, view, api } = renderHome(async () => dashboard([asha]));
+    await waitFor(() => expect(ready).toHaveBeenCalledWith("today"));
+    view.rerender(
+      <Home
+        api={api}
+        status={status()}
+        callsSeen={1}
+        onCall={() => {}}
+        onOpen={() => {}}
+        busy={false}
+      />,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ready.mock.calls.filter(([s]) => s === "today").length).toBe(1);
   });
 
   it("measures the day against the goal and draws the charts", async () => {

@@ -8,6 +8,7 @@ import type { ExportLeadsArgs } from "../bindings/ExportLeadsArgs";
 import type { LeadListArgs } from "../bindings/LeadListArgs";
 import type { FollowUpItem } from "../bindings/FollowUpItem";
 import type { DeskPreferences } from "../bindings/DeskPreferences";
+import type { DeskScreen } from "../bindings/DeskScreen";
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
 import type { PhoneEvent } from "../bindings/PhoneEvent";
@@ -302,7 +303,8 @@ export function fakeSession(
 ) {
   let handler: ((e: { lead_id: string }) => void) | null = null;
   let logouts = 0;
-  let prefs: DeskPreferences = { theme: "system", start_minimised: false, language: "en" };
+  let prefs: DeskPreferences = { theme: "system", start_minimised: false, language: "en", screen: "today" };
+  const ready: DeskScreen[] = [];
   const list = fakeLeadList(leads);
   const api: Pick<
     Api,
@@ -314,6 +316,8 @@ export function fakeSession(
     | "saveCrashReport"
     | "preferences"
     | "savePreferences"
+    | "rememberScreen"
+    | "screenReady"
     | "followUps"
     | "completeFollowUp"
     | "rescheduleFollowUp"
@@ -327,6 +331,12 @@ export function fakeSession(
     savePreferences: async (p) => {
       prefs = p;
       return p;
+    },
+    rememberScreen: async (screen) => {
+      prefs = { ...prefs, screen };
+    },
+    screenReady: async (screen) => {
+      ready.push(screen);
     },
     dashboard: async () => home(),
     uncleanExit: async () => null,
@@ -351,6 +361,8 @@ export function fakeSession(
     api,
     openLead: (leadId: string) => handler?.({ lead_id: leadId }),
     prefs: () => prefs,
+    /** The screens that told the shell they were ready, in order. */
+    ready: () => [...ready],
     list,
     logouts: () => logouts,
   };
