@@ -530,12 +530,23 @@ pub struct QueueItem {
     pub follow_up_due_at: Option<Timestamp>,
 }
 
+/// A screen whose first showing the UI reports (see `screen_ready`): the sign-in screen or a tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadyScreen {
+    SignIn,
+    Today,
+    Leads,
+    FollowUps,
+}
+
 /// Writes the TypeScript declarations of the IPC types, and of every model type they use, into `dir`.
 pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     // serde_json writes i64/u64 as JSON numbers, so they are `number` in TypeScript, not `bigint`.
     let cfg = ts_rs::Config::new().with_large_int("number").with_out_dir(dir);
     AppStatus::export_all(&cfg)?;
     OpenLead::export_all(&cfg)?;
+    ReadyScreen::export_all(&cfg)?;
     Dashboard::export_all(&cfg)?;
     FollowUpItem::export_all(&cfg)?;
     LeadListView::export_all(&cfg)?;

@@ -161,7 +161,7 @@ pub async fn remember_screen(
 }
 
 #[tauri::command]
-pub fn screen_ready(screen: leadline_model::DeskScreen) {
+pub fn screen_ready(screen: crate::api::ReadyScreen) {
     crate::home::screen_ready(screen);
 }
 

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use leadline_model::DeskScreen;
 use leadline_store::{Clock, FiguresQuery, QueueQuery, QueueReason, StoreError};
 
-use crate::api::{CommandError, DailyGoal, Dashboard, DispositionCount, ErrorCode, QueueItem, QueueWhy};
+use crate::api::{
+    CommandError, DailyGoal, Dashboard, DispositionCount, ErrorCode, QueueItem, QueueWhy, ReadyScreen,
+};
 use crate::shell::{Shell, storage};
 
 /// How many leads the home screen lines up.
@@ -120,8 +122,8 @@ impl Shell {
 
 /// The UI says a screen first showed its content and takes input: the start-up time goes to the log (once
 /// per screen and run), where support reads it and `leadline-bench app` measures it.
-pub fn screen_ready(screen: DeskScreen) {
-    static TOLD: Mutex<Vec<DeskScreen>> = Mutex::new(Vec::new());
+pub fn screen_ready(screen: ReadyScreen) {
+    static TOLD: Mutex<Vec<ReadyScreen>> = Mutex::new(Vec::new());
     let mut told = TOLD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if told.contains(&screen) {
         return;

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 
-import type { DeskScreen } from "./bindings/DeskScreen";
+import type { ReadyScreen } from "./bindings/ReadyScreen";
 import type { Api } from "./ipc";
 
 /** `value`, but only after it has stopped changing for `delayMs`. */
@@ -24,16 +24,16 @@ export function useNow(intervalMs: number): Date {
 }
 
 /** The screens each API (one per app run) has been told are ready. */
-const toldReady = new WeakMap<object, Set<DeskScreen>>();
+const toldReady = new WeakMap<object, Set<ReadyScreen>>();
 
 /**
  * Tells the shell, once per run and screen, that `screen` first showed its content (`shown`): after the
  * browser has painted it. The start-up time goes to the log; `leadline-bench app` measures it.
  */
-export function useReadyMark(api: Pick<Api, "screenReady">, screen: DeskScreen, shown: boolean) {
+export function useReadyMark(api: Pick<Api, "screenReady">, screen: ReadyScreen, shown: boolean) {
   useEffect(() => {
     if (!shown) return;
-    const told = toldReady.get(api) ?? new Set<DeskScreen>();
+    const told = toldReady.get(api) ?? new Set<ReadyScreen>();
     toldReady.set(api, told);
     if (told.has(screen)) return;
     told.add(screen);

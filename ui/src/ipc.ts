@@ -15,6 +15,7 @@ import type { DialArgs } from "./bindings/DialArgs";
 import type { DialResult } from "./bindings/DialResult";
 import type { DeskPreferences } from "./bindings/DeskPreferences";
 import type { DeskScreen } from "./bindings/DeskScreen";
+import type { ReadyScreen } from "./bindings/ReadyScreen";
 import type { Disposition } from "./bindings/Disposition";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { FollowUpItem } from "./bindings/FollowUpItem";
@@ -121,7 +122,7 @@ export interface Api {
   /** Keeps the screen the user went to: the next start opens on it. */
   rememberScreen(screen: DeskScreen): Promise<void>;
   /** Tells the shell a screen first showed its content (its start-up time goes to the log). */
-  screenReady(screen: DeskScreen): Promise<void>;
+  screenReady(screen: ReadyScreen): Promise<void>;
   /** Today's figures, goal, charts and call queue (from the cache). */
   dashboard(): Promise<Dashboard>;
   /** Calls `handler` when a notification about a lead was clicked; resolves to an unsubscribe function. */

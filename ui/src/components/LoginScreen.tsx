@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 
 import type { AppStatus } from "../bindings/AppStatus";
+import { useReadyMark } from "../hooks";
 import { describeCommandError, describeError, type ErrorText } from "../errors";
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
@@ -20,6 +21,7 @@ export function LoginScreen({ api, status, onStatus }: Props) {
   const [username, setUsername] = useState(status?.user?.username ?? "");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
+  useReadyMark(api, "sign-in", true);
   const [error, setError] = useState<ErrorText | null>(
     status?.last_error ? describeCommandError(status.last_error, lang) : null,
   );

@@ -29,9 +29,10 @@ function fakeApi(initial: AppStatus, leads = [lead({ name: "Asha Rao" }), lead({
 }
 
 it("asks to sign in when there is no session, and explains a refused password", async () => {
-  const { api } = fakeApi(status({ signed_in: false, user: null, server_url: null }));
+  const { api, session } = fakeApi(status({ signed_in: false, user: null, server_url: null }));
   render(<App api={api} />);
   await screen.findByTestId("login-form");
+  await waitFor(() => expect(session.ready()).toEqual(["sign-in"]));
 
   fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
   expect((await screen.findByTestId("login-error")).textContent).toContain("Enter your server address");

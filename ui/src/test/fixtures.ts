@@ -8,7 +8,7 @@ import type { ExportLeadsArgs } from "../bindings/ExportLeadsArgs";
 import type { LeadListArgs } from "../bindings/LeadListArgs";
 import type { FollowUpItem } from "../bindings/FollowUpItem";
 import type { DeskPreferences } from "../bindings/DeskPreferences";
-import type { DeskScreen } from "../bindings/DeskScreen";
+import type { ReadyScreen } from "../bindings/ReadyScreen";
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
 import type { PhoneEvent } from "../bindings/PhoneEvent";
@@ -304,7 +304,7 @@ export function fakeSession(
   let handler: ((e: { lead_id: string }) => void) | null = null;
   let logouts = 0;
   let prefs: DeskPreferences = { theme: "system", start_minimised: false, language: "en", screen: "today" };
-  const ready: DeskScreen[] = [];
+  const ready: ReadyScreen[] = [];
   const list = fakeLeadList(leads);
   const api: Pick<
     Api,
