@@ -2,7 +2,7 @@
 //! (`Store::today_figures`, `today_breakdown`, `goal_for`, `next_leads`); the desk's preferences, the
 //! screen it opens on, and the start-up time of each screen.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use leadline_model::DeskScreen;
 use leadline_store::{Clock, FiguresQuery, QueueQuery, QueueReason, StoreError};
@@ -95,8 +95,13 @@ impl Shell {
 
 impl Shell {
     /// This desk's preferences (theme, start minimised).
+    /// The screen is the one `--screen` named for this run, if it named one.
     pub async fn preferences(&self) -> Result<leadline_model::DeskPreferences, CommandError> {
-        self.shared_store()?.lock().preferences().map_err(storage)
+        let mut preferences = self.shared_store()?.lock().preferences().map_err(storage)?;
+        if let Some(screen) = OPEN_ON.get() {
+            preferences.screen = *screen;
+        }
+        Ok(preferences)
     }
 
     pub async fn save_preferences(
@@ -120,6 +125,41 @@ impl Shell {
     }
 }
 
+/// The screen `--screen` named: this run opens on it, whichever screen was left last.
+static OPEN_ON: OnceLock<DeskScreen> = OnceLock::new();
+
+/// Reads `--screen=<today|leads|follow-ups>` (or `--screen <name>`) from the command line: a launcher's
+/// "Leads" action opens the app on the lead list. An unknown name is logged and ignored.
+pub fn open_on_from_args(args: impl IntoIterator<Item = String>) {
+    match screen_arg(args) {
+        Ok(Some(screen)) => {
+            let _ = OPEN_ON.set(screen);
+        }
+        Ok(None) => {}
+        Err(name) => tracing::warn!(screen = %name, "--screen names no screen (today, leads, follow-ups)"),
+    }
+}
+
+/// The screen `--screen` names (the last one given), or the name it could not read.
+fn screen_arg(args: impl IntoIterator<Item = String>) -> Result<Option<DeskScreen>, String> {
+    let mut args = args.into_iter();
+    let mut found = None;
+    while let Some(arg) = args.next() {
+        let name = match arg.strip_prefix("--screen") {
+            Some("") => args.next().unwrap_or_default(),
+            Some(rest) => match rest.strip_prefix('=') {
+                Some(name) => name.to_owned(),
+                None => continue,
+            },
+            None => continue,
+        };
+        let screen = serde_json::from_value::<DeskScreen>(serde_json::Value::String(name.clone()))
+            .map_err(|_| name)?;
+        found = Some(screen);
+    }
+    Ok(found)
+}
+
 /// The UI says a screen first showed its content and takes input: the start-up time goes to the log (once
 /// per screen and run), where support reads it and `leadline-bench app` measures it.
 pub fn screen_ready(screen: ReadyScreen) {
@@ -135,3 +175,25 @@ pub fn screen_ready(screen: ReadyScreen) {
 
 /// The log message of [`screen_ready`].
 pub const SCREEN_READY: &str = "screen ready";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| (*a).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_screen_argument_names_a_tab_in_either_form() {
+        assert_eq!(screen_arg(args(&["--screen=leads"])), Ok(Some(DeskScreen::Leads)));
+        assert_eq!(
+            screen_arg(args(&["--minimised", "--screen", "follow-ups"])),
+            Ok(Some(DeskScreen::FollowUps))
+        );
+        assert_eq!(screen_arg(args(&["--minimised"])), Ok(None));
+        assert_eq!(screen_arg(args(&["--screens=leads"])), Ok(None));
+        assert_eq!(screen_arg(args(&["--screen=inbox"])), Err("inbox".to_owned()));
+        assert_eq!(screen_arg(args(&["--screen"])), Err(String::new()));
+    }
+}

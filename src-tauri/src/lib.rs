@@ -17,6 +17,9 @@
 //! - `LEADLINE_AUDIO`: `silent` or `tone` for synthetic call audio (machines without sound); default: the
 //!   OS devices chosen in the phone settings.
 //! - `RUST_LOG`: log filter (default `info`).
+//!
+//! Arguments: `--minimised` starts in the taskbar; `--screen=<today|leads|follow-ups>` opens on that screen
+//! (otherwise the app opens on the screen it was left on).
 
 pub mod api;
 mod commands;
@@ -50,6 +53,7 @@ pub fn run() {
     runlog::mark_start();
     init_tracing();
     runlog::log_panics();
+    home::open_on_from_args(std::env::args().skip(1));
     let built = tauri::Builder::default()
         // First: a second start hands over to the running app (its window comes forward) and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
