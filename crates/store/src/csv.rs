@@ -34,7 +34,8 @@ use leadline_model::{Id, Lead, LeadSource, LeadStatus, PhoneNumber, Timestamp, n
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{LEAD_COLUMNS, lead_from_row, ts, write};
+use crate::codec::{LEAD_COLUMNS, lead_from_row, parse_enum, ts, write};
+use crate::history::CallFilter;
 use crate::local::{edit_lead, enqueue, lead_in};
 use crate::query::{Clock, LeadPageQuery};
 use crate::search::index_columns;
@@ -69,6 +70,15 @@ pub struct CallExport {
     /// Only calls started at or after this time.
     #[serde(default)]
     pub since: Option<Timestamp>,
+    /// Only calls whose notes or disposition hold these words (as in [`crate::CallHistoryQuery`]).
+    #[serde(default)]
+    pub search: Option<String>,
+    /// Only calls in this direction.
+    #[serde(default)]
+    pub direction: Option<leadline_model::CallDirection>,
+    /// Only calls with one of these disposition codes (all when empty).
+    #[serde(default)]
+    pub dispositions: Vec<String>,
 }
 
 /// The columns of a lead export, in order: the import's field names, then `id`, `created_at`,
@@ -275,11 +285,16 @@ impl Store {
             opts.lead_id.map(|i| i.to_string()),
             opts.since.as_ref().map(ts)
         ])?;
+        let filter = CallFilter::new(opts.search.as_deref(), opts.direction, &opts.dispositions);
         let mut n = 0_u64;
         while let Some(row) = rows.next()? {
             let text = |i: usize| -> Result<String, StoreError> {
                 Ok(row.get::<_, Option<String>>(i)?.unwrap_or_default())
             };
+            let direction = parse_enum(&text(5)?)?;
+            if !filter.accepts(&text(12)?, &text(10)?, direction) {
+                continue;
+            }
             let duration: i64 = row.get(9)?;
             let tags = tags_cell(&row.get::<_, String>(11)?)?;
             let mut cells: Vec<String> = Vec::with_capacity(CALL_EXPORT_COLUMNS.len());

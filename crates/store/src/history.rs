@@ -1,6 +1,6 @@
 //! A lead's call history: newest first, keyset pages, optional search in call notes and dispositions.
 
-use leadline_model::{CallLog, Id};
+use leadline_model::{CallDirection, CallLog, Id};
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,12 @@ pub struct CallHistoryQuery {
     /// code (`visit` finds `visit_booked`).
     #[serde(default)]
     pub search: Option<String>,
+    /// Only calls in this direction.
+    #[serde(default)]
+    pub direction: Option<CallDirection>,
+    /// Only calls with one of these disposition codes (all when empty).
+    #[serde(default)]
+    pub dispositions: Vec<String>,
     /// Rows per page (default [`crate::DEFAULT_PAGE`]).
     #[serde(default)]
     pub limit: Option<u32>,
@@ -31,6 +37,8 @@ impl CallHistoryQuery {
         Self {
             lead_id,
             search: None,
+            direction: None,
+            dispositions: Vec::new(),
             limit: None,
             cursor: None,
         }
@@ -47,7 +55,7 @@ pub struct CallHistoryPage {
 impl Store {
     /// A page of one lead's calls, newest first (ties by id), after `q.cursor`.
     pub fn call_history(&self, q: &CallHistoryQuery) -> Result<CallHistoryPage, StoreError> {
-        let fingerprint = cursor::fingerprint(&(&q.lead_id, &q.search))?;
+        let fingerprint = cursor::fingerprint(&(&q.lead_id, &q.search, &q.direction, &q.dispositions))?;
         let after = q
             .cursor
             .as_deref()
@@ -65,7 +73,7 @@ impl Store {
                 [started.clone(), Value::Text(c.id.clone())],
             );
         }
-        let terms = search_terms(q.search.as_deref().unwrap_or(""));
+        let filter = CallFilter::new(q.search.as_deref(), q.direction, &q.dispositions);
         let text = format!(
             "SELECT {}, c.started_at FROM call_logs c INDEXED BY call_logs_history WHERE {}
              ORDER BY c.started_at DESC, c.id DESC",
@@ -78,7 +86,7 @@ impl Store {
         let mut last_key = None;
         while let Some(row) = rows.next()? {
             let call = codec::call_from_row(row)?;
-            if !matches(&terms, &call) {
+            if !filter.accepts(&call.notes, &call.disposition, call.direction) {
                 continue;
             }
             if calls.len() == limit {
@@ -107,9 +115,31 @@ impl Store {
     }
 }
 
-/// The lower-cased words of a search.
-fn search_terms(input: &str) -> Vec<String> {
-    words(input).collect()
+/// A lead's calls as the history screen narrows them: search words, direction, dispositions.
+pub(crate) struct CallFilter<'a> {
+    terms: Vec<String>,
+    direction: Option<CallDirection>,
+    dispositions: &'a [String],
+}
+
+impl<'a> CallFilter<'a> {
+    pub(crate) fn new(
+        search: Option<&str>,
+        direction: Option<CallDirection>,
+        dispositions: &'a [String],
+    ) -> Self {
+        Self {
+            terms: words(search.unwrap_or("")).collect(),
+            direction,
+            dispositions,
+        }
+    }
+
+    pub(crate) fn accepts(&self, notes: &str, disposition: &str, direction: CallDirection) -> bool {
+        self.direction.is_none_or(|d| d == direction)
+            && (self.dispositions.is_empty() || self.dispositions.iter().any(|d| d == disposition))
+            && matches(&self.terms, notes, disposition)
+    }
 }
 
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -121,11 +151,11 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 /// Every term is the start of a word of the notes or the disposition code. A lead has few calls, so they
 /// are matched as they are read (a full-text index over a million call notes answers a prefix probe more
 /// slowly than this: see docs/benchmarks.md, "store").
-fn matches(terms: &[String], call: &CallLog) -> bool {
+fn matches(terms: &[String], notes: &str, disposition: &str) -> bool {
     if terms.is_empty() {
         return true;
     }
-    let have: Vec<String> = words(&call.notes).chain(words(&call.disposition)).collect();
+    let have: Vec<String> = words(notes).chain(words(disposition)).collect();
     terms
         .iter()
         .all(|t| have.iter().any(|w| w.starts_with(t.as_str())))

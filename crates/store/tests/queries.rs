@@ -1019,6 +1019,115 @@ fn call_history_pages_newest_first_and_searches_notes_and_dispositions() {
 }
 
 #[test]
+fn a_leads_history_narrows_by_direction_and_disposition_and_exports_as_shown() {
+    let mut f = fixture();
+    let a = f.lead("Asha");
+    let b = f.lead("Ravi");
+    f.add(&[a.clone(), b.clone()]);
+    let t0 = at(NOW) - Duration::days(2);
+    let mut calls = Vec::new();
+    for i in 0..8_i64 {
+        let disposition = ["interested", "no_answer", "visit_booked", "no_answer"][(i % 4) as usize];
+        let mut c = f.call(
+            &a,
+            t0 + Duration::hours(i),
+            disposition,
+            30,
+            &format!("call {i} about bangles"),
+        );
+        if i % 2 == 1 {
+            c.direction = CallDirection::Inbound;
+        }
+        f.store.log_call(&c).unwrap();
+        calls.push(c);
+    }
+    f.store
+        .log_call(&f.call(&b, t0, "no_answer", 0, "bangles"))
+        .unwrap();
+    let newest_first = |p: &dyn Fn(&CallLog) -> bool| -> Vec<Id> {
+        let mut want: Vec<&CallLog> = calls.iter().filter(|c| p(c)).collect();
+        want.sort_by_key(|c| std::cmp::Reverse(c.started_at));
+        want.iter().map(|c| c.id).collect()
+    };
+    let history = |q: CallHistoryQuery| -> Vec<Id> {
+        let mut q = CallHistoryQuery { limit: Some(2), ..q };
+        let mut out = Vec::new();
+        loop {
+            let page = f.store.call_history(&q).unwrap();
+            out.extend(page.calls.iter().map(|c| c.id));
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => return out,
+            }
+        }
+    };
+    let inbound = CallHistoryQuery {
+        direction: Some(CallDirection::Inbound),
+        ..CallHistoryQuery::new(a.id)
+    };
+    assert_eq!(
+        history(inbound.clone()),
+        newest_first(&|c| c.direction == CallDirection::Inbound)
+    );
+    let unanswered_or_visits = CallHistoryQuery {
+        dispositions: vec!["no_answer".into(), "visit_booked".into()],
+        ..CallHistoryQuery::new(a.id)
+    };
+    let want = newest_first(&|c| c.disposition != "interested");
+    assert_eq!(want.len(), 6);
+    assert_eq!(history(unanswered_or_visits.clone()), want);
+    let all_three = CallHistoryQuery {
+        search: Some("call 5".into()),
+        ..CallHistoryQuery {
+            direction: Some(CallDirection::Inbound),
+            ..unanswered_or_visits
+        }
+    };
+    assert_eq!(history(all_three), vec![calls[5].id]);
+    // A cursor read under one filter is refused under another.
+    let page = f
+        .store
+        .call_history(&CallHistoryQuery {
+            limit: Some(1),
+            ..inbound
+        })
+        .unwrap();
+    let err = f
+        .store
+        .call_history(&CallHistoryQuery {
+            cursor: page.next_cursor,
+            ..CallHistoryQuery::new(a.id)
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::BadCursor(_)));
+
+    // The export writes what the screen shows: this lead, the same filter.
+    let mut out = Vec::new();
+    let n = f
+        .store
+        .export_call_logs_csv(
+            &mut out,
+            &CallExport {
+                lead_id: Some(a.id),
+                direction: Some(CallDirection::Outbound),
+                dispositions: vec!["no_answer".into(), "interested".into()],
+                search: Some("bangles".into()),
+                ..CallExport::default()
+            },
+        )
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let want = newest_first(&|c| c.direction == CallDirection::Outbound && c.disposition != "visit_booked");
+    assert_eq!(n, want.len() as u64);
+    let ids: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids, want.iter().map(|i| i.to_string()).collect::<Vec<_>>());
+}
+
+#[test]
 fn removed_leads_leave_the_list_the_queue_and_the_counts() {
     let mut f = fixture();
     let mut a = f.lead("Asha");
