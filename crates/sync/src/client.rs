@@ -386,6 +386,41 @@ impl Client {
         expect_json(resp, &url).await
     }
 
+    /// A call's recording (`GET /api/v1/call-logs/{id}/recording`): the server fetches it from the telephony
+    /// provider with its own credentials and relays it. Refreshes an expired access token once, like
+    /// [`Client::pull`]. A call without a recording, or one the provider no longer has, is
+    /// [`SyncError::Server`] with status 404.
+    pub async fn recording(&self, call_log_id: Id) -> Result<Recording, SyncError> {
+        let token = self.token().ok_or(SyncError::Unauthorized)?;
+        match self.recording_with(&token, call_log_id).await {
+            Err(SyncError::Unauthorized) if self.can_refresh() => {
+                self.refresh_after(&token).await?;
+                let token = self.token().ok_or(SyncError::Unauthorized)?;
+                self.recording_with(&token, call_log_id).await
+            }
+            other => other,
+        }
+    }
+
+    async fn recording_with(&self, token: &str, call_log_id: Id) -> Result<Recording, SyncError> {
+        let url = self.url(&format!("api/v1/call-logs/{call_log_id}/recording"))?;
+        let resp = self
+            .http
+            .get(url.clone())
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, &e))?;
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("audio/mpeg")
+            .to_owned();
+        let bytes = expect_success(resp, &url).await?;
+        Ok(Recording { content_type, bytes })
+    }
+
     /// The URL of the real-time event socket (`ws://` or `wss://`), resuming after `cursor` when given.
     pub fn events_url(&self, cursor: Option<i64>) -> Result<Url, SyncError> {
         let mut url = self.url("api/v1/events")?;
@@ -451,6 +486,14 @@ fn unreachable(url: &Url, e: &reqwest::Error) -> SyncError {
 }
 
 async fn expect_json<T: DeserializeOwned>(resp: reqwest::Response, url: &Url) -> Result<T, SyncError> {
+    let bytes = expect_success(resp, url).await?;
+    // Our server validated every phone number it sends when it took it in.
+    leadline_model::with_stored_numbers(|| serde_json::from_slice(&bytes))
+        .map_err(|e| SyncError::Protocol(format!("{url}: {e}")))
+}
+
+/// The body of a successful answer; an error answer as [`SyncError`].
+async fn expect_success(resp: reqwest::Response, url: &Url) -> Result<Vec<u8>, SyncError> {
     let status = resp.status();
     let retry_after = resp
         .headers()
@@ -476,7 +519,13 @@ async fn expect_json<T: DeserializeOwned>(resp: reqwest::Response, url: &Url) ->
             retry_after,
         });
     }
-    // Our server validated every phone number it sends when it took it in.
-    leadline_model::with_stored_numbers(|| serde_json::from_slice(&bytes))
-        .map_err(|e| SyncError::Protocol(format!("{url}: {e}")))
+    Ok(Vec::from(bytes))
+}
+
+/// A call's recording as the server relays it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recording {
+    /// The provider's media type (`audio/mpeg` for Exotel's MP3s).
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }

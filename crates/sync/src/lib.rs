@@ -24,7 +24,7 @@ mod shared;
 
 pub use alerts::{Alert, AlertKind, Alerts, BURST, FOLLOW_UP_SCAN, Notices};
 pub use calls::{PlacedCall, place_click_to_call};
-pub use client::{Client, DEFAULT_TIMEOUT, Tokens, request_timeout};
+pub use client::{Client, DEFAULT_TIMEOUT, Recording, Tokens, request_timeout};
 pub use engine::{Connectivity, Engine, EngineConfig, SyncEvent, SyncStatus};
 pub use error::{CallError, SyncError};
 pub use shared::SharedStore;

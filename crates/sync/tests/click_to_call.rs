@@ -349,6 +349,25 @@ async fn one_log_with_the_wrap_up_and_exotels_outcome(order: Order) {
     assert_eq!(mine.recording_url, Some(facts.recording.clone()));
     assert_eq!(mine.ended_at, Some(facts.end));
 
+    // The recording plays through the server, which holds Exotel's credentials: the fake's MP3 bytes.
+    let played = client.recording(id).await.unwrap();
+    assert_eq!(played.content_type, "audio/mpeg");
+    assert!(
+        played.bytes.starts_with(b"ID3"),
+        "{:?}",
+        &played.bytes[..8.min(played.bytes.len())]
+    );
+    // No such call, or another telecaller's: not found, and no bytes.
+    match client.recording(leadline_model::new_id()).await {
+        Err(SyncError::Server { status: 404, .. }) => {}
+        other => panic!("expected 404, got {other:?}"),
+    }
+    let (arjun, _) = device(dir, &server, "arjun", "desk-arjun").await;
+    match arjun.recording(id).await {
+        Err(SyncError::Server { status: 404, .. }) => {}
+        other => panic!("arjun may not hear priya's call: {other:?}"),
+    }
+
     // Another desk of priya's pulls the one log with both halves (the notes decrypted by the server).
     let (_, other) = device(dir, &server, "priya", "desk-2").await;
     let theirs: Vec<CallLog> = other
