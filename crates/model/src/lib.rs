@@ -16,6 +16,7 @@ pub mod disposition;
 pub mod events;
 pub mod import;
 pub mod lead;
+pub mod supervise;
 pub mod sync;
 pub mod telephony;
 pub mod user;
@@ -32,7 +33,8 @@ pub use events::{AnnouncementRequest, EventMessage, ServerEvent};
 pub use lead::{Lead, LeadPriority, LeadSource, LeadStatus};
 pub use phone::{DEFAULT_REGION, PhoneError, PhoneNumber, with_stored_numbers};
 pub use telephony::{
-    ClickToCall, ClickToCallRequest, DeskPreferences, DeskScreen, EXOTEL_WSS_URL, Language, PhoneSettings, Theme,
+    ClickToCall, ClickToCallRequest, DeskPreferences, DeskScreen, EXOTEL_WSS_URL, Language, PhoneSettings,
+    Theme,
 };
 pub use user::{Role, User};
 

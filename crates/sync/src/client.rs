@@ -63,7 +63,7 @@ struct Auth {
 /// taken as reuse and ends the session ([`SyncError::SessionEnded`]). Clones share the tokens.
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     base: Url,
     auth: Arc<Auth>,
 }
@@ -146,7 +146,7 @@ impl Client {
         self.base.as_str()
     }
 
-    fn url(&self, path: &str) -> Result<Url, SyncError> {
+    pub(crate) fn url(&self, path: &str) -> Result<Url, SyncError> {
         self.base
             .join(path)
             .map_err(|_| SyncError::BadUrl(format!("{}{path}", self.base)))
@@ -230,7 +230,7 @@ impl Client {
     }
 
     /// After the server refused `refused_access`: refreshes, unless a clone already did meanwhile.
-    async fn refresh_after(&self, refused_access: &str) -> Result<(), SyncError> {
+    pub(crate) async fn refresh_after(&self, refused_access: &str) -> Result<(), SyncError> {
         let _gate = self.auth.refresh_gate.lock().await;
         if self.token().as_deref() != Some(refused_access) {
             return Ok(());
@@ -443,7 +443,7 @@ impl Client {
         Ok(true)
     }
 
-    fn can_refresh(&self) -> bool {
+    pub(crate) fn can_refresh(&self) -> bool {
         self.tokens_lock()
             .as_ref()
             .is_some_and(|t| t.refresh_token.is_some())
@@ -472,7 +472,7 @@ impl Client {
     }
 }
 
-fn unreachable(url: &Url, e: &reqwest::Error) -> SyncError {
+pub(crate) fn unreachable(url: &Url, e: &reqwest::Error) -> SyncError {
     let mut reason = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -485,7 +485,7 @@ fn unreachable(url: &Url, e: &reqwest::Error) -> SyncError {
     }
 }
 
-async fn expect_json<T: DeserializeOwned>(resp: reqwest::Response, url: &Url) -> Result<T, SyncError> {
+pub(crate) async fn expect_json<T: DeserializeOwned>(resp: reqwest::Response, url: &Url) -> Result<T, SyncError> {
     let bytes = expect_success(resp, url).await?;
     // Our server validated every phone number it sends when it took it in.
     leadline_model::with_stored_numbers(|| serde_json::from_slice(&bytes))

@@ -21,6 +21,7 @@ mod engine;
 mod error;
 mod events;
 mod shared;
+pub mod supervisor;
 
 pub use alerts::{Alert, AlertKind, Alerts, BURST, FOLLOW_UP_SCAN, Notices};
 pub use calls::{PlacedCall, place_click_to_call};

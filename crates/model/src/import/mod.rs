@@ -340,6 +340,7 @@ fn push_tags(tags: &mut Vec<String>, new: impl IntoIterator<Item = String>) {
 }
 
 /// What kind of problem a [`RowIssue`] is.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -353,6 +354,7 @@ pub enum IssueKind {
 }
 
 /// One problem with one row, for the person who prepared the file.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowIssue {
@@ -393,6 +395,7 @@ pub fn truncate_value(value: &str) -> String {
 }
 
 /// The outcome of an import, returned to the uploader as JSON.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportReport {
@@ -418,6 +421,36 @@ pub struct ImportReport {
     pub issues_total: usize,
     /// Whether `issues` was cut short.
     pub issues_truncated: bool,
+}
+
+/// What an import wrote: the answer of `POST /api/v1/import/csv` and `POST /api/v1/import/sheets`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportOutcome {
+    /// The parser's report, plus the rows refused or matched by the server (unknown assignee, existing
+    /// lead).
+    pub report: ImportReport,
+    /// New leads inserted.
+    pub created: usize,
+    /// Existing leads that rows were merged into (each counted once per row).
+    pub merged: usize,
+    /// Rows whose phone matches an existing lead, reported and not written.
+    pub duplicates: usize,
+}
+
+/// The body of `POST /api/v1/import/sheets`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SheetsImportRequest {
+    pub spreadsheet_id: String,
+    /// A1 notation, e.g. `Leads!A1:L`.
+    pub range: String,
+    #[serde(default)]
+    pub merge_duplicates: bool,
+    /// A username of the importer's team to assign rows that name no assignee to.
+    #[serde(default)]
+    pub assign_to: Option<String>,
 }
 
 /// A parsed import: the leads to write and the report.

@@ -24,7 +24,7 @@ pub enum Who {
 
 impl Who {
     /// A condition on the `users` row aliased `u`.
-    fn users_filter(&self, b: &mut Binder) -> String {
+    pub(crate) fn users_filter(&self, b: &mut Binder) -> String {
         match self {
             Who::User(id) => format!("u.id = {}", b.bind(id_text(id))),
             Who::Team(team) => format!("u.team = {} AND u.role = 'telecaller'", b.bind(team.as_str())),

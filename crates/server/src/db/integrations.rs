@@ -435,18 +435,7 @@ pub struct ImportPlan {
     pub now: Timestamp,
 }
 
-/// What an import wrote.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ImportOutcome {
-    /// The parser's report, plus the rows refused or matched here (unknown assignee, existing lead).
-    pub report: ImportReport,
-    /// New leads inserted.
-    pub created: usize,
-    /// Existing leads that rows were merged into (each counted once per row).
-    pub merged: usize,
-    /// Rows whose phone matches an existing lead, reported and not written.
-    pub duplicates: usize,
-}
+pub use leadline_model::import::ImportOutcome;
 
 fn add_issue(report: &mut ImportReport, max_issues: usize, issue: RowIssue) {
     report.issues_total += 1;

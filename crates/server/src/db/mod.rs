@@ -9,6 +9,7 @@ pub mod admin;
 pub mod analytics;
 pub mod archive;
 pub mod lead_sort;
+pub mod presence;
 pub mod supervise;
 
 use std::path::{Path, PathBuf};

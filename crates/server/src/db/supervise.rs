@@ -34,76 +34,7 @@ pub fn refresh_next_follow_up(tx: &mut Tx<'_>, lead_id: &Id) -> Result<(), DbErr
 
 // ---- The audit log ----
 
-/// What an audit entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AuditAction {
-    /// The lead was given to a user (from nobody or from someone else), one lead at a time or in bulk.
-    Assigned,
-    /// The lead moved from one user to another in a transfer of that user's leads.
-    Transferred,
-    /// The lead lost its assignee.
-    Unassigned,
-    /// The lead was created.
-    Created,
-    /// The lead's fields were edited.
-    Updated,
-}
-
-impl AuditAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::Assigned => "assigned",
-            AuditAction::Transferred => "transferred",
-            AuditAction::Unassigned => "unassigned",
-            AuditAction::Created => "created",
-            AuditAction::Updated => "updated",
-        }
-    }
-}
-
-impl std::str::FromStr for AuditAction {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "assigned" => AuditAction::Assigned,
-            "transferred" => AuditAction::Transferred,
-            "unassigned" => AuditAction::Unassigned,
-            "created" => AuditAction::Created,
-            "updated" => AuditAction::Updated,
-            other => {
-                return Err(format!(
-                    "unknown audit action {other:?}; expected one of: assigned, transferred, unassigned, \
-                     created, updated"
-                ));
-            }
-        })
-    }
-}
-
-/// One row of `lead_audit`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AuditEntry {
-    #[schema(value_type = uuid::Uuid)]
-    pub id: Id,
-    #[schema(value_type = uuid::Uuid)]
-    pub lead_id: Id,
-    /// Who made the change; `None` for the system (imports, callbacks).
-    #[schema(value_type = Option<uuid::Uuid>)]
-    pub actor_id: Option<Id>,
-    pub action: AuditAction,
-    #[schema(value_type = Option<uuid::Uuid>)]
-    pub from_user: Option<Id>,
-    #[schema(value_type = Option<uuid::Uuid>)]
-    pub to_user: Option<Id>,
-    /// The lead's team after the change.
-    pub team: Option<String>,
-    pub reason: Option<String>,
-    #[schema(value_type = chrono::DateTime<chrono::Utc>)]
-    pub at: Timestamp,
-    /// More about the change (e.g. the lead's new version, the teams before and after).
-    pub details: serde_json::Value,
-}
+pub use leadline_model::supervise::{AuditAction, AuditEntry, BulkOutcome};
 
 /// Writes an audit entry; call it in the transaction of the change it records.
 pub fn record_audit(tx: &mut Tx<'_>, e: &AuditEntry) -> Result<(), DbError> {
@@ -240,18 +171,6 @@ impl From<crate::sql::SqlError> for BulkError {
     fn from(e: crate::sql::SqlError) -> Self {
         BulkError::Db(e.into())
     }
-}
-
-/// What a bulk assignment did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct BulkOutcome {
-    /// Leads that changed hands.
-    pub assigned: u64,
-    /// Leads that already had the target assignee (no change, no audit entry).
-    pub unchanged: u64,
-    /// The leads that changed hands, in id order.
-    #[schema(value_type = Vec<uuid::Uuid>)]
-    pub lead_ids: Vec<Id>,
 }
 
 /// Checks that `actor` may hand leads to (or take them from) `user_id`: an admin anyone, a supervisor a

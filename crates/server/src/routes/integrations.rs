@@ -21,7 +21,6 @@ use axum::routing::{get, post};
 use leadline_model::auth::ApiError;
 use leadline_model::telephony::{ClickToCall, ClickToCallRequest, codes};
 use leadline_model::{Id, LeadSource, Role, User};
-use serde::Deserialize;
 
 use crate::api::{ApiFailure, AuthUser};
 use crate::db::integrations::{self as store, CallbackOutcome, ImportOutcome, ImportPlan};
@@ -804,17 +803,7 @@ async fn import_csv(
     .await
 }
 
-/// The body of `POST /api/v1/import/sheets`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct SheetsImportRequest {
-    pub spreadsheet_id: String,
-    /// A1 notation, e.g. `Leads!A1:L`.
-    pub range: String,
-    #[serde(default)]
-    pub merge_duplicates: bool,
-    #[serde(default)]
-    pub assign_to: Option<String>,
-}
+pub use leadline_model::import::SheetsImportRequest;
 
 /// `POST /api/v1/import/sheets` `{spreadsheet_id, range, merge_duplicates?, assign_to?}`.
 #[utoipa::path(

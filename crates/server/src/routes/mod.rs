@@ -6,6 +6,7 @@ pub mod admin;
 pub mod analytics;
 pub mod events;
 pub mod integrations;
+pub mod presence;
 pub mod supervise;
 pub mod writes;
 
@@ -20,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .merge(analytics::routes())
         .merge(integrations::routes())
         .merge(events::routes())
+        .merge(presence::routes())
         .merge(supervise::routes())
         .merge(writes::routes())
 }

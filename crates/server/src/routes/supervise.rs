@@ -18,7 +18,7 @@ use crate::api::{
 };
 use crate::cursor;
 use crate::db::supervise::{
-    self as store, AuditAction, AuditEntry, AuditFilter, BulkError, BulkOutcome, CallLogFilter, CallLogItem,
+    self as store, AuditAction, AuditFilter, BulkError, BulkOutcome, CallLogFilter, CallLogItem,
     FollowUpFilter, FollowUpItem, FollowUpStatus, MAX_BULK_LEADS, Selection,
 };
 use crate::db::{DbError, Scope};
@@ -396,12 +396,7 @@ fn next_cursor(more: bool, last: Option<(&Timestamp, &Id)>) -> Option<String> {
     }
 }
 
-/// A page of audit entries.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AuditPage {
-    pub entries: Vec<AuditEntry>,
-    pub next_cursor: Option<String>,
-}
+pub use leadline_model::supervise::AuditPage;
 
 async fn audit_page(
     state: &AppState,
@@ -501,7 +496,10 @@ pub async fn audit(
         lead_id: None,
         actor: parse_uuid(&pairs, "actor", "bad_actor")?,
         action: single(&pairs, "action")
-            .map(|a| a.parse::<AuditAction>().map_err(|e| bad("bad_action", e)))
+            .map(|a| {
+                a.parse::<AuditAction>()
+                    .map_err(|e| bad("bad_action", e.to_string()))
+            })
             .transpose()?,
         from: parse_time(&pairs, "from", "bad_from")?,
         to: parse_time(&pairs, "to", "bad_to")?,

@@ -379,6 +379,12 @@ fn matrix() -> Vec<Row> {
             |c| Body::Json(json!({"message": format!("authz matrix {}", c.n)})),
             [D401, D401, D403, D403, A201, A201, A201]),
 
+        // ---- presence
+        row("put", "/api/v1/presence", T::None, |_| Body::Json(json!({"state": "on_call"})), SIGNED_IN),
+        row("get", "/api/v1/presence", T::None, no_body, [D401, D401, D403, D403, A200, A200, A200]),
+        row("get", "/api/v1/presence?team=Bandra%20Showroom", T::None, no_body,
+            [D401, D401, D403, D403, A200, D403, A200]),
+
         // ---- imports
         row("post", "/api/v1/import/csv", T::None, |c| csv(c, &[]),
             [D401, D401, D403, D403, A200, A200, A200]),
@@ -551,6 +557,7 @@ async fn fingerprint(repo: &Repo, priya_lead: Id) -> (Vec<String>, i64) {
             "SELECT CAST(COALESCE(max(id), 0) AS TEXT) FROM events WHERE kind = 'announcement'",
             "SELECT CAST(count(*) AS TEXT) FROM exotel_callbacks",
             "SELECT CAST(count(*) AS TEXT) FROM lead_audit",
+            "SELECT CAST(count(*) AS TEXT) || ' ' || COALESCE(max(reported_at), '') FROM presence",
             "SELECT CAST(count(*) AS TEXT) || ' ' || CAST(count(completed_at) AS TEXT) || ' ' || \
              COALESCE(max(updated_at), '') FROM follow_ups",
             "SELECT CAST(count(*) AS TEXT) FROM call_logs",

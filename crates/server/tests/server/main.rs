@@ -19,6 +19,7 @@ mod leads;
 mod openapi;
 mod ops;
 mod pii;
+mod presence;
 mod proxy;
 mod push_lead;
 mod ratelimit;
