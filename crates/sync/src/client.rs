@@ -485,7 +485,10 @@ pub(crate) fn unreachable(url: &Url, e: &reqwest::Error) -> SyncError {
     }
 }
 
-pub(crate) async fn expect_json<T: DeserializeOwned>(resp: reqwest::Response, url: &Url) -> Result<T, SyncError> {
+pub(crate) async fn expect_json<T: DeserializeOwned>(
+    resp: reqwest::Response,
+    url: &Url,
+) -> Result<T, SyncError> {
     let bytes = expect_success(resp, url).await?;
     // Our server validated every phone number it sends when it took it in.
     leadline_model::with_stored_numbers(|| serde_json::from_slice(&bytes))
