@@ -2,11 +2,11 @@ import { useCallback, useEffect, useState } from "react";
 
 import type { FollowUpItem } from "../bindings/FollowUpItem";
 import type { Lead } from "../bindings/Lead";
-import { describeError, type ErrorText } from "../errors";
+import { describeError } from "../errors";
 import { formatPhone, formatRelative } from "../format";
-import { type Key, useT } from "../i18n";
+import { type Key, localeOf, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
-import { QUICK_PICKS } from "../wrapup";
+import { QUICK_PICKS, quickPickLabel } from "../wrapup";
 
 interface Props {
   api: Api;
@@ -38,10 +38,12 @@ export function groupOf(dueAt: string, now: Date): Group {
 /** Follow-ups: overdue, later today, upcoming; each can be called, marked done, moved or put in a calendar. */
 export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props) {
   const t = useT();
+  const lang = useLanguage();
   const [items, setItems] = useState<FollowUpItem[] | null>(null);
-  const [error, setError] = useState<ErrorText | null>(null);
+  // Failures are kept as they came and described when shown, so their words follow the language.
+  const [error, setError] = useState<{ cause: unknown } | null>(null);
   /** The last action's failure (kept across the reload that follows it). */
-  const [actionError, setActionError] = useState<ErrorText | null>(null);
+  const [actionError, setActionError] = useState<{ cause: unknown } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [moving, setMoving] = useState<string | null>(null);
 
@@ -52,7 +54,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
         setItems(list);
         setError(null);
       })
-      .catch((e: unknown) => setError(describeError(e)));
+      .catch((e: unknown) => setError({ cause: e }));
   }, [api]);
 
   useEffect(() => {
@@ -74,7 +76,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
       onChanged();
     } catch (e) {
       setNotice(null);
-      setActionError(describeError(e));
+      setActionError({ cause: e });
       if (optimistic) setItems(before);
     }
     load();
@@ -83,10 +85,10 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
   async function exportIcs(item: FollowUpItem) {
     try {
       const path = await api.exportFollowUp(item.id);
-      setNotice(`Saved ${path}: open it to add the call-back to your calendar.`);
+      setNotice(t("fu.savedIcs", { path }));
       setActionError(null);
     } catch (e) {
-      setActionError(describeError(e));
+      setActionError({ cause: e });
     }
   }
 
@@ -95,7 +97,8 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
       <div className="card skeleton skeleton-block" aria-busy="true" data-testid="follow-ups-loading" />
     );
   }
-  const shownError = actionError ?? error;
+  const failure = actionError ?? error;
+  const shownError = failure ? describeError(failure.cause, lang) : null;
   const now = new Date();
   const groups: Record<Group, FollowUpItem[]> = { overdue: [], today: [], upcoming: [] };
   for (const item of items ?? []) groups[groupOf(item.due_at, now)].push(item);
@@ -104,7 +107,11 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
     <div className="follow-ups" data-testid="follow-ups">
       {shownError && (
         <div className="banner banner-error" role="alert">
-          <strong>{shownError.title}.</strong> {shownError.detail}
+          <strong>
+            {shownError.title}
+            {t("ui.stop")}
+          </strong>{" "}
+          {shownError.detail}
         </div>
       )}
       {notice && (
@@ -136,8 +143,8 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                   </button>
                   <span className={`why why-${g === "overdue" ? "overdue_follow_up" : "follow_up_today"}`}>
                     {g === "overdue"
-                      ? t("fu.due", { when: formatRelative(item.due_at, now) })
-                      : new Date(item.due_at).toLocaleString("en-IN", {
+                      ? t("fu.due", { when: formatRelative(item.due_at, now, lang) })
+                      : new Date(item.due_at).toLocaleString(localeOf(lang), {
                           weekday: g === "upcoming" ? "short" : undefined,
                           day: g === "upcoming" ? "numeric" : undefined,
                           month: g === "upcoming" ? "short" : undefined,
@@ -161,11 +168,11 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                       onClick={() =>
                         void run(
                           () => api.completeFollowUp(item.id),
-                          `Done: ${item.lead.name}.`,
+                          t("fu.doneNotice", { name: item.lead.name }),
                           (list) => list.filter((f) => f.id !== item.id),
                         )
                       }
-                      aria-label={`Mark the follow-up with ${item.lead.name} done`}
+                      aria-label={t("fu.markDone", { name: item.lead.name })}
                     >
                       {t("fu.done")}
                     </button>
@@ -181,13 +188,13 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                       type="button"
                       className="btn btn-secondary"
                       onClick={() => void exportIcs(item)}
-                      aria-label={`Add the follow-up with ${item.lead.name} to the calendar`}
+                      aria-label={t("fu.addToCalendar", { name: item.lead.name })}
                     >
                       {t("fu.calendar")}
                     </button>
                   </div>
                   {moving === item.id && (
-                    <div className="quick-picks" role="group" aria-label={`Move the follow-up with ${item.lead.name}`}>
+                    <div className="quick-picks" role="group" aria-label={t("fu.moveLabel", { name: item.lead.name })}>
                       {QUICK_PICKS.map((p) => (
                         <button
                           key={p.label}
@@ -198,12 +205,15 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
                             const at = p.at(new Date());
                             void run(
                               () => api.rescheduleFollowUp(item.id, at.toISOString()),
-                              `Moved ${item.lead.name} to ${at.toLocaleString("en-IN", { dateStyle: "medium", timeStyle: "short" })}.`,
+                              t("fu.movedNotice", {
+                                name: item.lead.name,
+                                when: at.toLocaleString(localeOf(lang), { dateStyle: "medium", timeStyle: "short" }),
+                              }),
                               (list) => list.map((f) => (f.id === item.id ? { ...f, due_at: at.toISOString() } : f)),
                             );
                           }}
                         >
-                          {p.label}
+                          {quickPickLabel(p, lang)}
                         </button>
                       ))}
                     </div>

@@ -4,10 +4,10 @@ import type { AppStatus } from "../bindings/AppStatus";
 import type { Dashboard } from "../bindings/Dashboard";
 import type { Lead } from "../bindings/Lead";
 import type { QueueItem } from "../bindings/QueueItem";
-import { describeError, type ErrorText } from "../errors";
+import { describeError } from "../errors";
 import { formatClock, formatPhone, formatRelative } from "../format";
 import { useReadyMark } from "../hooks";
-import { useT } from "../i18n";
+import { type Language, localeOf, translate, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { PriorityBadge } from "./Badges";
@@ -26,8 +26,10 @@ interface Props {
 /** The home screen: today against the goals, the charts, and who to call next (N calls the first). */
 export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
   const t = useT();
+  const lang = useLanguage();
   const [data, setData] = useState<Dashboard | null>(null);
-  const [error, setError] = useState<ErrorText | null>(null);
+  // The failure as it came, described when shown (in the language of the moment).
+  const [error, setError] = useState<{ cause: unknown } | null>(null);
   useReadyMark(api, "today", data !== null);
 
   const load = useCallback(() => {
@@ -37,7 +39,7 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
         setData(d);
         setError(null);
       })
-      .catch((e: unknown) => setError(describeError(e)));
+      .catch((e: unknown) => setError({ cause: e }));
   }, [api]);
 
   // Logged calls (pending changes, a sync) and calls ending change the figures; the clock moves the queue.
@@ -63,9 +65,14 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
   }, [next, busy, onCall]);
 
   if (error) {
+    const shown = describeError(error.cause, lang);
     return (
       <div className="banner banner-error" role="alert">
-        <strong>{error.title}.</strong> {error.detail}{" "}
+        <strong>
+          {shown.title}
+          {t("ui.stop")}
+        </strong>{" "}
+        {shown.detail}{" "}
         <button type="button" className="btn btn-link" onClick={load}>
           {t("action.tryAgain")}
         </button>
@@ -99,7 +106,7 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
           note={data.calls_made > 0 ? t("home.connectedShare", { pct: connectedShare }) : t("home.noCallsYet")}
           testId="tile-connected"
         />
-        <Tile label={t("home.talkTime")} value={formatDuration(data.talk_time_s)} testId="tile-talk" />
+        <Tile label={t("home.talkTime")} value={formatDuration(data.talk_time_s, lang)} testId="tile-talk" />
         <Tile
           label={t("home.conversions")}
           value={data.conversions}
@@ -128,7 +135,7 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
               disabled={!next || busy}
               onClick={() => next && onCall(next.lead)}
               data-testid="call-next"
-              title="Shortcut: N"
+              title={t("home.nextShortcut")}
             >
               {next ? t("action.callName", { name: next.lead.name.split(" ")[0] ?? "" }) : t("home.callNext")} <kbd>N</kbd>
             </button>
@@ -148,7 +155,7 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
                       {item.lead.city ? ` · ${item.lead.city}` : ""}
                     </span>
                   </button>
-                  <span className={`why why-${item.why}`}>{whyText(item, t)}</span>
+                  <span className={`why why-${item.why}`}>{whyText(item, t, lang)}</span>
                   <PriorityBadge priority={item.lead.priority} />
                   <button
                     type="button"
@@ -241,6 +248,8 @@ function Tile({
 
 /** Bars per hour over the working day (9 am to 8 pm, widened to any hour that has calls). */
 export function HourlyChart({ hourly }: { hourly: number[] }) {
+  const t = useT();
+  const lang = useLanguage();
   const busyHours = hourly.map((n, h) => (n > 0 ? h : -1)).filter((h) => h >= 0);
   const first = Math.min(9, ...busyHours);
   const last = Math.max(20, ...busyHours);
@@ -249,10 +258,10 @@ export function HourlyChart({ hourly }: { hourly: number[] }) {
   const total = hourly.reduce((a, b) => a + b, 0);
   const summary =
     total === 0
-      ? "No calls yet today"
+      ? t("home.chartNoCalls")
       : hours
           .filter((h) => (hourly[h] ?? 0) > 0)
-          .map((h) => `${hourLabel(h)}: ${hourly[h]}`)
+          .map((h) => `${hourLabel(h, lang)}: ${hourly[h]}`)
           .join(", ");
   const width = hours.length * 28;
   return (
@@ -260,7 +269,7 @@ export function HourlyChart({ hourly }: { hourly: number[] }) {
       className="hourly"
       viewBox={`0 0 ${width} 130`}
       role="img"
-      aria-label={`Calls by hour. ${summary}`}
+      aria-label={t("home.chartLabel", { summary })}
       data-testid="hourly-chart"
     >
       {hours.map((h, i) => {
@@ -284,28 +293,34 @@ export function HourlyChart({ hourly }: { hourly: number[] }) {
   );
 }
 
-function hourLabel(h: number): string {
+/** `10 am` in English; in other languages the hour with its part of the day, as Intl says it (`सुबह 10`). */
+function hourLabel(h: number, lang: Language = "en"): string {
+  if (lang !== "en") {
+    const d = new Date(2000, 0, 1, h);
+    return new Intl.DateTimeFormat(localeOf(lang), { hour: "numeric", dayPeriod: "short" }).format(d);
+  }
   const suffix = h < 12 ? "am" : "pm";
   return `${h % 12 === 0 ? 12 : h % 12} ${suffix}`;
 }
 
-export function formatDuration(seconds: number): string {
+/** Talk time on a tile: `12m 34s`, `3h 2m` (`12 मिनट 34 सेकंड` in Hindi). */
+export function formatDuration(seconds: number, lang: Language = "en"): string {
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
-  if (h > 0) return `${h}h ${m}m`;
-  if (m > 0) return `${m}m ${seconds % 60}s`;
-  return `${seconds}s`;
+  if (h > 0) return translate(lang, "duration.hm", { h, m });
+  if (m > 0) return translate(lang, "duration.ms", { m, s: seconds % 60 });
+  return translate(lang, "duration.s", { s: seconds });
 }
 
-function whyText(item: QueueItem, t: ReturnType<typeof useT>): string {
+function whyText(item: QueueItem, t: ReturnType<typeof useT>, lang: Language): string {
   switch (item.why) {
     case "overdue_follow_up":
       return item.follow_up_due_at
-        ? t("why.overdue", { when: formatRelative(item.follow_up_due_at) })
+        ? t("why.overdue", { when: formatRelative(item.follow_up_due_at, new Date(), lang) })
         : t("why.overdueNoTime");
     case "follow_up_today":
       return item.follow_up_due_at
-        ? t("why.today", { time: formatClock(item.follow_up_due_at) })
+        ? t("why.today", { time: formatClock(item.follow_up_due_at, lang) })
         : t("why.todayNoTime");
     case "hot":
       return t("why.hot");

@@ -8,10 +8,10 @@ import type { LeadSource } from "../bindings/LeadSource";
 import type { LeadStatus } from "../bindings/LeadStatus";
 import type { SortKey } from "../bindings/SortKey";
 import type { StatusTally } from "../bindings/StatusTally";
-import { describeError, type ErrorText } from "../errors";
-import { LEAD_STATUSES, PRIORITY_LABELS, SOURCE_LABELS, STATUS_LABELS, formatCount } from "../format";
+import { describeError } from "../errors";
+import { LEAD_STATUSES, PRIORITY_LABELS, SOURCE_LABELS, formatCount, priorityLabel, sourceLabel, statusLabel } from "../format";
 import { useDebounced, useReadyMark } from "../hooks";
-import { type Key, useT } from "../i18n";
+import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { LeadTable } from "./LeadTable";
 
@@ -49,6 +49,7 @@ interface Props {
 /** The lead list: filters, instant search, a virtual table over every match, multi-select, CSV export. */
 export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef }: Props) {
   const t = useT();
+  const lang = useLanguage();
   const [search, setSearch] = useState("");
   const [statuses, setStatuses] = useState<LeadStatus[]>([]);
   const [priority, setPriority] = useState<LeadPriority | "">("");
@@ -63,7 +64,8 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
   const [next, setNext] = useState<string | null>(null);
   const [matched, setMatched] = useState<number | null>(null);
   const [tallies, setTallies] = useState<StatusTally[]>([]);
-  const [error, setError] = useState<ErrorText | null>(null);
+  // The failure itself, described when shown, so its words follow the language.
+  const [error, setError] = useState<{ cause: unknown } | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [notice, setNotice] = useState<string | null>(null);
   const loadingMore = useRef(false);
@@ -109,7 +111,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
         setError(null);
       })
       .catch((e: unknown) => {
-        if (!cancelled) setError(describeError(e));
+        if (!cancelled) setError({ cause: e });
       });
     return () => {
       cancelled = true;
@@ -127,7 +129,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
         setLeads((prev) => [...(prev ?? []), ...page.leads]);
         setNext(page.next_cursor);
       })
-      .catch((e: unknown) => setError(describeError(e)))
+      .catch((e: unknown) => setError({ cause: e }))
       .finally(() => {
         loadingMore.current = false;
       });
@@ -157,13 +159,14 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
       setNotice(t("list.saved", { n: formatCount(count), path }));
       setError(null);
     } catch (e) {
-      setError(describeError(e));
+      setError({ cause: e });
     }
   }
 
   const filtered =
     debouncedSearch !== "" || statuses.length > 0 || !!priority || !!source || !!followUp || !!createdFrom || !!createdUntil;
   const tally = (s: LeadStatus) => tallies.find((t) => t.status === s)?.count ?? 0;
+  const shownError = error ? describeError(error.cause, lang) : null;
 
   return (
     <>
@@ -213,7 +216,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
               onClick={() => toggleStatus(s)}
               data-testid={`status-chip-${s}`}
             >
-              {STATUS_LABELS[s]} <span className="chip-count">{formatCount(tally(s))}</span>
+              {statusLabel(s, lang)} <span className="chip-count">{formatCount(tally(s))}</span>
             </button>
           ))}
         </div>
@@ -227,7 +230,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
           <option value="">{t("filter.anyPriority")}</option>
           {(Object.keys(PRIORITY_LABELS) as LeadPriority[]).map((p) => (
             <option key={p} value={p}>
-              {PRIORITY_LABELS[p]}
+              {priorityLabel(p, lang)}
             </option>
           ))}
         </select>
@@ -241,7 +244,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
           <option value="">{t("filter.anySource")}</option>
           {(Object.keys(SOURCE_LABELS) as LeadSource[]).map((s) => (
             <option key={s} value={s}>
-              {SOURCE_LABELS[s]}
+              {sourceLabel(s, lang)}
             </option>
           ))}
         </select>
@@ -298,9 +301,13 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
           {notice}
         </div>
       )}
-      {error ? (
+      {shownError ? (
         <div className="banner banner-error" role="alert">
-          <strong>{error.title}.</strong> {error.detail}
+          <strong>
+            {shownError.title}
+            {t("ui.stop")}
+          </strong>{" "}
+          {shownError.detail}
         </div>
       ) : (
         <div className="card list-card">

@@ -4,11 +4,12 @@ import type { AppStatus } from "../bindings/AppStatus";
 import type { DeskScreen } from "../bindings/DeskScreen";
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
+import type { Role } from "../bindings/Role";
 import type { UnloggedCall } from "../bindings/UnloggedCall";
-import { describeCommandError, describeError, type ErrorText } from "../errors";
+import { describeCommandError, describeError } from "../errors";
 import { formatClock, formatRelative } from "../format";
 import { useNow } from "../hooks";
-import { type Key, type Language, useT } from "../i18n";
+import { type Key, type Language, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { usePhone } from "../phone";
@@ -39,6 +40,13 @@ type View = "home" | "leads" | "follow-ups";
 const SCREEN_OF: Record<View, DeskScreen> = { home: "today", leads: "leads", "follow-ups": "follow-ups" };
 const VIEW_OF: Record<DeskScreen, View> = { today: "home", leads: "leads", "follow-ups": "follow-ups" };
 
+/** How the header names the user's role when no team is set. */
+const ROLE_KEYS: Record<Role, Key> = {
+  telecaller: "role.telecaller",
+  supervisor: "role.supervisor",
+  admin: "role.admin",
+};
+
 /** The screens, in tab order. */
 const TABS: ReadonlyArray<[View, Key]> = [
   ["home", "tab.today"],
@@ -48,8 +56,10 @@ const TABS: ReadonlyArray<[View, Key]> = [
 
 export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
   const t = useT();
+  const lang = useLanguage();
   const now = useNow(30_000);
-  const [syncError, setSyncError] = useState<ErrorText | null>(null);
+  // Failures are kept as they came and described when shown, so their words follow the language.
+  const [syncError, setSyncError] = useState<{ cause: unknown } | null>(null);
   const [syncing, setSyncing] = useState(false);
   const phone = usePhone(api);
   const [phoneSettingsOpen, setPhoneSettingsOpen] = useState(false);
@@ -95,7 +105,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [setView]);
-  const [focusError, setFocusError] = useState<ErrorText | null>(null);
+  const [focusError, setFocusError] = useState<{ cause: unknown } | null>(null);
 
   // A click on a notification about a lead brings that lead to the top.
   useEffect(() => {
@@ -109,7 +119,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
             setFocused(l);
             setFocusError(null);
           })
-          .catch((e: unknown) => setFocusError(describeError(e)));
+          .catch((e: unknown) => setFocusError({ cause: e }));
       })
       .then((u) => {
         if (cancelled) u();
@@ -172,7 +182,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
     try {
       onStatus(await api.syncNow());
     } catch (e) {
-      setSyncError(describeError(e));
+      setSyncError({ cause: e });
     } finally {
       setSyncing(false);
     }
@@ -183,27 +193,28 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
   const busy = syncing || (status.syncing && status.last_sync_at === null);
   const background = status.syncing && !busy;
   const offline = status.connection === "offline" || status.last_error?.code === "network";
-  const waiting =
-    status.pending > 0
-      ? ` ${status.pending === 1 ? "1 change waits" : `${status.pending} changes wait`} to be sent.`
-      : "";
-  const retry = status.next_retry_at ? ` Leadline tries again at ${formatClock(status.next_retry_at)}.` : "";
-  const lastError =
-    syncError ??
-    (offline
-      ? {
-          title: "You're offline",
-          detail: `The server can't be reached. Keep working: leads are read from this computer and the calls you log are saved here and sent when the connection is back.${waiting}${retry}`,
-        }
+  // What the offline banner says: that work goes on, what waits to be sent, and when the engine retries.
+  const offlineDetail = [t("offline.detail")];
+  if (status.pending > 0) {
+    offlineDetail.push(
+      status.pending === 1 ? t("offline.oneWaits") : t("offline.manyWait", { n: status.pending }),
+    );
+  }
+  if (status.next_retry_at) offlineDetail.push(t("offline.retry", { time: formatClock(status.next_retry_at, lang) }));
+  const lastError = syncError
+    ? describeError(syncError.cause, lang)
+    : offline
+      ? { title: t("offline.title"), detail: offlineDetail.join(" ") }
       : status.last_error
-        ? describeCommandError(status.last_error)
-        : null);
+        ? describeCommandError(status.last_error, lang)
+        : null;
+  const shownFocusError = focusError ? describeError(focusError.cause, lang) : null;
 
   async function signOut() {
     try {
       onStatus(await api.logout());
     } catch (e) {
-      setSyncError(describeError(e));
+      setSyncError({ cause: e });
     }
   }
   const userName = status.user?.name ?? status.user?.username ?? "";
@@ -227,7 +238,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
           </span>
           <span className="sync-meta">
             {status.last_sync_at
-              ? t("status.synced", { when: formatRelative(status.last_sync_at, now) })
+              ? t("status.synced", { when: formatRelative(status.last_sync_at, now, lang) })
               : t("status.notSynced")}
           </span>
           <span className="sync-meta">
@@ -261,14 +272,16 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
             <div className="user-name" data-testid="user-name">
               {userName}
             </div>
-            <div className="user-role">{status.user?.team ?? status.user?.role ?? ""}</div>
+            <div className="user-role">
+              {status.user?.team ?? (status.user ? t(ROLE_KEYS[status.user.role]) : "")}
+            </div>
           </div>
           <button
             type="button"
             className="btn btn-link"
             onClick={() => setCheatSheet(true)}
             aria-label={t("action.shortcuts")}
-            title="Keyboard shortcuts (?)"
+            title={t("action.shortcutsTitle")}
             data-testid="open-shortcuts"
           >
             ?
@@ -284,7 +297,11 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
 
       {lastError && (
         <div className="banner banner-error" role="alert">
-          <strong>{lastError.title}.</strong> {lastError.detail}
+          <strong>
+            {lastError.title}
+            {t("ui.stop")}
+          </strong>{" "}
+          {lastError.detail}
         </div>
       )}
 
@@ -331,9 +348,13 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
 
 
       <main className="content">
-        {focusError && (
+        {shownFocusError && (
           <div className="banner banner-error" role="alert">
-            <strong>{focusError.title}.</strong> {focusError.detail}
+            <strong>
+              {shownFocusError.title}
+              {t("ui.stop")}
+            </strong>{" "}
+            {shownFocusError.detail}
           </div>
         )}
         {focused && (

@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from "react";
 
 import type { Lead } from "../bindings/Lead";
-import { SOURCE_LABELS, formatInr, formatPhone, formatRelative } from "../format";
+import { formatInr, formatPhone, formatRelative, sourceLabel } from "../format";
+import { localeOf, useLanguage, useT } from "../i18n";
 import { PriorityBadge, StatusBadge } from "./Badges";
 
 /** Every row is this tall (CSS keeps it so), which lets the table draw only the rows in view. */
@@ -31,6 +32,8 @@ interface Props {
 
 /** The lead table, virtual: however long the list, only the rows in view (and a margin) are in the page. */
 export function LeadTable({ leads, now, emptyText, onCall, onOpen, selected, onSelect, onEndReached, more }: Props) {
+  const t = useT();
+  const lang = useLanguage();
   const scroller = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ top: 0, height: 0 });
 
@@ -76,7 +79,7 @@ export function LeadTable({ leads, now, emptyText, onCall, onOpen, selected, onS
               <th scope="col" className="pick">
                 <input
                   type="checkbox"
-                  aria-label={allChosen ? "Unselect all listed leads" : "Select all listed leads"}
+                  aria-label={allChosen ? t("table.unselectAll") : t("table.selectAll")}
                   checked={allChosen}
                   onChange={(e) =>
                     onSelect(
@@ -88,18 +91,18 @@ export function LeadTable({ leads, now, emptyText, onCall, onOpen, selected, onS
                 />
               </th>
             )}
-            <th scope="col">Name</th>
-            <th scope="col">Phone</th>
-            <th scope="col">City</th>
-            <th scope="col">Interest</th>
-            <th scope="col">Priority</th>
-            <th scope="col">Status</th>
+            <th scope="col">{t("table.name")}</th>
+            <th scope="col">{t("table.phone")}</th>
+            <th scope="col">{t("table.city")}</th>
+            <th scope="col">{t("table.interest")}</th>
+            <th scope="col">{t("table.priority")}</th>
+            <th scope="col">{t("table.status")}</th>
             <th scope="col" className="num">
-              Updated
+              {t("table.updated")}
             </th>
             {onCall && (
               <th scope="col">
-                <span className="sr-only">Call</span>
+                <span className="sr-only">{t("action.call")}</span>
               </th>
             )}
           </tr>
@@ -118,7 +121,7 @@ export function LeadTable({ leads, now, emptyText, onCall, onOpen, selected, onS
                 <td className="pick">
                   <input
                     type="checkbox"
-                    aria-label={`Select ${lead.name}`}
+                    aria-label={t("table.select", { name: lead.name })}
                     checked={selected?.has(lead.id) ?? false}
                     onChange={(e) => onSelect([lead.id], e.target.checked)}
                   />
@@ -134,7 +137,7 @@ export function LeadTable({ leads, now, emptyText, onCall, onOpen, selected, onS
                     {lead.name}
                   </div>
                 )}
-                <div className="lead-sub">{SOURCE_LABELS[lead.source]}</div>
+                <div className="lead-sub">{sourceLabel(lead.source, lang)}</div>
               </td>
               <td className="phone">{formatPhone(lead.phone)}</td>
               <td>{lead.city ?? <span className="muted">—</span>}</td>
@@ -148,21 +151,21 @@ export function LeadTable({ leads, now, emptyText, onCall, onOpen, selected, onS
               <td>
                 <StatusBadge status={lead.status} />
               </td>
-              <td className="num muted" title={new Date(lead.updated_at).toLocaleString("en-IN")}>
-                {formatRelative(lead.updated_at, now)}
+              <td className="num muted" title={new Date(lead.updated_at).toLocaleString(localeOf(lang))}>
+                {formatRelative(lead.updated_at, now, lang)}
               </td>
               {onCall && (
                 <td>
                   <button
                     type="button"
                     className="btn btn-secondary btn-call"
-                    aria-label={`Call ${lead.name}`}
+                    aria-label={t("action.callName", { name: lead.name })}
                     data-testid="call-lead"
                     disabled={lead.status === "do_not_call"}
-                    title={lead.status === "do_not_call" ? "This lead asked not to be called" : undefined}
+                    title={lead.status === "do_not_call" ? t("card.doNotCall") : undefined}
                     onClick={() => onCall(lead)}
                   >
-                    Call
+                    {t("action.call")}
                   </button>
                 </td>
               )}
@@ -174,7 +177,7 @@ export function LeadTable({ leads, now, emptyText, onCall, onOpen, selected, onS
           {more && (
             <tr className="loading-row">
               <td colSpan={columns} className="muted">
-                Loading more…
+                {t("table.loadingMore")}
               </td>
             </tr>
           )}
