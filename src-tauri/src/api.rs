@@ -568,5 +568,19 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     UnloggedCall::export_all(&cfg)?;
     leadline_model::WrapUp::export_all(&cfg)?;
     Disposition::export_all(&cfg)?;
+    crate::team::TeamRangeArgs::export_all(&cfg)?;
+    crate::team::TeamDashboard::export_all(&cfg)?;
+    crate::team::CsvImportArgs::export_all(&cfg)?;
+    leadline_model::LeadListQuery::export_all(&cfg)?;
+    leadline_model::LeadPage::export_all(&cfg)?;
+    leadline_model::admin::UserAccount::export_all(&cfg)?;
+    leadline_model::admin::DispositionEntry::export_all(&cfg)?;
+    leadline_model::supervise::AssignLeads::export_all(&cfg)?;
+    leadline_model::supervise::TransferLeads::export_all(&cfg)?;
+    leadline_model::supervise::BulkOutcome::export_all(&cfg)?;
+    leadline_model::supervise::AuditPage::export_all(&cfg)?;
+    leadline_model::import::ImportOutcome::export_all(&cfg)?;
+    leadline_model::import::SheetsImportRequest::export_all(&cfg)?;
+    leadline_model::analytics::SetGoal::export_all(&cfg)?;
     Ok(())
 }

@@ -229,3 +229,92 @@ fn downloads(app: &tauri::AppHandle, run: &crate::RunState) -> std::path::PathBu
         .download_dir()
         .unwrap_or_else(|_| run.data_dir.join("exports"))
 }
+
+// ---- The supervisor's screens (crate::team): online only.
+
+#[tauri::command]
+pub async fn team_dashboard(
+    shell: State<'_, Shell>,
+    args: crate::team::TeamRangeArgs,
+) -> Result<crate::team::TeamDashboard, CommandError> {
+    shell.team_dashboard(args).await
+}
+
+#[tauri::command]
+pub async fn team_members(
+    shell: State<'_, Shell>,
+) -> Result<Vec<leadline_model::admin::UserAccount>, CommandError> {
+    shell.team_members().await
+}
+
+#[tauri::command]
+pub async fn team_leads(
+    shell: State<'_, Shell>,
+    query: leadline_model::LeadListQuery,
+) -> Result<leadline_model::LeadPage, CommandError> {
+    shell.team_leads(query).await
+}
+
+#[tauri::command]
+pub async fn assign_leads(
+    shell: State<'_, Shell>,
+    args: leadline_model::supervise::AssignLeads,
+) -> Result<leadline_model::supervise::BulkOutcome, CommandError> {
+    shell.assign_leads(args).await
+}
+
+#[tauri::command]
+pub async fn transfer_leads(
+    shell: State<'_, Shell>,
+    args: leadline_model::supervise::TransferLeads,
+) -> Result<leadline_model::supervise::BulkOutcome, CommandError> {
+    shell.transfer_leads(args).await
+}
+
+#[tauri::command]
+pub async fn lead_audit(
+    shell: State<'_, Shell>,
+    lead_id: Id,
+    cursor: Option<String>,
+) -> Result<leadline_model::supervise::AuditPage, CommandError> {
+    shell.lead_audit(lead_id, cursor).await
+}
+
+#[tauri::command]
+pub async fn import_csv(
+    shell: State<'_, Shell>,
+    args: crate::team::CsvImportArgs,
+) -> Result<leadline_model::import::ImportOutcome, CommandError> {
+    shell.import_csv(args).await
+}
+
+#[tauri::command]
+pub async fn import_sheet(
+    shell: State<'_, Shell>,
+    args: leadline_model::import::SheetsImportRequest,
+) -> Result<leadline_model::import::ImportOutcome, CommandError> {
+    shell.import_sheet(args).await
+}
+
+#[tauri::command]
+pub async fn set_goal(
+    shell: State<'_, Shell>,
+    goal: leadline_model::analytics::SetGoal,
+) -> Result<leadline_model::analytics::Goal, CommandError> {
+    shell.set_goal(goal).await
+}
+
+#[tauri::command]
+pub async fn disposition_catalogue(
+    shell: State<'_, Shell>,
+) -> Result<Vec<leadline_model::admin::DispositionEntry>, CommandError> {
+    shell.disposition_catalogue().await
+}
+
+#[tauri::command]
+pub async fn save_disposition(
+    shell: State<'_, Shell>,
+    entry: leadline_model::admin::DispositionEntry,
+) -> Result<Vec<leadline_model::admin::DispositionEntry>, CommandError> {
+    shell.save_disposition(entry).await
+}

@@ -30,6 +30,7 @@ mod leadlist;
 mod phone;
 pub mod runlog;
 mod shell;
+mod team;
 mod token;
 mod wrapup;
 
@@ -90,6 +91,17 @@ pub fn run() {
             commands::save_preferences,
             commands::remember_screen,
             commands::screen_ready,
+            commands::team_dashboard,
+            commands::team_members,
+            commands::team_leads,
+            commands::assign_leads,
+            commands::transfer_leads,
+            commands::lead_audit,
+            commands::import_csv,
+            commands::import_sheet,
+            commands::set_goal,
+            commands::disposition_catalogue,
+            commands::save_disposition,
         ])
         .setup(|app| {
             let data_dir = data_dir(app.handle())?;
@@ -161,6 +173,8 @@ async fn start(app: tauri::AppHandle) {
     if let Some(args) = auto_login_args() {
         shell.auto_login(args).await;
     }
+    // The supervisor's live status of this desktop's user, for the app's life.
+    tauri::async_runtime::spawn(team::report_presence(app.clone()));
 }
 
 /// `--minimised` (an autostart entry) or the saved preference: start in the taskbar. Minimised rather

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{DispositionCategory, Role, Timestamp, User};
 
 /// A user as administrators see them.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserAccount {
@@ -108,6 +109,7 @@ pub struct NewTeam {
 }
 
 /// A catalogue entry as administrators edit it (`PUT /api/v1/dispositions/{code}`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DispositionEntry {

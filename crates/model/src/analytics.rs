@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Id, Timestamp};
 
 /// Daily targets: for one telecaller, or the team default (`user_id` absent).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Goal {
@@ -24,21 +25,25 @@ pub struct Goal {
 }
 
 /// `PUT /api/v1/goals` body.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetGoal {
     /// The team (admins; supervisors may only name their own and may leave it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub team: Option<String>,
     /// One telecaller's goal; absent: the team default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub user_id: Option<Id>,
     pub daily_calls: i64,
     pub daily_conversions: i64,
 }
 
 /// One telecaller's figures over a date range.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TelecallerFigures {
@@ -68,6 +73,7 @@ pub struct TelecallerFigures {
 }
 
 /// `GET /api/v1/analytics/summary` answer.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalyticsSummary {
@@ -83,6 +89,7 @@ pub struct AnalyticsSummary {
 }
 
 /// The team's totals.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TeamTotals {
@@ -99,6 +106,7 @@ pub struct TeamTotals {
 }
 
 /// One place of the leaderboard.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaderboardEntry {
@@ -110,6 +118,7 @@ pub struct LeaderboardEntry {
 }
 
 /// `GET /api/v1/analytics/leaderboard` answer.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Leaderboard {
@@ -119,6 +128,7 @@ pub struct Leaderboard {
 }
 
 /// One hour of the hourly series, in the requested time zone.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HourBucket {
@@ -130,6 +140,7 @@ pub struct HourBucket {
 }
 
 /// `GET /api/v1/analytics/hourly` answer.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HourlySeries {

@@ -6,6 +6,7 @@ use crate::enums::string_enum;
 use crate::{Id, Lead, LeadPriority, LeadSource, LeadStatus, Timestamp};
 
 /// Whose leads a lead list asks for: `assigned_to=<uuid>` or `assigned_to=none` (unassigned).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AssigneeFilter {
@@ -59,6 +60,7 @@ impl LeadSort {
 
 /// Query of `GET /api/v1/leads`. Every filter is optional; filters combine with AND, the values of one
 /// list filter with OR. Send it with [`LeadListQuery::to_query_pairs`].
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LeadListQuery {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -68,30 +70,39 @@ pub struct LeadListQuery {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub source: Vec<LeadSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub assigned_to: Option<AssigneeFilter>,
     /// Inclusive bounds of `created_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub created_from: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub created_to: Option<Timestamp>,
     /// Inclusive bounds of `updated_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub updated_from: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub updated_to: Option<Timestamp>,
     /// Free text: a substring of the name, or (when it is phone-like: digits, spaces, `+-()`) a run of
     /// digits of the E.164 number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub q: Option<String>,
     /// Page size: default 50, at most 500 (larger asks are clamped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page; absent for the first page. A cursor continues only the
     /// sort it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub cursor: Option<String>,
     /// The order; absent: `-updated_at` (most recently changed first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub sort: Option<LeadSort>,
 }
 
@@ -148,6 +159,8 @@ impl LeadListQuery {
 
 /// Answer of `GET /api/v1/leads`: leads in the requested [`LeadSort`] (default: by `updated_at` then
 /// `id`, newest first).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "TeamLeadPage"))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadPage {

@@ -76,6 +76,7 @@ pub struct BulkOutcome {
 
 /// `POST /api/v1/leads/assign` body with an explicit selection (the server also takes a `filter` object
 /// instead of `lead_ids`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssignLeads {
     pub lead_ids: Vec<Id>,
@@ -86,6 +87,7 @@ pub struct AssignLeads {
 }
 
 /// `POST /api/v1/leads/transfer` body.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferLeads {
     /// Whose leads move.
@@ -94,6 +96,7 @@ pub struct TransferLeads {
     pub to: Id,
     /// The statuses that move; absent: the open ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub status: Option<Vec<LeadStatus>>,
     /// Why (1 to 500 characters).
     pub reason: String,

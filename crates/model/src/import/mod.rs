@@ -440,6 +440,7 @@ pub struct ImportOutcome {
 }
 
 /// The body of `POST /api/v1/import/sheets`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SheetsImportRequest {
@@ -450,6 +451,7 @@ pub struct SheetsImportRequest {
     pub merge_duplicates: bool,
     /// A username of the importer's team to assign rows that name no assignee to.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub assign_to: Option<String>,
 }
 
