@@ -547,6 +547,10 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     AppStatus::export_all(&cfg)?;
     OpenLead::export_all(&cfg)?;
     ReadyScreen::export_all(&cfg)?;
+    crate::leaddetail::LeadDetail::export_all(&cfg)?;
+    crate::leaddetail::LeadEdit::export_all(&cfg)?;
+    crate::leaddetail::CallHistoryArgs::export_all(&cfg)?;
+    crate::leaddetail::CallHistoryView::export_all(&cfg)?;
     Dashboard::export_all(&cfg)?;
     FollowUpItem::export_all(&cfg)?;
     LeadListView::export_all(&cfg)?;

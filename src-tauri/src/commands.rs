@@ -222,6 +222,55 @@ pub async fn export_leads(
         .map(|(p, n)| (p.display().to_string(), n))
 }
 
+#[tauri::command]
+pub async fn lead_detail(
+    shell: State<'_, Shell>,
+    lead_id: Id,
+) -> Result<crate::leaddetail::LeadDetail, CommandError> {
+    shell.lead_detail(lead_id).await
+}
+
+#[tauri::command]
+pub async fn edit_lead(
+    shell: State<'_, Shell>,
+    lead_id: Id,
+    edit: crate::leaddetail::LeadEdit,
+) -> Result<leadline_model::Lead, CommandError> {
+    shell.edit_lead(lead_id, edit).await
+}
+
+#[tauri::command]
+pub async fn call_history(
+    shell: State<'_, Shell>,
+    args: crate::leaddetail::CallHistoryArgs,
+) -> Result<crate::leaddetail::CallHistoryView, CommandError> {
+    shell.call_history(args).await
+}
+
+/// Saves the lead's calls (as filtered) as CSV in the Downloads folder; answers the path and the count.
+#[tauri::command]
+pub async fn export_call_history(
+    app: tauri::AppHandle,
+    shell: State<'_, Shell>,
+    run: State<'_, crate::RunState>,
+    args: crate::leaddetail::CallHistoryArgs,
+) -> Result<(String, u64), CommandError> {
+    let dir = downloads(&app, &run);
+    shell
+        .export_call_history(args, &dir)
+        .await
+        .map(|(p, n)| (p.display().to_string(), n))
+}
+
+/// A call's recording as raw bytes (an `ArrayBuffer` in the UI).
+#[tauri::command]
+pub async fn recording(
+    shell: State<'_, Shell>,
+    call_log_id: Id,
+) -> Result<tauri::ipc::Response, CommandError> {
+    shell.recording(call_log_id).await.map(tauri::ipc::Response::new)
+}
+
 /// The user's Downloads folder, or the data folder's `exports` where there is none.
 fn downloads(app: &tauri::AppHandle, run: &crate::RunState) -> std::path::PathBuf {
     use tauri::Manager as _;

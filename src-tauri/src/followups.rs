@@ -64,12 +64,7 @@ impl Shell {
     pub async fn export_follow_up(&self, id: Id, dir: &Path) -> Result<PathBuf, CommandError> {
         let (follow_up, lead) = {
             let store = self.shared_store()?.lock();
-            let follow_up = store
-                .open_follow_ups()
-                .map_err(storage)?
-                .into_iter()
-                .find(|f| f.id == id)
-                .ok_or_else(gone)?;
+            let follow_up = store.open_follow_up(&id).map_err(follow_up_failure)?;
             let lead = store.get_lead(&follow_up.lead_id).map_err(follow_up_failure)?;
             (follow_up, lead)
         };

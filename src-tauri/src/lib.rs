@@ -26,6 +26,7 @@ mod commands;
 mod desktop;
 mod followups;
 mod home;
+mod leaddetail;
 mod leadlist;
 mod phone;
 pub mod runlog;
@@ -90,6 +91,11 @@ pub fn run() {
             commands::export_follow_up,
             commands::save_preferences,
             commands::remember_screen,
+            commands::lead_detail,
+            commands::edit_lead,
+            commands::call_history,
+            commands::export_call_history,
+            commands::recording,
             commands::screen_ready,
             commands::team_dashboard,
             commands::team_members,

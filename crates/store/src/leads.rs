@@ -139,12 +139,31 @@ impl Store {
 
     /// Open follow-ups of listed leads, soonest first.
     pub fn open_follow_ups(&self) -> Result<Vec<FollowUp>, StoreError> {
+        self.follow_ups_where("f.completed_at IS NULL", None)
+    }
+
+    /// One lead's open follow-ups (anyone's), soonest first.
+    pub fn open_follow_ups_of(&self, lead_id: &Id) -> Result<Vec<FollowUp>, StoreError> {
+        self.follow_ups_where("f.completed_at IS NULL AND f.lead_id = ?1", Some(lead_id))
+    }
+
+    /// An open follow-up by id, on a lead still in the cache.
+    pub fn open_follow_up(&self, id: &Id) -> Result<FollowUp, StoreError> {
+        self.follow_ups_where("f.completed_at IS NULL AND f.id = ?1", Some(id))?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound(format!("open follow-up {id}")))
+    }
+
+    fn follow_ups_where(&self, condition: &str, id: Option<&Id>) -> Result<Vec<FollowUp>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {} FROM follow_ups f JOIN leads l ON l.id = f.lead_id
-             WHERE f.completed_at IS NULL AND l.removed = 0 ORDER BY f.due_at, f.id",
+             WHERE {condition} AND l.removed = 0 ORDER BY f.due_at, f.id",
             prefixed(FOLLOW_UP_COLUMNS, "f.")
         ))?;
-        let mut rows = stmt.query([])?;
+        let mut rows = match id {
+            Some(id) => stmt.query([id.to_string()])?,
+            None => stmt.query([])?,
+        };
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             out.push(codec::follow_up_from_row(row)?);

@@ -893,12 +893,7 @@ fn a_drafted_calls_quality_figures_go_into_its_log_and_the_outbox() {
     assert_eq!(logged.quality, Some(quality(4.31)));
     assert_eq!(store.call_logs_for_lead(&asha.id).unwrap(), vec![logged.clone()]);
     let history = store
-        .call_history(&leadline_store::CallHistoryQuery {
-            lead_id: asha.id,
-            search: None,
-            limit: None,
-            cursor: None,
-        })
+        .call_history(&leadline_store::CallHistoryQuery::new(asha.id))
         .unwrap();
     assert_eq!(history.calls, vec![logged.clone()]);
     let queued = store.outbox_pending(10_000).unwrap();
