@@ -2,6 +2,7 @@
 //! measurement and ends with a summary line `{"bench":"<name>",...}`. Where a peer exists (raw SQLite, a bare
 //! HTTP fetch) it is measured in the same run and the ratio printed, because these machines are noisy.
 
+mod app;
 mod import;
 mod initial_sync;
 mod lead_search;
@@ -23,6 +24,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// The desktop app: cold start to an interactive lead list with 100,000 cached leads (the real binary
+    /// under Xvfb, session restored from a private GNOME keyring), its memory, against the same binary's
+    /// start to the sign-in screen on an empty data folder.
+    App {
+        #[arg(long, default_value_t = 100_000)]
+        leads: u32,
+        /// Measured cold starts (after one warm-up start).
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+        /// Keep the seeded server database here and reuse it on later runs (shared with `sync`).
+        #[arg(long)]
+        seed_cache: Option<std::path::PathBuf>,
+    },
     /// The softphone: call set-up (dial → first RTP) for Leadline and for a browser softphone (JsSIP in
     /// headless Chromium) calling the same far end through the same kamailio, then Leadline's CPU and
     /// memory during one long call.
@@ -108,6 +122,15 @@ enum Bench {
 
 fn main() -> Result<()> {
     match Cli::parse().bench {
+        Bench::App {
+            leads,
+            runs,
+            seed_cache,
+        } => app::run(app::Options {
+            leads,
+            runs: runs.max(1),
+            seed_cache,
+        }),
         Bench::LeadSearch { leads, runs } => lead_search::run(leads, runs),
         Bench::Phone { calls, seconds } => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -17,6 +17,8 @@ use leadline_phone::audio::{self, AudioPath, Meter};
 use leadline_phone::{PhoneEvent, UserAgent};
 use serde_json::json;
 
+use crate::stats::median;
+
 #[path = "../../phone/tests/support/mod.rs"]
 #[allow(dead_code, clippy::all)]
 mod support;
@@ -56,15 +58,6 @@ fn memory_mib() -> Result<(f64, f64)> {
         Ok(kib / 1024.0)
     };
     Ok((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
 }
 
 pub async fn run(calls: u32, long_call_s: u64) -> Result<()> {

@@ -29,3 +29,13 @@ pub fn ratio(a: f64, b: f64) -> f64 {
         (a / b * 100.0).round() / 100.0
     }
 }
+
+/// The median of `values` (NaN when there are none); sorts them.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}

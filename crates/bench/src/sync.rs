@@ -38,12 +38,25 @@ pub fn run(opts: Options) -> Result<()> {
     rt.block_on(run_async(opts))
 }
 
-async fn run_async(opts: Options) -> Result<()> {
+/// A server in this process with one telecaller holding `leads` leads (SQLite, its usual PII sealing); the
+/// seeded database is kept in `seed_cache` and reused when it is there. Also used by `leadline-bench app`.
+pub(crate) struct SeededServer {
+    pub server: leadline_server::RunningServer,
+    /// The telecaller's user name (password `bench-password`).
+    pub user: String,
+    pub _dir: tempfile::TempDir,
+}
+
+pub(crate) async fn seeded_server(
+    bench: &str,
+    leads: u32,
+    seed_cache: Option<&std::path::Path>,
+) -> Result<SeededServer> {
     let dir = tempfile::tempdir()?;
     let pii = Arc::new(PiiKeys::new(vec![("b1".to_owned(), [3u8; 32])], "b1", [5u8; 32])?);
     let path = leadline_server::db::db_path(dir.path());
     let shape = crate::server::Options {
-        leads: opts.leads,
+        leads,
         calls: 0,
         telecallers: 1,
         seconds: 0,
@@ -51,10 +64,7 @@ async fn run_async(opts: Options) -> Result<()> {
         seed_cache: None,
     };
     let t = Instant::now();
-    let cached = opts
-        .seed_cache
-        .as_ref()
-        .map(|d| d.join(format!("sync-{}-1.sqlite3", opts.leads)));
+    let cached = seed_cache.map(|d| d.join(format!("sync-{leads}-1.sqlite3")));
     let user = match &cached {
         Some(file) if file.exists() => {
             std::fs::copy(file, &path).with_context(|| format!("copying {}", file.display()))?;
@@ -78,16 +88,29 @@ async fn run_async(opts: Options) -> Result<()> {
         }
     };
     emit(
-        &json!({"bench": "sync", "phase": "seed", "leads": opts.leads, "seconds": t.elapsed().as_secs_f64().round()}),
+        &json!({"bench": bench, "phase": "seed", "leads": leads, "seconds": t.elapsed().as_secs_f64().round()}),
     );
 
     let mut config = ServeConfig::new(dir.path());
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     config.jwt_secret = Some("bench-secret-bench-secret-bench-secret!".into());
-    config.pii = Some(pii.clone());
+    config.pii = Some(pii);
     let server = leadline_server::start(&config)
         .await
         .context("starting the server")?;
+    Ok(SeededServer {
+        server,
+        user,
+        _dir: dir,
+    })
+}
+
+async fn run_async(opts: Options) -> Result<()> {
+    let SeededServer {
+        server,
+        user,
+        _dir: _keep,
+    } = seeded_server("sync", opts.leads, opts.seed_cache.as_deref()).await?;
     let url = server.base_url();
     let mut client = Client::new(&url)?;
     let login = client
