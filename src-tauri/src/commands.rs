@@ -346,6 +346,13 @@ pub async fn import_sheet(
 }
 
 #[tauri::command]
+pub async fn team_goals(
+    shell: State<'_, Shell>,
+) -> Result<Vec<leadline_model::analytics::Goal>, CommandError> {
+    shell.team_goals().await
+}
+
+#[tauri::command]
 pub async fn set_goal(
     shell: State<'_, Shell>,
     goal: leadline_model::analytics::SetGoal,

@@ -105,6 +105,7 @@ pub fn run() {
             commands::lead_audit,
             commands::import_csv,
             commands::import_sheet,
+            commands::team_goals,
             commands::set_goal,
             commands::disposition_catalogue,
             commands::save_disposition,

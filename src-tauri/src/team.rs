@@ -258,6 +258,11 @@ impl Shell {
             .map_err(team_failure)
     }
 
+    /// The goals of the caller's team: the team default and each telecaller's own.
+    pub async fn team_goals(&self) -> Result<Vec<Goal>, CommandError> {
+        self.team_client()?.goals().await.map_err(team_failure)
+    }
+
     /// Sets a daily goal (the team default, or one telecaller's).
     pub async fn set_goal(&self, goal: SetGoal) -> Result<Goal, CommandError> {
         if goal.daily_calls < 0 || goal.daily_conversions < 0 {

@@ -34,6 +34,21 @@ import type { SavePhoneSettingsArgs } from "./bindings/SavePhoneSettingsArgs";
 import type { UncleanExit } from "./bindings/UncleanExit";
 import type { UnloggedCall } from "./bindings/UnloggedCall";
 import type { WrapUp } from "./bindings/WrapUp";
+import type { AssignLeads } from "./bindings/AssignLeads";
+import type { AuditPage } from "./bindings/AuditPage";
+import type { BulkOutcome } from "./bindings/BulkOutcome";
+import type { CsvImportArgs } from "./bindings/CsvImportArgs";
+import type { DispositionEntry } from "./bindings/DispositionEntry";
+import type { Goal } from "./bindings/Goal";
+import type { ImportOutcome } from "./bindings/ImportOutcome";
+import type { LeadListQuery } from "./bindings/LeadListQuery";
+import type { SetGoal } from "./bindings/SetGoal";
+import type { SheetsImportRequest } from "./bindings/SheetsImportRequest";
+import type { TeamDashboard } from "./bindings/TeamDashboard";
+import type { TeamLeadPage } from "./bindings/TeamLeadPage";
+import type { TeamRangeArgs } from "./bindings/TeamRangeArgs";
+import type { TransferLeads } from "./bindings/TransferLeads";
+import type { UserAccount } from "./bindings/UserAccount";
 
 /** The event the shell emits when the app status changes (see STATUS_EVENT in src-tauri/src/api.rs). */
 export const STATUS_EVENT = "leadline://status";
@@ -149,6 +164,28 @@ export interface Api {
   dispositions(): Promise<Disposition[]>;
   /** Logs the call (offline too; the next sync sends it). */
   wrapUp(logId: string, args: WrapUp): Promise<void>;
+  // The supervisor's screens: they ask the server (through the shell), so they work online only.
+  /** The team's figures, leaderboard, hourly series, live status and goals over a date range. */
+  teamDashboard(args: TeamRangeArgs): Promise<TeamDashboard>;
+  /** The users the supervisor manages (their team), for the assignee pickers. */
+  teamMembers(): Promise<UserAccount[]>;
+  /** A page of the whole team's leads, filtered on the server. */
+  teamLeads(query: LeadListQuery): Promise<TeamLeadPage>;
+  /** Assigns the leads (or unassigns them, `to: null`) with the reason; all or nothing. */
+  assignLeads(args: AssignLeads): Promise<BulkOutcome>;
+  /** Moves one telecaller's open leads to another, with the reason. */
+  transferLeads(args: TransferLeads): Promise<BulkOutcome>;
+  /** A page of a lead's audit trail, newest first. */
+  leadAudit(leadId: string, cursor: string | null): Promise<AuditPage>;
+  importCsv(args: CsvImportArgs): Promise<ImportOutcome>;
+  importSheet(args: SheetsImportRequest): Promise<ImportOutcome>;
+  /** The goals of the team: its default and each telecaller's own. */
+  teamGoals(): Promise<Goal[]>;
+  setGoal(goal: SetGoal): Promise<Goal>;
+  /** The disposition catalogue as the server keeps it (admins: inactive entries too). */
+  dispositionCatalogue(): Promise<DispositionEntry[]>;
+  /** Creates or replaces an entry (admins); answers the whole catalogue. */
+  saveDisposition(entry: DispositionEntry): Promise<DispositionEntry[]>;
 }
 
 /** Builds the API over an invoke/listen pair (the real ones in the app; plain functions in tests). */
@@ -204,6 +241,18 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     unloggedCalls: () => call<UnloggedCall[]>("unlogged_calls"),
     dispositions: () => call<Disposition[]>("dispositions"),
     wrapUp: (logId, args) => call<void>("wrap_up", { logId, args }),
+    teamDashboard: (args) => call<TeamDashboard>("team_dashboard", { args }),
+    teamMembers: () => call<UserAccount[]>("team_members"),
+    teamLeads: (query) => call<TeamLeadPage>("team_leads", { query }),
+    assignLeads: (args) => call<BulkOutcome>("assign_leads", { args }),
+    transferLeads: (args) => call<BulkOutcome>("transfer_leads", { args }),
+    leadAudit: (leadId, cursor) => call<AuditPage>("lead_audit", { leadId, cursor }),
+    importCsv: (args) => call<ImportOutcome>("import_csv", { args }),
+    importSheet: (args) => call<ImportOutcome>("import_sheet", { args }),
+    teamGoals: () => call<Goal[]>("team_goals"),
+    setGoal: (goal) => call<Goal>("set_goal", { goal }),
+    dispositionCatalogue: () => call<DispositionEntry[]>("disposition_catalogue"),
+    saveDisposition: (entry) => call<DispositionEntry[]>("save_disposition", { entry }),
     onPhone: async (handler) => {
       try {
         return await listen(PHONE_EVENT, (payload) => handler(payload as PhoneEvent));

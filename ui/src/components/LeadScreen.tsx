@@ -23,6 +23,7 @@ import { CallPanel, PhoneIndicator } from "./Phone";
 import { PhoneSettingsDialog } from "./PhoneSettingsDialog";
 import { PreferencesDialog } from "./PreferencesDialog";
 import { ShortcutSheet } from "./ShortcutSheet";
+import { TeamScreen } from "./TeamScreen";
 import { WrapUpDialog } from "./WrapUpDialog";
 
 
@@ -71,6 +72,9 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
   const [focused, setFocused] = useState<Lead | null>(null);
   // The screen the app was left on (a preference); nothing is shown until it is known, a local read.
   const [view, setShown] = useState<View | null>(null);
+  // The supervisor's Team tab (supervisors and admins): shown over the screens, not remembered.
+  const [team, setTeam] = useState(false);
+  const manager = status.user?.role === "supervisor" || status.user?.role === "admin";
   useEffect(() => {
     api
       .preferences()
@@ -79,6 +83,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
   }, [api]);
   const setView = useCallback(
     (next: View) => {
+      setTeam(false);
       setShown(next);
       api.rememberScreen(SCREEN_OF[next]).catch(() => {});
     },
@@ -310,14 +315,25 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
           <button
             key={id}
             type="button"
-            className={`tab${view === id ? " tab-active" : ""}`}
-            aria-current={view === id ? "page" : undefined}
+            className={`tab${!team && view === id ? " tab-active" : ""}`}
+            aria-current={!team && view === id ? "page" : undefined}
             onClick={() => setView(id)}
             data-testid={`tab-${id}`}
           >
             {t(label)}
           </button>
         ))}
+        {manager && (
+          <button
+            type="button"
+            className={`tab${team ? " tab-active" : ""}`}
+            aria-current={team ? "page" : undefined}
+            onClick={() => setTeam(true)}
+            data-testid="tab-team"
+          >
+            {t("tab.team")}
+          </button>
+        )}
       </nav>
 
       <CallPanel phone={phone} />
@@ -360,7 +376,12 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
         {focused && (
           <LeadCard lead={focused} onCall={(l) => void phone.callLead(l)} onClose={() => setFocused(null)} />
         )}
-        {view !== null && (
+        {team && manager && (
+          <ErrorBoundary key="team" screen="team">
+            <TeamScreen api={api} status={status} />
+          </ErrorBoundary>
+        )}
+        {!(team && manager) && view !== null && (
         <ErrorBoundary key={view} screen={view === "home" ? "Today" : view === "leads" ? "lead list" : "follow-ups"}>
           {view === "home" ? (
             <Home

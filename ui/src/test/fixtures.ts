@@ -18,6 +18,12 @@ import type { UnloggedCall } from "../bindings/UnloggedCall";
 import type { WrapUp } from "../bindings/WrapUp";
 import { LEAD_STATUSES } from "../format";
 import { IpcError, type Api } from "../ipc";
+import type { AuditEntry } from "../bindings/AuditEntry";
+import type { DispositionEntry } from "../bindings/DispositionEntry";
+import type { ImportOutcome } from "../bindings/ImportOutcome";
+import type { TeamDashboard } from "../bindings/TeamDashboard";
+import type { TelecallerFigures } from "../bindings/TelecallerFigures";
+import type { UserAccount } from "../bindings/UserAccount";
 
 let seq = 0;
 
@@ -306,7 +312,7 @@ export function fakeSession(
   let prefs: DeskPreferences = { theme: "system", start_minimised: false, language: "en", screen: "today" };
   const ready: ReadyScreen[] = [];
   const list = fakeLeadList(leads);
-  const api: Pick<
+  const api: TeamApi & Pick<
     Api,
     | "logout"
     | "getLead"
@@ -325,6 +331,7 @@ export function fakeSession(
     | "leadPage"
     | "exportLeads"
   > = {
+    ...fakeTeam().api,
     ...fakeFollowUps().api,
     ...list.api,
     preferences: async () => prefs,
@@ -372,4 +379,261 @@ export function fakeSession(
 export async function openLeads() {
   const { fireEvent, screen } = await import("@testing-library/react");
   fireEvent.click(await screen.findByTestId("tab-leads"));
+}
+
+// ---- The supervisor's screens (Team*): the team, its leads, imports, goals and the catalogue.
+
+/** The Api methods of the supervisor's screens. */
+export type TeamApi = Pick<
+  Api,
+  | "teamDashboard"
+  | "teamMembers"
+  | "teamLeads"
+  | "assignLeads"
+  | "transferLeads"
+  | "leadAudit"
+  | "importCsv"
+  | "importSheet"
+  | "teamGoals"
+  | "setGoal"
+  | "dispositionCatalogue"
+  | "saveDisposition"
+>;
+
+export const MEERA = "01936f4e-8c2a-7000-8000-00000000bbbb";
+export const PRIYA = "01936f4e-8c2a-7000-8000-00000000aaaa";
+export const ARJUN = "01936f4e-8c2a-7000-8000-00000000cccc";
+
+export function member(overrides: Partial<UserAccount> = {}): UserAccount {
+  return {
+    id: PRIYA,
+    username: "priya",
+    name: "Priya Raman",
+    role: "telecaller",
+    team: "Bandra Showroom",
+    active: true,
+    created_at: "2026-01-01T00:00:00Z",
+    updated_at: "2026-01-01T00:00:00Z",
+    ...overrides,
+  };
+}
+
+export const TEAM: UserAccount[] = [
+  member(),
+  member({ id: ARJUN, username: "arjun", name: "Arjun Nair" }),
+  member({ id: MEERA, username: "meera", name: "Meera Iyer", role: "supervisor" }),
+];
+
+export function figures(overrides: Partial<TelecallerFigures> = {}): TelecallerFigures {
+  return {
+    user_id: PRIYA,
+    username: "priya",
+    name: "Priya Raman",
+    calls: 42,
+    connected: 30,
+    talk_time_s: 3725,
+    conversions: 3,
+    dispositions: { interested: 12, converted: 3, no_answer: 12 },
+    follow_ups_due: 5,
+    follow_ups_overdue: 1,
+    follow_ups_done: 4,
+    goal_calls: 60,
+    goal_conversions: 4,
+    ...overrides,
+  };
+}
+
+export function teamDashboard(overrides: Partial<TeamDashboard> = {}): TeamDashboard {
+  const priya = figures();
+  const arjun = figures({
+    user_id: ARJUN,
+    username: "arjun",
+    name: "Arjun Nair",
+    calls: 18,
+    connected: 9,
+    talk_time_s: 1200,
+    conversions: 1,
+    dispositions: { interested: 5, converted: 1 },
+  });
+  return {
+    summary: {
+      from: "2026-11-25T18:30:00Z",
+      to: "2026-11-26T10:00:00Z",
+      days: 1,
+      telecallers: [arjun, priya],
+      team: {
+        calls: 60,
+        connected: 39,
+        talk_time_s: 4925,
+        conversions: 4,
+        dispositions: { interested: 17, converted: 4, no_answer: 12 },
+        follow_ups_due: 10,
+        follow_ups_overdue: 2,
+        follow_ups_done: 8,
+        goal_calls: 120,
+        goal_conversions: 8,
+      },
+    },
+    leaderboard: {
+      metric: "calls",
+      entries: [
+        { rank: 1, user_id: PRIYA, name: "Priya Raman", value: 42 },
+        { rank: 2, user_id: ARJUN, name: "Arjun Nair", value: 18 },
+      ],
+    },
+    hourly: {
+      tz_offset_minutes: 330,
+      hours: [
+        { hour: "2026-11-26T10:00", calls: 12, connected: 8, talk_time_s: 900 },
+        { hour: "2026-11-26T11:00", calls: 20, connected: 14, talk_time_s: 1500 },
+      ],
+    },
+    presence: {
+      timeout_s: 90,
+      agents: [
+        {
+          user_id: ARJUN,
+          username: "arjun",
+          name: "Arjun Nair",
+          state: "offline",
+          since: null,
+          last_seen: null,
+        },
+        {
+          user_id: PRIYA,
+          username: "priya",
+          name: "Priya Raman",
+          state: "on_call",
+          since: new Date(Date.now() - 120_000).toISOString(),
+          last_seen: new Date().toISOString(),
+        },
+      ],
+    },
+    goals: [
+      {
+        team: "Bandra Showroom",
+        daily_calls: 60,
+        daily_conversions: 4,
+        updated_at: "2026-11-20T10:00:00Z",
+        updated_by: MEERA,
+      },
+    ],
+    ...overrides,
+  };
+}
+
+export function auditEntry(overrides: Partial<AuditEntry> = {}): AuditEntry {
+  seq += 1;
+  return {
+    id: `01936f4e-8c2a-7000-a000-${String(seq).padStart(12, "0")}`,
+    lead_id: "01936f4e-8c2a-7000-8000-000000000001",
+    actor_id: MEERA,
+    action: "assigned",
+    from_user: PRIYA,
+    to_user: ARJUN,
+    team: "Bandra Showroom",
+    reason: "Priya is on leave",
+    at: "2026-11-26T09:00:00Z",
+    details: {},
+    ...overrides,
+  };
+}
+
+export function importOutcome(overrides: Partial<ImportOutcome> = {}): ImportOutcome {
+  return {
+    report: {
+      rows: 4,
+      valid: 2,
+      invalid: 2,
+      duplicates: 1,
+      merged: 0,
+      leads: 1,
+      blank_rows: 0,
+      ignored_columns: ["Colour"],
+      issues: [
+        { row: 3, kind: "invalid", column: "Phone", value: null, reason: "phone is required", duplicate_of: null },
+        { row: 4, kind: "invalid", column: "Phone", value: "12345", reason: "not a phone number", duplicate_of: null },
+        { row: 5, kind: "duplicate", column: null, value: null, reason: "same phone as row 2", duplicate_of: 2 },
+      ],
+      issues_total: 3,
+      issues_truncated: false,
+    },
+    created: 1,
+    merged: 0,
+    duplicates: 0,
+    ...overrides,
+  };
+}
+
+export function catalogueEntry(overrides: Partial<DispositionEntry> = {}): DispositionEntry {
+  return {
+    code: "interested",
+    label: "Interested",
+    category: "connected",
+    requires_follow_up: true,
+    hotkey: 1,
+    position: 0,
+    active: true,
+    ...overrides,
+  };
+}
+
+/** The team half of an Api over plain data; records what it was asked. `overrides` replace methods. */
+export function fakeTeam(leads: Lead[] = [], overrides: Partial<TeamApi> = {}) {
+  const calls: Array<[string, unknown]> = [];
+  let catalogue: DispositionEntry[] = [
+    catalogueEntry(),
+    catalogueEntry({ code: "no_answer", label: "No answer", category: "not_connected", requires_follow_up: false, hotkey: 2, position: 1 }),
+  ];
+  const api: TeamApi = {
+    teamDashboard: async (args) => {
+      calls.push(["teamDashboard", args]);
+      return teamDashboard();
+    },
+    teamMembers: async () => TEAM,
+    teamLeads: async (query) => {
+      calls.push(["teamLeads", query]);
+      return { leads, next_cursor: null };
+    },
+    assignLeads: async (args) => {
+      calls.push(["assignLeads", args]);
+      return { assigned: args.lead_ids.length, unchanged: 0, lead_ids: args.lead_ids };
+    },
+    transferLeads: async (args) => {
+      calls.push(["transferLeads", args]);
+      return { assigned: 2, unchanged: 0, lead_ids: [] };
+    },
+    leadAudit: async (leadId) => {
+      calls.push(["leadAudit", leadId]);
+      return { entries: [auditEntry({ lead_id: leadId })], next_cursor: null };
+    },
+    importCsv: async (args) => {
+      calls.push(["importCsv", { ...args, bytes: args.bytes.length }]);
+      return importOutcome();
+    },
+    importSheet: async (args) => {
+      calls.push(["importSheet", args]);
+      return importOutcome();
+    },
+    teamGoals: async () => teamDashboard().goals,
+    setGoal: async (goal) => {
+      calls.push(["setGoal", goal]);
+      return {
+        team: "Bandra Showroom",
+        user_id: goal.user_id ?? undefined,
+        daily_calls: goal.daily_calls,
+        daily_conversions: goal.daily_conversions,
+        updated_at: new Date().toISOString(),
+        updated_by: MEERA,
+      };
+    },
+    dispositionCatalogue: async () => catalogue,
+    saveDisposition: async (entry) => {
+      calls.push(["saveDisposition", entry]);
+      catalogue = [...catalogue.filter((d) => d.code !== entry.code), entry];
+      return catalogue;
+    },
+    ...overrides,
+  };
+  return { api, calls };
 }
