@@ -108,3 +108,30 @@ it("the check itself finds what it should (an unlabelled field, a nameless butto
   expect(found.some((v) => v.startsWith("label:"))).toBe(true);
   expect(found.some((v) => v.startsWith("button-name:"))).toBe(true);
 });
+
+it("the supervisor's Team screens (dashboard, leads with the bulk bar and audit trail, import report, goals, catalogue) have none", async () => {
+  const admin = status({ user: { ...status().user!, role: "admin", username: "asha", name: "Asha Admin" } });
+  appWith(admin);
+  fireEvent.click(await screen.findByTestId("tab-team"));
+  await screen.findByTestId("presence");
+  expect(await violations()).toEqual([]);
+  fireEvent.click(screen.getByTestId("team-tab-leads"));
+  fireEvent.click(await screen.findByRole("checkbox", { name: "Select Asha Rao" }));
+  fireEvent.click(screen.getByRole("button", { name: "History of Asha Rao" }));
+  await screen.findAllByTestId("audit-entry");
+  await screen.findByTestId("bulk-bar");
+  expect(await violations()).toEqual([]);
+  fireEvent.click(screen.getByTestId("team-tab-import"));
+  fireEvent.change(screen.getByTestId("import-file"), {
+    target: { files: [new File(["Name,Phone\n"], "leads.csv", { type: "text/csv" })] },
+  });
+  fireEvent.click(screen.getByTestId("import-submit"));
+  await screen.findByTestId("import-issues");
+  expect(await violations()).toEqual([]);
+  fireEvent.click(screen.getByTestId("team-tab-goals"));
+  await screen.findByTestId("team-goals");
+  expect(await violations()).toEqual([]);
+  fireEvent.click(screen.getByTestId("team-tab-dispositions"));
+  await screen.findByTestId("team-dispositions");
+  expect(await violations()).toEqual([]);
+});

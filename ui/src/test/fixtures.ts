@@ -331,7 +331,7 @@ export function fakeSession(
     | "leadPage"
     | "exportLeads"
   > = {
-    ...fakeTeam().api,
+    ...fakeTeam(leads).api,
     ...fakeFollowUps().api,
     ...list.api,
     preferences: async () => prefs,
