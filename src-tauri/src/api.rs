@@ -548,6 +548,8 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     OpenLead::export_all(&cfg)?;
     ReadyScreen::export_all(&cfg)?;
     crate::leaddetail::LeadDetail::export_all(&cfg)?;
+    crate::conflicts::ConflictView::export_all(&cfg)?;
+    crate::conflicts::ConflictChoice::export_all(&cfg)?;
     crate::leaddetail::LeadEdit::export_all(&cfg)?;
     crate::leaddetail::CallHistoryArgs::export_all(&cfg)?;
     crate::leaddetail::CallHistoryView::export_all(&cfg)?;

@@ -222,6 +222,21 @@ pub async fn export_leads(
         .map(|(p, n)| (p.display().to_string(), n))
 }
 
+/// Edits of leads that lost to someone else's, waiting for the user.
+#[tauri::command]
+pub async fn conflicts(shell: State<'_, Shell>) -> Result<Vec<crate::conflicts::ConflictView>, CommandError> {
+    shell.conflicts().await
+}
+
+#[tauri::command]
+pub async fn resolve_conflict(
+    shell: State<'_, Shell>,
+    id: Id,
+    keep: crate::conflicts::ConflictChoice,
+) -> Result<(), CommandError> {
+    shell.resolve_conflict(id, keep).await
+}
+
 #[tauri::command]
 pub async fn lead_detail(
     shell: State<'_, Shell>,

@@ -23,10 +23,11 @@
 
 pub mod api;
 mod commands;
+pub mod conflicts;
 mod desktop;
 mod followups;
 mod home;
-mod leaddetail;
+pub mod leaddetail;
 mod leadlist;
 mod phone;
 pub mod runlog;
@@ -91,6 +92,8 @@ pub fn run() {
             commands::export_follow_up,
             commands::save_preferences,
             commands::remember_screen,
+            commands::conflicts,
+            commands::resolve_conflict,
             commands::lead_detail,
             commands::edit_lead,
             commands::call_history,

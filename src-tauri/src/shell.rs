@@ -150,7 +150,8 @@ impl Shell {
         }
     }
 
-    async fn notify(&self) {
+    /// Tells the UI (and the tray) the status changed.
+    pub(crate) async fn notify(&self) {
         self.core.notify().await;
     }
 
