@@ -32,7 +32,7 @@ mod leadlist;
 mod phone;
 pub mod runlog;
 mod shell;
-mod team;
+pub mod team;
 mod token;
 mod wrapup;
 

@@ -96,7 +96,8 @@ fn team_failure(e: SyncError) -> CommandError {
     match e {
         SyncError::Server { status: 403, .. } => CommandError::new(
             ErrorCode::Server,
-            "Only supervisors and admins can do this (the server refused it).",
+            "The server refused: your role may not do this (the team's screens are for supervisors and \
+             admins, the disposition catalogue for admins).",
         ),
         SyncError::Server {
             status: 503,
@@ -293,9 +294,18 @@ impl Shell {
             .map_err(team_failure)
     }
 
+    /// Tells the server what this desktop's user is doing (the supervisor's live status).
+    pub async fn report_presence(&self, state: AgentState) -> Result<(), CommandError> {
+        self.team_client()?
+            .report_presence(state)
+            .await
+            .map(drop)
+            .map_err(team_failure)
+    }
+
     /// What this desktop's user is doing now: on a call while one rings or is connected, in a wrap-up
     /// while a call waits for its form, else available.
-    async fn agent_state(&self) -> AgentState {
+    pub async fn agent_state(&self) -> AgentState {
         let live = self
             .phone_status()
             .await
@@ -324,20 +334,20 @@ pub async fn report_presence(app: tauri::AppHandle) {
     loop {
         tokio::time::sleep(LOOK_EVERY).await;
         let shell = app.state::<Shell>();
-        let Some(client) = shell.client() else {
+        if shell.client().is_none() {
             last = None;
             continue;
-        };
+        }
         let state = shell.agent_state().await;
         let due = last.is_none_or(|(s, at)| s != state || at.elapsed() >= REPORT_EVERY);
         if !due {
             continue;
         }
-        match client.report_presence(state).await {
+        match shell.report_presence(state).await {
             Ok(_) => last = Some((state, tokio::time::Instant::now())),
             Err(e) => {
                 // Tried again when the state changes or the period is up, not every look.
-                tracing::debug!(error = %e, "presence report failed");
+                tracing::debug!(error = %e.message, "presence report failed");
                 last = Some((state, tokio::time::Instant::now()));
             }
         }

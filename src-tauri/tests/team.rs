@@ -1,0 +1,167 @@
+//! The supervisor's commands against a real leadline-server (in this process): a telecaller's desktop
+//! reports its state and the supervisor's dashboard shows it with the team's figures; bulk assignment
+//! with a reason lands in the lead's audit trail; a CSV import answers its row report; refusals and an
+//! unreachable server come back as the codes the UI words.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+
+use chrono::{Duration, Utc};
+use leadline_desktop::Shell;
+use leadline_desktop::api::{ErrorCode, LoginArgs};
+use leadline_desktop::team::{BoardMetric, CsvImportArgs, TeamRangeArgs};
+use leadline_model::supervise::{AgentState, AssignLeads, AuditAction};
+use leadline_model::{AssigneeFilter, LeadListQuery};
+use leadline_server::demo::{self, DEMO_PASSWORD};
+use leadline_server::{RunningServer, ServeConfig};
+
+async fn server(dir: &std::path::Path) -> RunningServer {
+    demo::seed(dir, demo::DEFAULT_SEED).unwrap();
+    let config = ServeConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        jwt_secret: Some("team test secret, at least 32 bytes long!".to_owned()),
+        ..ServeConfig::new(dir)
+    };
+    leadline_server::start(&config).await.unwrap()
+}
+
+async fn signed_in(server: &RunningServer, dir: &std::path::Path, user: &str) -> Shell {
+    let shell = Shell::open(dir);
+    shell
+        .login(LoginArgs {
+            server_url: server.base_url(),
+            username: user.into(),
+            password: DEMO_PASSWORD.into(),
+        })
+        .await
+        .unwrap();
+    shell
+}
+
+fn last_week() -> TeamRangeArgs {
+    TeamRangeArgs {
+        from: Utc::now() - Duration::days(7),
+        to: Utc::now(),
+        tz_offset_minutes: 330,
+        metric: BoardMetric::Calls,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervisor_sees_the_team_assigns_with_a_reason_and_imports() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = server(server_dir.path()).await;
+    let (priya_dir, meera_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let priya = signed_in(&server, priya_dir.path(), "priya").await;
+    let meera = signed_in(&server, meera_dir.path(), "meera").await;
+
+    // Priya's desktop: no call going on, nothing to wrap up: available, and the supervisor sees it.
+    let state = priya.agent_state().await;
+    assert_eq!(state, AgentState::Available);
+    priya.report_presence(state).await.unwrap();
+    let dashboard = meera.team_dashboard(last_week()).await.unwrap();
+    let agent = |name: &str| {
+        dashboard
+            .presence
+            .agents
+            .iter()
+            .find(|a| a.username == name)
+            .unwrap()
+            .state
+    };
+    assert_eq!(agent("priya"), AgentState::Available);
+    assert_eq!(agent("arjun"), AgentState::Offline);
+    assert_eq!(dashboard.summary.telecallers.len(), 5);
+    assert_eq!(dashboard.leaderboard.entries.len(), 5);
+    assert!(dashboard.summary.team.calls > 0);
+
+    // A telecaller is refused the team, in words for people.
+    let refused = priya.team_dashboard(last_week()).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Server);
+    assert!(
+        refused.message.contains("your role may not"),
+        "{}",
+        refused.message
+    );
+
+    // Bulk assignment: the reason is required, and kept in the lead's audit trail.
+    let members = meera.team_members().await.unwrap();
+    let id_of = |name: &str| members.iter().find(|m| m.user.username == name).unwrap().user.id;
+    let page = meera
+        .team_leads(LeadListQuery {
+            assigned_to: Some(AssigneeFilter::User(id_of("priya"))),
+            limit: Some(2),
+            ..LeadListQuery::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<_> = page.leads.iter().map(|l| l.id).collect();
+    let no_reason = meera
+        .assign_leads(AssignLeads {
+            lead_ids: ids.clone(),
+            to: Some(id_of("arjun")),
+            reason: " ".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(no_reason.code, ErrorCode::InvalidInput);
+    let outcome = meera
+        .assign_leads(AssignLeads {
+            lead_ids: ids.clone(),
+            to: Some(id_of("arjun")),
+            reason: "Priya is on leave".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome.assigned, 2);
+    let audit = meera.lead_audit(ids[0], None).await.unwrap();
+    assert_eq!(audit.entries[0].action, AuditAction::Assigned);
+    assert_eq!(audit.entries[0].reason.as_deref(), Some("Priya is on leave"));
+
+    // A CSV import: the report names the bad row and its column.
+    let outcome = meera
+        .import_csv(CsvImportArgs {
+            file_name: "walk-ins.csv".into(),
+            bytes: b"Name,Phone\nAnita Rao,98765 44444\nNo Number,\n".to_vec(),
+            merge_duplicates: false,
+            assign_to: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome.created, 1);
+    assert_eq!(outcome.report.issues.len(), 1);
+    assert_eq!(outcome.report.issues[0].row, 3);
+    assert_eq!(outcome.report.issues[0].column.as_deref(), Some("Phone"));
+
+    // Goals and the catalogue: the supervisor's goal is the team's; the catalogue is the admins'.
+    let goals = meera.team_goals().await.unwrap();
+    assert!(goals.iter().all(|g| g.team == "Bandra Showroom"));
+    let catalogue = meera.disposition_catalogue().await.unwrap();
+    let mut entry = catalogue[0].clone();
+    entry.label = "Renamed".into();
+    assert_eq!(
+        meera.save_disposition(entry).await.unwrap_err().code,
+        ErrorCode::Server
+    );
+
+    // The server gone: the team's screens say the network, the UI words it as offline.
+    server.stop().await.unwrap();
+    let offline = meera.team_dashboard(last_week()).await.unwrap_err();
+    assert_eq!(offline.code, ErrorCode::Network);
+}
+
+#[tokio::test]
+async fn signed_out_the_team_asks_for_a_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let shell = Shell::open(dir.path());
+    let e = shell.team_dashboard(last_week()).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotSignedIn);
+    let bad = shell
+        .team_dashboard(TeamRangeArgs {
+            to: Utc::now() - Duration::days(8),
+            ..last_week()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code, ErrorCode::InvalidInput);
+}
