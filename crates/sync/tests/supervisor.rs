@@ -27,12 +27,29 @@ fn free_port() -> u16 {
         .port()
 }
 
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../server/tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The demo data, an admin, and Google Sheets imports through the server's fake Google (Google's wire
+/// format; the throwaway key pair of the server's test fixtures).
 async fn start(dir: &Path) -> RunningServer {
     let server = dir.join("server");
     leadline_server::demo::seed(&server, 7).unwrap();
+    let sheets = leadline_server::import::fake::start(
+        dir,
+        &fixture("THROWAWAY-test-only-service-account-key.pem"),
+        &fixture("THROWAWAY-test-only-service-account-key.pub.pem"),
+    )
+    .await
+    .unwrap();
     let config = ServeConfig {
         listen: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
         jwt_secret: Some(SECRET.into()),
+        sheets: Some(sheets),
         ..ServeConfig::new(server)
     };
     let running = leadline_server::start(&config).await.unwrap();
@@ -273,19 +290,21 @@ async fn imports_report_each_row_and_the_catalogue_is_the_admins() {
     );
     assert_eq!(status, 422, "{code}");
 
-    // This server has no Google service account: it says so.
-    let (status, code) = server_code(
-        meera
-            .import_sheet(&SheetsImportRequest {
-                spreadsheet_id: "sheet-ok".into(),
-                range: "Leads!A1:D".into(),
-                merge_duplicates: false,
-                assign_to: None,
-            })
-            .await
-            .unwrap_err(),
-    );
-    assert_eq!((status, code.as_str()), (503, "sheets_not_configured"));
+    // A Google Sheet shared with the server's service account: three leads, the blank row counted.
+    let sheet = |id: &str| SheetsImportRequest {
+        spreadsheet_id: id.into(),
+        range: "Leads!A1:D".into(),
+        merge_duplicates: false,
+        assign_to: None,
+    };
+    let outcome = meera.import_sheet(&sheet("sheet-ok")).await.unwrap();
+    assert_eq!((outcome.created, outcome.report.blank_rows), (3, 1));
+    // Again: every row is a lead already, reported as such.
+    let again = meera.import_sheet(&sheet("sheet-ok")).await.unwrap();
+    assert_eq!((again.created, again.duplicates), (0, 3));
+    // A sheet the service account may not read: Google's refusal, as the server's code.
+    let (status, code) = server_code(meera.import_sheet(&sheet("forbidden")).await.unwrap_err());
+    assert_eq!((status, code.as_str()), (422, "sheets_permission_denied"));
 
     // The catalogue: everyone reads it, only an admin edits it.
     let catalogue = meera.disposition_catalogue().await.unwrap();

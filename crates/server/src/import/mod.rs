@@ -2,6 +2,7 @@
 //! desktop cache and live in [`leadline_model::import`], re-exported here; the server adds the Google
 //! Sheets client ([`sheets`]) and writes the parsed leads (`db::integrations`).
 
+pub mod fake;
 pub mod sheets;
 
 pub use leadline_model::import::*;

@@ -1,18 +1,10 @@
 //! Exotel telephony (StatusCallback webhook, click-to-call, recordings) and lead imports (CSV, Google
 //! Sheets) over HTTP, against `FakeExotel` and a fake Google, on either database.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{TimeZone, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use leadline_model::auth::ApiError;
 use leadline_model::sync::{Change, Cursor};
 use leadline_model::{CallDirection, CallLog, Id, Lead};
@@ -932,8 +924,6 @@ async fn an_upload_over_the_limit_is_413() {
 
 // --- Google Sheets ----------------------------------------------------------------------------------
 
-const CLIENT_EMAIL: &str = "leadline-importer@leadline-test.iam.gserviceaccount.com";
-
 fn fixture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -941,111 +931,16 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-struct FakeGoogle {
-    token_uri: String,
-    public_key: DecodingKey,
-    tokens: Mutex<Vec<String>>,
-}
-
-#[derive(serde::Deserialize)]
-struct Assertion {
-    scope: String,
-}
-
-async fn google_token(
-    State(g): State<Arc<FakeGoogle>>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_audience(&[&g.token_uri]);
-    validation.set_issuer(&[CLIENT_EMAIL]);
-    let ok = form
-        .get("assertion")
-        .and_then(|a| jsonwebtoken::decode::<Assertion>(a, &g.public_key, &validation).ok())
-        .is_some_and(|d| d.claims.scope == leadline_server::import::sheets::SCOPE);
-    if !ok {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"}))).into_response();
-    }
-    let token = format!("ya29.fake-{}", g.tokens.lock().unwrap().len());
-    g.tokens.lock().unwrap().push(token.clone());
-    Json(json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer"})).into_response()
-}
-
-async fn google_values(
-    State(g): State<Arc<FakeGoogle>>,
-    Path((id, _range)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !g.tokens.lock().unwrap().iter().any(|t| t == bearer) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": {"code": 401, "message": "no", "status": "UNAUTHENTICATED"}})),
-        )
-            .into_response();
-    }
-    match id.as_str() {
-        "sheet-ok" => Json(json!({
-            "range": "Leads!A1:D4",
-            "majorDimension": "ROWS",
-            "values": [
-                ["Name", "Phone", "City", "Assigned To"],
-                ["आशा", "98765 02345", "Pune", "kavya"],
-                ["Vikram", "+91 98200 02345"],
-                [],
-                ["Neha", "098123 02345", "", ""],
-            ]
-        }))
-        .into_response(),
-        "forbidden" => (
-            StatusCode::FORBIDDEN,
-            Json(json!({"error": {"code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"}})),
-        )
-            .into_response(),
-        _ => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}})),
-        )
-            .into_response(),
-    }
-}
-
-/// A fake Google (token endpoint + Sheets values) and settings for it (the key file in `dir`).
+/// The server's fake Google (token endpoint + Sheets values, `leadline_server::import::fake`) with the
+/// throwaway key pair of `tests/fixtures/`, and settings for it (the key file in `dir`).
 pub(crate) async fn fake_google(dir: &std::path::Path) -> SheetsSettings {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let g = Arc::new(FakeGoogle {
-        token_uri: format!("{base}/token"),
-        public_key: DecodingKey::from_rsa_pem(
-            fixture("THROWAWAY-test-only-service-account-key.pub.pem").as_bytes(),
-        )
-        .unwrap(),
-        tokens: Mutex::new(Vec::new()),
-    });
-    let app = Router::new()
-        .route("/token", post(google_token))
-        .route("/v4/spreadsheets/{id}/values/{range}", get(google_values))
-        .with_state(g);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let key = json!({
-        "type": "service_account",
-        "project_id": "leadline-test",
-        "private_key_id": "throwaway-test-key",
-        "private_key": fixture("THROWAWAY-test-only-service-account-key.pem"),
-        "client_email": CLIENT_EMAIL,
-        "token_uri": format!("{base}/token"),
-    });
-    let key_path = dir.join("service-account.json");
-    std::fs::write(&key_path, key.to_string()).unwrap();
-    SheetsSettings {
-        key_path,
-        base_url: Some(base),
-        token_uri: None,
-    }
+    leadline_server::import::fake::start(
+        dir,
+        &fixture("THROWAWAY-test-only-service-account-key.pem"),
+        &fixture("THROWAWAY-test-only-service-account-key.pub.pem"),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
