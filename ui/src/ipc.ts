@@ -14,7 +14,13 @@ import type { Dashboard } from "./bindings/Dashboard";
 import type { DialArgs } from "./bindings/DialArgs";
 import type { DialResult } from "./bindings/DialResult";
 import type { DeskPreferences } from "./bindings/DeskPreferences";
+import type { CallHistoryArgs } from "./bindings/CallHistoryArgs";
+import type { ConflictChoice } from "./bindings/ConflictChoice";
+import type { ConflictView } from "./bindings/ConflictView";
+import type { CallHistoryView } from "./bindings/CallHistoryView";
 import type { DeskScreen } from "./bindings/DeskScreen";
+import type { LeadDetail } from "./bindings/LeadDetail";
+import type { LeadEdit } from "./bindings/LeadEdit";
 import type { ReadyScreen } from "./bindings/ReadyScreen";
 import type { Disposition } from "./bindings/Disposition";
 import type { ErrorCode } from "./bindings/ErrorCode";
@@ -138,6 +144,20 @@ export interface Api {
   rememberScreen(screen: DeskScreen): Promise<void>;
   /** Tells the shell a screen first showed its content (its start-up time goes to the log). */
   screenReady(screen: ReadyScreen): Promise<void>;
+  /** Edits that lost to someone else's, oldest first. */
+  conflicts(): Promise<ConflictView[]>;
+  /** Keeps the user's edit (sent again) or the server's values. */
+  resolveConflict(id: string, keep: ConflictChoice): Promise<void>;
+  /** A lead with its open follow-ups. */
+  leadDetail(leadId: string): Promise<LeadDetail>;
+  /** Checks and saves an edit (offline too: it is queued); answers the lead as it now is. */
+  editLead(leadId: string, edit: LeadEdit): Promise<Lead>;
+  /** A page of a lead's calls, newest first, as filtered. */
+  callHistory(args: CallHistoryArgs): Promise<CallHistoryView>;
+  /** Saves the lead's calls (as filtered) as CSV in Downloads; answers the path and the count. */
+  exportCallHistory(args: CallHistoryArgs): Promise<[string, number]>;
+  /** A call's recording (through the server: online only). */
+  recording(callLogId: string): Promise<ArrayBuffer>;
   /** Today's figures, goal, charts and call queue (from the cache). */
   dashboard(): Promise<Dashboard>;
   /** Calls `handler` when a notification about a lead was clicked; resolves to an unsubscribe function. */
@@ -211,6 +231,13 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     exportFollowUp: (id) => call<string>("export_follow_up", { id }),
     preferences: () => call<DeskPreferences>("preferences"),
     savePreferences: (preferences) => call<DeskPreferences>("save_preferences", { preferences }),
+    conflicts: () => call<ConflictView[]>("conflicts"),
+    resolveConflict: (id, keep) => call<void>("resolve_conflict", { id, keep }),
+    leadDetail: (leadId) => call<LeadDetail>("lead_detail", { leadId }),
+    editLead: (leadId, edit) => call<Lead>("edit_lead", { leadId, edit }),
+    callHistory: (args) => call<CallHistoryView>("call_history", { args }),
+    exportCallHistory: (args) => call<[string, number]>("export_call_history", { args }),
+    recording: (callLogId) => call<ArrayBuffer>("recording", { callLogId }),
     rememberScreen: (screen) => call<void>("remember_screen", { screen }),
     screenReady: (screen) => call<void>("screen_ready", { screen }),
     saveCrashReport: (exit) => call<string>("save_crash_report", { exit }),

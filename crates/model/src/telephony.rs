@@ -226,7 +226,7 @@ pub enum Language {
 
 /// How this desk's app behaves (kept in the local cache, like [`PhoneSettings`]).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeskPreferences {
     pub theme: Theme,
@@ -235,6 +235,25 @@ pub struct DeskPreferences {
     pub language: Language,
     /// The screen the app opens on: the one the user left it on.
     pub screen: DeskScreen,
+    /// The longest a call's wrap-up form stays open untouched after the call, in seconds (0: no limit).
+    /// When it runs out the form closes and the call waits in "calls to log"; a form being filled in
+    /// stays open and shows how far over time it is.
+    pub wrap_up_limit_s: u32,
+}
+
+/// The wrap-up time a desk starts with: two minutes.
+pub const DEFAULT_WRAP_UP_LIMIT_S: u32 = 120;
+
+impl Default for DeskPreferences {
+    fn default() -> Self {
+        Self {
+            theme: Theme::default(),
+            start_minimised: false,
+            language: Language::default(),
+            screen: DeskScreen::default(),
+            wrap_up_limit_s: DEFAULT_WRAP_UP_LIMIT_S,
+        }
+    }
 }
 
 /// The desktop app's main screens (its tabs).
@@ -247,4 +266,20 @@ pub enum DeskScreen {
     Today,
     Leads,
     FollowUps,
+}
+
+#[cfg(test)]
+mod preference_tests {
+    use super::*;
+
+    #[test]
+    fn preferences_saved_by_an_older_app_take_the_new_fields_defaults() {
+        let old: DeskPreferences =
+            serde_json::from_str(r#"{"theme":"dark","start_minimised":true,"language":"hi"}"#).expect("old json");
+        assert_eq!(old.theme, Theme::Dark);
+        assert_eq!(old.screen, DeskScreen::Today);
+        assert_eq!(old.wrap_up_limit_s, DEFAULT_WRAP_UP_LIMIT_S);
+        let none: DeskPreferences = serde_json::from_str(r#"{"wrap_up_limit_s":0}"#).expect("json");
+        assert_eq!(none.wrap_up_limit_s, 0, "no limit is kept as chosen");
+    }
 }

@@ -1043,6 +1043,7 @@ fn phone_settings_are_kept_after_a_check_and_survive_a_new_sign_in() {
         start_minimised: true,
         language: Language::Hi,
         screen: DeskScreen::Leads,
+        wrap_up_limit_s: 300,
     };
     store.set_preferences(&prefs).unwrap();
     store.set_account("http://server", &user("priya")).unwrap();

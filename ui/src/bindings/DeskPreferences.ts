@@ -14,4 +14,10 @@ start_minimised: boolean, language: Language,
 /**
  * The screen the app opens on: the one the user left it on.
  */
-screen: DeskScreen, };
+screen: DeskScreen, 
+/**
+ * The longest a call's wrap-up form stays open untouched after the call, in seconds (0: no limit).
+ * When it runs out the form closes and the call waits in "calls to log"; a form being filled in
+ * stays open and shows how far over time it is.
+ */
+wrap_up_limit_s: number, };

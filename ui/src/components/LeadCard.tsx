@@ -7,10 +7,12 @@ interface Props {
   lead: Lead;
   onCall: (lead: Lead) => void;
   onClose: () => void;
+  /** Opens the lead in full. */
+  onDetails?: (lead: Lead) => void;
 }
 
 /** The lead a notification pointed at, brought to the top of the screen with its Call button. */
-export function LeadCard({ lead, onCall, onClose }: Props) {
+export function LeadCard({ lead, onCall, onClose, onDetails }: Props) {
   const lang = useLanguage();
   const t = useT();
   const dnc = lead.status === "do_not_call";
@@ -48,6 +50,16 @@ export function LeadCard({ lead, onCall, onClose }: Props) {
         >
           {t("action.callName", { name: lead.name.split(" ")[0] ?? lead.name })}
         </button>
+        {onDetails && (
+          <button
+            type="button"
+            className="btn btn-secondary"
+            onClick={() => onDetails(lead)}
+            data-testid="focused-lead-details"
+          >
+            {t("detail.open")}
+          </button>
+        )}
         <button type="button" className="btn btn-secondary" onClick={onClose} aria-label={t("card.close")}>
           {t("action.close")}
         </button>

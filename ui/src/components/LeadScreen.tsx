@@ -7,16 +7,18 @@ import type { Lead } from "../bindings/Lead";
 import type { Role } from "../bindings/Role";
 import type { UnloggedCall } from "../bindings/UnloggedCall";
 import { describeCommandError, describeError } from "../errors";
-import { formatClock, formatRelative } from "../format";
+import { formatClock, formatPhone, formatRelative } from "../format";
 import { useNow } from "../hooks";
 import { type Key, type Language, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { usePhone } from "../phone";
+import { ConflictsDialog } from "./ConflictsDialog";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { FollowUps } from "./FollowUps";
 import { Home } from "./Home";
 import { LeadCard } from "./LeadCard";
+import { LeadDetail } from "./LeadDetail";
 import { LeadList } from "./LeadList";
 import { Logo } from "./Logo";
 import { CallPanel, PhoneIndicator } from "./Phone";
@@ -70,17 +72,30 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
   const [wrapping, setWrapping] = useState<string | null>(null);
   const autoOpened = useRef(new Set<string>());
   const [focused, setFocused] = useState<Lead | null>(null);
+  // The lead open in full (its detail dialog), and how many edits were saved (the lists reload).
+  const [detailId, setDetailId] = useState<string | null>(null);
+  const [edits, setEdits] = useState(0);
+  const openDetail = useCallback((l: Lead) => setDetailId(l.id), []);
   // The screen the app was left on (a preference); nothing is shown until it is known, a local read.
   const [view, setShown] = useState<View | null>(null);
   // The supervisor's Team tab (supervisors and admins): shown over the screens, not remembered.
   const [team, setTeam] = useState(false);
   const manager = status.user?.role === "supervisor" || status.user?.role === "admin";
-  useEffect(() => {
+  // How long a finished call's form waits untouched (a preference, read again when the dialog closes).
+  const [wrapLimit, setWrapLimit] = useState(0);
+  const [wrapTimed, setWrapTimed] = useState(false);
+  const [timeUp, setTimeUp] = useState<string | null>(null);
+  const [conflictsOpen, setConflictsOpen] = useState(false);
+  const readPreferences = useCallback(() => {
     api
       .preferences()
-      .then((p) => setShown((v) => v ?? VIEW_OF[p.screen] ?? "home"))
+      .then((p) => {
+        setShown((v) => v ?? VIEW_OF[p.screen] ?? "home");
+        setWrapLimit(p.wrap_up_limit_s);
+      })
       .catch(() => setShown((v) => v ?? "home"));
   }, [api]);
+  useEffect(readPreferences, [readPreferences]);
   const setView = useCallback(
     (next: View) => {
       setTeam(false);
@@ -165,6 +180,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
     if (next) {
       autoOpened.current.add(next.log_id);
       setWrapping(next.log_id);
+      setWrapTimed(true);
     }
   }, [unlogged, wrapping, talking]);
 
@@ -253,6 +269,16 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
             <span className="sync-meta" data-testid="pending-count" title={t("status.toSendTitle")}>
               <strong>{status.pending}</strong> {t("status.toSend")}
             </span>
+          )}
+          {status.conflicts > 0 && (
+            <button
+              type="button"
+              className="btn btn-warn"
+              onClick={() => setConflictsOpen(true)}
+              data-testid="conflict-count"
+            >
+              {status.conflicts === 1 ? t("conflicts.buttonOne") : t("conflicts.button", { n: status.conflicts })}
+            </button>
           )}
           {toLog.length > 0 && (
             <button
@@ -343,12 +369,56 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
           api={api}
           call={wrapCall}
           dispositions={dispositions}
-          onLogged={logged}
-          onLater={() => setWrapping(null)}
+          onLogged={() => {
+            setWrapTimed(false);
+            setTimeUp(null);
+            logged();
+          }}
+          onLater={() => {
+            setWrapTimed(false);
+            setWrapping(null);
+          }}
+          limitSeconds={wrapTimed ? wrapLimit : undefined}
+          onTimeUp={() => {
+            setTimeUp(
+              t("wrap.timeUp", {
+                who: wrapCall.lead?.name ?? (wrapCall.remote.startsWith("+") ? formatPhone(wrapCall.remote) : wrapCall.remote),
+              }),
+            );
+            setWrapTimed(false);
+            setWrapping(null);
+          }}
         />
       )}
+      {timeUp && (
+        <div className="banner banner-warn" role="status" data-testid="wrapup-time-up">
+          {timeUp}
+          <button type="button" className="btn btn-link" onClick={() => setTimeUp(null)}>
+            {t("action.close")}
+          </button>
+        </div>
+      )}
       {prefsOpen && (
-        <PreferencesDialog api={api} onClose={() => setPrefsOpen(false)} onLanguage={(l) => onLanguage?.(l)} />
+        <PreferencesDialog
+          api={api}
+          onClose={() => {
+            setPrefsOpen(false);
+            readPreferences();
+          }}
+          onLanguage={(l) => onLanguage?.(l)}
+        />
+      )}
+      {conflictsOpen && (
+        <ConflictsDialog
+          api={api}
+          onClose={() => setConflictsOpen(false)}
+          onResolved={() => {
+            api
+              .appStatus()
+              .then(onStatus)
+              .catch(() => {});
+          }}
+        />
       )}
       {cheatSheet && <ShortcutSheet onClose={() => setCheatSheet(false)} />}
       {phoneSettingsOpen && (
@@ -374,7 +444,26 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
           </div>
         )}
         {focused && (
-          <LeadCard lead={focused} onCall={(l) => void phone.callLead(l)} onClose={() => setFocused(null)} />
+          <LeadCard
+            lead={focused}
+            onCall={(l) => void phone.callLead(l)}
+            onClose={() => setFocused(null)}
+            onDetails={openDetail}
+          />
+        )}
+        {detailId && (
+          <LeadDetail
+            api={api}
+            leadId={detailId}
+            dispositions={dispositions}
+            now={now}
+            onCall={(l) => void phone.callLead(l)}
+            onClose={() => setDetailId(null)}
+            onChanged={(l) => {
+              setEdits((n) => n + 1);
+              setFocused((f) => (f && f.id === l.id ? l : f));
+            }}
+          />
         )}
         {team && manager && (
           <ErrorBoundary key="team" screen="team">
@@ -390,14 +479,14 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
               callsSeen={endedCount + phone.model.calls.length}
               busy={talking || wrapCall !== null}
               onCall={(l) => void phone.callLead(l)}
-              onOpen={(l) => setFocused(l)}
+              onOpen={openDetail}
             />
           ) : view === "follow-ups" ? (
             <FollowUps
               api={api}
               refreshKey={`${status.last_sync_at}|${status.pending}|${endedCount}`}
               onCall={(l) => void phone.callLead(l)}
-              onOpen={(l) => setFocused(l)}
+              onOpen={openDetail}
               onChanged={() => {
                 api
                   .appStatus()
@@ -409,10 +498,10 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
             <LeadList
               api={api}
               now={now}
-              refreshKey={`${status.last_sync_at}|${status.lead_count}`}
+              refreshKey={`${status.last_sync_at}|${status.lead_count}|${edits}`}
               busy={busy}
               onCall={(l) => void phone.callLead(l)}
-              onOpen={(l) => setFocused(l)}
+              onOpen={openDetail}
               searchRef={searchRef}
             />
           )}

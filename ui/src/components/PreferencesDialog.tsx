@@ -21,6 +21,9 @@ const THEMES: Array<[Theme, Key]> = [
 ];
 
 /** The app's preferences: language and theme (applied at once), starting minimised. */
+/** The wrap-up limits offered, in seconds (0: none). */
+const WRAP_UP_LIMITS = [60, 120, 180, 300, 600, 0];
+
 export function PreferencesDialog({
   api,
   onClose,
@@ -110,6 +113,21 @@ export function PreferencesDialog({
                 data-testid="start-minimised"
               />
               {t("prefs.startMinimised")}
+            </label>
+            <label className="field">
+              <span>{t("prefs.wrapUpLimit")}</span>
+              <select
+                className="input"
+                value={prefs.wrap_up_limit_s}
+                onChange={(e) => void save({ ...prefs, wrap_up_limit_s: Number(e.target.value) })}
+                data-testid="wrap-up-limit"
+              >
+                {WRAP_UP_LIMITS.map((s) => (
+                  <option key={s} value={s}>
+                    {s === 0 ? t("prefs.noLimit") : t("prefs.minutes", { n: s / 60 })}
+                  </option>
+                ))}
+              </select>
             </label>
           </>
         )}

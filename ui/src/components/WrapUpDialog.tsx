@@ -31,6 +31,10 @@ interface Props {
   /** Put off (the call stays in the list of calls to log). */
   onLater: () => void;
   now?: () => Date;
+  /** Seconds the form may stay open untouched after the call (none: no limit). */
+  limitSeconds?: number;
+  /** The limit ran out on an untouched form: it closes, the call stays in the calls to log. */
+  onTimeUp?: () => void;
 }
 
 /** Finds the lead of a call from an unknown number. */
@@ -79,7 +83,16 @@ function LeadPicker({ api, onPick }: { api: Api; onPick: (lead: Lead) => void })
 }
 
 /** The call-logging form, filled in from the call: disposition (keys 1–9), notes, follow-up. */
-export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now = () => new Date() }: Props) {
+export function WrapUpDialog({
+  api,
+  call,
+  dispositions,
+  onLogged,
+  onLater,
+  now = () => new Date(),
+  limitSeconds,
+  onTimeUp,
+}: Props) {
   const lang = useLanguage();
   const t = useT();
   const [code, setCode] = useState<string | null>(null);
@@ -94,6 +107,23 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
   const [error, setError] = useState<ErrorText | null>(null);
   const [saving, setSaving] = useState(false);
   const chosen = dispositions.find((d) => d.code === code) ?? null;
+
+  // The wrap-up limit: counts down once the call is over. Untouched at zero, the form closes (the call
+  // stays listed to log); a form being filled in stays and counts the time over.
+  const touched =
+    code !== null || notes !== "" || due !== "" || dueNote !== "" || tags.length > 0 || tagInput !== "" || status !== "";
+  const timed = limitSeconds !== undefined && limitSeconds > 0 && !call.ongoing;
+  const [elapsed, setElapsed] = useState(0);
+  useEffect(() => {
+    if (!timed) return;
+    const started = Date.now();
+    const timer = setInterval(() => setElapsed(Math.floor((Date.now() - started) / 1000)), 1000);
+    return () => clearInterval(timer);
+  }, [timed]);
+  const left = timed ? (limitSeconds ?? 0) - elapsed : null;
+  useEffect(() => {
+    if (left !== null && left <= 0 && !touched && !saving) onTimeUp?.();
+  }, [left, touched, saving, onTimeUp]);
 
   // Keys 1–9 pick a disposition, unless the telecaller is typing.
   useEffect(() => {
@@ -155,6 +185,17 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
         <p className="muted" data-testid="wrapup-facts">
           {facts.join(" · ")}
         </p>
+        {left !== null && (
+          <p
+            role="timer"
+            className={`wrapup-timer${left <= 0 ? " wrapup-over" : left <= 30 ? " wrapup-soon" : ""}`}
+            data-testid="wrapup-timer"
+          >
+            {left > 0
+              ? t("wrap.timeLeft", { time: clock(left) })
+              : t("wrap.overTime", { time: clock(-left) })}
+          </p>
+        )}
         {!call.lead && (lead ? <p>{t("wrap.lead", { name: lead.name })}</p> : <LeadPicker api={api} onPick={setLead} />)}
         <fieldset>
           <legend>{t("wrap.outcome")}</legend>
@@ -292,4 +333,10 @@ export function WrapUpDialog({ api, call, dispositions, onLogged, onLater, now =
       </form>
     </div>
   );
+}
+
+/** `m:ss`. */
+function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }

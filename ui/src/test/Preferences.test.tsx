@@ -32,7 +32,7 @@ it("switches the theme at once and keeps it with the start-minimised choice", as
   fireEvent.click(await screen.findByTestId("theme-dark"));
   expect(document.documentElement.dataset.theme).toBe("dark");
   fireEvent.click(screen.getByTestId("start-minimised"));
-  await waitFor(() => expect(session.prefs()).toEqual({ theme: "dark", start_minimised: true, language: "en", screen: "today" }));
+  await waitFor(() => expect(session.prefs()).toEqual({ theme: "dark", start_minimised: true, language: "en", screen: "today", wrap_up_limit_s: 120 }));
   fireEvent.click(screen.getByRole("button", { name: "Done" }));
   expect(screen.queryByTestId("preferences")).toBeNull();
 });

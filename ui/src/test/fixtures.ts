@@ -3,7 +3,12 @@ import { expect } from "vitest";
 
 import type { AppStatus } from "../bindings/AppStatus";
 import type { CallView } from "../bindings/CallView";
+import type { CallHistoryArgs } from "../bindings/CallHistoryArgs";
+import type { CallLog } from "../bindings/CallLog";
+import type { ConflictChoice } from "../bindings/ConflictChoice";
+import type { ConflictView } from "../bindings/ConflictView";
 import type { Dashboard } from "../bindings/Dashboard";
+import type { LeadEdit } from "../bindings/LeadEdit";
 import type { ExportLeadsArgs } from "../bindings/ExportLeadsArgs";
 import type { LeadListArgs } from "../bindings/LeadListArgs";
 import type { FollowUpItem } from "../bindings/FollowUpItem";
@@ -302,6 +307,123 @@ export function fakeLeadList(leads: Lead[]) {
   return { api, queries, exports };
 }
 
+/** A call log of `lead` (outbound, answered, 2 minutes). */
+export function callLog(lead: Lead, overrides: Partial<CallLog> = {}): CallLog {
+  seq += 1;
+  return {
+    id: `01936f4e-8c2a-7000-9000-${String(seq).padStart(12, "0")}`,
+    lead_id: lead.id,
+    telecaller_id: "01936f4e-8c2a-7000-8000-00000000aaaa",
+    direction: "outbound",
+    started_at: "2026-11-24T10:00:00Z",
+    answered_at: "2026-11-24T10:00:05Z",
+    ended_at: "2026-11-24T10:02:05Z",
+    duration_s: 120,
+    disposition: "interested",
+    outcome_tags: [],
+    notes: "",
+    follow_up: null,
+    recording_url: null,
+    provider_call_id: null,
+    device_id: null,
+    quality: null,
+    ...overrides,
+  };
+}
+
+/**
+ * The lead detail commands over plain data, with the shell's checks that the UI relies on: a second
+ * number must look like a phone number; `failEdits` makes every edit fail (storage); pages of `pageSize`.
+ */
+export function fakeLeadDetail(leads: Lead[], calls: CallLog[] = [], pageSize = 50) {
+  const edits: { leadId: string; edit: LeadEdit }[] = [];
+  const histories: CallHistoryArgs[] = [];
+  const exports: CallHistoryArgs[] = [];
+  const state = { failEdits: false, recording: null as ArrayBuffer | null };
+  const api: Pick<Api, "leadDetail" | "editLead" | "callHistory" | "exportCallHistory" | "recording"> = {
+    leadDetail: async (id) => {
+      const found = leads.find((l) => l.id === id);
+      if (!found) throw new IpcError("invalid_input", "That lead is no longer on this computer.");
+      return { lead: found, follow_ups: [] };
+    },
+    editLead: async (id, edit) => {
+      edits.push({ leadId: id, edit });
+      if (state.failEdits) throw new IpcError("storage", "disk full");
+      if (edit.alternate_phone && !/^\+?[\d ]{10,}$/.test(edit.alternate_phone)) {
+        throw new IpcError("invalid_input", `“${edit.alternate_phone}” is not a phone number.`);
+      }
+      const i = leads.findIndex((l) => l.id === id);
+      const before = leads[i]!;
+      const after: Lead = {
+        ...before,
+        status: edit.status ?? before.status,
+        priority: edit.priority ?? before.priority,
+        tags: edit.tags ?? before.tags,
+        interest: edit.interest === null ? before.interest : edit.interest || null,
+        city: edit.city === null ? before.city : edit.city || null,
+        email: edit.email === null ? before.email : edit.email || null,
+        alternate_phone: edit.alternate_phone ? edit.alternate_phone.replace(/ /g, "") : before.alternate_phone,
+        budget_inr: edit.budget_inr ?? before.budget_inr,
+        version: before.version + 1,
+      };
+      leads[i] = after;
+      return after;
+    },
+    callHistory: async (args) => {
+      histories.push(args);
+      const words = (args.search ?? "").toLowerCase().split(/\s+/).filter(Boolean);
+      const hits = calls
+        .filter((c) => c.lead_id === args.lead_id)
+        .filter((c) => !args.direction || c.direction === args.direction)
+        .filter((c) => args.dispositions.length === 0 || args.dispositions.includes(c.disposition))
+        .filter((c) => words.every((w) => `${c.notes} ${c.disposition}`.toLowerCase().includes(w)))
+        .sort((a, b) => b.started_at.localeCompare(a.started_at));
+      const start = args.cursor ? Number(args.cursor) : 0;
+      const end = Math.min(hits.length, start + pageSize);
+      return { calls: hits.slice(start, end), next_cursor: end < hits.length ? String(end) : null };
+    },
+    exportCallHistory: async (args) => {
+      exports.push(args);
+      return ["/home/priya/Downloads/calls.csv", calls.filter((c) => c.lead_id === args.lead_id).length];
+    },
+    recording: async () => {
+      if (!state.recording) throw new IpcError("network", "Leadline could not connect to the server.");
+      return state.recording;
+    },
+  };
+  return { api, edits, histories, exports, state };
+}
+
+/** A conflict of `lead` on one field. */
+export function conflict(lead: Lead, field = "status", mine = "interested", theirs = "not_interested"): ConflictView {
+  seq += 1;
+  return {
+    id: `01936f4e-8c2a-7000-a000-${String(seq).padStart(12, "0")}`,
+    lead_id: lead.id,
+    lead_name: lead.name,
+    fields: [{ field, base: "new", mine, theirs }],
+    edited_at: "2026-11-25T09:00:00Z",
+    detected_at: "2026-11-25T09:05:00Z",
+  };
+}
+
+/** The conflict commands over a list; `failResolve` makes settling fail (storage). */
+export function fakeConflicts(initial: ConflictView[] = []) {
+  let open = [...initial];
+  const resolved: [string, ConflictChoice][] = [];
+  const state = { failResolve: false };
+  const api: Pick<Api, "conflicts" | "resolveConflict"> = {
+    conflicts: async () => [...open],
+    resolveConflict: async (id, keep) => {
+      if (state.failResolve) throw new IpcError("storage", "disk full");
+      if (!open.some((c) => c.id === id)) throw new IpcError("invalid_input", "That conflict is already settled.");
+      open = open.filter((c) => c.id !== id);
+      resolved.push([id, keep]);
+    },
+  };
+  return { api, resolved, state, open: () => open };
+}
+
 export function fakeSession(
   leads: Lead[] = [],
   signedOut: AppStatus = status({ signed_in: false }),
@@ -309,9 +431,16 @@ export function fakeSession(
 ) {
   let handler: ((e: { lead_id: string }) => void) | null = null;
   let logouts = 0;
-  let prefs: DeskPreferences = { theme: "system", start_minimised: false, language: "en", screen: "today" };
+  let prefs: DeskPreferences = {
+    theme: "system",
+    start_minimised: false,
+    language: "en",
+    screen: "today",
+    wrap_up_limit_s: 120,
+  };
   const ready: ReadyScreen[] = [];
   const list = fakeLeadList(leads);
+  const detail = fakeLeadDetail(leads);
   const api: TeamApi & Pick<
     Api,
     | "logout"
@@ -330,9 +459,18 @@ export function fakeSession(
     | "exportFollowUp"
     | "leadPage"
     | "exportLeads"
+    | "leadDetail"
+    | "editLead"
+    | "callHistory"
+    | "exportCallHistory"
+    | "recording"
+    | "conflicts"
+    | "resolveConflict"
   > = {
+    ...fakeConflicts().api,
     ...fakeTeam(leads).api,
     ...fakeFollowUps().api,
+    ...detail.api,
     ...list.api,
     preferences: async () => prefs,
     savePreferences: async (p) => {
@@ -368,6 +506,7 @@ export function fakeSession(
     api,
     openLead: (leadId: string) => handler?.({ lead_id: leadId }),
     prefs: () => prefs,
+    detail,
     /** The screens that told the shell they were ready, in order. */
     ready: () => [...ready],
     list,
