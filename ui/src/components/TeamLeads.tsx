@@ -6,10 +6,21 @@ import { type FormEvent, useCallback, useEffect, useMemo, useState } from "react
 import type { AuditEntry } from "../bindings/AuditEntry";
 import type { Lead } from "../bindings/Lead";
 import type { LeadListQuery } from "../bindings/LeadListQuery";
+import type { LeadPriority } from "../bindings/LeadPriority";
+import type { LeadSource } from "../bindings/LeadSource";
 import type { LeadStatus } from "../bindings/LeadStatus";
 import type { UserAccount } from "../bindings/UserAccount";
 import { describeError } from "../errors";
-import { LEAD_STATUSES, formatPhone, formatRelative, statusLabel } from "../format";
+import {
+  LEAD_STATUSES,
+  PRIORITY_LABELS,
+  SOURCE_LABELS,
+  formatPhone,
+  formatRelative,
+  priorityLabel,
+  sourceLabel,
+  statusLabel,
+} from "../format";
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { TeamError, useServer } from "./TeamScreen";
@@ -24,6 +35,8 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
   const t = useT();
   const lang = useLanguage();
   const [status, setStatus] = useState<LeadStatus | "">("");
+  const [priority, setPriority] = useState<LeadPriority | "">("");
+  const [source, setSource] = useState<LeadSource | "">("");
   const [assignee, setAssignee] = useState("");
   const [search, setSearch] = useState("");
   const [q, setQ] = useState("");
@@ -39,12 +52,17 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
   );
 
   const query = useMemo((): LeadListQuery => {
-    const out: LeadListQuery = { status: status ? [status] : [], priority: [], source: [], limit: PAGE };
+    const out: LeadListQuery = {
+      status: status ? [status] : [],
+      priority: priority ? [priority] : [],
+      source: source ? [source] : [],
+      limit: PAGE,
+    };
     if (assignee === NOBODY) out.assigned_to = "unassigned";
     else if (assignee) out.assigned_to = { user: assignee };
     if (q.trim()) out.q = q.trim();
     return out;
-  }, [status, assignee, q]);
+  }, [status, priority, source, assignee, q]);
 
   const [rows, setRows] = useState<Lead[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -153,6 +171,38 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
           </select>
         </label>
         <label>
+          {t("team.priority")}{" "}
+          <select
+            className="input"
+            value={priority}
+            onChange={(e) => setPriority(e.target.value as LeadPriority | "")}
+            data-testid="team-priority"
+          >
+            <option value="">{t("team.any")}</option>
+            {(Object.keys(PRIORITY_LABELS) as LeadPriority[]).map((p) => (
+              <option key={p} value={p}>
+                {priorityLabel(p, lang)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t("team.source")}{" "}
+          <select
+            className="input"
+            value={source}
+            onChange={(e) => setSource(e.target.value as LeadSource | "")}
+            data-testid="team-source"
+          >
+            <option value="">{t("team.any")}</option>
+            {(Object.keys(SOURCE_LABELS) as LeadSource[]).map((v) => (
+              <option key={v} value={v}>
+                {sourceLabel(v, lang)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
           {t("team.assignee")}{" "}
           <select className="input" value={assignee} onChange={(e) => setAssignee(e.target.value)} data-testid="team-assignee">
             <option value="">{t("team.anyone")}</option>
@@ -241,7 +291,7 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
         <div className="card skeleton skeleton-block" aria-busy="true" data-testid="team-leads-loading" />
       ) : rows.length === 0 ? (
         <p className="empty" data-testid="team-leads-empty">
-          {q || status || assignee ? t("team.noMatch") : t("team.noLeads")}
+          {q || status || priority || source || assignee ? t("team.noMatch") : t("team.noLeads")}
         </p>
       ) : (
         <>

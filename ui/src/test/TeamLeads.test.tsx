@@ -48,6 +48,8 @@ describe("TeamLeads", () => {
     render(<TeamLeads api={team.api} />);
     await screen.findAllByTestId("team-lead-row");
     fireEvent.change(screen.getByTestId("team-status"), { target: { value: "interested" } });
+    fireEvent.change(screen.getByTestId("team-priority"), { target: { value: "hot" } });
+    fireEvent.change(screen.getByTestId("team-source"), { target: { value: "walk_in" } });
     await waitFor(() => expect(screen.getByTestId("team-assignee").querySelectorAll("option").length).toBe(4));
     fireEvent.change(screen.getByTestId("team-assignee"), { target: { value: "none" } });
     fireEvent.change(screen.getByTestId("team-search"), { target: { value: " 98765 " } });
@@ -55,7 +57,14 @@ describe("TeamLeads", () => {
     await waitFor(() =>
       expect(last(team.calls)).toEqual([
         "teamLeads",
-        { status: ["interested"], priority: [], source: [], limit: 50, assigned_to: "unassigned", q: "98765" },
+        {
+          status: ["interested"],
+          priority: ["hot"],
+          source: ["walk_in"],
+          limit: 50,
+          assigned_to: "unassigned",
+          q: "98765",
+        },
       ]),
     );
     fireEvent.change(screen.getByTestId("team-assignee"), { target: { value: ARJUN } });
