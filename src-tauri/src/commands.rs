@@ -23,6 +23,8 @@ pub async fn login(shell: State<'_, Shell>, args: LoginArgs) -> Result<AppStatus
 
 #[tauri::command]
 pub async fn logout(shell: State<'_, Shell>) -> Result<AppStatus, CommandError> {
+    // The supervisor sees this desktop offline at once rather than after the presence timeout.
+    shell.report_signing_out().await;
     shell.logout().await
 }
 

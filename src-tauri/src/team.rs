@@ -303,6 +303,17 @@ impl Shell {
             .map_err(team_failure)
     }
 
+    /// Tells the server this desktop is going offline (before signing out); best effort, given up after
+    /// [`SIGN_OUT_REPORT_WAIT`] so that signing out offline is not held up.
+    pub async fn report_signing_out(&self) {
+        let Some(client) = self.client() else { return };
+        match tokio::time::timeout(SIGN_OUT_REPORT_WAIT, client.report_presence(AgentState::Offline)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "could not report signing out"),
+            Err(_) => tracing::debug!("reporting signing out timed out"),
+        }
+    }
+
     /// What this desktop's user is doing now: on a call while one rings or is connected, in a wrap-up
     /// while a call waits for its form, else available.
     pub async fn agent_state(&self) -> AgentState {
@@ -319,6 +330,9 @@ impl Shell {
         }
     }
 }
+
+/// Signing out waits at most this long to tell the server.
+pub const SIGN_OUT_REPORT_WAIT: Duration = Duration::from_secs(2);
 
 /// How often the presence reporter looks at the phone.
 const LOOK_EVERY: Duration = Duration::from_secs(3);

@@ -144,6 +144,18 @@ async fn the_supervisor_sees_the_team_assigns_with_a_reason_and_imports() {
         ErrorCode::Server
     );
 
+    // Signing out says so: the supervisor sees priya offline at once.
+    priya.report_signing_out().await;
+    priya.logout().await.unwrap();
+    let dashboard = meera.team_dashboard(last_week()).await.unwrap();
+    let priya_now = dashboard
+        .presence
+        .agents
+        .iter()
+        .find(|a| a.username == "priya")
+        .unwrap();
+    assert_eq!(priya_now.state, AgentState::Offline);
+
     // The server gone: the team's screens say the network, the UI words it as offline.
     server.stop().await.unwrap();
     let offline = meera.team_dashboard(last_week()).await.unwrap_err();
