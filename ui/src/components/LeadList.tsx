@@ -220,47 +220,36 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
             </button>
           ))}
         </div>
-        <select
-          className="input"
-          aria-label={t("filter.priority")}
+        <FilterSelect
+          label={t("filter.priority")}
           value={priority}
-          onChange={(e) => setPriority(e.target.value as LeadPriority | "")}
-          data-testid="priority-filter"
-        >
-          <option value="">{t("filter.anyPriority")}</option>
-          {(Object.keys(PRIORITY_LABELS) as LeadPriority[]).map((p) => (
-            <option key={p} value={p}>
-              {priorityLabel(p, lang)}
-            </option>
-          ))}
-        </select>
-        <select
-          className="input"
-          aria-label={t("filter.source")}
+          onChange={setPriority}
+          options={[
+            ["", t("filter.anyPriority")],
+            ...(Object.keys(PRIORITY_LABELS) as LeadPriority[]).map((p): [LeadPriority, string] => [
+              p,
+              priorityLabel(p, lang),
+            ]),
+          ]}
+          testId="priority-filter"
+        />
+        <FilterSelect
+          label={t("filter.source")}
           value={source}
-          onChange={(e) => setSource(e.target.value as LeadSource | "")}
-          data-testid="source-filter"
-        >
-          <option value="">{t("filter.anySource")}</option>
-          {(Object.keys(SOURCE_LABELS) as LeadSource[]).map((s) => (
-            <option key={s} value={s}>
-              {sourceLabel(s, lang)}
-            </option>
-          ))}
-        </select>
-        <select
-          className="input"
-          aria-label={t("filter.followUp")}
+          onChange={setSource}
+          options={[
+            ["", t("filter.anySource")],
+            ...(Object.keys(SOURCE_LABELS) as LeadSource[]).map((v): [LeadSource, string] => [v, sourceLabel(v, lang)]),
+          ]}
+          testId="source-filter"
+        />
+        <FilterSelect
+          label={t("filter.followUp")}
           value={followUp}
-          onChange={(e) => setFollowUp(e.target.value as FollowUpWhen | "")}
-          data-testid="follow-up-filter"
-        >
-          {FOLLOW_UPS.map(([value, label]) => (
-            <option key={label} value={value}>
-              {t(label)}
-            </option>
-          ))}
-        </select>
+          onChange={setFollowUp}
+          options={FOLLOW_UPS.map(([value, label]): [FollowUpWhen | "", string] => [value, t(label)])}
+          testId="follow-up-filter"
+        />
         <label className="date-filter">
           {t("filter.createdFrom")}
           <input
@@ -339,4 +328,35 @@ function localDay(day: string, plusDays: number): string {
   const d = new Date(`${day}T00:00:00`);
   d.setDate(d.getDate() + plusDays);
   return d.toISOString();
+}
+
+/** One of the filter bar's drop-downs: `options` are [value, label] pairs, "" meaning "any". */
+function FilterSelect<T extends string>({
+  label,
+  value,
+  onChange,
+  options,
+  testId,
+}: {
+  label: string;
+  value: T | "";
+  onChange: (value: T | "") => void;
+  options: ReadonlyArray<readonly [T | "", string]>;
+  testId: string;
+}) {
+  return (
+    <select
+      className="input"
+      aria-label={label}
+      value={value}
+      onChange={(e) => onChange(e.target.value as T | "")}
+      data-testid={testId}
+    >
+      {options.map(([v, text]) => (
+        <option key={v || "any"} value={v}>
+          {text}
+        </option>
+      ))}
+    </select>
+  );
 }
