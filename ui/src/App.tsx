@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useLayoutEffect, useState } from "react";
 
 import type { AppStatus } from "./bindings/AppStatus";
 import { CrashPrompt } from "./components/CrashPrompt";
@@ -30,8 +30,8 @@ export function App({ api }: { api: Api }) {
       .finally(() => setLanguageKnown(true));
   }, [api]);
 
-  // Screen readers read the window in its language.
-  useEffect(() => {
+  // Screen readers read the window in its language, set in the same commit as the text it describes.
+  useLayoutEffect(() => {
     document.documentElement.lang = language;
   }, [language]);
 
