@@ -331,7 +331,7 @@ impl Desk {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
+                if tx.send(strip_ansi(&line)).is_err() {
                     break;
                 }
             }
@@ -441,6 +441,25 @@ impl Drop for RunningApp {
     }
 }
 
+/// The line without terminal colour codes (`ESC [ … letter`), which the log's stderr copy may carry.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // Skip `[`, the parameters, and the final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `name=<number>` in a log line.
 fn field(line: &str, name: &str) -> Option<f64> {
     let prefix = format!("{name}=");
@@ -491,5 +510,7 @@ mod tests {
         assert_eq!(field(line, "since_start_ms"), Some(812.5));
         assert_eq!(field(line, "start_ms"), None);
         assert_eq!(field("pulled pages=3 leads=1000 calls=0", "leads"), Some(1000.0));
+        let coloured = "\u{1b}[32m INFO\u{1b}[0m pulled \u{1b}[3mleads\u{1b}[0m\u{1b}[2m=\u{1b}[0m100000";
+        assert_eq!(field(&strip_ansi(coloured), "leads"), Some(100_000.0));
     }
 }
