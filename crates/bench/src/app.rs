@@ -319,17 +319,19 @@ impl Desk {
             .env_remove("LEADLINE_SERVER_URL")
             .env_remove("LEADLINE_USER")
             .env_remove("LEADLINE_PASSWORD")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            // The log's console copy goes to stdout (tracing's default); stderr keeps GTK's and WebKit's
+            // own messages.
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         for (k, v) in env {
             command.env(k, v);
         }
         let started = Instant::now();
         let mut child = command.spawn().context("starting leadline-desktop")?;
-        let stderr = child.stderr.take().context("the app's stderr")?;
+        let log = child.stdout.take().context("the app's stdout")?;
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
+            for line in BufReader::new(log).lines() {
                 let Ok(line) = line else { break };
                 if tx.send(strip_ansi(&line)).is_err() {
                     break;
@@ -441,7 +443,7 @@ impl Drop for RunningApp {
     }
 }
 
-/// The line without terminal colour codes (`ESC [ … letter`), which the log's stderr copy may carry.
+/// The line without terminal colour codes (`ESC [ … letter`), which the log's console copy may carry.
 fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars();
