@@ -480,7 +480,7 @@ impl Core {
                 store.sync_state().map_err(storage)?,
                 store.count_leads().map_err(storage)?,
                 store.pending_count().map_err(storage)?,
-                store.unlogged_calls().map_err(storage)?.len() as u64,
+                store.count_unlogged_calls().map_err(storage)?,
             )
         };
         let activity = self.activity();

@@ -342,6 +342,15 @@ impl Store {
         Ok(out)
     }
 
+    /// How many calls are not logged yet (what [`Store::unlogged_calls`] would list), without reading them.
+    pub fn count_unlogged_calls(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM call_drafts")?
+            .query_row([], |r| r.get(0))?;
+        Ok(n.unsigned_abs())
+    }
+
     /// Ends every softphone call left open by a process that stopped mid-call, at its last sign of life,
     /// as [`CallEnd::Interrupted`]; answers them. Run it before the softphone starts. Click-to-calls are
     /// left as they are (the provider carries them, not this process; they wait for their wrap-up).

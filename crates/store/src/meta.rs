@@ -182,6 +182,18 @@ impl Store {
             .cloned())
     }
 
+    /// Replaces the disposition catalogue (the server's, fetched again after an admin's edit); an empty
+    /// list is refused: the wrap-up form needs one.
+    pub fn set_dispositions(&mut self, list: &[leadline_model::Disposition]) -> Result<(), StoreError> {
+        if list.is_empty() {
+            return Err(StoreError::Invalid("an empty disposition catalogue".into()));
+        }
+        let tx = self.conn.transaction()?;
+        crate::pull::replace_dispositions(&tx, list)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The disposition catalogue as the server last sent it, in its order.
     pub fn dispositions(&self) -> Result<Vec<leadline_model::Disposition>, StoreError> {
         let mut stmt = self.conn.prepare_cached(

@@ -87,21 +87,7 @@ impl Store {
             }
         }
         if !page.dispositions.is_empty() {
-            tx.execute("DELETE FROM dispositions", [])?;
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO dispositions (code, label, category, requires_follow_up, hotkey, position)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for (i, d) in (0_i64..).zip(&page.dispositions) {
-                stmt.execute(params![
-                    d.code,
-                    d.label,
-                    d.category.as_str(),
-                    d.requires_follow_up,
-                    d.hotkey,
-                    i
-                ])?;
-            }
+            replace_dispositions(&tx, &page.dispositions)?;
         }
         for lead_id in &follow_up_leads {
             write::refresh_next_follow_up(&tx, lead_id)?;
@@ -133,6 +119,29 @@ fn remove_lead(conn: &Connection, lead_id: &Id) -> Result<(), StoreError> {
             .execute([&id])?;
         conn.prepare_cached("DELETE FROM leads WHERE id = ?1")?
             .execute([&id])?;
+    }
+    Ok(())
+}
+
+/// Replaces the disposition catalogue with `list`, in its order.
+pub(crate) fn replace_dispositions(
+    conn: &Connection,
+    list: &[leadline_model::Disposition],
+) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM dispositions", [])?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO dispositions (code, label, category, requires_follow_up, hotkey, position)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (i, d) in (0_i64..).zip(list) {
+        stmt.execute(params![
+            d.code,
+            d.label,
+            d.category.as_str(),
+            d.requires_follow_up,
+            d.hotkey,
+            i
+        ])?;
     }
     Ok(())
 }

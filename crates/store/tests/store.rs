@@ -602,6 +602,7 @@ fn a_drafted_call_is_logged_with_its_times_and_provider_id_and_queued_once() {
     assert_eq!(ended.talk_seconds(), 90);
     assert!(store.call_alive(&draft.id, t0 + Duration::seconds(120)).is_err());
     assert_eq!(store.unlogged_calls().unwrap(), vec![ended]);
+    assert_eq!(store.count_unlogged_calls().unwrap(), 1);
 
     let before = outbox_rows(&store);
     let logged = store.log_drafted_call(&draft.id, &wrap).unwrap();
@@ -615,6 +616,7 @@ fn a_drafted_call_is_logged_with_its_times_and_provider_id_and_queued_once() {
     assert_eq!(logged.provider_call_id.as_deref(), Some("exo-sid-1"));
     assert_eq!(outbox_rows(&store), before + 1, "queued once");
     assert!(store.unlogged_calls().unwrap().is_empty());
+    assert_eq!(store.count_unlogged_calls().unwrap(), 0);
     // The draft is gone: logging it again is refused, nothing doubles.
     assert!(matches!(
         store.log_drafted_call(&draft.id, &wrap),

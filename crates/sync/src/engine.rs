@@ -334,25 +334,54 @@ impl Worker {
                     s.next_retry_at = None;
                 });
                 self.announce(report);
-                self.refresh_goals().await;
+                self.refresh_team_settings().await;
                 Instant::now() + self.config.periodic
             }
             Err(e) => self.failed(&e),
         }
     }
 
-    /// The team's goals change rarely: fetched after a good round at most every [`GOALS_EVERY`], kept in the
-    /// cache for the dashboard. A failure only waits for the next round.
-    async fn refresh_goals(&mut self) {
+    /// The team's goals and the disposition catalogue change rarely: fetched after a good round at most
+    /// every [`GOALS_EVERY`], kept in the cache (the dashboard's goals; the wrap-up form's catalogue, which
+    /// a pull brings only to a new device). A failure only waits for the next round.
+    async fn refresh_team_settings(&mut self) {
         if self.goals_at.is_some_and(|t| t.elapsed() < GOALS_EVERY) {
             return;
         }
-        match self.client.goals().await {
-            Ok(goals) => match self.store.run(move |s| s.set_goals(&goals)).await {
-                Ok(()) => self.goals_at = Some(Instant::now()),
-                Err(e) => tracing::warn!(error = %e, "cannot keep the goals"),
-            },
-            Err(e) => tracing::info!(error = %e, "cannot fetch the goals"),
+        let goals = match self.client.goals().await {
+            Ok(goals) => self
+                .store
+                .run(move |s| s.set_goals(&goals))
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let catalogue = match self.client.disposition_catalogue().await {
+            Ok(mut entries) => {
+                entries.retain(|d| d.active);
+                entries.sort_by_key(|d| d.position);
+                let list: Vec<leadline_model::Disposition> = entries
+                    .into_iter()
+                    .map(|d| leadline_model::Disposition {
+                        code: d.code,
+                        label: d.label,
+                        category: d.category,
+                        requires_follow_up: d.requires_follow_up,
+                        hotkey: d.hotkey,
+                    })
+                    .collect();
+                self.store
+                    .run(move |s| s.set_dispositions(&list))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match (goals, catalogue) {
+            (Ok(()), Ok(())) => self.goals_at = Some(Instant::now()),
+            (goals, catalogue) => {
+                tracing::info!(?goals, ?catalogue, "cannot refresh the goals or the catalogue")
+            }
         }
     }
 

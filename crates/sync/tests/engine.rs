@@ -51,6 +51,27 @@ impl World {
         format!("http://{}", self.addr)
     }
 
+    /// A token of an admin (the demo has none: one is added).
+    async fn admin_token(&self) -> String {
+        let admin = leadline_model::User {
+            id: leadline_model::new_id(),
+            username: "asha".into(),
+            name: "Asha Admin".into(),
+            role: leadline_model::Role::Admin,
+            team: None,
+        };
+        let hash = leadline_server::auth::hash_password(PASSWORD).unwrap();
+        self.server
+            .as_ref()
+            .unwrap()
+            .state()
+            .repo()
+            .write(move |tx| leadline_server::db::insert_user(tx, &admin, &hash, &Utc::now()))
+            .await
+            .unwrap();
+        self.token("asha").await
+    }
+
     async fn stop(&mut self) {
         self.server.take().unwrap().stop().await.unwrap();
     }
@@ -615,6 +636,24 @@ async fn notices_announce_an_assignment_and_a_due_follow_up_and_sync_now_waits_f
         serde_json::json!({"user_id": priya, "daily_calls": 80, "daily_conversions": 4}),
     )
     .await;
+    // An admin adds an outcome to the catalogue after priya's desk was set up: it reaches the form too.
+    let admin = w.admin_token().await;
+    w.rest(
+        &admin,
+        reqwest::Method::PUT,
+        "/api/v1/dispositions/gold_rate_asked",
+        serde_json::json!({"code": "gold_rate_asked", "label": "Asked today's gold rate", "category": "connected",
+            "requires_follow_up": false, "hotkey": null, "position": 99, "active": true}),
+    )
+    .await;
+    assert!(
+        !store
+            .run(|s| s.dispositions())
+            .await
+            .unwrap()
+            .iter()
+            .any(|d| d.code == "gold_rate_asked")
+    );
     let config = EngineConfig {
         periodic: Duration::from_secs(3600),
         ..EngineConfig::default()
@@ -664,6 +703,17 @@ async fn notices_announce_an_assignment_and_a_due_follow_up_and_sync_now_waits_f
         .unwrap()
         .expect("priya's goal");
     assert_eq!((goal.daily_calls, goal.daily_conversions), (80, 4));
+    let catalogue = store.run(|s| s.dispositions()).await.unwrap();
+    let added = catalogue
+        .iter()
+        .find(|d| d.code == "gold_rate_asked")
+        .expect("the admin's new outcome");
+    assert_eq!(added.label, "Asked today's gold rate");
+    assert_eq!(
+        catalogue.last().map(|d| d.code.as_str()),
+        Some("gold_rate_asked"),
+        "in the server's order"
+    );
     w.stop().await;
     let s = engine.sync_now_and_wait(Duration::from_secs(20)).await;
     assert_eq!(s.connectivity, leadline_sync::Connectivity::Offline, "{s:?}");
