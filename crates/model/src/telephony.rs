@@ -275,7 +275,8 @@ mod preference_tests {
     #[test]
     fn preferences_saved_by_an_older_app_take_the_new_fields_defaults() {
         let old: DeskPreferences =
-            serde_json::from_str(r#"{"theme":"dark","start_minimised":true,"language":"hi"}"#).expect("old json");
+            serde_json::from_str(r#"{"theme":"dark","start_minimised":true,"language":"hi"}"#)
+                .expect("old json");
         assert_eq!(old.theme, Theme::Dark);
         assert_eq!(old.screen, DeskScreen::Today);
         assert_eq!(old.wrap_up_limit_s, DEFAULT_WRAP_UP_LIMIT_S);
