@@ -228,6 +228,38 @@ async fn drive(client: &Client, expected: u64, needle_name: &str) -> Result<(), 
         ));
     }
 
+    // The lead in full: its pipeline, fields and call history (the demo logged calls on it, or it says
+    // there are none), then closed again.
+    for name in client
+        .find_all(Locator::Css("[data-testid=lead-name]"))
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        if name.text().await.map_err(|e| e.to_string())? == needle_name {
+            name.click().await.map_err(|e| e.to_string())?;
+            break;
+        }
+    }
+    let opened = eventually("the lead's detail", || async {
+        text_of(client, "[data-testid=lead-detail-name]").await
+    })
+    .await;
+    if opened != needle_name {
+        return Err(format!("clicking {needle_name:?} opened {opened:?}"));
+    }
+    eventually("the lead's call history", || async {
+        let listed = client
+            .find_all(Locator::Css("[data-testid=history-call]"))
+            .await?;
+        let empty = client
+            .find_all(Locator::Css("[data-testid=history-empty]"))
+            .await?;
+        Ok((!listed.is_empty() || !empty.is_empty()).then_some(()))
+    })
+    .await;
+    phone::screenshot(client, "lead-detail.png").await?;
+    phone::click(client, "[data-testid=lead-detail-close]").await?;
+
     // A search that matches nothing says so instead of showing stale rows.
     search.clear().await.map_err(|e| e.to_string())?;
     search.send_keys("zzqxjv").await.map_err(|e| e.to_string())?;

@@ -528,7 +528,7 @@ const en = {
   "team.saved": "Saved.",
   "team.dispo.title": "Disposition catalogue",
   "team.dispo.hint":
-    "Telecallers pick these after each call. A desktop takes the catalogue with its first sync: one already set up keeps the catalogue it has. Retire a code instead of deleting it.",
+    "Telecallers pick these after each call. Desktops take a change within about ten minutes of their next sync. Retire a code instead of deleting it.",
   "team.dispo.none": "The catalogue is empty: add the first disposition below.",
   "team.dispo.code": "Code",
   "team.dispo.label": "Label",
@@ -1071,7 +1071,7 @@ const hi: Record<Key, string> = {
   "team.saved": "सहेजा गया।",
   "team.dispo.title": "डिस्पोज़िशन सूची",
   "team.dispo.hint":
-    "टेलीकॉलर हर कॉल के बाद इनमें से चुनते हैं। डेस्कटॉप यह सूची अपने पहले सिंक में लेता है: पहले से चल रहा डेस्कटॉप अपनी मौजूदा सूची रखता है। कोड हटाने के बजाय बंद करें।",
+    "टेलीकॉलर हर कॉल के बाद इनमें से चुनते हैं। डेस्कटॉप अगले सिंक के लगभग दस मिनट के भीतर बदलाव ले लेते हैं। कोड हटाने के बजाय बंद करें।",
   "team.dispo.none": "सूची ख़ाली है: नीचे पहला डिस्पोज़िशन जोड़ें।",
   "team.dispo.code": "कोड",
   "team.dispo.label": "नाम",
