@@ -12,6 +12,13 @@ use crate::shell::Shell;
 
 #[tauri::command]
 pub async fn app_status(shell: State<'_, Shell>) -> Result<AppStatus, CommandError> {
+    static FIRST: std::sync::Once = std::sync::Once::new();
+    FIRST.call_once(|| {
+        tracing::info!(
+            since_start_ms = crate::runlog::since_start().as_secs_f64() * 1e3,
+            "the window asked for the status"
+        );
+    });
     shell.status().await
 }
 
@@ -206,7 +213,18 @@ pub async fn lead_page(
     shell: State<'_, Shell>,
     args: crate::api::LeadListArgs,
 ) -> Result<crate::api::LeadListView, CommandError> {
-    shell.lead_page(args).await
+    static FIRST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+    let first = FIRST.swap(false, std::sync::atomic::Ordering::Relaxed);
+    let asked = std::time::Instant::now();
+    let page = shell.lead_page(args).await;
+    if first {
+        tracing::info!(
+            ms = asked.elapsed().as_secs_f64() * 1e3,
+            since_start_ms = crate::runlog::since_start().as_secs_f64() * 1e3,
+            "the first lead page was read"
+        );
+    }
+    page
 }
 
 /// Saves the lead list (or the selection) as CSV in the Downloads folder; answers the path and the count.

@@ -120,13 +120,20 @@ pub fn run() {
             let (marker, unclean) = runlog::Marker::arm(&data_dir);
             if let Some(exit) = &unclean {
                 tracing::warn!(started_at = ?exit.started_at, "the last run did not end cleanly");
+                shell::request_cache_check(&data_dir);
             }
             app.manage(RunState {
                 data_dir: data_dir.clone(),
                 unclean: std::sync::Mutex::new(unclean),
                 marker,
             });
+            let opening = std::time::Instant::now();
             let shell = Shell::open(&data_dir);
+            tracing::info!(
+                ms = opening.elapsed().as_secs_f64() * 1e3,
+                since_start_ms = runlog::since_start().as_secs_f64() * 1e3,
+                "local cache opened"
+            );
             start_minimised_if_asked(app.handle(), &shell);
             let emitter = app.handle().clone();
             let tray = desktop::tray(app.handle());

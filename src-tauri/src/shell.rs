@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use leadline_phone::{DeskAudio, DeskPhone, PasswordVault};
-use leadline_store::{KeyStorage, LeadQuery, Store, StoreError};
+use leadline_store::{KeyStorage, LeadQuery, OpenCheck, Store, StoreError};
 use leadline_sync::{
     Alert, Client, Connectivity, Engine, EngineConfig, Notices, SharedStore, SyncError, SyncEvent, SyncStatus,
 };
@@ -172,6 +172,7 @@ impl Shell {
         };
         let account = token::account(&server_url, &user.username);
         let lookup = account.clone();
+        let asked = std::time::Instant::now();
         let Some(tokens) = self
             .core
             .blocking_vault(move |v| v.load_tokens(&lookup))
@@ -184,7 +185,12 @@ impl Shell {
             .map_err(sync_failure)?
             .with_tokens(tokens);
         self.begin_session(Arc::new(client), account, user.id)?;
-        tracing::info!(user = %user.username, "restored the session from the keyring");
+        tracing::info!(
+            user = %user.username,
+            keyring_ms = asked.elapsed().as_secs_f64() * 1e3,
+            since_start_ms = crate::runlog::since_start().as_secs_f64() * 1e3,
+            "restored the session from the keyring"
+        );
         self.notify().await;
         Ok(())
     }
@@ -579,7 +585,21 @@ fn open_store(data_dir: &Path) -> Result<Store, CommandError> {
     // The cache key: OS keyring, or a 0600 file in the data folder where no keyring works.
     let storage_mode = KeyStorage::from_env().map_err(storage)?;
     let key = leadline_store::key::load_or_create(data_dir, storage_mode).map_err(storage)?;
-    let store = Store::open(&path, &key.key).map_err(storage)?;
+    // Reading every page to check the file costs about a second per 100,000 leads: done before use only
+    // when asked (after an unclean exit, or when the last check found damage); otherwise aside, later.
+    let check_request = data_dir.join(CHECK_CACHE);
+    let full = check_request.exists() || !path.exists();
+    let check = if full { OpenCheck::Full } else { OpenCheck::Light };
+    let store = Store::open_with(&path, &key.key, check).map_err(storage)?;
+    if full {
+        if let Err(e) = std::fs::remove_file(&check_request)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, "cannot clear the cache check request");
+        }
+    } else {
+        check_aside(path.clone(), key.key.clone(), check_request);
+    }
     let report = store.open_report();
     if let Some(aside) = &report.recovered_from {
         tracing::error!(
@@ -591,6 +611,42 @@ fn open_store(data_dir: &Path) -> Result<Store, CommandError> {
         );
     }
     Ok(store)
+}
+
+/// In the data folder: the next start reads the whole cache before using it (and repairs it if damaged).
+pub const CHECK_CACHE: &str = "check-cache";
+
+/// Asks the next open of the cache in `data_dir` for the full check (an unclean exit may have left damage).
+pub fn request_cache_check(data_dir: &Path) {
+    if let Err(e) = std::fs::write(data_dir.join(CHECK_CACHE), b"") {
+        tracing::warn!(error = %e, "cannot ask for a check of the local cache");
+    }
+}
+
+/// How long after the start the cache is checked aside: the start's own reads come first.
+const CHECK_ASIDE_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Checks the whole cache file on a thread of its own, later; damage found asks the next start to repair it.
+fn check_aside(path: PathBuf, key: leadline_store::StoreKey, request: PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("cache-check".into())
+        .spawn(move || {
+            std::thread::sleep(CHECK_ASIDE_AFTER);
+            let started = std::time::Instant::now();
+            match Store::check_integrity(&path, &key) {
+                Ok(None) => tracing::info!(ms = started.elapsed().as_millis() as u64, "the local cache is sound"),
+                Ok(Some(damage)) => {
+                    tracing::error!(%damage, "the local cache is damaged; the next start repairs it, keeping unsent changes");
+                    if let Err(e) = std::fs::write(&request, damage.as_bytes()) {
+                        tracing::error!(error = %e, "cannot ask the next start to repair the cache");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot check the local cache"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the cache check");
+    }
 }
 
 pub(crate) fn storage(e: StoreError) -> CommandError {

@@ -353,6 +353,10 @@ impl Desk {
         let wanted = format!("screen={screen}");
         let (wall_ms, in_app_ms) = loop {
             let line = app.next_line(START_WITHIN.saturating_sub(app.started.elapsed()))?;
+            // The app's own start-up milestones, for reading where the time goes (stderr).
+            if line.contains("since_start_ms") {
+                eprintln!("app {}: {}", data.display(), line);
+            }
             if line.contains(SCREEN_READY) && line.contains(&wanted) {
                 break (
                     app.started.elapsed().as_secs_f64() * 1e3,

@@ -58,7 +58,7 @@ pub use key::{KeySource, KeyStorage, LoadedKey, StoreKey};
 pub use leads::{LeadQuery, MAX_PAGE, StatusCount};
 pub use local::{OutboxEntry, PendingCount};
 pub use meta::SyncState;
-pub use open::{OpenReport, keycheck_path};
+pub use open::{OpenCheck, OpenReport, keycheck_path};
 pub use pull::ApplyReport;
 pub use push::{PUSH_MAX_BYTES, PUSH_MAX_MUTATIONS, PushOutcome};
 pub use query::{

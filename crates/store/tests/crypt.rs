@@ -7,7 +7,7 @@ use chrono::{Duration, SubsecRound, Utc};
 use leadline_model::sync::{Change, Cursor, Mutation, PROTOCOL_VERSION, PullPage};
 use leadline_model::*;
 use leadline_store::key::{KEY_FILE_NAME, load_or_create};
-use leadline_store::{KeySource, KeyStorage, Store, StoreError, StoreKey, keycheck_path};
+use leadline_store::{KeySource, KeyStorage, OpenCheck, Store, StoreError, StoreKey, keycheck_path};
 
 const PAGE: usize = 4096;
 
@@ -527,4 +527,34 @@ fn a_key_file_without_a_key_is_refused() {
     );
     assert!(err.to_string().contains("64 hex digits"), "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a key at all\n");
+}
+
+#[test]
+fn a_light_open_skips_the_full_read_and_the_check_aside_finds_the_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite3");
+    let key = StoreKey::generate().unwrap();
+    fill(&path, &key, 400, 2);
+    assert_eq!(Store::check_integrity(&path, &key).unwrap(), None, "a sound file");
+
+    let lead_pages = pages_of(&path, &key, "leads");
+    let outbox_pages = pages_of(&path, &key, "outbox");
+    let victim = lead_pages[lead_pages.len() / 2];
+    assert!(!outbox_pages.contains(&victim));
+    garble_page(&path, victim);
+
+    // A light open reads the schema, not every page: the file opens as it is, untouched.
+    let light = Store::open_with(&path, &key, OpenCheck::Light).unwrap();
+    assert!(light.open_report().recovered_from.is_none());
+    // The check run aside (while the cache is open) finds the damage...
+    let found = Store::check_integrity(&path, &key).unwrap();
+    assert!(found.is_some(), "the garbled page is found");
+    drop(light);
+    // ...and the full open, the next start's, moves the file aside and keeps the pending changes.
+    let store = Store::open_with(&path, &key, OpenCheck::Full).unwrap();
+    assert!(store.open_report().recovered_from.is_some());
+    assert_eq!(store.pending_count().unwrap().pending, 2);
+    // A wrong key is an error, not damage.
+    let other = StoreKey::generate().unwrap();
+    assert!(Store::check_integrity(&path, &other).is_err());
 }
