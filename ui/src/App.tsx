@@ -1,6 +1,7 @@
 import { useEffect, useLayoutEffect, useState } from "react";
 
 import type { AppStatus } from "./bindings/AppStatus";
+import type { DeskScreen } from "./bindings/DeskScreen";
 import { CrashPrompt } from "./components/CrashPrompt";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { LeadScreen } from "./components/LeadScreen";
@@ -18,6 +19,8 @@ export function App({ api }: { api: Api }) {
   const [language, setLanguage] = useState<Language>("en");
   // The splash stays until the language is known, so a Hindi desk never flashes an English screen first.
   const [languageKnown, setLanguageKnown] = useState(false);
+  // The screen to open on, read with the language: the lead list mounts at once, without asking again.
+  const [startScreen, setStartScreen] = useState<DeskScreen | undefined>(undefined);
 
   useEffect(() => {
     api
@@ -25,6 +28,7 @@ export function App({ api }: { api: Api }) {
       .then((p) => {
         applyTheme(p.theme);
         setLanguage(p.language);
+        setStartScreen(p.screen);
       })
       .catch(() => {})
       .finally(() => setLanguageKnown(true));
@@ -82,7 +86,13 @@ export function App({ api }: { api: Api }) {
       {/* The boundary of main.tsx is outside the language; this one says a failure in the app's language. */}
       <ErrorBoundary>
         {status.signed_in ? (
-          <LeadScreen api={api} status={status} onStatus={setStatus} onLanguage={setLanguage} />
+          <LeadScreen
+            api={api}
+            status={status}
+            onStatus={setStatus}
+            onLanguage={setLanguage}
+            startScreen={startScreen}
+          />
         ) : (
           // Keyed by server and user, so a status that fills them in (auto sign-in) refreshes the form.
           <LoginScreen

@@ -35,6 +35,8 @@ interface Props {
   onStatus: (status: AppStatus) => void;
   /** The language was changed in the preferences. */
   onLanguage?: (language: Language) => void;
+  /** The screen to open on, when the caller has read the preferences already. */
+  startScreen?: DeskScreen;
 }
 
 type View = "home" | "leads" | "follow-ups";
@@ -57,7 +59,7 @@ const TABS: ReadonlyArray<[View, Key]> = [
   ["follow-ups", "tab.followUps"],
 ];
 
-export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
+export function LeadScreen({ api, status, onStatus, onLanguage, startScreen }: Props) {
   const t = useT();
   const lang = useLanguage();
   const now = useNow(30_000);
@@ -77,7 +79,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage }: Props) {
   const [edits, setEdits] = useState(0);
   const openDetail = useCallback((l: Lead) => setDetailId(l.id), []);
   // The screen the app was left on (a preference); nothing is shown until it is known, a local read.
-  const [view, setShown] = useState<View | null>(null);
+  const [view, setShown] = useState<View | null>(startScreen ? VIEW_OF[startScreen] : null);
   // The supervisor's Team tab (supervisors and admins): shown over the screens, not remembered.
   const [team, setTeam] = useState(false);
   const manager = status.user?.role === "supervisor" || status.user?.role === "admin";
