@@ -80,10 +80,14 @@ export function phoneReducer(state: PhoneModel, action: PhoneAction): PhoneModel
       const shown = state.status;
       if (shown && action.status.version < shown.version) return state;
       const newer = !shown || action.status.version > shown.version;
+      const listed = action.status.calls.filter((c) => c.stage !== "ended" && !state.gone[c.call_id]);
+      // The first status can arrive after a call placed at once was answered: that call stays (its events
+      // keep it current). A later status lists every live call, so it replaces them.
+      const placedBefore = shown ? [] : state.calls.filter((c) => !listed.some((l) => l.call_id === c.call_id));
       return {
         ...state,
         status: action.status,
-        calls: newer ? action.status.calls.filter((c) => c.stage !== "ended" && !state.gone[c.call_id]) : state.calls,
+        calls: newer ? [...listed, ...placedBefore] : state.calls,
       };
     }
     case "dialled": {

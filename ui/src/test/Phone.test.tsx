@@ -77,6 +77,18 @@ describe("phoneReducer", () => {
     expect(s.calls.map((c) => c.stage)).toEqual(["ringing"]);
   });
 
+  it("keeps a call placed before the first status arrived, and lets a later status replace the calls", () => {
+    const placed = callView({ stage: "dialing" });
+    let s = phoneReducer(initialPhone, { type: "dialled", result: { via: "softphone", call: placed }, lead: asha });
+    expect(s.calls).toEqual([placed]);
+    // The app's first status, read before the dial but answered after it, lists no call.
+    s = phoneReducer(s, { type: "status", status: phoneStatus({ version: 1, state: "ready" }) });
+    expect(s.calls).toEqual([placed]);
+    // A newer status lists every live call: the call has gone.
+    s = phoneReducer(s, { type: "status", status: phoneStatus({ version: 2, state: "ready" }) });
+    expect(s.calls).toEqual([]);
+  });
+
   it("keeps the newer phone state when a command's answer arrives after the event it raced", () => {
     let s = phoneReducer(initialPhone, { type: "status", status: phoneStatus({ version: 1, state: "off" }) });
     // The phone registered (event, version 3) before the save command's answer (version 2) came back.
