@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useState } from "react";
 
 import type { AppStatus } from "./bindings/AppStatus";
-import type { DeskScreen } from "./bindings/DeskScreen";
+import type { DeskPreferences } from "./bindings/DeskPreferences";
 import { CrashPrompt } from "./components/CrashPrompt";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { LeadScreen } from "./components/LeadScreen";
@@ -19,8 +19,9 @@ export function App({ api }: { api: Api }) {
   const [language, setLanguage] = useState<Language>("en");
   // The splash stays until the language is known, so a Hindi desk never flashes an English screen first.
   const [languageKnown, setLanguageKnown] = useState(false);
-  // The screen to open on, read with the language: the lead list mounts at once, without asking again.
-  const [startScreen, setStartScreen] = useState<DeskScreen | undefined>(undefined);
+  // The preferences as read at the start (language, screen to open on, wrap-up limit): the lead screen
+  // starts from them at once, without asking again.
+  const [startPreferences, setStartPreferences] = useState<DeskPreferences | undefined>(undefined);
 
   useEffect(() => {
     api
@@ -28,7 +29,7 @@ export function App({ api }: { api: Api }) {
       .then((p) => {
         applyTheme(p.theme);
         setLanguage(p.language);
-        setStartScreen(p.screen);
+        setStartPreferences(p);
       })
       .catch(() => {})
       .finally(() => setLanguageKnown(true));
@@ -91,7 +92,7 @@ export function App({ api }: { api: Api }) {
             status={status}
             onStatus={setStatus}
             onLanguage={setLanguage}
-            startScreen={startScreen}
+            startPreferences={startPreferences}
           />
         ) : (
           // Keyed by server and user, so a status that fills them in (auto sign-in) refreshes the form.

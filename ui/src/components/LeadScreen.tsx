@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import type { AppStatus } from "../bindings/AppStatus";
+import type { DeskPreferences } from "../bindings/DeskPreferences";
 import type { DeskScreen } from "../bindings/DeskScreen";
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
@@ -35,8 +36,8 @@ interface Props {
   onStatus: (status: AppStatus) => void;
   /** The language was changed in the preferences. */
   onLanguage?: (language: Language) => void;
-  /** The screen to open on, when the caller has read the preferences already. */
-  startScreen?: DeskScreen;
+  /** The preferences, when the caller has read them already (the screen to open on, the wrap-up limit). */
+  startPreferences?: DeskPreferences;
 }
 
 type View = "home" | "leads" | "follow-ups";
@@ -59,7 +60,7 @@ const TABS: ReadonlyArray<[View, Key]> = [
   ["follow-ups", "tab.followUps"],
 ];
 
-export function LeadScreen({ api, status, onStatus, onLanguage, startScreen }: Props) {
+export function LeadScreen({ api, status, onStatus, onLanguage, startPreferences }: Props) {
   const t = useT();
   const lang = useLanguage();
   const now = useNow(30_000);
@@ -79,12 +80,12 @@ export function LeadScreen({ api, status, onStatus, onLanguage, startScreen }: P
   const [edits, setEdits] = useState(0);
   const openDetail = useCallback((l: Lead) => setDetailId(l.id), []);
   // The screen the app was left on (a preference); nothing is shown until it is known, a local read.
-  const [view, setShown] = useState<View | null>(startScreen ? VIEW_OF[startScreen] : null);
+  const [view, setShown] = useState<View | null>(startPreferences ? VIEW_OF[startPreferences.screen] : null);
   // The supervisor's Team tab (supervisors and admins): shown over the screens, not remembered.
   const [team, setTeam] = useState(false);
   const manager = status.user?.role === "supervisor" || status.user?.role === "admin";
   // How long a finished call's form waits untouched (a preference, read again when the dialog closes).
-  const [wrapLimit, setWrapLimit] = useState(0);
+  const [wrapLimit, setWrapLimit] = useState(startPreferences?.wrap_up_limit_s ?? 0);
   const [wrapTimed, setWrapTimed] = useState(false);
   const [timeUp, setTimeUp] = useState<string | null>(null);
   const [conflictsOpen, setConflictsOpen] = useState(false);
