@@ -269,29 +269,15 @@ impl Client {
     /// One page of the change feed after `cursor`. When the access token has expired, refreshes once and
     /// retries (read [`Client::tokens`] afterwards to persist the new pair).
     pub async fn pull(&self, cursor: &Cursor, limit: Option<u32>) -> Result<PullPage, SyncError> {
-        let token = self.token().ok_or(SyncError::Unauthorized)?;
-        match self.pull_with(&token, cursor, limit).await {
-            Err(SyncError::Unauthorized) if self.can_refresh() => {
-                self.refresh_after(&token).await?;
-                let token = self.token().ok_or(SyncError::Unauthorized)?;
-                self.pull_with(&token, cursor, limit).await
-            }
-            other => other,
-        }
+        self.authorized(|token: String| async move { self.pull_with(&token, cursor, limit).await })
+            .await
     }
 
     /// The daily goals of the user's team (`GET /api/v1/goals`): the team default and per-telecaller ones.
     /// Refreshes an expired access token once, like [`Client::pull`].
     pub async fn goals(&self) -> Result<Vec<leadline_model::analytics::Goal>, SyncError> {
-        let token = self.token().ok_or(SyncError::Unauthorized)?;
-        match self.goals_with(&token).await {
-            Err(SyncError::Unauthorized) if self.can_refresh() => {
-                self.refresh_after(&token).await?;
-                let token = self.token().ok_or(SyncError::Unauthorized)?;
-                self.goals_with(&token).await
-            }
-            other => other,
-        }
+        self.authorized(|token: String| async move { self.goals_with(&token).await })
+            .await
     }
 
     async fn goals_with(&self, token: &str) -> Result<Vec<leadline_model::analytics::Goal>, SyncError> {
@@ -310,15 +296,8 @@ impl Client {
     /// expired access token once, like [`Client::pull`]. Safe to repeat: the server applies each client
     /// mutation id once.
     pub async fn push(&self, batch: &PushBatch) -> Result<PushResponse, SyncError> {
-        let token = self.token().ok_or(SyncError::Unauthorized)?;
-        match self.push_with(&token, batch).await {
-            Err(SyncError::Unauthorized) if self.can_refresh() => {
-                self.refresh_after(&token).await?;
-                let token = self.token().ok_or(SyncError::Unauthorized)?;
-                self.push_with(&token, batch).await
-            }
-            other => other,
-        }
+        self.authorized(|token: String| async move { self.push_with(&token, batch).await })
+            .await
     }
 
     async fn push_with(&self, token: &str, batch: &PushBatch) -> Result<PushResponse, SyncError> {
@@ -345,15 +324,9 @@ impl Client {
     /// limit, failure or timeout); no server at all is [`SyncError::Unreachable`] (offline). Not retried:
     /// a second request would ring the telecaller twice.
     pub async fn click_to_call(&self, lead_id: Id) -> Result<ClickToCall, SyncError> {
-        let token = self.token().ok_or(SyncError::Unauthorized)?;
-        let answer = match self.click_to_call_with(&token, lead_id).await {
-            Err(SyncError::Unauthorized) if self.can_refresh() => {
-                self.refresh_after(&token).await?;
-                let token = self.token().ok_or(SyncError::Unauthorized)?;
-                self.click_to_call_with(&token, lead_id).await
-            }
-            other => other,
-        };
+        let answer = self
+            .authorized(|token: String| async move { self.click_to_call_with(&token, lead_id).await })
+            .await;
         answer.map_err(|e| match e {
             SyncError::Server {
                 status,
@@ -391,15 +364,8 @@ impl Client {
     /// [`Client::pull`]. A call without a recording, or one the provider no longer has, is
     /// [`SyncError::Server`] with status 404.
     pub async fn recording(&self, call_log_id: Id) -> Result<Recording, SyncError> {
-        let token = self.token().ok_or(SyncError::Unauthorized)?;
-        match self.recording_with(&token, call_log_id).await {
-            Err(SyncError::Unauthorized) if self.can_refresh() => {
-                self.refresh_after(&token).await?;
-                let token = self.token().ok_or(SyncError::Unauthorized)?;
-                self.recording_with(&token, call_log_id).await
-            }
-            other => other,
-        }
+        self.authorized(|token: String| async move { self.recording_with(&token, call_log_id).await })
+            .await
     }
 
     async fn recording_with(&self, token: &str, call_log_id: Id) -> Result<Recording, SyncError> {
@@ -441,6 +407,23 @@ impl Client {
         }
         self.refresh_after(refused_access).await?;
         Ok(true)
+    }
+
+    /// Sends `request` with the access token; when the server says the token has expired, refreshes it
+    /// once and sends the request again (read [`Client::tokens`] afterwards to persist the new pair).
+    pub(crate) async fn authorized<T, F>(&self, request: impl Fn(String) -> F) -> Result<T, SyncError>
+    where
+        F: Future<Output = Result<T, SyncError>>,
+    {
+        let token = self.token().ok_or(SyncError::Unauthorized)?;
+        match request(token.clone()).await {
+            Err(SyncError::Unauthorized) if self.can_refresh() => {
+                self.refresh_after(&token).await?;
+                let token = self.token().ok_or(SyncError::Unauthorized)?;
+                request(token).await
+            }
+            other => other,
+        }
     }
 
     pub(crate) fn can_refresh(&self) -> bool {

@@ -143,18 +143,11 @@ impl Client {
         query: &[(&str, String)],
         body: &Body<'_>,
     ) -> Result<T, SyncError> {
-        let token = self.token().ok_or(SyncError::Unauthorized)?;
-        match self
-            .supervise_with(&token, method.clone(), path, query, body)
-            .await
-        {
-            Err(SyncError::Unauthorized) if self.can_refresh() => {
-                self.refresh_after(&token).await?;
-                let token = self.token().ok_or(SyncError::Unauthorized)?;
-                self.supervise_with(&token, method, path, query, body).await
-            }
-            other => other,
-        }
+        self.authorized(|token: String| {
+            let method = method.clone();
+            async move { self.supervise_with(&token, method, path, query, body).await }
+        })
+        .await
     }
 
     async fn supervise_with<T: DeserializeOwned>(
