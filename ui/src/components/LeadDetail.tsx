@@ -16,6 +16,7 @@ import type { Api } from "../ipc";
 import { PriorityBadge, StatusBadge } from "./Badges";
 import { formatDuration } from "./Home";
 import { Markdown } from "./Markdown";
+import { TextField } from "./TextField";
 
 type DetailApi = Pick<Api, "leadDetail" | "editLead" | "callHistory" | "exportCallHistory" | "recording">;
 
@@ -279,16 +280,16 @@ export function LeadDetail({ api, leadId, dispositions, now, onCall, onClose, on
                   ))}
                 </select>
               </label>
-              <Field label={t("detail.interest")} value={form.interest} onChange={(v) => setForm({ ...form, interest: v })} testId="field-interest" />
-              <Field label={t("detail.city")} value={form.city} onChange={(v) => setForm({ ...form, city: v })} testId="field-city" />
-              <Field
+              <TextField label={t("detail.interest")} value={form.interest} onChange={(v) => setForm({ ...form, interest: v })} testId="field-interest" />
+              <TextField label={t("detail.city")} value={form.city} onChange={(v) => setForm({ ...form, city: v })} testId="field-city" />
+              <TextField
                 label={t("detail.email")}
                 type="email"
                 value={form.email}
                 onChange={(v) => setForm({ ...form, email: v })}
                 testId="field-email"
               />
-              <Field
+              <TextField
                 label={t("detail.alternatePhone")}
                 type="tel"
                 placeholder="98765 43210"
@@ -296,7 +297,7 @@ export function LeadDetail({ api, leadId, dispositions, now, onCall, onClose, on
                 onChange={(v) => setForm({ ...form, alternate_phone: v })}
                 testId="field-alternate-phone"
               />
-              <Field
+              <TextField
                 label={t("detail.budget")}
                 inputMode="numeric"
                 placeholder={formatInr(250000)}
@@ -364,24 +365,6 @@ export function LeadDetail({ api, leadId, dispositions, now, onCall, onClose, on
         )}
       </div>
     </div>
-  );
-}
-
-function Field({
-  label,
-  value,
-  onChange,
-  testId,
-  ...input
-}: { label: string; value: string; onChange: (v: string) => void; testId: string } & Omit<
-  React.InputHTMLAttributes<HTMLInputElement>,
-  "value" | "onChange"
->) {
-  return (
-    <label className="field">
-      <span>{label}</span>
-      <input className="input" value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId} {...input} />
-    </label>
   );
 }
 
