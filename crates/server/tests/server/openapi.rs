@@ -571,6 +571,18 @@ struct Sent {
     auth: &'static str,
 }
 
+/// The most query text one case sends. The `http` crate refuses a URI of 64 KiB or more before anything is
+/// sent, so a case with several long junk values would test the client, not the server; a pair that would
+/// pass this budget is left out, as a missing parameter.
+const QUERY_BUDGET: usize = 40_000;
+
+fn push_query(query: &mut Vec<String>, pair: String) {
+    let used: usize = query.iter().map(|q| q.len() + 1).sum();
+    if used + pair.len() <= QUERY_BUDGET {
+        query.push(pair);
+    }
+}
+
 fn build(case: &Case, op: &Op, doc: &Value, pools: &Pools, base: &str) -> Sent {
     let mut rng = StdRng::seed_from_u64(case.seed);
     let junk = |rng: &mut StdRng| case.junk[rng.random_range(0..case.junk.len())].clone();
@@ -594,11 +606,11 @@ fn build(case: &Case, op: &Op, doc: &Value, pools: &Pools, base: &str) -> Sent {
         if p["in"] == "path" {
             path = path.replace(&format!("{{{name}}}"), &enc(&value));
         } else {
-            query.push(format!("{}={}", enc(name), enc(&value)));
+            push_query(&mut query, format!("{}={}", enc(name), enc(&value)));
         }
     }
     if rng.random_bool(0.15) {
-        query.push(format!("{}={}", enc(&junk(&mut rng)), enc(&junk(&mut rng))));
+        push_query(&mut query, format!("{}={}", enc(&junk(&mut rng)), enc(&junk(&mut rng))));
     }
     let mut url = format!("{base}{path}");
     if !query.is_empty() {
