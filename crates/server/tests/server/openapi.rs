@@ -610,7 +610,10 @@ fn build(case: &Case, op: &Op, doc: &Value, pools: &Pools, base: &str) -> Sent {
         }
     }
     if rng.random_bool(0.15) {
-        push_query(&mut query, format!("{}={}", enc(&junk(&mut rng)), enc(&junk(&mut rng))));
+        push_query(
+            &mut query,
+            format!("{}={}", enc(&junk(&mut rng)), enc(&junk(&mut rng))),
+        );
     }
     let mut url = format!("{base}{path}");
     if !query.is_empty() {
