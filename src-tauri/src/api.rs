@@ -540,6 +540,14 @@ pub enum ReadyScreen {
     FollowUps,
 }
 
+/// A moment of the UI's start-up (the script ran, the status came, the first page was asked for…) in ms since
+/// the page began to load; sent with the first screen that showed (see `screen_ready`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StartupMark {
+    pub name: String,
+    pub at_ms: f64,
+}
+
 /// Writes the TypeScript declarations of the IPC types, and of every model type they use, into `dir`.
 pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     // serde_json writes i64/u64 as JSON numbers, so they are `number` in TypeScript, not `bigint`.
@@ -547,6 +555,7 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     AppStatus::export_all(&cfg)?;
     OpenLead::export_all(&cfg)?;
     ReadyScreen::export_all(&cfg)?;
+    StartupMark::export_all(&cfg)?;
     crate::leaddetail::LeadDetail::export_all(&cfg)?;
     crate::conflicts::ConflictView::export_all(&cfg)?;
     crate::conflicts::ConflictChoice::export_all(&cfg)?;

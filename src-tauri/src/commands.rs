@@ -170,8 +170,8 @@ pub async fn remember_screen(
 }
 
 #[tauri::command]
-pub fn screen_ready(screen: crate::api::ReadyScreen) {
-    crate::home::screen_ready(screen);
+pub fn screen_ready(screen: crate::api::ReadyScreen, marks: Vec<crate::api::StartupMark>) {
+    crate::home::screen_ready(screen, &marks);
 }
 
 #[tauri::command]

@@ -9,6 +9,7 @@ use leadline_store::{Clock, FiguresQuery, QueueQuery, QueueReason, StoreError};
 
 use crate::api::{
     CommandError, DailyGoal, Dashboard, DispositionCount, ErrorCode, QueueItem, QueueWhy, ReadyScreen,
+    StartupMark,
 };
 use crate::shell::{Shell, storage};
 
@@ -161,8 +162,9 @@ fn screen_arg(args: impl IntoIterator<Item = String>) -> Result<Option<DeskScree
 }
 
 /// The UI says a screen first showed its content and takes input: the start-up time goes to the log (once
-/// per screen and run), where support reads it and `leadline-bench app` measures it.
-pub fn screen_ready(screen: ReadyScreen) {
+/// per screen and run), where support reads it and `leadline-bench app` measures it. The UI's own start-up
+/// marks come with the first screen; they are logged as one line, `name=ms …` in the page's time.
+pub fn screen_ready(screen: ReadyScreen, marks: &[StartupMark]) {
     static TOLD: Mutex<Vec<ReadyScreen>> = Mutex::new(Vec::new());
     let mut told = TOLD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if told.contains(&screen) {
@@ -170,7 +172,31 @@ pub fn screen_ready(screen: ReadyScreen) {
     }
     told.push(screen);
     let since_start_ms = crate::runlog::since_start().as_secs_f64() * 1e3;
-    tracing::info!(?screen, since_start_ms, "{SCREEN_READY}");
+    if marks.is_empty() {
+        tracing::info!(?screen, since_start_ms, "{SCREEN_READY}");
+    } else {
+        let ui = ui_marks(marks);
+        tracing::info!(?screen, since_start_ms, ui, "{SCREEN_READY}");
+    }
+}
+
+/// The UI's marks as `name=ms` pairs: at most 32, names cut to 32 characters of letters, digits and dashes
+/// (they come from the web side and go to a log).
+fn ui_marks(marks: &[StartupMark]) -> String {
+    marks
+        .iter()
+        .take(32)
+        .map(|m| {
+            let name: String = m
+                .name
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .take(32)
+                .collect();
+            format!("{name}={:.0}", m.at_ms)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The log message of [`screen_ready`].
@@ -179,6 +205,24 @@ pub const SCREEN_READY: &str = "screen ready";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ui_marks_are_short_clean_pairs() {
+        let mark = |name: &str, at_ms| StartupMark {
+            name: name.to_owned(),
+            at_ms,
+        };
+        let line = ui_marks(&[
+            mark("script", 101.4),
+            mark("page-came", 350.6),
+            mark("x\ny=1 z", 2.0),
+        ]);
+        assert_eq!(line, "script=101 page-came=351 xy1z=2");
+        let many: Vec<_> = (0..40).map(|i| mark(&"a".repeat(100), f64::from(i))).collect();
+        let line = ui_marks(&many);
+        assert_eq!(line.split(' ').count(), 32);
+        assert!(line.split(' ').all(|pair| pair.len() <= 32 + 3), "{line}");
+    }
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|a| (*a).to_owned()).collect()

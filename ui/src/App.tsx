@@ -10,6 +10,7 @@ import { Logo } from "./components/Logo";
 import { describeError } from "./errors";
 import type { Api } from "./ipc";
 import { type Language, LanguageContext, translate } from "./i18n";
+import { startupMark } from "./startup";
 import { applyTheme } from "./theme";
 
 /** Sign-in screen until there is a session, then the lead list. Follows the shell's status events. */
@@ -27,6 +28,7 @@ export function App({ api }: { api: Api }) {
     api
       .preferences()
       .then((p) => {
+        startupMark("preferences");
         applyTheme(p.theme);
         setLanguage(p.language);
         setStartPreferences(p);
@@ -44,6 +46,7 @@ export function App({ api }: { api: Api }) {
     let unlisten: (() => void) | undefined;
     let cancelled = false;
     // Subscribe before asking, so a status emitted in between is not missed.
+    startupMark("app");
     api
       .onStatus((s) => setStatus(s))
       .then((u) => {
@@ -52,6 +55,7 @@ export function App({ api }: { api: Api }) {
         return api.appStatus();
       })
       .then((s) => {
+        startupMark("status");
         if (!cancelled) setStatus((prev) => prev ?? s);
       })
       .catch((e: unknown) => {

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 
 import type { ReadyScreen } from "./bindings/ReadyScreen";
 import type { Api } from "./ipc";
+import { startupMark, takeStartupMarks } from "./startup";
 
 /** `value`, but only after it has stopped changing for `delayMs`. */
 export function useDebounced<T>(value: T, delayMs: number): T {
@@ -37,7 +38,12 @@ export function useReadyMark(api: Pick<Api, "screenReady">, screen: ReadyScreen,
     toldReady.set(api, told);
     if (told.has(screen)) return;
     told.add(screen);
-    const afterPaint = () => window.setTimeout(() => api.screenReady(screen).catch(() => {}), 0);
+    startupMark("committed");
+    const afterPaint = () =>
+      window.setTimeout(() => {
+        startupMark("painted");
+        api.screenReady(screen, takeStartupMarks()).catch(() => {});
+      }, 0);
     if (typeof window.requestAnimationFrame === "function") window.requestAnimationFrame(afterPaint);
     else afterPaint();
   }, [api, screen, shown]);

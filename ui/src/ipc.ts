@@ -22,6 +22,7 @@ import type { DeskScreen } from "./bindings/DeskScreen";
 import type { LeadDetail } from "./bindings/LeadDetail";
 import type { LeadEdit } from "./bindings/LeadEdit";
 import type { ReadyScreen } from "./bindings/ReadyScreen";
+import type { StartupMark } from "./bindings/StartupMark";
 import type { Disposition } from "./bindings/Disposition";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { FollowUpItem } from "./bindings/FollowUpItem";
@@ -143,7 +144,8 @@ export interface Api {
   /** Keeps the screen the user went to: the next start opens on it. */
   rememberScreen(screen: DeskScreen): Promise<void>;
   /** Tells the shell a screen first showed its content (its start-up time goes to the log). */
-  screenReady(screen: ReadyScreen): Promise<void>;
+  /** The screen first showed; `marks` are the start-up's moments (see startup.ts), sent once. */
+  screenReady(screen: ReadyScreen, marks: StartupMark[]): Promise<void>;
   /** Edits that lost to someone else's, oldest first. */
   conflicts(): Promise<ConflictView[]>;
   /** Keeps the user's edit (sent again) or the server's values. */
@@ -239,7 +241,7 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     exportCallHistory: (args) => call<[string, number]>("export_call_history", { args }),
     recording: (callLogId) => call<ArrayBuffer>("recording", { callLogId }),
     rememberScreen: (screen) => call<void>("remember_screen", { screen }),
-    screenReady: (screen) => call<void>("screen_ready", { screen }),
+    screenReady: (screen, marks) => call<void>("screen_ready", { screen, marks }),
     saveCrashReport: (exit) => call<string>("save_crash_report", { exit }),
     onOpenLead: async (handler) => {
       try {

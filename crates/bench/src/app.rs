@@ -114,7 +114,7 @@ pub fn run(opts: Options) -> Result<()> {
             "bench": "app", "run": run, "warm_up": warm_up,
             "cold_start_ms": start.wall_ms, "in_app_ms": start.in_app_ms,
             "rss_mib": start.rss_mib, "app_rss_mib": start.app_rss_mib, "processes": start.processes,
-            "peer_sign_in_ms": base.wall_ms,
+            "peer_sign_in_ms": base.wall_ms, "ui_marks": start.ui,
         }));
         if !warm_up {
             ours.push(start.wall_ms);
@@ -298,6 +298,8 @@ struct Start {
     rss_mib: f64,
     app_rss_mib: f64,
     processes: usize,
+    /// The UI's start-up marks (`name=ms …` since the page began to load), as the app logged them.
+    ui: Option<String>,
 }
 
 impl Desk {
@@ -351,7 +353,7 @@ impl Desk {
     fn cold_start(&self, data: &Path, screen: &str, settle: Option<Duration>) -> Result<Start> {
         let mut app = self.spawn(data, &["--screen=leads"], &[])?;
         let wanted = format!("screen={screen}");
-        let (wall_ms, in_app_ms) = loop {
+        let (wall_ms, in_app_ms, ui) = loop {
             let line = app.next_line(START_WITHIN.saturating_sub(app.started.elapsed()))?;
             // The app's own start-up milestones, for reading where the time goes (stderr).
             if line.contains("since_start_ms") {
@@ -361,6 +363,7 @@ impl Desk {
                 break (
                     app.started.elapsed().as_secs_f64() * 1e3,
                     field(&line, "since_start_ms").unwrap_or(f64::NAN),
+                    quoted_field(&line, "ui"),
                 );
             }
         };
@@ -378,6 +381,7 @@ impl Desk {
             rss_mib,
             app_rss_mib,
             processes: tree.len(),
+            ui,
         })
     }
 }
@@ -474,6 +478,13 @@ fn field(line: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The text of a quoted `name="…"` field of a log line.
+fn quoted_field(line: &str, name: &str) -> Option<String> {
+    let start = line.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = line[start..].find('"')?;
+    Some(line[start..start + len].to_owned())
+}
+
 /// `pid` and every process under it.
 fn process_tree(pid: u32) -> Vec<u32> {
     let mut all = vec![pid];
@@ -518,5 +529,8 @@ mod tests {
         assert_eq!(field("pulled pages=3 leads=1000 calls=0", "leads"), Some(1000.0));
         let coloured = "\u{1b}[32m INFO\u{1b}[0m pulled \u{1b}[3mleads\u{1b}[0m\u{1b}[2m=\u{1b}[0m100000";
         assert_eq!(field(&strip_ansi(coloured), "leads"), Some(100_000.0));
+        let ready = r#"home: screen ready screen=Leads since_start_ms=650 ui="html=20 painted=251""#;
+        assert_eq!(quoted_field(ready, "ui").as_deref(), Some("html=20 painted=251"));
+        assert_eq!(quoted_field(ready, "screen"), None);
     }
 }

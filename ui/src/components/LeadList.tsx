@@ -11,6 +11,7 @@ import type { StatusTally } from "../bindings/StatusTally";
 import { describeError } from "../errors";
 import { LEAD_STATUSES, PRIORITY_LABELS, SOURCE_LABELS, formatCount, priorityLabel, sourceLabel, statusLabel } from "../format";
 import { useDebounced, useReadyMark } from "../hooks";
+import { startupMark } from "../startup";
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { LeadTable } from "./LeadTable";
@@ -100,9 +101,11 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
     loadedFor.current.key = argsKey;
     const query = JSON.parse(argsKey) as LeadListArgs;
     if (sameFilter) query.limit = Math.min(MAX_ROWS_KEPT, Math.max(PAGE_SIZE, loadedFor.current.count));
+    startupMark("page-asked");
     api
       .leadPage(query)
       .then((page) => {
+        startupMark("page-came");
         if (cancelled) return;
         setLeads(page.leads);
         setNext(page.next_cursor);

@@ -14,6 +14,7 @@ import { type Key, type Language, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { usePhone } from "../phone";
+import { startupMark } from "../startup";
 import { ConflictsDialog } from "./ConflictsDialog";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { FollowUps } from "./FollowUps";
@@ -61,6 +62,7 @@ const TABS: ReadonlyArray<[View, Key]> = [
 ];
 
 export function LeadScreen({ api, status, onStatus, onLanguage, startPreferences }: Props) {
+  startupMark("lead-screen");
   const t = useT();
   const lang = useLanguage();
   const now = useNow(30_000);

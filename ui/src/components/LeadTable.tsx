@@ -1,8 +1,9 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 
 import type { Lead } from "../bindings/Lead";
 import { formatInr, formatPhone, formatRelative, sourceLabel } from "../format";
 import { localeOf, useLanguage, useT } from "../i18n";
+import { startupMark } from "../startup";
 import { PriorityBadge, StatusBadge } from "./Badges";
 
 /** Every row is this tall (CSS keeps it so), which lets the table draw only the rows in view. */
@@ -36,6 +37,9 @@ export function LeadTable({ leads, now, emptyText, onCall, onOpen, selected, onS
   const lang = useLanguage();
   const scroller = useRef<HTMLDivElement>(null);
   const [view, setView] = useState({ top: 0, height: 0 });
+  useLayoutEffect(() => {
+    if (leads.length > 0) startupMark("rows-dom");
+  });
 
   useEffect(() => {
     const el = scroller.current;

@@ -3,33 +3,14 @@ import { afterEach, expect, it } from "vitest";
 
 import { App } from "../App";
 import type { AppStatus } from "../bindings/AppStatus";
-import type { LeadPage } from "../bindings/LeadPage";
 import { ErrorBoundary } from "../components/ErrorBoundary";
-import { IpcError, type Api } from "../ipc";
-import { fakePhone, fakeWrapUp, lead, status, fakeSession, openLeads } from "./fixtures";
+import { fakeAppApi, lead, status, openLeads } from "./fixtures";
 
 afterEach(cleanup);
 
-/** An Api over plain data (the session part records the list queries it got). */
-function fakeApi(initial: AppStatus, leads = [lead({ name: "Asha Rao" }), lead({ name: "Meena Iyer" })]) {
-  const session = fakeSession(leads);
-  const api: Api = {
-    appStatus: async () => initial,
-    login: async () => {
-      throw new IpcError("invalid_credentials", "username or password is wrong");
-    },
-    syncNow: async () => initial,
-    listLeads: async (): Promise<LeadPage> => ({ leads, total: leads.length, truncated: false }),
-    onStatus: async () => () => {},
-    ...fakePhone().api,
-    ...fakeWrapUp().api,
-    ...session.api,
-  };
-  return { api, session };
-}
 
 it("asks to sign in when there is no session, and explains a refused password", async () => {
-  const { api, session } = fakeApi(status({ signed_in: false, user: null, server_url: null }));
+  const { api, session } = fakeAppApi(status({ signed_in: false, user: null, server_url: null }));
   render(<App api={api} />);
   await screen.findByTestId("login-form");
   await waitFor(() => expect(session.ready()).toEqual(["sign-in"]));
@@ -52,7 +33,7 @@ it("shows the user's leads and filters them by search, status and priority", asy
     lead({ name: "Meena Iyer", status: "new" }),
     lead({ name: "Meera Shah", status: "interested" }),
   ];
-  const { api, session } = fakeApi(status({ lead_count: 3 }), leads);
+  const { api, session } = fakeAppApi(status({ lead_count: 3 }), leads);
   render(<App api={api} />);
 
   expect((await screen.findByTestId("user-name")).textContent).toBe("Priya Raman");
@@ -87,7 +68,7 @@ it("shows the user's leads and filters them by search, status and priority", asy
 
 it("scrolls through many leads page by page, drawing only what is in view, and exports a selection", async () => {
   const many = Array.from({ length: 950 }, (_, i) => lead({ name: `Lead ${String(i).padStart(4, "0")}` }));
-  const { api, session } = fakeApi(status({ lead_count: 950 }), many);
+  const { api, session } = fakeAppApi(status({ lead_count: 950 }), many);
   let statusHandler: ((s: AppStatus) => void) | null = null;
   api.onStatus = async (h) => {
     statusHandler = (s) => act(() => h(s));
@@ -136,7 +117,7 @@ it("scrolls through many leads page by page, drawing only what is in view, and e
 });
 
 it("shows a sync failure in a banner and the header as offline", async () => {
-  const { api } = fakeApi(status({ last_error: { code: "network", message: "cannot reach 127.0.0.1:9" } }));
+  const { api } = fakeAppApi(status({ last_error: { code: "network", message: "cannot reach 127.0.0.1:9" } }));
   render(<App api={api} />);
   expect((await screen.findByRole("alert")).textContent).toContain("You're offline");
   expect(screen.getByTestId("sync-status").textContent).toContain("Offline");
@@ -162,7 +143,7 @@ it("shows a message, not a blank window, when rendering fails", () => {
 });
 
 it("says offline from the engine's status, with what waits and when it retries", async () => {
-  const { api } = fakeApi(
+  const { api } = fakeAppApi(
     status({
       connection: "offline",
       pending: 2,
@@ -180,7 +161,7 @@ it("says offline from the engine's status, with what waits and when it retries",
 });
 
 it("says online when the engine reached the server", async () => {
-  const { api } = fakeApi(status({ connection: "online" }));
+  const { api } = fakeAppApi(status({ connection: "online" }));
   render(<App api={api} />);
   await screen.findByTestId("user-name");
   expect(screen.getByTestId("sync-status").textContent).toContain("Online");
@@ -189,7 +170,7 @@ it("says online when the engine reached the server", async () => {
 
 it("brings the lead of a clicked notification to the top, and says when it is gone", async () => {
   const asha = lead({ name: "Asha Rao", city: "Pune", interest: "Kundan bridal set", tags: ["wedding"] });
-  const { api, session } = fakeApi(status(), [asha]);
+  const { api, session } = fakeAppApi(status(), [asha]);
   render(<App api={api} />);
   await openLeads();
   await screen.findByTestId("lead-table");
@@ -207,7 +188,7 @@ it("brings the lead of a clicked notification to the top, and says when it is go
 });
 
 it("signs out to the sign-in screen", async () => {
-  const { api, session } = fakeApi(status());
+  const { api, session } = fakeAppApi(status());
   render(<App api={api} />);
   fireEvent.click(await screen.findByTestId("sign-out"));
   await screen.findByTestId("login-form");
@@ -215,7 +196,7 @@ it("signs out to the sign-in screen", async () => {
 });
 
 it("keeps saying offline while the engine retries in the background, and Sync now stays available", async () => {
-  const { api } = fakeApi(
+  const { api } = fakeAppApi(
     status({ connection: "offline", syncing: true, last_error: { code: "network", message: "unreachable" } }),
   );
   render(<App api={api} />);
@@ -228,7 +209,7 @@ it("keeps saying offline while the engine retries in the background, and Sync no
 });
 
 it("says syncing while the first download runs", async () => {
-  const { api } = fakeApi(status({ syncing: true, last_sync_at: null, lead_count: 0 }), []);
+  const { api } = fakeAppApi(status({ syncing: true, last_sync_at: null, lead_count: 0 }), []);
   render(<App api={api} />);
   await screen.findByTestId("user-name");
   expect(screen.getByTestId("sync-status").textContent).toContain("Syncing…");
@@ -236,7 +217,7 @@ it("says syncing while the first download runs", async () => {
 });
 
 it("after an unclean exit, says the work is safe and saves a report once", async () => {
-  const { api } = fakeApi(status());
+  const { api } = fakeAppApi(status());
   let asked = 0;
   const saved: unknown[] = [];
   api.uncleanExit = async () => {
@@ -260,14 +241,14 @@ it("after an unclean exit, says the work is safe and saves a report once", async
 });
 
 it("shows no crash prompt after a clean exit", async () => {
-  const { api } = fakeApi(status());
+  const { api } = fakeAppApi(status());
   render(<App api={api} />);
   await screen.findByTestId("user-name");
   expect(screen.queryByTestId("crash-prompt")).toBeNull();
 });
 
 it("a screen that fails shows a recoverable message; the header and the other screens go on", async () => {
-  const { api } = fakeApi(status());
+  const { api } = fakeAppApi(status());
   let broken = true;
   const good = api.dashboard;
   api.dashboard = async () => {
@@ -296,7 +277,7 @@ it("a screen that fails shows a recoverable message; the header and the other sc
 });
 
 it("opens on the screen it was left on, remembers a new one, and tells the shell when the list is ready", async () => {
-  const { api, session } = fakeApi(status({ lead_count: 2 }));
+  const { api, session } = fakeAppApi(status({ lead_count: 2 }));
   await api.rememberScreen("leads");
   const first = render(<App api={api} />);
   await waitFor(() => expect(screen.getAllByTestId("lead-row")).toHaveLength(2));

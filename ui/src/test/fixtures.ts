@@ -14,8 +14,10 @@ import type { LeadListArgs } from "../bindings/LeadListArgs";
 import type { FollowUpItem } from "../bindings/FollowUpItem";
 import type { DeskPreferences } from "../bindings/DeskPreferences";
 import type { ReadyScreen } from "../bindings/ReadyScreen";
+import type { StartupMark } from "../bindings/StartupMark";
 import type { Disposition } from "../bindings/Disposition";
 import type { Lead } from "../bindings/Lead";
+import type { LeadPage } from "../bindings/LeadPage";
 import type { PhoneEvent } from "../bindings/PhoneEvent";
 import type { PhoneSettings } from "../bindings/PhoneSettings";
 import type { PhoneStatus } from "../bindings/PhoneStatus";
@@ -439,6 +441,7 @@ export function fakeSession(
     wrap_up_limit_s: 120,
   };
   const ready: ReadyScreen[] = [];
+  const marks: StartupMark[][] = [];
   const list = fakeLeadList(leads);
   const detail = fakeLeadDetail(leads);
   const api: TeamApi & Pick<
@@ -480,8 +483,9 @@ export function fakeSession(
     rememberScreen: async (screen) => {
       prefs = { ...prefs, screen };
     },
-    screenReady: async (screen) => {
+    screenReady: async (screen, startup) => {
       ready.push(screen);
+      marks.push(startup);
     },
     dashboard: async () => home(),
     uncleanExit: async () => null,
@@ -509,6 +513,8 @@ export function fakeSession(
     detail,
     /** The screens that told the shell they were ready, in order. */
     ready: () => [...ready],
+    /** The start-up marks each of those screens sent (only the first has any). */
+    readyMarks: () => [...marks],
     list,
     logouts: () => logouts,
   };
@@ -775,4 +781,22 @@ export function fakeTeam(leads: Lead[] = [], overrides: Partial<TeamApi> = {}) {
     ...overrides,
   };
   return { api, calls };
+}
+
+/** An Api over plain data (the session part records the list queries it got). */
+export function fakeAppApi(initial: AppStatus, leads = [lead({ name: "Asha Rao" }), lead({ name: "Meena Iyer" })]) {
+  const session = fakeSession(leads);
+  const api: Api = {
+    appStatus: async () => initial,
+    login: async () => {
+      throw new IpcError("invalid_credentials", "username or password is wrong");
+    },
+    syncNow: async () => initial,
+    listLeads: async (): Promise<LeadPage> => ({ leads, total: leads.length, truncated: false }),
+    onStatus: async () => () => {},
+    ...fakePhone().api,
+    ...fakeWrapUp().api,
+    ...session.api,
+  };
+  return { api, session };
 }
