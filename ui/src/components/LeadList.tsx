@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useLayoutEffect, useRef, useState } from "react";
 
 import type { FollowUpWhen } from "../bindings/FollowUpWhen";
 import type { Lead } from "../bindings/Lead";
@@ -94,7 +94,9 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
   // rows as are loaded, so the list does not jump back to the top while the telecaller scrolls.
   const loadedFor = useRef<{ key: string; count: number }>({ key: "", count: 0 });
   loadedFor.current.count = leads?.length ?? 0;
-  useEffect(() => {
+  // A layout effect: the page is asked for before the browser paints the skeleton, not after (a paint of
+  // the whole window costs tens of ms in WebKitGTK), so it is usually back by the time that paint is done.
+  useLayoutEffect(() => {
     let cancelled = false;
     loadingMore.current = false;
     const sameFilter = loadedFor.current.key === argsKey;

@@ -41,7 +41,8 @@ export function LeadTable({ leads, now, emptyText, onCall, onOpen, selected, onS
     if (leads.length > 0) startupMark("rows-dom");
   });
 
-  useEffect(() => {
+  // Measured before the first paint, so the rows painted first are the ones in view (no second frame).
+  useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
     const measure = () => setView({ top: el.scrollTop, height: el.clientHeight });

@@ -33,7 +33,7 @@ describe("Home", () => {
 
   it("tells the shell once that the screen is ready, when the day is shown", async () => {
     const { ready, view, api } = renderHome(async () => dashboard([asha]));
-    await waitFor(() => expect(ready).toHaveBeenCalledWith("today"));
+    await waitFor(() => expect(ready).toHaveBeenCalledWith("today", expect.any(Array)));
     view.rerender(
       <Home
         api={api}

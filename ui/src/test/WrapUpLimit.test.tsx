@@ -94,6 +94,8 @@ it("in the app: the form that opened by itself closes at the limit, says so, and
   render(<App api={api} />);
   await screen.findByTestId("wrapup");
   expect(screen.getByTestId("wrapup-timer").textContent).toBe("1:00 left to log this call");
+  // The form's clock starts in an effect, which a loaded machine may run just after the form is first seen.
+  await act(async () => {});
   tick(60);
   expect((await screen.findByTestId("wrapup-time-up")).textContent).toContain(
     "Time's up for logging the call with Asha Rao",
