@@ -153,6 +153,28 @@ impl CpalBackend {
     }
 }
 
+/// `$build::<T>(args…)` for the sample type `T` that `$format` names; an error for a format cpal has and
+/// this crate does not convert.
+macro_rules! by_sample_format {
+    ($format:expr, $build:ident, $($arg:expr),* $(,)?) => {
+        match $format {
+            SampleFormat::F32 => $build::<f32>($($arg),*),
+            SampleFormat::I16 => $build::<i16>($($arg),*),
+            SampleFormat::I32 => $build::<i32>($($arg),*),
+            SampleFormat::F64 => $build::<f64>($($arg),*),
+            SampleFormat::U16 => $build::<u16>($($arg),*),
+            SampleFormat::I24 => $build::<cpal::I24>($($arg),*),
+            SampleFormat::U8 => $build::<u8>($($arg),*),
+            SampleFormat::I8 => $build::<i8>($($arg),*),
+            SampleFormat::U32 => $build::<u32>($($arg),*),
+            other => Err(cpal::Error::with_message(
+                cpal::ErrorKind::UnsupportedConfig,
+                format!("sample format {other}"),
+            )),
+        }
+    };
+}
+
 impl AudioBackend for CpalBackend {
     fn devices(&self, direction: Direction, probe: bool) -> Result<Vec<DeviceInfo>, AudioError> {
         let host = self.host()?;
@@ -220,37 +242,8 @@ impl AudioBackend for CpalBackend {
         data: &mut dyn FnMut(StreamFormat) -> InputCallback,
         fault: FaultCallback,
     ) -> Result<OpenedStream, AudioError> {
-        let direction = Direction::Input;
-        let (device, label, config, format) = self.prepare(direction, id)?;
-        let stream_format = StreamFormat {
-            sample_rate: config.sample_rate,
-            channels: config.channels,
-        };
-        let callback = data(stream_format);
-        let built = quiet(|| match format {
-            SampleFormat::F32 => build_input::<f32>(&device, &config, callback, fault),
-            SampleFormat::I16 => build_input::<i16>(&device, &config, callback, fault),
-            SampleFormat::I32 => build_input::<i32>(&device, &config, callback, fault),
-            SampleFormat::F64 => build_input::<f64>(&device, &config, callback, fault),
-            SampleFormat::U16 => build_input::<u16>(&device, &config, callback, fault),
-            SampleFormat::I24 => build_input::<cpal::I24>(&device, &config, callback, fault),
-            SampleFormat::U8 => build_input::<u8>(&device, &config, callback, fault),
-            SampleFormat::I8 => build_input::<i8>(&device, &config, callback, fault),
-            SampleFormat::U32 => build_input::<u32>(&device, &config, callback, fault),
-            other => Err(cpal::Error::with_message(
-                cpal::ErrorKind::UnsupportedConfig,
-                format!("sample format {other}"),
-            )),
-        });
-        let stream = built.map_err(|e| AudioError::from_cpal(id, direction, &e))?;
-        stream
-            .play()
-            .map_err(|e| AudioError::from_cpal(id, direction, &e))?;
-        tracing::debug!(device = %label.id, ?config, %format, "capture stream started");
-        Ok(OpenedStream {
-            device: label,
-            format: stream_format,
-            keep_alive: Box::new(stream),
+        self.start(Direction::Input, id, data, |device, config, format, callback| {
+            by_sample_format!(format, build_input, device, config, callback, fault)
         })
     }
 
@@ -260,33 +253,34 @@ impl AudioBackend for CpalBackend {
         data: &mut dyn FnMut(StreamFormat) -> OutputCallback,
         fault: FaultCallback,
     ) -> Result<OpenedStream, AudioError> {
-        let direction = Direction::Output;
+        self.start(Direction::Output, id, data, |device, config, format, callback| {
+            by_sample_format!(format, build_output, device, config, callback, fault)
+        })
+    }
+}
+
+impl CpalBackend {
+    /// Opens and starts a stream on the device `id` in `direction`: `data` makes the callback for the
+    /// format the device runs at, `build` builds the stream for its sample format.
+    fn start<C>(
+        &self,
+        direction: Direction,
+        id: &str,
+        data: &mut dyn FnMut(StreamFormat) -> C,
+        build: impl FnOnce(&cpal::Device, &StreamConfig, SampleFormat, C) -> Result<cpal::Stream, cpal::Error>,
+    ) -> Result<OpenedStream, AudioError> {
         let (device, label, config, format) = self.prepare(direction, id)?;
         let stream_format = StreamFormat {
             sample_rate: config.sample_rate,
             channels: config.channels,
         };
         let callback = data(stream_format);
-        let built = quiet(|| match format {
-            SampleFormat::F32 => build_output::<f32>(&device, &config, callback, fault),
-            SampleFormat::I16 => build_output::<i16>(&device, &config, callback, fault),
-            SampleFormat::I32 => build_output::<i32>(&device, &config, callback, fault),
-            SampleFormat::F64 => build_output::<f64>(&device, &config, callback, fault),
-            SampleFormat::U16 => build_output::<u16>(&device, &config, callback, fault),
-            SampleFormat::I24 => build_output::<cpal::I24>(&device, &config, callback, fault),
-            SampleFormat::U8 => build_output::<u8>(&device, &config, callback, fault),
-            SampleFormat::I8 => build_output::<i8>(&device, &config, callback, fault),
-            SampleFormat::U32 => build_output::<u32>(&device, &config, callback, fault),
-            other => Err(cpal::Error::with_message(
-                cpal::ErrorKind::UnsupportedConfig,
-                format!("sample format {other}"),
-            )),
-        });
+        let built = quiet(|| build(&device, &config, format, callback));
         let stream = built.map_err(|e| AudioError::from_cpal(id, direction, &e))?;
         stream
             .play()
             .map_err(|e| AudioError::from_cpal(id, direction, &e))?;
-        tracing::debug!(device = %label.id, ?config, %format, "playback stream started");
+        tracing::debug!(device = %label.id, ?direction, ?config, %format, "stream started");
         Ok(OpenedStream {
             device: label,
             format: stream_format,
