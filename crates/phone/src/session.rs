@@ -1373,7 +1373,8 @@ impl CallTask {
         }
     }
 
-    /// Sends an in-dialog request and waits for its final answer, answering one digest challenge.
+    /// Sends an in-dialog request and waits for its final answer, answering one digest challenge. An INVITE
+    /// (its body is the SDP offer) is ACKed (see [`Self::reinvite`]).
     async fn in_dialog(
         &mut self,
         method: rsip::Method,
@@ -1389,8 +1390,16 @@ impl CallTask {
                 &method.to_string(),
                 &self.dialog.remote_target.clone(),
             ));
-            let (req, branch) = self.dialog.next_request(&me, method, headers, body.clone())?;
-            let resp = link.transaction(req, &branch, self.cfg().request_timeout).await?;
+            let resp = match (method, &body) {
+                (rsip::Method::Invite, Some((_, sdp))) => {
+                    let sdp = String::from_utf8_lossy(sdp).into_owned();
+                    self.reinvite(&link, &me, &sdp, headers).await?
+                }
+                _ => {
+                    let (req, branch) = self.dialog.next_request(&me, method, headers, body.clone())?;
+                    link.transaction(req, &branch, self.cfg().request_timeout).await?
+                }
+            };
             let code = resp.status_code.code();
             if (code == 401 || code == 407) && auth.is_none() {
                 auth = Some((pick_challenge(&resp, code == 407)?, 0));
@@ -1414,45 +1423,53 @@ impl CallTask {
 
     async fn hold(&mut self, on: bool) -> Result<(), PhoneError> {
         let offer = self.media()?.hold(on).await?;
-        let mut auth: Option<(Challenge, u32)> = None;
-        for _ in 0..2 {
-            let (link, me) = self.link()?;
-            let extra = self.authorization(&mut auth, "INVITE", &self.dialog.remote_target.clone());
-            let sent = self.dialog.invite(&me, &offer, extra)?;
-            let mut responses = link.start(sent.request.clone(), &sent.branch).await?;
-            let resp = loop {
-                let resp = tokio::time::timeout(TIMER_B, responses.next())
-                    .await
-                    .map_err(|_| PhoneError::Timeout)??;
-                if resp.status_code.code() >= 200 {
-                    break resp;
-                }
-            };
-            let code = resp.status_code.code();
-            if (200..300).contains(&code) {
-                let ack = self.dialog.ack(&me, sent.cseq)?;
-                link.send(rsip::SipMessage::Request(ack)).await?;
-                if let Some(sdp) = dialog::sdp_body(&resp.headers, &resp.body)? {
-                    self.media()?.accept_answer(&sdp).await?;
-                }
-                self.apply(CallInput::Hold { here: true, held: on });
-                return Ok(());
-            }
-            link.send(rsip::SipMessage::Request(dialog::ack_failure(&sent, &resp)?))
-                .await?;
-            if (code == 401 || code == 407) && auth.is_none() {
-                auth = Some((pick_challenge(&resp, code == 407)?, 0));
-                continue;
-            }
+        let resp = self
+            .in_dialog(
+                rsip::Method::Invite,
+                Vec::new(),
+                Some(("application/sdp", offer.into_bytes())),
+            )
+            .await?;
+        let code = resp.status_code.code();
+        if !(200..300).contains(&code) {
             return Err(PhoneError::Rejected {
                 code,
                 reason: sip::reason_phrase(&resp.status_code),
             });
         }
-        Err(PhoneError::Rejected {
-            code: 407,
-            reason: "credentials refused".into(),
-        })
+        if let Some(sdp) = dialog::sdp_body(&resp.headers, &resp.body)? {
+            self.media()?.accept_answer(&sdp).await?;
+        }
+        self.apply(CallInput::Hold { here: true, held: on });
+        Ok(())
+    }
+
+    /// A re-INVITE in the dialog with the offer `sdp`: waits past provisional answers for the final one and
+    /// ACKs it (a 2xx in a request of its own, a failure in the INVITE's transaction).
+    async fn reinvite(
+        &mut self,
+        link: &Link,
+        me: &LocalParty,
+        sdp: &str,
+        extra: Vec<rsip::Header>,
+    ) -> Result<rsip::Response, PhoneError> {
+        let sent = self.dialog.invite(me, sdp, extra)?;
+        let mut responses = link.start(sent.request.clone(), &sent.branch).await?;
+        let resp = loop {
+            let resp = tokio::time::timeout(TIMER_B, responses.next())
+                .await
+                .map_err(|_| PhoneError::Timeout)??;
+            if resp.status_code.code() >= 200 {
+                break resp;
+            }
+        };
+        let ack = if (200..300).contains(&resp.status_code.code()) {
+            self.dialog.ack(me, sent.cseq)?
+        } else {
+            dialog::ack_failure(&sent, &resp)?
+        };
+        link.send(rsip::SipMessage::Request(ack)).await?;
+        Ok(resp)
     }
 
     async fn dtmf(&mut self, digits: &str) -> Result<(), PhoneError> {
