@@ -9,6 +9,7 @@ use leadline_model::{
     CallDirection, CallEnd, CallQuality, Disposition, Id, Lead, LeadPriority, LeadSource, LeadStatus,
     PhoneSettings, Timestamp, User,
 };
+use leadline_store::{FollowUpDue, LeadOrder};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -382,7 +383,7 @@ pub struct LeadListArgs {
     pub sources: Vec<LeadSource>,
     #[serde(default)]
     #[ts(optional)]
-    pub follow_up: Option<FollowUpWhen>,
+    pub follow_up: Option<FollowUpDue>,
     /// Created in `[created_from, created_until)`.
     #[serde(default)]
     #[ts(optional)]
@@ -391,7 +392,7 @@ pub struct LeadListArgs {
     #[ts(optional)]
     pub created_until: Option<Timestamp>,
     #[serde(default)]
-    pub sort: ListSort,
+    pub sort: LeadOrder,
     /// Rows per page (at most the store's page cap).
     #[serde(default)]
     #[ts(optional)]
@@ -400,42 +401,6 @@ pub struct LeadListArgs {
     #[serde(default)]
     #[ts(optional)]
     pub cursor: Option<String>,
-}
-
-/// Leads by their earliest open follow-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum FollowUpWhen {
-    Overdue,
-    Today,
-    OverdueOrToday,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum SortKey {
-    #[default]
-    UpdatedAt,
-    CreatedAt,
-    Name,
-    NextFollowUp,
-    Priority,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct ListSort {
-    pub key: SortKey,
-    pub descending: bool,
-}
-
-impl Default for ListSort {
-    /// Most recently updated first.
-    fn default() -> Self {
-        Self {
-            key: SortKey::UpdatedAt,
-            descending: true,
-        }
-    }
 }
 
 /// One page of the lead list.

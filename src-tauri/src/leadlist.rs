@@ -3,13 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use leadline_store::{
-    Clock, FollowUpDue, LeadFilter, LeadOrder, LeadOrderKey, LeadPageQuery, MAX_PAGE, TimeRange,
-};
+use leadline_store::{Clock, LeadFilter, LeadPageQuery, MAX_PAGE, TimeRange};
 
-use crate::api::{
-    CommandError, ErrorCode, ExportLeadsArgs, FollowUpWhen, LeadListArgs, LeadListView, SortKey, StatusTally,
-};
+use crate::api::{CommandError, ErrorCode, ExportLeadsArgs, LeadListArgs, LeadListView, StatusTally};
 use crate::shell::{Shell, storage};
 
 /// The store's query for the list's arguments.
@@ -24,24 +20,11 @@ fn page_query(args: &LeadListArgs) -> LeadPageQuery {
             statuses: args.statuses.clone(),
             priorities: args.priorities.clone(),
             sources: args.sources.clone(),
-            follow_up: args.follow_up.map(|f| match f {
-                FollowUpWhen::Overdue => FollowUpDue::Overdue,
-                FollowUpWhen::Today => FollowUpDue::Today,
-                FollowUpWhen::OverdueOrToday => FollowUpDue::OverdueOrToday,
-            }),
+            follow_up: args.follow_up,
             created,
             ..LeadFilter::default()
         },
-        sort: LeadOrder {
-            key: match args.sort.key {
-                SortKey::UpdatedAt => LeadOrderKey::UpdatedAt,
-                SortKey::CreatedAt => LeadOrderKey::CreatedAt,
-                SortKey::Name => LeadOrderKey::Name,
-                SortKey::NextFollowUp => LeadOrderKey::NextFollowUp,
-                SortKey::Priority => LeadOrderKey::Priority,
-            },
-            descending: args.sort.descending,
-        },
+        sort: args.sort,
         limit: Some(args.limit.unwrap_or(200).clamp(1, MAX_PAGE)),
         cursor: args.cursor.clone(),
     }

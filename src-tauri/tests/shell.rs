@@ -5,8 +5,7 @@
 use std::net::SocketAddr;
 
 use leadline_desktop::api::{
-    AppStatus, Connection, ErrorCode, ExportLeadsArgs, LeadListArgs, ListLeadsArgs, ListSort, LoginArgs,
-    QueueWhy, SortKey,
+    AppStatus, Connection, ErrorCode, ExportLeadsArgs, LeadListArgs, ListLeadsArgs, LoginArgs, QueueWhy,
 };
 use leadline_desktop::{CACHE_FILE, Shell};
 use leadline_model::LeadStatus;
@@ -262,8 +261,8 @@ async fn signs_in_pulls_lists_and_reports_each_failure_by_code() {
     let follow_ups = shell
         .lead_page(LeadListArgs {
             statuses: vec![LeadStatus::FollowUp],
-            sort: ListSort {
-                key: SortKey::Name,
+            sort: leadline_store::LeadOrder {
+                key: leadline_store::LeadOrderKey::Name,
                 descending: false,
             },
             ..LeadListArgs::default()

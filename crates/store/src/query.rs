@@ -88,6 +88,7 @@ impl Clock {
 
 /// Which follow-ups a lead list keeps (by the lead's earliest open follow-up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "FollowUpWhen"))]
 #[serde(rename_all = "snake_case")]
 pub enum FollowUpDue {
     /// Due before now.
@@ -138,6 +139,7 @@ pub struct LeadFilter {
 
 /// The orders of the lead list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "SortKey"))]
 #[serde(rename_all = "snake_case")]
 pub enum LeadOrderKey {
     #[default]
@@ -153,6 +155,7 @@ pub enum LeadOrderKey {
 
 /// A lead list order; ties are broken by the lead id in the same direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "ListSort"))]
 pub struct LeadOrder {
     #[serde(default)]
     pub key: LeadOrderKey,
