@@ -11,6 +11,7 @@ import { type Language, localeOf, translate, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { PriorityBadge } from "./Badges";
+import { BarChart } from "./BarChart";
 
 interface Props {
   api: Api;
@@ -204,7 +205,8 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
   );
 }
 
-function Tile({
+/** A figure of the day (or range) on a tile, against its goal with a progress bar when there is one. */
+export function Tile({
   label,
   value,
   goal,
@@ -254,7 +256,6 @@ export function HourlyChart({ hourly }: { hourly: number[] }) {
   const first = Math.min(9, ...busyHours);
   const last = Math.max(20, ...busyHours);
   const hours = Array.from({ length: last - first + 1 }, (_, i) => first + i);
-  const max = Math.max(1, ...hourly);
   const total = hourly.reduce((a, b) => a + b, 0);
   const summary =
     total === 0
@@ -263,33 +264,12 @@ export function HourlyChart({ hourly }: { hourly: number[] }) {
           .filter((h) => (hourly[h] ?? 0) > 0)
           .map((h) => `${hourLabel(h, lang)}: ${hourly[h]}`)
           .join(", ");
-  const width = hours.length * 28;
   return (
-    <svg
-      className="hourly"
-      viewBox={`0 0 ${width} 130`}
-      role="img"
-      aria-label={t("home.chartLabel", { summary })}
-      data-testid="hourly-chart"
-    >
-      {hours.map((h, i) => {
-        const n = hourly[h] ?? 0;
-        const height = (100 * n) / max;
-        return (
-          <g key={h} transform={`translate(${i * 28 + 4}, 0)`}>
-            <rect className="hour-bar" x={0} y={105 - height} width={20} height={height} rx={3} data-count={n} />
-            {n > 0 && (
-              <text className="hour-count" x={10} y={100 - height} textAnchor="middle">
-                {n}
-              </text>
-            )}
-            <text className="hour-label" x={10} y={122} textAnchor="middle">
-              {h % 12 === 0 ? 12 : h % 12}
-            </text>
-          </g>
-        );
-      })}
-    </svg>
+    <BarChart
+      bars={hours.map((h) => ({ key: h, label: String(h % 12 === 0 ? 12 : h % 12), value: hourly[h] ?? 0 }))}
+      label={t("home.chartLabel", { summary })}
+      testId="hourly-chart"
+    />
   );
 }
 

@@ -13,7 +13,8 @@ import { formatCount, formatRelative } from "../format";
 import { useNow } from "../hooks";
 import { type Key, translate, useLanguage, useT } from "../i18n";
 import { IpcError, type Api } from "../ipc";
-import { formatDuration } from "./Home";
+import { BarChart } from "./BarChart";
+import { formatDuration, Tile } from "./Home";
 import { TeamError, useServer } from "./TeamScreen";
 
 type Preset = "today" | "7d" | "30d" | "custom";
@@ -187,20 +188,20 @@ function Loaded({ data, now, lang }: { data: TeamDashboard; now: Date; lang: Ret
       </section>
 
       <div className="tiles">
-        <GoalTile label={t("team.metric.calls")} value={team.calls} goal={team.goal_calls} testId="team-tile-calls" />
-        <GoalTile label={t("team.metric.connected")} value={team.connected} testId="team-tile-connected" />
-        <GoalTile
+        <Tile label={t("team.metric.calls")} value={team.calls} goal={team.goal_calls} testId="team-tile-calls" />
+        <Tile label={t("team.metric.connected")} value={team.connected} testId="team-tile-connected" />
+        <Tile
           label={t("team.metric.talkTime")}
           value={formatDuration(team.talk_time_s, lang)}
           testId="team-tile-talk"
         />
-        <GoalTile
+        <Tile
           label={t("team.metric.conversions")}
           value={team.conversions}
           goal={team.goal_conversions}
           testId="team-tile-conversions"
         />
-        <GoalTile
+        <Tile
           label={t("team.followUps")}
           value={team.follow_ups_done}
           note={t("team.followUpsNote", { overdue: team.follow_ups_overdue, due: team.follow_ups_due })}
@@ -308,46 +309,6 @@ function Progress({ value, goal, label }: { value: number; goal: number; label: 
   );
 }
 
-function GoalTile({
-  label,
-  value,
-  goal,
-  note,
-  testId,
-}: {
-  label: string;
-  value: number | string;
-  goal?: number;
-  note?: string;
-  testId: string;
-}) {
-  const t = useT();
-  const n = typeof value === "number" ? value : 0;
-  const pct = goal ? Math.min(100, Math.round((100 * n) / goal)) : null;
-  return (
-    <div className="tile" data-testid={testId}>
-      <div className="tile-label">{label}</div>
-      <div className="tile-value">
-        {value}
-        {goal ? <span className="tile-goal"> / {goal}</span> : null}
-      </div>
-      {pct !== null && (
-        <div
-          className="progress"
-          role="progressbar"
-          aria-label={t("home.goalProgress", { label, pct })}
-          aria-valuenow={pct}
-          aria-valuemin={0}
-          aria-valuemax={100}
-        >
-          <span style={{ width: `${pct}%` }} />
-        </div>
-      )}
-      {note && <div className="tile-note">{note}</div>}
-    </div>
-  );
-}
-
 /** Bars of calls (connected ones darker), per hour of a day or per day of a longer range. */
 export function TeamChart({ hours, byDay }: { hours: HourBucket[]; byDay: boolean }) {
   const t = useT();
@@ -364,37 +325,17 @@ export function TeamChart({ hours, byDay }: { hours: HourBucket[]; byDay: boolea
   }, [hours, byDay]);
   const total = buckets.reduce((n, [, b]) => n + b.calls, 0);
   if (total === 0) return <p className="muted">{t("team.noCalls")}</p>;
-  const max = Math.max(1, ...buckets.map(([, b]) => b.calls));
   const label = (key: string) => (byDay ? key.slice(8, 10) + "/" + key.slice(5, 7) : String(Number(key)));
   const summary = buckets
     .filter(([, b]) => b.calls > 0)
     .map(([k, b]) => `${label(k)}: ${b.calls}`)
     .join(", ");
-  const step = 28;
   return (
-    <svg
-      className="hourly"
-      viewBox={`0 0 ${Math.max(buckets.length * step, step)} 130`}
-      role="img"
-      aria-label={t("team.chartLabel", { summary })}
-      data-testid="team-chart"
-    >
-      {buckets.map(([key, b], i) => {
-        const height = (100 * b.calls) / max;
-        const connected = (100 * b.connected) / max;
-        return (
-          <g key={key} transform={`translate(${i * step + 4}, 0)`}>
-            <rect className="hour-bar" x={0} y={105 - height} width={20} height={height} rx={3} data-count={b.calls} />
-            <rect className="hour-bar-connected" x={0} y={105 - connected} width={20} height={connected} rx={3} />
-            <text className="hour-count" x={10} y={100 - height} textAnchor="middle">
-              {b.calls}
-            </text>
-            <text className="hour-label" x={10} y={122} textAnchor="middle">
-              {label(key)}
-            </text>
-          </g>
-        );
-      })}
-    </svg>
+    <BarChart
+      bars={buckets.map(([key, b]) => ({ key, label: label(key), value: b.calls, part: b.connected }))}
+      label={t("team.chartLabel", { summary })}
+      testId="team-chart"
+      zeroCounts
+    />
   );
 }
