@@ -5,6 +5,7 @@ import type { ConflictView } from "../bindings/ConflictView";
 import { describeError } from "../errors";
 import { useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
+import { ErrorBanner } from "./ErrorBanner";
 
 interface Props {
   api: Pick<Api, "conflicts" | "resolveConflict">;
@@ -52,9 +53,7 @@ export function ConflictsDialog({ api, onClose, onResolved }: Props) {
         <h2>{t("conflicts.title")}</h2>
         <p className="muted">{t("conflicts.intro")}</p>
         {shown && (
-          <div className="banner banner-error" role="alert">
-            <strong>{shown.title}.</strong> {shown.detail}
-          </div>
+          <ErrorBanner {...shown} />
         )}
         {conflicts === null ? (
           <div className="card skeleton skeleton-block" aria-busy="true" />

@@ -7,6 +7,7 @@ import { formatPhone, formatRelative } from "../format";
 import { type Key, localeOf, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { QUICK_PICKS, quickPickLabel } from "../wrapup";
+import { ErrorBanner } from "./ErrorBanner";
 
 interface Props {
   api: Api;
@@ -106,13 +107,7 @@ export function FollowUps({ api, refreshKey, onCall, onOpen, onChanged }: Props)
   return (
     <div className="follow-ups" data-testid="follow-ups">
       {shownError && (
-        <div className="banner banner-error" role="alert">
-          <strong>
-            {shownError.title}
-            {t("ui.stop")}
-          </strong>{" "}
-          {shownError.detail}
-        </div>
+        <ErrorBanner {...shownError} />
       )}
       {notice && (
         <div className="banner banner-info" role="status" data-testid="follow-ups-notice">

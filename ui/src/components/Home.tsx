@@ -12,6 +12,7 @@ import type { Api } from "../ipc";
 import { isTyping } from "../shortcuts";
 import { PriorityBadge } from "./Badges";
 import { BarChart } from "./BarChart";
+import { ErrorBanner } from "./ErrorBanner";
 
 interface Props {
   api: Api;
@@ -65,21 +66,7 @@ export function Home({ api, status, callsSeen, onCall, onOpen, busy }: Props) {
     return () => window.removeEventListener("keydown", onKey);
   }, [next, busy, onCall]);
 
-  if (error) {
-    const shown = describeError(error.cause, lang);
-    return (
-      <div className="banner banner-error" role="alert">
-        <strong>
-          {shown.title}
-          {t("ui.stop")}
-        </strong>{" "}
-        {shown.detail}{" "}
-        <button type="button" className="btn btn-link" onClick={load}>
-          {t("action.tryAgain")}
-        </button>
-      </div>
-    );
-  }
+  if (error) return <ErrorBanner {...describeError(error.cause, lang)} onRetry={load} />;
   if (data === null) {
     return (
       <div className="home" aria-busy="true" data-testid="home-loading">

@@ -14,6 +14,7 @@ import { useDebounced } from "../hooks";
 import { useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { PriorityBadge, StatusBadge } from "./Badges";
+import { ErrorBanner } from "./ErrorBanner";
 import { formatDuration } from "./Home";
 import { Markdown } from "./Markdown";
 import { TextField } from "./TextField";
@@ -254,9 +255,7 @@ export function LeadDetail({ api, leadId, dispositions, now, onCall, onClose, on
             </nav>
 
             {shownError && (
-              <div className="banner banner-error" role="alert" data-testid="lead-detail-error">
-                <strong>{shownError.title}.</strong> {shownError.detail}
-              </div>
+              <ErrorBanner {...shownError} testId="lead-detail-error" />
             )}
             {saved && !saving && (
               <p className="muted" role="status" data-testid="lead-detail-saved">
@@ -371,8 +370,7 @@ export function LeadDetail({ api, leadId, dispositions, now, onCall, onClose, on
 function LoadFailed({ error, onRetry, onClose }: { error: ErrorText; onRetry: () => void; onClose: () => void }) {
   const t = useT();
   return (
-    <div className="banner banner-error" role="alert" data-testid="lead-detail-failed">
-      <strong>{error.title}.</strong> {error.detail}
+    <ErrorBanner {...error} testId="lead-detail-failed">
       <div className="dialog-actions">
         <button type="button" className="btn btn-secondary" onClick={onRetry}>
           {t("action.tryAgain")}
@@ -381,7 +379,7 @@ function LoadFailed({ error, onRetry, onClose }: { error: ErrorText; onRetry: ()
           {t("action.close")}
         </button>
       </div>
-    </div>
+    </ErrorBanner>
   );
 }
 
@@ -505,9 +503,7 @@ function CallHistory({
         </p>
       )}
       {shownError && (
-        <div className="banner banner-error" role="alert">
-          <strong>{shownError.title}.</strong> {shownError.detail}
-        </div>
+        <ErrorBanner {...shownError} />
       )}
       {calls === null ? (
         <div className="card skeleton skeleton-block" aria-busy="true" />

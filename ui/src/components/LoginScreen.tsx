@@ -5,6 +5,7 @@ import { useReadyMark } from "../hooks";
 import { describeCommandError, describeError, type ErrorText } from "../errors";
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
+import { ErrorBanner } from "./ErrorBanner";
 import { Logo } from "./Logo";
 import { TextField } from "./TextField";
 
@@ -64,13 +65,7 @@ export function LoginScreen({ api, status, onStatus }: Props) {
         </div>
 
         {error && (
-          <div className="banner banner-error" role="alert" data-testid="login-error">
-            <strong>
-              {error.title}
-              {t("ui.stop")}
-            </strong>{" "}
-            {error.detail}
-          </div>
+          <ErrorBanner {...error} testId="login-error" />
         )}
         {autoSigningIn && !error && <div className="banner banner-info">{t("login.autoSigningIn")}</div>}
 

@@ -15,6 +15,7 @@ import {
   stageText,
   type PhoneControls,
 } from "../phone";
+import { ErrorBanner } from "./ErrorBanner";
 
 /** The header's phone pill: state at a glance, the settings one click away. */
 export function PhoneIndicator({ status, onOpenSettings }: { status: PhoneStatus | null; onOpenSettings: () => void }) {
@@ -280,12 +281,7 @@ export function CallPanel({ phone }: { phone: PhoneControls }) {
       ))}
       {incoming && <IncomingCall call={incoming} lead={model.leads[incoming.call_id]} phone={phone} />}
       {ended && (
-        <div className="banner banner-error" role="alert" data-testid="call-problem">
-          <strong>
-            {stageText(ended.call, lang)}
-            {t("ui.stop")}
-          </strong>{" "}
-          {ended.call.problem}
+        <ErrorBanner title={stageText(ended.call, lang)} detail={ended.call.problem} testId="call-problem">
           {ended.call.suggests_click_to_call && endedLead && (
             <button type="button" className="btn btn-secondary banner-action" onClick={() => phone.callViaMobile(endedLead)}>
               {t("call.viaMyMobile", { name: endedLead.name })}
@@ -294,7 +290,7 @@ export function CallPanel({ phone }: { phone: PhoneControls }) {
           <button type="button" className="banner-close" aria-label={t("action.dismiss")} onClick={phone.dismiss}>
             ×
           </button>
-        </div>
+        </ErrorBanner>
       )}
       {model.notice && (
         <div

@@ -6,6 +6,7 @@ import type { PhoneStatus } from "../bindings/PhoneStatus";
 import { describeError, type ErrorText } from "../errors";
 import { useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
+import { ErrorBanner } from "./ErrorBanner";
 import { TextField } from "./TextField";
 
 interface Props {
@@ -65,13 +66,7 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
       <div className="dialog-backdrop">
         <div className="dialog" role="dialog" aria-label={t("phone.settings")}>
           {error ? (
-            <div className="banner banner-error" role="alert">
-              <strong>
-                {error.title}
-                {t("ui.stop")}
-              </strong>{" "}
-              {error.detail}
-            </div>
+            <ErrorBanner {...error} />
           ) : (
             <p className="muted">{t("ps.loading")}</p>
           )}
@@ -251,13 +246,7 @@ export function PhoneSettingsDialog({ api, onSaved, onClose }: Props) {
           </label>
         </fieldset>
         {error && (
-          <div className="banner banner-error" role="alert" data-testid="phone-settings-error">
-            <strong>
-              {error.title}
-              {t("ui.stop")}
-            </strong>{" "}
-            {error.detail}
-          </div>
+          <ErrorBanner {...error} testId="phone-settings-error" />
         )}
         <div className="dialog-actions">
           <button type="button" className="btn btn-secondary" onClick={onClose}>

@@ -7,6 +7,7 @@ import { describeError, type ErrorText } from "../errors";
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { applyTheme } from "../theme";
+import { ErrorBanner } from "./ErrorBanner";
 
 /** Each language by its own name, so whoever switched by mistake finds the way back. */
 const LANGUAGES: Array<[Language, string]> = [
@@ -63,13 +64,7 @@ export function PreferencesDialog({
       <div className="dialog" role="dialog" aria-labelledby="prefs-title" data-testid="preferences">
         <h2 id="prefs-title">{t("action.preferences")}</h2>
         {error && (
-          <div className="banner banner-error" role="alert">
-            <strong>
-              {error.title}
-              {t("ui.stop")}
-            </strong>{" "}
-            {error.detail}
-          </div>
+          <ErrorBanner {...error} />
         )}
         {prefs && (
           <>

@@ -9,6 +9,7 @@ import type { UserAccount } from "../bindings/UserAccount";
 import { describeError } from "../errors";
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
+import { ErrorBanner } from "./ErrorBanner";
 import { useServer } from "./TeamScreen";
 
 type ImportApi = Pick<Api, "importCsv" | "importSheet" | "teamMembers">;
@@ -146,13 +147,7 @@ export function TeamImport({ api }: { api: ImportApi }) {
       </form>
 
       {shown && (
-        <div className="banner banner-error" role="alert" data-testid="import-error">
-          <strong>
-            {shown.title}
-            {t("ui.stop")}
-          </strong>{" "}
-          {shown.detail}
-        </div>
+        <ErrorBanner {...shown} testId="import-error" />
       )}
       {outcome && <ImportReportView outcome={outcome} />}
     </div>

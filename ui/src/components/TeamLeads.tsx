@@ -23,6 +23,7 @@ import {
 } from "../format";
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
+import { ErrorBanner } from "./ErrorBanner";
 import { TeamError, useServer } from "./TeamScreen";
 
 type TeamLeadsApi = Pick<Api, "teamLeads" | "teamMembers" | "assignLeads" | "transferLeads" | "leadAudit">;
@@ -240,13 +241,7 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
         </p>
       )}
       {shownBulkError && (
-        <div className="banner banner-error" role="alert" data-testid="bulk-error">
-          <strong>
-            {t("team.assignFailed")}
-            {t("ui.stop")}
-          </strong>{" "}
-          {shownBulkError.detail}
-        </div>
+        <ErrorBanner title={t("team.assignFailed")} detail={shownBulkError.detail} testId="bulk-error" />
       )}
 
       {selected.size > 0 && (
@@ -523,13 +518,7 @@ function TransferForm({
         />
       </label>
       {shown && (
-        <div className="banner banner-error" role="alert">
-          <strong>
-            {shown.title}
-            {t("ui.stop")}
-          </strong>{" "}
-          {shown.detail}
-        </div>
+        <ErrorBanner {...shown} />
       )}
       <button
         type="submit"

@@ -7,6 +7,7 @@ import type { AppStatus } from "../bindings/AppStatus";
 import { describeError } from "../errors";
 import { type Key, useLanguage, useT } from "../i18n";
 import { IpcError, type Api } from "../ipc";
+import { ErrorBanner } from "./ErrorBanner";
 import { TeamDashboardView } from "./TeamDashboard";
 import { TeamDispositions } from "./TeamDispositions";
 import { TeamGoals } from "./TeamGoals";
@@ -83,22 +84,9 @@ export function OfflineNotice({ onRetry }: { onRetry?: () => void }) {
 
 /** A failed team request: the offline notice for a network failure, else what went wrong, with retry. */
 export function TeamError({ error, onRetry }: { error: unknown; onRetry: () => void }) {
-  const t = useT();
   const lang = useLanguage();
   if (error instanceof IpcError && error.code === "network") return <OfflineNotice onRetry={onRetry} />;
-  const shown = describeError(error, lang);
-  return (
-    <div className="banner banner-error" role="alert" data-testid="team-error">
-      <strong>
-        {shown.title}
-        {t("ui.stop")}
-      </strong>{" "}
-      {shown.detail}{" "}
-      <button type="button" className="btn btn-link" onClick={onRetry}>
-        {t("action.tryAgain")}
-      </button>
-    </div>
-  );
+  return <ErrorBanner {...describeError(error, lang)} onRetry={onRetry} testId="team-error" />;
 }
 
 /** Loads `load()` now and whenever it changes; `reload` asks again. Answers of an older load are dropped. */

@@ -20,6 +20,7 @@ import {
   toLocalInput,
   toggleTag,
 } from "../wrapup";
+import { ErrorBanner } from "./ErrorBanner";
 import { Markdown } from "./Markdown";
 
 interface Props {
@@ -314,13 +315,7 @@ export function WrapUpDialog({
           </label>
         )}
         {error && (
-          <div className="banner banner-error" role="alert" data-testid="wrapup-error">
-            <strong>
-              {error.title}
-              {t("ui.stop")}
-            </strong>{" "}
-            {error.detail}
-          </div>
+          <ErrorBanner {...error} testId="wrapup-error" />
         )}
         <div className="dialog-actions">
           <button type="button" className="btn btn-secondary" onClick={onLater}>
