@@ -15,6 +15,7 @@ import { type Key, translate, useLanguage, useT } from "../i18n";
 import { IpcError, type Api } from "../ipc";
 import { BarChart } from "./BarChart";
 import { formatDuration, Tile } from "./Home";
+import { TableHead } from "./TeamParts";
 import { TeamError, useServer } from "./TeamScreen";
 
 type Preset = "today" | "7d" | "30d" | "custom";
@@ -214,16 +215,16 @@ function Loaded({ data, now, lang }: { data: TeamDashboard; now: Date; lang: Ret
         <section className="card" aria-labelledby="people-title">
           <h2 id="people-title">{t("team.people")}</h2>
           <table className="team-table" data-testid="team-figures">
-            <thead>
-              <tr>
-                <th scope="col">{t("team.name")}</th>
-                <th scope="col">{t("team.metric.calls")}</th>
-                <th scope="col">{t("team.metric.connected")}</th>
-                <th scope="col">{t("team.metric.talkTime")}</th>
-                <th scope="col">{t("team.metric.conversions")}</th>
-                <th scope="col">{t("team.overdue")}</th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                t("team.name"),
+                t("team.metric.calls"),
+                t("team.metric.connected"),
+                t("team.metric.talkTime"),
+                t("team.metric.conversions"),
+                t("team.overdue"),
+              ]}
+            />
             <tbody>
               {byName.map((f) => (
                 <PersonRow key={f.user_id} f={f} />

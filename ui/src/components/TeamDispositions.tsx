@@ -1,13 +1,13 @@
 // The disposition catalogue editor (admins): labels, category, whether a follow-up is required, hotkeys
 // 1–9, order, and retiring codes (inactive); a new code is added at the end. The server keeps the
 // catalogue; every desktop gets it with its next sync.
-import { type FormEvent, useCallback, useState } from "react";
+import { useCallback, useState } from "react";
 
 import type { DispositionCategory } from "../bindings/DispositionCategory";
 import type { DispositionEntry } from "../bindings/DispositionEntry";
-import { describeError } from "../errors";
-import { useLanguage, useT } from "../i18n";
+import { useT } from "../i18n";
 import type { Api } from "../ipc";
+import { EditorTable, NumberCell, SaveCell } from "./TeamParts";
 import { TeamError, useServer } from "./TeamScreen";
 
 type CatalogueApi = Pick<Api, "dispositionCatalogue" | "saveDisposition">;
@@ -30,34 +30,28 @@ export function TeamDispositions({ api }: { api: CatalogueApi }) {
           {t("team.dispo.none")}
         </p>
       )}
-      <table className="team-table">
-        <thead>
-          <tr>
-            <th scope="col">{t("team.dispo.code")}</th>
-            <th scope="col">{t("team.dispo.label")}</th>
-            <th scope="col">{t("team.dispo.category")}</th>
-            <th scope="col">{t("team.dispo.followUp")}</th>
-            <th scope="col">{t("team.dispo.hotkey")}</th>
-            <th scope="col">{t("team.dispo.position")}</th>
-            <th scope="col">{t("team.dispo.active")}</th>
-            <th scope="col">
-              <span className="sr-only">{t("action.save")}</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {entries.map((e) => (
-            <EntryRow key={e.code} api={api} entry={e} onSaved={(all) => catalogue.setData(all)} />
-          ))}
-          <EntryRow
-            key={`new-${nextPosition}`}
-            api={api}
-            entry={null}
-            position={nextPosition}
-            onSaved={(all) => catalogue.setData(all)}
-          />
-        </tbody>
-      </table>
+      <EditorTable
+        columns={[
+          t("team.dispo.code"),
+          t("team.dispo.label"),
+          t("team.dispo.category"),
+          t("team.dispo.followUp"),
+          t("team.dispo.hotkey"),
+          t("team.dispo.position"),
+          t("team.dispo.active"),
+        ]}
+      >
+        {entries.map((e) => (
+          <EntryRow key={e.code} api={api} entry={e} onSaved={(all) => catalogue.setData(all)} />
+        ))}
+        <EntryRow
+          key={`new-${nextPosition}`}
+          api={api}
+          entry={null}
+          position={nextPosition}
+          onSaved={(all) => catalogue.setData(all)}
+        />
+      </EditorTable>
     </section>
   );
 }
@@ -74,7 +68,6 @@ function EntryRow({
   onSaved: (all: DispositionEntry[]) => void;
 }) {
   const t = useT();
-  const lang = useLanguage();
   const [code, setCode] = useState(entry?.code ?? "");
   const [label, setLabel] = useState(entry?.label ?? "");
   const [category, setCategory] = useState<DispositionCategory>(entry?.category ?? "connected");
@@ -82,38 +75,22 @@ function EntryRow({
   const [hotkey, setHotkey] = useState(entry?.hotkey ? String(entry.hotkey) : "");
   const [pos, setPos] = useState(String(entry?.position ?? position));
   const [active, setActive] = useState(entry?.active ?? true);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState(false);
   const codeOk = /^[a-z0-9_]{1,40}$/.test(code);
   const valid = codeOk && label.trim() !== "" && /^\d{1,4}$/.test(pos);
   const formId = `dispo-${entry?.code ?? "new"}`;
   const name = entry?.label ?? t("team.dispo.new");
-  async function save(e: FormEvent) {
-    e.preventDefault();
-    if (!valid) return;
-    setBusy(true);
-    setError(null);
-    setDone(false);
-    try {
-      const all = await api.saveDisposition({
-        code,
-        label: label.trim(),
-        category,
-        requires_follow_up: followUp,
-        hotkey: hotkey ? Number(hotkey) : null,
-        position: Number(pos),
-        active,
-      });
-      setDone(true);
-      onSaved(all);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+  async function save() {
+    const all = await api.saveDisposition({
+      code,
+      label: label.trim(),
+      category,
+      requires_follow_up: followUp,
+      hotkey: hotkey ? Number(hotkey) : null,
+      position: Number(pos),
+      active,
+    });
+    onSaved(all);
   }
-  const shown = error === null ? null : describeError(error, lang);
   return (
     <tr data-testid={formId}>
       <td>
@@ -178,16 +155,7 @@ function EntryRow({
           ))}
         </select>
       </td>
-      <td>
-        <input
-          form={formId}
-          className="input input-number"
-          inputMode="numeric"
-          value={pos}
-          onChange={(e) => setPos(e.target.value.trim())}
-          aria-label={t("team.dispo.positionOf", { name })}
-        />
-      </td>
+      <NumberCell form={formId} value={pos} onChange={setPos} label={t("team.dispo.positionOf", { name })} />
       <td>
         <input
           form={formId}
@@ -197,25 +165,13 @@ function EntryRow({
           aria-label={t("team.dispo.activeOf", { name })}
         />
       </td>
-      <td>
-        <form id={formId} onSubmit={save}>
-          <button
-            type="submit"
-            className="btn btn-secondary"
-            disabled={busy || !valid}
-            aria-label={entry ? t("team.dispo.saveOf", { name }) : t("team.dispo.add")}
-          >
-            {busy ? t("action.saving") : entry ? t("action.save") : t("team.dispo.add")}
-          </button>
-          {done && <span className="muted" role="status"> {t("team.saved")}</span>}
-          {shown && (
-            <span className="error-text" role="alert">
-              {" "}
-              {shown.detail}
-            </span>
-          )}
-        </form>
-      </td>
+      <SaveCell
+        formId={formId}
+        valid={valid}
+        label={entry ? t("team.dispo.saveOf", { name }) : t("team.dispo.add")}
+        text={entry ? undefined : t("team.dispo.add")}
+        onSave={save}
+      />
     </tr>
   );
 }

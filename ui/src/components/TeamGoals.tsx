@@ -1,12 +1,12 @@
 // Daily goals: the team default and each telecaller's own (which wins over the default). Supervisors set
 // their team's; the Today screen and the team dashboard measure against them.
-import { type FormEvent, useCallback, useState } from "react";
+import { useCallback, useState } from "react";
 
 import type { Goal } from "../bindings/Goal";
 import type { UserAccount } from "../bindings/UserAccount";
-import { describeError } from "../errors";
-import { useLanguage, useT } from "../i18n";
+import { useT } from "../i18n";
 import type { Api } from "../ipc";
+import { EditorTable, NumberCell, SaveCell } from "./TeamParts";
 import { TeamError, useServer } from "./TeamScreen";
 
 type GoalsApi = Pick<Api, "teamGoals" | "setGoal" | "teamMembers">;
@@ -44,32 +44,20 @@ export function TeamGoals({ api }: { api: GoalsApi }) {
           {t("team.goals.none")}
         </p>
       )}
-      <table className="team-table">
-        <thead>
-          <tr>
-            <th scope="col">{t("team.goals.who")}</th>
-            <th scope="col">{t("team.goals.calls")}</th>
-            <th scope="col">{t("team.goals.conversions")}</th>
-            <th scope="col">
-              <span className="sr-only">{t("action.save")}</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          <GoalRow api={api} label={t("team.goals.default")} userId={null} goal={teamDefault} onSaved={saved} />
-          {telecallers.map((m) => (
-            <GoalRow
-              key={m.id}
-              api={api}
-              label={m.name}
-              userId={m.id}
-              goal={list.find((g) => g.user_id === m.id) ?? null}
-              fallback={teamDefault}
-              onSaved={saved}
-            />
-          ))}
-        </tbody>
-      </table>
+      <EditorTable columns={[t("team.goals.who"), t("team.goals.calls"), t("team.goals.conversions")]}>
+        <GoalRow api={api} label={t("team.goals.default")} userId={null} goal={teamDefault} onSaved={saved} />
+        {telecallers.map((m) => (
+          <GoalRow
+            key={m.id}
+            api={api}
+            label={m.name}
+            userId={m.id}
+            goal={list.find((g) => g.user_id === m.id) ?? null}
+            fallback={teamDefault}
+            onSaved={saved}
+          />
+        ))}
+      </EditorTable>
     </section>
   );
 }
@@ -90,76 +78,33 @@ function GoalRow({
   onSaved: (g: Goal) => void;
 }) {
   const t = useT();
-  const lang = useLanguage();
   const shownGoal = goal ?? fallback ?? null;
   const [calls, setCalls] = useState(String(shownGoal?.daily_calls ?? ""));
   const [conversions, setConversions] = useState(String(shownGoal?.daily_conversions ?? ""));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState(false);
   const valid = /^\d{1,5}$/.test(calls) && /^\d{1,5}$/.test(conversions);
-  async function save(e: FormEvent) {
-    e.preventDefault();
-    if (!valid) return;
-    setBusy(true);
-    setError(null);
-    setDone(false);
-    try {
-      const g = await api.setGoal({
-        user_id: userId ?? undefined,
-        daily_calls: Number(calls),
-        daily_conversions: Number(conversions),
-      });
-      onSaved(g);
-      setDone(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+  async function save() {
+    const g = await api.setGoal({
+      user_id: userId ?? undefined,
+      daily_calls: Number(calls),
+      daily_conversions: Number(conversions),
+    });
+    onSaved(g);
   }
   const formId = `goal-${userId ?? "team"}`;
-  const shown = error === null ? null : describeError(error, lang);
   return (
     <tr data-testid={formId}>
       <th scope="row">
         {label}
         {userId !== null && goal === null && <span className="muted"> {t("team.goals.usesDefault")}</span>}
       </th>
-      <td>
-        <input
-          form={formId}
-          className="input input-number"
-          inputMode="numeric"
-          value={calls}
-          onChange={(e) => setCalls(e.target.value.trim())}
-          aria-label={t("team.goals.callsOf", { name: label })}
-        />
-      </td>
-      <td>
-        <input
-          form={formId}
-          className="input input-number"
-          inputMode="numeric"
-          value={conversions}
-          onChange={(e) => setConversions(e.target.value.trim())}
-          aria-label={t("team.goals.conversionsOf", { name: label })}
-        />
-      </td>
-      <td>
-        <form id={formId} onSubmit={save}>
-          <button type="submit" className="btn btn-secondary" disabled={busy || !valid} aria-label={t("team.goals.saveOf", { name: label })}>
-            {busy ? t("action.saving") : t("action.save")}
-          </button>
-          {done && <span className="muted" role="status"> {t("team.saved")}</span>}
-          {shown && (
-            <span className="error-text" role="alert">
-              {" "}
-              {shown.detail}
-            </span>
-          )}
-        </form>
-      </td>
+      <NumberCell form={formId} value={calls} onChange={setCalls} label={t("team.goals.callsOf", { name: label })} />
+      <NumberCell
+        form={formId}
+        value={conversions}
+        onChange={setConversions}
+        label={t("team.goals.conversionsOf", { name: label })}
+      />
+      <SaveCell formId={formId} valid={valid} label={t("team.goals.saveOf", { name: label })} onSave={save} />
     </tr>
   );
 }

@@ -10,6 +10,7 @@ import { describeError } from "../errors";
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { ErrorBanner } from "./ErrorBanner";
+import { ChoiceSelect, TableHead, useAction } from "./TeamParts";
 import { useServer } from "./TeamScreen";
 
 type ImportApi = Pick<Api, "importCsv" | "importSheet" | "teamMembers">;
@@ -35,18 +36,15 @@ export function TeamImport({ api }: { api: ImportApi }) {
   const [range, setRange] = useState("Sheet1!A1:L");
   const [merge, setMerge] = useState(false);
   const [assignTo, setAssignTo] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const [outcome, setOutcome] = useState<ImportOutcome | null>(null);
   const members = useServer<UserAccount[]>(useCallback(() => api.teamMembers(), [api]));
   const telecallers = (members.data ?? []).filter((m) => m.active && m.role === "telecaller");
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setOutcome(null);
-    try {
+    await run(async () => {
       const assign_to = assignTo || undefined;
       if (source === "csv") {
         if (!file) return;
@@ -62,11 +60,7 @@ export function TeamImport({ api }: { api: ImportApi }) {
           }),
         );
       }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const shown = error === null ? null : describeError(error, lang);
@@ -132,14 +126,12 @@ export function TeamImport({ api }: { api: ImportApi }) {
         </label>
         <label className="field">
           {t("team.import.assignTo")}
-          <select className="input" value={assignTo} onChange={(e) => setAssignTo(e.target.value)}>
-            <option value="">{t("team.import.asInFile")}</option>
-            {telecallers.map((m) => (
-              <option key={m.id} value={m.username}>
-                {m.name}
-              </option>
-            ))}
-          </select>
+          <ChoiceSelect
+            value={assignTo}
+            onChange={setAssignTo}
+            blank={t("team.import.asInFile")}
+            choices={telecallers.map((m) => [m.username, m.name] as const)}
+          />
         </label>
         <button type="submit" className="btn btn-primary" disabled={busy || !ready} data-testid="import-submit">
           {busy ? t("team.import.importing") : t("team.import.go")}
@@ -189,15 +181,15 @@ export function ImportReportView({ outcome }: { outcome: ImportOutcome }) {
       ) : (
         <table className="team-table" data-testid="import-issues">
           <caption>{t("team.import.issues", { n: r.issues_total })}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t("team.import.row")}</th>
-              <th scope="col">{t("team.import.problem")}</th>
-              <th scope="col">{t("team.import.column")}</th>
-              <th scope="col">{t("team.import.value")}</th>
-              <th scope="col">{t("team.import.why")}</th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={[
+              t("team.import.row"),
+              t("team.import.problem"),
+              t("team.import.column"),
+              t("team.import.value"),
+              t("team.import.why"),
+            ]}
+          />
           <tbody>
             {r.issues.map((i, n) => (
               <tr key={`${i.row}-${n}`} data-testid="import-issue" className={`issue-${i.kind}`}>

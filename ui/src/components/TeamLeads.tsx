@@ -24,6 +24,7 @@ import {
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { ErrorBanner } from "./ErrorBanner";
+import { ChoiceSelect, TableHead, useAction } from "./TeamParts";
 import { TeamError, useServer } from "./TeamScreen";
 
 type TeamLeadsApi = Pick<Api, "teamLeads" | "teamMembers" | "assignLeads" | "transferLeads" | "leadAudit">;
@@ -45,6 +46,10 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
   const telecallers = useMemo(
     () => (members.data ?? []).filter((m) => m.active && m.role === "telecaller"),
     [members.data],
+  );
+  const assignable = useMemo(
+    (): Array<readonly [string, string]> => [[NOBODY, t("team.unassigned")], ...choicesOf(telecallers)],
+    [telecallers, t],
   );
   const nameOf = useCallback(
     (id: string | null) =>
@@ -109,9 +114,8 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
   // Bulk assignment: the rows move at once and move back if the server refuses.
   const [to, setTo] = useState("");
   const [reason, setReason] = useState("");
-  const [busy, setBusy] = useState(false);
+  const bulk = useAction();
   const [notice, setNotice] = useState<string | null>(null);
-  const [bulkError, setBulkError] = useState<unknown>(null);
 
   async function assign(e: FormEvent) {
     e.preventDefault();
@@ -120,27 +124,21 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
     const target = to === NOBODY ? null : to;
     const before = rows;
     setRows(rows.map((l) => (selected.has(l.id) ? { ...l, assigned_to: target } : l)));
-    setBusy(true);
-    setBulkError(null);
     setNotice(null);
-    try {
+    const done = await bulk.run(async () => {
       const outcome = await api.assignLeads({ lead_ids: ids, to: target, reason: reason.trim() });
       setNotice(t("team.assigned", { n: outcome.assigned, name: nameOf(target) }));
       setSelected(new Set());
       setReason("");
-    } catch (err) {
-      setRows(before);
-      setBulkError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
+    if (!done) setRows(before);
   }
 
   const [auditOf, setAuditOf] = useState<Lead | null>(null);
   const [transferOpen, setTransferOpen] = useState(false);
 
   const allOnPage = rows !== null && rows.length > 0 && rows.every((l) => selected.has(l.id));
-  const shownBulkError = bulkError === null ? null : describeError(bulkError, lang);
+  const shownBulkError = bulk.error === null ? null : describeError(bulk.error, lang);
 
   return (
     <div className="team-leads" data-testid="team-leads">
@@ -162,58 +160,43 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
         />
         <label>
           {t("lead.status")}{" "}
-          <select className="input" value={status} onChange={(e) => setStatus(e.target.value as LeadStatus | "")} data-testid="team-status">
-            <option value="">{t("team.any")}</option>
-            {LEAD_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {statusLabel(s, lang)}
-              </option>
-            ))}
-          </select>
+          <ChoiceSelect
+            value={status}
+            onChange={setStatus}
+            blank={t("team.any")}
+            choices={LEAD_STATUSES.map((v) => [v, statusLabel(v, lang)] as const)}
+            testId="team-status"
+          />
         </label>
         <label>
           {t("team.priority")}{" "}
-          <select
-            className="input"
+          <ChoiceSelect
             value={priority}
-            onChange={(e) => setPriority(e.target.value as LeadPriority | "")}
-            data-testid="team-priority"
-          >
-            <option value="">{t("team.any")}</option>
-            {(Object.keys(PRIORITY_LABELS) as LeadPriority[]).map((p) => (
-              <option key={p} value={p}>
-                {priorityLabel(p, lang)}
-              </option>
-            ))}
-          </select>
+            onChange={setPriority}
+            blank={t("team.any")}
+            choices={(Object.keys(PRIORITY_LABELS) as LeadPriority[]).map((v) => [v, priorityLabel(v, lang)] as const)}
+            testId="team-priority"
+          />
         </label>
         <label>
           {t("team.source")}{" "}
-          <select
-            className="input"
+          <ChoiceSelect
             value={source}
-            onChange={(e) => setSource(e.target.value as LeadSource | "")}
-            data-testid="team-source"
-          >
-            <option value="">{t("team.any")}</option>
-            {(Object.keys(SOURCE_LABELS) as LeadSource[]).map((v) => (
-              <option key={v} value={v}>
-                {sourceLabel(v, lang)}
-              </option>
-            ))}
-          </select>
+            onChange={setSource}
+            blank={t("team.any")}
+            choices={(Object.keys(SOURCE_LABELS) as LeadSource[]).map((v) => [v, sourceLabel(v, lang)] as const)}
+            testId="team-source"
+          />
         </label>
         <label>
           {t("team.assignee")}{" "}
-          <select className="input" value={assignee} onChange={(e) => setAssignee(e.target.value)} data-testid="team-assignee">
-            <option value="">{t("team.anyone")}</option>
-            <option value={NOBODY}>{t("team.unassigned")}</option>
-            {telecallers.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.name}
-              </option>
-            ))}
-          </select>
+          <ChoiceSelect
+            value={assignee}
+            onChange={setAssignee}
+            blank={t("team.anyone")}
+            choices={assignable}
+            testId="team-assignee"
+          />
         </label>
         <button type="submit" className="btn btn-secondary">
           {t("team.search")}
@@ -249,30 +232,14 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
           <span>{t("list.selected", { n: selected.size })}</span>
           <label>
             {t("team.assignTo")}{" "}
-            <select className="input" value={to} onChange={(e) => setTo(e.target.value)} data-testid="bulk-to" required>
-              <option value="">{t("team.pick")}</option>
-              <option value={NOBODY}>{t("team.unassigned")}</option>
-              {telecallers.map((m) => (
-                <option key={m.id} value={m.id}>
-                  {m.name}
-                </option>
-              ))}
-            </select>
+            <ChoiceSelect value={to} onChange={setTo} blank={t("team.pick")} choices={assignable} required testId="bulk-to" />
           </label>
           <label>
             {t("team.reason")}{" "}
-            <input
-              className="input"
-              value={reason}
-              maxLength={500}
-              onChange={(e) => setReason(e.target.value)}
-              placeholder={t("team.reasonHint")}
-              data-testid="bulk-reason"
-              required
-            />
+            <ReasonInput value={reason} onChange={setReason} testId="bulk-reason" />
           </label>
-          <button type="submit" className="btn btn-primary" disabled={busy || !to || !reason.trim()} data-testid="bulk-assign">
-            {busy ? t("action.saving") : t("team.assign")}
+          <button type="submit" className="btn btn-primary" disabled={bulk.busy || !to || !reason.trim()} data-testid="bulk-assign">
+            {bulk.busy ? t("action.saving") : t("team.assign")}
           </button>
           <button type="button" className="btn btn-link" onClick={() => setSelected(new Set())}>
             {t("list.clear")}
@@ -291,26 +258,22 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
       ) : (
         <>
           <table className="team-table" data-testid="team-leads-table">
-            <thead>
-              <tr>
-                <th scope="col">
-                  <input
-                    type="checkbox"
-                    checked={allOnPage}
-                    aria-label={t("team.selectAll")}
-                    onChange={() => setSelected(allOnPage ? new Set() : new Set(rows.map((l) => l.id)))}
-                  />
-                </th>
-                <th scope="col">{t("team.name")}</th>
-                <th scope="col">{t("team.phone")}</th>
-                <th scope="col">{t("lead.status")}</th>
-                <th scope="col">{t("team.assignee")}</th>
-                <th scope="col">{t("team.updated")}</th>
-                <th scope="col">
-                  <span className="sr-only">{t("team.history")}</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                <input
+                  type="checkbox"
+                  checked={allOnPage}
+                  aria-label={t("team.selectAll")}
+                  onChange={() => setSelected(allOnPage ? new Set() : new Set(rows.map((l) => l.id)))}
+                />,
+                t("team.name"),
+                t("team.phone"),
+                t("lead.status"),
+                t("team.assignee"),
+                t("team.updated"),
+                <span className="sr-only">{t("team.history")}</span>,
+              ]}
+            />
             <tbody>
               {rows.map((l) => (
                 <tr key={l.id} data-testid="team-lead-row">
@@ -460,21 +423,15 @@ function TransferForm({
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
   const [reason, setReason] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const nameOf = (id: string) => telecallers.find((m) => m.id === id)?.name ?? "";
+  const people = choicesOf(telecallers);
   async function submit(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const outcome = await api.transferLeads({ from, to, reason: reason.trim() });
       onDone(t("team.transferred", { n: outcome.assigned, from: nameOf(from), to: nameOf(to) }));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   const shown = error === null ? null : describeError(error, lang);
   return (
@@ -483,39 +440,22 @@ function TransferForm({
       <p className="muted">{t("team.transferHint")}</p>
       <label className="field">
         {t("team.fromWhom")}
-        <select className="input" value={from} onChange={(e) => setFrom(e.target.value)} required data-testid="transfer-from">
-          <option value="">{t("team.pick")}</option>
-          {telecallers.map((m) => (
-            <option key={m.id} value={m.id}>
-              {m.name}
-            </option>
-          ))}
-        </select>
+        <ChoiceSelect value={from} onChange={setFrom} blank={t("team.pick")} choices={people} required testId="transfer-from" />
       </label>
       <label className="field">
         {t("team.toWhom")}
-        <select className="input" value={to} onChange={(e) => setTo(e.target.value)} required data-testid="transfer-to">
-          <option value="">{t("team.pick")}</option>
-          {telecallers
-            .filter((m) => m.id !== from)
-            .map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.name}
-              </option>
-            ))}
-        </select>
+        <ChoiceSelect
+          value={to}
+          onChange={setTo}
+          blank={t("team.pick")}
+          choices={people.filter(([id]) => id !== from)}
+          required
+          testId="transfer-to"
+        />
       </label>
       <label className="field">
         {t("team.reason")}
-        <input
-          className="input"
-          value={reason}
-          maxLength={500}
-          onChange={(e) => setReason(e.target.value)}
-          placeholder={t("team.reasonHint")}
-          required
-          data-testid="transfer-reason"
-        />
+        <ReasonInput value={reason} onChange={setReason} testId="transfer-reason" />
       </label>
       {shown && (
         <ErrorBanner {...shown} />
@@ -529,5 +469,26 @@ function TransferForm({
         {busy ? t("action.saving") : t("team.transfer")}
       </button>
     </form>
+  );
+}
+
+/** The people as choices of a select: each one's id and name. */
+function choicesOf(people: UserAccount[]): Array<readonly [string, string]> {
+  return people.map((m) => [m.id, m.name] as const);
+}
+
+/** Why leads move (kept with the move in their audit trail). */
+function ReasonInput({ value, onChange, testId }: { value: string; onChange: (value: string) => void; testId: string }) {
+  const t = useT();
+  return (
+    <input
+      className="input"
+      value={value}
+      maxLength={500}
+      onChange={(e) => onChange(e.target.value)}
+      placeholder={t("team.reasonHint")}
+      required
+      data-testid={testId}
+    />
   );
 }
