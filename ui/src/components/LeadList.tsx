@@ -14,6 +14,7 @@ import { useDebounced, useReadyMark } from "../hooks";
 import { startupMark } from "../startup";
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
+import { ErrorBanner } from "./ErrorBanner";
 import { LeadTable } from "./LeadTable";
 
 /** Rows per page the list asks for as it scrolls. */
@@ -296,13 +297,7 @@ export function LeadList({ api, now, refreshKey, busy, onCall, onOpen, searchRef
         </div>
       )}
       {shownError ? (
-        <div className="banner banner-error" role="alert">
-          <strong>
-            {shownError.title}
-            {t("ui.stop")}
-          </strong>{" "}
-          {shownError.detail}
-        </div>
+        <ErrorBanner {...shownError} />
       ) : (
         <div className="card list-card">
           {leads === null ? (

@@ -16,6 +16,7 @@ import { isTyping } from "../shortcuts";
 import { usePhone } from "../phone";
 import { startupMark } from "../startup";
 import { ConflictsDialog } from "./ConflictsDialog";
+import { ErrorBanner } from "./ErrorBanner";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { FollowUps } from "./FollowUps";
 import { Home } from "./Home";
@@ -332,13 +333,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage, startPreferences
       </header>
 
       {lastError && (
-        <div className="banner banner-error" role="alert">
-          <strong>
-            {lastError.title}
-            {t("ui.stop")}
-          </strong>{" "}
-          {lastError.detail}
-        </div>
+        <ErrorBanner {...lastError} />
       )}
 
       <nav className="tabs" aria-label={t("tabs.label")}>
@@ -440,13 +435,7 @@ export function LeadScreen({ api, status, onStatus, onLanguage, startPreferences
 
       <main className="content">
         {shownFocusError && (
-          <div className="banner banner-error" role="alert">
-            <strong>
-              {shownFocusError.title}
-              {t("ui.stop")}
-            </strong>{" "}
-            {shownFocusError.detail}
-          </div>
+          <ErrorBanner {...shownFocusError} />
         )}
         {focused && (
           <LeadCard
