@@ -86,6 +86,19 @@ pub struct AssignLeads {
     pub reason: String,
 }
 
+/// A bulk assignment of every lead of the team that a lead-list filter lists, however many pages it has
+/// (its page size, cursor and order do not matter). Sent as `POST /api/v1/leads/assign {filter, to,
+/// reason}` by `leadline_sync`'s `Client::assign_matching`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignMatching {
+    pub filter: crate::LeadListQuery,
+    /// The new assignee; `None` (JSON null) unassigns.
+    pub to: Option<Id>,
+    /// Why (1 to 500 characters).
+    pub reason: String,
+}
+
 /// `POST /api/v1/leads/transfer` body.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

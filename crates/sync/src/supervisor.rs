@@ -9,8 +9,8 @@ use leadline_model::admin::{DispositionEntry, UserAccount};
 use leadline_model::analytics::{AnalyticsSummary, Goal, HourlySeries, Leaderboard, SetGoal};
 use leadline_model::import::{ImportOutcome, SheetsImportRequest};
 use leadline_model::supervise::{
-    AgentPresence, AgentState, AssignLeads, AuditPage, BulkOutcome, PresenceReport, TeamPresence,
-    TransferLeads,
+    AgentPresence, AgentState, AssignLeads, AssignMatching, AuditPage, BulkOutcome, PresenceReport,
+    TeamPresence, TransferLeads,
 };
 use leadline_model::{Id, LeadListQuery, LeadPage, Timestamp};
 use reqwest::Method;
@@ -26,6 +26,20 @@ pub struct Range {
     pub from: Timestamp,
     pub to: Timestamp,
     pub tz_offset_minutes: i32,
+}
+
+/// The wire body of an assignment by filter, `{filter, to, reason}`: the filter is the lead list's query as
+/// a JSON object of strings (`{"status": "new,contacted"}`), without its page size, cursor and order,
+/// which the server refuses there.
+fn assign_matching_body(assign: &AssignMatching) -> serde_json::Value {
+    let filter: serde_json::Map<String, serde_json::Value> = assign
+        .filter
+        .to_query_pairs()
+        .into_iter()
+        .filter(|(key, _)| !matches!(*key, "limit" | "cursor" | "sort"))
+        .map(|(key, value)| (key.to_owned(), serde_json::Value::String(value)))
+        .collect();
+    serde_json::json!({ "filter": filter, "to": assign.to, "reason": assign.reason })
 }
 
 impl Range {
@@ -251,6 +265,18 @@ impl Client {
             "api/v1/leads/assign",
             &[],
             &Body::Json(json(assign)?),
+        )
+        .await
+    }
+
+    /// Assigns every lead of the team that `assign.filter` lists (`POST /api/v1/leads/assign` with a
+    /// filter), with the reason; all or nothing.
+    pub async fn assign_matching(&self, assign: &AssignMatching) -> Result<BulkOutcome, SyncError> {
+        self.supervise(
+            Method::POST,
+            "api/v1/leads/assign",
+            &[],
+            &Body::Json(assign_matching_body(assign)),
         )
         .await
     }

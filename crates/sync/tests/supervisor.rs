@@ -10,8 +10,8 @@ use chrono::{Duration, Utc};
 use leadline_model::admin::DispositionEntry;
 use leadline_model::analytics::SetGoal;
 use leadline_model::import::{IssueKind, SheetsImportRequest};
-use leadline_model::supervise::{AgentState, AssignLeads, AuditAction, TransferLeads};
-use leadline_model::{AssigneeFilter, DispositionCategory, Id, LeadListQuery, Role, User};
+use leadline_model::supervise::{AgentState, AssignLeads, AssignMatching, AuditAction, TransferLeads};
+use leadline_model::{AssigneeFilter, DispositionCategory, Id, LeadListQuery, LeadStatus, Role, User};
 use leadline_server::{RunningServer, ServeConfig};
 use leadline_sync::supervisor::{CsvUpload, LeaderboardMetric, Range};
 use leadline_sync::{Client, SyncError};
@@ -228,6 +228,84 @@ async fn bulk_assign_and_transfer_are_audited_with_their_reason() {
     assert_eq!(
         audit.entries[0].reason.as_deref(),
         Some("Arjun moved to the Andheri showroom")
+    );
+
+    // By filter: every lead it lists, over however many pages, and only those.
+    let all = |query: LeadListQuery| {
+        let meera = &meera;
+        async move {
+            let mut ids = Vec::new();
+            let mut query = LeadListQuery {
+                limit: Some(500),
+                cursor: None,
+                ..query
+            };
+            loop {
+                let page = meera.team_leads(&query).await.unwrap();
+                ids.extend(page.leads.iter().map(|l| l.id));
+                match page.next_cursor {
+                    Some(c) => query.cursor = Some(c),
+                    None => break ids,
+                }
+            }
+        }
+    };
+    let priyas_new = LeadListQuery {
+        assigned_to: Some(AssigneeFilter::User(priya)),
+        status: vec![LeadStatus::New],
+        // Page size, cursor and order are the list's, not the selection's: they are not sent.
+        limit: Some(2),
+        cursor: Some("from-another-page".into()),
+        ..LeadListQuery::default()
+    };
+    let chosen = all(priyas_new.clone()).await;
+    assert!(chosen.len() > 2, "{} of Priya's leads are new", chosen.len());
+    let kavyas_before = all(LeadListQuery {
+        assigned_to: Some(AssigneeFilter::User(kavya)),
+        ..LeadListQuery::default()
+    })
+    .await
+    .len();
+    let priyas_other = all(LeadListQuery {
+        assigned_to: Some(AssigneeFilter::User(priya)),
+        ..LeadListQuery::default()
+    })
+    .await
+    .len()
+        - chosen.len();
+    let outcome = meera
+        .assign_matching(&AssignMatching {
+            filter: priyas_new.clone(),
+            to: Some(kavya),
+            reason: "New leads go to Kavya while Priya trains".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome.assigned as usize, chosen.len());
+    assert!(
+        all(LeadListQuery {
+            cursor: None,
+            ..priyas_new
+        })
+        .await
+        .is_empty()
+    );
+    let priyas_left = all(LeadListQuery {
+        assigned_to: Some(AssigneeFilter::User(priya)),
+        ..LeadListQuery::default()
+    })
+    .await;
+    assert_eq!(priyas_left.len(), priyas_other);
+    let kavyas = all(LeadListQuery {
+        assigned_to: Some(AssigneeFilter::User(kavya)),
+        ..LeadListQuery::default()
+    })
+    .await;
+    assert_eq!(kavyas.len(), kavyas_before + chosen.len());
+    let audit = meera.lead_audit(chosen[0], None).await.unwrap();
+    assert_eq!(
+        audit.entries[0].reason.as_deref(),
+        Some("New leads go to Kavya while Priya trains")
     );
 
     // A telecaller cannot assign.
