@@ -18,6 +18,9 @@
 //!   OS devices chosen in the phone settings.
 //! - `RUST_LOG`: log filter (default `info`).
 //!
+//! SIGTERM and SIGINT quit the app like the tray's Quit (a clean end of the run; the supervisor sees the
+//! desktop offline at once).
+//!
 //! Arguments: `--minimised` starts in the taskbar; `--screen=<today|leads|follow-ups>` opens on that screen
 //! (otherwise the app opens on the screen it was left on).
 
@@ -162,6 +165,11 @@ pub fn run() {
     };
     app.run(|app, event| {
         if let tauri::RunEvent::Exit = event {
+            // Every way out (the tray's Quit, the last window closed, `AppHandle::exit`) ends here: the
+            // supervisor sees this desktop offline at once, as after a sign-out (at most a short wait).
+            if let Some(shell) = app.try_state::<Shell>() {
+                tauri::async_runtime::block_on(shell.report_quitting());
+            }
             if let Some(run) = app.try_state::<RunState>() {
                 run.marker.disarm();
             }
@@ -192,6 +200,37 @@ async fn start(app: tauri::AppHandle) {
     }
     // The supervisor's live status of this desktop's user, for the app's life.
     tauri::async_runtime::spawn(team::report_presence(app.clone()));
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(quit_on_signal(app.clone()));
+}
+
+/// SIGTERM (the desktop session ending, `kill`) and SIGINT (Ctrl+C in the terminal it was started from)
+/// quit the app the way the tray's Quit does: the run ends cleanly (no crash prompt next time) and the
+/// supervisor sees this desktop offline at once. A second signal ends the process at once.
+#[cfg(unix)]
+async fn quit_on_signal(app: tauri::AppHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut interrupt) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(term), Ok(interrupt)) => (term, interrupt),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM and SIGINT");
+            return;
+        }
+    };
+    let mut asked = false;
+    loop {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        if asked {
+            tracing::warn!("asked to stop again; stopping now");
+            std::process::exit(1);
+        }
+        asked = true;
+        tracing::info!("asked to stop by a signal; quitting");
+        app.exit(0);
+    }
 }
 
 /// `--minimised` (an autostart entry) or the saved preference: start in the taskbar. Minimised rather

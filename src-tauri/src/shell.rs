@@ -71,6 +71,9 @@ pub struct Shell {
     notices: Option<Notices>,
     /// Where the notifications go (the app shows them with the OS).
     alert_sink: Arc<OnceLock<AlertSink>>,
+    /// Held while this desktop reports its presence, so reports reach the server in order; `true` once the
+    /// app is quitting (its last report said offline, and nothing may follow it). See `crate::team`.
+    pub(crate) presence: tokio::sync::Mutex<bool>,
 }
 
 type Notifier = Box<dyn Fn(AppStatus) + Send + Sync>;
@@ -115,6 +118,7 @@ impl Shell {
             phone,
             notices,
             alert_sink,
+            presence: tokio::sync::Mutex::new(false),
         }
     }
 

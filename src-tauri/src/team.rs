@@ -294,23 +294,58 @@ impl Shell {
             .map_err(team_failure)
     }
 
-    /// Tells the server what this desktop's user is doing (the supervisor's live status).
+    /// Tells the server what this desktop's user is doing (the supervisor's live status). Reports go one
+    /// at a time; once the app is quitting ([`Shell::report_quitting`]) nothing more is sent, so no late
+    /// report undoes its "offline".
     pub async fn report_presence(&self, state: AgentState) -> Result<(), CommandError> {
-        self.team_client()?
-            .report_presence(state)
-            .await
-            .map(drop)
-            .map_err(team_failure)
+        let client = self.team_client()?;
+        let quitting = self.presence.lock().await;
+        if *quitting {
+            return Ok(());
+        }
+        let sent = client.report_presence(state).await;
+        drop(quitting);
+        sent.map(drop).map_err(team_failure)
     }
 
     /// Tells the server this desktop is going offline (before signing out); best effort, given up after
     /// [`SIGN_OUT_REPORT_WAIT`] so that signing out offline is not held up.
     pub async fn report_signing_out(&self) {
         let Some(client) = self.client() else { return };
-        match tokio::time::timeout(SIGN_OUT_REPORT_WAIT, client.report_presence(AgentState::Offline)).await {
+        let report = async {
+            let _order = self.presence.lock().await;
+            client.report_presence(AgentState::Offline).await
+        };
+        match tokio::time::timeout(SIGN_OUT_REPORT_WAIT, report).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::debug!(error = %e, "could not report signing out"),
             Err(_) => tracing::debug!("reporting signing out timed out"),
+        }
+    }
+
+    /// Tells the server this desktop is going offline because the app quits (the tray's Quit, the last
+    /// window closed, [`tauri::AppHandle::exit`]), and stops every later report. Best effort, given up
+    /// after [`QUIT_REPORT_WAIT`] so that quitting offline is never held up longer; the session stays
+    /// (the next start picks it up), only the supervisor's live status changes at once instead of after
+    /// the server's presence timeout.
+    pub async fn report_quitting(&self) {
+        let started = tokio::time::Instant::now();
+        let client = self.client();
+        let report = async {
+            let mut quitting = self.presence.lock().await;
+            *quitting = true;
+            match client {
+                Some(client) => client.report_presence(AgentState::Offline).await.map(drop),
+                None => Ok(()),
+            }
+        };
+        match tokio::time::timeout(QUIT_REPORT_WAIT, report).await {
+            Ok(Ok(())) => tracing::info!(
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "told the server this desktop goes offline"
+            ),
+            Ok(Err(e)) => tracing::info!(error = %e, "could not tell the server this desktop goes offline"),
+            Err(_) => tracing::info!("telling the server this desktop goes offline timed out"),
         }
     }
 
@@ -333,6 +368,10 @@ impl Shell {
 
 /// Signing out waits at most this long to tell the server.
 pub const SIGN_OUT_REPORT_WAIT: Duration = Duration::from_secs(2);
+
+/// Quitting waits at most this long to tell the server (the server's answer is usually there in a few
+/// milliseconds; offline, the app must not hang on its way out).
+pub const QUIT_REPORT_WAIT: Duration = Duration::from_millis(800);
 
 /// How often the presence reporter looks at the phone.
 const LOOK_EVERY: Duration = Duration::from_secs(3);

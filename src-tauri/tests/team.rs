@@ -1,7 +1,7 @@
 //! The supervisor's commands against a real leadline-server (in this process): a telecaller's desktop
 //! reports its state and the supervisor's dashboard shows it with the team's figures; bulk assignment
 //! with a reason lands in the lead's audit trail; a CSV import answers its row report; refusals and an
-//! unreachable server come back as the codes the UI words.
+//! unreachable server come back as the codes the UI words; a desk that quits shows offline at once.
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use chrono::{Duration, Utc};
 use leadline_desktop::Shell;
 use leadline_desktop::api::{ErrorCode, LoginArgs};
-use leadline_desktop::team::{BoardMetric, CsvImportArgs, TeamRangeArgs};
+use leadline_desktop::team::{BoardMetric, CsvImportArgs, QUIT_REPORT_WAIT, TeamRangeArgs};
 use leadline_model::supervise::{AgentState, AssignLeads, AuditAction};
 use leadline_model::{AssigneeFilter, LeadListQuery};
 use leadline_server::demo::{self, DEMO_PASSWORD};
@@ -176,4 +176,118 @@ async fn signed_out_the_team_asks_for_a_sign_in() {
         .await
         .unwrap_err();
     assert_eq!(bad.code, ErrorCode::InvalidInput);
+}
+
+/// The state meera's dashboard shows for `username`.
+async fn seen_by(supervisor: &Shell, username: &str) -> AgentState {
+    let dashboard = supervisor.team_dashboard(last_week()).await.unwrap();
+    dashboard
+        .presence
+        .agents
+        .iter()
+        .find(|a| a.username == username)
+        .unwrap()
+        .state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quitting_shows_the_desk_offline_at_once_and_never_waits_long_for_the_server() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = server(server_dir.path()).await;
+    let (priya_dir, meera_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let priya = signed_in(&server, priya_dir.path(), "priya").await;
+    let meera = signed_in(&server, meera_dir.path(), "meera").await;
+    priya.report_presence(AgentState::Available).await.unwrap();
+    assert_eq!(seen_by(&meera, "priya").await, AgentState::Available);
+
+    // The app quits (what its exit path runs): the supervisor sees the desk offline right away, not
+    // after the server's 90-s presence timeout.
+    let started = std::time::Instant::now();
+    priya.report_quitting().await;
+    assert!(started.elapsed() < QUIT_REPORT_WAIT, "{:?}", started.elapsed());
+    assert_eq!(seen_by(&meera, "priya").await, AgentState::Offline);
+    // The presence reporter may still look once before the process ends: it sends nothing any more.
+    priya.report_presence(AgentState::Available).await.unwrap();
+    assert_eq!(seen_by(&meera, "priya").await, AgentState::Offline);
+
+    // A desk whose server stopped answering (a black-holed network): quitting waits at most
+    // QUIT_REPORT_WAIT, then goes.
+    let proxy = BlackHoleProxy::start(server.addr()).await;
+    let arjun_dir = tempfile::tempdir().unwrap();
+    let arjun = Shell::open(arjun_dir.path());
+    arjun
+        .login(LoginArgs {
+            server_url: format!("http://{}", proxy.addr),
+            username: "arjun".into(),
+            password: DEMO_PASSWORD.into(),
+        })
+        .await
+        .unwrap();
+    arjun.report_presence(AgentState::Available).await.unwrap();
+    assert_eq!(seen_by(&meera, "arjun").await, AgentState::Available);
+    proxy.hold();
+    let started = std::time::Instant::now();
+    arjun.report_quitting().await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= QUIT_REPORT_WAIT && waited < QUIT_REPORT_WAIT + std::time::Duration::from_millis(400),
+        "quitting waited {waited:?} for a server that does not answer"
+    );
+    assert_eq!(seen_by(&meera, "arjun").await, AgentState::Available);
+}
+
+/// A TCP proxy to the server that, once told to [`BlackHoleProxy::hold`], takes every byte and answers
+/// none (a network that drops everything): requests then hang rather than fail.
+struct BlackHoleProxy {
+    addr: SocketAddr,
+    holding: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BlackHoleProxy {
+    async fn start(to: SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let holding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hold = holding.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(upstream) = tokio::net::TcpStream::connect(to).await else {
+                    continue;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut up_read, mut up_write) = upstream.into_split();
+                let hold_up = hold.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 16 * 1024];
+                    while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+                        if hold_up.load(Ordering::SeqCst) {
+                            std::future::pending::<()>().await;
+                        }
+                        if up_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let hold_down = hold.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 16 * 1024];
+                    while let Ok(n @ 1..) = up_read.read(&mut buf).await {
+                        if hold_down.load(Ordering::SeqCst) {
+                            std::future::pending::<()>().await;
+                        }
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, holding }
+    }
+
+    fn hold(&self) {
+        self.holding.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
