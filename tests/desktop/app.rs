@@ -168,6 +168,29 @@ impl App {
     }
 }
 
+/// The process id of the app whose data folder is under `home`, from its run marker.
+pub fn app_pid(home: &Path) -> Result<i32, String> {
+    let marker = std::fs::read_to_string(home.join("app/running")).map_err(|e| format!("run marker: {e}"))?;
+    marker
+        .lines()
+        .find_map(|l| l.strip_prefix("pid="))
+        .and_then(|pid| pid.trim().parse().ok())
+        .ok_or_else(|| format!("no pid in the run marker {marker:?}"))
+}
+
+/// Waits until process `pid` is gone.
+pub async fn gone(pid: i32, within: Duration) -> Result<(), String> {
+    let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let deadline = tokio::time::Instant::now() + within;
+    while proc.exists() {
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("process {pid} still runs after {within:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 pub type Found<T> = Result<Option<T>, fantoccini::error::CmdError>;
 
 /// Polls `check` until it returns `Some`, or fails with `what` after [`READY_WITHIN`].

@@ -3,7 +3,8 @@
 //! Starts `leadline-server` on a demo data dir, Xvfb on a free display, and `tauri-driver` (which starts
 //! WebKitWebDriver, which starts `leadline-desktop` with auto sign-in from the environment). Checks that the
 //! lead list shows exactly priya's leads from the server's database, that search narrows it, and saves a
-//! screenshot to docs/screenshots/lead-list.png.
+//! screenshot to docs/screenshots/lead-list.png. Then the supervisor's Team tab next to priya's desk
+//! (tests/desktop/team.rs).
 //!
 //! Needs, built beforehand: `cargo build -p leadline-server -p leadline-desktop`; on PATH: Xvfb,
 //! WebKitWebDriver (Debian: webkit2gtk-driver) and tauri-driver (`cargo install tauri-driver --locked`;
@@ -12,6 +13,7 @@
 
 mod app;
 mod phone;
+mod team;
 mod workday;
 
 use app::{App, Launch, eventually, text_of, texts};
@@ -72,25 +74,23 @@ async fn desktop_app_lists_and_searches_the_signed_in_users_leads() {
     })
     .await;
     let outcome = after_the_crash(&again.client, tmp.path()).await;
-    let closed = again.close().await;
+    // Priya's desk runs again: her supervisor watches the team from another desktop, then priya quits
+    // (tests/desktop/team.rs closes her app).
+    let outcome = match outcome {
+        Ok(()) => team::the_supervisor_watches_the_team(&server, again, tmp.path()).await,
+        Err(e) => {
+            let _ = again.close().await;
+            Err(e)
+        }
+    };
     outcome.unwrap_or_else(|e| panic!("{e}"));
-    closed.expect("close the WebDriver session");
 }
 
 /// Kills the app whose run marker is under `home` with SIGKILL.
 fn kill_app(home: &std::path::Path) -> Result<(), String> {
-    let marker = std::fs::read_to_string(home.join("app/running")).map_err(|e| format!("run marker: {e}"))?;
-    let pid = marker
-        .lines()
-        .find_map(|l| l.strip_prefix("pid="))
-        .ok_or_else(|| format!("no pid in the run marker {marker:?}"))?;
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", pid])
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err(format!("kill -KILL {pid}: {status}"));
-    }
+    let pid = app::app_pid(home)?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
+        .map_err(|e| format!("kill -KILL {pid}: {e}"))?;
     // Gone before the next start looks at the marker.
     let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
     for _ in 0..100 {

@@ -164,10 +164,33 @@ async fn type_into(client: &Client, css: &str, text: &str) -> Step {
 }
 
 pub(crate) async fn screenshot(client: &Client, name: &str) -> Step {
-    let png = client
-        .screenshot()
+    // WebKitGTK (without compositing, as under Xvfb here) takes the shot at the page's next paint: of a page
+    // that does not change, the shot waits for the next status event, up to a minute. A pixel all but
+    // transparent, repainted every frame while the shot is taken, keeps the paints coming without
+    // changing what shows.
+    client
+        .execute(
+            "const d = document.createElement('div'); \
+             d.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none'; \
+             document.body.appendChild(d); \
+             let odd = false; \
+             const paint = () => { \
+               odd = !odd; \
+               d.style.background = odd ? 'rgba(128,128,128,0.02)' : 'rgba(128,128,128,0.03)'; \
+               if (d.isConnected) requestAnimationFrame(paint); \
+             }; \
+             paint(); \
+             window.__leadlineE2ePaint = d;",
+            vec![],
+        )
         .await
-        .map_err(|e| format!("screenshot: {e}"))?;
+        .map_err(|e| format!("before the screenshot: {e}"))?;
+    let png = client.screenshot().await;
+    client
+        .execute("window.__leadlineE2ePaint?.remove();", vec![])
+        .await
+        .map_err(|e| format!("after the screenshot: {e}"))?;
+    let png = png.map_err(|e| format!("screenshot: {e}"))?;
     let shot = workspace_root().join("docs/screenshots").join(name);
     std::fs::create_dir_all(shot.parent().expect("a folder")).map_err(|e| e.to_string())?;
     std::fs::write(&shot, &png).map_err(|e| format!("write {}: {e}", shot.display()))?;
