@@ -364,11 +364,14 @@ pub async fn lead_audit(
     shell.lead_audit(lead_id, cursor).await
 }
 
+/// A CSV import: the body is raw (see [`crate::team::CsvImportArgs::from_ipc_body`]), not JSON.
 #[tauri::command]
 pub async fn import_csv(
     shell: State<'_, Shell>,
-    args: crate::team::CsvImportArgs,
+    request: tauri::ipc::Request<'_>,
 ) -> Result<leadline_model::import::ImportOutcome, CommandError> {
+    let args = crate::team::CsvImportArgs::from_invoke_body(request.body())?;
+    tracing::debug!(?args, "import_csv");
     shell.import_csv(args).await
 }
 

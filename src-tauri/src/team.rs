@@ -61,15 +61,95 @@ pub struct TeamDashboard {
 }
 
 /// Arguments of `import_csv`: the file's bytes as the UI read them (the server detects the encoding).
+///
+/// The file crosses the IPC raw, not as JSON (a 20 MB file as a JSON array of numbers is some 80 MB of
+/// text to build and parse): the UI's `importCsv` sends one line of JSON with the other fields, a newline,
+/// then the bytes as they are; [`CsvImportArgs::from_ipc_body`] takes them apart.
 #[derive(Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct CsvImportArgs {
     pub file_name: String,
+    /// The UI may give a plain array or the `Uint8Array` it read.
+    #[ts(type = "Array<number> | Uint8Array")]
     pub bytes: Vec<u8>,
     pub merge_duplicates: bool,
     /// A username of the team to assign rows that name no assignee to.
     #[serde(default)]
     #[ts(optional)]
     pub assign_to: Option<String>,
+}
+
+/// The first line of an `import_csv` body: every argument but the file.
+#[derive(Deserialize)]
+struct CsvImportHead {
+    file_name: String,
+    merge_duplicates: bool,
+    #[serde(default)]
+    assign_to: Option<String>,
+}
+
+/// The longest first line an `import_csv` body may have (a file name and two options).
+const MAX_IMPORT_HEAD: usize = 64 * 1024;
+
+/// An `import_csv` call the shell cannot take apart (a UI of another version).
+fn malformed_import(why: &str) -> CommandError {
+    tracing::warn!(why, "an import_csv call the shell does not understand");
+    CommandError::new(
+        ErrorCode::Internal,
+        format!(
+            "The file did not reach Leadline's shell as expected ({why}); reopen Leadline and try again."
+        ),
+    )
+}
+
+impl CsvImportArgs {
+    /// The arguments of an `import_csv` call: its raw body (see [`CsvImportArgs::from_ipc_body`]), or the
+    /// same bytes as a JSON array of numbers where the webview blocks the IPC's custom protocol and Tauri
+    /// falls back to posting messages.
+    pub fn from_invoke_body(body: &tauri::ipc::InvokeBody) -> Result<Self, CommandError> {
+        match body {
+            tauri::ipc::InvokeBody::Raw(bytes) => Self::from_ipc_body(bytes),
+            tauri::ipc::InvokeBody::Json(serde_json::Value::Array(numbers)) => {
+                let bytes: Vec<u8> = numbers
+                    .iter()
+                    .map(|n| n.as_u64().and_then(|n| u8::try_from(n).ok()))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| malformed_import("not bytes"))?;
+                Self::from_ipc_body(&bytes)
+            }
+            tauri::ipc::InvokeBody::Json(_) => Err(malformed_import("JSON arguments, not the file")),
+        }
+    }
+
+    /// The arguments from the raw body of an `import_csv` call: a line of JSON (`file_name`,
+    /// `merge_duplicates`, `assign_to`), `\n`, then the file's bytes. A file over [`MAX_CSV_BYTES`] is
+    /// refused here, before it is copied.
+    pub fn from_ipc_body(body: &[u8]) -> Result<Self, CommandError> {
+        let malformed = malformed_import;
+        let head_end = body
+            .iter()
+            .take(MAX_IMPORT_HEAD)
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| malformed("no arguments line"))?;
+        let head: CsvImportHead =
+            serde_json::from_slice(&body[..head_end]).map_err(|_| malformed("unreadable arguments"))?;
+        let file = &body[head_end + 1..];
+        if file.len() > MAX_CSV_BYTES {
+            return Err(too_large());
+        }
+        Ok(Self {
+            file_name: head.file_name,
+            bytes: file.to_vec(),
+            merge_duplicates: head.merge_duplicates,
+            assign_to: head.assign_to,
+        })
+    }
+}
+
+fn too_large() -> CommandError {
+    CommandError::new(
+        ErrorCode::InvalidInput,
+        "The file is larger than 20 MB; split it into smaller files.",
+    )
 }
 
 impl std::fmt::Debug for CsvImportArgs {
@@ -228,10 +308,7 @@ impl Shell {
             return Err(CommandError::new(ErrorCode::InvalidInput, "The file is empty."));
         }
         if args.bytes.len() > MAX_CSV_BYTES {
-            return Err(CommandError::new(
-                ErrorCode::InvalidInput,
-                "The file is larger than 20 MB; split it into smaller files.",
-            ));
+            return Err(too_large());
         }
         let upload = CsvUpload {
             file_name: args.file_name,

@@ -9,11 +9,12 @@ use std::net::SocketAddr;
 use chrono::{Duration, Utc};
 use leadline_desktop::Shell;
 use leadline_desktop::api::{ErrorCode, LoginArgs};
-use leadline_desktop::team::{BoardMetric, CsvImportArgs, QUIT_REPORT_WAIT, TeamRangeArgs};
+use leadline_desktop::team::{BoardMetric, CsvImportArgs, MAX_CSV_BYTES, QUIT_REPORT_WAIT, TeamRangeArgs};
 use leadline_model::supervise::{AgentState, AssignLeads, AuditAction};
 use leadline_model::{AssigneeFilter, LeadListQuery};
 use leadline_server::demo::{self, DEMO_PASSWORD};
 use leadline_server::{RunningServer, ServeConfig};
+use tauri::ipc::InvokeBody;
 
 async fn server(dir: &std::path::Path) -> RunningServer {
     demo::seed(dir, demo::DEFAULT_SEED).unwrap();
@@ -118,16 +119,17 @@ async fn the_supervisor_sees_the_team_assigns_with_a_reason_and_imports() {
     assert_eq!(audit.entries[0].action, AuditAction::Assigned);
     assert_eq!(audit.entries[0].reason.as_deref(), Some("Priya is on leave"));
 
-    // A CSV import: the report names the bad row and its column.
-    let outcome = meera
-        .import_csv(CsvImportArgs {
-            file_name: "walk-ins.csv".into(),
-            bytes: b"Name,Phone\nAnita Rao,98765 44444\nNo Number,\n".to_vec(),
-            merge_duplicates: false,
-            assign_to: None,
-        })
-        .await
-        .unwrap();
+    // A CSV import, its file sent raw over the IPC as the UI sends it: the report names the bad row and
+    // its column.
+    let file = "Name,Phone,City\nअनीता राव,98765 44444,पुणे\nNo Number,,\n".as_bytes();
+    let body = ipc_body(
+        serde_json::json!({"file_name": "वॉक-इन.csv", "merge_duplicates": false}),
+        file,
+    );
+    let args = CsvImportArgs::from_invoke_body(&InvokeBody::Raw(body)).unwrap();
+    assert_eq!(args.file_name, "वॉक-इन.csv");
+    assert_eq!(args.bytes, file);
+    let outcome = meera.import_csv(args).await.unwrap();
     assert_eq!(outcome.created, 1);
     assert_eq!(outcome.report.issues.len(), 1);
     assert_eq!(outcome.report.issues[0].row, 3);
@@ -289,5 +291,68 @@ impl BlackHoleProxy {
 
     fn hold(&self) {
         self.holding.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// An `import_csv` body as the UI's `importCsv` builds it: the other arguments as a line of JSON, then the
+/// file's bytes.
+fn ipc_body(head: serde_json::Value, file: &[u8]) -> Vec<u8> {
+    let mut body = serde_json::to_vec(&head).unwrap();
+    body.push(b'\n');
+    body.extend_from_slice(file);
+    body
+}
+
+#[tokio::test]
+async fn a_raw_import_body_is_taken_apart_and_checked_before_the_server() {
+    let head = serde_json::json!({"file_name": "leads.csv", "merge_duplicates": true, "assign_to": "priya"});
+    // The file's own newlines and any bytes at all stay as they are.
+    let file = b"Name,Phone\r\nA,1\n\xff\x00\n";
+    let args = CsvImportArgs::from_invoke_body(&InvokeBody::Raw(ipc_body(head.clone(), file))).unwrap();
+    assert_eq!(
+        (
+            args.file_name.as_str(),
+            args.bytes.as_slice(),
+            args.merge_duplicates
+        ),
+        ("leads.csv", &file[..], true)
+    );
+    assert_eq!(args.assign_to.as_deref(), Some("priya"));
+
+    // Where Tauri falls back to posting the message, the same bytes come as a JSON array.
+    let numbers = serde_json::Value::from(ipc_body(head.clone(), file));
+    let posted = CsvImportArgs::from_invoke_body(&InvokeBody::Json(numbers)).unwrap();
+    assert_eq!(posted, args);
+
+    // The size limit holds, with its words.
+    let big = vec![b'a'; MAX_CSV_BYTES + 1];
+    let e = CsvImportArgs::from_invoke_body(&InvokeBody::Raw(ipc_body(head.clone(), &big))).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert_eq!(
+        e.message,
+        "The file is larger than 20 MB; split it into smaller files."
+    );
+    let at_limit = vec![b'a'; MAX_CSV_BYTES];
+    assert!(CsvImportArgs::from_invoke_body(&InvokeBody::Raw(ipc_body(head.clone(), &at_limit))).is_ok());
+
+    // An empty file is refused before the server is asked (here without even a session).
+    let dir = tempfile::tempdir().unwrap();
+    let shell = Shell::open(dir.path());
+    let empty = CsvImportArgs::from_invoke_body(&InvokeBody::Raw(ipc_body(head, b""))).unwrap();
+    let e = shell.import_csv(empty).await.unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (ErrorCode::InvalidInput, "The file is empty.")
+    );
+
+    // What an older UI sent (JSON arguments), or junk, is refused as the shell's own failure.
+    for junk in [
+        InvokeBody::Json(serde_json::json!({"args": {"file_name": "a.csv", "bytes": [65]}})),
+        InvokeBody::Json(serde_json::json!([1, 300])),
+        InvokeBody::Raw(b"no arguments line".to_vec()),
+        InvokeBody::Raw(b"{\"file\": 1}\nName\n".to_vec()),
+    ] {
+        let e = CsvImportArgs::from_invoke_body(&junk).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Internal, "{junk:?}");
     }
 }

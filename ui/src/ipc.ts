@@ -276,7 +276,17 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     assignLeads: (args) => call<BulkOutcome>("assign_leads", { args }),
     transferLeads: (args) => call<BulkOutcome>("transfer_leads", { args }),
     leadAudit: (leadId, cursor) => call<AuditPage>("lead_audit", { leadId, cursor }),
-    importCsv: (args) => call<ImportOutcome>("import_csv", { args }),
+    // The file crosses raw, not as a JSON array of numbers (20 MB would be ~80 MB of text): a line of JSON
+    // with the other arguments, "\n", then the bytes (CsvImportArgs::from_ipc_body in src-tauri/src/team.rs).
+    // Tauri sends a Uint8Array argument as the request's body as it is.
+    importCsv: ({ bytes, ...head }) => {
+      const file = Array.isArray(bytes) ? Uint8Array.from(bytes) : bytes;
+      const line = new TextEncoder().encode(`${JSON.stringify(head)}\n`);
+      const body = new Uint8Array(line.length + file.length);
+      body.set(line);
+      body.set(file, line.length);
+      return call<ImportOutcome>("import_csv", body as unknown as Record<string, unknown>);
+    },
     importSheet: (args) => call<ImportOutcome>("import_sheet", { args }),
     teamGoals: () => call<Goal[]>("team_goals"),
     setGoal: (goal) => call<Goal>("set_goal", { goal }),

@@ -2,8 +2,16 @@
 
 /**
  * Arguments of `import_csv`: the file's bytes as the UI read them (the server detects the encoding).
+ *
+ * The file crosses the IPC raw, not as JSON (a 20 MB file as a JSON array of numbers is some 80 MB of
+ * text to build and parse): the UI's `importCsv` sends one line of JSON with the other fields, a newline,
+ * then the bytes as they are; [`CsvImportArgs::from_ipc_body`] takes them apart.
  */
-export type CsvImportArgs = { file_name: string, bytes: Array<number>, merge_duplicates: boolean, 
+export type CsvImportArgs = { file_name: string, 
+/**
+ * The UI may give a plain array or the `Uint8Array` it read.
+ */
+bytes: Array<number> | Uint8Array, merge_duplicates: boolean, 
 /**
  * A username of the team to assign rows that name no assignee to.
  */
