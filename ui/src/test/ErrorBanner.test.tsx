@@ -25,7 +25,9 @@ describe("ErrorBanner", () => {
         <ErrorBanner {...describeError(new IpcError("storage", "disk full"), "hi")} />
       </LanguageContext.Provider>,
     );
-    expect(screen.getByRole("alert").textContent).toBe("लोकल डेटाबेस में गड़बड़ी हुई। disk full");
+    expect(screen.getByRole("alert").textContent).toBe(
+      "लोकल डेटाबेस में गड़बड़ी हुई। Leadline बंद करके फिर खोलें; समस्या बनी रहे तो यह संदेश सहायता टीम को बताएँ। संदेश: disk full",
+    );
   });
 
   it("offers Try again (or another label) when given a retry, and more actions after it", () => {

@@ -243,7 +243,11 @@ describe("the phone in Hindi", () => {
     refuse = true;
     fireEvent.change(await screen.findByTestId("dial-number"), { target: { value: "+919999999999" } });
     fireEvent.click(screen.getByRole("button", { name: "कॉल करें" }));
-    await waitFor(() => expect(screen.getByTestId("phone-notice").textContent).toBe("फ़ोन यह नहीं कर पाया: no microphone×"));
+    await waitFor(() =>
+      expect(screen.getByTestId("phone-notice").textContent).toBe(
+        "फ़ोन यह नहीं कर पाया: फ़ोन की सेटिंग्स (खाता, पासवर्ड, माइक्रोफ़ोन) जाँचें, फिर दोबारा कोशिश करें। संदेश: no microphone×",
+      ),
+    );
   });
 
   it("tells the click-to-call fallback in Hindi", async () => {
@@ -417,7 +421,8 @@ describe("texts made outside components", () => {
     }
     expect(describeError(new IpcError("network", "connection refused"), "hi")).toEqual({
       title: "सर्वर से संपर्क नहीं हो पा रहा",
-      detail: "connection refused",
+      detail:
+        "सर्वर का पता और इस कंप्यूटर का इंटरनेट कनेक्शन जाँचें, फिर दोबारा कोशिश करें। आपका काम इस कंप्यूटर पर सहेजा रहता है।",
     });
     expect(describeCommandError({ code: "storage", message: "disk full" }, "hi").title).toBe("लोकल डेटाबेस में गड़बड़ी हुई");
     expect(describeError(new IpcError("network", "connection refused"))).toEqual({

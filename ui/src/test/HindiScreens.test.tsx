@@ -151,7 +151,9 @@ describe("the lead list in Hindi", () => {
     await openLeads();
     await waitFor(() => expect(screen.getAllByTestId("lead-row")).toHaveLength(2));
     fireEvent.change(screen.getByTestId("search"), { target: { value: "zzz" } });
-    expect((await screen.findByRole("alert")).textContent).toBe("लोकल डेटाबेस में गड़बड़ी हुई। disk full");
+    expect((await screen.findByRole("alert")).textContent).toBe(
+      "लोकल डेटाबेस में गड़बड़ी हुई। Leadline बंद करके फिर खोलें; समस्या बनी रहे तो यह संदेश सहायता टीम को बताएँ। संदेश: disk full",
+    );
     expect(englishShown(["The local database failed"])).toEqual([]);
   });
 
@@ -225,12 +227,16 @@ describe("the header in Hindi", () => {
       "आपका सेशन खत्म हो गया है। सिंक जारी रखने के लिए फिर से साइन इन करें।",
     );
     fireEvent.click(screen.getByRole("button", { name: "अभी सिंक करें" }));
-    await waitFor(() => expect(screen.getByRole("alert").textContent).toBe("सर्वर ने समस्या बताई। HTTP 502"));
+    await waitFor(() =>
+      expect(screen.getByRole("alert").textContent).toBe(
+        "सर्वर ने समस्या बताई। थोड़ी देर बाद फिर कोशिश करें; बार-बार हो तो यह संदेश अपने सुपरवाइज़र या सहायता टीम को बताएँ। संदेश: HTTP 502",
+      ),
+    );
 
     await waitFor(() => {
       session.openLead("01936f4e-8c2a-7000-8000-0000000dead0");
       expect(screen.getAllByRole("alert").map((a) => a.textContent)).toContain(
-        "फ़ॉर्म जाँचें। That lead is no longer on this computer.",
+        "फ़ॉर्म जाँचें। नीचे लिखी बात ठीक करके फिर कोशिश करें। संदेश: That lead is no longer on this computer.",
       );
     });
     expect(englishShown(["Your session has ended", "The server reported a problem", "Check the form"])).toEqual([]);
@@ -282,7 +288,7 @@ describe("Today in Hindi", () => {
       </LanguageContext.Provider>,
     );
     expect((await screen.findByRole("alert")).textContent).toBe(
-      "लोकल डेटाबेस में गड़बड़ी हुई। the cache is locked फिर कोशिश करें",
+      "लोकल डेटाबेस में गड़बड़ी हुई। Leadline बंद करके फिर खोलें; समस्या बनी रहे तो यह संदेश सहायता टीम को बताएँ। संदेश: the cache is locked फिर कोशिश करें",
     );
     fail = false;
     fireEvent.click(screen.getByRole("button", { name: "फिर कोशिश करें" }));
@@ -370,7 +376,7 @@ describe("Follow-ups in Hindi", () => {
     fake.list.splice(0, 1);
     fireEvent.click(await screen.findByRole("button", { name: "Asha Rao के साथ फ़ॉलो-अप पूरा करें" }));
     expect((await screen.findByRole("alert")).textContent).toBe(
-      "फ़ॉर्म जाँचें। That follow-up is done or no longer yours.",
+      "फ़ॉर्म जाँचें। यह फ़ॉलो-अप पूरा हो चुका है या अब आपका नहीं है; सूची में बाकी फ़ॉलो-अप देखें।",
     );
     expect(englishShown(["Check the form"])).toEqual([]);
   });
