@@ -556,6 +556,7 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     leadline_model::admin::UserAccount::export_all(&cfg)?;
     leadline_model::admin::DispositionEntry::export_all(&cfg)?;
     leadline_model::supervise::AssignLeads::export_all(&cfg)?;
+    leadline_model::supervise::AssignMatching::export_all(&cfg)?;
     leadline_model::supervise::TransferLeads::export_all(&cfg)?;
     leadline_model::supervise::BulkOutcome::export_all(&cfg)?;
     leadline_model::supervise::AuditPage::export_all(&cfg)?;

@@ -348,6 +348,14 @@ pub async fn assign_leads(
 }
 
 #[tauri::command]
+pub async fn assign_matching(
+    shell: State<'_, Shell>,
+    args: leadline_model::supervise::AssignMatching,
+) -> Result<leadline_model::supervise::BulkOutcome, CommandError> {
+    shell.assign_matching(args).await
+}
+
+#[tauri::command]
 pub async fn transfer_leads(
     shell: State<'_, Shell>,
     args: leadline_model::supervise::TransferLeads,

@@ -107,6 +107,7 @@ pub fn run() {
             commands::team_members,
             commands::team_leads,
             commands::assign_leads,
+            commands::assign_matching,
             commands::transfer_leads,
             commands::lead_audit,
             commands::import_csv,

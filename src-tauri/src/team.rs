@@ -15,7 +15,7 @@ use leadline_model::admin::{DispositionEntry, UserAccount};
 use leadline_model::analytics::{AnalyticsSummary, Goal, HourlySeries, Leaderboard, SetGoal};
 use leadline_model::import::{ImportOutcome, SheetsImportRequest};
 use leadline_model::supervise::{
-    AgentState, AssignLeads, AuditPage, BulkOutcome, TeamPresence, TransferLeads,
+    AgentState, AssignLeads, AssignMatching, AuditPage, BulkOutcome, TeamPresence, TransferLeads,
 };
 use leadline_model::{Id, LeadListQuery, LeadPage, Timestamp};
 use leadline_sync::supervisor::{CsvUpload, LeaderboardMetric, Range};
@@ -256,12 +256,7 @@ impl Shell {
                 "Select the leads to assign.",
             ));
         }
-        if args.reason.trim().is_empty() {
-            return Err(CommandError::new(
-                ErrorCode::InvalidInput,
-                "Say why the leads move; the reason stays in each lead's history.",
-            ));
-        }
+        require_reason(&args.reason)?;
         let outcome = self
             .team_client()?
             .assign_leads(&args)
@@ -271,14 +266,21 @@ impl Shell {
         Ok(outcome)
     }
 
+    /// Assigns (or unassigns) every team lead the filter lists, with the reason; all or nothing.
+    pub async fn assign_matching(&self, args: AssignMatching) -> Result<BulkOutcome, CommandError> {
+        require_reason(&args.reason)?;
+        let outcome = self
+            .team_client()?
+            .assign_matching(&args)
+            .await
+            .map_err(team_failure)?;
+        tracing::info!(assigned = outcome.assigned, to = ?args.to, "leads matching a filter assigned");
+        Ok(outcome)
+    }
+
     /// Moves one telecaller's open leads (or those of the given statuses) to another, with the reason.
     pub async fn transfer_leads(&self, args: TransferLeads) -> Result<BulkOutcome, CommandError> {
-        if args.reason.trim().is_empty() {
-            return Err(CommandError::new(
-                ErrorCode::InvalidInput,
-                "Say why the leads move; the reason stays in each lead's history.",
-            ));
-        }
+        require_reason(&args.reason)?;
         if args.from == args.to {
             return Err(CommandError::new(
                 ErrorCode::InvalidInput,
@@ -482,4 +484,15 @@ pub async fn report_presence(app: tauri::AppHandle) {
             }
         }
     }
+}
+
+/// A bulk move needs its reason: it stays in each lead's history.
+fn require_reason(reason: &str) -> Result<(), CommandError> {
+    if reason.trim().is_empty() {
+        return Err(CommandError::new(
+            ErrorCode::InvalidInput,
+            "Say why the leads move; the reason stays in each lead's history.",
+        ));
+    }
+    Ok(())
 }

@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use leadline_desktop::Shell;
 use leadline_desktop::api::{ErrorCode, LoginArgs};
 use leadline_desktop::team::{BoardMetric, CsvImportArgs, MAX_CSV_BYTES, QUIT_REPORT_WAIT, TeamRangeArgs};
-use leadline_model::supervise::{AgentState, AssignLeads, AuditAction};
+use leadline_model::supervise::{AgentState, AssignLeads, AssignMatching, AuditAction};
 use leadline_model::{AssigneeFilter, LeadListQuery};
 use leadline_server::demo::{self, DEMO_PASSWORD};
 use leadline_server::{RunningServer, ServeConfig};
@@ -118,6 +118,40 @@ async fn the_supervisor_sees_the_team_assigns_with_a_reason_and_imports() {
     let audit = meera.lead_audit(ids[0], None).await.unwrap();
     assert_eq!(audit.entries[0].action, AuditAction::Assigned);
     assert_eq!(audit.entries[0].reason.as_deref(), Some("Priya is on leave"));
+
+    // By filter: every lead it lists moves, not only a loaded page; the reason is required too.
+    let arjuns = LeadListQuery {
+        assigned_to: Some(AssigneeFilter::User(id_of("arjun"))),
+        limit: Some(1),
+        ..LeadListQuery::default()
+    };
+    let mut arjun_count = 0;
+    let mut query = LeadListQuery {
+        limit: Some(500),
+        ..arjuns.clone()
+    };
+    loop {
+        let page = meera.team_leads(query.clone()).await.unwrap();
+        arjun_count += page.leads.len() as u64;
+        match page.next_cursor {
+            Some(c) => query.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert!(arjun_count > 2, "{arjun_count}");
+    let matching = |reason: &str| AssignMatching {
+        filter: arjuns.clone(),
+        to: Some(id_of("kavya")),
+        reason: reason.into(),
+    };
+    let no_reason = meera.assign_matching(matching("")).await.unwrap_err();
+    assert_eq!(no_reason.code, ErrorCode::InvalidInput);
+    let outcome = meera
+        .assign_matching(matching("Arjun moved to Andheri"))
+        .await
+        .unwrap();
+    assert_eq!(outcome.assigned, arjun_count);
+    assert!(meera.team_leads(arjuns).await.unwrap().leads.is_empty());
 
     // A CSV import, its file sent raw over the IPC as the UI sends it: the report names the bad row and
     // its column.

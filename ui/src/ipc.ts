@@ -41,6 +41,7 @@ import type { SavePhoneSettingsArgs } from "./bindings/SavePhoneSettingsArgs";
 import type { UncleanExit } from "./bindings/UncleanExit";
 import type { UnloggedCall } from "./bindings/UnloggedCall";
 import type { WrapUp } from "./bindings/WrapUp";
+import type { AssignMatching } from "./bindings/AssignMatching";
 import type { AssignLeads } from "./bindings/AssignLeads";
 import type { AuditPage } from "./bindings/AuditPage";
 import type { BulkOutcome } from "./bindings/BulkOutcome";
@@ -195,6 +196,8 @@ export interface Api {
   teamLeads(query: LeadListQuery): Promise<TeamLeadPage>;
   /** Assigns the leads (or unassigns them, `to: null`) with the reason; all or nothing. */
   assignLeads(args: AssignLeads): Promise<BulkOutcome>;
+  /** Assigns every team lead the filter lists (the server's pages not loaded too). */
+  assignMatching(args: AssignMatching): Promise<BulkOutcome>;
   /** Moves one telecaller's open leads to another, with the reason. */
   transferLeads(args: TransferLeads): Promise<BulkOutcome>;
   /** A page of a lead's audit trail, newest first. */
@@ -274,6 +277,7 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     teamMembers: () => call<UserAccount[]>("team_members"),
     teamLeads: (query) => call<TeamLeadPage>("team_leads", { query }),
     assignLeads: (args) => call<BulkOutcome>("assign_leads", { args }),
+    assignMatching: (args) => call<BulkOutcome>("assign_matching", { args }),
     transferLeads: (args) => call<BulkOutcome>("transfer_leads", { args }),
     leadAudit: (leadId, cursor) => call<AuditPage>("lead_audit", { leadId, cursor }),
     // The file crosses raw, not as a JSON array of numbers (20 MB would be ~80 MB of text): a line of JSON

@@ -27,7 +27,10 @@ import { ErrorBanner } from "./ErrorBanner";
 import { ChoiceSelect, TableHead, useAction } from "./TeamParts";
 import { TeamError, useServer } from "./TeamScreen";
 
-type TeamLeadsApi = Pick<Api, "teamLeads" | "teamMembers" | "assignLeads" | "transferLeads" | "leadAudit">;
+type TeamLeadsApi = Pick<
+  Api,
+  "teamLeads" | "teamMembers" | "assignLeads" | "assignMatching" | "transferLeads" | "leadAudit"
+>;
 
 const PAGE = 50;
 /** The assignee filter's value for leads without one. */
@@ -75,6 +78,8 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
   const [loadError, setLoadError] = useState<unknown>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const [selected, setSelected] = useState<Set<string>>(new Set());
+  // Every lead the filter lists is chosen, the pages not loaded too (the server assigns by the filter).
+  const [wholeFilter, setWholeFilter] = useState(false);
   const [attempt, setAttempt] = useState(0);
 
   useEffect(() => {
@@ -82,6 +87,7 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
     setRows(null);
     setLoadError(null);
     setSelected(new Set());
+    setWholeFilter(false);
     api
       .teamLeads(query)
       .then((page) => {
@@ -106,6 +112,8 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
       .then((page) => {
         setRows((r) => [...(r ?? []), ...page.leads]);
         setCursor(page.next_cursor);
+        // Chosen by the filter: the rows of the next page are chosen too.
+        if (wholeFilter) setSelected((s) => new Set([...s, ...page.leads.map((l) => l.id)]));
       })
       .catch((e: unknown) => setLoadError(e))
       .finally(() => setLoadingMore(false));
@@ -122,6 +130,18 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
     if (!rows || selected.size === 0 || !to || !reason.trim()) return;
     const ids = [...selected];
     const target = to === NOBODY ? null : to;
+    if (matching) {
+      // Rows not loaded move too: the list is read again from the server once it is done.
+      setNotice(null);
+      const done = await bulk.run(async () => {
+        const { limit: _limit, cursor: _cursor, ...filter } = query;
+        const outcome = await api.assignMatching({ filter, to: target, reason: reason.trim() });
+        setNotice(t("team.assigned", { n: outcome.assigned, name: nameOf(target) }));
+        setReason("");
+      });
+      if (done) reload();
+      return;
+    }
     const before = rows;
     setRows(rows.map((l) => (selected.has(l.id) ? { ...l, assigned_to: target } : l)));
     setNotice(null);
@@ -138,6 +158,7 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
   const [transferOpen, setTransferOpen] = useState(false);
 
   const allOnPage = rows !== null && rows.length > 0 && rows.every((l) => selected.has(l.id));
+  const matching = wholeFilter && allOnPage;
   const shownBulkError = bulk.error === null ? null : describeError(bulk.error, lang);
 
   return (
@@ -229,7 +250,16 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
 
       {selected.size > 0 && (
         <form className="selection-bar" onSubmit={assign} data-testid="bulk-bar" aria-label={t("team.bulkLabel")}>
-          <span>{t("list.selected", { n: selected.size })}</span>
+          {matching ? (
+            <span data-testid="bulk-whole-filter">{t("team.allMatching")}</span>
+          ) : (
+            <span>{t("list.selected", { n: selected.size })}</span>
+          )}
+          {!matching && allOnPage && cursor !== null && (
+            <button type="button" className="btn btn-link" onClick={() => setWholeFilter(true)} data-testid="bulk-select-matching">
+              {t("team.selectMatching")}
+            </button>
+          )}
           <label>
             {t("team.assignTo")}{" "}
             <ChoiceSelect value={to} onChange={setTo} blank={t("team.pick")} choices={assignable} required testId="bulk-to" />
@@ -241,7 +271,14 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
           <button type="submit" className="btn btn-primary" disabled={bulk.busy || !to || !reason.trim()} data-testid="bulk-assign">
             {bulk.busy ? t("action.saving") : t("team.assign")}
           </button>
-          <button type="button" className="btn btn-link" onClick={() => setSelected(new Set())}>
+          <button
+            type="button"
+            className="btn btn-link"
+            onClick={() => {
+              setSelected(new Set());
+              setWholeFilter(false);
+            }}
+          >
             {t("list.clear")}
           </button>
         </form>
@@ -264,7 +301,10 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
                   type="checkbox"
                   checked={allOnPage}
                   aria-label={t("team.selectAll")}
-                  onChange={() => setSelected(allOnPage ? new Set() : new Set(rows.map((l) => l.id)))}
+                  onChange={() => {
+                    if (allOnPage) setWholeFilter(false);
+                    setSelected(allOnPage ? new Set() : new Set(rows.map((l) => l.id)));
+                  }}
                 />,
                 t("team.name"),
                 t("team.phone"),
@@ -282,14 +322,16 @@ export function TeamLeads({ api }: { api: TeamLeadsApi }) {
                       type="checkbox"
                       checked={selected.has(l.id)}
                       aria-label={t("team.selectLead", { name: l.name })}
-                      onChange={() =>
+                      onChange={() => {
+                        // Unticking a row leaves "every lead of the filter" for the rows ticked.
+                        if (selected.has(l.id)) setWholeFilter(false);
                         setSelected((s) => {
                           const next = new Set(s);
                           if (next.has(l.id)) next.delete(l.id);
                           else next.add(l.id);
                           return next;
-                        })
-                      }
+                        });
+                      }}
                     />
                   </td>
                   <th scope="row">{l.name}</th>

@@ -205,6 +205,49 @@ describe("TeamLeads", () => {
     expect(await screen.findAllByTestId("team-lead-row")).toHaveLength(1);
   });
 
+  it("chooses every lead the filter lists, pages not loaded too, and assigns them on the server", async () => {
+    const later = lead({ name: "Later Lead", assigned_to: PRIYA });
+    const team = fakeTeam([], {
+      teamLeads: async (q) => {
+        team.calls.push(["teamLeads", q]);
+        return q.cursor ? { leads: [later], next_cursor: null } : { leads: [asha, ravi], next_cursor: "c1" };
+      },
+    });
+    render(<TeamLeads api={team.api} />);
+    fireEvent.change(await screen.findByTestId("team-assignee"), { target: { value: PRIYA } });
+    await waitFor(() => expect(screen.getAllByTestId("team-lead-row")).toHaveLength(2));
+    // Only once the whole page is ticked, and only when there are more pages.
+    await select("Asha Rao");
+    expect(screen.queryByTestId("bulk-select-matching")).toBeNull();
+    fireEvent.click(screen.getByRole("checkbox", { name: "Select every lead on this page" }));
+    fireEvent.click(await screen.findByTestId("bulk-select-matching"));
+    expect(screen.getByTestId("bulk-whole-filter").textContent).toContain("Every lead that matches the filter");
+    // Unticking a row goes back to the ticked rows.
+    await select("Ravi Kumar");
+    expect(screen.queryByTestId("bulk-whole-filter")).toBeNull();
+    await select("Ravi Kumar");
+    fireEvent.click(await screen.findByTestId("bulk-select-matching"));
+    // A next page loaded is chosen too.
+    fireEvent.click(screen.getByTestId("team-more"));
+    expect(await screen.findByText("Later Lead")).toBeTruthy();
+    expect(screen.getByTestId("bulk-whole-filter")).toBeTruthy();
+    const loads = team.calls.filter(([name]) => name === "teamLeads").length;
+    await assignTo(ARJUN, "Priya moves to the new showroom");
+    expect((await screen.findByTestId("team-notice")).textContent).toBe("Assigned 120 leads to Arjun Nair.");
+    const sent = team.calls.find(([name]) => name === "assignMatching");
+    expect(sent).toEqual([
+      "assignMatching",
+      {
+        filter: { status: [], priority: [], source: [], assigned_to: { user: PRIYA } },
+        to: ARJUN,
+        reason: "Priya moves to the new showroom",
+      },
+    ]);
+    expect(team.calls.some(([name]) => name === "assignLeads")).toBe(false);
+    // The list is read again: the rows it showed have moved.
+    await waitFor(() => expect(team.calls.filter(([name]) => name === "teamLeads").length).toBe(loads + 1));
+  });
+
   it("loads the next page", async () => {
     const later = lead({ name: "Later Lead" });
     const team = fakeTeam([], {

@@ -535,6 +535,7 @@ export type TeamApi = Pick<
   | "teamMembers"
   | "teamLeads"
   | "assignLeads"
+  | "assignMatching"
   | "transferLeads"
   | "leadAudit"
   | "importCsv"
@@ -743,6 +744,10 @@ export function fakeTeam(leads: Lead[] = [], overrides: Partial<TeamApi> = {}) {
     assignLeads: async (args) => {
       calls.push(["assignLeads", args]);
       return { assigned: args.lead_ids.length, unchanged: 0, lead_ids: args.lead_ids };
+    },
+    assignMatching: async (args) => {
+      calls.push(["assignMatching", args]);
+      return { assigned: 120, unchanged: 0, lead_ids: [] };
     },
     transferLeads: async (args) => {
       calls.push(["transferLeads", args]);
