@@ -211,7 +211,7 @@ async fn team_screens(client: &Client) -> Step {
         .await
         .map_err(err)?
         .unwrap_or_default();
-    if !summary.starts_with("3 rows read: 2 new leads") || !summary.contains("1 rows with errors") {
+    if !summary.starts_with("Rows read: 3. New leads: 2;") || !summary.contains("rows with errors: 1.") {
         return Err(format!("the import's summary reads {summary:?}"));
     }
     let issues = texts(client, "[data-testid=import-issue]").await.map_err(err)?;

@@ -28,7 +28,7 @@ describe("TeamImport", () => {
       { file_name: "march.csv", bytes: 28, merge_duplicates: true, assign_to: "arjun" },
     ]);
     expect(within(report).getByTestId("import-summary").textContent).toBe(
-      "4 rows read: 1 new leads, 0 merged into existing leads, 2 rows with errors.",
+      "Rows read: 4. New leads: 1; merged into existing leads: 0; rows with errors: 2.",
     );
     expect(report.textContent).toContain("Columns not used: Colour.");
     const rows = within(report).getAllByTestId("import-issue");
@@ -37,7 +37,7 @@ describe("TeamImport", () => {
       ["4", "Not imported", "Phone", "12345", "not a phone number"],
       ["5", "Duplicate", "—", "—", "same phone as row 2 (row 2)"],
     ]);
-    expect(within(report).getByText("3 rows need attention")).toBeTruthy();
+    expect(within(report).getByText("Rows that need attention: 3")).toBeTruthy();
   });
 
   it("a clean import says every row went in", async () => {
