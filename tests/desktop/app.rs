@@ -215,6 +215,22 @@ where
     }
 }
 
+/// Waits until `css` finds an element (see [`eventually`]); `what` names it in the failure.
+pub async fn shown(client: &Client, what: &str, css: &str) {
+    eventually(what, || async {
+        Ok(client.find_all(Locator::Css(css)).await?.first().map(|_| ()))
+    })
+    .await;
+}
+
+/// Waits until `css` finds no element (see [`eventually`]).
+pub async fn vanished(client: &Client, what: &str, css: &str) {
+    eventually(what, || async {
+        Ok(client.find_all(Locator::Css(css)).await?.is_empty().then_some(()))
+    })
+    .await;
+}
+
 pub async fn texts(client: &Client, css: &str) -> Result<Vec<String>, fantoccini::error::CmdError> {
     let mut out = Vec::new();
     for element in client.find_all(Locator::Css(css)).await? {

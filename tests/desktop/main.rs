@@ -16,7 +16,7 @@ mod phone;
 mod team;
 mod workday;
 
-use app::{App, Launch, eventually, text_of, texts};
+use app::{App, Launch, eventually, shown, text_of, texts};
 use fantoccini::{Client, Locator};
 use leadline_e2e::{DEMO_USER, DemoServer};
 
@@ -263,14 +263,7 @@ async fn drive(client: &Client, expected: u64, needle_name: &str) -> Result<(), 
     // A search that matches nothing says so instead of showing stale rows.
     search.clear().await.map_err(|e| e.to_string())?;
     search.send_keys("zzqxjv").await.map_err(|e| e.to_string())?;
-    eventually("the empty search result", || async {
-        Ok(client
-            .find_all(Locator::Css("[data-testid=lead-empty]"))
-            .await?
-            .first()
-            .map(|_| ()))
-    })
-    .await;
+    shown(client, "the empty search result", "[data-testid=lead-empty]").await;
 
     // Sync now: pulls again (nothing changed on the server), ends without an error, keeps the count.
     search.clear().await.map_err(|e| e.to_string())?;

@@ -14,7 +14,7 @@ use fantoccini::{Client, Locator};
 use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, DemoServer, http, workspace_root};
 use serde_json::json;
 
-use crate::app::{App, Launch, attr_of, eventually, text_of};
+use crate::app::{App, Launch, attr_of, eventually, shown, text_of, vanished};
 
 #[path = "../../crates/phone/tests/support/mod.rs"]
 #[allow(dead_code, clippy::all)]
@@ -210,14 +210,7 @@ async fn drive(client: &Client, kam: &Kamailio, far: &mut FarEnd, lead_name: &st
     .click()
     .await
     .map_err(err)?;
-    eventually("the lead list", || async {
-        Ok(client
-            .find_all(Locator::Css("[data-testid=lead-row]"))
-            .await?
-            .first()
-            .map(|_| ()))
-    })
-    .await;
+    shown(client, "the lead list", "[data-testid=lead-row]").await;
     let state = eventually("the phone's state", || async {
         attr_of(client, "[data-testid=phone-state]", "data-state")
             .await
@@ -285,14 +278,7 @@ async fn drive(client: &Client, kam: &Kamailio, far: &mut FarEnd, lead_name: &st
         .map_err(err)?;
     search.send_keys(lead_name).await.map_err(err)?;
     let call_button = format!("button[aria-label=\"Call {lead_name}\"]");
-    eventually("the lead's Call button", || async {
-        Ok(client
-            .find_all(Locator::Css(&call_button))
-            .await?
-            .first()
-            .map(|_| ()))
-    })
-    .await;
+    shown(client, "the lead's Call button", &call_button).await;
     click(client, &call_button).await?;
     far.expect("confirmed", Duration::from_secs(30)).await;
     eventually("the call bar to show the connected call", || async {
@@ -326,14 +312,7 @@ async fn drive(client: &Client, kam: &Kamailio, far: &mut FarEnd, lead_name: &st
     if ended["originator"] != "remote" {
         return Err(format!("the far end saw {ended}"));
     }
-    eventually("the call bar to go", || async {
-        Ok(client
-            .find_all(Locator::Css("[data-testid=active-call]"))
-            .await?
-            .is_empty()
-            .then_some(()))
-    })
-    .await;
+    vanished(client, "the call bar to go", "[data-testid=active-call]").await;
 
     // The wrap-up form opens by itself on the call: key 2 (store visit booked), a note, tomorrow 11 am.
     let facts = eventually("the wrap-up form", || async {
@@ -396,14 +375,7 @@ async fn drive(client: &Client, kam: &Kamailio, far: &mut FarEnd, lead_name: &st
     })
     .await;
     far.send(json!({"cmd": "hangup"})).await;
-    eventually("the call to end", || async {
-        Ok(client
-            .find_all(Locator::Css("[data-testid=active-call]"))
-            .await?
-            .is_empty()
-            .then_some(()))
-    })
-    .await;
+    vanished(client, "the call to end", "[data-testid=active-call]").await;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use leadline_e2e::{DemoServer, workspace_root};
 
-use crate::app::{App, Launch, app_pid, eventually, gone, text_of, texts};
+use crate::app::{App, Launch, app_pid, eventually, gone, shown, text_of, texts};
 use crate::phone::{Step, click, err, reveal, screenshot};
 
 /// The demo's supervisor, and the telecallers of her team by display name.
@@ -92,14 +92,7 @@ async fn team_screens(client: &Client) -> Step {
     }
 
     // The dashboard: priya's desk reported her available; arjun has no desktop running.
-    eventually("the Team tab", || async {
-        Ok(client
-            .find_all(Locator::Css("[data-testid=tab-team]"))
-            .await?
-            .first()
-            .map(|_| ()))
-    })
-    .await;
+    shown(client, "the Team tab", "[data-testid=tab-team]").await;
     click(client, "[data-testid=tab-team]").await?;
     let priya = eventually("priya available in the live status", || async {
         let text = text_of(client, "[data-testid=presence-priya]").await?;
@@ -135,14 +128,7 @@ async fn team_screens(client: &Client) -> Step {
 
     // The team's leads: every telecaller's, not one person's.
     click(client, "[data-testid=team-tab-leads]").await?;
-    eventually("the team's leads", || async {
-        Ok(client
-            .find_all(Locator::Css("[data-testid=team-lead-row]"))
-            .await?
-            .first()
-            .map(|_| ()))
-    })
-    .await;
+    shown(client, "the team's leads", "[data-testid=team-lead-row]").await;
     let assignees = eventually("the assignees' names", || async {
         let names = texts(client, "[data-testid=assignee-cell]").await?;
         // The names come with the team's members, which may answer after the leads.
