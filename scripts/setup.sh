@@ -74,6 +74,12 @@ if ! command -v tauri-driver >/dev/null; then
     cargo install tauri-driver --locked --quiet
 fi
 
+# cargo-deny: the dependency policy (deny.toml: licences, banned and duplicate crates, sources), run offline.
+if ! command -v cargo-deny >/dev/null; then
+    log "installing cargo-deny"
+    cargo install cargo-deny --locked --quiet
+fi
+
 # The UI's npm packages, exactly as locked.
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
     log "installing the UI's npm packages"
