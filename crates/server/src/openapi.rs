@@ -80,6 +80,7 @@ pub struct Readiness {
         crate::ops::healthz,
         crate::ops::readyz,
         crate::ops::metrics,
+        crate::ops::version,
         openapi_json,
         crate::api::login,
         crate::api::refresh,

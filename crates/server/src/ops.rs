@@ -159,6 +159,22 @@ pub async fn healthz() -> Response {
     Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
+/// `GET /api/v1/version`: who answers (always `leadline`), the release and the sync protocol spoken. No
+/// sign-in: a desktop's first-run setup asks it to tell a Leadline server from anything else at the address
+/// typed, and an incompatible one from a good one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/version",
+    tag = "ops",
+    responses((status = 200, description = "This server's identity", body = leadline_model::setup::ServerInfo))
+)]
+pub async fn version() -> Response {
+    Json(leadline_model::setup::ServerInfo::current(env!(
+        "CARGO_PKG_VERSION"
+    )))
+    .into_response()
+}
+
 /// `GET /readyz`: the database answers and its schema is at the version this binary expects; 503
 /// otherwise (take the node out of rotation).
 #[utoipa::path(

@@ -3,6 +3,7 @@
 //! - [`Client`]: the HTTP client (login, refresh, pull, push, click-to-call), with token rotation.
 //! - [`place_click_to_call`]: the softphone's fallback: the server has the provider ring the telecaller's
 //!   phone, then the lead, and the call is drafted in the cache under the server's call log id.
+//! - [`check_server`]: the first-run setup's check of a server address (Leadline? compatible? if not, why).
 //! - [`sync_once`]: one full round — push every pending outbox row in batches, then pull every page after the
 //!   cursor — usable from a script ([`pull_all`] and [`push_all`] are its halves).
 //! - [`Engine`]: the background engine the desktop runs: triggers (startup, local change, event socket,
@@ -16,6 +17,7 @@
 
 mod alerts;
 mod calls;
+mod check;
 mod client;
 mod engine;
 mod error;
@@ -25,6 +27,7 @@ pub mod supervisor;
 
 pub use alerts::{Alert, AlertKind, Alerts, BURST, FOLLOW_UP_SCAN, Notices};
 pub use calls::{PlacedCall, place_click_to_call};
+pub use check::{CHECK_TIMEOUT, check_server};
 pub use client::{Client, DEFAULT_TIMEOUT, Recording, Tokens, request_timeout};
 pub use engine::{Connectivity, Engine, EngineConfig, SyncEvent, SyncStatus};
 pub use error::{CallError, SyncError};
