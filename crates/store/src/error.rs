@@ -38,6 +38,13 @@ pub enum StoreError {
     },
     #[error("the local database schema could not be migrated: {0}")]
     Migration(String),
+    /// The cache was written by a newer Leadline: its schema is past this binary's migrations. The file
+    /// is left untouched (migrations only go forward).
+    #[error(
+        "this database was written by a newer Leadline (schema {found}); this binary knows up to {known} \
+         — upgrade the binary"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
     #[error("not signed in on this device; sign in first")]
     NotSignedIn,
     #[error("not found: {0}")]

@@ -72,6 +72,25 @@ static MIGRATION_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../migratio
 static MIGRATIONS: LazyLock<Result<Migrations<'static>, String>> =
     LazyLock::new(|| Migrations::from_directory(&MIGRATION_DIR).map_err(|e| e.to_string()));
 
+/// The schema version this binary migrates the cache to: the number of its migrations.
+pub fn schema_version() -> i64 {
+    MIGRATION_DIR.dirs().count() as i64
+}
+
+/// Migrates a connection's database to `version` exactly (at most this binary's), with the SQL functions
+/// the migrations call: for upgrade tests, which build every older schema and then open it with
+/// [`Store::open`].
+#[doc(hidden)]
+pub fn migrate_to_version(conn: &mut Connection, version: usize) -> Result<(), StoreError> {
+    search::register_functions(conn)?;
+    let migrations = MIGRATIONS
+        .as_ref()
+        .map_err(|e| StoreError::Migration(e.clone()))?;
+    migrations
+        .to_version(conn, version)
+        .map_err(|e| StoreError::Migration(e.to_string()))
+}
+
 /// The local cache. `Send` but not `Sync`: share it behind a mutex.
 pub struct Store {
     conn: Connection,

@@ -337,6 +337,17 @@ fn prepare(mut conn: Connection, path: Option<&Path>, check: OpenCheck) -> Resul
     {
         return Err(Failure::Fatal(StoreError::Sqlite(e)));
     }
+    // A cache written by a newer Leadline is left as it is: never "migrated" down or sideways.
+    match conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)) {
+        Ok(found) if found > crate::schema_version() => {
+            return Err(Failure::Fatal(StoreError::SchemaTooNew {
+                found,
+                known: crate::schema_version(),
+            }));
+        }
+        Ok(_) => {}
+        Err(e) => return Err(damage_or(at, e)),
+    }
     // A bulk load cut short (crash, kill) left list indexes dropped: build them before anything reads or
     // migrates the schema.
     if let Err(e) = crate::bulk::restore(&mut conn) {

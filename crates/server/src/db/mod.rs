@@ -94,6 +94,13 @@ pub enum DbError {
     Pii(#[from] PiiError),
     #[error("migrating the server schema: {0}")]
     Migration(String),
+    /// The database's schema is newer than this binary's migrations: it was written by a newer Leadline.
+    /// Nothing was changed; migrations only go forward.
+    #[error(
+        "this database was written by a newer Leadline (schema {found}); this binary knows up to {known} \
+         — upgrade the binary"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_sqlite::PoolError),
     #[error("building the database pool: {0}")]
@@ -129,6 +136,31 @@ pub fn id_text(id: &Id) -> String {
     id.hyphenated().to_string()
 }
 
+/// The schema version this binary migrates to: the number of its migrations (the same on both backends).
+pub fn schema_version() -> i64 {
+    MIGRATIONS_DIR.dirs().count() as i64
+}
+
+/// Refuses a schema newer than this binary's: it is never "migrated" (that would mean running without
+/// the newer code's tables, triggers and rules).
+fn refuse_newer(found: i64) -> Result<(), DbError> {
+    let known = schema_version();
+    if found > known {
+        return Err(DbError::SchemaTooNew { found, known });
+    }
+    Ok(())
+}
+
+/// Migrates a SQLite database to `version` exactly (at most this binary's): for upgrade tests, which
+/// build every older schema and then open it with the current code.
+#[doc(hidden)]
+pub fn migrate_sqlite_to(conn: &mut Connection, version: usize) -> Result<(), DbError> {
+    let migrations = MIGRATIONS.as_ref().map_err(|e| DbError::Migration(e.clone()))?;
+    migrations
+        .to_version(conn, version)
+        .map_err(|e| DbError::Migration(e.to_string()))
+}
+
 /// The database file of a data directory.
 pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join(DB_FILE_NAME)
@@ -145,6 +177,7 @@ pub fn open_connection(path: &Path) -> Result<Connection, DbError> {
         })?;
     }
     let mut conn = Connection::open(path)?;
+    refuse_newer(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch(&connection_pragmas())?;
     let migrations = MIGRATIONS.as_ref().map_err(|e| DbError::Migration(e.clone()))?;
@@ -274,6 +307,13 @@ fn ensure_catalogue(tx: &mut dyn Conn) -> Result<(), DbError> {
 /// Applies the PostgreSQL migrations not yet applied, in order, each in the one transaction that also
 /// records it; an advisory lock makes nodes that start together wait for each other.
 fn migrate_postgres(client: &mut PgClient) -> Result<(), DbError> {
+    migrate_postgres_to(client, None)
+}
+
+/// [`migrate_postgres`] up to `target` (`None`: all): for upgrade tests, which build every older schema
+/// and then open it with the current code. A database already past this binary's migrations is refused.
+#[doc(hidden)]
+pub fn migrate_postgres_to(client: &mut PgClient, target: Option<i64>) -> Result<(), DbError> {
     let mut dirs: Vec<&Dir<'_>> = PG_MIGRATIONS_DIR.dirs().collect();
     dirs.sort_by_key(|d| d.path().to_owned());
     let mut tx = client.transaction(false)?;
@@ -295,6 +335,7 @@ fn migrate_postgres(client: &mut PgClient) -> Result<(), DbError> {
             .iter()
             .map(|r| r.get(0))
             .collect::<Result<_, _>>()?;
+        refuse_newer(applied.iter().copied().max().unwrap_or(0))?;
         for dir in &dirs {
             let name = dir.path().display().to_string();
             // The version is the directory's number (`05-events` → 5), as in the SQLite set.
@@ -303,7 +344,7 @@ fn migrate_postgres(client: &mut PgClient) -> Result<(), DbError> {
                 .next()
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| DbError::Migration(format!("{name}: the name must start with its number")))?;
-            if applied.contains(&version) {
+            if applied.contains(&version) || target.is_some_and(|t| version > t) {
                 continue;
             }
             let sql = dir
@@ -317,7 +358,9 @@ fn migrate_postgres(client: &mut PgClient) -> Result<(), DbError> {
                 &params![version, name, ts(&chrono::Utc::now())],
             )?;
         }
-        ensure_catalogue(c)?;
+        if target.is_none() {
+            ensure_catalogue(c)?;
+        }
     }
     tx.commit()?;
     Ok(())

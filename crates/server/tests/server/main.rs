@@ -23,6 +23,7 @@ mod presence;
 mod proxy;
 mod push_lead;
 mod ratelimit;
+mod schema;
 mod sessions;
 mod supervise;
 mod writes;
