@@ -18,7 +18,9 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::agent::{CallRoute, FallbackReason, PhoneEvent, RegistrationState, UserAgent, UserAgentHandle};
-use crate::audio::{AudioDevices, AudioError, DeviceInfo, ProcessingSettings, RingHandle, Ringtone};
+use crate::audio::{
+    AudioDevices, AudioError, DeviceInfo, Direction, MicTest, ProcessingSettings, RingHandle, Ringtone,
+};
 use crate::call::CallState;
 use crate::config::{Password, PhoneConfig};
 use crate::credentials::{self, CredentialError};
@@ -399,6 +401,51 @@ impl DeskPhone {
         };
         let devices = devices.clone();
         Ok(blocking(move || Ok::<_, AudioError>((devices.inputs()?, devices.outputs()?))).await??)
+    }
+
+    /// Starts the setup's microphone test on `device` (by id or name; `None`: the system default). A provided
+    /// source tests its own microphone (the tone of `LEADLINE_AUDIO=tone`); one without a microphone, or a
+    /// machine with none, is [`AudioError::NoDevice`]. The device closes when the test is dropped.
+    pub async fn mic_test(&self, device: Option<String>) -> Result<MicTest, DeskError> {
+        let no_microphone = || {
+            DeskError::Audio(AudioError::NoDevice {
+                direction: Direction::Input,
+            })
+        };
+        match &self.inner.audio {
+            DeskAudio::Provided {
+                microphone: false, ..
+            } => Err(no_microphone()),
+            DeskAudio::Provided { provider, .. } => Ok(MicTest::start(provider.open()?.capture)),
+            DeskAudio::System(devices) => {
+                let devices = devices.clone();
+                // The capture's own thread keeps the device open; the handle is not needed.
+                let (capture, _control) =
+                    blocking(move || devices.open_capture(device.as_deref(), None)).await??;
+                Ok(MicTest::start(capture))
+            }
+        }
+    }
+
+    /// Plays a 440 Hz test tone for `length` on `device` (`None`: the system default; a provided source:
+    /// its own speaker). Answers when the tone has been played.
+    pub async fn play_test_tone(&self, device: Option<String>, length: Duration) -> Result<(), DeskError> {
+        let playback: Arc<dyn crate::audio::Playback> = match &self.inner.audio {
+            DeskAudio::Provided { provider, .. } => provider.open()?.playback,
+            DeskAudio::System(devices) => {
+                let devices = devices.clone();
+                blocking(move || devices.open_playback(device.as_deref(), None)).await??
+            }
+        };
+        let mut tone = crate::audio::tone(440.0, 0.25);
+        let frames = length.as_millis() / crate::audio::FRAME_DURATION.as_millis().max(1);
+        for _ in 0..frames {
+            let Some(frame) = tone.next_frame().await else {
+                break;
+            };
+            playback.play(&frame);
+        }
+        Ok(())
     }
 
     async fn agent(&self) -> Option<UserAgentHandle> {

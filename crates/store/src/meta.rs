@@ -72,6 +72,34 @@ impl Store {
         Self::meta_set(&self.conn, "preferences", &serde_json::to_string(preferences)?)
     }
 
+    /// What this desk's first-run setup found (server, microphone, notifications); `None` until it ran.
+    pub fn desk_setup(&self) -> Result<Option<leadline_model::setup::DeskSetup>, StoreError> {
+        Ok(self
+            .meta_get("desk_setup")?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()?)
+    }
+
+    /// Keeps the setup's result, after checking its server address against the rule of
+    /// [`check_server_url`](leadline_model::setup::check_server_url) (a bad one is [`StoreError::Invalid`]
+    /// and nothing is written). The address is kept normalised.
+    pub fn set_desk_setup(&mut self, setup: &leadline_model::setup::DeskSetup) -> Result<(), StoreError> {
+        let url = leadline_model::setup::check_server_url(&setup.server_url, setup.allow_http)
+            .map_err(|e| StoreError::Invalid(format!("the server address: {e}")))?;
+        let setup = leadline_model::setup::DeskSetup {
+            server_url: url,
+            ..setup.clone()
+        };
+        Self::meta_set(&self.conn, "desk_setup", &serde_json::to_string(&setup)?)
+    }
+
+    /// Forgets the setup's result: the next start runs the setup again.
+    pub fn clear_desk_setup(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM meta WHERE key = 'desk_setup'", [])?;
+        Ok(())
+    }
+
     /// This installation's id, minted on first use and kept for good.
     pub fn device_id(&mut self) -> Result<String, StoreError> {
         if let Some(id) = self.meta_get("device_id")? {

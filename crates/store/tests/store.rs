@@ -1138,3 +1138,59 @@ fn the_wrap_up_form_is_checked_against_the_catalogue_before_the_call_is_logged()
     );
     assert!(store.unlogged_calls().unwrap().is_empty());
 }
+
+#[test]
+fn the_desks_setup_is_kept_across_reopening_and_checked() {
+    use leadline_model::setup::{DeskSetup, StepOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite3");
+    let mut store = Store::open(&path, &key()).unwrap();
+    assert_eq!(
+        store.desk_setup().unwrap(),
+        None,
+        "a new desk has not been set up"
+    );
+    let setup = DeskSetup {
+        server_url: "https://CRM.example.in/".into(),
+        allow_http: false,
+        server_version: Some("0.1.0".into()),
+        microphone: StepOutcome::Passed,
+        input_device: Some("alsa:plughw:CARD=Headset,DEV=0".into()),
+        notifications: StepOutcome::Failed,
+        completed_at: now().trunc_subsecs(3),
+    };
+    store.set_desk_setup(&setup).unwrap();
+    drop(store);
+    let mut store = Store::open(&path, &key()).unwrap();
+    let kept = store.desk_setup().unwrap().unwrap();
+    assert_eq!(kept.server_url, "https://crm.example.in", "kept normalised");
+    assert_eq!(
+        kept,
+        DeskSetup {
+            server_url: "https://crm.example.in".into(),
+            ..setup.clone()
+        }
+    );
+    // Plain http to another computer is refused unless accepted; a refusal writes nothing.
+    let lan = DeskSetup {
+        server_url: "http://192.168.1.10:8080".into(),
+        ..setup.clone()
+    };
+    assert!(matches!(store.set_desk_setup(&lan), Err(StoreError::Invalid(_))));
+    assert_eq!(
+        store.desk_setup().unwrap().unwrap().server_url,
+        "https://crm.example.in"
+    );
+    store
+        .set_desk_setup(&DeskSetup {
+            allow_http: true,
+            ..lan
+        })
+        .unwrap();
+    assert_eq!(
+        store.desk_setup().unwrap().unwrap().server_url,
+        "http://192.168.1.10:8080"
+    );
+    store.clear_desk_setup().unwrap();
+    assert_eq!(store.desk_setup().unwrap(), None);
+}

@@ -70,6 +70,7 @@ mod convert;
 mod cpal_backend;
 mod devices;
 mod error;
+mod level;
 mod processing;
 mod queue;
 mod ringtone;
@@ -84,6 +85,7 @@ pub use devices::{
     AudioDevices, AudioEvent, CallAudio, DevicePlayback, DeviceStream, RingHandle, WATCH_INTERVAL,
 };
 pub use error::{AudioError, Direction};
+pub use level::{FLOOR_DBFS, HEARD_FRAMES, Level, LevelMeter, MicTest, SPEECH_DBFS};
 pub use processing::{ProcessingSettings, VoiceProcessing};
 pub use queue::PlaybackStats;
 pub use ringtone::Ringtone;
