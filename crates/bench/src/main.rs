@@ -8,6 +8,7 @@ mod initial_sync;
 mod lead_search;
 mod phone;
 mod server;
+mod soak;
 mod stats;
 mod store;
 mod sync;
@@ -118,6 +119,40 @@ enum Bench {
         #[arg(long)]
         seed_cache: Option<std::path::PathBuf>,
     },
+    /// The real server process under clients that sync and log calls for a bounded time through a proxy
+    /// that cuts, stalls and refuses their connections, while desks are killed mid-sync and CLI syncs
+    /// SIGKILLed; then every call log must be on the server exactly once and the server's memory flat.
+    Soak {
+        /// Length of the run (the chaos runs from its first tenth to its end; then every client drains).
+        #[arg(long, default_value_t = 300)]
+        secs: u64,
+        #[arg(long, default_value_t = 200)]
+        clients: u32,
+        /// Of the clients, how many are `leadline` CLI processes (default: a tenth).
+        #[arg(long)]
+        cli_clients: Option<u32>,
+        /// Telecallers the clients sign in as, each in a team of its own (default: a tenth of the clients,
+        /// so ten devices each).
+        #[arg(long)]
+        users: Option<u32>,
+        /// Mean pause between one client's calls.
+        #[arg(long, default_value_t = 20_000)]
+        call_gap_ms: u64,
+        /// Seconds between progress lines.
+        #[arg(long, default_value_t = 10)]
+        interval_secs: u64,
+        /// Run the server on a throwaway PostgreSQL cluster instead of a SQLite file.
+        #[arg(long)]
+        postgres: bool,
+        /// The server's access-token lifetime (short ones make the clients refresh under the chaos).
+        #[arg(long, default_value_t = 900)]
+        token_ttl_secs: u64,
+        #[arg(long, default_value_t = 40)]
+        leads_per_user: u32,
+        /// Seed of the chaos and the clients' choices.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
 }
 
 fn main() -> Result<()> {
@@ -176,6 +211,29 @@ fn main() -> Result<()> {
             seconds,
             think_ms,
             seed_cache,
+        }),
+        Bench::Soak {
+            secs,
+            clients,
+            cli_clients,
+            users,
+            call_gap_ms,
+            interval_secs,
+            postgres,
+            token_ttl_secs,
+            leads_per_user,
+            seed,
+        } => soak::run(soak::Options {
+            clients,
+            cli_clients: cli_clients.unwrap_or(clients / 10),
+            users: users.unwrap_or(clients.div_ceil(10)),
+            secs,
+            call_gap_ms: call_gap_ms.max(1),
+            interval_secs,
+            postgres,
+            token_ttl_secs,
+            leads_per_user,
+            seed,
         }),
     }
 }
