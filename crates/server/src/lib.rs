@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod config;
 pub mod cursor;
 pub mod db;
 pub mod demo;
@@ -18,6 +19,7 @@ pub mod pii;
 pub mod ratelimit;
 pub mod routes;
 pub mod sql;
+pub mod tls;
 
 use std::future::Future;
 use std::io::Write;
@@ -77,10 +79,12 @@ pub enum ServerError {
     Task(String),
     #[error("integration settings: {0}")]
     Integrations(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
-/// How to run a server.
-#[derive(Debug, Clone)]
+/// How to run a server. `Debug` never shows the JWT secret nor the database password.
+#[derive(Clone)]
 pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
@@ -105,6 +109,26 @@ pub struct ServeConfig {
     pub cors_origins: Vec<String>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for per-address rate limits).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// HTTPS with this certificate and key; `None`: plain HTTP (behind a TLS-terminating proxy).
+    pub tls: Option<tls::TlsSettings>,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("token_ttl", &self.token_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("database", &self.database)
+            .field("exotel", &self.exotel)
+            .field("sheets", &self.sheets)
+            .field("cors_origins", &self.cors_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServeConfig {
@@ -123,6 +147,7 @@ impl ServeConfig {
             events: events::EventsConfig::default(),
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -426,16 +451,36 @@ pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> Re
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    serve_on(Bound::Plain(listener), state, shutdown).await
+}
+
+/// A bound listener: plain TCP, or TLS over it.
+enum Bound {
+    Plain(TcpListener),
+    Tls(tls::TlsListener),
+}
+
+async fn serve_on<F>(listener: Bound, state: AppState, shutdown: F) -> Result<(), ServerError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let _sweeper = ratelimit::spawn_sweeper(state.rate_limiter().clone());
     let _events = events::spawn(&state);
     // The peer address keys the rate limits of requests without a token.
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(ServerError::Serve)
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    match listener {
+        Bound::Plain(listener) => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(ServerError::Serve),
+        Bound::Tls(listener) => {
+            // `tap_io` lends the listener axum's `SocketAddr` connect info.
+            axum::serve(axum::serve::ListenerExt::tap_io(listener, |_| {}), app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(ServerError::Serve)
+        }
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
@@ -467,6 +512,7 @@ pub async fn shutdown_signal() {
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    https: bool,
     state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), ServerError>>,
@@ -478,9 +524,10 @@ impl RunningServer {
         self.addr
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR` (`https://ADDR` with TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn state(&self) -> &AppState {
@@ -498,45 +545,106 @@ impl RunningServer {
     }
 }
 
-/// Opens the state and binds `config.listen`; answers the real address (port 0 picks one).
-async fn open_and_bind(config: &ServeConfig) -> Result<(AppState, TcpListener, SocketAddr), ServerError> {
+/// What [`open_and_bind`] gives: the state, the listener, its real address, and the certificate with TLS.
+struct Opened {
+    state: AppState,
+    listener: Bound,
+    addr: SocketAddr,
+    cert: Option<Arc<tls::ReloadableCert>>,
+}
+
+/// Opens the state and binds `config.listen` (with TLS when configured); answers the real address (port
+/// 0 picks one). The certificate is read before the database is opened, so a bad one fails fast.
+async fn open_and_bind(config: &ServeConfig) -> Result<Opened, ServerError> {
+    let cert = config.tls.clone().map(tls::ReloadableCert::load).transpose()?;
     let state = AppState::open(config).await?;
     let bind_error = |source| ServerError::Bind {
         addr: config.listen,
         source,
     };
-    let listener = TcpListener::bind(config.listen).await.map_err(bind_error)?;
-    let addr = listener.local_addr().map_err(bind_error)?;
-    Ok((state, listener, addr))
+    let tcp = TcpListener::bind(config.listen).await.map_err(bind_error)?;
+    let addr = tcp.local_addr().map_err(bind_error)?;
+    let listener = match &cert {
+        None => Bound::Plain(tcp),
+        Some(cert) => {
+            Bound::Tls(tls::TlsListener::new(tcp, tls::server_config(cert.clone())?).map_err(bind_error)?)
+        }
+    };
+    Ok(Opened {
+        state,
+        listener,
+        addr,
+        cert,
+    })
 }
 
 /// Opens the state, binds `config.listen` and serves in a background task until [`RunningServer::stop`].
 pub async fn start(config: &ServeConfig) -> Result<RunningServer, ServerError> {
-    let (state, listener, addr) = open_and_bind(config).await?;
+    let opened = open_and_bind(config).await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, state.clone(), async move {
+    let https = opened.cert.is_some();
+    let state = opened.state.clone();
+    let task = tokio::spawn(serve_on(opened.listener, opened.state, async move {
         let _ = rx.await;
     }));
     Ok(RunningServer {
-        addr,
+        addr: opened.addr,
+        https,
         state,
         stop: Some(tx),
         task,
     })
 }
 
-/// What the binary runs: open, bind, print `listening on http://ADDR` to stdout, serve until SIGINT or
-/// SIGTERM.
+/// What the binary runs: open, bind, print `listening on http://ADDR` (`https://` with TLS) to stdout,
+/// serve until SIGINT or SIGTERM. With TLS, SIGHUP reloads the certificate and key.
 pub async fn run(config: &ServeConfig) -> Result<(), ServerError> {
-    let (state, listener, addr) = open_and_bind(config).await?;
+    let opened = open_and_bind(config).await?;
+    let addr = opened.addr;
+    let scheme = if opened.cert.is_some() { "https" } else { "http" };
     {
         let mut out = std::io::stdout().lock();
         // Tests and scripts read this line to learn the port; a closed stdout must not stop the server.
-        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }
-    tracing::info!(%addr, db = ?state.repo(), "listening");
+    tracing::info!(%addr, scheme, db = ?opened.state.repo(), "listening");
+    #[cfg(unix)]
+    let _reloader = opened
+        .cert
+        .clone()
+        .map(|cert| AbortOnDrop(tokio::spawn(reload_on_sighup(cert))));
     // Load the phone-number metadata now rather than in the first pull (it takes a moment).
     tokio::task::spawn_blocking(|| leadline_model::PhoneNumber::parse("+919876543210").is_ok());
-    serve(listener, state, shutdown_signal()).await
+    serve_on(opened.listener, opened.state, shutdown_signal()).await
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reloads the certificate on each SIGHUP (certbot's deploy hook, say); a bad new one is logged and the
+/// old one stays in service.
+#[cfg(unix)]
+async fn reload_on_sighup(cert: Arc<tls::ReloadableCert>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: the TLS certificate will not be reloaded");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let files = cert.settings().clone();
+        let reloaded = {
+            let cert = cert.clone();
+            tokio::task::spawn_blocking(move || cert.reload()).await
+        };
+        match reloaded {
+            Ok(Ok(())) => tracing::info!(cert = %files.cert.display(), "reloaded the TLS certificate"),
+            Ok(Err(e)) => tracing::error!(error = %e, "TLS certificate not reloaded; the old one stays"),
+            Err(e) => tracing::error!(error = %e, "TLS certificate reload failed"),
+        }
+    }
 }

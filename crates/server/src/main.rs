@@ -1,13 +1,12 @@
 //! `leadline-server`: the Leadline API server and its demo-data seeder.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use leadline_server::demo::{self, SeedOptions, SeedOutcome};
-use leadline_server::{ServeConfig, db};
+use leadline_server::{config, db};
 
 #[derive(Debug, Parser)]
 #[command(name = "leadline-server", version, about = "Leadline's central API server")]
@@ -18,38 +17,27 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the API.
+    /// Serve the API. Settings come from the configuration file (--config or LEADLINE_CONFIG), then the
+    /// environment, then these flags, each overriding the one before (docs/operations.md lists them all).
     Serve {
-        /// Where the database and the generated JWT secret live.
-        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
-        data_dir: PathBuf,
-        /// Address to listen on; port 0 picks a free port (printed on stdout).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// HS256 secret for access tokens (at least 32 bytes). When absent, one is generated and kept in
-        /// <data-dir>/jwt-secret (mode 0600).
-        #[arg(long, env = "LEADLINE_JWT_SECRET", hide_env_values = true)]
-        jwt_secret: Option<String>,
-        /// Access-token lifetime in seconds.
-        #[arg(long, default_value_t = 900)]
-        token_ttl_secs: u64,
-        /// Refresh-token (device session) lifetime in seconds; each refresh starts a new period.
-        #[arg(long, default_value_t = 30 * 24 * 3600)]
-        refresh_ttl_secs: u64,
-        /// PostgreSQL URL (`postgres://user:password@host:port/db`); when absent, the SQLite file in the
-        /// data directory. Several servers on one PostgreSQL act as one service.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
         #[command(flatten)]
-        integrations: Box<IntegrationArgs>,
-        /// Origins allowed to call the API from a browser (CORS), comma-separated, e.g.
-        /// `https://crm.example.com`; none by default.
-        #[arg(long, env = "LEADLINE_CORS_ORIGINS", value_delimiter = ',')]
-        cors_origins: Vec<String>,
-        /// Reverse proxies (addresses or CIDR blocks, comma-separated) whose `X-Forwarded-For` names the
-        /// client, e.g. `127.0.0.1/32`; without it the TCP peer is the client.
-        #[arg(long, env = "LEADLINE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
-        trusted_proxies: Vec<ipnet::IpNet>,
+        flags: Box<config::ServeFlags>,
+        /// Check the configuration, print the effective one (secrets as ***) and exit: 0 when valid, 2 when
+        /// not (every problem listed on stderr).
+        #[arg(long)]
+        check_config: bool,
+    },
+    /// Ask a running server's health endpoint (for Docker's HEALTHCHECK; no curl needed): exit 0 when it
+    /// answers 2xx, 1 otherwise.
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 5)]
+        timeout_secs: u64,
+        /// Accept any certificate (a self-signed one on 127.0.0.1).
+        #[arg(long)]
+        insecure: bool,
     },
     /// Move call logs older than a cutoff, and closed leads (converted, not interested, invalid, do not
     /// call) untouched for longer, to archive tables: out of hot queries, still exportable. Idempotent and
@@ -88,103 +76,24 @@ enum Command {
     },
 }
 
-/// Exotel telephony and Google Sheets imports (each off unless its settings are given).
-#[derive(Debug, clap::Args)]
-struct IntegrationArgs {
-    /// Exotel API key (HTTP Basic user). Exotel is on when the key, token, SID and caller id are set.
-    #[arg(long, env = "LEADLINE_EXOTEL_API_KEY", hide_env_values = true)]
-    exotel_api_key: Option<String>,
-    /// Exotel API token (HTTP Basic password).
-    #[arg(long, env = "LEADLINE_EXOTEL_API_TOKEN", hide_env_values = true)]
-    exotel_api_token: Option<String>,
-    /// Exotel account SID.
-    #[arg(long, env = "LEADLINE_EXOTEL_SID")]
-    exotel_sid: Option<String>,
-    /// The ExoPhone shown to customers (CallerId).
-    #[arg(long, env = "LEADLINE_EXOTEL_CALLER_ID")]
-    exotel_caller_id: Option<String>,
-    /// Exotel API base URL (https://api.exotel.com, or https://api.in.exotel.com for Mumbai).
-    #[arg(long, env = "LEADLINE_EXOTEL_BASE_URL", default_value = leadline_server::exotel::DEFAULT_BASE_URL)]
-    exotel_base_url: String,
-    /// Secret of the StatusCallback webhook (at least 16 URL-safe characters).
-    #[arg(long, env = "LEADLINE_EXOTEL_WEBHOOK_SECRET", hide_env_values = true)]
-    exotel_webhook_secret: Option<String>,
-    /// This server's public base URL, as Exotel reaches it (for the StatusCallback URL).
-    #[arg(long, env = "LEADLINE_PUBLIC_URL")]
-    public_url: Option<String>,
-    /// Google service-account JSON key for Sheets imports.
-    #[arg(long, env = "GOOGLE_APPLICATION_CREDENTIALS")]
-    google_credentials: Option<PathBuf>,
-    /// Sheets API base URL (default Google's).
-    #[arg(long, env = "LEADLINE_SHEETS_BASE_URL")]
-    sheets_base_url: Option<String>,
-    /// OAuth token endpoint (default: the key's token_uri).
-    #[arg(long, env = "LEADLINE_SHEETS_TOKEN_URI")]
-    sheets_token_uri: Option<String>,
-}
-
-impl IntegrationArgs {
-    fn exotel(&self) -> anyhow::Result<Option<leadline_server::ExotelSettings>> {
-        let parts = [
-            &self.exotel_api_key,
-            &self.exotel_api_token,
-            &self.exotel_sid,
-            &self.exotel_caller_id,
-        ];
-        if parts.iter().all(|p| p.is_none()) {
-            return Ok(None);
-        }
-        let (Some(key), Some(token), Some(sid), Some(caller_id)) = (
-            &self.exotel_api_key,
-            &self.exotel_api_token,
-            &self.exotel_sid,
-            &self.exotel_caller_id,
-        ) else {
-            anyhow::bail!(
-                "Exotel needs all of LEADLINE_EXOTEL_API_KEY, LEADLINE_EXOTEL_API_TOKEN, LEADLINE_EXOTEL_SID \
-                 and LEADLINE_EXOTEL_CALLER_ID"
-            );
-        };
-        let secret = self
-            .exotel_webhook_secret
-            .clone()
-            .context("Exotel needs LEADLINE_EXOTEL_WEBHOOK_SECRET")?;
-        let public_url = self
-            .public_url
-            .clone()
-            .context("Exotel needs LEADLINE_PUBLIC_URL (where Exotel posts status callbacks)")?;
-        let mut exotel = leadline_server::exotel::ExotelConfig::new(sid, key, token, caller_id);
-        exotel.base_url = self.exotel_base_url.clone();
-        Ok(Some(leadline_server::ExotelSettings {
-            exotel,
-            webhook_secret: secret,
-            webhook_user: leadline_server::routes::integrations::DEFAULT_WEBHOOK_USER.to_owned(),
-            public_url,
-        }))
-    }
-
-    fn sheets(&self) -> Option<leadline_server::SheetsSettings> {
-        self.google_credentials
-            .clone()
-            .map(|key_path| leadline_server::SheetsSettings {
-                key_path,
-                base_url: self.sheets_base_url.clone(),
-                token_uri: self.sheets_token_uri.clone(),
-            })
-    }
-}
-
 /// JSON logs on stderr (each line with the request's span: request id and user id), plus error events to
-/// Sentry when `LEADLINE_SENTRY_DSN` (or `SENTRY_DSN`) is set.
-fn init_logging() -> Option<sentry::ClientInitGuard> {
+/// Sentry when a DSN is given. `serve` passes its configured filter and DSN; the other commands read
+/// `LEADLINE_LOG` and `LEADLINE_SENTRY_DSN` (or `SENTRY_DSN`).
+fn init_logging(filter: Option<&str>, dsn: Option<&str>) -> Option<sentry::ClientInitGuard> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LEADLINE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let dsn = std::env::var("LEADLINE_SENTRY_DSN")
-        .or_else(|_| std::env::var("SENTRY_DSN"))
-        .ok()
-        .filter(|d| !d.trim().is_empty());
+    let filter = match filter {
+        Some(f) => tracing_subscriber::EnvFilter::new(f),
+        None => tracing_subscriber::EnvFilter::try_from_env("LEADLINE_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    };
+    let dsn = match dsn {
+        Some(d) => Some(d.to_owned()),
+        None => std::env::var("LEADLINE_SENTRY_DSN")
+            .or_else(|_| std::env::var("SENTRY_DSN"))
+            .ok(),
+    }
+    .filter(|d| !d.trim().is_empty());
     let guard = dsn.map(|dsn| {
         sentry::init((
             dsn,
@@ -212,41 +121,18 @@ fn init_logging() -> Option<sentry::ClientInitGuard> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let _sentry = init_logging();
+    let _sentry = match &cli.command {
+        // `serve` starts logging once its configuration is read; `healthcheck` only prints its answer.
+        Command::Serve { .. } | Command::Healthcheck { .. } => None,
+        _ => init_logging(None, None),
+    };
     match cli.command {
-        Command::Serve {
-            data_dir,
-            listen,
-            jwt_secret,
-            token_ttl_secs,
-            refresh_ttl_secs,
-            database_url,
-            integrations,
-            cors_origins,
-            trusted_proxies,
-        } => {
-            let config = ServeConfig {
-                data_dir,
-                listen,
-                jwt_secret,
-                token_ttl: Duration::from_secs(token_ttl_secs.max(1)),
-                refresh_ttl: Duration::from_secs(refresh_ttl_secs.max(1)),
-                rate_limits: leadline_server::ratelimit::RateLimits::default(),
-                database: database_url.map(|url| parse_database_url(&url)).transpose()?,
-                pii: None,
-                exotel: integrations.exotel()?,
-                sheets: integrations.sheets(),
-                events: leadline_server::events::EventsConfig::default(),
-                cors_origins,
-                trusted_proxies,
-            };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            runtime.block_on(leadline_server::run(&config))?;
-            Ok(())
-        }
+        Command::Serve { flags, check_config } => serve(&flags, check_config),
+        Command::Healthcheck {
+            url,
+            timeout_secs,
+            insecure,
+        } => healthcheck(&url, Duration::from_secs(timeout_secs), insecure),
         Command::Demo {
             data_dir,
             seed,
@@ -271,12 +157,59 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// A CIDR block, or one address (a /32 or /128).
-fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
-    let text = text.trim();
-    text.parse::<ipnet::IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| format!("{text:?} is not an IP address or CIDR block (e.g. 10.0.0.0/8)"))
+/// `serve`: read and check the configuration (every problem at once, exit 2), then run until SIGTERM.
+fn serve(flags: &config::ServeFlags, check_only: bool) -> anyhow::Result<()> {
+    let settings = match config::load(flags, &config::process_env) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprint!("leadline-server: {e}");
+            std::process::exit(2);
+        }
+    };
+    if check_only {
+        print!("{}", settings.render());
+        for w in &settings.warnings {
+            eprintln!("warning: {w}");
+        }
+        return Ok(());
+    }
+    let _sentry = init_logging(
+        Some(&settings.log_filter),
+        Some(settings.sentry_dsn.as_ref().map_or("", |d| d.expose())),
+    );
+    for w in &settings.warnings {
+        tracing::warn!("{w}");
+    }
+    let config = settings.serve_config();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(leadline_server::run(&config))?;
+    Ok(())
+}
+
+/// `healthcheck`: GET the URL; exit 0 on a 2xx answer, 1 on anything else (the reason on stderr).
+fn healthcheck(url: &str, timeout: Duration, insecure: bool) -> anyhow::Result<()> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .danger_accept_invalid_certs(insecure)
+        .build()
+        .context("building the HTTP client")?;
+    match client.get(url).send() {
+        Ok(res) if res.status().is_success() => {
+            println!("healthy: {url} answered {}", res.status());
+            Ok(())
+        }
+        Ok(res) => {
+            eprintln!("unhealthy: {url} answered {}", res.status());
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {url}: {e}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// An age such as `6months`: a count and a unit (days, weeks, calendar months or years).
@@ -366,16 +299,7 @@ fn run_archive(
 
 /// Accepts `postgres://` and `postgresql://` URLs (and `sqlite:PATH` for completeness).
 fn parse_database_url(url: &str) -> anyhow::Result<db::DbConfig> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(db::DbConfig::Postgres(url.to_owned()))
-    } else if let Some(path) = url.strip_prefix("sqlite:") {
-        Ok(db::DbConfig::Sqlite(PathBuf::from(path.trim_start_matches("//"))))
-    } else {
-        anyhow::bail!(
-            "DATABASE_URL must start with postgres:// or postgresql:// (or sqlite:PATH); got {}",
-            db::redact_url(url)
-        )
-    }
+    config::parse_database_url(url).map_err(|why| anyhow::anyhow!("DATABASE_URL: {why}"))
 }
 
 fn run_demo(data_dir: PathBuf, seed: u64, force: bool, database_url: Option<String>) -> anyhow::Result<()> {

@@ -1,0 +1,680 @@
+//! The real `leadline-server` binary as an operator runs it: configuration from a file, the environment and
+//! flags (every bad value reported at once, with where it came from), secrets never printed or logged,
+//! HTTPS with a certificate (reloaded on SIGHUP), and the `healthcheck` command.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+const BIN: &str = env!("CARGO_BIN_EXE_leadline-server");
+
+/// The binary with none of the server's settings inherited from the test's environment.
+fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for s in leadline_server::config::SETTINGS {
+        for var in s.env {
+            cmd.env_remove(var);
+        }
+    }
+    cmd.env_remove(leadline_server::config::CONFIG_ENV);
+    cmd
+}
+
+/// A server process, killed when dropped (a failing test leaves nothing running).
+struct Server {
+    child: Option<Child>,
+    stdout: BufReader<ChildStdout>,
+    stderr: PathBuf,
+    /// `http://127.0.0.1:PORT` or `https://…`.
+    base: String,
+}
+
+impl Server {
+    /// Starts `cmd` (stdout piped, stderr to `stderr`) and waits for its `listening on` line.
+    fn start(mut cmd: Command, stderr: &Path) -> Server {
+        let log = std::fs::File::create(stderr).unwrap();
+        let mut child = cmd.stdout(Stdio::piped()).stderr(log).spawn().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let Some(base) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server did not start: {line:?}\n{}",
+                std::fs::read_to_string(stderr).unwrap()
+            );
+        };
+        Server {
+            base: base.to_owned(),
+            child: Some(child),
+            stdout,
+            stderr: stderr.to_owned(),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.as_ref().unwrap().id()).unwrap());
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
+
+    /// SIGTERM, wait for a clean exit; answers everything it printed (stdout after the first line, and
+    /// stderr).
+    fn stop(mut self) -> String {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        let status = self.child.take().unwrap().wait().unwrap();
+        assert!(status.success(), "exit after SIGTERM: {status}");
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        rest + &std::fs::read_to_string(&self.stderr).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn every_bad_value_is_reported_at_once_with_its_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("server.toml");
+    write(
+        &file,
+        r#"# a configuration with a mistake on most lines
+[server]
+data_dir = "DATA"
+colour = "blue"
+cors_origins = ["https://crm.example.com", "*"]
+
+[auth]
+jwt_secrte = "a typo must not be ignored"
+token_ttl_secs = 0
+refresh_ttl_secs = "a month"
+
+[exotel]
+api_key = "key"
+api_token = "token"
+sid = "leadline1"
+caller_id = "08047112233"
+webhook_secret = "webhook-secret-0123456789"
+public_url = "http://crm.example.in"
+
+[sheets]
+credentials = "/nonexistent/service-account.json"
+
+[tls]
+cert = "/nonexistent/cert.pem"
+
+[exotell]
+api_key = "x"
+"#
+        .replace("DATA", &tmp.path().join("data").display().to_string())
+        .as_str(),
+    );
+    let out = command()
+        .args(["serve", "--config"])
+        .arg(&file)
+        .args([
+            "--listen",
+            "localhost:http",
+            "--trusted-proxies",
+            "10.0.0.0/8,not-a-net",
+        ])
+        .env("LEADLINE_JWT_SECRET", "twelve bytes")
+        .env("LEADLINE_LOG", "info,leadline_server=loud")
+        .env("DATABASE_URL", "mysql://leadline:pw@db/leadline")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("listening"), "{stdout}");
+    let f = file.display().to_string();
+    for expected in [
+        format!("[server] colour ({f} line 4): unknown key \"colour\""),
+        format!("[server] cors_origins ({f} line 5): \"*\": a wildcard is not allowed"),
+        format!("[auth] jwt_secrte ({f} line 8): unknown key \"jwt_secrte\" (did you mean \"jwt_secret\"?)"),
+        format!("[auth] token_ttl_secs ({f} line 9): must be a lifetime of at least 1 second, got 0"),
+        format!("[auth] refresh_ttl_secs ({f} line 10): expected a whole number of seconds, got \"a month\""),
+        format!("[exotel] public_url ({f} line 18): not an https URL"),
+        format!("[sheets] credentials ({f} line 21): cannot read /nonexistent/service-account.json"),
+        format!("[tls] cert ({f} line 24): cannot read /nonexistent/cert.pem"),
+        format!("[tls] key ({f} line 24): missing"),
+        format!("[exotell] ({f} line 26): unknown section \"exotell\" (did you mean \"exotel\"?)"),
+        "LEADLINE_JWT_SECRET: must be at least 32 bytes, got 12".to_owned(),
+        "LEADLINE_LOG: not a valid log filter".to_owned(),
+        "DATABASE_URL: must start with postgres://".to_owned(),
+        "--listen: expected an address and port".to_owned(),
+        "--trusted-proxies: \"not-a-net\" is not an IP address or CIDR block".to_owned(),
+    ] {
+        assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
+    }
+    assert!(stderr.contains("the configuration has 15 problems"), "{stderr}");
+    // The data directory is not even created: nothing starts on a bad configuration.
+    assert!(!tmp.path().join("data").exists());
+
+    // A syntax error names its line.
+    write(&file, "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = /var/lib\n");
+    let out = command().args(["serve", "--config"]).arg(&file).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 3: not valid TOML"), "{stderr}");
+
+    // A missing file is an error, not an empty configuration; LEADLINE_CONFIG names it too.
+    let out = command()
+        .arg("serve")
+        .env("LEADLINE_CONFIG", tmp.path().join("nope.toml"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("nope.toml: cannot read the configuration file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn flags_override_the_environment_which_overrides_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("server.toml");
+    write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:7001\"\ndata_dir = \"/srv/file\"\n\n[auth]\ntoken_ttl_secs = 600\n\
+         refresh_ttl_secs = 86400\n",
+    );
+    let out = command()
+        .args(["serve", "--check-config", "--config"])
+        .arg(&file)
+        .args(["--listen", "127.0.0.1:7003"])
+        .env("LEADLINE_LISTEN", "127.0.0.1:7002")
+        .env("LEADLINE_TOKEN_TTL_SECS", "300")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let f = file.display();
+    for line in [
+        "listen = \"127.0.0.1:7003\"  # flag --listen".to_owned(),
+        format!("data_dir = \"/srv/file\"  # {f} line 3"),
+        "token_ttl_secs = 300  # environment LEADLINE_TOKEN_TTL_SECS".to_owned(),
+        format!("refresh_ttl_secs = 86400  # {f} line 7"),
+        "filter = \"info\"  # default".to_owned(),
+        "# jwt_secret is not set".to_owned(),
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "missing {line:?} in:\n{stdout}"
+        );
+    }
+}
+
+/// A random, recognisable secret.
+fn secret(label: &str) -> String {
+    let mut raw = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    format!(
+        "{label}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    )
+}
+
+fn pii_key() -> String {
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_the_output_logs_or_config_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jwt = secret("envjwt");
+    let exotel_token = secret("envtoken");
+    let exotel_key = secret("filekey");
+    let webhook = secret("filehook");
+    let flag_exotel_key = secret("flagkey");
+    let sentry_key = secret("sentry").to_lowercase().replace(['-', '_'], "");
+    let db_password = secret("dbpw");
+    let (pii, blind) = (pii_key(), pii_key());
+    let file = tmp.path().join("server.toml");
+    write(
+        &file,
+        &format!(
+            r#"[server]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+
+[exotel]
+api_key = "{exotel_key}"
+sid = "leadline1"
+caller_id = "08047112233"
+base_url = "http://127.0.0.1:9"
+webhook_secret = "{webhook}"
+public_url = "https://crm.example.in"
+
+[log]
+filter = "debug"
+"#,
+            data = tmp.path().join("data").display()
+        ),
+    );
+    let secrets = [
+        jwt.as_str(),
+        exotel_token.as_str(),
+        exotel_key.as_str(),
+        webhook.as_str(),
+        sentry_key.as_str(),
+        pii.as_str(),
+        blind.as_str(),
+    ];
+    let with_secrets = |cmd: &mut Command| {
+        cmd.arg("--config")
+            .arg(&file)
+            .env("LEADLINE_JWT_SECRET", &jwt)
+            .env("LEADLINE_EXOTEL_API_TOKEN", &exotel_token)
+            .env(
+                "LEADLINE_SENTRY_DSN",
+                format!("http://{sentry_key}@127.0.0.1:9/42"),
+            )
+            .env("LEADLINE_PII_KEYS", format!("k1:{pii}"))
+            .env("LEADLINE_PII_BLIND_KEY", &blind);
+    };
+
+    // The check prints every setting, secrets as ***, the database URL without its password.
+    let mut cmd = command();
+    cmd.args(["serve", "--check-config"]);
+    with_secrets(&mut cmd);
+    cmd.args(["--exotel-api-key", &flag_exotel_key]).args([
+        "--database-url",
+        &format!("postgres://leadline:{db_password}@db:5432/leadline"),
+    ]);
+    let out = cmd.output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for s in secrets
+        .iter()
+        .chain([&flag_exotel_key.as_str(), &db_password.as_str()])
+    {
+        assert!(
+            !stdout.contains(s) && !stderr.contains(s),
+            "{s} printed:\n{stdout}\n{stderr}"
+        );
+    }
+    for line in [
+        "jwt_secret = \"***\"  # environment LEADLINE_JWT_SECRET",
+        "api_key = \"***\"  # flag --exotel-api-key",
+        "api_token = \"***\"  # environment LEADLINE_EXOTEL_API_TOKEN",
+        "keys = \"***\"  # environment LEADLINE_PII_KEYS",
+        "sentry_dsn = \"***\"  # environment LEADLINE_SENTRY_DSN",
+        "url = \"postgres://leadline:***@db:5432/leadline\"  # flag --database-url",
+        "sid = \"leadline1\"",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(line)),
+            "missing {line:?} in:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains(&format!("webhook_secret = \"***\"  # {} line 10", file.display())),
+        "{stdout}"
+    );
+
+    // A bad value that is a secret is reported without the value.
+    let out = command()
+        .args(["serve", "--config"])
+        .arg(&file)
+        .env("LEADLINE_JWT_SECRET", "short-secret-abc")
+        .env("LEADLINE_EXOTEL_API_TOKEN", &exotel_token)
+        .env("LEADLINE_EXOTEL_WEBHOOK_SECRET", "bad secret with spaces!")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("LEADLINE_JWT_SECRET: must be at least 32 bytes, got 16"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("LEADLINE_EXOTEL_WEBHOOK_SECRET: must be at least 16 characters"),
+        "{stderr}"
+    );
+    for s in ["short-secret-abc", "bad secret with spaces!"] {
+        assert!(
+            !stderr.contains(s) && !stdout.contains(s),
+            "{s} printed:\n{stderr}"
+        );
+    }
+
+    // The server at debug level, asked things that touch every secret: sign-in (JWT), the webhook (its
+    // secret is in the path), metrics and health.
+    let mut cmd = command();
+    cmd.arg("serve");
+    with_secrets(&mut cmd);
+    let server = Server::start(cmd, &tmp.path().join("serve.log"));
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let res = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
+    let res = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "nobody", "password": jwt}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = http
+        .post(format!("{base}/api/v1/webhooks/exotel/status/{webhook}"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let printed = server.stop();
+    assert!(
+        printed.contains("\"level\":\"DEBUG\""),
+        "the log ran at debug level:\n{printed}"
+    );
+    assert!(printed.contains("/api/v1/auth/login"), "{printed}");
+    for s in secrets {
+        assert!(!printed.contains(s), "{s} in the server's output:\n{printed}");
+    }
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1: (cert PEM, key PEM).
+fn self_signed() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+fn https_client(cert_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap()])
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_certificate_reloaded_on_sighup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let seeded = command()
+        .args(["demo", "--seed", "3", "--data-dir"])
+        .arg(&data)
+        .env("LEADLINE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(seeded.status.success(), "{:?}", text(&seeded));
+
+    let (cert_pem, key_pem) = self_signed();
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    write(&cert, &cert_pem);
+    write(&key, &key_pem);
+    let file = tmp.path().join("server.toml");
+    write(
+        &file,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            data.display(),
+            cert.display(),
+            key.display()
+        ),
+    );
+    let mut cmd = command();
+    cmd.args(["serve", "--config"])
+        .arg(&file)
+        .env("LEADLINE_LOG", "info");
+    let server = Server::start(cmd, &tmp.path().join("serve.log"));
+    let port = server.port();
+    assert!(server.base.starts_with("https://127.0.0.1:"), "{}", server.base);
+    let base = format!("https://localhost:{port}");
+
+    // HTTPS, trusting only the self-signed certificate.
+    let client = https_client(&cert_pem);
+    let res = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let login: leadline_model::LoginResponse = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "priya", "password": "leadline-demo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // The event socket over TLS (wss).
+    let tls = tokio_rustls::TlsConnector::from(client_tls_config(&cert_pem));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let stream = tls
+        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("wss://localhost:{port}/api/v1/events"),
+    )
+    .unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", login.access_token).parse().unwrap(),
+    );
+    let (mut socket, response) = tokio_tungstenite::client_async(request, stream).await.unwrap();
+    assert_eq!(response.status(), 101);
+    socket.close(None).await.unwrap();
+
+    // An untrusting client, and plain HTTP on the TLS port, fail; the server goes on.
+    let strict = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let err = strict.get(format!("{base}/healthz")).send().await.unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    let plain = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let answer = plain.get(format!("http://127.0.0.1:{port}/healthz")).send().await;
+    assert!(answer.is_err(), "plain HTTP was answered: {answer:?}");
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // The healthcheck command speaks HTTPS too (with --insecure for a self-signed certificate).
+    let ok = command()
+        .args(["healthcheck", "--insecure", "--url", &format!("{base}/healthz")])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{:?}", text(&ok));
+    let refused = command()
+        .args(["healthcheck", "--url", &format!("{base}/healthz")])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{:?}", text(&refused));
+
+    // SIGHUP with a broken new key keeps the old certificate; with a new pair, new handshakes use it.
+    write(&key, "not a key\n");
+    server.signal(nix::sys::signal::Signal::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        https_client(&cert_pem)
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (new_cert, new_key) = self_signed();
+    write(&cert, &new_cert);
+    write(&key, &new_key);
+    server.signal(nix::sys::signal::Signal::SIGHUP);
+    let started = Instant::now();
+    loop {
+        let res = https_client(&new_cert)
+            .get(format!("{base}/healthz"))
+            .send()
+            .await;
+        if res.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the new certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        https_client(&cert_pem)
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+    let printed = server.stop();
+    assert!(
+        printed.contains("TLS certificate not reloaded; the old one stays"),
+        "{printed}"
+    );
+    assert!(printed.contains("reloaded the TLS certificate"), "{printed}");
+}
+
+fn client_tls_config(cert_pem: &str) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap())
+        .unwrap();
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
+}
+
+#[test]
+fn bad_certificates_are_start_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert_pem, key_pem) = self_signed();
+    let (_, other_key) = self_signed();
+    let cert = tmp.path().join("cert.pem");
+    let key = tmp.path().join("key.pem");
+    let other = tmp.path().join("other-key.pem");
+    let garbage = tmp.path().join("garbage.pem");
+    write(&cert, &cert_pem);
+    write(&key, &key_pem);
+    write(&other, &other_key);
+    write(&garbage, "hello\n");
+    let run = |cert: &Path, key: &Path| {
+        let out = command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(tmp.path().join("data"))
+            .arg("--tls-cert")
+            .arg(cert)
+            .env("LEADLINE_TLS_KEY", key)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+        stderr
+    };
+    let e = run(&cert, &other);
+    assert!(
+        e.contains(&format!(
+            "--tls-cert: the private key {} does not belong to the certificate {}",
+            other.display(),
+            cert.display()
+        )),
+        "{e}"
+    );
+    let e = run(&garbage, &key);
+    assert!(
+        e.contains(&format!("{} holds no PEM certificate", garbage.display())),
+        "{e}"
+    );
+    let e = run(&cert, &garbage);
+    assert!(
+        e.contains(&format!(
+            "cannot read the private key {}: no PEM private key",
+            garbage.display()
+        )),
+        "{e}"
+    );
+    let e = run(&tmp.path().join("missing.pem"), &key);
+    assert!(
+        e.contains("--tls-cert: cannot read") && e.contains("missing.pem"),
+        "{e}"
+    );
+    let e = run(&cert, tmp.path());
+    assert!(
+        e.contains("LEADLINE_TLS_KEY:") && e.contains("is a directory"),
+        "{e}"
+    );
+}
+
+#[test]
+fn healthcheck_exits_0_only_for_a_healthy_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = command();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .env("LEADLINE_LOG", "warn");
+    let server = Server::start(cmd, &tmp.path().join("serve.log"));
+    let check = |url: &str| {
+        let out = command()
+            .args(["healthcheck", "--timeout-secs", "5", "--url", url])
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out))
+    };
+    let (code, (stdout, _)) = check(&format!("{}/healthz", server.base));
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("200"), "{stdout}");
+    let (code, (_, stderr)) = check(&format!("{}/no-such-page", server.base));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("404"), "{stderr}");
+    let port = server.port();
+    server.stop();
+    let (code, (_, stderr)) = check(&format!("http://127.0.0.1:{port}/healthz"));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("unhealthy"), "{stderr}");
+    let (code, _) = check("not a url");
+    assert_eq!(code, Some(1));
+}
