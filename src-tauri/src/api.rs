@@ -563,5 +563,6 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     leadline_model::import::ImportOutcome::export_all(&cfg)?;
     leadline_model::import::SheetsImportRequest::export_all(&cfg)?;
     leadline_model::analytics::SetGoal::export_all(&cfg)?;
+    crate::setup::export_bindings(&cfg)?;
     Ok(())
 }

@@ -21,7 +21,8 @@
 //! SIGTERM and SIGINT quit the app like the tray's Quit (a clean end of the run; the supervisor sees the
 //! desktop offline at once).
 //!
-//! Arguments: `--minimised` starts in the taskbar; `--screen=<today|leads|follow-ups>` opens on that screen
+//! Arguments: `--provision FILE` reads the desk's provisioning file from FILE (see [`setup`]); `--minimised`
+//! starts in the taskbar; `--screen=<today|leads|follow-ups>` opens on that screen
 //! (otherwise the app opens on the screen it was left on).
 
 pub mod api;
@@ -34,6 +35,7 @@ pub mod leaddetail;
 mod leadlist;
 mod phone;
 pub mod runlog;
+pub mod setup;
 mod shell;
 pub mod team;
 mod token;
@@ -116,6 +118,13 @@ pub fn run() {
             commands::set_goal,
             commands::disposition_catalogue,
             commands::save_disposition,
+            setup::setup_state,
+            setup::check_server,
+            setup::start_mic_test,
+            setup::stop_mic_test,
+            setup::play_test_tone,
+            setup::test_notification,
+            setup::finish_setup,
         ])
         .setup(|app| {
             let data_dir = data_dir(app.handle())?;
@@ -152,6 +161,7 @@ pub fn run() {
             let handle = app.handle().clone();
             shell.on_alert(move |alert| desktop::notify(&handle, alert));
             app.manage(shell);
+            app.manage(setup::SetupRuntime::new(setup::SetupSources::from_env()));
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move { start(handle).await });
             Ok(())
