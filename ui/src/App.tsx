@@ -2,16 +2,19 @@ import { useEffect, useLayoutEffect, useState } from "react";
 
 import type { AppStatus } from "./bindings/AppStatus";
 import type { DeskPreferences } from "./bindings/DeskPreferences";
+import type { SetupState } from "./bindings/SetupState";
 import { CrashPrompt } from "./components/CrashPrompt";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { LeadScreen } from "./components/LeadScreen";
 import { LoginScreen } from "./components/LoginScreen";
 import { Logo } from "./components/Logo";
+import { SetupScreen } from "./components/SetupScreen";
 import { describeError } from "./errors";
 import type { Api } from "./ipc";
 import { type Language, LanguageContext, translate } from "./i18n";
 import { startupMark } from "./startup";
 import { applyTheme } from "./theme";
+import { SetupContext } from "./setupContext";
 
 /** Sign-in screen until there is a session, then the lead list. Follows the shell's status events. */
 export function App({ api }: { api: Api }) {
@@ -23,6 +26,17 @@ export function App({ api }: { api: Api }) {
   // The preferences as read at the start (language, screen to open on, wrap-up limit): the lead screen
   // starts from them at once, without asking again.
   const [startPreferences, setStartPreferences] = useState<DeskPreferences | undefined>(undefined);
+  // The first-run setup: where the desk stands (undefined while asked; null where the shell has none), and
+  // whether it was opened again from the preferences or the sign-in.
+  const [setup, setSetup] = useState<SetupState | null | undefined>(api.setupState ? undefined : null);
+  const [setupOpen, setSetupOpen] = useState(false);
+
+  useEffect(() => {
+    api
+      .setupState?.()
+      .then(setSetup)
+      .catch(() => setSetup(null));
+  }, [api]);
 
   useEffect(() => {
     api
@@ -78,7 +92,7 @@ export function App({ api }: { api: Api }) {
       </div>
     );
   }
-  if (status === null || !languageKnown) {
+  if (status === null || !languageKnown || setup === undefined) {
     return (
       <div className="splash">
         <Logo size={48} />
@@ -90,7 +104,20 @@ export function App({ api }: { api: Api }) {
     <LanguageContext.Provider value={language}>
       {/* The boundary of main.tsx is outside the language; this one says a failure in the app's language. */}
       <ErrorBoundary>
-        {status.signed_in ? (
+        <SetupContext.Provider value={setup ? () => setSetupOpen(true) : null}>
+        {setup && (setupOpen || (!status.signed_in && setup.needed)) ? (
+          <SetupScreen
+            api={api}
+            state={setup}
+            signedInServer={status.signed_in ? status.server_url : null}
+            onLanguage={setLanguage}
+            onDone={(done) => {
+              setSetup(done);
+              setSetupOpen(false);
+            }}
+            onCancel={setupOpen ? () => setSetupOpen(false) : undefined}
+          />
+        ) : status.signed_in ? (
           <LeadScreen
             api={api}
             status={status}
@@ -101,12 +128,14 @@ export function App({ api }: { api: Api }) {
         ) : (
           // Keyed by server and user, so a status that fills them in (auto sign-in) refreshes the form.
           <LoginScreen
-            key={`${status.server_url}|${status.user?.id}|${status.last_error?.message}`}
+            key={`${status.server_url}|${status.user?.id}|${status.last_error?.message}|${setup?.server_url}`}
             api={api}
             status={status}
             onStatus={setStatus}
+            setup={setup}
           />
         )}
+        </SetupContext.Provider>
         <CrashPrompt api={api} />
       </ErrorBoundary>
     </LanguageContext.Provider>

@@ -57,6 +57,12 @@ import type { TeamLeadPage } from "./bindings/TeamLeadPage";
 import type { TeamRangeArgs } from "./bindings/TeamRangeArgs";
 import type { TransferLeads } from "./bindings/TransferLeads";
 import type { UserAccount } from "./bindings/UserAccount";
+import type { FinishSetup } from "./bindings/FinishSetup";
+import type { MicLevel } from "./bindings/MicLevel";
+import type { MicStart } from "./bindings/MicStart";
+import type { NotificationCheck } from "./bindings/NotificationCheck";
+import type { ServerVerdict } from "./bindings/ServerVerdict";
+import type { SetupState } from "./bindings/SetupState";
 
 /** The event the shell emits when the app status changes (see STATUS_EVENT in src-tauri/src/api.rs). */
 export const STATUS_EVENT = "leadline://status";
@@ -66,6 +72,9 @@ export const PHONE_EVENT = "leadline://phone";
 
 /** The event the shell emits when a notification about a lead was clicked (OPEN_LEAD_EVENT). */
 export const OPEN_LEAD_EVENT = "leadline://open-lead";
+
+/** The microphone test's readings (MIC_LEVEL_EVENT in src-tauri/src/setup.rs). */
+export const MIC_LEVEL_EVENT = "leadline://mic-level";
 
 /** Codes the shell sends, plus two the UI adds for failures that never reached a command. */
 export type IpcErrorCode = ErrorCode | "ipc_unavailable" | "unknown";
@@ -211,6 +220,19 @@ export interface Api {
   dispositionCatalogue(): Promise<DispositionEntry[]>;
   /** Creates or replaces an entry (admins); answers the whole catalogue. */
   saveDisposition(entry: DispositionEntry): Promise<DispositionEntry[]>;
+  // The first-run setup (src-tauri/src/setup.rs). Optional: a UI without them never shows the setup.
+  /** Whether the setup shows, the provisioning file, the server the sign-in uses. */
+  setupState?(): Promise<SetupState>;
+  /** Checks a server address live: a Leadline server this app can use, or why not. */
+  checkServer?(url: string, allowHttp: boolean): Promise<ServerVerdict>;
+  /** Opens the microphone (`null`: the default) and sends its levels to `onMicLevel`'s handler. */
+  startMicTest?(device: string | null): Promise<MicStart>;
+  stopMicTest?(): Promise<void>;
+  onMicLevel?(handler: (level: MicLevel) => void): Promise<() => void>;
+  playTestTone?(device: string | null): Promise<void>;
+  /** Sends a real notification saying `title` and `body`; answers who shows notifications here. */
+  testNotification?(title: string, body: string): Promise<NotificationCheck>;
+  finishSetup?(args: FinishSetup): Promise<SetupState>;
 }
 
 /** Builds the API over an invoke/listen pair (the real ones in the app; plain functions in tests). */
@@ -296,6 +318,20 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     setGoal: (goal) => call<Goal>("set_goal", { goal }),
     dispositionCatalogue: () => call<DispositionEntry[]>("disposition_catalogue"),
     saveDisposition: (entry) => call<DispositionEntry[]>("save_disposition", { entry }),
+    setupState: () => call<SetupState>("setup_state"),
+    checkServer: (url, allowHttp) => call<ServerVerdict>("check_server", { url, allowHttp }),
+    startMicTest: (device) => call<MicStart>("start_mic_test", { device }),
+    stopMicTest: () => call<void>("stop_mic_test"),
+    onMicLevel: async (handler) => {
+      try {
+        return await listen(MIC_LEVEL_EVENT, (payload) => handler(payload as MicLevel));
+      } catch (raw) {
+        throw toIpcError(raw);
+      }
+    },
+    playTestTone: (device) => call<void>("play_test_tone", { device }),
+    testNotification: (title, body) => call<NotificationCheck>("test_notification", { title, body }),
+    finishSetup: (args) => call<SetupState>("finish_setup", { args }),
     onPhone: async (handler) => {
       try {
         return await listen(PHONE_EVENT, (payload) => handler(payload as PhoneEvent));

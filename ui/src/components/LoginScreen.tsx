@@ -1,10 +1,12 @@
 import { useState, type FormEvent } from "react";
 
 import type { AppStatus } from "../bindings/AppStatus";
+import type { SetupState } from "../bindings/SetupState";
 import { useReadyMark } from "../hooks";
 import { describeCommandError, describeError, type ErrorText } from "../errors";
 import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
+import { SetupLink, ProvisionedNote } from "./SetupScreen";
 import { ErrorBanner } from "./ErrorBanner";
 import { Logo } from "./Logo";
 import { TextField } from "./TextField";
@@ -13,12 +15,14 @@ interface Props {
   api: Api;
   status: AppStatus | null;
   onStatus: (status: AppStatus) => void;
+  /** The first-run setup's result: the server it checked (locked when a provisioning file set it). */
+  setup?: SetupState | null;
 }
 
-export function LoginScreen({ api, status, onStatus }: Props) {
+export function LoginScreen({ api, status, onStatus, setup }: Props) {
   const lang = useLanguage();
   const t = useT();
-  const [serverUrl, setServerUrl] = useState(status?.server_url ?? "");
+  const [serverUrl, setServerUrl] = useState(setup?.provisioned?.settings.server_url ?? status?.server_url ?? setup?.server_url ?? "");
   const [username, setUsername] = useState(status?.user?.username ?? "");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
@@ -77,7 +81,9 @@ export function LoginScreen({ api, status, onStatus }: Props) {
           value={serverUrl}
           onChange={setServerUrl}
           testId="login-server"
+          readOnly={Boolean(setup?.provisioned)}
         />
+        {setup?.provisioned && <ProvisionedNote provisioned={setup.provisioned} />}
         <TextField
           label={t("login.username")}
           autoComplete="username"
@@ -96,6 +102,7 @@ export function LoginScreen({ api, status, onStatus }: Props) {
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || autoSigningIn}>
           {busy ? t("login.signingIn") : t("login.signIn")}
         </button>
+        {setup && <SetupLink />}
       </form>
     </div>
   );

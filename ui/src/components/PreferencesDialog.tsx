@@ -8,6 +8,7 @@ import { type Key, useLanguage, useT } from "../i18n";
 import type { Api } from "../ipc";
 import { applyTheme } from "../theme";
 import { ErrorBanner } from "./ErrorBanner";
+import { SetupLink } from "./SetupScreen";
 
 /** Each language by its own name, so whoever switched by mistake finds the way back. */
 const LANGUAGES: Array<[Language, string]> = [
@@ -126,6 +127,7 @@ export function PreferencesDialog({
             </label>
           </>
         )}
+        <SetupLink before={onClose} />
         <div className="dialog-actions">
           <button type="button" className="btn btn-primary" onClick={onClose} autoFocus>
             {t("action.done")}
