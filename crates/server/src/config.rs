@@ -398,6 +398,17 @@ pub const SETTINGS: &[Setting] = &[
         None,
         "PEM private key (PKCS#8, PKCS#1 or SEC1) of the certificate.",
     ),
+    setting(
+        "updates",
+        "dir",
+        &["LEADLINE_UPDATES_DIR"],
+        Some("--updates-dir"),
+        Text,
+        false,
+        None,
+        "The desktop app's in-app updates: latest.json, the signed packages and their .sig files \
+         (scripts/package writes them); unset: no update is offered.",
+    ),
 ];
 
 /// The flags of `leadline-server serve` (values are checked by [`load`], so every bad one is reported at
@@ -479,6 +490,10 @@ pub struct ServeFlags {
     /// PEM private key of the certificate [env: LEADLINE_TLS_KEY].
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<String>,
+    /// The desktop app's in-app updates: a directory with latest.json, the signed packages and their .sig
+    /// files, served at /api/v1/updates/… (public) [env: LEADLINE_UPDATES_DIR].
+    #[arg(long, value_name = "DIR")]
+    pub updates_dir: Option<String>,
 }
 
 impl ServeFlags {
@@ -509,6 +524,7 @@ impl ServeFlags {
             ("--sentry-dsn", secret(&self.sentry_dsn)),
             ("--tls-cert", text(&self.tls_cert)),
             ("--tls-key", text(&self.tls_key)),
+            ("--updates-dir", text(&self.updates_dir)),
         ];
         all.into_iter()
             .filter_map(|(flag, v)| v.map(|v| (flag, v)))
@@ -610,6 +626,8 @@ pub struct Settings {
     pub log_filter: String,
     pub sentry_dsn: Option<Secret>,
     pub tls: Option<tls::TlsSettings>,
+    /// Where the desktop's in-app updates are served from.
+    pub updates_dir: Option<PathBuf>,
     /// Things worth a warning in the log (e.g. a configuration file other users can read).
     pub warnings: Vec<String>,
     /// The configuration file read, if any.
@@ -642,6 +660,7 @@ impl Settings {
             cors_origins: self.cors_origins.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             tls: self.tls.clone(),
+            updates_dir: self.updates_dir.clone(),
             ..ServeConfig::new(&self.data_dir)
         }
     }
@@ -1348,6 +1367,25 @@ impl Checker {
             ));
         }
 
+        // [updates]
+        let updates_dir = match self.text("updates", "dir") {
+            Some((text, source)) => {
+                let dir = PathBuf::from(text.trim());
+                if dir.is_dir() {
+                    Some(dir)
+                } else {
+                    self.invalid(
+                        "updates",
+                        "dir",
+                        &source,
+                        format!("{} is not a directory", dir.display()),
+                    );
+                    None
+                }
+            }
+            None => None,
+        };
+
         Settings {
             data_dir,
             listen,
@@ -1364,6 +1402,7 @@ impl Checker {
             log_filter,
             sentry_dsn: sentry_dsn.map(|(s, _)| s),
             tls,
+            updates_dir,
             warnings,
             file,
             shown: std::mem::take(&mut self.shown),

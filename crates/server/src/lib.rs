@@ -35,6 +35,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate as _};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -111,6 +112,9 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// HTTPS with this certificate and key; `None`: plain HTTP (behind a TLS-terminating proxy).
     pub tls: Option<tls::TlsSettings>,
+    /// The desktop app's in-app updates: `latest.json`, the packages and their signatures (see
+    /// [`routes::updates`]); `None`: no updates served (the manifest route answers 204).
+    pub updates_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -127,6 +131,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("cors_origins", &self.cors_origins)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("tls", &self.tls)
+            .field("updates_dir", &self.updates_dir)
             .finish_non_exhaustive()
     }
 }
@@ -148,6 +153,7 @@ impl ServeConfig {
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             tls: None,
+            updates_dir: None,
         }
     }
 }
@@ -160,6 +166,7 @@ struct Inner {
     events: events::EventHub,
     metrics: Arc<ops::Metrics>,
     cors_origins: Vec<String>,
+    updates_dir: Option<PathBuf>,
 }
 
 /// What every handler shares: storage and token keys.
@@ -193,6 +200,7 @@ impl AppState {
             events,
             metrics: Arc::new(ops::Metrics::default()),
             cors_origins: Vec::new(),
+            updates_dir: None,
         })))
     }
 
@@ -232,6 +240,7 @@ impl AppState {
         )
         .with_integrations(integrations)
         .with_cors_origins(config.cors_origins.clone())
+        .with_updates_dir(config.updates_dir.clone())
         .with_events_config(config.events))
     }
 
@@ -294,6 +303,21 @@ impl AppState {
     }
     pub fn metrics(&self) -> &Arc<ops::Metrics> {
         &self.0.metrics
+    }
+
+    /// The same state serving the desktop's in-app updates from `dir` (see [`routes::updates`]). Call it
+    /// on a fresh state, before it is cloned.
+    pub fn with_updates_dir(mut self, dir: Option<PathBuf>) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.updates_dir = dir,
+            None => tracing::warn!("updates directory not applied: the state is already shared"),
+        }
+        self
+    }
+
+    /// Where the in-app updates are served from, if anywhere.
+    pub fn updates_dir(&self) -> Option<&Path> {
+        self.0.updates_dir.as_deref()
     }
 
     /// The same state allowing cross-origin requests from `origins` (exact origins such as
@@ -393,7 +417,14 @@ pub fn router(state: AppState) -> Router {
     router
         // The fastest level: JSON still shrinks to a fraction, for a third of the CPU of the default
         // level (compression was the largest single cost in the server bench after SQLite).
-        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
+        .layer(
+            CompressionLayer::new()
+                .quality(tower_http::CompressionLevel::Fastest)
+                // Update packages are compressed already, and served with range requests.
+                .compress_when(
+                    DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream")),
+                ),
+        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http()

@@ -678,3 +678,41 @@ fn healthcheck_exits_0_only_for_a_healthy_server() {
     let (code, _) = check("not a url");
     assert_eq!(code, Some(1));
 }
+
+/// `--updates-dir` (or `LEADLINE_UPDATES_DIR`, or `[updates] dir`): a directory, or a clear refusal.
+#[test]
+fn the_updates_directory_must_be_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let missing = tmp.path().join("no-such-dir");
+    let out = command()
+        .args(["serve", "--check-config", "--data-dir"])
+        .arg(&data)
+        .arg("--updates-dir")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("--updates-dir") && stderr.contains("no-such-dir is not a directory"),
+        "{stderr}"
+    );
+
+    let out = command()
+        .args(["serve", "--check-config", "--data-dir"])
+        .arg(&data)
+        .env("LEADLINE_UPDATES_DIR", tmp.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let line = format!(
+        "dir = \"{}\"  # environment LEADLINE_UPDATES_DIR",
+        tmp.path().display()
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with(&line)),
+        "missing {line:?} in:\n{stdout}"
+    );
+}

@@ -8,6 +8,7 @@ pub mod events;
 pub mod integrations;
 pub mod presence;
 pub mod supervise;
+pub mod updates;
 pub mod writes;
 
 use axum::Router;
@@ -23,5 +24,6 @@ pub fn routes() -> Router<AppState> {
         .merge(events::routes())
         .merge(presence::routes())
         .merge(supervise::routes())
+        .merge(updates::routes())
         .merge(writes::routes())
 }

@@ -251,6 +251,10 @@ fn matrix() -> Vec<Row> {
         row("get", "/readyz", T::None, no_body, PUBLIC),
         row("get", "/metrics", T::None, no_body, PUBLIC),
         row("get", "/api/v1/openapi.json", T::None, no_body, PUBLIC),
+        row("get", "/api/v1/version", T::None, no_body, PUBLIC),
+        // In-app updates: public (the packages are signed); this server serves none.
+        row("get", "/api/v1/updates/{target}/{arch}/{current_version}", T::None, no_body, [A204; 7]),
+        row("get", "/api/v1/updates/files/{name}", T::None, no_body, [H404; 7]),
 
         // ---- auth and sessions (login and refresh: the credential is the body; anon and forged send a
         // wrong password / an unknown refresh token)
@@ -960,7 +964,11 @@ async fn authz_matrix_every_route_and_principal() {
                 .replace("{id}", &target)
                 .replace("{code}", &target)
                 .replace("{priya}", &db::id_text(&fx.priya.id))
-                .replace("{since}", &since);
+                .replace("{since}", &since)
+                .replace("{target}", "linux")
+                .replace("{arch}", "x86_64")
+                .replace("{current_version}", "0.1.0")
+                .replace("{name}", "Leadline_0.2.0_amd64.deb");
             let got = send(&fx, r.method, &path, bearer.as_deref(), None, body).await;
             cells += 1;
             if let Some(why) = mismatch(expect, &got) {

@@ -26,4 +26,5 @@ mod ratelimit;
 mod schema;
 mod sessions;
 mod supervise;
+mod updates;
 mod writes;
