@@ -1430,7 +1430,7 @@ impl Checker {
         ];
         let Some(first) = account
             .iter()
-            .chain(others.iter())
+            .chain(others[1..].iter())
             .find_map(|(k, s)| s.clone().map(|s| (*k, s)))
         else {
             self.default_shown("exotel", "base_url");
