@@ -18,7 +18,8 @@ as_root() {
 # tests, cmake (the softphone builds libopus from source), ALSA's headers (cpal, the audio devices), and a
 # D-Bus session with GNOME Keyring and the notification daemon for the desktop tests (SIP password in the
 # keyring, desktop notifications), promtool (Debian's prometheus package) and systemd-analyze for the server's
-# deployment-file tests. PostgreSQL's server binaries are checked for below.
+# deployment-file tests, desktop-file-utils (the package test validates the .deb's desktop entry).
+# PostgreSQL's server binaries are checked for below.
 APT_PACKAGES=(
     build-essential pkg-config curl ca-certificates git file
     libssl-dev libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
@@ -29,6 +30,7 @@ APT_PACKAGES=(
     cmake libasound2-dev
     dbus gnome-keyring notification-daemon
     prometheus systemd
+    desktop-file-utils
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,5 +1,5 @@
 //! Builds the UI (ui/ → ui/dist) so that the binary embeds it, then runs tauri-build with the
-//! repository-root tauri.conf.json.
+//! tauri.conf.json next to this file (where the Tauri CLI looks for it).
 //!
 //! Set `LEADLINE_SKIP_UI_BUILD=1` to use whatever is in ui/dist already (it must exist).
 
@@ -14,8 +14,7 @@ fn main() {
         // A build script reports failure by panicking; make the message the first thing people read.
         panic!("\n\nleadline-desktop: building the UI failed: {message}\n\n");
     }
-    tauri_build::try_build(tauri_build::Attributes::new().config_path("../tauri.conf.json"))
-        .expect("tauri-build failed (see ../tauri.conf.json)");
+    tauri_build::try_build(tauri_build::Attributes::new()).expect("tauri-build failed (see tauri.conf.json)");
 }
 
 fn build_ui(ui: &Path) -> Result<(), String> {

@@ -166,7 +166,7 @@ pub fn run() {
             tauri::async_runtime::spawn(async move { start(handle).await });
             Ok(())
         })
-        .build(tauri::generate_context!("../tauri.conf.json"));
+        .build(tauri::generate_context!());
     let app = match built {
         Ok(app) => app,
         Err(e) => {
