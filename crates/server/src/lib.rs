@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod cursor;
 pub mod db;
@@ -82,6 +83,8 @@ pub enum ServerError {
     Integrations(String),
     #[error("TLS: {0}")]
     Tls(#[from] tls::TlsError),
+    #[error("data directory lock: {0}")]
+    Lock(#[from] backup::BackupError),
 }
 
 /// How to run a server. `Debug` never shows the JWT secret nor the database password.
@@ -167,6 +170,9 @@ struct Inner {
     metrics: Arc<ops::Metrics>,
     cors_origins: Vec<String>,
     updates_dir: Option<PathBuf>,
+    /// The data directory's lock, held shared while this state lives (see [`backup::lock_shared`]): a
+    /// restore refuses to run while it is held.
+    _data_dir_lock: Option<std::fs::File>,
 }
 
 /// What every handler shares: storage and token keys.
@@ -201,11 +207,13 @@ impl AppState {
             metrics: Arc::new(ops::Metrics::default()),
             cors_origins: Vec::new(),
             updates_dir: None,
+            _data_dir_lock: None,
         })))
     }
 
     /// Opens `<data_dir>/leadline-server.sqlite3` (migrating it) and loads or creates the JWT secret.
     pub async fn open(config: &ServeConfig) -> Result<Self, ServerError> {
+        let lock = backup::lock_shared(&config.data_dir)?;
         let pii = match &config.pii {
             Some(keys) => keys.clone(),
             None => Arc::new(pii_keys(&config.data_dir)?),
@@ -241,7 +249,16 @@ impl AppState {
         .with_integrations(integrations)
         .with_cors_origins(config.cors_origins.clone())
         .with_updates_dir(config.updates_dir.clone())
-        .with_events_config(config.events))
+        .with_events_config(config.events)
+        .with_data_dir_lock(lock))
+    }
+
+    /// The same state holding the data directory's lock for as long as it lives. Call it on a fresh state.
+    fn with_data_dir_lock(mut self, lock: std::fs::File) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner._data_dir_lock = Some(lock);
+        }
+        self
     }
 
     pub fn repo(&self) -> &Repo {

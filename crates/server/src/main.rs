@@ -60,6 +60,42 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Back up the database (a consistent snapshot, safe while servers run) and the data directory's keys
+    /// into one file (`.tar.gz`, mode 0600). With the keys it is a secret: anyone holding it can read
+    /// every customer's phone number and notes. See docs/backup.md.
+    Backup {
+        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
+        data_dir: PathBuf,
+        /// PostgreSQL URL: the backup runs `pg_dump --format=custom` (the password goes in PGPASSWORD).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// The backup file to write, or a directory to write `leadline-backup-<UTC time>.tar.gz` in.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Leave the JWT secret and the PII keys out (keep them safe elsewhere: without the PII keys the
+        /// backup's phone numbers, emails and notes cannot be read).
+        #[arg(long)]
+        no_keys: bool,
+    },
+    /// Restore a backup: verify it (checksums, integrity, schema, keys), refuse while a server runs on the
+    /// data directory or the database, then replace the database atomically, keeping the replaced one
+    /// (`<file>.pre-restore-<time>`, PostgreSQL: database `<name>_pre_restore_<time>`).
+    Restore {
+        /// The backup file.
+        backup: PathBuf,
+        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
+        data_dir: PathBuf,
+        /// PostgreSQL URL: the dump is restored with `pg_restore` into a new database, which then takes
+        /// this one's name.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// Only verify the backup; change nothing.
+        #[arg(long)]
+        check: bool,
+        /// Delete the replaced database instead of keeping it.
+        #[arg(long)]
+        discard_replaced: bool,
+    },
     /// Seed demo data: 6 users (password `leadline-demo`), 2,000 leads, 5,000 call logs, follow-ups.
     Demo {
         #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
@@ -139,6 +175,19 @@ fn main() -> anyhow::Result<()> {
             force,
             database_url,
         } => run_demo(data_dir, seed, force, database_url),
+        Command::Backup {
+            data_dir,
+            database_url,
+            output,
+            no_keys,
+        } => run_backup(data_dir, database_url, output, no_keys),
+        Command::Restore {
+            backup,
+            data_dir,
+            database_url,
+            check,
+            discard_replaced,
+        } => run_restore(backup, data_dir, database_url, check, discard_replaced),
         Command::Archive {
             data_dir,
             database_url,
@@ -295,6 +344,104 @@ fn run_archive(
         );
         anyhow::Ok(())
     })
+}
+
+fn database_config(data_dir: &std::path::Path, url: Option<&str>) -> anyhow::Result<db::DbConfig> {
+    match url {
+        Some(url) => parse_database_url(url),
+        None => Ok(db::DbConfig::Sqlite(db::db_path(data_dir))),
+    }
+}
+
+fn run_backup(
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    output: PathBuf,
+    no_keys: bool,
+) -> anyhow::Result<()> {
+    let database = database_config(&data_dir, database_url.as_deref())?;
+    let started = std::time::Instant::now();
+    let report = leadline_server::backup::backup(&leadline_server::backup::BackupOptions {
+        data_dir,
+        database,
+        output,
+        include_keys: !no_keys,
+    })?;
+    let m = &report.manifest;
+    println!(
+        "backed up {} (schema {}, {} bytes of database) to {} in {:.1} s",
+        m.backend,
+        m.schema_version,
+        m.database.bytes,
+        report.path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    if !m.keys.is_empty() {
+        eprintln!(
+            "NOTE: this backup contains secrets ({}): anyone holding it can read every customer's phone \
+             numbers, emails and notes. It was written with mode 0600; store and ship it encrypted.",
+            m.keys
+                .iter()
+                .map(|k| k.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for w in &report.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    Ok(())
+}
+
+fn run_restore(
+    backup: PathBuf,
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    check: bool,
+    discard_replaced: bool,
+) -> anyhow::Result<()> {
+    let database = database_config(&data_dir, database_url.as_deref())?;
+    let report = leadline_server::backup::restore(&leadline_server::backup::RestoreOptions {
+        data_dir,
+        database,
+        input: backup.clone(),
+        keep_replaced: !discard_replaced,
+        check_only: check,
+    })?;
+    let m = &report.manifest;
+    for w in &report.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    if check {
+        println!(
+            "{} is sound: {} schema {}, written {} by leadline-server {}, keys: {}",
+            backup.display(),
+            m.backend,
+            m.schema_version,
+            m.created_at,
+            m.server_version,
+            if m.keys.is_empty() {
+                "not included"
+            } else {
+                "included"
+            }
+        );
+        return Ok(());
+    }
+    println!(
+        "restored {} (schema {}, written {}) from {}",
+        m.backend,
+        m.schema_version,
+        m.created_at,
+        backup.display()
+    );
+    if let Some(kept) = &report.kept {
+        println!("the replaced database was kept as {kept}");
+    }
+    for k in &report.keys {
+        println!("key file: {k}");
+    }
+    Ok(())
 }
 
 /// Accepts `postgres://` and `postgresql://` URLs (and `sqlite:PATH` for completeness).

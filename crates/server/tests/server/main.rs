@@ -9,6 +9,7 @@ mod analytics;
 mod api;
 mod archive;
 mod authz_matrix;
+mod backup;
 mod call_quality;
 mod common;
 mod demo;
