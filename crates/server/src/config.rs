@@ -701,6 +701,36 @@ pub fn process_env(name: &str) -> Option<OsString> {
     std::env::var_os(name)
 }
 
+/// Warnings for environment variables that look like a misspelt setting (`LEADLINE_JWT_SECRTE`): a name
+/// starting with `LEADLINE_` that is no setting's but is within two edits of one. (Other `LEADLINE_`
+/// variables belong to other programs of the project and are left alone.)
+pub fn env_typos(names: impl IntoIterator<Item = OsString>) -> Vec<String> {
+    let known: Vec<&'static str> = SETTINGS
+        .iter()
+        .flat_map(|s| s.env.iter().copied())
+        .chain([CONFIG_ENV])
+        .collect();
+    let mut out = Vec::new();
+    for name in names {
+        let Ok(name) = name.into_string() else { continue };
+        if !name.starts_with("LEADLINE_") || known.contains(&name.as_str()) {
+            continue;
+        }
+        if let Some(close) = known
+            .iter()
+            .map(|k| (edit_distance(&name, k), *k))
+            .filter(|(d, _)| *d <= 2)
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, k)| k)
+        {
+            out.push(format!(
+                "environment variable {name} is not a setting and is ignored (did you mean {close}?)"
+            ));
+        }
+    }
+    out
+}
+
 /// Reads the configuration: the file (from `flags.config`, else `LEADLINE_CONFIG` through the flag's
 /// `env`), then `env` (looked up by name; empty values count as unset), then the flags, and checks every
 /// value. Reports every problem at once.
@@ -1752,6 +1782,22 @@ mod tests {
         assert_eq!(format!("{s:?}"), "***");
         assert_eq!(format!("{:?}", Some(s.clone())), "Some(***)");
         assert_eq!(s.expose(), "hunter2-hunter2");
+    }
+
+    #[test]
+    fn misspelt_environment_variables_are_named() {
+        let names = [
+            "LEADLINE_JWT_SECRTE",
+            "LEADLINE_JWT_SECRET",
+            "LEADLINE_TEST_BACKEND",
+            "LEADLINE_LISTN",
+            "PATH",
+        ]
+        .map(OsString::from);
+        let warnings = env_typos(names);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("LEADLINE_JWT_SECRTE") && warnings[0].contains("LEADLINE_JWT_SECRET"));
+        assert!(warnings[1].contains("did you mean LEADLINE_LISTEN?"));
     }
 
     #[test]

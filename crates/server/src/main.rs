@@ -209,7 +209,11 @@ fn main() -> anyhow::Result<()> {
 /// `serve`: read and check the configuration (every problem at once, exit 2), then run until SIGTERM.
 fn serve(flags: &config::ServeFlags, check_only: bool) -> anyhow::Result<()> {
     let settings = match config::load(flags, &config::process_env) {
-        Ok(settings) => settings,
+        Ok(mut settings) => {
+            let names = std::env::vars_os().map(|(name, _)| name);
+            settings.warnings.extend(config::env_typos(names));
+            settings
+        }
         Err(e) => {
             eprint!("leadline-server: {e}");
             std::process::exit(2);

@@ -212,10 +212,19 @@ fn flags_override_the_environment_which_overrides_the_file() {
         .args(["--listen", "127.0.0.1:7003"])
         .env("LEADLINE_LISTEN", "127.0.0.1:7002")
         .env("LEADLINE_TOKEN_TTL_SECS", "300")
+        .env("LEADLINE_REFRESH_TTL_SEC", "60")
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    // A misspelt variable is named, not silently ignored.
+    assert!(
+        stderr.contains(
+            "warning: environment variable LEADLINE_REFRESH_TTL_SEC is not a setting and is ignored \
+             (did you mean LEADLINE_REFRESH_TTL_SECS?)"
+        ),
+        "{stderr}"
+    );
     let f = file.display();
     for line in [
         "listen = \"127.0.0.1:7003\"  # flag --listen".to_owned(),
