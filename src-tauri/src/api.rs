@@ -518,6 +518,7 @@ pub fn export_bindings(dir: &Path) -> Result<(), ts_rs::ExportError> {
     // serde_json writes i64/u64 as JSON numbers, so they are `number` in TypeScript, not `bigint`.
     let cfg = ts_rs::Config::new().with_large_int("number").with_out_dir(dir);
     AppStatus::export_all(&cfg)?;
+    crate::updater::UpdateState::export_all(&cfg)?;
     OpenLead::export_all(&cfg)?;
     ReadyScreen::export_all(&cfg)?;
     StartupMark::export_all(&cfg)?;

@@ -420,3 +420,16 @@ pub async fn save_disposition(
 ) -> Result<Vec<leadline_model::admin::DispositionEntry>, CommandError> {
     shell.save_disposition(entry).await
 }
+
+#[tauri::command]
+pub async fn update_state(
+    updates: State<'_, crate::updater::Updates>,
+) -> Result<crate::updater::UpdateState, CommandError> {
+    Ok(updates.state())
+}
+
+/// "Restart to update" (`anyway`: "Update anyway" with changes waiting for the server).
+#[tauri::command]
+pub async fn install_update(app: tauri::AppHandle, anyway: bool) -> Result<(), CommandError> {
+    crate::updater::install(&app, anyway).await
+}

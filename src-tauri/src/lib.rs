@@ -16,6 +16,8 @@
 //!   and syncs at startup (demo runs and end-to-end tests).
 //! - `LEADLINE_AUDIO`: `silent` or `tone` for synthetic call audio (machines without sound); default: the
 //!   OS devices chosen in the phone settings.
+//! - `LEADLINE_UPDATER_PUBKEY`: in debug builds only, the minisign public key in-app updates must be signed
+//!   with instead of the release key (tests); logged as a warning. Release builds ignore it.
 //! - `RUST_LOG`: log filter (default `info`).
 //!
 //! SIGTERM and SIGINT quit the app like the tray's Quit (a clean end of the run; the supervisor sees the
@@ -39,6 +41,7 @@ pub mod setup;
 mod shell;
 pub mod team;
 mod token;
+pub mod updater;
 mod wrapup;
 
 use std::path::PathBuf;
@@ -68,6 +71,13 @@ pub fn run() {
             tracing::info!("Leadline was started again; showing this window");
             desktop::bring_to_front(app);
         }))
+        // Signed in-app updates; the key is tauri.conf.json's (plugins.updater.pubkey), or in a debug
+        // build LEADLINE_UPDATER_PUBKEY's (logged loudly).
+        .plugin(match updater::pubkey_override() {
+            Some(key) => tauri_plugin_updater::Builder::new().pubkey(key).build(),
+            None => tauri_plugin_updater::Builder::new().build(),
+        })
+        .manage(updater::Updates::default())
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::login,
@@ -118,6 +128,8 @@ pub fn run() {
             commands::set_goal,
             commands::disposition_catalogue,
             commands::save_disposition,
+            commands::update_state,
+            commands::install_update,
             setup::setup_state,
             setup::check_server,
             setup::start_mic_test,
@@ -209,6 +221,8 @@ async fn start(app: tauri::AppHandle) {
     if let Some(args) = auto_login_args() {
         shell.auto_login(args).await;
     }
+    // Signed in-app updates from the server signed in to: checked now and then, offered, never forced.
+    tauri::async_runtime::spawn(updater::run(app.clone()));
     // The supervisor's live status of this desktop's user, for the app's life.
     tauri::async_runtime::spawn(team::report_presence(app.clone()));
     #[cfg(unix)]

@@ -9,6 +9,7 @@ import { LeadScreen } from "./components/LeadScreen";
 import { LoginScreen } from "./components/LoginScreen";
 import { Logo } from "./components/Logo";
 import { SetupScreen } from "./components/SetupScreen";
+import { UpdateBanner } from "./components/UpdateBanner";
 import { describeError } from "./errors";
 import type { Api } from "./ipc";
 import { type Language, LanguageContext, translate } from "./i18n";
@@ -137,6 +138,7 @@ export function App({ api }: { api: Api }) {
         )}
         </SetupContext.Provider>
         <CrashPrompt api={api} />
+        <UpdateBanner api={api} />
       </ErrorBoundary>
     </LanguageContext.Provider>
   );

@@ -54,6 +54,11 @@ const ALWAYS_FIXED: ReadonlySet<IpcErrorCode> = new Set(["invalid_credentials", 
 
 /** The shell's fixed sentences (src-tauri/src), in Hindi. A test checks that none is missing. */
 const HINDI_SENTENCES: Readonly<Record<string, string>> = {
+  "A call is in progress: the update waits until it ends.":
+    "अभी कॉल चल रही है: अपडेट कॉल ख़त्म होने तक रुकेगा।",
+  "Changes are waiting for the server: sync them first, or choose to update anyway.":
+    "बदलाव सर्वर पर भेजे जाने बाकी हैं: पहले उन्हें सिंक करें, या फिर भी अपडेट करना चुनें।",
+  "There is no update to install.": "इंस्टॉल करने के लिए कोई अपडेट नहीं है।",
   "That conflict is already settled (on this computer or by a sync).":
     "यह टकराव पहले ही सुलझ चुका है (इस कंप्यूटर पर या किसी सिंक से); अब कुछ करने की ज़रूरत नहीं।",
   "Pick a time in the future for the call-back.": "कॉल-बैक के लिए आगे का कोई समय चुनें।",

@@ -58,6 +58,7 @@ import type { TeamRangeArgs } from "./bindings/TeamRangeArgs";
 import type { TransferLeads } from "./bindings/TransferLeads";
 import type { UserAccount } from "./bindings/UserAccount";
 import type { FinishSetup } from "./bindings/FinishSetup";
+import type { UpdateState } from "./bindings/UpdateState";
 import type { MicLevel } from "./bindings/MicLevel";
 import type { MicStart } from "./bindings/MicStart";
 import type { NotificationCheck } from "./bindings/NotificationCheck";
@@ -75,6 +76,9 @@ export const OPEN_LEAD_EVENT = "leadline://open-lead";
 
 /** The microphone test's readings (MIC_LEVEL_EVENT in src-tauri/src/setup.rs). */
 export const MIC_LEVEL_EVENT = "leadline://mic-level";
+
+/** The in-app update's state (UpdateState): a signed release ready, waiting for a call, installing. */
+export const UPDATE_EVENT = "leadline://update";
 
 /** Codes the shell sends, plus two the UI adds for failures that never reached a command. */
 export type IpcErrorCode = ErrorCode | "ipc_unavailable" | "unknown";
@@ -233,6 +237,11 @@ export interface Api {
   /** Sends a real notification saying `title` and `body`; answers who shows notifications here. */
   testNotification?(title: string, body: string): Promise<NotificationCheck>;
   finishSetup?(args: FinishSetup): Promise<SetupState>;
+  /** The in-app update: what to show now, its changes, and the user's "Restart to update". */
+  updateState?(): Promise<UpdateState>;
+  onUpdate?(handler: (state: UpdateState) => void): Promise<() => void>;
+  /** Installs the ready update and restarts; `anyway`: even with changes waiting for the server. */
+  installUpdate?(anyway: boolean): Promise<void>;
 }
 
 /** Builds the API over an invoke/listen pair (the real ones in the app; plain functions in tests). */
@@ -278,6 +287,15 @@ export function makeApi(invoke: InvokeFn, listen: ListenFn): Api {
     listLeads: (query) => call<LeadPage>("list_leads", { query }),
     leadPage: (args) => call<LeadListView>("lead_page", { args }),
     exportLeads: (args) => call<[string, number]>("export_leads", { args }),
+    updateState: () => call<UpdateState>("update_state"),
+    onUpdate: async (handler) => {
+      try {
+        return await listen(UPDATE_EVENT, (payload) => handler(payload as UpdateState));
+      } catch (raw) {
+        throw toIpcError(raw);
+      }
+    },
+    installUpdate: (anyway) => call<void>("install_update", { anyway }),
     onStatus: async (handler) => {
       try {
         return await listen(STATUS_EVENT, (payload) => handler(payload as AppStatus));
