@@ -13,6 +13,7 @@
 
 mod app;
 mod phone;
+mod setup;
 mod team;
 mod workday;
 

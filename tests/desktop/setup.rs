@@ -1,0 +1,173 @@
+//! The first run of the app on a new desk: an empty profile and no server in the environment, so the app
+//! opens on its setup. The server's address is typed and checked against the real demo server; the
+//! microphone test hears the app's tone microphone (`LEADLINE_AUDIO=tone`); a real test notification
+//! reaches the notification daemon on the test's D-Bus session (seen by `dbus-monitor`), which the setup
+//! names; then the sign-in shows the checked server, and priya signs in. Screenshot: setup.png.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, DemoServer};
+
+use crate::app::{self, App, Launch, attr_of, eventually, shown, text_of};
+use crate::phone::{click, screenshot};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_desk_is_set_up_then_signs_in() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let server = DemoServer::start();
+    let app = App::launch(Launch {
+        server_url: &server.url,
+        home: tmp.path(),
+        // No server, user or password from the environment (empty is unset for the app): a first start.
+        env: vec![
+            ("LEADLINE_SERVER_URL", String::new()),
+            ("LEADLINE_USER", String::new()),
+            ("LEADLINE_PASSWORD", String::new()),
+            ("LEADLINE_AUDIO", "tone".into()),
+            ("XDG_CONFIG_HOME", tmp.path().join("config").display().to_string()),
+        ],
+        desktop_bus: true,
+    })
+    .await;
+    let outcome = set_up(&app.client, &server.url, tmp.path()).await;
+    let _ = app.close().await;
+    outcome.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn type_in(client: &Client, css: &str, text: &str) -> Result<(), String> {
+    let field = client
+        .find(Locator::Css(css))
+        .await
+        .map_err(|e| format!("find {css}: {e}"))?;
+    field.click().await.map_err(|e| format!("click {css}: {e}"))?;
+    field
+        .send_keys(text)
+        .await
+        .map_err(|e| format!("type into {css}: {e}"))
+}
+
+async fn set_up(client: &Client, url: &str, home: &std::path::Path) -> Result<(), String> {
+    // The setup, not the sign-in, opens a new desk.
+    shown(client, "the setup's server step", "[data-testid=setup-url]").await;
+    if !client
+        .find_all(Locator::Css("[data-testid=login-form]"))
+        .await
+        .map_err(|e| e.to_string())?
+        .is_empty()
+    {
+        return Err("the sign-in showed on a desk never set up".into());
+    }
+
+    // A port nobody listens on first: refused, and the app says so.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        l.local_addr().map_err(|e| e.to_string())?.port()
+    };
+    type_in(client, "[data-testid=setup-url]", &format!("http://127.0.0.1:{closed}")).await?;
+    click(client, "[data-testid=setup-check]").await?;
+    let refused = eventually("the refused port's message", || async {
+        text_of(client, "[data-testid=setup-server-problem]").await
+    })
+    .await;
+    if !refused.contains(&format!("nothing listens on port {closed}")) {
+        return Err(format!("a closed port reads {refused:?}"));
+    }
+
+    // The demo server: checked live as typed.
+    let field = client
+        .find(Locator::Css("[data-testid=setup-url]"))
+        .await
+        .map_err(|e| e.to_string())?;
+    field.clear().await.map_err(|e| e.to_string())?;
+    type_in(client, "[data-testid=setup-url]", url).await?;
+    let ok = eventually("the server check to pass", || async {
+        text_of(client, "[data-testid=setup-server-ok]").await
+    })
+    .await;
+    if !ok.contains("Leadline") || !ok.contains(url) {
+        return Err(format!("the server check says {ok:?}"));
+    }
+    click(client, "[data-testid=setup-next]").await?;
+
+    // The microphone: the tone is heard on the live meter.
+    let heard = eventually("the microphone test to hear the tone", || async {
+        let text = text_of(client, "[data-testid=setup-mic-result]").await?;
+        Ok(text.filter(|t| t.contains("hears you")))
+    })
+    .await;
+    let level = attr_of(client, "[data-testid=setup-meter]", "aria-valuenow")
+        .await
+        .map_err(|e| e.to_string())?
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    if level < 50 {
+        return Err(format!("the meter shows {level} after {heard:?}"));
+    }
+    screenshot(client, "setup.png").await?;
+    click(client, "[data-testid=setup-next]").await?;
+
+    // Notifications: a real one, through the desktop bus's notification daemon.
+    click(client, "[data-testid=setup-notify]").await?;
+    let service = eventually("the notification service's name", || async {
+        text_of(client, "[data-testid=setup-notify-service]").await
+    })
+    .await;
+    if !service.starts_with("Notifications on this computer are shown by ") || service.ends_with("by .") {
+        return Err(format!("the notification check says {service:?}"));
+    }
+    let monitor = home.join(app::MONITOR_LOG);
+    let mut seen = false;
+    for _ in 0..40 {
+        let log = std::fs::read_to_string(&monitor).unwrap_or_default();
+        if log.contains("Leadline test notification") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    if !seen {
+        return Err("dbus-monitor saw no test notification".into());
+    }
+    click(client, "[data-testid=setup-notify-seen]").await?;
+    click(client, "[data-testid=setup-finish]").await?;
+
+    // The sign-in, on the server the setup checked.
+    shown(client, "the sign-in after the setup", "[data-testid=login-form]").await;
+    let filled = attr_of(client, "[data-testid=login-server]", "value")
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    let filled = client
+        .execute(
+            "return document.querySelector('[data-testid=login-server]').value;",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or(filled);
+    if filled != url {
+        return Err(format!("the sign-in's server is {filled:?}, not {url:?}"));
+    }
+    type_in(client, "[data-testid=login-username]", DEMO_USER).await?;
+    type_in(client, "[data-testid=login-password]", DEMO_PASSWORD).await?;
+    client
+        .find(Locator::Css("[data-testid=login-form] button[type=submit]"))
+        .await
+        .map_err(|e| e.to_string())?
+        .click()
+        .await
+        .map_err(|e| e.to_string())?;
+    let user = eventually("the signed-in user's name", || async {
+        text_of(client, "[data-testid=user-name]")
+            .await
+            .map(|t| t.filter(|t| !t.is_empty()))
+    })
+    .await;
+    if !user.contains("Priya") {
+        return Err(format!("signed in as {user:?}"));
+    }
+    Ok(())
+}
