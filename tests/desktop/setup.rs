@@ -64,7 +64,12 @@ async fn set_up(client: &Client, url: &str, home: &std::path::Path) -> Result<()
         let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
         l.local_addr().map_err(|e| e.to_string())?.port()
     };
-    type_in(client, "[data-testid=setup-url]", &format!("http://127.0.0.1:{closed}")).await?;
+    type_in(
+        client,
+        "[data-testid=setup-url]",
+        &format!("http://127.0.0.1:{closed}"),
+    )
+    .await?;
     click(client, "[data-testid=setup-check]").await?;
     let refused = eventually("the refused port's message", || async {
         text_of(client, "[data-testid=setup-server-problem]").await
