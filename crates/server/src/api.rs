@@ -15,7 +15,7 @@ use leadline_model::{
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::{DUMMY_HASH, new_refresh_token, refresh_token_hash, verify_password};
+use crate::auth::{DUMMY_HASH, new_refresh_token, refresh_token_hash, verify_password_gated};
 use crate::cursor;
 use crate::db::{DbError, LeadFilter, LeadKeyset, Rotation, Scope, lead_sort};
 
@@ -213,7 +213,7 @@ pub async fn login(
         None => DUMMY_HASH.to_owned(),
     };
     let password = req.password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+    let ok = verify_password_gated(password, hash)
         .await
         .map_err(|e| ApiFailure::Internal(e.to_string()))?;
     let user = match record {

@@ -1,5 +1,7 @@
 //! Passwords (argon2id) and access tokens (JWT, HS256).
 
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use argon2::Argon2;
@@ -53,6 +55,54 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
             .is_ok(),
         Err(_) => false,
     }
+}
+
+/// Argon2id runs at most this many at a time in this process (one per core): each takes 19 MiB and a
+/// core for tens of milliseconds, so a burst of sign-ins — a showroom's desks signing in at the start of
+/// a shift, or a password-guessing flood — used to run one blocking thread each, and the memory of
+/// dozens of hashes at once stayed with the process (the allocator keeps it): `leadline-bench soak` saw
+/// 200 desks signing in lift the server to 1.2 GB RSS. Waiting for a permit costs no throughput, since
+/// the work is CPU-bound.
+static ARGON2_PERMITS: LazyLock<tokio::sync::Semaphore> =
+    LazyLock::new(|| tokio::sync::Semaphore::new(argon2_permits()));
+static ARGON2_RUNNING: AtomicUsize = AtomicUsize::new(0);
+static ARGON2_MOST_AT_ONCE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many argon2id computations may run at once (see [`verify_password_gated`]).
+pub fn argon2_permits() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The most argon2id computations that ran at once in this process so far.
+pub fn argon2_most_at_once() -> usize {
+    ARGON2_MOST_AT_ONCE.load(Ordering::SeqCst)
+}
+
+/// Runs one argon2id computation on the blocking pool once a permit is free.
+async fn gated<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AuthError> {
+    let _permit = ARGON2_PERMITS
+        .acquire()
+        .await
+        .map_err(|e| AuthError::Hash(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        let now = ARGON2_RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+        ARGON2_MOST_AT_ONCE.fetch_max(now, Ordering::SeqCst);
+        let out = work();
+        ARGON2_RUNNING.fetch_sub(1, Ordering::SeqCst);
+        out
+    })
+    .await
+    .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// [`verify_password`] from async code, at most [`argon2_permits`] at once.
+pub async fn verify_password_gated(password: String, hash: String) -> Result<bool, AuthError> {
+    gated(move || verify_password(&password, &hash)).await
+}
+
+/// [`hash_password`] from async code, at most [`argon2_permits`] at once.
+pub async fn hash_password_gated(password: String) -> Result<String, AuthError> {
+    gated(move || hash_password(&password)).await?
 }
 
 /// The claims of an access token.
@@ -219,6 +269,35 @@ mod tests {
             TokenKeys::new(b"short", Duration::from_secs(1)),
             Err(AuthError::WeakSecret { .. })
         ));
+    }
+
+    /// Regression (found by `leadline-bench soak`): 200 desks signing in at once ran one argon2id per
+    /// blocking thread, 19 MiB each, and the server kept over 1 GB. Now never more than one per core.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_burst_of_sign_ins_runs_no_more_argon2_at_once_than_cores() {
+        let hash = hash_password("correct horse battery").unwrap();
+        let n = 4 * argon2_permits() + 4;
+        let checks: Vec<_> = (0..n)
+            .map(|i| {
+                let password = if i % 2 == 0 {
+                    "correct horse battery"
+                } else {
+                    "wrong horse"
+                };
+                tokio::spawn(verify_password_gated(password.to_owned(), hash.clone()))
+            })
+            .collect();
+        for (i, check) in checks.into_iter().enumerate() {
+            assert_eq!(check.await.unwrap().unwrap(), i % 2 == 0, "verification {i}");
+        }
+        let most = argon2_most_at_once();
+        assert!(
+            (1..=argon2_permits()).contains(&most),
+            "{most} argon2id ran at once, the limit is {}",
+            argon2_permits()
+        );
+        let made = hash_password_gated("another password".to_owned()).await.unwrap();
+        assert!(verify_password("another password", &made));
     }
 
     #[test]

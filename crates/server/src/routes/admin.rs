@@ -21,7 +21,7 @@ use leadline_model::{Role, User};
 
 use crate::AppState;
 use crate::api::{ApiFailure, AuthUser, bad, parse_path_id};
-use crate::auth::hash_password;
+use crate::auth::hash_password_gated;
 use crate::db::{self, admin};
 
 /// Shortest password an administrator may set.
@@ -87,9 +87,8 @@ fn check_password(password: &str) -> Result<(), ApiFailure> {
 }
 
 async fn hash(password: String) -> Result<String, ApiFailure> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
+    hash_password_gated(password)
         .await
-        .map_err(|e| ApiFailure::Internal(e.to_string()))?
         .map_err(|e| ApiFailure::Internal(e.to_string()))
 }
 
