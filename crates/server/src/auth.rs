@@ -275,7 +275,7 @@ mod tests {
     /// blocking thread, 19 MiB each, and the server kept over 1 GB. Now never more than one per core.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_burst_of_sign_ins_runs_no_more_argon2_at_once_than_cores() {
-        let hash = hash_password("correct horse battery").unwrap();
+        let hash = hash_password("correct horse battery").expect("hash");
         let n = 4 * argon2_permits() + 4;
         let checks: Vec<_> = (0..n)
             .map(|i| {
@@ -288,7 +288,11 @@ mod tests {
             })
             .collect();
         for (i, check) in checks.into_iter().enumerate() {
-            assert_eq!(check.await.unwrap().unwrap(), i % 2 == 0, "verification {i}");
+            assert_eq!(
+                check.await.expect("task").expect("verify"),
+                i % 2 == 0,
+                "verification {i}"
+            );
         }
         let most = argon2_most_at_once();
         assert!(
@@ -296,7 +300,9 @@ mod tests {
             "{most} argon2id ran at once, the limit is {}",
             argon2_permits()
         );
-        let made = hash_password_gated("another password".to_owned()).await.unwrap();
+        let made = hash_password_gated("another password".to_owned())
+            .await
+            .expect("hash");
         assert!(verify_password("another password", &made));
     }
 
