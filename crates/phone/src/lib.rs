@@ -54,6 +54,8 @@
 //!   every `keepalive_interval`; silence for `keepalive_interval + keepalive_timeout` closes the
 //!   connection. Client transactions are keyed by branch and method (a CANCEL shares its INVITE's
 //!   branch); no retransmissions (WS is reliable); every wait is bounded.
+//! * `inbound` — [`inbound::read_inbound`]: every reader above applied to one frame, in one pure function
+//!   (what the fuzz bench and the property tests feed hostile bytes).
 //! * `incoming` — requests from the server: those of a call's dialog go to its task, a new INVITE
 //!   starts an incoming call, OPTIONS → 200 OK, a request for an unknown dialog → 481, others → 501.
 //! * `digest` — RFC 2617 / RFC 7616 / RFC 8760 digest responses: MD5, MD5-sess, SHA-256,
@@ -101,6 +103,7 @@ pub mod desk;
 mod dialog;
 mod digest;
 mod error;
+pub mod inbound;
 mod incoming;
 mod journal;
 pub mod media;

@@ -268,73 +268,7 @@ impl Registrar {
         requested: u32,
     ) -> Result<Registration, PhoneError> {
         let ours = self.contact_uri(cfg, conn);
-        let mut bindings = Vec::new();
-        let mut our_expires = None;
-        let values = sip::header_values(&resp.headers, |h| match h {
-            rsip::Header::Contact(c) => Some(c.value()),
-            _ => None,
-        });
-        for value in values.iter().flat_map(|v| split_list(v)) {
-            // rsip 0.4's typed Contact cannot parse quoted parameter values holding `;` or `:`
-            // (kamailio's `received="sip:1.2.3.4:5;transport=ws"`), so split name-addr and
-            // parameters here and only hand the URI to rsip.
-            let Some((uri, params)) = split_contact(value) else {
-                warn!(contact = %sip::truncate(value), "ignoring unparsable Contact in 200 OK");
-                continue;
-            };
-            let is_ours = match rsip::Uri::try_from(uri) {
-                Ok(parsed) => match &parsed.host_with_port.host {
-                    rsip::Host::Domain(d) => d.to_string().eq_ignore_ascii_case(&conn.local.via_host),
-                    rsip::Host::IpAddr(_) => false,
-                },
-                Err(_) => {
-                    warn!(contact = %sip::truncate(value), "ignoring Contact with unparsable URI in 200 OK");
-                    continue;
-                }
-            };
-            if is_ours {
-                let expires = params
-                    .iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case("expires"))
-                    .map(|(_, v)| {
-                        v.as_deref()
-                            .and_then(|v| v.trim().parse::<u32>().ok())
-                            .ok_or_else(|| {
-                                PhoneError::protocol(format!(
-                                    "bad expires parameter in Contact {:?}",
-                                    sip::truncate(value)
-                                ))
-                            })
-                    })
-                    .transpose()?;
-                our_expires = Some(expires);
-            }
-            bindings.push(uri.to_owned());
-        }
-        let header_expires = match resp.expires_header() {
-            Some(e) => Some(e.seconds().map_err(|_| {
-                PhoneError::protocol(format!("bad Expires header {:?}", sip::truncate(e.value())))
-            })?),
-            None => None,
-        };
-        let expires = if requested == 0 {
-            0
-        } else {
-            let granted = match our_expires {
-                Some(Some(e)) => e,
-                Some(None) => header_expires.unwrap_or(requested),
-                None => {
-                    warn!(contact = %ours, "registrar's 200 OK does not list our contact");
-                    header_expires.unwrap_or(requested)
-                }
-            };
-            if granted == 0 {
-                return Err(PhoneError::Protocol(
-                    "registrar accepted the REGISTER but granted 0 seconds".into(),
-                ));
-            }
-            granted.min(requested)
-        };
+        let (expires, bindings) = granted(resp, &conn.local.via_host, requested, &ours)?;
         Ok(Registration {
             aor: self.aor.clone(),
             contact: ours,
@@ -342,6 +276,85 @@ impl Registrar {
             bindings,
         })
     }
+}
+
+/// What a registrar's 200 OK to our REGISTER grants: the lifetime (from our Contact's `expires`, else the
+/// Expires header, never more than `requested`; 0 for a de-registration) and every binding it lists.
+/// `via_host` is the random host of our Contact (`ours` is only named in a warning).
+pub(crate) fn granted(
+    resp: &rsip::Response,
+    via_host: &str,
+    requested: u32,
+    ours: &str,
+) -> Result<(u32, Vec<String>), PhoneError> {
+    let mut bindings = Vec::new();
+    let mut our_expires = None;
+    let values = sip::header_values(&resp.headers, |h| match h {
+        rsip::Header::Contact(c) => Some(c.value()),
+        _ => None,
+    });
+    for value in values.iter().flat_map(|v| split_list(v)) {
+        // rsip 0.4's typed Contact cannot parse quoted parameter values holding `;` or `:`
+        // (kamailio's `received="sip:1.2.3.4:5;transport=ws"`), so split name-addr and
+        // parameters here and only hand the URI to rsip.
+        let Some((uri, params)) = split_contact(value) else {
+            warn!(contact = %sip::truncate(value), "ignoring unparsable Contact in 200 OK");
+            continue;
+        };
+        let is_ours = match rsip::Uri::try_from(uri) {
+            Ok(parsed) => match &parsed.host_with_port.host {
+                rsip::Host::Domain(d) => d.to_string().eq_ignore_ascii_case(via_host),
+                rsip::Host::IpAddr(_) => false,
+            },
+            Err(_) => {
+                warn!(contact = %sip::truncate(value), "ignoring Contact with unparsable URI in 200 OK");
+                continue;
+            }
+        };
+        if is_ours {
+            let expires = params
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("expires"))
+                .map(|(_, v)| {
+                    v.as_deref()
+                        .and_then(|v| v.trim().parse::<u32>().ok())
+                        .ok_or_else(|| {
+                            PhoneError::protocol(format!(
+                                "bad expires parameter in Contact {:?}",
+                                sip::truncate(value)
+                            ))
+                        })
+                })
+                .transpose()?;
+            our_expires = Some(expires);
+        }
+        bindings.push(uri.to_owned());
+    }
+    let header_expires = match resp.expires_header() {
+        Some(e) => Some(e.seconds().map_err(|_| {
+            PhoneError::protocol(format!("bad Expires header {:?}", sip::truncate(e.value())))
+        })?),
+        None => None,
+    };
+    let expires = if requested == 0 {
+        0
+    } else {
+        let granted = match our_expires {
+            Some(Some(e)) => e,
+            Some(None) => header_expires.unwrap_or(requested),
+            None => {
+                warn!(contact = %ours, "registrar's 200 OK does not list our contact");
+                header_expires.unwrap_or(requested)
+            }
+        };
+        if granted == 0 {
+            return Err(PhoneError::Protocol(
+                "registrar accepted the REGISTER but granted 0 seconds".into(),
+            ));
+        }
+        granted.min(requested)
+    };
+    Ok((expires, bindings))
 }
 
 #[cfg(test)]

@@ -1614,14 +1614,7 @@ impl CallTask {
     /// A NOTIFY about our REFER: a final status in its `message/sipfrag` body settles the transfer; a 2xx
     /// means the far end is now connected to the target, so our part of the call ends.
     async fn transfer_progress(&mut self, req: &rsip::Request) -> Flow {
-        let body = String::from_utf8_lossy(&req.body);
-        let Some(code) = body
-            .lines()
-            .next()
-            .and_then(|line| line.strip_prefix("SIP/2.0 "))
-            .and_then(|rest| rest.get(..3))
-            .and_then(|c| c.parse::<u16>().ok())
-        else {
+        let Some(code) = sipfrag_status(&req.body) else {
             return Flow::Continue;
         };
         if code < 200 {
@@ -1690,8 +1683,18 @@ async fn next_command(cmds: &mut mpsc::Receiver<Command>) -> Command {
     }
 }
 
+/// The status code of a `message/sipfrag` body (`SIP/2.0 200 OK`), as a REFER's NOTIFY carries it.
+pub(crate) fn sipfrag_status(body: &[u8]) -> Option<u16> {
+    let body = String::from_utf8_lossy(body);
+    body.lines()
+        .next()
+        .and_then(|line| line.strip_prefix("SIP/2.0 "))
+        .and_then(|rest| rest.get(..3))
+        .and_then(|c| c.parse::<u16>().ok())
+}
+
 /// The digit of an `application/dtmf-relay` INFO body (`Signal=5`).
-fn info_digit(body: &[u8]) -> Option<char> {
+pub(crate) fn info_digit(body: &[u8]) -> Option<char> {
     let text = std::str::from_utf8(body).ok()?;
     text.lines().find_map(|line| {
         let (name, value) = line.split_once('=')?;

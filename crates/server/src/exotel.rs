@@ -28,7 +28,7 @@ pub use callback::{
 };
 pub use client::{
     ConnectRequest, ConnectedCall, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ExotelClient, ExotelConfig,
-    MAX_CUSTOM_FIELD_LEN, MAX_TIME_LIMIT_S, MUMBAI_BASE_URL,
+    MAX_CUSTOM_FIELD_LEN, MAX_TIME_LIMIT_S, MUMBAI_BASE_URL, read_connect_response,
 };
 pub use webhook_auth::{
     BasicCredentials, basic_authorization_header, parse_basic_authorization, verify_basic_authorization,

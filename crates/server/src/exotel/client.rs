@@ -308,27 +308,37 @@ impl ExotelClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let bytes = response.bytes().await.map_err(transport_error)?;
-        match status {
-            200..=299 => parse_connected(&bytes),
-            401 => Err(ExotelError::AuthFailed {
-                message: error_message(&bytes),
-            }),
-            400 => Err(ExotelError::BadRequest {
-                message: error_message(&bytes),
-            }),
-            429 => Err(ExotelError::RateLimited {
-                retry_after,
-                message: error_message(&bytes),
-            }),
-            500..=599 => Err(ExotelError::Server {
-                status,
-                message: error_message(&bytes),
-            }),
-            _ => Err(ExotelError::Rejected {
-                status,
-                message: error_message(&bytes),
-            }),
-        }
+        read_connect_response(status, retry_after, &bytes)
+    }
+}
+
+/// Reads Exotel's answer to Calls/connect (HTTP `status`, its `Retry-After` seconds, `body`): the call
+/// it started, or the typed error it means.
+pub fn read_connect_response(
+    status: u16,
+    retry_after: Option<u64>,
+    bytes: &[u8],
+) -> Result<ConnectedCall, ExotelError> {
+    match status {
+        200..=299 => parse_connected(bytes),
+        401 => Err(ExotelError::AuthFailed {
+            message: error_message(bytes),
+        }),
+        400 => Err(ExotelError::BadRequest {
+            message: error_message(bytes),
+        }),
+        429 => Err(ExotelError::RateLimited {
+            retry_after,
+            message: error_message(bytes),
+        }),
+        500..=599 => Err(ExotelError::Server {
+            status,
+            message: error_message(bytes),
+        }),
+        _ => Err(ExotelError::Rejected {
+            status,
+            message: error_message(bytes),
+        }),
     }
 }
 

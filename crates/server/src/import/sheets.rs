@@ -316,14 +316,7 @@ impl SheetsClient {
                 self.forget_token(&token).await;
                 continue;
             }
-            if !status.is_success() {
-                return Err(api_error(status, &body));
-            }
-            return serde_json::from_slice::<ValueRange>(&body).map_err(|e| SheetsError::InvalidResponse {
-                what: "the Sheets API",
-                http_status: status.as_u16(),
-                detail: format!("{e}; body starts {:?}", snippet(&body)),
-            });
+            return read_values_response(status, &body);
         }
     }
 
@@ -391,44 +384,67 @@ impl SheetsClient {
             what: "Google's token endpoint",
             source,
         })?;
-        if !status.is_success() {
-            if let Ok(e) = serde_json::from_slice::<OAuthError>(&body) {
-                return Err(SheetsError::TokenRefused {
-                    status: status.as_u16(),
-                    error: e.error,
-                    description: e.error_description,
-                });
-            }
-            return Err(SheetsError::InvalidResponse {
-                what: "Google's token endpoint",
-                http_status: status.as_u16(),
-                detail: format!("body starts {:?}", snippet(&body)),
-            });
-        }
-        let token: TokenResponse =
-            serde_json::from_slice(&body).map_err(|e| SheetsError::InvalidResponse {
-                what: "Google's token endpoint",
-                http_status: status.as_u16(),
-                detail: format!("{e}; body starts {:?}", snippet(&body)),
-            })?;
-        if token.access_token.is_empty()
-            || token
-                .token_type
-                .as_deref()
-                .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
-        {
-            return Err(SheetsError::InvalidResponse {
-                what: "Google's token endpoint",
-                http_status: status.as_u16(),
-                detail: "no bearer access_token".into(),
-            });
-        }
-        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600));
+        let (token, lifetime) = read_token_response(status, &body)?;
         Ok(CachedToken {
-            token: token.access_token,
+            token,
             refresh_at: started + lifetime.saturating_sub(REFRESH_MARGIN),
         })
     }
+}
+
+/// Longest an access token is used, whatever `expires_in` says (Google's last an hour): a hostile or
+/// broken answer cannot make the client keep a token for ever, nor overflow the clock.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Reads the token endpoint's answer (`status`, `body`): the bearer access token and how long to use it
+/// (`expires_in`, default an hour, at most [`MAX_TOKEN_LIFETIME`]), or the typed refusal.
+pub fn read_token_response(status: StatusCode, body: &[u8]) -> Result<(String, Duration), SheetsError> {
+    if !status.is_success() {
+        if let Ok(e) = serde_json::from_slice::<OAuthError>(body) {
+            return Err(SheetsError::TokenRefused {
+                status: status.as_u16(),
+                error: e.error,
+                description: e.error_description,
+            });
+        }
+        return Err(SheetsError::InvalidResponse {
+            what: "Google's token endpoint",
+            http_status: status.as_u16(),
+            detail: format!("body starts {:?}", snippet(body)),
+        });
+    }
+    let token: TokenResponse = serde_json::from_slice(body).map_err(|e| SheetsError::InvalidResponse {
+        what: "Google's token endpoint",
+        http_status: status.as_u16(),
+        detail: format!("{e}; body starts {:?}", snippet(body)),
+    })?;
+    if token.access_token.is_empty()
+        || token
+            .token_type
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+    {
+        return Err(SheetsError::InvalidResponse {
+            what: "Google's token endpoint",
+            http_status: status.as_u16(),
+            detail: "no bearer access_token".into(),
+        });
+    }
+    let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600)).min(MAX_TOKEN_LIFETIME);
+    Ok((token.access_token, lifetime))
+}
+
+/// Reads the Sheets API's answer to a values request (`status`, `body`): the `ValueRange`, or the typed
+/// error Google reports.
+pub fn read_values_response(status: StatusCode, body: &[u8]) -> Result<ValueRange, SheetsError> {
+    if !status.is_success() {
+        return Err(api_error(status, body));
+    }
+    serde_json::from_slice::<ValueRange>(body).map_err(|e| SheetsError::InvalidResponse {
+        what: "the Sheets API",
+        http_status: status.as_u16(),
+        detail: format!("{e}; body starts {:?}", snippet(body)),
+    })
 }
 
 /// Maps a Google error response (`{"error": {"code", "message", "status"}}`) to a typed error.
@@ -479,7 +495,8 @@ pub fn parse_sheet_values(values: &ValueRange, opts: &ImportOptions) -> Result<P
     let columns = ColumnMap::from_header(&header)?;
     let mut collector = Collector::new(opts, &columns);
     for (index, cells) in rows {
-        let row = first_row + index;
+        // `first_row` comes from Google's echo of the range: a huge row number must not overflow.
+        let row = first_row.saturating_add(index);
         let cells: Vec<String> = cells.iter().map(cell_text).collect();
         if cells.iter().all(|c| c.trim().is_empty()) {
             collector.blank();

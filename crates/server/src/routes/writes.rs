@@ -197,6 +197,26 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiFailure {
     }
 }
 
+/// The checks of a push body before it is applied: its protocol, its size and its device id (answered
+/// trimmed).
+pub fn check_push(batch: &PushBatch) -> Result<String, ApiFailure> {
+    if batch.protocol != PROTOCOL_VERSION {
+        return Err(bad(
+            "bad_protocol",
+            format!("this server speaks sync protocol {PROTOCOL_VERSION}"),
+        ));
+    }
+    if batch.mutations.len() > MAX_PUSH_MUTATIONS {
+        return Err(ApiFailure::TooLarge {
+            code: "batch_too_large",
+            message: format!("at most {MAX_PUSH_MUTATIONS} mutations per push"),
+        });
+    }
+    let device_id = batch.device_id.trim().to_owned();
+    writes::check_text("bad_device_id", "device_id", &device_id, writes::MAX_SHORT_CHARS).map_err(failure)?;
+    Ok(device_id)
+}
+
 /// `POST /api/v1/sync/push`: applies a device's outbox batch, each mutation exactly once by its client
 /// mutation id, each in its own savepoint (a rejected one does not undo the others); answers one result
 /// per mutation, in order. See docs/sync-protocol.md.
@@ -220,20 +240,7 @@ pub async fn push(
     body: Result<Json<PushBatch>, JsonRejection>,
 ) -> Result<Json<PushResponse>, ApiFailure> {
     let Json(batch) = body.map_err(|e| body_error(&e))?;
-    if batch.protocol != PROTOCOL_VERSION {
-        return Err(bad(
-            "bad_protocol",
-            format!("this server speaks sync protocol {PROTOCOL_VERSION}"),
-        ));
-    }
-    if batch.mutations.len() > MAX_PUSH_MUTATIONS {
-        return Err(ApiFailure::TooLarge {
-            code: "batch_too_large",
-            message: format!("at most {MAX_PUSH_MUTATIONS} mutations per push"),
-        });
-    }
-    let device_id = batch.device_id.trim().to_owned();
-    writes::check_text("bad_device_id", "device_id", &device_id, writes::MAX_SHORT_CHARS).map_err(failure)?;
+    let device_id = check_push(&batch)?;
     let n = batch.mutations.len();
     let mutations = Arc::new(batch.mutations);
     let actor = Arc::new(user);
