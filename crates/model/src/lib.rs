@@ -16,6 +16,7 @@ pub mod disposition;
 pub mod events;
 pub mod import;
 pub mod lead;
+pub mod privacy;
 pub mod setup;
 pub mod supervise;
 pub mod sync;

@@ -50,6 +50,12 @@ pub enum Change {
     LeadRemoved {
         #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
         lead_id: Id,
+        /// Set when the lead was erased on request (GDPR / DPDP): the device deletes everything it holds
+        /// about it — the lead, its calls' notes, follow-ups, drafts, unsent edits, its search entries —
+        /// even what a plain removal would keep. Admins' feeds carry these too. Absent from older servers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<chrono::DateTime<chrono::Utc>>))]
+        erased_at: Option<Timestamp>,
     },
     CallLog(CallLog),
     FollowUp(FollowUp),

@@ -10,6 +10,7 @@ pub mod config;
 pub mod cursor;
 pub mod db;
 pub mod demo;
+pub mod erasure;
 pub mod events;
 pub mod exotel;
 pub mod import;
@@ -18,6 +19,7 @@ pub mod ops;
 pub mod pg_cluster;
 pub mod pii;
 pub mod ratelimit;
+pub mod retention;
 pub mod routes;
 pub mod sql;
 pub mod tls;
@@ -118,6 +120,8 @@ pub struct ServeConfig {
     /// The desktop app's in-app updates: `latest.json`, the packages and their signatures (see
     /// [`routes::updates`]); `None`: no updates served (the manifest route answers 204).
     pub updates_dir: Option<PathBuf>,
+    /// Retention run inside `serve` ([`run`] only; off by default: see [`retention`]).
+    pub retention: retention::RetentionSchedule,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -135,6 +139,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("tls", &self.tls)
             .field("updates_dir", &self.updates_dir)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }
@@ -157,6 +162,7 @@ impl ServeConfig {
             trusted_proxies: Vec::new(),
             tls: None,
             updates_dir: None,
+            retention: retention::RetentionSchedule::default(),
         }
     }
 }
@@ -664,6 +670,11 @@ pub async fn run(config: &ServeConfig) -> Result<(), ServerError> {
         .map(|cert| AbortOnDrop(tokio::spawn(reload_on_sighup(cert))));
     // Load the phone-number metadata now rather than in the first pull (it takes a moment).
     tokio::task::spawn_blocking(|| leadline_model::PhoneNumber::parse("+919876543210").is_ok());
+    if let Some(every) = config.retention.every
+        && retention::spawn(opened.state.repo().clone(), config.retention).is_some()
+    {
+        tracing::info!(every_s = every.as_secs(), policy = ?config.retention.policy, "retention runs inside serve");
+    }
     serve_on(opened.listener, opened.state, shutdown_signal()).await
 }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use leadline_server::demo::{self, SeedOptions, SeedOutcome};
+use leadline_model::privacy::PersonSelector;
+use leadline_server::retention::{Age, RetentionPolicy};
 use leadline_server::{config, db};
 
 #[derive(Debug, Parser)]
@@ -96,6 +98,51 @@ enum Command {
         #[arg(long)]
         discard_replaced: bool,
     },
+    /// Purge, for good, archived call logs, archived leads and call recording references older than the
+    /// retention policy's ages (absent: kept forever). Their anonymised activity stays for analytics.
+    /// Idempotent and batched; writes an audit record. Run it from cron or a systemd timer (after
+    /// `archive`).
+    Retention {
+        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        #[command(flatten)]
+        policy: RetentionArgs,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = leadline_server::retention::DEFAULT_BATCH)]
+        batch: u32,
+        /// Only count what would go.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print everything the server holds about a person (a lead, or every lead with a number) as JSON,
+    /// decrypted: the answer to a data-access request (GDPR Art. 15, DPDP Act s.11). Audited.
+    LeadExport {
+        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        #[command(flatten)]
+        person: PersonArgs,
+        /// Write the JSON to this file (mode 0600) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Erase a person's data (a lead, or every lead with a number) on request (GDPR Art. 17, DPDP Act
+    /// s.12): PII goes from live and archive tables, recordings references and events; anonymised call
+    /// logs stay for analytics; desktops delete their copy at their next sync. Audited.
+    LeadErase {
+        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        #[command(flatten)]
+        person: PersonArgs,
+        /// Why (a ticket number, not the person's name or number): kept in the audit record.
+        #[arg(long)]
+        reason: String,
+    },
     /// Seed demo data: 6 users (password `leadline-demo`), 2,000 leads, 5,000 call logs, follow-ups.
     Demo {
         #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
@@ -110,6 +157,54 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
     },
+}
+
+/// The retention policy: how long each kind of data is kept (absent: forever).
+#[derive(Debug, clap::Args)]
+struct RetentionArgs {
+    /// Age of the archived call logs to purge (by start time): `6months`, `180d`, `26w`, `1y`.
+    #[arg(long, env = "LEADLINE_CALLS_MAX_AGE", value_parser = parse_age)]
+    calls_max_age: Option<Age>,
+    /// Age of the calls whose recording references to drop (live and archived).
+    #[arg(long, env = "LEADLINE_RECORDINGS_MAX_AGE", value_parser = parse_age)]
+    recordings_max_age: Option<Age>,
+    /// How long archived leads are kept (since archiving) before they are purged with their history.
+    #[arg(long, env = "LEADLINE_ARCHIVED_LEADS_MAX_AGE", value_parser = parse_age)]
+    archived_leads_max_age: Option<Age>,
+}
+
+impl RetentionArgs {
+    fn policy(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            calls_max_age: self.calls_max_age,
+            recordings_max_age: self.recordings_max_age,
+            archived_leads_max_age: self.archived_leads_max_age,
+        }
+    }
+}
+
+/// Whose data: a lead id or a phone number.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct PersonArgs {
+    /// The lead's id.
+    #[arg(long)]
+    lead_id: Option<leadline_model::Id>,
+    /// A phone number (E.164, e.g. +919876543210; a local number is read as Indian): every lead with it.
+    #[arg(long)]
+    phone: Option<String>,
+}
+
+impl PersonArgs {
+    fn selector(&self) -> anyhow::Result<PersonSelector> {
+        match (&self.lead_id, &self.phone) {
+            (Some(id), _) => Ok(PersonSelector::LeadId(*id)),
+            (None, Some(phone)) => Ok(PersonSelector::Phone(
+                leadline_model::PhoneNumber::parse(phone).with_context(|| format!("--phone {phone:?}"))?,
+            )),
+            (None, None) => anyhow::bail!("give --lead-id or --phone"),
+        }
+    }
 }
 
 /// JSON logs on stderr (each line with the request's span: request id and user id), plus error events to
@@ -203,6 +298,25 @@ fn main() -> anyhow::Result<()> {
             batch,
             dry_run,
         ),
+        Command::Retention {
+            data_dir,
+            database_url,
+            policy,
+            batch,
+            dry_run,
+        } => run_retention(data_dir, database_url, policy.policy(), batch, dry_run),
+        Command::LeadExport {
+            data_dir,
+            database_url,
+            person,
+            out,
+        } => run_lead_export(data_dir, database_url, &person, out),
+        Command::LeadErase {
+            data_dir,
+            database_url,
+            person,
+            reason,
+        } => run_lead_erase(data_dir, database_url, &person, &reason),
     }
 }
 
@@ -265,43 +379,159 @@ fn healthcheck(url: &str, timeout: Duration, insecure: bool) -> anyhow::Result<(
     }
 }
 
-/// An age such as `6months`: a count and a unit (days, weeks, calendar months or years).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Age {
-    Days(u32),
-    Months(u32),
-}
-
-impl Age {
-    fn before(self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-        let t = match self {
-            Age::Days(d) => now.checked_sub_signed(chrono::Duration::days(i64::from(d))),
-            Age::Months(m) => now.checked_sub_months(chrono::Months::new(m)),
-        };
-        t.context("that age reaches before the calendar starts")
-    }
-}
-
 fn parse_age(text: &str) -> Result<Age, String> {
-    let text = text.trim().to_ascii_lowercase();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (count, unit) = text.split_at(split);
-    let count: u32 = count
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a count and a unit, e.g. 6months, 180d, 1y"))?;
-    if count == 0 {
-        return Err("the age must be above zero".to_owned());
+    text.parse().map_err(|e: leadline_server::retention::AgeError| e.to_string())
+}
+
+fn cutoff(age: Age, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    age.before(now).context("that age reaches before the calendar starts")
+}
+
+/// A runtime and the repo of `data_dir` / `database_url`, for the maintenance subcommands.
+fn open_repo(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> anyhow::Result<(tokio::runtime::Runtime, db::Repo)> {
+    let config = match database_url {
+        Some(url) => parse_database_url(url)?,
+        None => db::DbConfig::Sqlite(db::db_path(data_dir)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let repo = runtime.block_on(async {
+        let pii = std::sync::Arc::new(leadline_server::pii_keys(data_dir)?);
+        anyhow::Ok(db::Repo::connect(&config, pii).await?)
+    })?;
+    Ok((runtime, repo))
+}
+
+fn run_retention(
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    policy: RetentionPolicy,
+    batch: u32,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    if policy.keeps_everything() {
+        println!(
+            "nothing to do: no --calls-max-age, --recordings-max-age or --archived-leads-max-age given \
+             (everything is kept)"
+        );
+        return Ok(());
     }
-    let too_big = || format!("{text:?} is too long ago");
-    match unit.trim() {
-        "d" | "day" | "days" => Ok(Age::Days(count)),
-        "w" | "week" | "weeks" => count.checked_mul(7).map(Age::Days).ok_or_else(too_big),
-        "m" | "mo" | "month" | "months" => Ok(Age::Months(count)),
-        "y" | "year" | "years" => count.checked_mul(12).map(Age::Months).ok_or_else(too_big),
-        other => Err(format!(
-            "unknown unit {other:?}: use days, weeks, months or years"
-        )),
+    let (runtime, repo) = open_repo(&data_dir, database_url.as_deref())?;
+    let now = chrono::Utc::now();
+    let show = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or_else(|| "never".to_owned(), |t| db::ts(&t));
+    runtime.block_on(async {
+        if dry_run {
+            let (cutoffs, due) = leadline_server::retention::due(&repo, &policy, now).await?;
+            println!(
+                "would purge {} archived call logs started before {}, {} archived leads archived before {}, \
+                 and {} recording references of calls started before {}",
+                due.call_logs,
+                show(cutoffs.calls),
+                due.leads,
+                show(cutoffs.archived_leads),
+                due.recordings,
+                show(cutoffs.recordings)
+            );
+            return anyhow::Ok(());
+        }
+        let started = std::time::Instant::now();
+        let actor = leadline_server::erasure::cli_actor();
+        let (_, out) = leadline_server::retention::run(&repo, &policy, now, batch, &actor).await?;
+        println!(
+            "purged {} archived call logs, {} archived leads (with {} call logs and {} follow-ups) and {} \
+             recording references in {} batches, {:.1} s",
+            out.call_logs,
+            out.leads,
+            out.lead_call_logs,
+            out.lead_follow_ups,
+            out.recordings,
+            out.batches,
+            started.elapsed().as_secs_f64()
+        );
+        anyhow::Ok(())
+    })
+}
+
+fn run_lead_export(
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    person: &PersonArgs,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let selector = person.selector()?;
+    let (runtime, repo) = open_repo(&data_dir, database_url.as_deref())?;
+    let actor = leadline_server::erasure::cli_actor();
+    let export = runtime.block_on(leadline_server::erasure::export(
+        &repo,
+        &selector,
+        &actor,
+        chrono::Utc::now(),
+    ))?;
+    let json = serde_json::to_string_pretty(&export)?;
+    match out {
+        None => println!("{json}"),
+        Some(path) => {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options
+                .open(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            std::io::Write::write_all(&mut file, json.as_bytes())?;
+            std::io::Write::write_all(&mut file, b"\n")?;
+            file.sync_all()?;
+            eprintln!("exported {} lead(s) to {}", export.leads.len(), path.display());
+        }
     }
+    Ok(())
+}
+
+fn run_lead_erase(
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    person: &PersonArgs,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let selector = person.selector()?;
+    let (runtime, repo) = open_repo(&data_dir, database_url.as_deref())?;
+    let actor = leadline_server::erasure::cli_actor();
+    let report = runtime.block_on(leadline_server::erasure::erase(
+        &repo,
+        &selector,
+        &actor,
+        reason,
+        chrono::Utc::now(),
+    ))?;
+    if report.leads.is_empty() {
+        println!("no lead holds that number; nothing erased");
+    }
+    for lead in &report.leads {
+        if lead.already_erased {
+            println!("lead {} was erased already, at {}", lead.lead_id, db::ts(&lead.erased_at));
+            continue;
+        }
+        println!(
+            "erased lead {}: {} call logs and {} follow-ups kept anonymised, {} recording references dropped",
+            lead.lead_id, lead.call_logs, lead.follow_ups, lead.recordings
+        );
+        if !lead.provider_call_ids.is_empty() {
+            println!(
+                "  Exotel still holds its own records of these calls (CallSids): {}\n  \
+                 delete them (and their recordings) in Exotel's dashboard or through its API; see docs/security.md",
+                lead.provider_call_ids.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 fn run_archive(
@@ -317,8 +547,8 @@ fn run_archive(
         None => db::DbConfig::Sqlite(db::db_path(&data_dir)),
     };
     let now = chrono::Utc::now();
-    let calls_cutoff = older_than.before(now)?;
-    let leads_cutoff = leads_older_than.before(now)?;
+    let calls_cutoff = cutoff(older_than, now)?;
+    let leads_cutoff = cutoff(leads_older_than, now)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

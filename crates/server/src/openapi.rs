@@ -119,6 +119,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::routes::integrations::IntegrationsApi::openapi());
     doc.merge(crate::routes::presence::PresenceApi::openapi());
     doc.merge(crate::routes::updates::UpdatesApi::openapi());
+    doc.merge(crate::routes::privacy::PrivacyApi::openapi());
     // One line per route module, e.g. `doc.merge(crate::routes::writes::WritesApi::openapi());`
     finish(&mut doc);
     doc

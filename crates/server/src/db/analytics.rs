@@ -14,6 +14,79 @@ use crate::params;
 /// The disposition code that counts as a conversion.
 pub const CONVERSION_CODE: &str = "converted";
 
+/// Where calls are counted: live call logs, archived ones, and the anonymised activity of call logs
+/// retention purged (`activity_stats`, by UTC half hour: exact for ranges that start and end on a half
+/// hour, as every day and hour boundary of a whole- or half-hour time zone does). Archiving, erasure and
+/// retention move a call between them, never out of all three.
+#[derive(Debug, Clone, Copy)]
+enum CallSource {
+    Live,
+    Archived,
+    Purged,
+}
+
+const CALL_SOURCES: [CallSource; 3] = [CallSource::Live, CallSource::Archived, CallSource::Purged];
+
+impl CallSource {
+    /// (telecaller, disposition, calls, talk time) of calls in `[from, to)` of the users `filter` picks.
+    fn per_disposition(self, filter: &str, from: &str, to: &str) -> String {
+        match self {
+            CallSource::Live | CallSource::Archived => format!(
+                "SELECT c.telecaller_id, c.disposition, count(*), CAST(sum(c.duration_s) AS BIGINT)
+                 FROM {} c JOIN users u ON u.id = c.telecaller_id
+                 WHERE {filter} AND c.started_at >= {from} AND c.started_at < {to}
+                 GROUP BY c.telecaller_id, c.disposition",
+                self.table()
+            ),
+            CallSource::Purged => format!(
+                "SELECT s.user_id, s.disposition, CAST(sum(s.count) AS BIGINT), CAST(sum(s.talk_time_s) AS BIGINT)
+                 FROM activity_stats s JOIN users u ON u.id = s.user_id
+                 WHERE {filter} AND s.kind = 'call' AND s.bucket >= {from} AND s.bucket < {to}
+                 GROUP BY s.user_id, s.disposition"
+            ),
+        }
+    }
+
+    /// (UTC hour `YYYY-MM-DDTHH`, 0 or 30, disposition, calls, talk time) of calls in `[from, to)`.
+    fn per_half_hour(self, filter: &str, from: &str, to: &str) -> String {
+        let (time, count, talk, from_where) = match self {
+            CallSource::Live | CallSource::Archived => (
+                "c.started_at",
+                "count(*)",
+                "CAST(sum(c.duration_s) AS BIGINT)",
+                format!(
+                    "{} c JOIN users u ON u.id = c.telecaller_id WHERE {filter} AND c.started_at >= {from} \
+                     AND c.started_at < {to}",
+                    self.table()
+                ),
+            ),
+            CallSource::Purged => (
+                "c.bucket",
+                "CAST(sum(c.count) AS BIGINT)",
+                "CAST(sum(c.talk_time_s) AS BIGINT)",
+                format!(
+                    "activity_stats c JOIN users u ON u.id = c.user_id WHERE {filter} AND c.kind = 'call' \
+                     AND c.bucket >= {from} AND c.bucket < {to}"
+                ),
+            ),
+        };
+        format!(
+            "SELECT substr({time}, 1, 13), CASE WHEN substr({time}, 15, 2) < '30' THEN 0 ELSE 30 END,
+                    c.disposition, {count}, {talk}
+             FROM {from_where}
+             GROUP BY 1, 2, 3"
+        )
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            CallSource::Live => "call_logs",
+            CallSource::Archived => "call_logs_archive",
+            CallSource::Purged => "activity_stats",
+        }
+    }
+}
+
 /// Whose figures: one telecaller, a team's telecallers, or every telecaller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Who {
@@ -69,35 +142,29 @@ pub fn figures(
         teams.push(row.get(3)?);
     }
 
-    let mut b = Binder::default();
-    let filter = who.users_filter(&mut b);
-    let (from_p, to_p) = (b.bind(ts(from)), b.bind(ts(to)));
-    let rows = tx.query(
-        &format!(
-            "SELECT c.telecaller_id, c.disposition, count(*), CAST(sum(c.duration_s) AS BIGINT)
-             FROM call_logs c JOIN users u ON u.id = c.telecaller_id
-             WHERE {filter} AND c.started_at >= {from_p} AND c.started_at < {to_p}
-             GROUP BY c.telecaller_id, c.disposition"
-        ),
-        &b.params,
-    )?;
-    for row in rows {
-        let Some(&i) = index.get(&get_id(&row, 0, "call telecaller")?) else {
-            continue;
-        };
-        let code: String = row.get(1)?;
-        let n: i64 = row.get(2)?;
-        let talk: i64 = row.get::<Option<i64>>(3)?.unwrap_or(0);
-        let f = &mut out[i];
-        f.calls += n;
-        f.talk_time_s += talk;
-        if connected.get(&code).copied().unwrap_or(false) {
-            f.connected += n;
+    for source in CALL_SOURCES {
+        let mut b = Binder::default();
+        let filter = who.users_filter(&mut b);
+        let (from_p, to_p) = (b.bind(ts(from)), b.bind(ts(to)));
+        let rows = tx.query(&source.per_disposition(&filter, &from_p, &to_p), &b.params)?;
+        for row in rows {
+            let Some(&i) = index.get(&get_id(&row, 0, "call telecaller")?) else {
+                continue;
+            };
+            let code: String = row.get(1)?;
+            let n: i64 = row.get(2)?;
+            let talk: i64 = row.get::<Option<i64>>(3)?.unwrap_or(0);
+            let f = &mut out[i];
+            f.calls += n;
+            f.talk_time_s += talk;
+            if connected.get(&code).copied().unwrap_or(false) {
+                f.connected += n;
+            }
+            if code == CONVERSION_CODE {
+                f.conversions += n;
+            }
+            *f.dispositions.entry(code).or_insert(0) += n;
         }
-        if code == CONVERSION_CODE {
-            f.conversions += n;
-        }
-        *f.dispositions.entry(code).or_insert(0) += n;
     }
 
     let mut b = Binder::default();
@@ -125,6 +192,29 @@ pub fn figures(
         f.follow_ups_due = row.get::<Option<i64>>(1)?.unwrap_or(0);
         f.follow_ups_overdue = row.get::<Option<i64>>(2)?.unwrap_or(0);
         f.follow_ups_done = row.get::<Option<i64>>(3)?.unwrap_or(0);
+    }
+    // Completed follow-ups of archived leads, and of purged ones (their counts in `activity_stats`).
+    for sql in [
+        "SELECT f.assigned_to, count(*) FROM follow_ups_archive f JOIN users u ON u.id = f.assigned_to
+         WHERE {filter} AND f.completed_at >= {from_p} AND f.completed_at < {to_p}
+         GROUP BY f.assigned_to",
+        "SELECT s.user_id, CAST(sum(s.count) AS BIGINT) FROM activity_stats s JOIN users u ON u.id = s.user_id
+         WHERE {filter} AND s.kind = 'follow_up_done' AND s.bucket >= {from_p} AND s.bucket < {to_p}
+         GROUP BY s.user_id",
+    ] {
+        let mut b = Binder::default();
+        let filter = who.users_filter(&mut b);
+        let (from_p, to_p) = (b.bind(ts(from)), b.bind(ts(to)));
+        let sql = sql
+            .replace("{filter}", &filter)
+            .replace("{from_p}", &from_p)
+            .replace("{to_p}", &to_p);
+        for row in tx.query(&sql, &b.params)? {
+            let Some(&i) = index.get(&get_id(&row, 0, "follow-up assignee")?) else {
+                continue;
+            };
+            out[i].follow_ups_done += row.get::<Option<i64>>(1)?.unwrap_or(0);
+        }
     }
 
     // Goals: a telecaller's own goal, else their team's default.
@@ -157,20 +247,13 @@ pub fn hourly(
         .into_iter()
         .map(|d| (d.code, d.category == DispositionCategory::Connected))
         .collect();
-    let mut b = Binder::default();
-    let filter = who.users_filter(&mut b);
-    let (from_p, to_p) = (b.bind(ts(from)), b.bind(ts(to)));
-    let rows = tx.query(
-        &format!(
-            "SELECT substr(c.started_at, 1, 13),
-                    CASE WHEN substr(c.started_at, 15, 2) < '30' THEN 0 ELSE 30 END,
-                    c.disposition, count(*), CAST(sum(c.duration_s) AS BIGINT)
-             FROM call_logs c JOIN users u ON u.id = c.telecaller_id
-             WHERE {filter} AND c.started_at >= {from_p} AND c.started_at < {to_p}
-             GROUP BY 1, 2, 3"
-        ),
-        &b.params,
-    )?;
+    let mut rows = Vec::new();
+    for source in CALL_SOURCES {
+        let mut b = Binder::default();
+        let filter = who.users_filter(&mut b);
+        let (from_p, to_p) = (b.bind(ts(from)), b.bind(ts(to)));
+        rows.extend(tx.query(&source.per_half_hour(&filter, &from_p, &to_p), &b.params)?);
+    }
     let offset = Duration::minutes(i64::from(tz_offset_minutes));
     let mut buckets: BTreeMap<String, HourBucket> = BTreeMap::new();
     for row in rows {

@@ -83,35 +83,7 @@ pub fn archive_leads(
         let id: String = row.get(0)?;
         let assignee: Option<String> = row.get(1)?;
         let team: Option<String> = row.get(2)?;
-        let calls: Vec<String> = tx
-            .query(
-                "SELECT id FROM call_logs WHERE lead_id = $1",
-                &params![id.as_str()],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect::<Result<_, _>>()?;
-        for call in &calls {
-            move_call_log(tx, call, now)?;
-        }
-        tx.execute(
-            &format!(
-                "INSERT INTO follow_ups_archive ({FOLLOW_UP_COLS}, archived_at)
-                 SELECT {FOLLOW_UP_COLS}, $2 FROM follow_ups WHERE lead_id = $1
-                 ON CONFLICT (id) DO NOTHING"
-            ),
-            &params![id.as_str(), ts(now)],
-        )?;
-        tx.execute("DELETE FROM follow_ups WHERE lead_id = $1", &params![id.as_str()])?;
-        tx.execute(
-            &format!(
-                "INSERT INTO leads_archive ({LEAD_COLS}, archived_at)
-                 SELECT {LEAD_COLS}, $2 FROM leads WHERE id = $1
-                 ON CONFLICT (id) DO NOTHING"
-            ),
-            &params![id.as_str(), ts(now)],
-        )?;
-        tx.execute("DELETE FROM leads WHERE id = $1", &params![id.as_str()])?;
+        archive_lead(tx, &id, now)?;
         if assignee.is_some() || team.is_some() {
             let seq = next_seq(tx)?;
             tx.execute(
@@ -121,6 +93,38 @@ pub fn archive_leads(
         }
     }
     Ok(rows.len() as u64)
+}
+
+/// Moves one hot lead, with its call logs and follow-ups, to the archive tables (no removal row: the
+/// caller tells the lead's holders).
+pub(crate) fn archive_lead(tx: &mut Tx<'_>, id: &str, now: &Timestamp) -> Result<(), DbError> {
+    let calls: Vec<String> = tx
+        .query("SELECT id FROM call_logs WHERE lead_id = $1", &params![id])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<Result<_, _>>()?;
+    for call in &calls {
+        move_call_log(tx, call, now)?;
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO follow_ups_archive ({FOLLOW_UP_COLS}, archived_at)
+             SELECT {FOLLOW_UP_COLS}, $2 FROM follow_ups WHERE lead_id = $1
+             ON CONFLICT (id) DO NOTHING"
+        ),
+        &params![id, ts(now)],
+    )?;
+    tx.execute("DELETE FROM follow_ups WHERE lead_id = $1", &params![id])?;
+    tx.execute(
+        &format!(
+            "INSERT INTO leads_archive ({LEAD_COLS}, archived_at)
+             SELECT {LEAD_COLS}, $2 FROM leads WHERE id = $1
+             ON CONFLICT (id) DO NOTHING"
+        ),
+        &params![id, ts(now)],
+    )?;
+    tx.execute("DELETE FROM leads WHERE id = $1", &params![id])?;
+    Ok(())
 }
 
 /// What an archive run moved.

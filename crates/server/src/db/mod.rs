@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod archive;
 pub mod lead_sort;
 pub mod presence;
+pub mod privacy;
 pub mod supervise;
 
 use std::path::{Path, PathBuf};
@@ -593,7 +594,8 @@ impl Scope {
         match self {
             Scope::Assignee(id) => Some(format!("r.user_id = {}", b.bind(id_text(id)))),
             Scope::Team(team) => Some(format!("r.team = {}", b.bind(team.as_str()))),
-            Scope::All => None,
+            // Admins see every lead, so only erasures take one away (their rows name no user or team).
+            Scope::All => Some("r.erased_at IS NOT NULL AND r.user_id IS NULL AND r.team IS NULL".to_owned()),
         }
     }
 }
@@ -1166,7 +1168,7 @@ pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<Fe
     let limit_p = b.bind(fetch);
     if let Some(rfilter) = scope.removal_filter(&mut b) {
         let removals = format!(
-            "SELECT r.seq, r.lead_id FROM lead_removals r
+            "SELECT r.seq, r.lead_id, r.erased_at FROM lead_removals r
              WHERE r.seq > {after_p} AND {rfilter} ORDER BY r.seq LIMIT {limit_p}"
         );
         read_entries(tx, &removals, &b.params, &mut entries, |row| {
@@ -1175,6 +1177,7 @@ pub fn pull(tx: &mut Tx<'_>, scope: &Scope, after: i64, limit: u32) -> Result<Fe
                 lead: None,
                 change: Change::LeadRemoved {
                     lead_id: get_id(row, 1, "removed lead id")?,
+                    erased_at: get_opt_ts(row, 2, "lead erased_at")?,
                 },
             })
         })?;

@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod events;
 pub mod integrations;
 pub mod presence;
+pub mod privacy;
 pub mod supervise;
 pub mod updates;
 pub mod writes;
@@ -23,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .merge(integrations::routes())
         .merge(events::routes())
         .merge(presence::routes())
+        .merge(privacy::routes())
         .merge(supervise::routes())
         .merge(updates::routes())
         .merge(writes::routes())

@@ -123,7 +123,7 @@ async fn archive_moves_old_rows_idempotently_and_survives_interruption() {
         match change {
             Change::Lead(l) => assert_ne!(l.id, archived_lead),
             Change::CallLog(c) => assert!(c.started_at >= calls_cutoff && c.lead_id != archived_lead),
-            Change::LeadRemoved { lead_id } if *lead_id == archived_lead => removed = true,
+            Change::LeadRemoved { lead_id, .. } if *lead_id == archived_lead => removed = true,
             _ => {}
         }
     }

@@ -419,7 +419,7 @@ pub fn assert_leads_precede_their_rows(pages: &[PullPage], already_known: &[Id])
                 Change::Lead(l) => {
                     known.insert(l.id);
                 }
-                Change::LeadRemoved { lead_id } => {
+                Change::LeadRemoved { lead_id, .. } => {
                     known.remove(lead_id);
                 }
                 Change::CallLog(c) => assert!(

@@ -276,7 +276,7 @@ async fn bulk_assign_by_ids_and_by_filter_is_audited_and_feeds_removals() {
         .iter()
         .flat_map(|p| &p.changes)
         .filter_map(|c| match c {
-            Change::LeadRemoved { lead_id } => Some(idt(lead_id)),
+            Change::LeadRemoved { lead_id, .. } => Some(idt(lead_id)),
             _ => None,
         })
         .collect();
@@ -590,7 +590,7 @@ async fn transfer_moves_open_leads_and_other_teams_are_out_of_reach() {
         pages
             .iter()
             .flat_map(|p| &p.changes)
-            .any(|c| matches!(c, Change::LeadRemoved { lead_id } if idt(lead_id) == open[0]))
+            .any(|c| matches!(c, Change::LeadRemoved { lead_id, .. } if idt(lead_id) == open[0]))
     );
     // Sam's audit list holds the move; meera's does not.
     let r = get(&http, &format!("{base}/api/v1/audit"), Some(&sam_tok), &[]).await;
