@@ -12,6 +12,7 @@
 //! copy. Both write a `privacy_log` entry (who, when, which lead, the reason; never PII). Repeating an
 //! erasure changes nothing; exporting an erased lead answers when it was erased.
 
+use chrono::SubsecRound;
 use leadline_model::privacy::{ErasureReport, PersonExport, PersonSelector};
 use leadline_model::{Id, Timestamp};
 
@@ -56,9 +57,7 @@ async fn lead_ids(repo: &Repo, person: &PersonSelector) -> Result<Vec<Id>, Priva
         PersonSelector::LeadId(id) => Ok(vec![*id]),
         PersonSelector::Phone(phone) => {
             let phone = phone.clone();
-            Ok(repo
-                .read(move |tx| privacy::leads_with_phone(tx, &phone))
-                .await?)
+            Ok(repo.read(move |tx| privacy::leads_with_phone(tx, &phone)).await?)
         }
     }
 }
@@ -71,6 +70,7 @@ pub async fn export(
     actor: &str,
     now: Timestamp,
 ) -> Result<PersonExport, PrivacyError> {
+    let now = now.trunc_subsecs(3);
     let ids = lead_ids(repo, person).await?;
     let actor = actor.to_owned();
     let leads = repo
@@ -127,6 +127,8 @@ pub async fn erase(
     now: Timestamp,
 ) -> Result<ErasureReport, PrivacyError> {
     let reason = check_reason(reason)?.to_owned();
+    // Stored times have millisecond precision: answer the time as it is kept.
+    let now = now.trunc_subsecs(3);
     let ids = lead_ids(repo, person).await?;
     let mut report = ErasureReport { leads: Vec::new() };
     for id in ids {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use leadline_server::demo::{self, SeedOptions, SeedOutcome};
 use leadline_model::privacy::PersonSelector;
+use leadline_server::demo::{self, SeedOptions, SeedOutcome};
 use leadline_server::retention::{Age, RetentionPolicy};
 use leadline_server::{config, db};
 
@@ -380,11 +380,13 @@ fn healthcheck(url: &str, timeout: Duration, insecure: bool) -> anyhow::Result<(
 }
 
 fn parse_age(text: &str) -> Result<Age, String> {
-    text.parse().map_err(|e: leadline_server::retention::AgeError| e.to_string())
+    text.parse()
+        .map_err(|e: leadline_server::retention::AgeError| e.to_string())
 }
 
 fn cutoff(age: Age, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-    age.before(now).context("that age reaches before the calendar starts")
+    age.before(now)
+        .context("that age reaches before the calendar starts")
 }
 
 /// A runtime and the repo of `data_dir` / `database_url`, for the maintenance subcommands.
@@ -423,7 +425,8 @@ fn run_retention(
     }
     let (runtime, repo) = open_repo(&data_dir, database_url.as_deref())?;
     let now = chrono::Utc::now();
-    let show = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or_else(|| "never".to_owned(), |t| db::ts(&t));
+    let show =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or_else(|| "never".to_owned(), |t| db::ts(&t));
     runtime.block_on(async {
         if dry_run {
             let (cutoffs, due) = leadline_server::retention::due(&repo, &policy, now).await?;
@@ -516,7 +519,11 @@ fn run_lead_erase(
     }
     for lead in &report.leads {
         if lead.already_erased {
-            println!("lead {} was erased already, at {}", lead.lead_id, db::ts(&lead.erased_at));
+            println!(
+                "lead {} was erased already, at {}",
+                lead.lead_id,
+                db::ts(&lead.erased_at)
+            );
             continue;
         }
         println!(

@@ -124,7 +124,9 @@ pub struct RetentionPolicy {
 impl RetentionPolicy {
     /// True when the policy keeps everything forever.
     pub fn keeps_everything(&self) -> bool {
-        self.calls_max_age.is_none() && self.recordings_max_age.is_none() && self.archived_leads_max_age.is_none()
+        self.calls_max_age.is_none()
+            && self.recordings_max_age.is_none()
+            && self.archived_leads_max_age.is_none()
     }
 
     /// The cutoffs at `now`.

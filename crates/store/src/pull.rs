@@ -54,8 +54,12 @@ impl Store {
                     report.leads_upserted += 1;
                     touched.insert(lead.id);
                 }
-                Change::LeadRemoved { lead_id } => {
-                    remove_lead(&tx, lead_id)?;
+                Change::LeadRemoved { lead_id, erased_at } => {
+                    if erased_at.is_some() {
+                        erase_lead(&tx, lead_id)?;
+                    } else {
+                        remove_lead(&tx, lead_id)?;
+                    }
                     touched.remove(lead_id);
                     report.leads_removed += 1;
                 }
@@ -120,6 +124,51 @@ fn remove_lead(conn: &Connection, lead_id: &Id) -> Result<(), StoreError> {
         conn.prepare_cached("DELETE FROM leads WHERE id = ?1")?
             .execute([&id])?;
     }
+    Ok(())
+}
+
+/// A lead erased on the server on the person's request: everything this cache holds about it goes, pending
+/// changes included — the lead and its search entry, its call logs and follow-ups, conflicts, call drafts
+/// (by lead or by its numbers), unsent edits and follow-up changes. Unsent call logs stay queued without
+/// their notes (their time, length and disposition still count for the caller's figures; the server
+/// refuses them now that the lead is gone, and they stay visible as refused). Idempotent.
+fn erase_lead(conn: &Connection, lead_id: &Id) -> Result<(), StoreError> {
+    let id = lead_id.to_string();
+    search::unindex_lead(conn, lead_id)?;
+    let phones: Vec<String> = conn
+        .prepare_cached("SELECT phone, alternate_phone FROM leads WHERE id = ?1")?
+        .query_map([&id], |r| {
+            Ok([
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            ])
+        })?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .collect();
+    for phone in &phones {
+        conn.prepare_cached("DELETE FROM call_drafts WHERE remote = ?1")?
+            .execute([phone])?;
+    }
+    conn.prepare_cached("DELETE FROM call_drafts WHERE lead_id = ?1")?
+        .execute([&id])?;
+    conn.prepare_cached(
+        "UPDATE outbox SET mutation = json_set(mutation, '$.data.notes', '', '$.data.follow_up.note', NULL)
+         WHERE lead_id = ?1 AND entity = 'call_log'",
+    )?
+    .execute([&id])?;
+    conn.prepare_cached("DELETE FROM outbox WHERE lead_id = ?1 AND entity <> 'call_log'")?
+        .execute([&id])?;
+    conn.prepare_cached("DELETE FROM conflicts WHERE lead_id = ?1")?
+        .execute([&id])?;
+    conn.prepare_cached("DELETE FROM follow_ups WHERE lead_id = ?1")?
+        .execute([&id])?;
+    conn.prepare_cached("DELETE FROM call_logs WHERE lead_id = ?1")?
+        .execute([&id])?;
+    conn.prepare_cached("DELETE FROM leads WHERE id = ?1")?
+        .execute([&id])?;
     Ok(())
 }
 

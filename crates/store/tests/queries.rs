@@ -1155,7 +1155,10 @@ fn removed_leads_leave_the_list_the_queue_and_the_counts() {
         )
         .unwrap();
     assert_eq!(total(&f), vec![(LeadStatus::Interested, 1)]);
-    f.pull(vec![Change::LeadRemoved { lead_id: a.id, erased_at: None }]);
+    f.pull(vec![Change::LeadRemoved {
+        lead_id: a.id,
+        erased_at: None,
+    }]);
     assert!(f.names(LeadFilter::default()).is_empty());
     assert_eq!(
         total(&f),

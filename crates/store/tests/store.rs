@@ -298,8 +298,14 @@ fn a_lead_taken_away_keeps_unsent_call_logs_but_leaves_the_list() {
     store
         .apply_pull_page(&page(
             vec![
-                Change::LeadRemoved { lead_id: kept.id, erased_at: None },
-                Change::LeadRemoved { lead_id: gone.id, erased_at: None },
+                Change::LeadRemoved {
+                    lead_id: kept.id,
+                    erased_at: None,
+                },
+                Change::LeadRemoved {
+                    lead_id: gone.id,
+                    erased_at: None,
+                },
             ],
             "c2",
         ))
@@ -996,7 +1002,13 @@ fn a_callers_number_finds_the_lead_by_main_or_alternate_number_but_not_a_removed
         ))
         .unwrap();
     store
-        .apply_pull_page(&page(vec![Change::LeadRemoved { lead_id: gone.id, erased_at: None }], "c2"))
+        .apply_pull_page(&page(
+            vec![Change::LeadRemoved {
+                lead_id: gone.id,
+                erased_at: None,
+            }],
+            "c2",
+        ))
         .unwrap();
     let find = |n: &str| {
         store

@@ -300,7 +300,9 @@ pub fn purge_recordings(
     let mut b = Binder::default();
     let list = in_list(&mut b, &ids);
     let n = tx.execute(
-        &format!("UPDATE {table} SET recording_url = NULL WHERE id IN ({list}) AND recording_url IS NOT NULL"),
+        &format!(
+            "UPDATE {table} SET recording_url = NULL WHERE id IN ({list}) AND recording_url IS NOT NULL"
+        ),
         &b.params,
     )?;
     tx.execute(
@@ -456,7 +458,7 @@ fn call_logs_of(tx: &mut Tx<'_>, lead_id: &Id) -> Result<Vec<ExportedCallLog>, D
     for log in super::archive::archived_call_logs_of_lead(tx, lead_id)? {
         out.push(ExportedCallLog { log, archived: true });
     }
-    out.sort_by(|a, b| (a.log.started_at, a.log.id).cmp(&(b.log.started_at, b.log.id)));
+    out.sort_by_key(|a| (a.log.started_at, a.log.id));
     Ok(out)
 }
 
@@ -481,10 +483,7 @@ fn follow_ups_of(tx: &mut Tx<'_>, lead_id: &Id) -> Result<Vec<ExportedFollowUp>,
     ] {
         for row in tx.query(&sql, &params![id_text(lead_id)])? {
             let (follow_up, _, _) = follow_up_from_row(pii, &row)?;
-            out.push(ExportedFollowUp {
-                follow_up,
-                archived,
-            });
+            out.push(ExportedFollowUp { follow_up, archived });
         }
     }
     Ok(out)
@@ -732,7 +731,8 @@ pub fn erase_lead(
 
     // Every device that may hold the lead drops it: its assignee and team, everyone it was taken from,
     // and admins (the row with no user and no team).
-    let mut targets: Vec<(Option<String>, Option<String>)> = vec![(lead.assigned_to.map(|u| id_text(&u)), team)];
+    let mut targets: Vec<(Option<String>, Option<String>)> =
+        vec![(lead.assigned_to.map(|u| id_text(&u)), team)];
     for row in tx.query(
         "SELECT DISTINCT user_id, team FROM lead_removals WHERE lead_id = $1 AND erased_at IS NULL",
         &params![id.as_str()],

@@ -7,8 +7,8 @@
 //!
 //! The person is named in the JSON body, never in the URL, so phone numbers stay out of access logs.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use axum::routing::post;
 use axum::{Json, Router};
 use leadline_model::privacy::{ErasureReport, ErasureRequest, ExportRequest, PersonExport};

@@ -372,7 +372,13 @@ async fn reassignment_and_late_lead_edits_keep_leads_ahead_of_their_history() {
 
     let (priya_pages, _) = pull_all(&http, &base, &priya_tok, priya_cursor, 3).await;
     let priya_changes: Vec<&Change> = priya_pages.iter().flat_map(|p| &p.changes).collect();
-    assert_eq!(priya_changes, vec![&Change::LeadRemoved { lead_id: moved, erased_at: None }]);
+    assert_eq!(
+        priya_changes,
+        vec![&Change::LeadRemoved {
+            lead_id: moved,
+            erased_at: None
+        }]
+    );
 
     // Arjun gets the lead first, then all of its calls, even with tiny pages.
     let (arjun_pages, _) = pull_all(&http, &base, &arjun_tok, arjun_cursor, 2).await;

@@ -145,6 +145,8 @@ enum T {
     RecordedCall,
     /// A disposition code not yet in the catalogue.
     FreshCode,
+    /// A new lead assigned to priya (erasure consumes it).
+    FreshLead,
 }
 
 /// A request body.
@@ -390,6 +392,11 @@ fn matrix() -> Vec<Row> {
             [D401, D401, D403, D403, A200, D403, A200]),
 
         // ---- imports
+        // ---- data protection
+        row("post", "/api/v1/privacy/export", T::PriyaLead,
+            |c| Body::Json(json!({"person": {"lead_id": c.target}})), ADMINS),
+        row("post", "/api/v1/privacy/erase", T::FreshLead,
+            |c| Body::Json(json!({"person": {"lead_id": c.target}, "reason": "authz matrix"})), ADMINS),
         row("post", "/api/v1/import/csv", T::None, |c| csv(c, &[]),
             [D401, D401, D403, D403, A200, A200, A200]),
         row("post", "/api/v1/import/csv", T::None, |c| csv(c, &[("assign_to", "priya")]),
@@ -566,6 +573,7 @@ async fn fingerprint(repo: &Repo, priya_lead: Id) -> (Vec<String>, i64) {
              COALESCE(max(updated_at), '') FROM follow_ups",
             "SELECT CAST(count(*) AS TEXT) FROM call_logs",
             "SELECT CAST(count(*) AS TEXT) FROM leads",
+            "SELECT CAST(count(*) AS TEXT) FROM privacy_log",
         ] {
             out.push(tx.query_scalar::<String>(sql, &[])?);
         }
@@ -821,6 +829,36 @@ async fn make_target(fx: &Fx, t: T, n: u32) -> String {
         }
         T::RecordedCall => db::id_text(&fx.recorded_call),
         T::FreshCode => format!("authz_{n}"),
+        T::FreshLead => {
+            let now = Utc::now();
+            let lead = leadline_model::Lead {
+                id: leadline_model::new_id(),
+                name: format!("Authz erasable {n}"),
+                phone: leadline_model::PhoneNumber::parse(&format!("+9170{:08}", 42_000_000 + n)).unwrap(),
+                alternate_phone: None,
+                email: None,
+                city: None,
+                source: leadline_model::LeadSource::Referral,
+                interest: None,
+                budget_inr: None,
+                priority: leadline_model::LeadPriority::High,
+                status: leadline_model::LeadStatus::New,
+                tags: vec![],
+                assigned_to: Some(fx.priya.id),
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            };
+            let id = lead.id;
+            fx.repo
+                .write(move |tx| -> Result<(), DbError> {
+                    let seq = db::reserve_seqs(tx, 1)?;
+                    db::insert_lead(tx, &lead, None, seq)
+                })
+                .await
+                .unwrap();
+            db::id_text(&id)
+        }
         T::FreshPriyaSession => db::id_text(&login(&fx.http, &fx.base, "priya", PASSWORD).await.session_id),
         T::FreshFollowUp => {
             let f = FollowUp {

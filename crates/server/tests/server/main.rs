@@ -21,6 +21,7 @@ mod openapi;
 mod ops;
 mod pii;
 mod presence;
+mod privacy;
 mod proxy;
 mod push_lead;
 mod ratelimit;
