@@ -271,12 +271,14 @@ fn base_url(headers: &HeaderMap) -> String {
         Some("https") => "https",
         _ => "http",
     };
+    // A host name, an IPv4 address or a bracketed IPv6 one, with a port; anything else is passed over.
+    let plain = |h: &String| {
+        h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+    };
     let host = text("x-forwarded-host")
-        .or_else(|| text(header::HOST.as_str()))
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
-        })
+        .filter(plain)
+        .or_else(|| text(header::HOST.as_str()).filter(plain))
         .unwrap_or_else(|| "localhost".to_owned());
     format!("{scheme}://{host}")
 }
