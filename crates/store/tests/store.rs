@@ -327,6 +327,67 @@ fn a_lead_taken_away_keeps_unsent_call_logs_but_leaves_the_list() {
 }
 
 #[test]
+fn an_erased_lead_leaves_no_personal_data_in_the_cache_even_unsent() {
+    let mut store = Store::open_in_memory().unwrap();
+    let me = user("priya");
+    store.set_account("http://server", &me).unwrap();
+    let asha = lead("Asha Kulkarni", "+919876543210", &me, LeadStatus::New);
+    let other = lead("Ravi Pillai", "+919845012345", &me, LeadStatus::New);
+    store
+        .apply_pull_page(&page(
+            vec![
+                Change::Lead(asha.clone()),
+                Change::Lead(other.clone()),
+                Change::CallLog(call(&asha, "asked about the gold necklace")),
+            ],
+            "c1",
+        ))
+        .unwrap();
+    // Offline work on her: a call logged with notes and an edit, neither sent yet.
+    store.log_call(&call(&asha, "wants a visit on Sunday")).unwrap();
+    store
+        .update_lead(
+            &asha.id,
+            &LeadPatch {
+                status: Some(LeadStatus::VisitScheduled),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(outbox_rows(&store), 2);
+
+    let erased = Change::LeadRemoved {
+        lead_id: asha.id,
+        erased_at: Some(now()),
+    };
+    store.apply_pull_page(&page(vec![erased.clone()], "c2")).unwrap();
+
+    assert!(matches!(store.get_lead(&asha.id), Err(StoreError::NotFound(_))));
+    assert!(store.call_logs_for_lead(&asha.id).unwrap().is_empty());
+    for search in ["asha", "kulkarni", "9876543210", "necklace", "sunday"] {
+        let found = store
+            .list_leads(&LeadQuery {
+                search: Some(search.into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(found.is_empty(), "{search:?} still finds {found:?}");
+    }
+    // Only the unsent call log stays queued (its time and outcome), without its notes; the edit is gone.
+    let left = store.outbox_pending(100).unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let text = serde_json::to_string(&left[0].mutation).unwrap();
+    for pii in ["Sunday", "Asha", "9876543210", "necklace"] {
+        assert!(!text.contains(pii), "{pii:?} left in the outbox: {text}");
+    }
+    // The other lead is untouched, and a second erasure of the same lead changes nothing.
+    assert_eq!(store.get_lead(&other.id).unwrap().name, "Ravi Pillai");
+    store.apply_pull_page(&page(vec![erased], "c3")).unwrap();
+    assert_eq!(store.count_leads().unwrap(), 1);
+    assert_eq!(outbox_rows(&store), 1);
+}
+
+#[test]
 fn signing_in_as_someone_else_empties_the_cache_unless_changes_are_unsent() {
     let mut store = Store::open_in_memory().unwrap();
     let priya = user("priya");
