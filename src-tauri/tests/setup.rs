@@ -3,37 +3,14 @@
 //! source (the app's tone microphone is heard; a desk without one says so).
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use leadline_desktop::Shell;
 use leadline_desktop::setup::{FinishSetup, MicLevel, MicStart, SetupRuntime, SetupSources};
 use leadline_model::setup::StepOutcome;
 use leadline_phone::audio::{self, AudioPath, NullPlayback};
-use leadline_phone::credentials::CredentialError;
-use leadline_phone::{DeskAudio, Password, PasswordVault};
-
-#[derive(Default)]
-struct MapVault(Mutex<HashMap<String, String>>);
-
-impl PasswordVault for MapVault {
-    fn load(&self, domain: &str, username: &str) -> Result<Option<Password>, CredentialError> {
-        let map = self.0.lock().unwrap();
-        Ok(map
-            .get(&format!("{username}@{domain}"))
-            .map(|p| Password::new(p.clone())))
-    }
-    fn save(&self, domain: &str, username: &str, password: &Password) -> Result<(), CredentialError> {
-        let mut map = self.0.lock().unwrap();
-        map.insert(format!("{username}@{domain}"), password.expose().to_owned());
-        Ok(())
-    }
-    fn forget(&self, domain: &str, username: &str) -> Result<(), CredentialError> {
-        self.0.lock().unwrap().remove(&format!("{username}@{domain}"));
-        Ok(())
-    }
-}
+use leadline_phone::{DeskAudio, MemoryVault};
 
 /// A desk whose microphone is the 440 Hz tone of `LEADLINE_AUDIO=tone`, or none.
 fn shell(dir: &Path, microphone: bool) -> Shell {
@@ -53,7 +30,7 @@ fn shell(dir: &Path, microphone: bool) -> Shell {
             provider: Arc::new(provider),
             microphone,
         },
-        Arc::new(MapVault::default()),
+        Arc::new(MemoryVault::default()),
     )
 }
 

@@ -55,6 +55,43 @@ impl PasswordVault for OsKeyring {
     }
 }
 
+/// A vault in memory only, lost with the process: for headless runs and tests without a keyring.
+#[derive(Debug, Default)]
+pub struct MemoryVault(Mutex<HashMap<String, String>>);
+
+impl MemoryVault {
+    /// How many passwords it holds.
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries().is_empty()
+    }
+
+    fn entries(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl PasswordVault for MemoryVault {
+    fn load(&self, domain: &str, username: &str) -> Result<Option<Password>, CredentialError> {
+        Ok(self
+            .entries()
+            .get(&format!("{username}@{domain}"))
+            .map(|p| Password::new(p.clone())))
+    }
+    fn save(&self, domain: &str, username: &str, password: &Password) -> Result<(), CredentialError> {
+        self.entries()
+            .insert(format!("{username}@{domain}"), password.expose().to_owned());
+        Ok(())
+    }
+    fn forget(&self, domain: &str, username: &str) -> Result<(), CredentialError> {
+        self.entries().remove(&format!("{username}@{domain}"));
+        Ok(())
+    }
+}
+
 /// The sound of the desk's calls.
 pub enum DeskAudio {
     /// The OS sound devices, chosen in the settings.

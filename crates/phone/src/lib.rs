@@ -116,7 +116,8 @@ pub use agent::{CallRoute, FallbackReason, PhoneEvent, RegistrationState, UserAg
 pub use call::{Call, CallEvent, CallInput, CallRefusal, CallState, InvalidMove};
 pub use config::{Password, PhoneConfig, WsScheme};
 pub use desk::{
-    DeskAudio, DeskError, DeskEvent, DeskPhone, DeskState, DialOutcome, OffReason, OsKeyring, PasswordVault,
+    DeskAudio, DeskError, DeskEvent, DeskPhone, DeskState, DialOutcome, MemoryVault, OffReason, OsKeyring,
+    PasswordVault,
 };
 pub use error::{ConnectCause, PhoneError};
 pub use journal::{CallJournal, JournalEntry};

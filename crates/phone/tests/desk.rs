@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,10 +18,9 @@ use leadline_model::{
     User, default_catalogue, new_id,
 };
 use leadline_phone::audio::{self, AudioPath, Meter};
-use leadline_phone::credentials::CredentialError;
 use leadline_phone::{
     CallRoute, CallState, DeskAudio, DeskError, DeskEvent, DeskPhone, DeskState, DialOutcome, FallbackReason,
-    OffReason, Password, PasswordVault, RegistrationState,
+    MemoryVault, OffReason, Password, PasswordVault, RegistrationState,
 };
 use leadline_store::{Store, StoreKey};
 use serde_json::json;
@@ -34,27 +32,6 @@ use tokio::sync::broadcast;
 const LEAD_NUMBER_AS_DIALLED: &str = "09876543210";
 const LEAD_NUMBER: &str = "+919876543210";
 
-#[derive(Default)]
-struct MapVault(Mutex<HashMap<String, String>>);
-
-impl PasswordVault for MapVault {
-    fn load(&self, domain: &str, username: &str) -> Result<Option<Password>, CredentialError> {
-        let map = self.0.lock().unwrap();
-        Ok(map
-            .get(&format!("{username}@{domain}"))
-            .map(|p| Password::new(p.clone())))
-    }
-    fn save(&self, domain: &str, username: &str, password: &Password) -> Result<(), CredentialError> {
-        let mut map = self.0.lock().unwrap();
-        map.insert(format!("{username}@{domain}"), password.expose().to_owned());
-        Ok(())
-    }
-    fn forget(&self, domain: &str, username: &str) -> Result<(), CredentialError> {
-        self.0.lock().unwrap().remove(&format!("{username}@{domain}"));
-        Ok(())
-    }
-}
-
 fn open(path: &Path) -> Arc<Mutex<Store>> {
     let key = StoreKey::from_hex(&"6b".repeat(32)).unwrap();
     Arc::new(Mutex::new(Store::open(path, &key).unwrap()))
@@ -62,7 +39,7 @@ fn open(path: &Path) -> Arc<Mutex<Store>> {
 
 fn desk(
     store: &Arc<Mutex<Store>>,
-    vault: &Arc<MapVault>,
+    vault: &Arc<MemoryVault>,
     meter: Option<&Meter>,
     microphone: bool,
 ) -> DeskPhone {
@@ -147,7 +124,7 @@ async fn settings_are_checked_kept_and_followed_and_the_route_says_why_it_falls_
     let kam = Kamailio::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir.path().join("cache.sqlite3"));
-    let vault = Arc::new(MapVault::default());
+    let vault = Arc::new(MemoryVault::default());
     let phone = desk(&store, &vault, None, true);
 
     // A new desk: the phone is off, and a call goes as a click-to-call.
@@ -192,7 +169,7 @@ async fn settings_are_checked_kept_and_followed_and_the_route_says_why_it_falls_
         store.lock().unwrap().phone_settings().unwrap(),
         PhoneSettings::default()
     );
-    assert!(vault.0.lock().unwrap().is_empty());
+    assert!(vault.is_empty());
 
     // Saved without a password: on, but nothing to register with.
     assert_eq!(
@@ -226,11 +203,10 @@ async fn settings_are_checked_kept_and_followed_and_the_route_says_why_it_falls_
     assert_eq!(phone.settings().await.unwrap(), (good.clone(), true));
     assert_eq!(
         vault
-            .0
-            .lock()
+            .load(DOMAIN, USER)
             .unwrap()
-            .get(&format!("{USER}@{DOMAIN}"))
-            .map(String::as_str),
+            .map(|p| p.expose().to_owned())
+            .as_deref(),
         Some(PASSWORD)
     );
     assert!(!kam.contacts_of(USER).await.is_empty());
@@ -266,7 +242,7 @@ async fn settings_are_checked_kept_and_followed_and_the_route_says_why_it_falls_
     );
     assert!(kam.contacts_of(USER).await.is_empty());
     assert_eq!(
-        vault.0.lock().unwrap().len(),
+        vault.len(),
         1,
         "the password stays for when it is switched on again"
     );
@@ -328,7 +304,7 @@ async fn a_lead_is_called_and_calls_back_each_call_followed_live_and_journalled(
         })
         .unwrap();
     }
-    let vault = Arc::new(MapVault::default());
+    let vault = Arc::new(MemoryVault::default());
     let meter = Meter::new(Some(far.tone_hz()));
     let phone = desk(&store, &vault, Some(&meter), true);
     let mut events = phone.subscribe();

@@ -3,35 +3,12 @@
 //! desk's speaker (measured there as 440 Hz).
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leadline_phone::audio::{self, AudioError, AudioPath, Direction, Meter};
-use leadline_phone::credentials::CredentialError;
-use leadline_phone::{DeskAudio, DeskError, DeskPhone, Password, PasswordVault};
+use leadline_phone::{DeskAudio, DeskError, DeskPhone, MemoryVault};
 use leadline_store::{Store, StoreKey};
-
-#[derive(Default)]
-struct MapVault(Mutex<HashMap<String, String>>);
-
-impl PasswordVault for MapVault {
-    fn load(&self, domain: &str, username: &str) -> Result<Option<Password>, CredentialError> {
-        let map = self.0.lock().unwrap();
-        Ok(map
-            .get(&format!("{username}@{domain}"))
-            .map(|p| Password::new(p.clone())))
-    }
-    fn save(&self, domain: &str, username: &str, password: &Password) -> Result<(), CredentialError> {
-        let mut map = self.0.lock().unwrap();
-        map.insert(format!("{username}@{domain}"), password.expose().to_owned());
-        Ok(())
-    }
-    fn forget(&self, domain: &str, username: &str) -> Result<(), CredentialError> {
-        self.0.lock().unwrap().remove(&format!("{username}@{domain}"));
-        Ok(())
-    }
-}
 
 /// A desk whose microphone is the 440 Hz tone (or nothing) and whose speaker is `meter`.
 fn desk(dir: &std::path::Path, microphone: bool, meter: &Meter) -> DeskPhone {
@@ -54,7 +31,7 @@ fn desk(dir: &std::path::Path, microphone: bool, meter: &Meter) -> DeskPhone {
             provider: Arc::new(provider),
             microphone,
         },
-        Arc::new(MapVault::default()),
+        Arc::new(MemoryVault::default()),
     )
 }
 
