@@ -21,6 +21,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -135,6 +136,9 @@ pub struct BackupOptions {
     pub output: PathBuf,
     /// Include the JWT secret and PII key files of the data directory.
     pub include_keys: bool,
+    /// The PII keys the server is configured with (`[pii] keys` / `LEADLINE_PII_KEYS`), if any: they are
+    /// not files of the data directory, so the backup cannot hold them (a warning says so).
+    pub configured_keys: Option<Arc<PiiKeys>>,
 }
 
 /// What `backup` did.
@@ -156,6 +160,9 @@ pub struct RestoreOptions {
     pub keep_replaced: bool,
     /// Only verify the backup (checksums, integrity, schema, keys); change nothing.
     pub check_only: bool,
+    /// The PII keys the server is configured with (`[pii] keys` / `LEADLINE_PII_KEYS`): they take
+    /// precedence over the backup's key file, as they will in the restored server.
+    pub configured_keys: Option<Arc<PiiKeys>>,
 }
 
 /// What `restore` did.
@@ -281,9 +288,10 @@ pub fn backup(opts: &BackupOptions) -> Result<BackupReport, BackupError> {
     let mut notes = Vec::new();
     let mut keys = Vec::new();
     let mut key_paths = Vec::new();
-    if std::env::var_os("LEADLINE_PII_KEYS").is_some_and(|v| !v.is_empty()) {
-        let note = "the PII keys in use come from LEADLINE_PII_KEYS/LEADLINE_PII_BLIND_KEY (environment): \
-                    they are not in this backup; keep them with it, or it cannot be read"
+    if opts.configured_keys.is_some() {
+        let note = "the PII keys in use come from the configuration ([pii] keys and blind_key, or \
+                    LEADLINE_PII_KEYS/LEADLINE_PII_BLIND_KEY): they are not in this backup; keep them with \
+                    it, or it cannot be read"
             .to_owned();
         warnings.push(note.clone());
         notes.push(note);
@@ -660,25 +668,30 @@ fn check_database(input: &Path, unpacked: &Unpacked) -> Result<(), BackupError> 
     Ok(())
 }
 
-/// The PII keys that will be in effect after the restore: the environment's, else the backup's, else
+/// The PII keys that will be in effect after the restore: the configured ones, else the backup's, else
 /// the data directory's. `None` when there are none anywhere.
 fn keys_after_restore(
+    configured: Option<&Arc<PiiKeys>>,
     data_dir: &Path,
     unpacked: &Unpacked,
     work: &Path,
-) -> Result<Option<PiiKeys>, BackupError> {
+) -> Result<Option<Arc<PiiKeys>>, BackupError> {
     let keys_err = |e: pii::PiiConfigError| BackupError::Keys(format!("PII keys: {e}"));
-    if let Some(keys) = PiiKeys::from_env().map_err(keys_err)? {
-        return Ok(Some(keys));
+    if let Some(keys) = configured {
+        return Ok(Some(keys.clone()));
     }
     if let Some((_, path)) = unpacked.keys.iter().find(|(n, _)| n == pii::KEY_FILE) {
         let dir = work.join("pii");
         std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
         std::fs::copy(path, dir.join(pii::KEY_FILE)).map_err(io("reading", path))?;
-        return PiiKeys::load_or_create(&dir).map(Some).map_err(keys_err);
+        return PiiKeys::load_or_create(&dir)
+            .map(|k| Some(Arc::new(k)))
+            .map_err(keys_err);
     }
     if data_dir.join(pii::KEY_FILE).is_file() {
-        return PiiKeys::load_or_create(data_dir).map(Some).map_err(keys_err);
+        return PiiKeys::load_or_create(data_dir)
+            .map(|k| Some(Arc::new(k)))
+            .map_err(keys_err);
     }
     Ok(None)
 }
@@ -744,11 +757,16 @@ pub fn restore(opts: &RestoreOptions) -> Result<RestoreReport, BackupError> {
             target: target.to_owned(),
         });
     }
-    let keys = keys_after_restore(&opts.data_dir, &unpacked, work.path())?;
+    let keys = keys_after_restore(
+        opts.configured_keys.as_ref(),
+        &opts.data_dir,
+        &unpacked,
+        work.path(),
+    )?;
     let mut warnings = Vec::new();
     if unpacked.keys.is_empty() {
         warnings.push(
-            "this backup holds no keys: the data directory's keys (or the environment's) stay in use"
+            "this backup holds no keys: the configured PII keys, else the data directory's, stay in use"
                 .to_owned(),
         );
     }
@@ -770,7 +788,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<RestoreReport, BackupError> {
                 stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                     .collect::<Result<Vec<_>, _>>()?
             };
-            check_keys(keys.as_ref(), samples)?;
+            check_keys(keys.as_deref(), samples)?;
             if opts.check_only {
                 return Ok(report(None, Vec::new(), warnings));
             }
@@ -784,7 +802,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<RestoreReport, BackupError> {
             }
         }
         DbConfig::Postgres(url) => {
-            let placed = pg_restore(url, &unpacked, keys.as_ref(), opts, &when)?;
+            let placed = pg_restore(url, &unpacked, keys.as_deref(), opts, &when)?;
             if opts.check_only {
                 return Ok(report(None, Vec::new(), warnings));
             }

@@ -23,6 +23,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 use zeroize::Zeroizing;
 
+use crate::retention::{Age, RetentionPolicy, RetentionSchedule};
 use crate::routes::integrations::{DEFAULT_WEBHOOK_USER, ExotelSettings, SheetsSettings};
 use crate::{ServeConfig, db, pii, tls};
 
@@ -409,6 +410,47 @@ pub const SETTINGS: &[Setting] = &[
         "The desktop app's in-app updates: latest.json, the signed packages and their .sig files \
          (scripts/package writes them); unset: no update is offered.",
     ),
+    setting(
+        "retention",
+        "calls_max_age",
+        &["LEADLINE_CALLS_MAX_AGE"],
+        Some("--calls-max-age"),
+        Text,
+        false,
+        None,
+        "Archived call logs that started longer ago (6months, 180d, 26w, 1y) are purged; unset: kept.",
+    ),
+    setting(
+        "retention",
+        "recordings_max_age",
+        &["LEADLINE_RECORDINGS_MAX_AGE"],
+        Some("--recordings-max-age"),
+        Text,
+        false,
+        None,
+        "Calls (live or archived) that started longer ago lose their recording reference; unset: kept.",
+    ),
+    setting(
+        "retention",
+        "archived_leads_max_age",
+        &["LEADLINE_ARCHIVED_LEADS_MAX_AGE"],
+        Some("--archived-leads-max-age"),
+        Text,
+        false,
+        None,
+        "Leads archived longer ago are purged with their history; unset: kept.",
+    ),
+    setting(
+        "retention",
+        "every_secs",
+        &["LEADLINE_RETENTION_EVERY_SECS"],
+        Some("--retention-every-secs"),
+        Seconds,
+        false,
+        None,
+        "Run the retention policy inside serve this often (60 to 604800; first run one period after \
+         start); unset: run `leadline-server retention` from a timer instead.",
+    ),
 ];
 
 /// The flags of `leadline-server serve` (values are checked by [`load`], so every bad one is reported at
@@ -494,6 +536,21 @@ pub struct ServeFlags {
     /// files, served at /api/v1/updates/… (public) [env: LEADLINE_UPDATES_DIR].
     #[arg(long, value_name = "DIR")]
     pub updates_dir: Option<String>,
+    /// Purge archived call logs older than this: `6months`, `180d`, `26w`, `1y` (with
+    /// --retention-every-secs) [env: LEADLINE_CALLS_MAX_AGE].
+    #[arg(long, value_name = "AGE")]
+    pub calls_max_age: Option<String>,
+    /// Drop the recording references of calls older than this [env: LEADLINE_RECORDINGS_MAX_AGE].
+    #[arg(long, value_name = "AGE")]
+    pub recordings_max_age: Option<String>,
+    /// Purge leads archived longer ago than this, with their history
+    /// [env: LEADLINE_ARCHIVED_LEADS_MAX_AGE].
+    #[arg(long, value_name = "AGE")]
+    pub archived_leads_max_age: Option<String>,
+    /// Run the retention policy inside `serve` every this many seconds
+    /// [env: LEADLINE_RETENTION_EVERY_SECS].
+    #[arg(long, value_name = "SECS")]
+    pub retention_every_secs: Option<String>,
 }
 
 impl ServeFlags {
@@ -525,6 +582,10 @@ impl ServeFlags {
             ("--tls-cert", text(&self.tls_cert)),
             ("--tls-key", text(&self.tls_key)),
             ("--updates-dir", text(&self.updates_dir)),
+            ("--calls-max-age", text(&self.calls_max_age)),
+            ("--recordings-max-age", text(&self.recordings_max_age)),
+            ("--archived-leads-max-age", text(&self.archived_leads_max_age)),
+            ("--retention-every-secs", text(&self.retention_every_secs)),
         ];
         all.into_iter()
             .filter_map(|(flag, v)| v.map(|v| (flag, v)))
@@ -628,6 +689,8 @@ pub struct Settings {
     pub tls: Option<tls::TlsSettings>,
     /// Where the desktop's in-app updates are served from.
     pub updates_dir: Option<PathBuf>,
+    /// The retention policy, and how often `serve` runs it (`every: None`: not inside `serve`).
+    pub retention: RetentionSchedule,
     /// Things worth a warning in the log (e.g. a configuration file other users can read).
     pub warnings: Vec<String>,
     /// The configuration file read, if any.
@@ -661,6 +724,7 @@ impl Settings {
             trusted_proxies: self.trusted_proxies.clone(),
             tls: self.tls.clone(),
             updates_dir: self.updates_dir.clone(),
+            retention: self.retention,
             ..ServeConfig::new(&self.data_dir)
         }
     }
@@ -1416,6 +1480,8 @@ impl Checker {
             None => None,
         };
 
+        let retention = self.retention(&mut warnings);
+
         Settings {
             data_dir,
             listen,
@@ -1433,10 +1499,68 @@ impl Checker {
             sentry_dsn: sentry_dsn.map(|(s, _)| s),
             tls,
             updates_dir,
+            retention,
             warnings,
             file,
             shown: std::mem::take(&mut self.shown),
         }
+    }
+
+    /// `[retention]`: each age must parse; a period needs at least one age, and ages without a period
+    /// are a warning (they only apply to the `retention` subcommand then).
+    fn retention(&mut self, warnings: &mut Vec<String>) -> RetentionSchedule {
+        let age = |checker: &mut Self, key: &'static str| -> Option<Age> {
+            let (text, source) = checker.text("retention", key)?;
+            match text.parse::<Age>() {
+                Ok(age) => Some(age),
+                Err(e) => {
+                    checker.invalid("retention", key, &source, e.to_string());
+                    None
+                }
+            }
+        };
+        let policy = RetentionPolicy {
+            calls_max_age: age(self, "calls_max_age"),
+            recordings_max_age: age(self, "recordings_max_age"),
+            archived_leads_max_age: age(self, "archived_leads_max_age"),
+        };
+        let every = match self.source("retention", "every_secs") {
+            None => None,
+            Some(_) => match self.seconds("retention", "every_secs", 7 * 24 * 3600) {
+                Some((secs, source)) if secs < 60 => {
+                    self.invalid(
+                        "retention",
+                        "every_secs",
+                        &source,
+                        format!("must be at least 60 seconds, got {secs}"),
+                    );
+                    None
+                }
+                Some((secs, source)) => {
+                    if policy.keeps_everything() {
+                        self.problem(
+                            "retention",
+                            "every_secs",
+                            Some(source),
+                            ProblemKind::Missing,
+                            "missing: a retention period needs at least one of [retention] calls_max_age, \
+                             recordings_max_age, archived_leads_max_age"
+                                .into(),
+                        );
+                    }
+                    Some(Duration::from_secs(secs))
+                }
+                None => None,
+            },
+        };
+        if every.is_none() && !policy.keeps_everything() && self.source("retention", "every_secs").is_none() {
+            warnings.push(
+                "[retention] ages are set but every_secs is not: serve will not purge anything; run \
+                 `leadline-server retention` from a timer, or set every_secs"
+                    .into(),
+            );
+        }
+        RetentionSchedule { policy, every }
     }
 
     fn exotel(&mut self) -> Option<ExotelSettings> {

@@ -537,29 +537,48 @@ where
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed by this call, not when the future
+/// is first polled, so a signal sent as soon as the caller announces itself is not the default (fatal)
+/// action.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let int = async {
+                match int.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = int => {}
+                () = term => {}
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
 
 /// A server running in this process (tests, benchmarks).
@@ -656,6 +675,13 @@ pub async fn run(config: &ServeConfig) -> Result<(), ServerError> {
     let opened = open_and_bind(config).await?;
     let addr = opened.addr;
     let scheme = if opened.cert.is_some() { "https" } else { "http" };
+    // Signal handlers first: whoever reads the line below may signal at once.
+    let shutdown = shutdown_signal();
+    #[cfg(unix)]
+    let _reloader = opened.cert.clone().map(|cert| {
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        AbortOnDrop(tokio::spawn(reload_on_sighup(cert, hup)))
+    });
     {
         let mut out = std::io::stdout().lock();
         // Tests and scripts read this line to learn the port; a closed stdout must not stop the server.
@@ -663,19 +689,15 @@ pub async fn run(config: &ServeConfig) -> Result<(), ServerError> {
         let _ = out.flush();
     }
     tracing::info!(%addr, scheme, db = ?opened.state.repo(), "listening");
-    #[cfg(unix)]
-    let _reloader = opened
-        .cert
-        .clone()
-        .map(|cert| AbortOnDrop(tokio::spawn(reload_on_sighup(cert))));
     // Load the phone-number metadata now rather than in the first pull (it takes a moment).
     tokio::task::spawn_blocking(|| leadline_model::PhoneNumber::parse("+919876543210").is_ok());
     if let Some(every) = config.retention.every
         && retention::spawn(opened.state.repo().clone(), config.retention).is_some()
     {
-        tracing::info!(every_s = every.as_secs(), policy = ?config.retention.policy, "retention runs inside serve");
+        let policy = serde_json::to_string(&config.retention.policy).unwrap_or_default();
+        tracing::info!(every_s = every.as_secs(), %policy, "retention runs inside serve");
     }
-    serve_on(opened.listener, opened.state, shutdown_signal()).await
+    serve_on(opened.listener, opened.state, shutdown).await
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -689,8 +711,8 @@ impl Drop for AbortOnDrop {
 /// Reloads the certificate on each SIGHUP (certbot's deploy hook, say); a bad new one is logged and the
 /// old one stays in service.
 #[cfg(unix)]
-async fn reload_on_sighup(cert: Arc<tls::ReloadableCert>) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+async fn reload_on_sighup(cert: Arc<tls::ReloadableCert>, hup: std::io::Result<tokio::signal::unix::Signal>) {
+    let Ok(mut hup) = hup else {
         tracing::warn!("cannot listen for SIGHUP: the TLS certificate will not be reloaded");
         return;
     };

@@ -45,10 +45,8 @@ enum Command {
     /// call) untouched for longer, to archive tables: out of hot queries, still exportable. Idempotent and
     /// safe to interrupt (batches of one transaction each); run it from cron.
     Archive {
-        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
-        data_dir: PathBuf,
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
+        #[command(flatten)]
+        target: Target,
         /// Age of the call logs to archive: `6months`, `180d`, `26w`, `1y`.
         #[arg(long, default_value = "6months", value_parser = parse_age)]
         older_than: Age,
@@ -66,11 +64,8 @@ enum Command {
     /// into one file (`.tar.gz`, mode 0600). With the keys it is a secret: anyone holding it can read
     /// every customer's phone number and notes. See docs/backup.md.
     Backup {
-        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
-        data_dir: PathBuf,
-        /// PostgreSQL URL: the backup runs `pg_dump --format=custom` (the password goes in PGPASSWORD).
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
+        #[command(flatten)]
+        target: Target,
         /// The backup file to write, or a directory to write `leadline-backup-<UTC time>.tar.gz` in.
         #[arg(long, short)]
         output: PathBuf,
@@ -85,12 +80,8 @@ enum Command {
     Restore {
         /// The backup file.
         backup: PathBuf,
-        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
-        data_dir: PathBuf,
-        /// PostgreSQL URL: the dump is restored with `pg_restore` into a new database, which then takes
-        /// this one's name.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
+        #[command(flatten)]
+        target: Target,
         /// Only verify the backup; change nothing.
         #[arg(long)]
         check: bool,
@@ -103,10 +94,8 @@ enum Command {
     /// Idempotent and batched; writes an audit record. Run it from cron or a systemd timer (after
     /// `archive`).
     Retention {
-        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
-        data_dir: PathBuf,
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
+        #[command(flatten)]
+        target: Target,
         #[command(flatten)]
         policy: RetentionArgs,
         /// Rows per transaction.
@@ -119,10 +108,8 @@ enum Command {
     /// Print everything the server holds about a person (a lead, or every lead with a number) as JSON,
     /// decrypted: the answer to a data-access request (GDPR Art. 15, DPDP Act s.11). Audited.
     LeadExport {
-        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
-        data_dir: PathBuf,
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
+        #[command(flatten)]
+        target: Target,
         #[command(flatten)]
         person: PersonArgs,
         /// Write the JSON to this file (mode 0600) instead of stdout.
@@ -133,10 +120,8 @@ enum Command {
     /// s.12): PII goes from live and archive tables, recordings references and events; anonymised call
     /// logs stay for analytics; desktops delete their copy at their next sync. Audited.
     LeadErase {
-        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
-        data_dir: PathBuf,
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
+        #[command(flatten)]
+        target: Target,
         #[command(flatten)]
         person: PersonArgs,
         /// Why (a ticket number, not the person's name or number): kept in the audit record.
@@ -145,40 +130,132 @@ enum Command {
     },
     /// Seed demo data: 6 users (password `leadline-demo`), 2,000 leads, 5,000 call logs, follow-ups.
     Demo {
-        #[arg(long, env = "LEADLINE_DATA_DIR", default_value = "leadline-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        target: Target,
         /// Seed of the random generator; the same seed gives the same data.
         #[arg(long, default_value_t = demo::DEFAULT_SEED)]
         seed: u64,
         /// Wipe users, leads, call logs and follow-ups first, even when they are not demo data.
         #[arg(long)]
         force: bool,
-        /// Seed this PostgreSQL database instead of the SQLite file in the data directory.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
     },
+}
+
+/// Which server's data a maintenance subcommand works on. It reads the server's own configuration (the
+/// file given to `serve`, then the environment, then these flags), so it opens the same database with the
+/// same PII keys as the running server.
+#[derive(Debug, clap::Args)]
+struct Target {
+    /// The server's configuration file (TOML), the one `serve` reads.
+    #[arg(long, env = config::CONFIG_ENV, hide_env_values = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of the database and the key files [env: LEADLINE_DATA_DIR] [default: leadline-data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// PostgreSQL URL; unset: the SQLite file in the data directory [env: DATABASE_URL].
+    #[arg(long, value_name = "URL")]
+    database_url: Option<config::Secret>,
+}
+
+/// A [`Target`] resolved through the server's configuration.
+struct Place {
+    data_dir: PathBuf,
+    database: db::DbConfig,
+    /// The redacted database URL, or the SQLite file, for messages.
+    shown: String,
+    /// The configured PII keys (`[pii] keys`); `None`: the data directory's key file.
+    pii: Option<std::sync::Arc<leadline_server::pii::PiiKeys>>,
+    /// `[retention]` of the configuration.
+    retention: RetentionPolicy,
+}
+
+impl Target {
+    /// Reads the configuration like `serve` does; every problem is printed and the process exits with 2.
+    fn resolve(&self) -> Place {
+        let flags = config::ServeFlags {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            ..config::ServeFlags::default()
+        };
+        let settings = match config::load(&flags, &config::process_env) {
+            Ok(settings) => settings,
+            Err(e) => {
+                eprint!("leadline-server: {e}");
+                std::process::exit(2);
+            }
+        };
+        let database = settings
+            .database
+            .clone()
+            .unwrap_or_else(|| db::DbConfig::Sqlite(db::db_path(&settings.data_dir)));
+        let shown = match &settings.database_url {
+            Some(url) => db::redact_url(url.expose()),
+            None => db::db_path(&settings.data_dir).display().to_string(),
+        };
+        Place {
+            data_dir: settings.data_dir.clone(),
+            database,
+            shown,
+            pii: settings.pii.clone(),
+            retention: settings.retention.policy,
+        }
+    }
+}
+
+impl Place {
+    /// The PII keys the server would use: the configured ones, else the data directory's file.
+    fn pii_keys(&self) -> anyhow::Result<std::sync::Arc<leadline_server::pii::PiiKeys>> {
+        match &self.pii {
+            Some(keys) => Ok(keys.clone()),
+            None => Ok(std::sync::Arc::new(
+                leadline_server::pii::PiiKeys::load_or_create(&self.data_dir)?,
+            )),
+        }
+    }
+
+    /// Runs `work` on the repo in a fresh runtime. The repo is dropped inside the runtime (its pool closes
+    /// connections on it).
+    fn with_repo<T, Fut>(&self, work: impl FnOnce(db::Repo) -> Fut) -> anyhow::Result<T>
+    where
+        Fut: std::future::Future<Output = anyhow::Result<T>>,
+    {
+        runtime()?.block_on(async {
+            let pii = self.pii_keys()?;
+            let repo = db::Repo::connect(&self.database, pii).await?;
+            work(repo).await
+        })
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// The retention policy: how long each kind of data is kept (absent: forever).
 #[derive(Debug, clap::Args)]
 struct RetentionArgs {
     /// Age of the archived call logs to purge (by start time): `6months`, `180d`, `26w`, `1y`.
-    #[arg(long, env = "LEADLINE_CALLS_MAX_AGE", value_parser = parse_age)]
+    #[arg(long, value_parser = parse_age)]
     calls_max_age: Option<Age>,
     /// Age of the calls whose recording references to drop (live and archived).
-    #[arg(long, env = "LEADLINE_RECORDINGS_MAX_AGE", value_parser = parse_age)]
+    #[arg(long, value_parser = parse_age)]
     recordings_max_age: Option<Age>,
     /// How long archived leads are kept (since archiving) before they are purged with their history.
-    #[arg(long, env = "LEADLINE_ARCHIVED_LEADS_MAX_AGE", value_parser = parse_age)]
+    #[arg(long, value_parser = parse_age)]
     archived_leads_max_age: Option<Age>,
 }
 
 impl RetentionArgs {
-    fn policy(&self) -> RetentionPolicy {
+    /// These flags over the configuration's `[retention]` (file, then environment).
+    fn over(&self, configured: RetentionPolicy) -> RetentionPolicy {
         RetentionPolicy {
-            calls_max_age: self.calls_max_age,
-            recordings_max_age: self.recordings_max_age,
-            archived_leads_max_age: self.archived_leads_max_age,
+            calls_max_age: self.calls_max_age.or(configured.calls_max_age),
+            recordings_max_age: self.recordings_max_age.or(configured.recordings_max_age),
+            archived_leads_max_age: self.archived_leads_max_age.or(configured.archived_leads_max_age),
         }
     }
 }
@@ -264,59 +341,41 @@ fn main() -> anyhow::Result<()> {
             timeout_secs,
             insecure,
         } => healthcheck(&url, Duration::from_secs(timeout_secs), insecure),
-        Command::Demo {
-            data_dir,
-            seed,
-            force,
-            database_url,
-        } => run_demo(data_dir, seed, force, database_url),
+        Command::Demo { target, seed, force } => run_demo(&target.resolve(), seed, force),
         Command::Backup {
-            data_dir,
-            database_url,
+            target,
             output,
             no_keys,
-        } => run_backup(data_dir, database_url, output, no_keys),
+        } => run_backup(&target.resolve(), output, no_keys),
         Command::Restore {
             backup,
-            data_dir,
-            database_url,
+            target,
             check,
             discard_replaced,
-        } => run_restore(backup, data_dir, database_url, check, discard_replaced),
+        } => run_restore(&target.resolve(), backup, check, discard_replaced),
         Command::Archive {
-            data_dir,
-            database_url,
+            target,
             older_than,
             leads_older_than,
             batch,
             dry_run,
-        } => run_archive(
-            data_dir,
-            database_url,
-            older_than,
-            leads_older_than,
-            batch,
-            dry_run,
-        ),
+        } => run_archive(&target.resolve(), older_than, leads_older_than, batch, dry_run),
         Command::Retention {
-            data_dir,
-            database_url,
+            target,
             policy,
             batch,
             dry_run,
-        } => run_retention(data_dir, database_url, policy.policy(), batch, dry_run),
-        Command::LeadExport {
-            data_dir,
-            database_url,
-            person,
-            out,
-        } => run_lead_export(data_dir, database_url, &person, out),
+        } => {
+            let place = target.resolve();
+            let policy = policy.over(place.retention);
+            run_retention(&place, policy, batch, dry_run)
+        }
+        Command::LeadExport { target, person, out } => run_lead_export(&target.resolve(), &person, out),
         Command::LeadErase {
-            data_dir,
-            database_url,
+            target,
             person,
             reason,
-        } => run_lead_erase(data_dir, database_url, &person, &reason),
+        } => run_lead_erase(&target.resolve(), &person, &reason),
     }
 }
 
@@ -389,45 +448,18 @@ fn cutoff(age: Age, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<chrono
         .context("that age reaches before the calendar starts")
 }
 
-/// A runtime and the repo of `data_dir` / `database_url`, for the maintenance subcommands.
-fn open_repo(
-    data_dir: &std::path::Path,
-    database_url: Option<&str>,
-) -> anyhow::Result<(tokio::runtime::Runtime, db::Repo)> {
-    let config = match database_url {
-        Some(url) => parse_database_url(url)?,
-        None => db::DbConfig::Sqlite(db::db_path(data_dir)),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let repo = runtime.block_on(async {
-        let pii = std::sync::Arc::new(leadline_server::pii_keys(data_dir)?);
-        anyhow::Ok(db::Repo::connect(&config, pii).await?)
-    })?;
-    Ok((runtime, repo))
-}
-
-fn run_retention(
-    data_dir: PathBuf,
-    database_url: Option<String>,
-    policy: RetentionPolicy,
-    batch: u32,
-    dry_run: bool,
-) -> anyhow::Result<()> {
+fn run_retention(place: &Place, policy: RetentionPolicy, batch: u32, dry_run: bool) -> anyhow::Result<()> {
     if policy.keeps_everything() {
         println!(
-            "nothing to do: no --calls-max-age, --recordings-max-age or --archived-leads-max-age given \
-             (everything is kept)"
+            "nothing to do: no [retention] ages in the configuration and no --calls-max-age, \
+             --recordings-max-age or --archived-leads-max-age given (everything is kept)"
         );
         return Ok(());
     }
-    let (runtime, repo) = open_repo(&data_dir, database_url.as_deref())?;
     let now = chrono::Utc::now();
     let show =
         |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or_else(|| "never".to_owned(), |t| db::ts(&t));
-    runtime.block_on(async {
+    place.with_repo(|repo| async move {
         if dry_run {
             let (cutoffs, due) = leadline_server::retention::due(&repo, &policy, now).await?;
             println!(
@@ -460,21 +492,12 @@ fn run_retention(
     })
 }
 
-fn run_lead_export(
-    data_dir: PathBuf,
-    database_url: Option<String>,
-    person: &PersonArgs,
-    out: Option<PathBuf>,
-) -> anyhow::Result<()> {
+fn run_lead_export(place: &Place, person: &PersonArgs, out: Option<PathBuf>) -> anyhow::Result<()> {
     let selector = person.selector()?;
-    let (runtime, repo) = open_repo(&data_dir, database_url.as_deref())?;
     let actor = leadline_server::erasure::cli_actor();
-    let export = runtime.block_on(leadline_server::erasure::export(
-        &repo,
-        &selector,
-        &actor,
-        chrono::Utc::now(),
-    ))?;
+    let export = place.with_repo(|repo| async move {
+        Ok(leadline_server::erasure::export(&repo, &selector, &actor, chrono::Utc::now()).await?)
+    })?;
     let json = serde_json::to_string_pretty(&export)?;
     match out {
         None => println!("{json}"),
@@ -498,22 +521,12 @@ fn run_lead_export(
     Ok(())
 }
 
-fn run_lead_erase(
-    data_dir: PathBuf,
-    database_url: Option<String>,
-    person: &PersonArgs,
-    reason: &str,
-) -> anyhow::Result<()> {
+fn run_lead_erase(place: &Place, person: &PersonArgs, reason: &str) -> anyhow::Result<()> {
     let selector = person.selector()?;
-    let (runtime, repo) = open_repo(&data_dir, database_url.as_deref())?;
     let actor = leadline_server::erasure::cli_actor();
-    let report = runtime.block_on(leadline_server::erasure::erase(
-        &repo,
-        &selector,
-        &actor,
-        reason,
-        chrono::Utc::now(),
-    ))?;
+    let report = place.with_repo(|repo| async move {
+        Ok(leadline_server::erasure::erase(&repo, &selector, &actor, reason, chrono::Utc::now()).await?)
+    })?;
     if report.leads.is_empty() {
         println!("no lead holds that number; nothing erased");
     }
@@ -542,27 +555,16 @@ fn run_lead_erase(
 }
 
 fn run_archive(
-    data_dir: PathBuf,
-    database_url: Option<String>,
+    place: &Place,
     older_than: Age,
     leads_older_than: Age,
     batch: u32,
     dry_run: bool,
 ) -> anyhow::Result<()> {
-    let config = match &database_url {
-        Some(url) => parse_database_url(url)?,
-        None => db::DbConfig::Sqlite(db::db_path(&data_dir)),
-    };
     let now = chrono::Utc::now();
     let calls_cutoff = cutoff(older_than, now)?;
     let leads_cutoff = cutoff(leads_older_than, now)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let pii = std::sync::Arc::new(leadline_server::pii_keys(&data_dir)?);
-        let repo = db::Repo::connect(&config, pii).await?;
+    place.with_repo(|repo| async move {
         if dry_run {
             let (leads, calls) = repo
                 .read(move |tx| db::archive::pending(tx, &calls_cutoff, &leads_cutoff))
@@ -587,26 +589,14 @@ fn run_archive(
     })
 }
 
-fn database_config(data_dir: &std::path::Path, url: Option<&str>) -> anyhow::Result<db::DbConfig> {
-    match url {
-        Some(url) => parse_database_url(url),
-        None => Ok(db::DbConfig::Sqlite(db::db_path(data_dir))),
-    }
-}
-
-fn run_backup(
-    data_dir: PathBuf,
-    database_url: Option<String>,
-    output: PathBuf,
-    no_keys: bool,
-) -> anyhow::Result<()> {
-    let database = database_config(&data_dir, database_url.as_deref())?;
+fn run_backup(place: &Place, output: PathBuf, no_keys: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let report = leadline_server::backup::backup(&leadline_server::backup::BackupOptions {
-        data_dir,
-        database,
+        data_dir: place.data_dir.clone(),
+        database: place.database.clone(),
         output,
         include_keys: !no_keys,
+        configured_keys: place.pii.clone(),
     })?;
     let m = &report.manifest;
     println!(
@@ -634,17 +624,11 @@ fn run_backup(
     Ok(())
 }
 
-fn run_restore(
-    backup: PathBuf,
-    data_dir: PathBuf,
-    database_url: Option<String>,
-    check: bool,
-    discard_replaced: bool,
-) -> anyhow::Result<()> {
-    let database = database_config(&data_dir, database_url.as_deref())?;
+fn run_restore(place: &Place, backup: PathBuf, check: bool, discard_replaced: bool) -> anyhow::Result<()> {
     let report = leadline_server::backup::restore(&leadline_server::backup::RestoreOptions {
-        data_dir,
-        database,
+        data_dir: place.data_dir.clone(),
+        database: place.database.clone(),
+        configured_keys: place.pii.clone(),
         input: backup.clone(),
         keep_replaced: !discard_replaced,
         check_only: check,
@@ -685,39 +669,22 @@ fn run_restore(
     Ok(())
 }
 
-/// Accepts `postgres://` and `postgresql://` URLs (and `sqlite:PATH` for completeness).
-fn parse_database_url(url: &str) -> anyhow::Result<db::DbConfig> {
-    config::parse_database_url(url).map_err(|why| anyhow::anyhow!("DATABASE_URL: {why}"))
-}
-
-fn run_demo(data_dir: PathBuf, seed: u64, force: bool, database_url: Option<String>) -> anyhow::Result<()> {
+fn run_demo(place: &Place, seed: u64, force: bool) -> anyhow::Result<()> {
     let opts = SeedOptions {
         force,
         ..SeedOptions::new(seed)
     };
     let started = std::time::Instant::now();
-    let (place, outcome) = match database_url {
-        None => {
-            let path = db::db_path(&data_dir);
-            let outcome = demo::seed_data_dir(&data_dir, &opts)
-                .with_context(|| format!("seeding {}", path.display()))?;
-            (path.display().to_string(), outcome)
+    let outcome = match &place.database {
+        db::DbConfig::Sqlite(path) if *path == db::db_path(&place.data_dir) && place.pii.is_none() => {
+            demo::seed_data_dir(&place.data_dir, &opts).with_context(|| format!("seeding {}", place.shown))?
         }
-        Some(url) => {
-            let config = parse_database_url(&url)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            let outcome = runtime.block_on(async {
-                let pii = std::sync::Arc::new(leadline_server::pii_keys(&data_dir)?);
-                let repo = db::Repo::connect(&config, pii).await?;
-                anyhow::Ok(repo.seed_demo(opts.clone()).await?)
-            })?;
-            (db::redact_url(&url), outcome)
+        _ => {
+            let opts = opts.clone();
+            place.with_repo(|repo| async move { Ok(repo.seed_demo(opts).await?) })?
         }
     };
-    let path = place;
+    let path = &place.shown;
     let summary = match outcome {
         SeedOutcome::Seeded(s) => {
             println!(

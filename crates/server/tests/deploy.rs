@@ -725,3 +725,191 @@ fn the_updates_directory_must_be_a_directory() {
         "missing {line:?} in:\n{stdout}"
     );
 }
+
+#[test]
+fn retention_settings_are_checked_and_serve_runs_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("server.toml");
+    write(
+        &file,
+        "[retention]\ncalls_max_age = \"six months\"\nevery_secs = 30\narchived_leads_max_age = \"2y\"\n",
+    );
+    let out = command()
+        .args(["serve", "--check-config", "--config"])
+        .arg(&file)
+        .env("LEADLINE_RECORDINGS_MAX_AGE", "0d")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let f = file.display();
+    for expected in [
+        format!("[retention] calls_max_age ({f} line 2): \"six months\": expected a count and a unit"),
+        format!("[retention] every_secs ({f} line 3): must be at least 60 seconds, got 30"),
+        "LEADLINE_RECORDINGS_MAX_AGE: an age must be above zero".to_owned(),
+    ] {
+        assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
+    }
+    assert!(stderr.contains("the configuration has 3 problems"), "{stderr}");
+
+    // A period with nothing to purge is a mistake, not a silent no-op.
+    let out = command()
+        .args(["serve", "--check-config", "--data-dir"])
+        .arg(&data)
+        .args(["--retention-every-secs", "3600"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--retention-every-secs: missing: a retention period needs at least one of"),
+        "{stderr}"
+    );
+
+    // Ages without a period: valid (the `retention` subcommand reads them), with a warning.
+    write(&file, "[retention]\ncalls_max_age = \"1y\"\n");
+    let out = command()
+        .args(["serve", "--check-config", "--config"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("ages are set but every_secs is not: serve will not purge anything"),
+        "{stderr}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == format!("calls_max_age = \"1y\"  # {f} line 2")),
+        "{stdout}"
+    );
+
+    // The whole policy with its period: serve starts the schedule and says so.
+    let mut cmd = command();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--retention-every-secs", "21600", "--log", "info"])
+        .env("LEADLINE_RECORDINGS_MAX_AGE", "90d");
+    let server = Server::start(cmd, &tmp.path().join("stderr"));
+    let output = server.stop();
+    let line = output
+        .lines()
+        .find(|l| l.contains("retention runs inside serve"))
+        .unwrap_or_else(|| panic!("no retention line in:\n{output}"));
+    let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(entry["fields"]["every_s"], 21600, "{line}");
+    let policy: serde_json::Value =
+        serde_json::from_str(entry["fields"]["policy"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        policy,
+        serde_json::json!({"calls_max_age": "12months", "recordings_max_age": "90d",
+            "archived_leads_max_age": null})
+    );
+}
+
+#[test]
+fn maintenance_commands_read_the_servers_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("server.toml");
+    write(
+        &file,
+        &format!(
+            "[server]\ndata_dir = \"{}\"\n\n[pii]\nkeys = \"k1:{}\"\nblind_key = \"{}\"\n\n\
+             [retention]\ncalls_max_age = \"30d\"\n",
+            data.display(),
+            pii_key(),
+            pii_key()
+        ),
+    );
+    let run = |args: &[&str]| {
+        let out = command().args(args).arg("--config").arg(&file).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), stdout, stderr)
+    };
+    // Seeded with the configured keys: no key file appears in the data directory.
+    let (code, stdout, stderr) = run(&["demo"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(!data.join("pii-keys").exists(), "demo made its own keys");
+    let db = rusqlite::Connection::open(leadline_server::db::db_path(&data)).unwrap();
+    let (lead, sealed): (String, String) = db
+        .query_row("SELECT id, phone FROM leads ORDER BY id LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert!(sealed.starts_with("v1."), "phone stored sealed: {sealed}");
+
+    // The export decrypts with the configured keys.
+    let (code, stdout, stderr) = run(&["lead-export", "--lead-id", &lead]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let export: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let phone = export.to_string();
+    assert!(
+        phone.contains("\"+91"),
+        "no plain phone number in the export:\n{stdout}"
+    );
+    assert!(!phone.contains("v1."), "sealed values in the export:\n{stdout}");
+    assert!(!data.join("pii-keys").exists());
+
+    // The retention ages come from the file (a flag overrides one of them).
+    let (code, stdout, stderr) = run(&["retention", "--dry-run"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let cutoff = (chrono::Utc::now() - chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        stdout.contains("would purge 0 archived call logs started before ") && stdout.contains(&cutoff),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(&["retention", "--dry-run", "--recordings-max-age", "7d"]);
+    assert_eq!(code, Some(0));
+    let week = (chrono::Utc::now() - chrono::Duration::days(7))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(stdout.contains(&cutoff) && stdout.contains(&week), "{stdout}");
+
+    // The backup says the configured keys are not in it; the restore check reads the data with them.
+    let backups = tmp.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let (code, stdout, stderr) = run(&["backup", "--output", backups.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("the PII keys in use come from the configuration"),
+        "{stderr}"
+    );
+    let backup = std::fs::read_dir(&backups)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let (code, stdout, stderr) = run(&["restore", "--check", backup.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("is sound"), "{stdout}");
+    // Without the configuration there are no keys that can read it: refused, nothing changed.
+    let out = command()
+        .args(["restore", "--check", "--data-dir"])
+        .arg(&data)
+        .arg(&backup)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("no PII keys"), "{stderr}");
+
+    // A bad configuration stops a maintenance command like it stops serve.
+    write(&file, "[retention]\ncalls_max_age = \"soon\"\n");
+    let (code, _, stderr) = run(&["retention"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[retention] calls_max_age") && stderr.contains("expected a count and a unit"),
+        "{stderr}"
+    );
+}

@@ -248,6 +248,7 @@ fn opts(data: &Path, input: &Path) -> RestoreOptions {
         input: input.to_owned(),
         keep_replaced: true,
         check_only: false,
+        configured_keys: None,
     }
 }
 
@@ -257,6 +258,7 @@ fn make_backup(data: &Path, output: &Path, include_keys: bool) -> backup::Backup
         database: DbConfig::Sqlite(db::db_path(data)),
         output: output.to_owned(),
         include_keys,
+        configured_keys: None,
     })
     .unwrap()
 }

@@ -649,6 +649,74 @@ async fn retention_purges_in_batches_idempotently_and_keeps_analytics() {
     );
 }
 
+#[tokio::test]
+async fn the_schedule_inside_serve_runs_the_policy_again_and_again() {
+    let db = TestDb::copy_of_seeded("privacy-schedule");
+    let repo = db.repo().await;
+    let cutoff = Utc::now() - Duration::days(10);
+    repo.archive(cutoff, cutoff, 200, None).await.unwrap();
+    let old = |db: &TestDb| -> i64 {
+        db.scalar(
+            "SELECT count(*) FROM call_logs_archive WHERE started_at < $1",
+            vec![db::ts(&(Utc::now() - Duration::days(20))).into()],
+        )
+    };
+    assert!(old(&db) > 0);
+
+    // Keeping everything schedules nothing, whatever the period.
+    let idle = retention::RetentionSchedule {
+        policy: RetentionPolicy::default(),
+        every: Some(std::time::Duration::from_millis(50)),
+    };
+    assert!(retention::spawn(repo.clone(), idle).is_none());
+    let never = retention::RetentionSchedule {
+        policy: RetentionPolicy {
+            calls_max_age: Some(Age::Days(20)),
+            ..RetentionPolicy::default()
+        },
+        every: None,
+    };
+    assert!(retention::spawn(repo.clone(), never).is_none());
+
+    let task = retention::spawn(
+        repo.clone(),
+        retention::RetentionSchedule {
+            every: Some(std::time::Duration::from_millis(150)),
+            ..never
+        },
+    )
+    .unwrap();
+    // Nothing runs before the first period is over.
+    assert_eq!(
+        db.read(|tx| db::privacy::log_entries(tx, None))
+            .iter()
+            .filter(|e| e.action == "retention")
+            .count(),
+        0
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let runs = loop {
+        let runs: Vec<_> = db
+            .read(|tx| db::privacy::log_entries(tx, None))
+            .into_iter()
+            .filter(|e| e.action == "retention")
+            .collect();
+        if runs.len() >= 2 || std::time::Instant::now() > deadline {
+            break runs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    task.abort();
+    assert!(runs.len() >= 2, "the schedule ran {} times", runs.len());
+    assert!(runs.iter().all(|r| r.actor == "serve"));
+    assert!(runs[0].details["purged"]["call_logs"].as_i64().unwrap() > 0);
+    assert_eq!(
+        runs[1].details["purged"]["call_logs"], 0,
+        "the second run finds nothing left"
+    );
+    assert_eq!(old(&db), 0);
+}
+
 #[test]
 fn ages_parse_like_the_archive_subcommand_and_bad_ones_are_refused() {
     assert_eq!("6months".parse::<Age>().unwrap(), Age::Months(6));
