@@ -694,3 +694,134 @@ fn processes_writing_the_cache_at_once_all_succeed() {
         &leads,
     );
 }
+
+/// A data protection officer's account, made the way an operator makes the first admin
+/// (`leadline-server user add` on the server's machine), signed in on a desktop of its own.
+fn admin_device(server: &DemoServer) -> Device {
+    use std::io::Write;
+    let mut child =
+        std::process::Command::new(leadline_e2e::built_binary("leadline-server", "leadline-server"))
+            .args([
+                "user",
+                "add",
+                "--username",
+                "dpo",
+                "--name",
+                "Data Protection Officer",
+            ])
+            .args(["--role", "admin", "--password-stdin", "--data-dir"])
+            .arg(server.data_dir.path())
+            .env("LEADLINE_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{DEMO_PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "user add: {}", stderr(&out));
+    Device::login("dpo", &server.url, "dpo")
+}
+
+#[test]
+fn a_lead_erased_on_request_leaves_every_desktop_at_its_next_sync() {
+    let server = DemoServer::start();
+    let desk = Device::login("desk", &server.url, DEMO_USER);
+    let laptop = Device::login("laptop", &server.url, DEMO_USER);
+    let dpo = admin_device(&server);
+    let [lead, other]: [String; 2] = first_leads(&server, DEMO_USER, 2).try_into().unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_str(&desk.ok(&["lead", "show", &lead, "--json"])).unwrap();
+    let phone = shown["lead"]["phone"]
+        .as_str()
+        .or_else(|| shown["phone"].as_str())
+        .unwrap_or_else(|| panic!("no phone in {shown}"))
+        .to_owned();
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+
+    // The export holds the person's data, decrypted; a telecaller may not ask for it.
+    let export: serde_json::Value =
+        serde_json::from_str(&dpo.ok(&["privacy", "export", "--phone", &phone])).unwrap();
+    assert!(
+        export.to_string().contains(&digits),
+        "the export lacks the phone: {export}"
+    );
+    let refused = desk.run(&["privacy", "erase", "--lead-id", &lead, "--reason", "TICKET-42"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("only an admin"), "{}", stderr(&refused));
+
+    // The desk logs a call on the lead without syncing; then the erasure happens on the server.
+    let unsent = desk.log_call(&lead, 1);
+    let kept = desk.log_call(&other, 2);
+    assert_eq!(desk.pending(), 2);
+    let erased = dpo.ok(&["privacy", "erase", "--lead-id", &lead, "--reason", "TICKET-42"]);
+    let outcome: serde_json::Value = serde_json::from_str(erased.lines().next().unwrap()).unwrap();
+    assert_eq!(outcome["lead_id"], lead.as_str());
+    assert_eq!(outcome["already_erased"], false);
+
+    // Both desktops drop the lead at their next sync, the one with the unsent call too; the other lead's
+    // call goes through as usual. The call on the erased lead is refused by the server and stays listed
+    // as refused on the desk (its time and disposition count for the caller), without its notes.
+    for (device, refused) in [(&laptop, 0), (&desk, 1)] {
+        device.sync_ok();
+        assert!(
+            !device.lead_ids().contains(&lead),
+            "{}: the erased lead is still cached",
+            device.label
+        );
+        assert!(
+            !device.run(&["lead", "show", &lead]).status.success(),
+            "{}",
+            device.label
+        );
+        let csv = device.path().join("leads.csv");
+        device.ok(&["export", "leads", "--out", csv.to_str().unwrap()]);
+        let csv = std::fs::read_to_string(&csv).unwrap();
+        assert!(
+            !csv.contains(&digits),
+            "{}: the phone is in the exported cache",
+            device.label
+        );
+        assert_eq!(
+            device.counts(),
+            (0, refused, 0),
+            "{}: pending, refused, clashing",
+            device.label
+        );
+    }
+    let rejected = desk.ok(&["rejected", "--json"]);
+    assert!(
+        rejected.contains(&unsent),
+        "the refused call is not listed: {rejected}"
+    );
+    assert!(
+        !rejected.contains("desk call 1"),
+        "the refused call keeps its notes: {rejected}"
+    );
+    assert_eq!(
+        server_calls_on(&server, &other)
+            .into_iter()
+            .filter(|c| *c == kept)
+            .count(),
+        1
+    );
+    assert!(
+        !server_calls_on(&server, &lead).contains(&unsent),
+        "a call logged on an erased lead after its erasure reached the server"
+    );
+
+    // The server keeps no phone for it; a second erasure changes nothing.
+    let again = dpo.ok(&["privacy", "erase", "--lead-id", &lead, "--reason", "TICKET-42"]);
+    let outcome: serde_json::Value = serde_json::from_str(again.lines().next().unwrap()).unwrap();
+    assert_eq!(outcome["already_erased"], true);
+    let export = dpo.ok(&["privacy", "export", "--lead-id", &lead]);
+    assert!(
+        !export.contains(&digits),
+        "the export after erasure holds the phone: {export}"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod call_cmd;
 mod csv_cmd;
+mod privacy_cmd;
 mod session;
 mod sync_cmd;
 mod work;
@@ -135,6 +136,11 @@ enum Command {
         retry: Option<i64>,
         #[arg(long)]
         json: bool,
+    },
+    /// A person's data on request (admins): `privacy export|erase --lead-id ID | --phone NUMBER`.
+    Privacy {
+        #[command(subcommand)]
+        command: privacy_cmd::PrivacyCommand,
     },
     /// `export leads|calls --out FILE`, `import FILE` (see csv_cmd.rs).
     #[command(flatten)]
@@ -272,6 +278,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Lead { action } => work::lead(&mut open_store(&dir)?, action)?,
         Command::LogCall(args) => work::log_call(&mut open_store(&dir)?, args)?,
         Command::Call(args) => call_cmd::call(&dir, args).await?,
+        Command::Privacy { command } => privacy_cmd::run(&dir, command).await?,
         Command::WrapUp(args) => call_cmd::wrap_up(&mut open_store(&dir)?, args)?,
         Command::Unlogged { json } => call_cmd::unlogged(&open_store(&dir)?, json)?,
         Command::FollowUps { due, json } => work::follow_ups(&open_store(&dir)?, due, json)?,

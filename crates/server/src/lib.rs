@@ -3,6 +3,7 @@
 //! The binary (`leadline-server serve`) and in-process users (tests, the bench crate) share
 //! [`AppState::open`], [`router`], [`serve`] and [`start`].
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod backup;

@@ -128,6 +128,18 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// User accounts, on the server's database directly: how the first admin is made, and the way back in
+    /// when no admin can sign in. Afterwards admins manage accounts through the API
+    /// (`/api/v1/users`); these commands work the same while the server runs.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Teams (a supervisor leads one; telecallers belong to one).
+    Team {
+        #[command(subcommand)]
+        command: TeamCommand,
+    },
     /// Seed demo data: 6 users (password `leadline-demo`), 2,000 leads, 5,000 call logs, follow-ups.
     Demo {
         #[command(flatten)]
@@ -138,6 +150,83 @@ enum Command {
         /// Wipe users, leads, call logs and follow-ups first, even when they are not demo data.
         #[arg(long)]
         force: bool,
+    },
+}
+
+/// How a new password is given: one line on standard input, or made up and printed once.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct PasswordArgs {
+    /// Read the password from standard input (one line; at least 10 characters).
+    #[arg(long)]
+    password_stdin: bool,
+    /// Make up a password (16 letters and digits) and print it once, to hand to the person.
+    #[arg(long)]
+    generate_password: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account.
+    Add {
+        #[command(flatten)]
+        target: Target,
+        /// 1 to 64 letters, digits, dots, dashes or underscores (stored lowercased).
+        #[arg(long)]
+        username: String,
+        /// The name shown in the app.
+        #[arg(long)]
+        name: String,
+        /// telecaller, supervisor or admin.
+        #[arg(long)]
+        role: leadline_model::Role,
+        /// The team (it must exist: `leadline-server team add`); a supervisor needs one.
+        #[arg(long)]
+        team: Option<String>,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Set a new password; every device of the user is signed out.
+    SetPassword {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Deactivate an account (it cannot sign in; every device is signed out), or activate it again.
+    Deactivate {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        username: String,
+        /// Activate it again instead.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Every account.
+    List {
+        #[command(flatten)]
+        target: Target,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TeamCommand {
+    /// Create a team.
+    Add {
+        #[command(flatten)]
+        target: Target,
+        name: String,
+    },
+    /// Every team with its number of active members.
+    List {
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -370,6 +459,8 @@ fn main() -> anyhow::Result<()> {
             let policy = policy.over(place.retention);
             run_retention(&place, policy, batch, dry_run)
         }
+        Command::User { command } => run_user(command),
+        Command::Team { command } => run_team(command),
         Command::LeadExport { target, person, out } => run_lead_export(&target.resolve(), &person, out),
         Command::LeadErase {
             target,
@@ -721,5 +812,165 @@ fn run_demo(place: &Place, seed: u64, force: bool) -> anyhow::Result<()> {
         demo::DEMO_TEAM,
         demo::DEMO_PASSWORD
     );
+    Ok(())
+}
+
+impl PasswordArgs {
+    /// The password, and whether it was made up here (then it is printed).
+    fn read(&self) -> anyhow::Result<(String, bool)> {
+        if self.generate_password {
+            use rand::Rng;
+            // No 0/O, 1/l/I: it is read aloud and typed by hand.
+            const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+            let mut rng = rand::rng();
+            let password = (0..16)
+                .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+                .collect();
+            return Ok((password, true));
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(!password.is_empty(), "no password on standard input");
+        Ok((password, false))
+    }
+}
+
+fn print_account(what: &str, a: &leadline_model::admin::UserAccount) {
+    println!(
+        "{what} {} ({}, {}{}{})",
+        a.user.username,
+        a.user.name,
+        a.user.role,
+        a.user
+            .team
+            .as_deref()
+            .map(|t| format!(", team {t}"))
+            .unwrap_or_default(),
+        if a.active { "" } else { ", deactivated" }
+    );
+}
+
+fn run_user(command: UserCommand) -> anyhow::Result<()> {
+    use leadline_server::accounts;
+    let actor = format!("revoked_by:{}", leadline_server::erasure::cli_actor());
+    match command {
+        UserCommand::Add {
+            target,
+            username,
+            name,
+            role,
+            team,
+            password,
+        } => {
+            let (password, made_up) = password.read()?;
+            let shown = made_up.then(|| password.clone());
+            let request = leadline_model::admin::NewUser {
+                username,
+                name,
+                role,
+                team,
+                password,
+            };
+            let account = target
+                .resolve()
+                .with_repo(|repo| async move { Ok(accounts::create_user(&repo, request).await?) })?;
+            print_account("created", &account);
+            if let Some(p) = shown {
+                println!("password: {p}");
+            }
+        }
+        UserCommand::SetPassword {
+            target,
+            username,
+            password,
+        } => {
+            let (password, made_up) = password.read()?;
+            accounts::check_password(&password)?;
+            let shown = made_up.then(|| password.clone());
+            let account = target.resolve().with_repo(|repo| async move {
+                let account = accounts::find_user(&repo, &username).await?;
+                let change = leadline_server::db::admin::AccountChange {
+                    password_hash: Some(accounts::hash(password).await?),
+                    ..Default::default()
+                };
+                accounts::change_user(&repo, account.user.id, change, actor)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no user {username:?}"))
+            })?;
+            print_account("new password for", &account);
+            println!("every device of {} is signed out", account.user.username);
+            if let Some(p) = shown {
+                println!("password: {p}");
+            }
+        }
+        UserCommand::Deactivate {
+            target,
+            username,
+            undo,
+        } => {
+            let account = target.resolve().with_repo(|repo| async move {
+                let account = accounts::find_user(&repo, &username).await?;
+                let change = leadline_server::db::admin::AccountChange {
+                    active: Some(undo),
+                    ..Default::default()
+                };
+                accounts::change_user(&repo, account.user.id, change, actor)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no user {username:?}"))
+            })?;
+            print_account(if undo { "activated" } else { "deactivated" }, &account);
+        }
+        UserCommand::List { target, json } => {
+            let accounts = target.resolve().with_repo(|repo| async move {
+                Ok(repo
+                    .read(|tx| leadline_server::db::admin::accounts(tx, None))
+                    .await?)
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&accounts)?);
+            } else {
+                println!(
+                    "{:<20} {:<24} {:<11} {:<16} ACTIVE",
+                    "USERNAME", "NAME", "ROLE", "TEAM"
+                );
+                for a in &accounts {
+                    println!(
+                        "{:<20} {:<24} {:<11} {:<16} {}",
+                        a.user.username,
+                        a.user.name,
+                        a.user.role,
+                        a.user.team.as_deref().unwrap_or("-"),
+                        if a.active { "yes" } else { "no" }
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_team(command: TeamCommand) -> anyhow::Result<()> {
+    use leadline_server::accounts;
+    match command {
+        TeamCommand::Add { target, name } => {
+            let shown = name.trim().to_owned();
+            target
+                .resolve()
+                .with_repo(|repo| async move { Ok(accounts::create_team(&repo, &name).await?) })?;
+            println!("created team {shown}");
+        }
+        TeamCommand::List { target } => {
+            let teams = target
+                .resolve()
+                .with_repo(|repo| async move { Ok(repo.read(leadline_server::db::admin::teams).await?) })?;
+            println!("{:<24} MEMBERS", "TEAM");
+            for t in teams {
+                println!("{:<24} {}", t.name, t.members);
+            }
+        }
+    }
     Ok(())
 }

@@ -913,3 +913,198 @@ fn maintenance_commands_read_the_servers_configuration() {
         "{stderr}"
     );
 }
+
+/// `leadline-server user …` / `team …` with `input` on standard input: (exit code, stdout, stderr).
+fn account_command(data: &Path, args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    let mut child = command()
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    (out.status.code(), stdout, stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_admin_and_the_first_accounts_are_made_on_the_servers_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = |args: &[&str], input: &str| account_command(&data, args, input);
+
+    let (code, stdout, stderr) = run(&["team", "add", " Mumbai "], "");
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("created team Mumbai"), "{stdout}");
+    let (code, _, stderr) = run(&["team", "add", "Mumbai"], "");
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("the team \"Mumbai\" exists already"), "{stderr}");
+
+    let (code, stdout, stderr) = run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "IT.Admin",
+            "--name",
+            "IT Admin",
+            "--role",
+            "admin",
+            "--generate-password",
+        ],
+        "",
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("created it.admin (IT Admin, admin)"), "{stdout}");
+    let admin_password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap()
+        .to_owned();
+    assert_eq!(admin_password.len(), 16);
+    assert!(
+        admin_password
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() && !"0O1lI".contains(c))
+    );
+
+    // Every rule of the API holds here too, with its message.
+    let supervisor = [
+        "user",
+        "add",
+        "--username",
+        "meera",
+        "--name",
+        "Meera Iyer",
+        "--role",
+        "supervisor",
+    ];
+    for (extra, input, expected) in [
+        (&[][..], "a-good-password\n", "a supervisor needs a team"),
+        (
+            &["--team", "Pune"][..],
+            "a-good-password\n",
+            "no team \"Pune\"; create it first",
+        ),
+        (
+            &["--team", "Mumbai"][..],
+            "short\n",
+            "a password has at least 10 characters",
+        ),
+        (&["--team", "Mumbai"][..], "\n", "no password on standard input"),
+    ] {
+        let mut args = supervisor.to_vec();
+        args.extend_from_slice(extra);
+        args.push("--password-stdin");
+        let (code, stdout, stderr) = run(&args, input);
+        assert_eq!(code, Some(1), "{args:?}: {stdout}\n{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let mut args = supervisor.to_vec();
+    args.extend_from_slice(&["--team", "Mumbai", "--password-stdin"]);
+    let (code, stdout, stderr) = run(&args, "meera-password-1\n");
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let (code, _, stderr) = run(&args, "meera-password-1\n");
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("the username \"meera\" is taken"), "{stderr}");
+    // Neither a password nor a way to get one: clap refuses before anything is opened.
+    let (code, _, stderr) = run(
+        &["user", "add", "--username", "x", "--name", "X", "--role", "admin"],
+        "",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+
+    // The server signs them in; the admin can then manage accounts through the API.
+    let mut cmd = command();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data);
+    let server = Server::start(cmd, &tmp.path().join("stderr"));
+    let http = reqwest::Client::new();
+    let login = |user: &'static str, password: String| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/auth/login", server.base);
+        async move {
+            http.post(url)
+                .json(&serde_json::json!({"username": user, "password": password, "device_name": "test"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = login("it.admin", admin_password.clone()).await;
+    assert_eq!(res.status(), 200);
+    let tokens: serde_json::Value = res.json().await.unwrap();
+    let res = http
+        .post(format!("{}/api/v1/users", server.base))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .json(
+            &serde_json::json!({"username": "priya", "name": "Priya Sharma", "role": "telecaller",
+            "team": "Mumbai", "password": "priya-password-1"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(login("meera", "meera-password-1".into()).await.status(), 200);
+
+    // A new password (while the server runs) signs every device of the user out.
+    let (code, stdout, stderr) = run(
+        &[
+            "user",
+            "set-password",
+            "--username",
+            "IT.ADMIN",
+            "--password-stdin",
+        ],
+        "the-new-admin-password\n",
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("every device of it.admin is signed out"),
+        "{stdout}"
+    );
+    let res = http
+        .post(format!("{}/api/v1/auth/refresh", server.base))
+        .json(&serde_json::json!({"refresh_token": tokens["refresh_token"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "the old session still refreshes");
+    assert_eq!(login("it.admin", admin_password).await.status(), 401);
+    assert_eq!(
+        login("it.admin", "the-new-admin-password".into()).await.status(),
+        200
+    );
+
+    // Deactivated: no sign-in; activated again: sign-in.
+    let (code, stdout, _) = run(&["user", "deactivate", "--username", "meera"], "");
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("deactivated meera"), "{stdout}");
+    assert_ne!(login("meera", "meera-password-1".into()).await.status(), 200);
+    let (code, _, _) = run(&["user", "deactivate", "--username", "meera", "--undo"], "");
+    assert_eq!(code, Some(0));
+    assert_eq!(login("meera", "meera-password-1".into()).await.status(), 200);
+    let (code, _, stderr) = run(&["user", "deactivate", "--username", "nobody"], "");
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("no user \"nobody\""), "{stderr}");
+
+    let (code, stdout, _) = run(&["user", "list", "--json"], "");
+    assert_eq!(code, Some(0));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    let mut names: Vec<&str> = list.iter().map(|a| a["username"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["it.admin", "meera", "priya"]);
+    let (_, stdout, _) = run(&["team", "list"], "");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Mumbai", "2"]),
+        "{stdout}"
+    );
+    server.stop();
+}

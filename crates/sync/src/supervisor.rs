@@ -8,6 +8,7 @@
 use leadline_model::admin::{DispositionEntry, UserAccount};
 use leadline_model::analytics::{AnalyticsSummary, Goal, HourlySeries, Leaderboard, SetGoal};
 use leadline_model::import::{ImportOutcome, SheetsImportRequest};
+use leadline_model::privacy::{ErasureReport, ErasureRequest, ExportRequest, PersonExport, PersonSelector};
 use leadline_model::supervise::{
     AgentPresence, AgentState, AssignLeads, AssignMatching, AuditPage, BulkOutcome, PresenceReport,
     TeamPresence, TransferLeads,
@@ -242,6 +243,35 @@ impl Client {
     pub async fn set_goal(&self, goal: &SetGoal) -> Result<Goal, SyncError> {
         self.supervise(Method::PUT, "api/v1/goals", &[], &Body::Json(json(goal)?))
             .await
+    }
+
+    /// Everything the server holds about a person — a lead by id, or every lead with a number — decrypted,
+    /// archive included: the answer to a data-access request (`POST /api/v1/privacy/export`; admins only,
+    /// audited on the server).
+    pub async fn export_person(&self, person: &PersonSelector) -> Result<PersonExport, SyncError> {
+        let request = ExportRequest {
+            person: person.clone(),
+        };
+        self.supervise(
+            Method::POST,
+            "api/v1/privacy/export",
+            &[],
+            &Body::Json(json(&request)?),
+        )
+        .await
+    }
+
+    /// Erases a person's data on request (`POST /api/v1/privacy/erase`; admins only): the PII goes from
+    /// the server, anonymised call logs stay for analytics, and every desktop drops its copy of the lead at
+    /// its next pull.
+    pub async fn erase_person(&self, request: &ErasureRequest) -> Result<ErasureReport, SyncError> {
+        self.supervise(
+            Method::POST,
+            "api/v1/privacy/erase",
+            &[],
+            &Body::Json(json(request)?),
+        )
+        .await
     }
 
     /// The users the caller manages: a supervisor's team, an admin's everyone (`GET /api/v1/users`).

@@ -74,13 +74,14 @@ pub struct AccountChange {
     pub password_hash: Option<String>,
 }
 
-/// Applies `change` to account `id`; deactivating (or a new password) revokes every session of the user.
-/// Returns the account after the change, or `None` when there is no such user.
+/// Applies `change` to account `id`; deactivating (or a new password) revokes every session of the user,
+/// with `revoke_reason` (`revoked_by:<who>`). Returns the account after the change, or `None` when there
+/// is no such user.
 pub fn change_account(
     tx: &mut Tx<'_>,
     id: &Id,
     change: &AccountChange,
-    by: &Id,
+    revoke_reason: &str,
     now: &Timestamp,
 ) -> Result<Option<UserAccount>, DbError> {
     let lock = tx.for_update();
@@ -125,10 +126,9 @@ pub fn change_account(
         )?;
     }
     if change.active == Some(false) || change.password_hash.is_some() {
-        let reason = format!("revoked_by:{}", id_text(by));
         tx.execute(
             "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL",
-            &params![ts(now), reason, key.as_str()],
+            &params![ts(now), revoke_reason, key.as_str()],
         )?;
     }
     tx.execute(

@@ -224,15 +224,23 @@ pub fn record_due_follow_ups(
     Ok(recorded)
 }
 
-/// Records a `sync_poke` for whoever sees these leads (each lead's team, or its assignee when it has no
-/// team), once per target: devices connected to any node then pull at once. Call it inside the write
-/// transaction, after the changes.
+/// Records a `sync_poke` for whoever pulls these leads — each lead's assignee and its team's supervisors
+/// (a telecaller's feed holds only their own leads, so their teammates are not woken) — once per user:
+/// their devices, connected to any node, then pull at once. Call it inside the write transaction, after
+/// the changes.
 pub fn poke_leads(
     tx: &mut Tx<'_>,
     leads: impl IntoIterator<Item = Id>,
     now: &Timestamp,
 ) -> Result<usize, DbError> {
     let mut targets: Vec<EventTarget> = Vec::new();
+    let mut supervisors: Vec<(String, Vec<Id>)> = Vec::new();
+    let add = |targets: &mut Vec<EventTarget>, user: Id| {
+        let target = EventTarget::User(user);
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    };
     for lead in leads {
         let Some(row) = tx.query_opt(
             "SELECT team, assigned_to FROM leads WHERE id = $1",
@@ -243,15 +251,32 @@ pub fn poke_leads(
         };
         let team: Option<String> = row.get(0)?;
         let assignee: Option<String> = row.get(1)?;
-        let target = match (team, assignee) {
-            (Some(t), _) => EventTarget::Team(t),
-            (None, Some(a)) => {
-                EventTarget::User(Id::parse_str(&a).map_err(|e| super::corrupt("lead assignee", e))?)
+        if let Some(a) = assignee {
+            add(
+                &mut targets,
+                Id::parse_str(&a).map_err(|e| super::corrupt("lead assignee", e))?,
+            );
+        }
+        if let Some(team) = team {
+            if !supervisors.iter().any(|(t, _)| *t == team) {
+                let ids = tx
+                    .query(
+                        "SELECT id FROM users WHERE team = $1 AND role = 'supervisor' AND active = 1 ORDER BY id",
+                        &params![team.as_str()],
+                    )?
+                    .into_iter()
+                    .map(|row| {
+                        let id: String = row.get(0)?;
+                        Id::parse_str(&id).map_err(|e| super::corrupt("supervisor id", e))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                supervisors.push((team.clone(), ids));
             }
-            (None, None) => continue,
-        };
-        if !targets.contains(&target) {
-            targets.push(target);
+            if let Some((_, ids)) = supervisors.iter().find(|(t, _)| *t == team) {
+                for id in ids {
+                    add(&mut targets, *id);
+                }
+            }
         }
     }
     for target in &targets {

@@ -20,12 +20,9 @@ use leadline_model::admin::{DispositionEntry, NewTeam, NewUser, Team, UserAccoun
 use leadline_model::{Role, User};
 
 use crate::AppState;
+use crate::accounts::{self, AccountError};
 use crate::api::{ApiFailure, AuthUser, bad, parse_path_id};
-use crate::auth::hash_password_gated;
 use crate::db::{self, admin};
-
-/// Shortest password an administrator may set.
-pub const MIN_PASSWORD_LEN: usize = 10;
 
 /// The OpenAPI operations of this module.
 #[derive(utoipa::OpenApi)]
@@ -65,31 +62,28 @@ fn admin_only(user: &User) -> Result<(), ApiFailure> {
     }
 }
 
-fn clean_name(text: &str, what: &'static str, code: &'static str, max: usize) -> Result<String, ApiFailure> {
-    let t = text.trim();
-    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
-        return Err(bad(
-            code,
-            format!("{what} must be 1 to {max} printable characters"),
-        ));
+impl From<AccountError> for ApiFailure {
+    fn from(e: AccountError) -> Self {
+        let message = e.to_string();
+        match e {
+            AccountError::BadUsername => bad("bad_username", message),
+            AccountError::BadName { .. } => bad("bad_name", message),
+            AccountError::BadPassword => bad("bad_password", message),
+            AccountError::SupervisorNeedsTeam => bad("bad_team", message),
+            AccountError::UnknownTeam(_) => bad("unknown_team", message),
+            AccountError::UsernameTaken(_) => ApiFailure::Taken {
+                code: "username_taken",
+                message,
+            },
+            AccountError::TeamExists(_) => ApiFailure::Taken {
+                code: "team_exists",
+                message,
+            },
+            AccountError::NoSuchUser(_) => ApiFailure::Missing("user"),
+            AccountError::Hash(e) => ApiFailure::Internal(e),
+            AccountError::Db(e) => ApiFailure::Db(e),
+        }
     }
-    Ok(t.to_owned())
-}
-
-fn check_password(password: &str) -> Result<(), ApiFailure> {
-    if password.chars().count() < MIN_PASSWORD_LEN || password.len() > 1024 {
-        return Err(bad(
-            "bad_password",
-            format!("a password has at least {MIN_PASSWORD_LEN} characters (and at most 1024 bytes)"),
-        ));
-    }
-    Ok(())
-}
-
-async fn hash(password: String) -> Result<String, ApiFailure> {
-    hash_password_gated(password)
-        .await
-        .map_err(|e| ApiFailure::Internal(e.to_string()))
 }
 
 /// `GET /api/v1/users`
@@ -140,63 +134,7 @@ async fn create_user(
     body: Result<Json<NewUser>, JsonRejection>,
 ) -> Result<(StatusCode, Json<UserAccount>), ApiFailure> {
     admin_only(&user)?;
-    let req = json(body)?;
-    let username = req.username.trim().to_lowercase();
-    if username.is_empty()
-        || username.len() > 64
-        || !username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
-        return Err(bad(
-            "bad_username",
-            "a username is 1 to 64 letters, digits, dots, dashes or underscores",
-        ));
-    }
-    let name = clean_name(&req.name, "a name", "bad_name", 120)?;
-    check_password(&req.password)?;
-    let team = req
-        .team
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
-    if req.role == Role::Supervisor && team.is_none() {
-        return Err(bad("bad_team", "a supervisor needs a team"));
-    }
-    let password_hash = hash(req.password).await?;
-    let account = User {
-        id: leadline_model::new_id(),
-        username,
-        name,
-        role: req.role,
-        team,
-    };
-    let created = state
-        .repo()
-        .write(
-            move |tx| -> Result<Result<UserAccount, ApiFailure>, db::DbError> {
-                if admin::username_taken(tx, &account.username)? {
-                    return Ok(Err(ApiFailure::Taken {
-                        code: "username_taken",
-                        message: format!("the username {:?} is taken", account.username),
-                    }));
-                }
-                if let Some(t) = &account.team
-                    && !admin::team_exists(tx, t)?
-                {
-                    return Ok(Err(bad(
-                        "unknown_team",
-                        format!("no team {t:?}; create it first"),
-                    )));
-                }
-                db::insert_user(tx, &account, &password_hash, &chrono::Utc::now())?;
-                admin::account(tx, &account.id)?
-                    .ok_or(db::DbError::NotFound("user"))
-                    .map(Ok)
-            },
-        )
-        .await??;
+    let created = accounts::create_user(state.repo(), json(body)?).await?;
     tracing::info!(user_id = %created.user.id, by = %user.id, "user created");
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -236,37 +174,21 @@ async fn update_user(
         name: patch
             .name
             .as_deref()
-            .map(|n| clean_name(n, "a name", "bad_name", 120))
+            .map(|n| accounts::clean_name(n, "a name", 120))
             .transpose()?,
         role: patch.role,
-        team: patch
-            .team
-            .map(|t| t.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())),
+        team: patch.team.map(|t| accounts::clean_team(t.as_deref())),
         active: patch.active,
         password_hash: None,
     };
     if let Some(password) = patch.password {
-        check_password(&password)?;
-        change.password_hash = Some(hash(password).await?);
+        accounts::check_password(&password)?;
+        change.password_hash = Some(accounts::hash(password).await?);
     }
-    let by = user.id;
-    let updated = state
-        .repo()
-        .write(
-            move |tx| -> Result<Result<UserAccount, ApiFailure>, db::DbError> {
-                if let Some(Some(t)) = &change.team
-                    && !admin::team_exists(tx, t)?
-                {
-                    return Ok(Err(bad(
-                        "unknown_team",
-                        format!("no team {t:?}; create it first"),
-                    )));
-                }
-                Ok(admin::change_account(tx, &id, &change, &by, &chrono::Utc::now())?
-                    .ok_or(ApiFailure::Missing("user")))
-            },
-        )
-        .await??;
+    let revoked_by = format!("revoked_by:{}", db::id_text(&user.id));
+    let updated = accounts::change_user(state.repo(), id, change, revoked_by)
+        .await?
+        .ok_or(ApiFailure::Missing("user"))?;
     tracing::info!(user_id = %id, by = %user.id, "user changed");
     Ok(Json(updated))
 }
@@ -312,21 +234,8 @@ async fn create_team(
     body: Result<Json<NewTeam>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Vec<Team>>), ApiFailure> {
     admin_only(&user)?;
-    let name = clean_name(&json(body)?.name, "a team name", "bad_name", 80)?;
-    let created = {
-        let name = name.clone();
-        state
-            .repo()
-            .write(move |tx| admin::create_team(tx, &name, &chrono::Utc::now()))
-            .await?
-    };
-    if !created {
-        return Err(ApiFailure::Taken {
-            code: "team_exists",
-            message: format!("the team {name:?} exists already"),
-        });
-    }
-    Ok((StatusCode::CREATED, Json(state.repo().read(admin::teams).await?)))
+    let teams = accounts::create_team(state.repo(), &json(body)?.name).await?;
+    Ok((StatusCode::CREATED, Json(teams)))
 }
 
 /// `GET /api/v1/dispositions`
@@ -388,7 +297,8 @@ async fn put_disposition(
     if entry.code != code {
         return Err(bad("bad_code", "the body's code must match the path"));
     }
-    entry.label = clean_name(&entry.label, "a label", "bad_label", 80)?;
+    entry.label =
+        accounts::clean_name(&entry.label, "a label", 80).map_err(|e| bad("bad_label", e.to_string()))?;
     if entry.hotkey.is_some_and(|k| !(1..=9).contains(&k)) {
         return Err(bad("bad_hotkey", "a hotkey is 1 to 9"));
     }

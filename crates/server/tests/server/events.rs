@@ -836,3 +836,73 @@ async fn two_nodes_on_one_postgres_deliver_each_others_events() {
     a.stop().await.unwrap();
     b.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_change_wakes_the_devices_that_pull_the_lead_and_no_other() {
+    let db = TestDb::copy_of_seeded("events-pokes");
+    let (meera, priya) = (db.user("meera"), db.user("priya"));
+    let repo = db.repo().await;
+    let uid = db::id_text(&priya.id);
+    let (mine, unassigned): (Id, Id) = repo
+        .read(move |tx| {
+            let mine: String = tx.query_scalar(
+                "SELECT id FROM leads WHERE assigned_to = $1 ORDER BY id LIMIT 1",
+                &leadline_server::params![uid],
+            )?;
+            let free: String = tx.query_scalar(
+                "SELECT id FROM leads WHERE assigned_to IS NULL AND team IS NOT NULL ORDER BY id LIMIT 1",
+                &[],
+            )?;
+            Ok::<_, leadline_server::DbError>((Id::parse_str(&mine).unwrap(), Id::parse_str(&free).unwrap()))
+        })
+        .await
+        .unwrap();
+    let pokes = |db: &TestDb| -> Vec<(Option<String>, Option<String>)> {
+        db.query(
+            "SELECT target_user, target_team FROM events WHERE kind = 'sync_poke' ORDER BY id",
+            vec![],
+        )
+        .iter()
+        .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+        .collect()
+    };
+    db.execute("DELETE FROM events", vec![]);
+    // Priya's lead: priya (her feed) and meera (the team's supervisor), not the other telecallers.
+    let n = repo
+        .write(move |tx| db::events::poke_leads(tx, [mine, mine], &chrono::Utc::now()))
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let mut got = pokes(&db);
+    got.sort();
+    let mut want = vec![
+        (Some(db::id_text(&priya.id)), None),
+        (Some(db::id_text(&meera.id)), None),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    // A deactivated supervisor is not woken; an unassigned lead wakes only the team's supervisors.
+    db.execute("DELETE FROM events", vec![]);
+    let sup = add_supervisor(&db, "sunita", meera.team.as_deref().unwrap());
+    db.execute("UPDATE users SET active = 0 WHERE username = 'meera'", vec![]);
+    repo.write(move |tx| db::events::poke_leads(tx, [unassigned], &chrono::Utc::now()))
+        .await
+        .unwrap();
+    assert_eq!(pokes(&db), [(Some(db::id_text(&sup)), None)]);
+}
+
+fn add_supervisor(db: &TestDb, username: &str, team: &str) -> Id {
+    let user = User {
+        id: leadline_model::new_id(),
+        username: username.into(),
+        name: username.to_uppercase(),
+        role: Role::Supervisor,
+        team: Some(team.to_owned()),
+    };
+    let id = user.id;
+    db.tx(move |tx| {
+        db::insert_user(tx, &user, leadline_server::auth::DUMMY_HASH, &chrono::Utc::now())?;
+        Ok(())
+    });
+    id
+}
