@@ -1901,25 +1901,92 @@ pub fn rotate_refresh(
             }
         }
         None => {
-            let used: Option<String> = tx
+            let used: Option<(String, String)> = tx
                 .query_opt(
-                    "SELECT session_id FROM used_refresh_tokens WHERE hash = $1",
+                    "SELECT session_id, used_at FROM used_refresh_tokens WHERE hash = $1",
                     &params![hash],
                 )?
-                .map(|r| r.get(0))
+                .map(|r| Ok::<_, DbError>((r.get(0)?, r.get(1)?)))
                 .transpose()?;
             match used {
-                Some(text) => {
+                Some((text, used_at)) => {
                     let session_id =
                         Id::parse_str(&text).map_err(|e| corrupt("session id", format!("{text:?}: {e}")))?;
-                    revoke_session(tx, &session_id, "refresh_reused", now)?;
-                    Rotation::Reused { session_id }
+                    match retried_rotation(tx, &session_id, hash, &used_at, new_hash, now, new_expires_at)? {
+                        Some(rotation) => rotation,
+                        None => {
+                            revoke_session(tx, &session_id, "refresh_reused", now)?;
+                            Rotation::Reused { session_id }
+                        }
+                    }
                 }
                 None => Rotation::Invalid,
             }
         }
     };
     Ok(outcome)
+}
+
+/// How long after a refresh its token may be presented again as a retry: a desk whose refresh answer was
+/// lost (a cut connection, a proxy timeout) never received the new token and retries with the one it has.
+pub const REFRESH_RETRY_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
+/// A used refresh token presented again: a retry of the session's latest rotation when it comes within
+/// [`REFRESH_RETRY_GRACE`] and the session has not been refreshed since (its `last_used_at` is still that
+/// rotation's; a retry leaves it so, so retries may repeat within the window). Then the token it was
+/// rotated to — never received — is retired as used (presenting it later is reuse) and the session
+/// rotates to `new_hash`. Anything else (`None`) is reuse.
+fn retried_rotation(
+    tx: &mut Tx<'_>,
+    session_id: &Id,
+    hash: &str,
+    used_at: &str,
+    new_hash: &str,
+    now: &Timestamp,
+    new_expires_at: &Timestamp,
+) -> Result<Option<Rotation>, DbError> {
+    let Ok(used) = chrono::DateTime::parse_from_rfc3339(used_at) else {
+        return Ok(None);
+    };
+    if *now - used.with_timezone(&chrono::Utc) > REFRESH_RETRY_GRACE {
+        return Ok(None);
+    }
+    let lock = tx.for_update();
+    let Some(session) = tx
+        .query_opt(
+            &format!("SELECT {SESSION_COLS} FROM sessions WHERE id = $1{lock}"),
+            &params![id_text(session_id)],
+        )?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    if session.revoked_at.is_some() || session.expires_at <= *now || ts(&session.last_used_at) != used_at {
+        return Ok(None);
+    }
+    let Some(user) = user_by_id(tx, &session.user_id)? else {
+        return Ok(None);
+    };
+    let lost: String = tx.query_scalar(
+        "SELECT refresh_hash FROM sessions WHERE id = $1",
+        &params![id_text(session_id)],
+    )?;
+    tx.execute(
+        "INSERT INTO used_refresh_tokens (hash, session_id, used_at) VALUES ($1, $2, $3)",
+        &params![lost, id_text(session_id), ts(now)],
+    )?;
+    tx.execute(
+        "UPDATE sessions SET refresh_hash = $2, expires_at = $3 WHERE id = $1",
+        &params![id_text(session_id), new_hash, ts(new_expires_at)],
+    )?;
+    tracing::info!(session_id = %session_id, token = %&hash[..8.min(hash.len())], "refresh retried within the grace window");
+    let session = session_by_id(tx, session_id)?.ok_or(DbError::NotFound("session"))?;
+    Ok(Some(Rotation::Rotated {
+        session: Box::new(session),
+        user: Box::new(user.user),
+    }))
 }
 
 /// The user of an access token, when the user exists and the token's session (if it names one) belongs to

@@ -391,6 +391,17 @@ fn check_reads(db: &TestDb, k: i64) {
             )
         });
         assert!(found.is_some(), "schema {k}: lookup by phone");
+        let log = db.read(|tx| db::privacy::log_entries(tx, None));
+        if k >= 18 {
+            assert_eq!(log.len(), 1, "schema {k}: the privacy log survived");
+            assert_eq!(
+                (log[0].action.as_str(), log[0].actor.as_str()),
+                ("retention", "serve")
+            );
+            assert_eq!(log[0].details["purged"]["call_logs"], 2);
+        } else {
+            assert!(log.is_empty(), "schema {k}");
+        }
         server.stop().await.unwrap();
     });
 }

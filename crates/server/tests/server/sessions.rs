@@ -153,6 +153,65 @@ async fn refresh_rotates_and_reuse_ends_only_that_devices_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_whose_answer_was_lost_may_be_retried_briefly_and_only_by_its_token() {
+    let db = TestDb::copy_of_seeded("sessions-retry");
+    let server = db.start().await;
+    let (base, http) = (server.base_url(), client());
+    let desk = login(&http, &base, "priya", "desk").await;
+
+    // The answer of this refresh is lost on the way: the desk never sees `lost`, and retries — twice.
+    let lost = refresh(&http, &base, &desk.refresh_token).await.unwrap();
+    let retry = refresh(&http, &base, &desk.refresh_token).await.unwrap();
+    let again = refresh(&http, &base, &desk.refresh_token).await.unwrap();
+    assert_eq!(again.session_id, desk.session_id);
+    assert_ne!(retry.refresh_token, lost.refresh_token);
+    assert_ne!(again.refresh_token, retry.refresh_token);
+    assert_eq!(pull_status(&http, &base, &again.access_token).await, 200);
+    // The tokens it never received are dead: presenting one is reuse, which ends the session.
+    let next = refresh(&http, &base, &again.refresh_token).await.unwrap();
+    assert_eq!(pull_status(&http, &base, &next.access_token).await, 200);
+    // Once the session moved on, the old token is no retry any more: reuse.
+    assert_eq!(
+        refresh(&http, &base, &desk.refresh_token).await.unwrap_err(),
+        (401, "refresh_reused".to_owned())
+    );
+    assert_eq!(pull_status(&http, &base, &next.access_token).await, 401);
+
+    // A never-received token presented later (a thief's copy) is reuse too.
+    let desk = login(&http, &base, "priya", "desk-2").await;
+    let lost = refresh(&http, &base, &desk.refresh_token).await.unwrap();
+    let retry = refresh(&http, &base, &desk.refresh_token).await.unwrap();
+    assert_eq!(
+        refresh(&http, &base, &lost.refresh_token).await.unwrap_err(),
+        (401, "refresh_reused".to_owned())
+    );
+    assert_eq!(pull_status(&http, &base, &retry.access_token).await, 401);
+
+    // Past the grace window a retry is reuse.
+    let desk = login(&http, &base, "priya", "desk-3").await;
+    let _lost = refresh(&http, &base, &desk.refresh_token).await.unwrap();
+    let past = leadline_server::db::ts(
+        &(chrono::Utc::now() - leadline_server::db::REFRESH_RETRY_GRACE - chrono::Duration::seconds(1)),
+    );
+    db.execute(
+        "UPDATE used_refresh_tokens SET used_at = $1 WHERE session_id = $2",
+        vec![
+            past.clone().into(),
+            leadline_server::db::id_text(&desk.session_id).into(),
+        ],
+    );
+    db.execute(
+        "UPDATE sessions SET last_used_at = $1 WHERE id = $2",
+        vec![past.into(), leadline_server::db::id_text(&desk.session_id).into()],
+    );
+    assert_eq!(
+        refresh(&http, &base, &desk.refresh_token).await.unwrap_err(),
+        (401, "refresh_reused".to_owned())
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_by_access_token_or_refresh_token_ends_the_session() {
     let db = TestDb::copy_of_seeded("sessions-logout");
     let server = db.start().await;
