@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, Guard, built_binary, find_tool, free_port, wait_for_port};
+use leadline_e2e::{Guard, built_binary, find_tool, free_port, wait_for_port};
 
 /// How long the app may take to sign in, sync and show the list (a cold WebKit start under load is slow).
 pub const READY_WITHIN: Duration = Duration::from_secs(120);
@@ -49,29 +49,10 @@ pub struct App {
 impl App {
     pub async fn launch(opts: Launch<'_>) -> Self {
         let app_bin = built_binary("leadline-desktop", "leadline-desktop");
-        let xvfb = find_tool("Xvfb", "apt-get install xvfb");
         let tauri_driver = find_tool("tauri-driver", "cargo install tauri-driver --locked");
         let webkit_driver = find_tool("WebKitWebDriver", "apt-get install webkit2gtk-driver");
 
-        // A private X server; -displayfd makes it pick a free display and tell us which.
-        let mut display = Guard::spawn(
-            "Xvfb",
-            Command::new(&xvfb).args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ]),
-        );
-        let display_no = display
-            .read_stdout_line_matching(Duration::from_secs(30), |line| {
-                let n = line.trim();
-                (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then(|| n.to_owned())
-            })
-            .expect("Xvfb printed its display number");
+        let (display, display_name) = leadline_e2e::xvfb();
 
         let port = free_port();
         let native_port = free_port();
@@ -120,20 +101,8 @@ impl App {
                 .env_remove("DBUS_SESSION_BUS_ADDRESS");
             c
         };
-        command
-            .env("PATH", driver_path)
-            .env("DISPLAY", format!(":{display_no}"))
-            .env("HOME", opts.home)
-            .env("XDG_DATA_HOME", opts.home.join(".local/share"))
-            .env("XDG_RUNTIME_DIR", opts.home)
-            .env("LEADLINE_DATA_DIR", opts.home.join("app"))
-            .env("LEADLINE_SERVER_URL", opts.server_url)
-            .env("LEADLINE_USER", DEMO_USER)
-            .env("LEADLINE_PASSWORD", DEMO_PASSWORD)
-            // No accessibility bus or GPU under Xvfb; keep WebKitGTK from looking for them.
-            .env("NO_AT_BRIDGE", "1")
-            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        command.env("PATH", driver_path);
+        leadline_e2e::desktop_app_env(&mut command, &display_name, opts.home, opts.server_url);
         for (k, v) in &opts.env {
             command.env(k, v);
         }
@@ -156,7 +125,7 @@ impl App {
             .expect("start a WebDriver session with the app");
         Self {
             client,
-            display: format!(":{display_no}"),
+            display: display_name,
             _driver: driver,
             _display: display,
         }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use leadline_e2e::{DEMO_PASSWORD, DEMO_USER, DemoServer, Guard, find_tool, target_dir};
+use leadline_e2e::{DemoServer, Guard, desktop_app_env, target_dir, xvfb};
 
 const PACKAGE: &str = "leadline";
 const BINARY: &str = "/usr/bin/leadline-desktop";
@@ -197,49 +197,17 @@ fn the_deb_installs_starts_and_removes_cleanly() {
 fn starts_and_shows_its_first_screen() {
     let server = DemoServer::start();
     let home = tempfile::tempdir().unwrap();
-    let xvfb = find_tool("Xvfb", "apt-get install xvfb");
-    let mut display = Guard::spawn(
-        "Xvfb",
-        Command::new(&xvfb).args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x800x24",
-            "-nolisten",
-            "tcp",
-        ]),
-    );
-    let display_no = display
-        .read_stdout_line_matching(Duration::from_secs(30), |line| {
-            let n = line.trim();
-            (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then(|| n.to_owned())
-        })
-        .expect("Xvfb printed its display number");
+    let (mut screen, display) = xvfb();
     let h = home.path();
-    let mut app = Guard::spawn(
-        "leadline-desktop (installed)",
-        Command::new("dbus-run-session")
-            .args(["--", BINARY, "--screen=leads"])
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .env("DISPLAY", format!(":{display_no}"))
-            .env("HOME", h)
-            .env("XDG_DATA_HOME", h.join(".local/share"))
-            .env("XDG_CONFIG_HOME", h.join(".config"))
-            .env("XDG_CACHE_HOME", h.join(".cache"))
-            .env("XDG_RUNTIME_DIR", h)
-            .env("LEADLINE_DATA_DIR", h.join("app"))
-            .env("LEADLINE_STORE_KEY", "file")
-            .env("LEADLINE_SERVER_URL", &server.url)
-            .env("LEADLINE_USER", DEMO_USER)
-            .env("LEADLINE_PASSWORD", DEMO_PASSWORD)
-            .env("LEADLINE_AUDIO", "silent")
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env("NO_AT_BRIDGE", "1")
-            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
-    );
+    let mut cmd = Command::new("dbus-run-session");
+    cmd.args(["--", BINARY, "--screen=leads"])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    desktop_app_env(&mut cmd, &display, h, &server.url);
+    cmd.env("LEADLINE_STORE_KEY", "file")
+        .env("LEADLINE_AUDIO", "silent")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    let mut app = Guard::spawn("leadline-desktop (installed)", &mut cmd);
     let mut version = None;
     app.read_stdout_line_matching(Duration::from_secs(90), |line| {
         if line.contains("starting") && line.contains("version=") {
@@ -260,7 +228,7 @@ fn starts_and_shows_its_first_screen() {
         "the installed app logged another version"
     );
     app.kill().unwrap();
-    display.kill().unwrap();
+    screen.kill().unwrap();
 }
 
 fn which(name: &str) -> Result<PathBuf, ()> {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-pub use procs::{Guard, find_tool, free_port, wait_for_port};
+pub use procs::{Guard, desktop_app_env, find_tool, free_port, wait_for_port, xvfb};
 
 /// The demo telecaller the tests sign in as, and the password of every demo user.
 pub const DEMO_USER: &str = "priya";

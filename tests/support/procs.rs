@@ -150,3 +150,47 @@ pub fn find_tool(name: &str, install: &str) -> PathBuf {
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{name} is not installed (not on PATH nor in ~/.cargo/bin): {install}"))
 }
+
+/// A private X server (Xvfb, 1280x800, 24 bits) on a free display it picks itself (`-displayfd`); stopped
+/// when the guard drops. Answers the guard and the display (`:N`).
+pub fn xvfb() -> (Guard, String) {
+    let xvfb = find_tool("Xvfb", "apt-get install xvfb");
+    let mut display = Guard::spawn(
+        "Xvfb",
+        Command::new(&xvfb).args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ]),
+    );
+    let number = display
+        .read_stdout_line_matching(Duration::from_secs(30), |line| {
+            let n = line.trim();
+            (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then(|| n.to_owned())
+        })
+        .expect("Xvfb printed its display number");
+    (display, format!(":{number}"))
+}
+
+/// The environment the desktop app runs in under test: `display`, a home of its own (`HOME`, the XDG
+/// folders, the app's data in `home/app`), signed in to `server_url` as the demo user, and WebKitGTK told
+/// there is no accessibility bus and no GPU.
+pub fn desktop_app_env(cmd: &mut Command, display: &str, home: &Path, server_url: &str) {
+    cmd.env("DISPLAY", display)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("XDG_RUNTIME_DIR", home)
+        .env("LEADLINE_DATA_DIR", home.join("app"))
+        .env("LEADLINE_SERVER_URL", server_url)
+        .env("LEADLINE_USER", crate::DEMO_USER)
+        .env("LEADLINE_PASSWORD", crate::DEMO_PASSWORD)
+        .env("NO_AT_BRIDGE", "1")
+        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+}
