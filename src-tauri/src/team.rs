@@ -390,15 +390,11 @@ impl Shell {
     /// Tells the server this desktop is going offline (before signing out); best effort, given up after
     /// [`SIGN_OUT_REPORT_WAIT`] so that signing out offline is not held up.
     pub async fn report_signing_out(&self) {
-        let Some(client) = self.client() else { return };
-        let report = async {
-            let _order = self.presence.lock().await;
-            client.report_presence(AgentState::Offline).await
-        };
-        match tokio::time::timeout(SIGN_OUT_REPORT_WAIT, report).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::debug!(error = %e, "could not report signing out"),
-            Err(_) => tracing::debug!("reporting signing out timed out"),
+        if self.client().is_none() {
+            return;
+        }
+        if let Err(e) = self.report_offline(SIGN_OUT_REPORT_WAIT, false).await {
+            tracing::debug!(error = %e, "could not report signing out");
         }
     }
 
@@ -409,23 +405,36 @@ impl Shell {
     /// the server's presence timeout.
     pub async fn report_quitting(&self) {
         let started = tokio::time::Instant::now();
-        let client = self.client();
-        let report = async {
-            let mut quitting = self.presence.lock().await;
-            *quitting = true;
-            match client {
-                Some(client) => client.report_presence(AgentState::Offline).await.map(drop),
-                None => Ok(()),
-            }
-        };
-        match tokio::time::timeout(QUIT_REPORT_WAIT, report).await {
-            Ok(Ok(())) => tracing::info!(
+        match self.report_offline(QUIT_REPORT_WAIT, true).await {
+            Ok(()) => tracing::info!(
                 ms = started.elapsed().as_secs_f64() * 1e3,
                 "told the server this desktop goes offline"
             ),
-            Ok(Err(e)) => tracing::info!(error = %e, "could not tell the server this desktop goes offline"),
-            Err(_) => tracing::info!("telling the server this desktop goes offline timed out"),
+            Err(e) => tracing::info!(error = %e, "could not tell the server this desktop goes offline"),
         }
+    }
+
+    /// Reports `offline`, after any report in flight (`last`: and refuses every later one), given up after
+    /// `wait`. Signed out there is no one to report to: nothing is sent, and that is no failure.
+    async fn report_offline(&self, wait: std::time::Duration, last: bool) -> Result<(), String> {
+        let client = self.client();
+        let report = async {
+            let mut quitting = self.presence.lock().await;
+            if last {
+                *quitting = true;
+            }
+            match client {
+                Some(client) => client
+                    .report_presence(AgentState::Offline)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                None => Ok(()),
+            }
+        };
+        tokio::time::timeout(wait, report)
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {} ms", wait.as_millis())))
     }
 
     /// What this desktop's user is doing now: on a call while one rings or is connected, in a wrap-up
