@@ -303,12 +303,19 @@ impl Place {
         }
     }
 
-    /// Runs `work` on the repo in a fresh runtime. The repo is dropped inside the runtime (its pool closes
-    /// connections on it).
+    /// The data directory's lock, shared (like a serving server's): a restore, which takes it exclusively,
+    /// then waits for this command, and this command for a restore.
+    fn lock(&self) -> anyhow::Result<std::fs::File> {
+        Ok(leadline_server::backup::lock_shared(&self.data_dir)?)
+    }
+
+    /// Runs `work` on the repo in a fresh runtime, holding the data directory's lock shared. The repo is
+    /// dropped inside the runtime (its pool closes connections on it).
     fn with_repo<T, Fut>(&self, work: impl FnOnce(db::Repo) -> Fut) -> anyhow::Result<T>
     where
         Fut: std::future::Future<Output = anyhow::Result<T>>,
     {
+        let _lock = self.lock()?;
         runtime()?.block_on(async {
             let pii = self.pii_keys()?;
             let repo = db::Repo::connect(&self.database, pii).await?;
@@ -768,6 +775,7 @@ fn run_demo(place: &Place, seed: u64, force: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let outcome = match &place.database {
         db::DbConfig::Sqlite(path) if *path == db::db_path(&place.data_dir) && place.pii.is_none() => {
+            let _lock = place.lock()?;
             demo::seed_data_dir(&place.data_dir, &opts).with_context(|| format!("seeding {}", place.shown))?
         }
         _ => {

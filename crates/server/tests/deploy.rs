@@ -1108,3 +1108,31 @@ async fn the_first_admin_and_the_first_accounts_are_made_on_the_servers_machine(
     );
     server.stop();
 }
+
+#[test]
+fn maintenance_commands_wait_for_a_restore_in_progress() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // A restore holds the data directory's lock exclusively while it swaps the database.
+    let lock = std::fs::File::create(data.join(leadline_server::backup::LOCK_FILE)).unwrap();
+    lock.lock().unwrap();
+    let mut archive = command()
+        .args(["archive", "--dry-run", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        archive.try_wait().unwrap().is_none(),
+        "archive ran while a restore held the data directory"
+    );
+    assert!(!leadline_server::db::db_path(&data).exists(), "it opened the database meanwhile");
+    lock.unlock().unwrap();
+    let out = archive.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("would archive 0 closed leads"), "{stdout}");
+}
