@@ -1129,7 +1129,10 @@ fn maintenance_commands_wait_for_a_restore_in_progress() {
         archive.try_wait().unwrap().is_none(),
         "archive ran while a restore held the data directory"
     );
-    assert!(!leadline_server::db::db_path(&data).exists(), "it opened the database meanwhile");
+    assert!(
+        !leadline_server::db::db_path(&data).exists(),
+        "it opened the database meanwhile"
+    );
     lock.unlock().unwrap();
     let out = archive.wait_with_output().unwrap();
     let (stdout, stderr) = text(&out);
