@@ -13,7 +13,7 @@ use leadline_store::{Store, WrapUp};
 use leadline_sync::{CallError, SharedStore, SyncError};
 
 use crate::open_store;
-use crate::sync_cmd::{ended_error, keep_tokens, session_client};
+use crate::sync_cmd::{ended_error, keep_tokens_after, session_client};
 
 #[derive(Args)]
 pub struct CallArgs {
@@ -90,12 +90,7 @@ pub async fn call(dir: &Path, a: CallArgs) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     let placed = leadline_sync::place_click_to_call(&client, &store, lead.id).await;
-    keep_tokens(
-        dir,
-        &mut session,
-        &client,
-        matches!(placed, Err(SyncError::SessionEnded)),
-    )?;
+    keep_tokens_after(dir, &mut session, &client, &placed)?;
     let placed = placed.map_err(call_failure)?;
     let mut out = std::io::stdout().lock();
     if a.json {

@@ -11,7 +11,7 @@ use leadline_model::privacy::{ErasureRequest, PersonSelector};
 use leadline_model::{Id, PhoneNumber};
 use leadline_sync::SyncError;
 
-use crate::sync_cmd::{ended_error, keep_tokens, session_client};
+use crate::sync_cmd::{ended_error, keep_tokens_after, session_client};
 
 #[derive(Subcommand)]
 pub enum PrivacyCommand {
@@ -75,12 +75,7 @@ pub async fn run(dir: &Path, command: PrivacyCommand) -> Result<()> {
         PrivacyCommand::Export { person, out } => {
             let selector = person.selector()?;
             let export = client.export_person(&selector).await;
-            keep_tokens(
-                dir,
-                &mut session,
-                &client,
-                matches!(export, Err(SyncError::SessionEnded)),
-            )?;
+            keep_tokens_after(dir, &mut session, &client, &export)?;
             let text = serde_json::to_string_pretty(&export.map_err(refusal)?)?;
             match out {
                 Some(path) => {
@@ -107,12 +102,7 @@ pub async fn run(dir: &Path, command: PrivacyCommand) -> Result<()> {
                 reason,
             };
             let report = client.erase_person(&request).await;
-            keep_tokens(
-                dir,
-                &mut session,
-                &client,
-                matches!(report, Err(SyncError::SessionEnded)),
-            )?;
+            keep_tokens_after(dir, &mut session, &client, &report)?;
             let report = report.map_err(refusal)?;
             if report.leads.is_empty() {
                 println!("no lead with that number is held; nothing erased");

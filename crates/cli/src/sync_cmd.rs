@@ -28,6 +28,21 @@ pub(crate) fn keep_tokens(dir: &Path, session: &mut Session, client: &Client, en
     Ok(())
 }
 
+/// [`keep_tokens`] after a request's `outcome`: the session is forgotten when the outcome says it ended.
+pub(crate) fn keep_tokens_after<T>(
+    dir: &Path,
+    session: &mut Session,
+    client: &Client,
+    outcome: &Result<T, SyncError>,
+) -> Result<()> {
+    keep_tokens(
+        dir,
+        session,
+        client,
+        matches!(outcome, Err(SyncError::SessionEnded)),
+    )
+}
+
 pub(crate) fn ended_error(e: SyncError) -> anyhow::Error {
     match e {
         SyncError::Unauthorized | SyncError::SessionEnded => {
@@ -82,8 +97,7 @@ pub async fn sync(dir: &Path) -> Result<()> {
         Ok::<_, SyncError>((push_report, pull, again))
     }
     .await;
-    let ended = matches!(outcome, Err(SyncError::SessionEnded));
-    keep_tokens(dir, &mut session, &client, ended)?;
+    keep_tokens_after(dir, &mut session, &client, &outcome)?;
     let online = !matches!(outcome, Err(SyncError::Unreachable { .. }));
     let error = outcome.as_ref().err().map(ToString::to_string);
     store
