@@ -113,14 +113,20 @@ pub async fn create_user(repo: &Repo, req: NewUser) -> Result<UserAccount, Accou
     .await?
 }
 
-/// Applies a checked change to account `id`. A new password or a deactivation revokes every session of
-/// the user; `revoked_by` names who did it in those sessions (`revoked_by:<user id>`, `revoked_by:cli:…`).
+/// Applies a checked change to the account with this id (`Who::Id`, the API's path) or username
+/// (`Who::Username`, the operator's CLI), in one transaction. A new password or a deactivation revokes
+/// every session of the user; `revoked_by` names who did it in those sessions (`revoked_by:<user id>`,
+/// `revoked_by:cli:…`). `None`: no such user.
 pub async fn change_user(
     repo: &Repo,
-    id: Id,
+    who: Who,
     change: admin::AccountChange,
     revoked_by: String,
 ) -> Result<Option<UserAccount>, AccountError> {
+    let who = match who {
+        Who::Username(name) => Who::Username(clean_username(&name)?),
+        id => id,
+    };
     repo.write(
         move |tx| -> Result<Result<Option<UserAccount>, AccountError>, DbError> {
             if let Some(Some(t)) = &change.team
@@ -128,6 +134,13 @@ pub async fn change_user(
             {
                 return Ok(Err(AccountError::UnknownTeam(t.clone())));
             }
+            let id = match who {
+                Who::Id(id) => id,
+                Who::Username(name) => match admin::user_id_by_username(tx, &name)? {
+                    Some(id) => id,
+                    None => return Ok(Ok(None)),
+                },
+            };
             Ok(Ok(admin::change_account(
                 tx,
                 &id,
@@ -140,15 +153,11 @@ pub async fn change_user(
     .await?
 }
 
-/// The account with this username (active or not).
-pub async fn find_user(repo: &Repo, username: &str) -> Result<UserAccount, AccountError> {
-    let username = clean_username(username)?;
-    let wanted = username.clone();
-    let accounts = repo.read(|tx| admin::accounts(tx, None)).await?;
-    accounts
-        .into_iter()
-        .find(|a| a.user.username == wanted)
-        .ok_or(AccountError::NoSuchUser(username))
+/// Whose account: by id or by username.
+#[derive(Debug, Clone)]
+pub enum Who {
+    Id(Id),
+    Username(String),
 }
 
 /// Creates a team; answers every team.

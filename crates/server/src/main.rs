@@ -861,6 +861,19 @@ fn print_account(what: &str, a: &leadline_model::admin::UserAccount) {
     );
 }
 
+/// Changes the account with this username; "no user" when there is none.
+async fn change_named(
+    repo: &db::Repo,
+    username: String,
+    change: db::admin::AccountChange,
+    revoked_by: String,
+) -> anyhow::Result<leadline_model::admin::UserAccount> {
+    use leadline_server::accounts::{self, AccountError, Who};
+    accounts::change_user(repo, Who::Username(username.clone()), change, revoked_by)
+        .await?
+        .ok_or_else(|| AccountError::NoSuchUser(username).into())
+}
+
 fn run_user(command: UserCommand) -> anyhow::Result<()> {
     use leadline_server::accounts;
     let actor = format!("revoked_by:{}", leadline_server::erasure::cli_actor());
@@ -899,14 +912,11 @@ fn run_user(command: UserCommand) -> anyhow::Result<()> {
             accounts::check_password(&password)?;
             let shown = made_up.then(|| password.clone());
             let account = target.resolve().with_repo(|repo| async move {
-                let account = accounts::find_user(&repo, &username).await?;
                 let change = leadline_server::db::admin::AccountChange {
                     password_hash: Some(accounts::hash(password).await?),
                     ..Default::default()
                 };
-                accounts::change_user(&repo, account.user.id, change, actor)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("no user {username:?}"))
+                change_named(&repo, username, change, actor).await
             })?;
             print_account("new password for", &account);
             println!("every device of {} is signed out", account.user.username);
@@ -919,16 +929,13 @@ fn run_user(command: UserCommand) -> anyhow::Result<()> {
             username,
             undo,
         } => {
-            let account = target.resolve().with_repo(|repo| async move {
-                let account = accounts::find_user(&repo, &username).await?;
-                let change = leadline_server::db::admin::AccountChange {
-                    active: Some(undo),
-                    ..Default::default()
-                };
-                accounts::change_user(&repo, account.user.id, change, actor)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("no user {username:?}"))
-            })?;
+            let change = leadline_server::db::admin::AccountChange {
+                active: Some(undo),
+                ..Default::default()
+            };
+            let account = target
+                .resolve()
+                .with_repo(|repo| async move { change_named(&repo, username, change, actor).await })?;
             print_account(if undo { "activated" } else { "deactivated" }, &account);
         }
         UserCommand::List { target, json } => {

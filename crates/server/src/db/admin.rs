@@ -57,11 +57,17 @@ pub fn team_exists(tx: &mut Tx<'_>, name: &str) -> Result<bool, DbError> {
         .is_some())
 }
 
+/// The id of the user (active or not) with this username.
+pub fn user_id_by_username(tx: &mut Tx<'_>, username: &str) -> Result<Option<Id>, DbError> {
+    tx.query_opt("SELECT id FROM users WHERE username = $1", &params![username])?
+        .as_ref()
+        .map(|row| get_id(row, 0, "user id"))
+        .transpose()
+}
+
 /// True when a user (active or not) has this username.
 pub fn username_taken(tx: &mut Tx<'_>, username: &str) -> Result<bool, DbError> {
-    Ok(tx
-        .query_opt("SELECT id FROM users WHERE username = $1", &params![username])?
-        .is_some())
+    Ok(user_id_by_username(tx, username)?.is_some())
 }
 
 /// The changes to an account, validated by the caller.

@@ -186,7 +186,7 @@ async fn update_user(
         change.password_hash = Some(accounts::hash(password).await?);
     }
     let revoked_by = format!("revoked_by:{}", db::id_text(&user.id));
-    let updated = accounts::change_user(state.repo(), id, change, revoked_by)
+    let updated = accounts::change_user(state.repo(), accounts::Who::Id(id), change, revoked_by)
         .await?
         .ok_or(ApiFailure::Missing("user"))?;
     tracing::info!(user_id = %id, by = %user.id, "user changed");
