@@ -1524,9 +1524,10 @@ impl Checker {
             recordings_max_age: age(self, "recordings_max_age"),
             archived_leads_max_age: age(self, "archived_leads_max_age"),
         };
-        let every = match self.source("retention", "every_secs") {
-            None => None,
-            Some(_) => match self.seconds("retention", "every_secs", 7 * 24 * 3600) {
+        let period_given = self.source("retention", "every_secs").is_some();
+        let every = match period_given {
+            false => None,
+            true => match self.seconds("retention", "every_secs", 7 * 24 * 3600) {
                 Some((secs, source)) if secs < 60 => {
                     self.invalid(
                         "retention",
@@ -1553,7 +1554,7 @@ impl Checker {
                 None => None,
             },
         };
-        if every.is_none() && !policy.keeps_everything() && self.source("retention", "every_secs").is_none() {
+        if !period_given && !policy.keeps_everything() {
             warnings.push(
                 "[retention] ages are set but every_secs is not: serve will not purge anything; run \
                  `leadline-server retention` from a timer, or set every_secs"

@@ -553,25 +553,9 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     async move {
         #[cfg(unix)]
         {
-            let int = async {
-                match int.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            let term = async {
-                match term.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
             tokio::select! {
-                () = int => {}
-                () = term => {}
+                () = next_signal(int.as_mut()) => {}
+                () = next_signal(term.as_mut()) => {}
             }
         }
         #[cfg(not(unix))]
@@ -579,6 +563,17 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
             std::future::pending::<()>().await;
         }
         tracing::info!("shutting down");
+    }
+}
+
+/// The next delivery of `signal`; never, when its handler could not be installed.
+#[cfg(unix)]
+async fn next_signal(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

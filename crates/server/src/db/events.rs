@@ -224,6 +224,20 @@ pub fn record_due_follow_ups(
     Ok(recorded)
 }
 
+/// The active supervisors of `team`.
+fn team_supervisors(tx: &mut Tx<'_>, team: &str) -> Result<Vec<Id>, DbError> {
+    tx.query(
+        "SELECT id FROM users WHERE team = $1 AND role = 'supervisor' AND active = 1 ORDER BY id",
+        &params![team],
+    )?
+    .into_iter()
+    .map(|row| {
+        let id: String = row.get(0)?;
+        Id::parse_str(&id).map_err(|e| super::corrupt("supervisor id", e))
+    })
+    .collect()
+}
+
 /// Records a `sync_poke` for whoever pulls these leads — each lead's assignee and its team's supervisors
 /// (a telecaller's feed holds only their own leads, so their teammates are not woken) — once per user:
 /// their devices, connected to any node, then pull at once. Call it inside the write transaction, after
@@ -234,7 +248,8 @@ pub fn poke_leads(
     now: &Timestamp,
 ) -> Result<usize, DbError> {
     let mut targets: Vec<EventTarget> = Vec::new();
-    let mut supervisors: Vec<(String, Vec<Id>)> = Vec::new();
+    // Each team's active supervisors, read once per team.
+    let mut supervisors: std::collections::HashMap<String, Vec<Id>> = std::collections::HashMap::new();
     let add = |targets: &mut Vec<EventTarget>, user: Id| {
         let target = EventTarget::User(user);
         if !targets.contains(&target) {
@@ -258,24 +273,12 @@ pub fn poke_leads(
             );
         }
         if let Some(team) = team {
-            if !supervisors.iter().any(|(t, _)| *t == team) {
-                let ids = tx
-                    .query(
-                        "SELECT id FROM users WHERE team = $1 AND role = 'supervisor' AND active = 1 ORDER BY id",
-                        &params![team.as_str()],
-                    )?
-                    .into_iter()
-                    .map(|row| {
-                        let id: String = row.get(0)?;
-                        Id::parse_str(&id).map_err(|e| super::corrupt("supervisor id", e))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                supervisors.push((team.clone(), ids));
+            if !supervisors.contains_key(&team) {
+                let ids = team_supervisors(tx, &team)?;
+                supervisors.insert(team.clone(), ids);
             }
-            if let Some((_, ids)) = supervisors.iter().find(|(t, _)| *t == team) {
-                for id in ids {
-                    add(&mut targets, *id);
-                }
+            for id in supervisors.get(&team).into_iter().flatten() {
+                add(&mut targets, *id);
             }
         }
     }
