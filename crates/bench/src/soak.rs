@@ -836,18 +836,28 @@ async fn cli_login(ctx: &Ctx, seat: &Seat, dir: &Path) -> Result<()> {
     bail!("cli {}: cannot sign in", seat.idx)
 }
 
-/// One `leadline sync`, killed with SIGKILL at a random moment when `kill` says so. True when it succeeded.
-async fn cli_sync(ctx: &Ctx, seat: &Seat, dir: &Path, kill_after: Option<Duration>) -> Result<bool> {
+/// How one `leadline sync` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CliSync {
+    Done,
+    /// SIGKILLed before it finished.
+    Killed,
+    Failed,
+}
+
+/// One `leadline sync`, killed with SIGKILL after `kill_after` when given (a sync that finishes sooner is
+/// not killed).
+async fn cli_sync(ctx: &Ctx, seat: &Seat, dir: &Path, kill_after: Option<Duration>) -> Result<CliSync> {
     let t = Instant::now();
     let out = run_cli(ctx, dir, &["sync"], None, kill_after).await?;
     if out.killed {
         ctx.counters.cli_kills.fetch_add(1, Ordering::Relaxed);
-        return Ok(false);
+        return Ok(CliSync::Killed);
     }
     if out.ok {
         ctx.counters.cli_syncs_ok.fetch_add(1, Ordering::Relaxed);
         lock(&ctx.cli_sync_ms).push(t.elapsed().as_secs_f64() * 1000.0);
-        return Ok(true);
+        return Ok(CliSync::Done);
     }
     ctx.counters.cli_syncs_failed.fetch_add(1, Ordering::Relaxed);
     if out.stderr.contains("session has ended") || out.stderr.contains("not signed in") {
@@ -855,7 +865,7 @@ async fn cli_sync(ctx: &Ctx, seat: &Seat, dir: &Path, kill_after: Option<Duratio
         cli_login(ctx, seat, dir).await?;
         ctx.counters.relogins.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(false)
+    Ok(CliSync::Failed)
 }
 
 async fn cli_client(ctx: Arc<Ctx>, seat: Seat) -> Result<()> {
@@ -864,7 +874,7 @@ async fn cli_client(ctx: Arc<Ctx>, seat: Seat) -> Result<()> {
     let mut rng = Rng(ctx.opts.seed ^ ((idx as u64) << 24) ^ 0xC11);
     cli_login(&ctx, &seat, &dir).await?;
     // The cache needs its leads before it can log calls on them.
-    while !cli_sync(&ctx, &seat, &dir, None).await? {
+    while cli_sync(&ctx, &seat, &dir, None).await? != CliSync::Done {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let mut n = 0_u64;
@@ -912,18 +922,18 @@ async fn cli_client(ctx: Arc<Ctx>, seat: Seat) -> Result<()> {
             .context("log-call prints the call log id")?;
         lock(&ctx.logs[idx]).created.push(Logged { id, lead, follow_up });
         ctx.counters.calls_logged.fetch_add(1, Ordering::Relaxed);
-        // While the chaos runs: the first sync is killed, then one in three or so.
+        // While the chaos runs: syncs are killed until one really was (a sync may finish before its kill
+        // time), then one in three or so.
         let chaos = !seat.link.healthy();
         let kill = (chaos && (!killed_once || rng.percent(CLI_KILL_PERCENT)))
             .then(|| Duration::from_millis(rng.range(5, 900)));
-        killed_once |= kill.is_some();
-        cli_sync(&ctx, &seat, &dir, kill).await?;
+        killed_once |= cli_sync(&ctx, &seat, &dir, kill).await? == CliSync::Killed;
     }
     while !ctx.draining.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for _ in 0..30 {
-        if cli_sync(&ctx, &seat, &dir, None).await? {
+        if cli_sync(&ctx, &seat, &dir, None).await? == CliSync::Done {
             let status = run_cli(&ctx, &dir, &["status", "--json"], None, None).await?;
             let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap_or_default();
             if v["pending"].as_u64() == Some(0) {
