@@ -10,9 +10,11 @@
 //! property on a few thousand cases.
 
 pub mod csv;
+pub mod events;
 pub mod exotel;
 pub mod jwt;
 pub mod mutate;
+pub mod provisioning;
 pub mod push;
 pub mod sheets;
 pub mod sip;
@@ -30,7 +32,16 @@ use serde_json::json;
 use crate::emit;
 
 /// The targets, in the order they run.
-pub const TARGETS: &[&str] = &["sip", "csv", "sheets", "exotel", "jwt", "sync_push"];
+pub const TARGETS: &[&str] = &[
+    "sip",
+    "csv",
+    "sheets",
+    "exotel",
+    "jwt",
+    "sync_push",
+    "events",
+    "provisioning",
+];
 
 pub struct Options {
     pub cases: u64,
@@ -216,6 +227,8 @@ pub fn run(opts: Options) -> Result<()> {
                 let target = jwt::Target::new().map_err(anyhow::Error::msg)?;
                 run_target(name, &opts, target.strategy(), |c| target.check(c))?
             }
+            "events" => run_target(name, &opts, events::strategy(), events::check)?,
+            "provisioning" => run_target(name, &opts, provisioning::strategy(), provisioning::check)?,
             "sync_push" => {
                 let mut target = push::Target::new().map_err(anyhow::Error::msg)?;
                 let strategy = target.strategy();

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use leadline_model::{Id, Role, Timestamp, User};
 use serde::{Deserialize, Serialize};
@@ -26,11 +26,27 @@ pub enum AuthError {
 /// Hashes a password with argon2id (default parameters) and the given 16 salt bytes; returns the PHC
 /// string (`$argon2id$v=19$...`).
 pub fn hash_password_with_salt(password: &str, salt: &[u8; 16]) -> Result<String, AuthError> {
-    let salt = SaltString::encode_b64(salt).map_err(|e| AuthError::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AuthError::Hash(e.to_string()))
+    let fail = |e: &dyn std::fmt::Display| AuthError::Hash(e.to_string());
+    let params = argon2::Params::default();
+    let mut out = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        params.clone(),
+        password.as_bytes(),
+        salt,
+        &mut out,
+    )
+    .map_err(|e| fail(&e))?;
+    let salt = SaltString::encode_b64(salt).map_err(|e| fail(&e))?;
+    let phc = PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params: argon2::password_hash::ParamsString::try_from(&params).map_err(|e| fail(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// Hashes a password with argon2id and a random salt.
@@ -47,14 +63,82 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
 pub const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$yuXF0cUvVqXbfO5VSe/IhA$H5YFiag7IhjfVEDRVRrUm8matk5Ap3n75eyAYZDvdwU";
 
-/// Whether `password` matches the PHC string `hash`. A malformed hash never matches.
+/// Whether `password` matches the PHC string `hash` (any argon2 variant, version and parameters the
+/// string names). A malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        argon2::Algorithm::try_from(parsed.algorithm),
+        argon2::Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    if argon2_into(algorithm, version, params, password.as_bytes(), salt, &mut out).is_err() {
+        return false;
     }
+    // `Output`'s equality is constant-time.
+    argon2::password_hash::Output::new(&out).is_ok_and(|got| got == expected)
+}
+
+/// Argon2's working memory, kept for the next computation instead of being freed: one buffer per
+/// permit (see [`ARGON2_PERMITS`]), 19 MiB each with the default parameters. Allocating and freeing
+/// those blocks for every sign-in left the memory with the process anyway: once glibc saw the first
+/// 19 MiB block freed it raised its mmap threshold, and later blocks came from arenas that never shrank
+/// (`leadline-bench soak`: 736 MiB RSS after 200 desks signed in, 76 MiB with a fixed threshold). With
+/// the buffers reused the server's memory for hashing is fixed at permits × 19 MiB, whatever the
+/// allocator or its environment.
+static ARGON2_MEMORY: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
+
+/// Hashes whose parameters ask for more than this many 1 KiB blocks (64 MiB) get memory of their own,
+/// freed after: the pool keeps only what the server's own hashes need.
+const ARGON2_POOLED_BLOCKS_MAX: usize = 64 * 1024;
+
+/// How many buffers [`ARGON2_MEMORY`] holds now.
+pub fn argon2_buffers_kept() -> usize {
+    ARGON2_MEMORY.lock().map_or(0, |pool| pool.len())
+}
+
+/// One argon2 computation into `out`, on a buffer from [`ARGON2_MEMORY`].
+fn argon2_into(
+    algorithm: argon2::Algorithm,
+    version: argon2::Version,
+    params: argon2::Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let blocks = params.block_count();
+    let hasher = Argon2::new(algorithm, version, params);
+    if blocks > ARGON2_POOLED_BLOCKS_MAX {
+        return hasher.hash_password_into(password, salt, out);
+    }
+    let taken = ARGON2_MEMORY.lock().ok().and_then(|mut pool| pool.pop());
+    let mut memory = taken.unwrap_or_default();
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::default());
+    }
+    let result = hasher.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks]);
+    if let Ok(mut pool) = ARGON2_MEMORY.lock()
+        && pool.len() < argon2_permits()
+    {
+        pool.push(memory);
+    }
+    result
 }
 
 /// Argon2id runs at most this many at a time in this process (one per core): each takes 19 MiB and a
@@ -304,6 +388,14 @@ mod tests {
             .await
             .expect("hash");
         assert!(verify_password("another password", &made));
+        // The working memory stays for the next burst: at most one buffer per permit, never one per
+        // sign-in.
+        let kept = argon2_buffers_kept();
+        assert!(
+            (1..=argon2_permits()).contains(&kept),
+            "{kept} argon2 buffers kept, the limit is {}",
+            argon2_permits()
+        );
     }
 
     #[test]
@@ -313,6 +405,65 @@ mod tests {
         assert!(verify_password("leadline-demo", &hash));
         assert!(!verify_password("leadline-demo ", &hash));
         assert!(!verify_password("leadline-demo", "not a hash"));
+    }
+
+    /// The hashes made on pooled memory are the argon2 crate's own, byte for byte, and hashes with other
+    /// parameters (an older server's, another tool's) still verify.
+    #[test]
+    fn pooled_hashing_matches_the_argon2_crate_and_reads_other_parameters() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let salt = [7u8; 16];
+        let ours = hash_password_with_salt("shift starts at ten", &salt).expect("hash");
+        let salt_string = SaltString::encode_b64(&salt).expect("salt");
+        let theirs = Argon2::default()
+            .hash_password(b"shift starts at ten", &salt_string)
+            .expect("crate hash")
+            .to_string();
+        assert_eq!(ours, theirs);
+        let parsed = PasswordHash::new(&ours).expect("phc");
+        assert!(
+            Argon2::default()
+                .verify_password(b"shift starts at ten", &parsed)
+                .is_ok()
+        );
+
+        for (algorithm, m, t, p) in [
+            (argon2::Algorithm::Argon2id, 8 * 1024, 1, 2),
+            (argon2::Algorithm::Argon2i, 4 * 1024, 3, 1),
+            (argon2::Algorithm::Argon2d, 20 * 1024, 2, 1),
+        ] {
+            let params = argon2::Params::new(m, t, p, Some(24)).expect("params");
+            let other = Argon2::new(algorithm, argon2::Version::V0x13, params)
+                .hash_password(b"older server", &salt_string)
+                .expect("crate hash")
+                .to_string();
+            assert!(verify_password("older server", &other), "{other}");
+            assert!(!verify_password("older server!", &other), "{other}");
+        }
+        // Version 0x10 hashes (argon2 1.0) and ones without a version field.
+        let v10 = Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x10,
+            argon2::Params::default(),
+        )
+        .hash_password(b"old version", &salt_string)
+        .expect("crate hash")
+        .to_string();
+        assert!(v10.contains("$v=16$"), "{v10}");
+        assert!(verify_password("old version", &v10));
+        assert!(!verify_password("old version", &v10.replace("$v=16$", "$v=19$")));
+        // Damaged strings never match and never panic.
+        for bad in [
+            ours.replace("$argon2id$", "$scrypt$"),
+            ours.replace("m=19456", "m=0"),
+            ours.replace("$v=19$", "$v=99$"),
+            ours[..ours.rfind('$').expect("hash part")].to_owned(),
+            format!("{ours}AA"),
+            String::new(),
+        ] {
+            assert!(!verify_password("shift starts at ten", &bad), "{bad}");
+        }
+        assert!(argon2_buffers_kept() <= argon2_permits());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `leadline-server`: the Leadline API server and its demo-data seeder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -204,6 +204,26 @@ enum UserCommand {
         /// Activate it again instead.
         #[arg(long)]
         undo: bool,
+    },
+    /// Create many accounts from a CSV file (a spreadsheet saved as CSV): a header row naming the columns
+    /// `username`, `name`, `role` and optionally `team` and `password`. All or nothing: any bad row refuses
+    /// the whole file, with every problem listed by line. Rows without a password get one made up; those
+    /// are written to --passwords-out, never to the terminal.
+    Import {
+        #[command(flatten)]
+        target: Target,
+        /// The CSV file (`-`: standard input).
+        file: PathBuf,
+        /// Where the made-up passwords go (a new CSV file of username,name,password, mode 0600).
+        /// Required when a row has no password.
+        #[arg(long, value_name = "FILE")]
+        passwords_out: Option<PathBuf>,
+        /// Create the teams the file names that do not exist yet.
+        #[arg(long)]
+        create_teams: bool,
+        /// Check the file against the database and stop before writing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Every account.
     List {
@@ -827,14 +847,7 @@ impl PasswordArgs {
     /// The password, and whether it was made up here (then it is printed).
     fn read(&self) -> anyhow::Result<(String, bool)> {
         if self.generate_password {
-            use rand::Rng;
-            // No 0/O, 1/l/I: it is read aloud and typed by hand.
-            const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-            let mut rng = rand::rng();
-            let password = (0..16)
-                .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
-                .collect();
-            return Ok((password, true));
+            return Ok((leadline_server::accounts::generate_password(), true));
         }
         let mut line = String::new();
         std::io::stdin()
@@ -938,6 +951,13 @@ fn run_user(command: UserCommand) -> anyhow::Result<()> {
                 .with_repo(|repo| async move { change_named(&repo, username, change, actor).await })?;
             print_account(if undo { "activated" } else { "deactivated" }, &account);
         }
+        UserCommand::Import {
+            target,
+            file,
+            passwords_out,
+            create_teams,
+            dry_run,
+        } => import_users(target, &file, passwords_out.as_deref(), create_teams, dry_run)?,
         UserCommand::List { target, json } => {
             let accounts = target.resolve().with_repo(|repo| async move {
                 Ok(repo
@@ -964,6 +984,119 @@ fn run_user(command: UserCommand) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `leadline-server user import`.
+fn import_users(
+    target: Target,
+    file: &Path,
+    passwords_out: Option<&Path>,
+    create_teams: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use leadline_server::accounts::{self, ImportOptions};
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    const MAX_BYTES: u64 = 16 * 1024 * 1024;
+    let mut bytes = Vec::new();
+    if file == Path::new("-") {
+        std::io::stdin()
+            .take(MAX_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .context("reading the accounts from standard input")?;
+    } else {
+        std::fs::File::open(file)
+            .and_then(|f| f.take(MAX_BYTES + 1).read_to_end(&mut bytes))
+            .with_context(|| format!("reading {}", file.display()))?;
+    }
+    anyhow::ensure!(
+        bytes.len() as u64 <= MAX_BYTES,
+        "{} is larger than {} MiB; that is no account list",
+        file.display(),
+        MAX_BYTES / 1024 / 1024
+    );
+    let rows = accounts::parse_import(&bytes)?;
+    let made_up = rows.iter().filter(|r| r.password.is_none()).count();
+    // The passwords' file is made before anything is written to the database, so a bad path loses nothing.
+    let mut out = match (passwords_out, made_up, dry_run) {
+        (_, 0, _) | (_, _, true) => None,
+        (None, n, false) => anyhow::bail!(
+            "{n} row(s) have no password: give --passwords-out FILE for the ones made up (or a password column)"
+        ),
+        (Some(path), _, false) => Some((
+            path,
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?,
+        )),
+    };
+    let options = ImportOptions {
+        create_teams,
+        dry_run,
+    };
+    let result = target
+        .resolve()
+        .with_repo(|repo| async move { Ok(accounts::import_accounts(&repo, rows, options).await?) });
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            if let Some((path, file)) = out.take() {
+                drop(file);
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+    };
+    if let Some((path, file)) = &mut out {
+        let mut w = csv::Writer::from_writer(file);
+        w.write_record(["username", "name", "password"])?;
+        for (user, password) in &outcome.accounts {
+            if let Some(p) = password {
+                w.write_record([user.username.as_str(), user.name.as_str(), p.as_str()])?;
+            }
+        }
+        w.flush()
+            .with_context(|| format!("writing the passwords to {}", path.display()))?;
+        w.into_inner()
+            .map_err(|e| anyhow::anyhow!("writing the passwords to {}: {e}", path.display()))?
+            .sync_all()?;
+    }
+    let verb = if dry_run { "would create" } else { "created" };
+    for team in &outcome.teams_created {
+        println!("{verb} team {team}");
+    }
+    let mut stdout = std::io::stdout().lock();
+    for (user, _) in &outcome.accounts {
+        writeln!(
+            stdout,
+            "{verb} {} ({}, {}{})",
+            user.username,
+            user.name,
+            user.role,
+            user.team
+                .as_deref()
+                .map(|t| format!(", team {t}"))
+                .unwrap_or_default()
+        )?;
+    }
+    writeln!(
+        stdout,
+        "{} account(s) {}{}",
+        outcome.accounts.len(),
+        if dry_run {
+            "checked, nothing written"
+        } else {
+            "created"
+        },
+        match (&out, made_up) {
+            (Some((path, _)), n) if n > 0 => format!("; {n} made-up password(s) in {}", path.display()),
+            _ => String::new(),
+        }
+    )?;
     Ok(())
 }
 

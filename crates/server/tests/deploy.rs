@@ -1109,6 +1109,247 @@ async fn the_first_admin_and_the_first_accounts_are_made_on_the_servers_machine(
     server.stop();
 }
 
+/// The IT person has the showroom's staff in a spreadsheet: one `user import` makes every account, or —
+/// when any row is wrong — none, with every problem named by its line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_accounts_come_from_one_spreadsheet_all_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = |args: &[&str], input: &str| account_command(&data, args, input);
+    let usernames = |data: &Path| -> Vec<String> {
+        let (code, stdout, stderr) = account_command(data, &["user", "list", "--json"], "");
+        assert_eq!(code, Some(0), "{stderr}");
+        let list: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+        let mut names: Vec<String> = list
+            .iter()
+            .map(|a| a["username"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort_unstable();
+        names
+    };
+    assert_eq!(run(&["team", "add", "Mumbai"], "").0, Some(0));
+    let (code, _, stderr) = run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "meera",
+            "--name",
+            "Meera Iyer",
+            "--role",
+            "supervisor",
+            "--team",
+            "Mumbai",
+            "--password-stdin",
+        ],
+        "meera-password-1\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // As a spreadsheet saves it: a byte-order mark, capitalised headers in another order, CRLF.
+    let mut sheet = String::from("\u{feff}Name,Username,Role,Team,Password\r\n");
+    for i in 1..=48 {
+        let team = if i % 2 == 0 { "Mumbai" } else { "Pune" };
+        let password = if i <= 10 {
+            format!("caller-{i:02}-password")
+        } else {
+            String::new()
+        };
+        sheet.push_str(&format!(
+            "\"Caller {i}, Sales\",caller{i:02},Telecaller,{team},{password}\r\n"
+        ));
+    }
+    sheet.push_str("Anil Kumar,anil,supervisor,Pune,\r\n");
+    sheet.push_str("IT Desk,it.desk,admin,,it-desk-password-1\r\n");
+    let file = tmp.path().join("staff.csv");
+    write(&file, &sheet);
+    let passwords = tmp.path().join("passwords.csv");
+    let passwords_arg = passwords.to_str().unwrap();
+    let file_arg = file.to_str().unwrap();
+
+    // Wrong rows: each is named with its line, and nothing is written.
+    let mut bad = sheet.clone();
+    bad.push_str("Bad Name,bad name,telecaller,Mumbai,\r\n"); // line 52
+    bad.push_str("Twice,caller07,telecaller,Mumbai,\r\n"); // line 53
+    bad.push_str("Manager,boss,manager,Mumbai,\r\n"); // line 54
+    bad.push_str("Short,shorty,telecaller,Mumbai,short\r\n"); // line 55
+    bad.push_str("Lonely,lonely,supervisor,,\r\n"); // line 56
+    bad.push_str("Too,many,telecaller,Mumbai,,extra\r\n"); // line 57
+    let bad_file = tmp.path().join("bad.csv");
+    write(&bad_file, &bad);
+    let (code, stdout, stderr) = run(
+        &[
+            "user",
+            "import",
+            bad_file.to_str().unwrap(),
+            "--create-teams",
+            "--passwords-out",
+            passwords_arg,
+        ],
+        "",
+    );
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    for expected in [
+        "6 row(s) refused, nothing was imported",
+        "line 52 (bad name): a username is 1 to 64 letters",
+        "line 53 (caller07): the username \"caller07\" is on line 8 already",
+        "line 54 (boss): the role \"manager\" is not telecaller, supervisor or admin",
+        "line 55 (shorty): a password has at least 10 characters",
+        "line 56 (lonely): a supervisor needs a team",
+        "line 57 (many): 6 fields, the header has 5",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
+    }
+    assert!(
+        !passwords.exists(),
+        "no passwords file for an import that did nothing"
+    );
+    assert_eq!(usernames(&data), ["meera"]);
+
+    // A file that is no account list at all.
+    let odd = tmp.path().join("odd.csv");
+    write(&odd, "login,name,role\nx,X,admin\n");
+    let (code, _, stderr) = run(&["user", "import", odd.to_str().unwrap()], "");
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("unknown column \"login\"")
+            && stderr.contains("username, name, role, team, password"),
+        "{stderr}"
+    );
+
+    // Pune does not exist: refused row by row unless the import may create it.
+    let (code, _, stderr) = run(
+        &["user", "import", file_arg, "--passwords-out", passwords_arg],
+        "",
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("25 row(s) refused"), "{stderr}");
+    assert!(
+        stderr.contains("line 2 (caller01): no team \"Pune\"; create it first"),
+        "{stderr}"
+    );
+    // Made-up passwords need somewhere to go that is not the terminal.
+    let (code, _, stderr) = run(&["user", "import", file_arg, "--create-teams"], "");
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("39 row(s) have no password: give --passwords-out"),
+        "{stderr}"
+    );
+    // A dry run checks against the database and writes nothing.
+    let (code, stdout, stderr) = run(&["user", "import", file_arg, "--create-teams", "--dry-run"], "");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("would create team Pune"), "{stdout}");
+    assert!(
+        stdout.contains("would create caller01 (Caller 1, Sales, telecaller, team Pune)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("50 account(s) checked, nothing written"),
+        "{stdout}"
+    );
+    assert_eq!(usernames(&data), ["meera"]);
+    assert!(!passwords.exists());
+
+    let (code, stdout, stderr) = run(
+        &[
+            "user",
+            "import",
+            file_arg,
+            "--create-teams",
+            "--passwords-out",
+            passwords_arg,
+        ],
+        "",
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("created team Pune"), "{stdout}");
+    assert!(
+        stdout.contains("50 account(s) created; 39 made-up password(s) in"),
+        "{stdout}"
+    );
+    let names = usernames(&data);
+    assert_eq!(names.len(), 51, "{names:?}");
+    assert!(names.contains(&"caller48".to_owned()) && names.contains(&"it.desk".to_owned()));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&passwords).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let made_up: Vec<(String, String)> = std::fs::read_to_string(&passwords)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.rsplitn(2, ',');
+            let password = f.next().unwrap().to_owned();
+            let username = f.next().unwrap().split(',').next().unwrap().to_owned();
+            (username, password)
+        })
+        .collect();
+    assert_eq!(made_up.len(), 39);
+    assert!(
+        made_up
+            .iter()
+            .all(|(u, p)| (u.starts_with("caller") || u == "anil") && p.len() == 16),
+        "{made_up:?}"
+    );
+    let (_, team_list, _) = run(&["team", "list"], "");
+    assert!(
+        team_list
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Pune", "25"]),
+        "{team_list}"
+    );
+
+    // The same file again: every username is taken, nothing changes, and the passwords file is kept.
+    let again = tmp.path().join("again.csv");
+    let (code, _, stderr) = run(
+        &[
+            "user",
+            "import",
+            file_arg,
+            "--passwords-out",
+            again.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("50 row(s) refused"), "{stderr}");
+    assert!(
+        stderr.contains("line 51 (it.desk): the username \"it.desk\" is taken"),
+        "{stderr}"
+    );
+    assert!(!again.exists());
+    let (code, _, stderr) = run(
+        &["user", "import", file_arg, "--passwords-out", passwords_arg],
+        "",
+    );
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("it must not exist yet"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&passwords).unwrap().lines().count(), 40);
+
+    // They sign in: one with the password from the file, one with a made-up one.
+    let mut cmd = command();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data);
+    let server = Server::start(cmd, &tmp.path().join("stderr"));
+    let http = reqwest::Client::new();
+    for (user, password) in [
+        ("caller03".to_owned(), "caller-03-password".to_owned()),
+        made_up[5].clone(),
+        made_up.iter().find(|(u, _)| u == "anil").unwrap().clone(),
+    ] {
+        let res = http
+            .post(format!("{}/api/v1/auth/login", server.base))
+            .json(&serde_json::json!({"username": user, "password": password, "device_name": "test"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{user}");
+    }
+    server.stop();
+}
+
 #[test]
 fn maintenance_commands_wait_for_a_restore_in_progress() {
     let tmp = tempfile::tempdir().unwrap();

@@ -315,8 +315,12 @@ fn prepare(mut conn: Connection, path: Option<&Path>, check: OpenCheck) -> Resul
     // synchronous = FULL: in WAL mode NORMAL may lose the last commits on power loss, and a commit here can
     // be a call log the user was told is saved (the outbox must never lose one). Local changes come at
     // human pace and a pull page is one transaction, so the one fsync per commit costs little.
+    // secure_delete: deleted rows and freed pages are overwritten with zeros, so a lead erased on the
+    // person's request is not left in free space for whoever holds the laptop and its key (the search
+    // index's own copy is handled by FTS5's secure-delete, migration 09).
     if let Err(e) = conn.execute_batch(
         "PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;
          PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 30000;
          PRAGMA cache_size = -65536;",

@@ -41,6 +41,7 @@ impl Store {
         // A page may carry a call log before its lead; check references at commit instead.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let mut report = ApplyReport::default();
+        let mut erased = false;
         let edits_pending = any_edit_pending(&tx)?;
         let mut touched = BTreeSet::new();
         let mut follow_up_leads = BTreeSet::new();
@@ -57,6 +58,7 @@ impl Store {
                 Change::LeadRemoved { lead_id, erased_at } => {
                     if erased_at.is_some() {
                         erase_lead(&tx, lead_id)?;
+                        erased = true;
                     } else {
                         remove_lead(&tx, lead_id)?;
                     }
@@ -102,6 +104,17 @@ impl Store {
             Store::meta_set(&tx, CAUGHT_UP, &crate::codec::ts(&page.server_time))?;
         }
         tx.commit()?;
+        if erased {
+            // The pages as they were before the erasure are still frames of the write-ahead log until a
+            // checkpoint copies the zeroed ones over them: do it now and empty the log. Best effort: a
+            // reader holding an old snapshot makes it partial, and the next checkpoint finishes it.
+            if let Err(e) = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))
+            {
+                tracing::warn!(error = %e, "checkpoint after an erasure");
+            }
+        }
         Ok(report)
     }
 }

@@ -558,3 +558,111 @@ fn a_light_open_skips_the_full_read_and_the_check_aside_finds_the_damage() {
     let other = StoreKey::generate().unwrap();
     assert!(Store::check_integrity(&path, &other).is_err());
 }
+
+/// The file's pages as SQLCipher wrote them, decrypted with the raw key: SQLCipher 4's format — 4096-byte
+/// pages, each ending in 80 reserved bytes (a 16-byte IV, then the HMAC), the rest AES-256-CBC; page 1
+/// starts with the 16-byte salt, outside the ciphertext. The free pages and free space inside pages are
+/// there too, which no SQL query shows.
+fn plaintext_pages(path: &Path, key: &StoreKey) -> Vec<u8> {
+    use aes::cipher::{BlockDecrypt, KeyInit, generic_array::GenericArray};
+    const RESERVE: usize = 80;
+    let hex = key.to_hex();
+    let raw: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let cipher = aes::Aes256::new(GenericArray::from_slice(&raw));
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(bytes.len() % PAGE, 0, "whole pages");
+    let mut plain = Vec::with_capacity(bytes.len());
+    for (n, page) in bytes.chunks(PAGE).enumerate() {
+        let start = if n == 0 { 16 } else { 0 };
+        let mut previous: [u8; 16] = page[PAGE - RESERVE..PAGE - RESERVE + 16].try_into().unwrap();
+        for block in page[start..PAGE - RESERVE].chunks(16) {
+            let mut b = GenericArray::clone_from_slice(block);
+            cipher.decrypt_block(&mut b);
+            plain.extend(b.iter().zip(previous).map(|(x, p)| x ^ p));
+            previous = block.try_into().unwrap();
+        }
+    }
+    plain
+}
+
+/// A lead erased on the person's request leaves nothing of it in the cache file: not in the freed pages,
+/// not in free space inside pages, not in the search index's segments, not in the write-ahead log —
+/// read by decrypting every page with the key, as someone holding the laptop and its keyring could.
+#[test]
+fn an_erased_lead_leaves_no_trace_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite3");
+    let key = StoreKey::generate().unwrap();
+    let filled = fill(&path, &key, 300, 0);
+    let mut person = lead(90_001, &filled.user);
+    person.name = "Zebulon Quixote".into();
+    person.phone = PhoneNumber::parse("+919811122233").unwrap();
+    person.email = Some("zebulon.quixote@example.in".into());
+    person.interest = Some("emerald choker for Zanzibar wedding".into());
+    // Its neighbours share its pages: the erasure must not simply free whole pages.
+    let neighbours: Vec<Lead> = (0..20).map(|i| lead(80_000 + i, &filled.user)).collect();
+    let mut changes: Vec<Change> = neighbours.iter().cloned().map(Change::Lead).collect();
+    changes.insert(10, Change::Lead(person.clone()));
+    let mut store = Store::open(&path, &key).unwrap();
+    store.apply_pull_page(&page(changes, "c2")).unwrap();
+    store
+        .log_call(&call(&person, "Zebulon wants the peacock necklace"))
+        .unwrap();
+    for (i, n) in neighbours.iter().enumerate() {
+        store.log_call(&call(n, &format!("ordinary note {i}"))).unwrap();
+    }
+    drop(store);
+    let traces: [&[u8]; 6] = [
+        b"Zebulon",
+        b"zebulon",
+        b"Quixote",
+        b"9811122233",
+        b"Zanzibar",
+        b"peacock",
+    ];
+    let before = plaintext_pages(&path, &key);
+    for t in traces {
+        assert!(
+            contains(&before, t),
+            "the decryption reads the file: {} is there before the erasure",
+            String::from_utf8_lossy(t)
+        );
+    }
+
+    let mut store = Store::open(&path, &key).unwrap();
+    let report = store
+        .apply_pull_page(&page(
+            vec![Change::LeadRemoved {
+                lead_id: person.id,
+                erased_at: Some(now()),
+            }],
+            "c3",
+        ))
+        .unwrap();
+    assert_eq!(report.leads_removed, 1);
+    // Still open: the log was emptied by the checkpoint after the erasure.
+    let wal = sibling(&path, "-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "the write-ahead log still holds {} bytes",
+        std::fs::metadata(&wal).unwrap().len()
+    );
+    let after = plaintext_pages(&path, &key);
+    for t in traces {
+        assert!(
+            !contains(&after, t),
+            "{} is still in the file after the erasure",
+            String::from_utf8_lossy(t)
+        );
+    }
+    // The rest is intact and searchable.
+    assert!(contains(&after, b"ordinary note 7"));
+    assert_eq!(store.count_leads().unwrap(), 320);
+    assert_eq!(store.outbox_pending(100).unwrap().len(), 21);
+    drop(store);
+    let after_close = plaintext_pages(&path, &key);
+    assert!(traces.iter().all(|t| !contains(&after_close, t)));
+}

@@ -22,6 +22,54 @@ const SILENCE: Duration = Duration::from_secs(50);
 const RETRY_MIN: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(60);
 
+/// What one text frame of the event socket asks of the desktop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameEffect {
+    /// Something in the user's scope changed (an assignment, a removal, a poke): sync now.
+    Pull,
+    /// Show the user this (a follow-up reminder, an announcement).
+    Show(SyncEvent),
+    /// A heartbeat, or a kind this version does not know (from a newer server): nothing.
+    Nothing,
+}
+
+/// One text frame of the event socket, read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// The event's position in the stream, to resume from.
+    pub cursor: Option<i64>,
+    pub effect: FrameEffect,
+}
+
+/// Reads one text frame from the server. Anything but an [`EventMessage`] is an error, which the socket
+/// ignores (the frame is skipped, the socket stays up); a kind this version does not know is
+/// [`FrameEffect::Nothing`].
+pub fn read_frame(text: &str) -> Result<Frame, serde_json::Error> {
+    let msg = serde_json::from_str::<EventMessage>(text)?;
+    let effect = match msg.event {
+        ServerEvent::LeadAssigned { .. } | ServerEvent::LeadRemoved { .. } | ServerEvent::SyncPoke => {
+            FrameEffect::Pull
+        }
+        ServerEvent::FollowUpDue {
+            follow_up_id,
+            lead_id,
+            due_at,
+        } => FrameEffect::Show(SyncEvent::FollowUpDue {
+            follow_up_id,
+            lead_id,
+            due_at,
+        }),
+        ServerEvent::Announcement {
+            message, from_name, ..
+        } => FrameEffect::Show(SyncEvent::Announcement { message, from_name }),
+        ServerEvent::Heartbeat | ServerEvent::Unknown => FrameEffect::Nothing,
+    };
+    Ok(Frame {
+        cursor: msg.cursor,
+        effect,
+    })
+}
+
 enum Ended {
     /// The socket closed or failed: reconnect after a pause.
     Retry,
@@ -109,30 +157,17 @@ async fn connect_once(
         };
         match next {
             Message::Text(text) => {
-                let Ok(msg) = serde_json::from_str::<EventMessage>(&text) else {
+                let Ok(frame) = read_frame(&text) else {
                     tracing::debug!("event socket: unreadable message ignored");
                     continue;
                 };
-                if let Some(c) = msg.cursor {
+                if let Some(c) = frame.cursor {
                     *cursor = Some(cursor.map_or(c, |old| old.max(c)));
                 }
-                let trigger = match msg.event {
-                    ServerEvent::LeadAssigned { .. }
-                    | ServerEvent::LeadRemoved { .. }
-                    | ServerEvent::SyncPoke => Some(Trigger::Server),
-                    ServerEvent::FollowUpDue {
-                        follow_up_id,
-                        lead_id,
-                        due_at,
-                    } => Some(Trigger::Emit(SyncEvent::FollowUpDue {
-                        follow_up_id,
-                        lead_id,
-                        due_at,
-                    })),
-                    ServerEvent::Announcement {
-                        message, from_name, ..
-                    } => Some(Trigger::Emit(SyncEvent::Announcement { message, from_name })),
-                    ServerEvent::Heartbeat | ServerEvent::Unknown => None,
+                let trigger = match frame.effect {
+                    FrameEffect::Pull => Some(Trigger::Server),
+                    FrameEffect::Show(event) => Some(Trigger::Emit(event)),
+                    FrameEffect::Nothing => None,
                 };
                 if let Some(t) = trigger
                     && tx.send(t).is_err()

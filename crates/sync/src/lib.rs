@@ -31,6 +31,7 @@ pub use check::{CHECK_TIMEOUT, check_server};
 pub use client::{Client, DEFAULT_TIMEOUT, Recording, Tokens, request_timeout};
 pub use engine::{Connectivity, Engine, EngineConfig, SyncEvent, SyncStatus};
 pub use error::{CallError, SyncError};
+pub use events::{Frame, FrameEffect, read_frame};
 pub use shared::SharedStore;
 
 use leadline_model::sync::{Cursor, PROTOCOL_VERSION, PullPage, PushBatch};

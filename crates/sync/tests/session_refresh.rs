@@ -13,6 +13,16 @@ use leadline_sync::{Client, SyncError, Tokens, pull_all};
 const PASSWORD: &str = "correct horse battery";
 
 async fn server(dir: &std::path::Path) -> RunningServer {
+    add_priya(dir);
+    start_with(
+        dir,
+        "sync-test-secret-sync-test-secret-0123456789",
+        Duration::from_secs(1),
+    )
+    .await
+}
+
+fn add_priya(dir: &std::path::Path) {
     let mut conn = db::open_connection(&db::db_path(dir)).unwrap();
     let keys = leadline_server::pii_keys(dir).unwrap();
     let user = User {
@@ -28,13 +38,62 @@ async fn server(dir: &std::path::Path) -> RunningServer {
     })
     .unwrap();
     drop(conn);
+}
+
+async fn start_with(dir: &std::path::Path, jwt_secret: &str, token_ttl: Duration) -> RunningServer {
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        jwt_secret: Some("sync-test-secret-sync-test-secret-0123456789".into()),
-        token_ttl: Duration::from_secs(1),
+        jwt_secret: Some(jwt_secret.into()),
+        token_ttl,
         ..ServeConfig::new(dir)
     };
     leadline_server::start(&config).await.unwrap()
+}
+
+/// The operator rotates the JWT secret (a leaked secret, or policy) and restarts the server. Access tokens
+/// signed with the old secret are refused from then on — a token forged with a leaked secret is worth
+/// nothing — but refresh tokens are not JWTs: each desk trades its refresh token for a pair signed with
+/// the new secret at its next request, and nobody has to sign in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_jwt_secret_costs_each_desk_one_refresh_and_signs_nobody_out() {
+    let dir = tempfile::tempdir().unwrap();
+    add_priya(dir.path());
+    let hour = Duration::from_secs(3600);
+    let old = start_with(dir.path(), "the-secret-before-the-rotation-0123456789", hour).await;
+    let store = SharedStore::new(
+        Store::open(&dir.path().join("cache.sqlite3"), &StoreKey::generate().unwrap()).unwrap(),
+    );
+    let mut client = Client::new(&old.base_url()).unwrap();
+    client.login("priya", PASSWORD, Some("laptop")).await.unwrap();
+    pull_all(&client, &store).await.unwrap();
+    let before = client.tokens().unwrap();
+    old.stop().await.unwrap();
+
+    let new = start_with(dir.path(), "the-secret-after-the-rotation-9876543210", hour).await;
+    // The old access token, an hour from expiry, is refused on its own...
+    let bare = Client::new(&new.base_url())
+        .unwrap()
+        .with_token(before.access_token.clone());
+    assert!(matches!(
+        pull_all(&bare, &store).await,
+        Err(SyncError::Unauthorized)
+    ));
+    // ...and the desk holding the pair refreshes once and goes on.
+    let desk = Client::new(&new.base_url()).unwrap().with_tokens(before.clone());
+    pull_all(&desk, &store).await.unwrap();
+    let after = desk.tokens().unwrap();
+    assert_ne!(after.access_token, before.access_token);
+    assert_ne!(after.refresh_token, before.refresh_token);
+    let (_, claims) = new.state().keys().verify(&after.access_token).unwrap();
+    let (_, old_claims) = auth::TokenKeys::new(b"the-secret-before-the-rotation-0123456789", hour)
+        .unwrap()
+        .verify(&before.access_token)
+        .unwrap();
+    assert_eq!(claims.sid, old_claims.sid, "the same device session goes on");
+    // The next request needs no refresh: the new token is good.
+    pull_all(&desk, &store).await.unwrap();
+    assert_eq!(desk.tokens().unwrap(), after);
+    new.stop().await.unwrap();
 }
 
 /// Long enough for a one-second access token to expire (expiry has one-second resolution).
