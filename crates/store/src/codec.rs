@@ -327,8 +327,9 @@ params![
     /// Fills what the cached call log `c.id` lacks from the server's copy `c`: the provider's facts that
     /// the server merges in after the log was written (a click-to-call's answer and end times, talk time,
     /// recording, call id), and the call quality figures when the cached copy has none (all of them
-    /// together). Like the server's merge, each only goes from empty to a value; the telecaller's wrap-up
-    /// is never touched. Answers whether the row changed.
+    /// together). Like the server's merge, each only goes from empty to a value — except the recording,
+    /// which the server drops when retention purges it: a copy without one clears the cached reference.
+    /// The telecaller's wrap-up is never touched. Answers whether the row changed.
     pub(crate) fn fill_call_facts(conn: &Connection, c: &CallLog) -> Result<bool, StoreError> {
         let q = QualityCols::of(c.quality.as_ref());
         let n = conn
@@ -337,7 +338,7 @@ params![
                     answered_at = coalesce(answered_at, ?2),
                     ended_at = coalesce(ended_at, ?3),
                     duration_s = CASE WHEN duration_s = 0 THEN ?4 ELSE duration_s END,
-                    recording_url = coalesce(recording_url, ?5),
+                    recording_url = CASE WHEN ?5 IS NULL THEN NULL ELSE coalesce(recording_url, ?5) END,
                     provider_call_id = coalesce(provider_call_id, ?6),
                     quality_rtt_ms = CASE WHEN quality_mos IS NULL THEN ?8 ELSE quality_rtt_ms END,
                     quality_jitter_ms = CASE WHEN quality_mos IS NULL THEN ?9 ELSE quality_jitter_ms END,
@@ -350,6 +351,7 @@ params![
                  WHERE id = ?1
                    AND ((answered_at IS NULL AND ?2 IS NOT NULL) OR (ended_at IS NULL AND ?3 IS NOT NULL)
                         OR (duration_s = 0 AND ?4 <> 0) OR (recording_url IS NULL AND ?5 IS NOT NULL)
+                        OR (recording_url IS NOT NULL AND ?5 IS NULL)
                         OR (provider_call_id IS NULL AND ?6 IS NOT NULL)
                         OR (quality_mos IS NULL AND ?7 IS NOT NULL))",
             )?

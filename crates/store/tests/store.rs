@@ -880,9 +880,25 @@ fn a_click_to_call_is_drafted_under_the_servers_ids_and_logged_without_the_times
         ..merged
     };
     store
-        .apply_pull_page(&page(vec![Change::CallLog(other)], "c3"))
+        .apply_pull_page(&page(vec![Change::CallLog(other.clone())], "c3"))
         .unwrap();
     assert_eq!(store.call_logs_for_lead(&asha.id).unwrap(), cached);
+    // Retention purged the recording on the server: its next copy has none, and the cache drops the
+    // reference (the other facts stay).
+    let purged = CallLog {
+        recording_url: None,
+        ..other
+    };
+    store
+        .apply_pull_page(&page(vec![Change::CallLog(purged)], "c4"))
+        .unwrap();
+    assert_eq!(
+        store.call_logs_for_lead(&asha.id).unwrap(),
+        vec![CallLog {
+            recording_url: None,
+            ..cached[0].clone()
+        }]
+    );
 }
 
 fn quality(mos: f64) -> CallQuality {

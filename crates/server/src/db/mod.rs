@@ -1683,14 +1683,28 @@ impl Repo {
 
 // ---- Sealing PII columns ----
 
-/// The PII columns: table, column, and whether the column holds a phone number with a blind index.
-const SEALED_COLUMNS: &[(&str, &str, Option<&str>)] = &[
-    ("leads", "phone", Some("phone_bidx")),
-    ("leads", "alternate_phone", Some("alternate_phone_bidx")),
-    ("leads", "email", None),
-    ("call_logs", "notes", None),
-    ("call_logs", "follow_up_note", None),
-    ("follow_ups", "note", None),
+/// The PII columns: table, column, the blind index when the column holds a phone number, and the table
+/// named in the seal's context. Archive tables hold rows moved from the live ones with their values as
+/// sealed there, so their context names the live table; they are re-sealed on key rotation like the
+/// live ones (otherwise the old key could never be dropped while archived rows exist).
+const SEALED_COLUMNS: &[(&str, &str, Option<&str>, &str)] = &[
+    ("leads", "phone", Some("phone_bidx"), "leads"),
+    ("leads", "alternate_phone", Some("alternate_phone_bidx"), "leads"),
+    ("leads", "email", None, "leads"),
+    ("call_logs", "notes", None, "call_logs"),
+    ("call_logs", "follow_up_note", None, "call_logs"),
+    ("follow_ups", "note", None, "follow_ups"),
+    ("leads_archive", "phone", Some("phone_bidx"), "leads"),
+    (
+        "leads_archive",
+        "alternate_phone",
+        Some("alternate_phone_bidx"),
+        "leads",
+    ),
+    ("leads_archive", "email", None, "leads"),
+    ("call_logs_archive", "notes", None, "call_logs"),
+    ("call_logs_archive", "follow_up_note", None, "call_logs"),
+    ("follow_ups_archive", "note", None, "follow_ups"),
 ];
 
 /// Encrypts up to `batch` PII values per column that are plaintext (written before encryption was on) or
@@ -1701,7 +1715,7 @@ pub fn seal_batch(tx: &mut Tx<'_>, batch: u32) -> Result<u64, DbError> {
     let pii = tx.pii;
     let active_prefix = format!("{SEALED_PREFIX}{}.", pii.active_key_id());
     let mut rewritten = 0;
-    for (table, column, bidx) in SEALED_COLUMNS {
+    for (table, column, bidx, context_table) in SEALED_COLUMNS {
         let bidx_missing = bidx.map_or(String::new(), |b| format!(" OR {b} IS NULL"));
         let rows = tx.query(
             &format!(
@@ -1718,7 +1732,7 @@ pub fn seal_batch(tx: &mut Tx<'_>, batch: u32) -> Result<u64, DbError> {
         for row in rows {
             let id = get_id(&row, 0, "sealed row id")?;
             let stored: String = row.get(1)?;
-            let context = row_context(&format!("{table}.{column}"), id);
+            let context = row_context(&format!("{context_table}.{column}"), id);
             let plaintext = if stored.starts_with(SEALED_PREFIX) {
                 pii.decrypt(&context, &stored)?
             } else {

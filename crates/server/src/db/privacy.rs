@@ -299,12 +299,37 @@ pub fn purge_recordings(
     }
     let mut b = Binder::default();
     let list = in_list(&mut b, &ids);
-    let n = tx.execute(
-        &format!(
-            "UPDATE {table} SET recording_url = NULL WHERE id IN ({list}) AND recording_url IS NOT NULL"
-        ),
-        &b.params,
-    )?;
+    let n = if table == RecordingTable::Live.name() {
+        // Each live call log that loses its recording gets a new change number, so the desktops that hold
+        // it pull it again and drop the reference they kept (their cache takes the server's "none").
+        let with: Vec<String> = tx
+            .query(
+                &format!(
+                    "SELECT id FROM call_logs WHERE id IN ({list}) AND recording_url IS NOT NULL ORDER BY id"
+                ),
+                &b.params,
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<_, _>>()?;
+        if !with.is_empty() {
+            let first = super::reserve_seqs(tx, with.len() as i64)?;
+            for (i, id) in with.iter().enumerate() {
+                tx.execute(
+                    "UPDATE call_logs SET recording_url = NULL, seq = $1 WHERE id = $2",
+                    &params![first + i as i64, id.as_str()],
+                )?;
+            }
+        }
+        with.len() as u64
+    } else {
+        tx.execute(
+            &format!(
+                "UPDATE {table} SET recording_url = NULL WHERE id IN ({list}) AND recording_url IS NOT NULL"
+            ),
+            &b.params,
+        )?
+    };
     tx.execute(
         &format!(
             "UPDATE exotel_callbacks SET recording_url = NULL

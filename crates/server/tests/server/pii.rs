@@ -22,6 +22,16 @@ const SEALED: &[(&str, &str)] = &[
     ("follow_ups", "note"),
 ];
 
+/// The archive tables' sealed columns, with the live table their seals name.
+const ARCHIVED: &[(&str, &str, &str)] = &[
+    ("leads_archive", "phone", "leads"),
+    ("leads_archive", "alternate_phone", "leads"),
+    ("leads_archive", "email", "leads"),
+    ("call_logs_archive", "notes", "call_logs"),
+    ("call_logs_archive", "follow_up_note", "call_logs"),
+    ("follow_ups_archive", "note", "follow_ups"),
+];
+
 /// The stored (raw) non-NULL values of a column, by row id.
 fn raw(db: &TestDb, table: &str, column: &str) -> Vec<(String, String)> {
     db.query(
@@ -235,6 +245,40 @@ async fn a_sealed_value_copied_to_another_row_or_column_does_not_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_active_key_re_seals_every_value_at_start_up() {
     let db = TestDb::copy_of_seeded("pii-rotate");
+    // Some history is archived already: those rows move to the new key too, or the old key could never
+    // be dropped.
+    let far = chrono::Utc::now() + chrono::Duration::days(3650);
+    let moved = db.tx(move |tx| {
+        let now = chrono::Utc::now();
+        Ok((
+            db::archive::archive_leads(tx, &far, 20, &now)?,
+            db::archive::archive_call_logs(tx, &far, 200, &now)?,
+        ))
+    });
+    assert!(moved.0 > 0 && moved.1 > 0, "{moved:?}");
+    let archived = |keys: &PiiKeys| -> Vec<(String, String, String)> {
+        ARCHIVED
+            .iter()
+            .flat_map(|(table, column, live)| {
+                raw(&db, table, column).into_iter().map(move |(id, stored)| {
+                    let context = leadline_server::pii::row_context(&format!("{live}.{column}"), &id);
+                    (
+                        format!("{table}.{column}"),
+                        id,
+                        keys.decrypt(&context, &stored).unwrap(),
+                    )
+                })
+            })
+            .collect()
+    };
+    let archived_before = archived(&pii_keys());
+    assert!(
+        archived_before
+            .iter()
+            .any(|(c, _, v)| c == "call_logs_archive.notes" && !v.is_empty())
+            && archived_before.iter().any(|(c, _, _)| c == "leads_archive.phone"),
+        "archived PII to re-seal"
+    );
     let before = db.tx(decode_all).sorted();
     let counts: Vec<usize> = SEALED.iter().map(|(t, c)| raw(&db, t, c).len()).collect();
 
@@ -255,6 +299,19 @@ async fn a_new_active_key_re_seals_every_value_at_start_up() {
             );
         }
     }
+    for (table, column, _) in ARCHIVED {
+        for (id, stored) in raw(&db, table, column) {
+            assert!(
+                stored.starts_with("v1.t2."),
+                "{table}.{column} of {id}: {stored:.40}"
+            );
+        }
+    }
+    assert_eq!(
+        archived(&rotated_keys()),
+        archived_before,
+        "archived values read the same"
+    );
     // The data reads the same under the new keyring, and no longer opens with the old key alone.
     let after = db.try_tx(rotated_keys(), decode_all).unwrap().sorted();
     assert!(after == before, "decoded data changed in the rotation");

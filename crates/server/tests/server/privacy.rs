@@ -577,6 +577,12 @@ async fn retention_purges_in_batches_idempotently_and_keeps_analytics() {
         vec![ts(now - Duration::days(5)).into()],
     );
     assert!(recordings_due >= 50);
+    let live_recordings_due: i64 = db.scalar(
+        "SELECT count(*) FROM call_logs WHERE recording_url IS NOT NULL AND started_at < $1",
+        vec![ts(now - Duration::days(5)).into()],
+    );
+    assert!(live_recordings_due > 0);
+    let seq_before: i64 = db.scalar("SELECT max(seq) FROM call_logs", vec![]);
     let analytics_before = analytics_of(&db);
 
     // Nothing configured: nothing happens, nothing is logged.
@@ -618,6 +624,13 @@ async fn retention_purges_in_batches_idempotently_and_keeps_analytics() {
         vec![ts(now - Duration::days(5)).into()],
     );
     assert_eq!(recordings, 0);
+    // The live call logs that lost their recording are changes in the feed again, so the desktops that
+    // pulled the reference drop it at their next sync; no other call log moved.
+    let resent: i64 = db.scalar(
+        "SELECT count(*) FROM call_logs WHERE seq > $1",
+        vec![seq_before.into()],
+    );
+    assert_eq!(resent, live_recordings_due);
     assert_eq!(analytics_of(&db), analytics_before, "analytics survive retention");
 
     // A second run finds nothing; both runs are logged with their cutoffs and counts.
