@@ -256,13 +256,19 @@ const TEST_CA_ENV: &str = "LEADLINE_TEST_CA_DIR";
 
 /// The certificates the authority signs for the test: file stem, names, valid from, valid to, and the
 /// check's verdict (`None`: passes).
-const LEAVES: [(
-    &str,
-    &[&str],
-    (i32, u8, u8),
-    (i32, u8, u8),
+/// A year, month and day.
+type Day = (i32, u8, u8);
+
+/// A certificate to sign: file stem, names, valid from, valid to, the check's verdict.
+type Leaf = (
+    &'static str,
+    &'static [&'static str],
+    Day,
+    Day,
     Option<CertificateProblem>,
-); 4] = [
+);
+
+const LEAVES: [Leaf; 4] = [
     ("good", &["localhost"], (2020, 1, 1), (2090, 1, 1), None),
     (
         "wrong-name",
