@@ -33,6 +33,11 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(4 * 3600);
 pub const FIRST_CHECK_AFTER: Duration = Duration::from_secs(60);
 /// The environment variable that replaces the release key, in debug builds only.
 pub const PUBKEY_ENV: &str = "LEADLINE_UPDATER_PUBKEY";
+/// The environment variable that replaces [`FIRST_CHECK_AFTER`] (whole seconds), in debug builds only:
+/// the desktop E2E test does not wait a minute.
+pub const FIRST_CHECK_ENV: &str = "LEADLINE_UPDATE_FIRST_CHECK_SECS";
+/// The environment variable that replaces [`CHECK_EVERY`] (whole seconds), in debug builds only.
+pub const CHECK_EVERY_ENV: &str = "LEADLINE_UPDATE_CHECK_EVERY_SECS";
 /// The event the window hears [`UpdateState`] on.
 pub const UPDATE_EVENT: &str = "leadline://update";
 
@@ -218,6 +223,18 @@ pub async fn fetch<R: Runtime>(
     Ok(Some(Downloaded { update, bytes }))
 }
 
+/// A period from the environment variable `name` (whole seconds), honoured in debug builds only: the
+/// desktop E2E test does not wait minutes for a check.
+fn debug_override(name: &str) -> Option<Duration> {
+    let secs = std::env::var(name).ok()?.trim().parse::<u64>().ok()?;
+    if cfg!(debug_assertions) {
+        Some(Duration::from_secs(secs))
+    } else {
+        tracing::warn!("{name} is ignored in a release build");
+        None
+    }
+}
+
 /// The public key the updater trusts: the built-in one, or in debug builds `LEADLINE_UPDATER_PUBKEY`.
 pub fn pubkey_override() -> Option<String> {
     let key = std::env::var(PUBKEY_ENV).ok().filter(|k| !k.trim().is_empty())?;
@@ -291,25 +308,33 @@ impl Updates {
 /// The app's update loop: a check a minute after the start and every [`CHECK_EVERY`], and every 5 s the
 /// offer weighed again against what is pending on the desk (a call that ended, changes that went out).
 pub async fn run<R: Runtime>(app: AppHandle<R>) {
-    tokio::time::sleep(FIRST_CHECK_AFTER).await;
+    let first = debug_override(FIRST_CHECK_ENV).unwrap_or(FIRST_CHECK_AFTER);
+    let every = debug_override(CHECK_EVERY_ENV).unwrap_or(CHECK_EVERY);
+    tokio::time::sleep(first).await;
     let mut next_check = tokio::time::Instant::now();
     loop {
         if tokio::time::Instant::now() >= next_check {
-            check_once(&app).await;
-            next_check = tokio::time::Instant::now() + CHECK_EVERY;
+            // Nobody signed in yet (the app waits at the sign-in): ask again soon, not in four hours.
+            let wait = if check_once(&app).await {
+                every
+            } else {
+                first.min(every)
+            };
+            next_check = tokio::time::Instant::now() + wait;
         }
         weigh(&app).await;
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
 
-/// Asks the signed-in server; keeps a verified release, forgets one that is gone or refused.
-async fn check_once<R: Runtime>(app: &AppHandle<R>) {
+/// Asks the signed-in server; keeps a verified release, forgets one that is gone or refused. False when
+/// there was no server to ask.
+async fn check_once<R: Runtime>(app: &AppHandle<R>) -> bool {
     let (Some(shell), Some(updates)) = (app.try_state::<Shell>(), app.try_state::<Updates>()) else {
-        return;
+        return false;
     };
     let Some(server_url) = shell.status().await.ok().and_then(|s| s.server_url) else {
-        return;
+        return false;
     };
     match fetch(app, &server_url).await {
         Ok(found) => *updates.ready.lock().await = found,
@@ -319,6 +344,7 @@ async fn check_once<R: Runtime>(app: &AppHandle<R>) {
         }
         Err(e) => tracing::warn!(error = %e, "cannot check for updates"),
     }
+    true
 }
 
 /// Weighs the kept release against what is pending and tells the window when that changes.

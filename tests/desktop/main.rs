@@ -15,6 +15,7 @@ mod app;
 mod phone;
 mod setup;
 mod team;
+mod update;
 mod workday;
 
 use app::{App, Launch, eventually, shown, text_of, texts};

@@ -77,7 +77,10 @@ fn contains(dir: &Path, needle: &[u8]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_in_the_window() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let mut server = DemoServer::start();
+    // The server also hosts the desktop's signed updates (tests/desktop/update.rs).
+    let release_work = tempfile::tempdir().expect("temp dir");
+    let release = crate::update::Release::new(release_work.path());
+    let mut server = DemoServer::start_with_updates(&release.dir);
     let (lead_id, lead_name, lead_phone) = callable_lead(&server);
 
     // The lead's phone is a browser softphone registered under the lead's number.
@@ -92,7 +95,10 @@ async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_
     let app = App::launch(Launch {
         server_url: &server.url,
         home: tmp.path(),
-        env: vec![("LEADLINE_AUDIO", "tone".to_owned())],
+        env: [("LEADLINE_AUDIO", "tone".to_owned())]
+            .into_iter()
+            .chain(crate::update::app_env(&release))
+            .collect(),
         desktop_bus: true,
     })
     .await;
@@ -104,11 +110,15 @@ async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_
     };
     // Then the server goes down and comes back, and a supervisor assigns a lead (tests/desktop/workday.rs).
     let outcome = match outcome {
-        Ok(()) => {
-            crate::workday::offline_and_back_then_notified(&app.client, &mut server, &lead_id, tmp.path())
-                .await
-                .and(crate::workday::a_second_start_hands_over(&app, tmp.path()).await)
-        }
+        Ok(()) => crate::workday::offline_and_back_then_notified(
+            &app.client,
+            &mut server,
+            &lead_id,
+            tmp.path(),
+            &release,
+        )
+        .await
+        .and(crate::workday::a_second_start_hands_over(&app, tmp.path()).await),
         Err(e) => Err(e),
     };
     let closed = app.close().await;

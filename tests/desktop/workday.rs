@@ -1,8 +1,9 @@
 //! End-to-end, after the phone test's calls: the telecaller keeps working with the server down, and hears
 //! of a new lead from a desktop notification.
 //!
-//! - The server stops; the wrap-up form of the call just taken is saved anyway: the header says offline
-//!   with one change to send. The server comes back; the app sends the call by itself (no click) and both
+//! - A signed update is published while the wrap-up form of the call just taken is open: the banner asks
+//!   (one change waiting: sync first / update anyway) instead of offering a restart. The server stops; the
+//!   form is saved anyway: the header says offline with one change to send, and the banner still asks. The server comes back; the app sends the call by itself (no click) and both
 //!   calls of the session are on the server.
 //! - A supervisor (meera) assigns a lead to priya through the API; the app raises a desktop notification,
 //!   seen on the private D-Bus session by `dbus-monitor` as the `Notify` call the notification daemon
@@ -22,7 +23,12 @@ pub async fn offline_and_back_then_notified(
     server: &mut DemoServer,
     lead_id: &str,
     home: &Path,
+    release: &crate::update::Release,
 ) -> Step {
+    // A signed release is published while the telecaller works (tests/desktop/update.rs). The call just
+    // taken is not logged yet (its wrap-up form is open): the app does not offer a restart, it asks.
+    release.publish("99.0.0")?;
+    crate::update::asks_about_the_waiting_change(client, "99.0.0").await?;
     // The server goes away while the form of the lead's call-back is open.
     server.stop();
     eventually("the wrap-up form of the incoming call", || async {
@@ -52,6 +58,8 @@ pub async fn offline_and_back_then_notified(
         })
     })
     .await;
+    // Still asking: the call is logged now, but offline, and has not reached the server.
+    crate::update::asks_about_the_waiting_change(client, "99.0.0").await?;
     screenshot(client, "offline.png").await?;
     if server_calls(server, lead_id, "converted") != 0 {
         return Err("the server has the call while it was stopped".into());
@@ -78,6 +86,10 @@ pub async fn offline_and_back_then_notified(
         Ok(state.filter(|s| s.contains("Online") && pending == 0).map(|_| ()))
     })
     .await;
+    // Sent: now the update is offered as a plain restart, until the telecaller puts it off.
+    crate::update::offered_as_a_restart(client, "99.0.0").await?;
+    screenshot(client, "update.png").await?;
+    crate::update::put_off(client).await?;
 
     // A supervisor gives priya a lead: a desktop notification names it.
     let (new_id, new_name) = someone_elses_lead(server);

@@ -54,10 +54,21 @@ pub struct DemoServer {
     pub url: String,
     pub data_dir: tempfile::TempDir,
     guard: Guard,
+    /// More `serve` arguments, kept for [`DemoServer::restart`].
+    extra: Vec<std::ffi::OsString>,
 }
 
 impl DemoServer {
     pub fn start() -> Self {
+        Self::start_with(Vec::new())
+    }
+
+    /// The demo server that also hosts the desktop's signed updates from `dir` (`--updates-dir`).
+    pub fn start_with_updates(dir: &Path) -> Self {
+        Self::start_with(vec!["--updates-dir".into(), dir.as_os_str().to_owned()])
+    }
+
+    fn start_with(extra: Vec<std::ffi::OsString>) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let server = built_binary("leadline-server", "leadline-server");
         let seeded = Command::new(&server)
@@ -71,8 +82,13 @@ impl DemoServer {
             "demo seeding failed: {}",
             String::from_utf8_lossy(&seeded.stderr)
         );
-        let (guard, url) = serve(data_dir.path(), "127.0.0.1:0");
-        Self { url, data_dir, guard }
+        let (guard, url) = serve(data_dir.path(), "127.0.0.1:0", &extra);
+        Self {
+            url,
+            data_dir,
+            guard,
+            extra,
+        }
     }
 
     /// `127.0.0.1:<port>` the server listens on (the same after [`DemoServer::restart`]).
@@ -93,7 +109,7 @@ impl DemoServer {
     pub fn restart(&mut self) {
         self.guard.kill_now().expect("stop leadline-server");
         let listen = self.addr().to_string();
-        let (guard, url) = serve(self.data_dir.path(), &listen);
+        let (guard, url) = serve(self.data_dir.path(), &listen, &self.extra);
         assert_eq!(url, self.url, "the restarted server listens where it did");
         self.guard = guard;
     }
@@ -127,7 +143,7 @@ impl DemoServer {
 
 /// Starts `leadline-server serve` on `data_dir`, listening on `listen`; waits for its address. The port of
 /// a killed server can take a moment to be free again: retries for a few seconds.
-fn serve(data_dir: &Path, listen: &str) -> (Guard, String) {
+fn serve(data_dir: &Path, listen: &str, extra: &[std::ffi::OsString]) -> (Guard, String) {
     let server = built_binary("leadline-server", "leadline-server");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -136,6 +152,7 @@ fn serve(data_dir: &Path, listen: &str) -> (Guard, String) {
             Command::new(&server)
                 .args(["serve", "--listen", listen, "--data-dir"])
                 .arg(data_dir)
+                .args(extra)
                 .env("LEADLINE_LOG", "warn"),
         );
         match guard.read_stdout_line_matching(Duration::from_secs(60), |line| {
