@@ -25,11 +25,21 @@ pub struct Launch<'a> {
     pub home: &'a Path,
     /// More environment for the app.
     pub env: Vec<(&'static str, String)>,
-    /// Run the app on a private D-Bus session bus as on a desktop: an unlocked GNOME keyring (its Secret
-    /// Service), the notification daemon, and `dbus-monitor` writing the notifications traffic to
-    /// [`MONITOR_LOG`] under `home` (the bus address is in [`BUS_ADDRESS`]). Without it the app finds no
-    /// keyring and no notification service at all.
-    pub desktop_bus: bool,
+    /// The D-Bus session the app runs on.
+    pub bus: Bus,
+}
+
+/// The D-Bus session bus of a launch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bus {
+    /// None: the app finds no keyring and no notification service at all.
+    None,
+    /// A private session bus as on a desktop: an unlocked GNOME keyring (its Secret Service), the
+    /// notification daemon, and `dbus-monitor` writing the notifications traffic to [`MONITOR_LOG`] under
+    /// `home` (the bus address is in [`BUS_ADDRESS`]).
+    Desktop,
+    /// The same without a notification daemon, as on a bare window manager or a kiosk session.
+    DesktopWithoutNotifications,
 }
 
 /// Under the launch's `home`: what `dbus-monitor` saw of the notifications.
@@ -66,7 +76,7 @@ impl App {
             "'{}' --port {port} --native-port {native_port}",
             tauri_driver.display()
         );
-        let mut command = if opts.desktop_bus {
+        let mut command = if opts.bus != Bus::None {
             for (tool, package) in [
                 ("/usr/bin/dbus-run-session", "dbus"),
                 ("/usr/bin/dbus-monitor", "dbus"),
@@ -79,6 +89,11 @@ impl App {
                 );
             }
             let home = opts.home.display();
+            let daemon = if opts.bus == Bus::Desktop {
+                format!("{NOTIFICATION_DAEMON} >/dev/null 2>&1 & ")
+            } else {
+                String::new()
+            };
             let mut c = Command::new("dbus-run-session");
             c.args([
                 "--",
@@ -89,7 +104,7 @@ impl App {
                      echo {KEYRING_UNLOCK} | gnome-keyring-daemon --unlock >/dev/null 2>&1; \
                      dbus-monitor --session \"interface='org.freedesktop.Notifications'\" \"type='method_return'\" \
                        > '{home}/{MONITOR_LOG}' 2>&1 & \
-                     {NOTIFICATION_DAEMON} >/dev/null 2>&1 & \
+                     {daemon}\
                      exec {driver_args}"
                 ),
             ])

@@ -58,7 +58,7 @@ async fn desktop_app_lists_and_searches_the_signed_in_users_leads() {
         server_url: &server.url,
         home: tmp.path(),
         env: Vec::new(),
-        desktop_bus: false,
+        bus: crate::app::Bus::None,
     })
     .await;
     let outcome = drive(&app.client, expected, &needle_name).await;
@@ -72,7 +72,7 @@ async fn desktop_app_lists_and_searches_the_signed_in_users_leads() {
         server_url: &server.url,
         home: tmp.path(),
         env: Vec::new(),
-        desktop_bus: false,
+        bus: crate::app::Bus::None,
     })
     .await;
     let outcome = after_the_crash(&again.client, tmp.path()).await;

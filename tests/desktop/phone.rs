@@ -99,7 +99,7 @@ async fn the_telecaller_sets_up_the_phone_calls_a_lead_and_takes_the_leads_call_
             .into_iter()
             .chain(crate::update::app_env(&release))
             .collect(),
-        desktop_bus: true,
+        bus: crate::app::Bus::Desktop,
     })
     .await;
     let outcome = drive(&app.client, &kam, &mut far, &lead_name).await;

@@ -41,7 +41,7 @@ pub async fn the_supervisor_watches_the_team(server: &DemoServer, desk: App, des
         server_url: &server.url,
         home: home.path(),
         env: vec![("LEADLINE_USER", SUPERVISOR.to_owned())],
-        desktop_bus: false,
+        bus: crate::app::Bus::None,
     })
     .await;
     let outcome = team_screens(&supervisor.client).await;

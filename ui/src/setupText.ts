@@ -101,6 +101,8 @@ const en = {
   "notify.kde": "KDE Plasma: click the bell in the system tray and turn off Do not disturb.",
   "notify.xfce": "Xfce: Settings → Notifications: untick Do not disturb.",
   "notify.retry": "Then send another test notification, or go on without them.",
+  "notify.noServiceHelp":
+    "This desktop session runs no notification service (a bare window manager or a kiosk session may have none). Ask your IT team to install one — on Debian or Ubuntu the package notification-daemon or dunst — and start it with the session; then send another test notification.",
 };
 
 export type SetupKey = keyof typeof en;
@@ -199,6 +201,8 @@ const hi: Record<SetupKey, string> = {
   "notify.kde": "KDE Plasma: सिस्टम ट्रे में घंटी पर क्लिक करें और डू नॉट डिस्टर्ब बंद करें।",
   "notify.xfce": "Xfce: सेटिंग्स → सूचनाएँ: डू नॉट डिस्टर्ब का निशान हटाएँ।",
   "notify.retry": "फिर एक और टेस्ट सूचना भेजें, या इनके बिना आगे बढ़ें।",
+  "notify.noServiceHelp":
+    "इस डेस्कटॉप सत्र में कोई सूचना सेवा नहीं चलती (साधारण विंडो मैनेजर या कियोस्क सत्र में अक्सर नहीं होती)। अपनी IT टीम से एक सेवा इंस्टॉल करवाएँ — Debian या Ubuntu पर पैकेज notification-daemon या dunst — और उसे सत्र के साथ चालू करवाएँ; फिर एक और टेस्ट सूचना भेजें।",
 };
 
 const TABLES: Record<Language, Record<SetupKey, string>> = { en, hi };

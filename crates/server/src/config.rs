@@ -311,6 +311,16 @@ pub const SETTINGS: &[Setting] = &[
     ),
     setting(
         "exotel",
+        "subdomain",
+        &["LEADLINE_EXOTEL_SUBDOMAIN"],
+        Some("--exotel-subdomain"),
+        Text,
+        false,
+        None,
+        "Or the API subdomain as Exotel's dashboard shows it (@api.in.exotel.com): base_url https://<subdomain>.",
+    ),
+    setting(
+        "exotel",
         "webhook_secret",
         &["LEADLINE_EXOTEL_WEBHOOK_SECRET"],
         Some("--exotel-webhook-secret"),
@@ -505,6 +515,10 @@ pub struct ServeFlags {
     /// Exotel API base URL [env: LEADLINE_EXOTEL_BASE_URL] [default: https://api.exotel.com].
     #[arg(long, value_name = "URL")]
     pub exotel_base_url: Option<String>,
+    /// Or Exotel's API subdomain as its dashboard shows it, e.g. @api.in.exotel.com
+    /// [env: LEADLINE_EXOTEL_SUBDOMAIN].
+    #[arg(long, value_name = "HOST")]
+    pub exotel_subdomain: Option<String>,
     /// Secret of the StatusCallback webhook [env: LEADLINE_EXOTEL_WEBHOOK_SECRET].
     #[arg(long, value_name = "SECRET")]
     pub exotel_webhook_secret: Option<Secret>,
@@ -572,6 +586,7 @@ impl ServeFlags {
             ("--exotel-sid", text(&self.exotel_sid)),
             ("--exotel-caller-id", text(&self.exotel_caller_id)),
             ("--exotel-base-url", text(&self.exotel_base_url)),
+            ("--exotel-subdomain", text(&self.exotel_subdomain)),
             ("--exotel-webhook-secret", secret(&self.exotel_webhook_secret)),
             ("--public-url", text(&self.public_url)),
             ("--google-credentials", text(&self.google_credentials)),
@@ -1569,7 +1584,21 @@ impl Checker {
         let api_token = self.secret("exotel", "api_token");
         let sid = self.text("exotel", "sid");
         let caller_id = self.text("exotel", "caller_id");
-        let base_url = self.text("exotel", "base_url");
+        let mut base_url = self.text("exotel", "base_url");
+        let subdomain = self.text("exotel", "subdomain");
+        match (&base_url, subdomain) {
+            (Some(_), Some((_, source))) => self.invalid(
+                "exotel",
+                "subdomain",
+                &source,
+                "give base_url or subdomain, not both".into(),
+            ),
+            (None, Some((sub, source))) => match exotel_host(&sub) {
+                Ok(host) => base_url = Some((format!("https://{host}"), source)),
+                Err(why) => self.invalid("exotel", "subdomain", &source, why),
+            },
+            _ => {}
+        }
         let webhook_secret = self.secret("exotel", "webhook_secret");
         let public_url = self.text("exotel", "public_url");
         let account = [
@@ -1803,6 +1832,33 @@ fn is_loopback_host(url: &reqwest::Url) -> bool {
     }
 }
 
+/// The host of Exotel's API subdomain as its dashboard writes it (`@api.in.exotel.com`; the `@` and
+/// blanks are dropped), checked to be a host name.
+fn exotel_host(subdomain: &str) -> Result<String, String> {
+    let host = subdomain
+        .trim()
+        .trim_start_matches('@')
+        .trim()
+        .to_ascii_lowercase();
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host.contains('.')
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if valid {
+        Ok(host)
+    } else {
+        Err(format!(
+            "{subdomain:?} is not a host name (as Exotel shows it, e.g. @api.in.exotel.com)"
+        ))
+    }
+}
+
 /// An https URL (http only for a loopback host, such as a local test double).
 fn check_https_url(text: &str) -> Result<(), String> {
     let url = reqwest::Url::parse(text.trim()).map_err(|_| "not an https URL".to_owned())?;
@@ -1947,6 +2003,63 @@ mod tests {
             parse_database_url("postgresql://u:p@localhost:5432/db"),
             Ok(db::DbConfig::Postgres(_))
         ));
+    }
+
+    #[test]
+    fn the_exotel_subdomain_as_the_dashboard_shows_it_sets_the_base_url() {
+        const ACCOUNT: [(&str, &str); 6] = [
+            ("LEADLINE_EXOTEL_API_KEY", "key-1"),
+            ("LEADLINE_EXOTEL_API_TOKEN", "token-1"),
+            ("LEADLINE_EXOTEL_SID", "acme1"),
+            ("LEADLINE_EXOTEL_CALLER_ID", "+918047091234"),
+            ("LEADLINE_EXOTEL_WEBHOOK_SECRET", "0123456789abcdefgh"),
+            ("LEADLINE_PUBLIC_URL", "https://crm.example.in"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let vars: Vec<(&str, &str)> = ACCOUNT.iter().chain(extra).copied().collect();
+            load(&ServeFlags::default(), &move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(*v))
+            })
+        };
+        let base = |extra: &[(&'static str, &'static str)]| {
+            with(extra)
+                .expect("valid")
+                .exotel
+                .expect("exotel on")
+                .exotel
+                .base_url
+        };
+        assert_eq!(
+            base(&[("LEADLINE_EXOTEL_SUBDOMAIN", " @api.in.exotel.com ")]),
+            "https://api.in.exotel.com"
+        );
+        assert_eq!(
+            base(&[("LEADLINE_EXOTEL_SUBDOMAIN", "API.Exotel.com")]),
+            "https://api.exotel.com"
+        );
+        assert_eq!(base(&[]), crate::exotel::DEFAULT_BASE_URL);
+        for (extra, expected) in [
+            (
+                &[
+                    ("LEADLINE_EXOTEL_SUBDOMAIN", "@api.in.exotel.com"),
+                    ("LEADLINE_EXOTEL_BASE_URL", "https://api.in.exotel.com"),
+                ][..],
+                "give base_url or subdomain, not both",
+            ),
+            (
+                &[("LEADLINE_EXOTEL_SUBDOMAIN", "https://api.exotel.com/v1")][..],
+                "is not a host name",
+            ),
+            (&[("LEADLINE_EXOTEL_SUBDOMAIN", "@")][..], "is not a host name"),
+        ] {
+            let err = with(extra).expect_err("refused").to_string();
+            assert!(
+                err.contains("LEADLINE_EXOTEL_SUBDOMAIN") && err.contains(expected),
+                "{extra:?}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -415,7 +415,12 @@ export function SetupScreen({ api, state, signedInServer, onLanguage, onDone, on
                   {t("notify.noService")}
                 </div>
               )}
-              {(seen === false || (notice && !notice.sent)) && (
+              {notice && !notice.sent && (
+                <div data-testid="setup-notify-help">
+                  <p>{t("notify.noServiceHelp")}</p>
+                </div>
+              )}
+              {seen === false && notice?.sent && (
                 <div data-testid="setup-notify-help">
                   <p>{t("notify.help")}</p>
                   <ul>
