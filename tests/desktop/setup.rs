@@ -19,20 +19,25 @@ async fn a_new_desk_is_set_up_then_signs_in() {
     let app = App::launch(Launch {
         server_url: &server.url,
         home: tmp.path(),
-        // No server, user or password from the environment (empty is unset for the app): a first start.
-        env: vec![
-            ("LEADLINE_SERVER_URL", String::new()),
-            ("LEADLINE_USER", String::new()),
-            ("LEADLINE_PASSWORD", String::new()),
-            ("LEADLINE_AUDIO", "tone".into()),
-            ("XDG_CONFIG_HOME", tmp.path().join("config").display().to_string()),
-        ],
+        env: first_start_env(tmp.path()),
         bus: crate::app::Bus::Desktop,
     })
     .await;
     let outcome = set_up(&app.client, &server.url, tmp.path()).await;
     let _ = app.close().await;
     outcome.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A first start: no server, user or password from the environment (empty is unset for the app), the
+/// tone as the microphone, and a config folder of its own under `home` (no provisioning file).
+fn first_start_env(home: &std::path::Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("LEADLINE_SERVER_URL", String::new()),
+        ("LEADLINE_USER", String::new()),
+        ("LEADLINE_PASSWORD", String::new()),
+        ("LEADLINE_AUDIO", "tone".into()),
+        ("XDG_CONFIG_HOME", home.join("config").display().to_string()),
+    ]
 }
 
 async fn type_in(client: &Client, css: &str, text: &str) -> Result<(), String> {
@@ -197,13 +202,7 @@ async fn a_desk_without_a_notification_service_is_told_how_to_get_one() {
     let app = App::launch(Launch {
         server_url: &server.url,
         home: tmp.path(),
-        env: vec![
-            ("LEADLINE_SERVER_URL", String::new()),
-            ("LEADLINE_USER", String::new()),
-            ("LEADLINE_PASSWORD", String::new()),
-            ("LEADLINE_AUDIO", "tone".into()),
-            ("XDG_CONFIG_HOME", tmp.path().join("config").display().to_string()),
-        ],
+        env: first_start_env(tmp.path()),
         bus: crate::app::Bus::DesktopWithoutNotifications,
     })
     .await;
